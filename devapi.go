@@ -1,0 +1,89 @@
+package devapi
+
+import (
+	"context"
+	"time"
+)
+
+// Database is one Redis database and what its owner knows about it.
+type Database struct {
+	ID            string
+	Name          string
+	Owner         string // email of the owning account
+	Platform      string // "aws" or "gcp"
+	PrimaryRegion string
+	ReadRegions   []string
+	Plan          string // one of the Plan* constants
+	Budget        int64  // monthly budget in dollars
+	TLS           bool
+	Eviction      bool
+	AutoUpgrade   bool
+	ProdPack      bool
+	State         string // "active"
+	Endpoint      string // host name clients dial
+	Port          int
+	CreatedAt     time.Time
+
+	Credentials
+}
+
+// Credentials are what reset-password replaces. Generation counts the
+// credential changes of a database: it only moves forward, so whoever applies
+// credentials elsewhere can tell the newest from a stale one.
+type Credentials struct {
+	Password          string
+	RestToken         string
+	ReadOnlyRestToken string
+	Generation        int64
+}
+
+// Account is an Upstash account: an email that owns databases and API keys.
+type Account struct {
+	Email     string
+	CreatedAt time.Time
+}
+
+// APIKey is one API key of an account. Only a hash of the key is stored.
+type APIKey struct {
+	ID        string
+	Email     string
+	Name      string
+	Hash      string // HashAPIKey of the key
+	CreatedAt time.Time
+}
+
+// Store keeps accounts and databases. Implementations are safe for concurrent
+// use, and a method that returns without error has made its change durable.
+type Store interface {
+	// CreateAccount adds an account. ECONFLICT if the email exists.
+	CreateAccount(ctx context.Context, a *Account) error
+	// Accounts lists every account, oldest first.
+	Accounts(ctx context.Context) ([]*Account, error)
+	// AddAPIKey stores a key for an existing account. ENOTFOUND if the
+	// account does not exist, ECONFLICT if the hash is already stored.
+	AddAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeys lists an account's keys, oldest first.
+	APIKeys(ctx context.Context, email string) ([]*APIKey, error)
+	// DeleteAPIKey removes one key of an account. ENOTFOUND if no such key.
+	DeleteAPIKey(ctx context.Context, email, id string) error
+	// Authenticate returns the account that owns a key with the given hash
+	// and email. EUNAUTHORIZED if there is none.
+	Authenticate(ctx context.Context, email, keyHash string) (*Account, error)
+
+	// CreateDatabase stores a new database. ECONFLICT if the id exists.
+	CreateDatabase(ctx context.Context, d *Database) error
+	// Database returns one database of owner. ENOTFOUND if it does not exist
+	// or belongs to another account.
+	Database(ctx context.Context, owner, id string) (*Database, error)
+	// Databases lists owner's databases, oldest first.
+	Databases(ctx context.Context, owner string) ([]*Database, error)
+	// DeleteDatabase removes one database of owner. ENOTFOUND as Database.
+	DeleteDatabase(ctx context.Context, owner, id string) error
+	// SetCredentials replaces a database's password and tokens in one atomic
+	// change, moves its generation one forward, and returns the database as
+	// stored after the change. c.Generation is ignored. ENOTFOUND as Database.
+	SetCredentials(ctx context.Context, owner, id string, c Credentials) (*Database, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
