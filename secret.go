@@ -19,6 +19,11 @@ func NewAPIKey() string {
 	return hex.EncodeToString(randomBytes(32))
 }
 
+// NewKeyID returns a short random id for an API key, safe to show and log.
+func NewKeyID() string {
+	return "key_" + hex.EncodeToString(randomBytes(6))
+}
+
 // HashAPIKey returns the stored form of an API key. Keys are 256-bit random
 // strings, so one SHA-256 is enough: there is nothing to brute-force.
 func HashAPIKey(key string) string {

@@ -599,6 +599,9 @@ type ErrorObject struct {
 	Error string `json:"error"`
 }
 
+// OK The answer of actions that return no object.
+type OK string
+
 // DatabaseID defines model for DatabaseID.
 type DatabaseID = string
 
@@ -613,9 +616,6 @@ type InternalError = Error
 // NotFound An error answer. Upstash sends business errors as a bare JSON string and authentication
 // errors as an object with an `error` member; both are valid here.
 type NotFound = Error
-
-// OK defines model for OK.
-type OK string
 
 // PayloadTooLarge An error answer. Upstash sends business errors as a bare JSON string and authentication
 // errors as an object with an `error` member; both are valid here.
@@ -2217,8 +2217,6 @@ func (t *NotFoundJSONResponse) UnmarshalJSON(b []byte) error {
 	return (*Error)(t).UnmarshalJSON(b)
 }
 
-type OKJSONResponse string
-
 type PayloadTooLargeJSONResponse Error
 
 func (t PayloadTooLargeJSONResponse) MarshalJSON() ([]byte, error) {
@@ -2325,7 +2323,7 @@ type DeleteDatabaseResponseObject interface {
 	VisitDeleteDatabaseResponse(w http.ResponseWriter) error
 }
 
-type DeleteDatabase200JSONResponse struct{ OKJSONResponse }
+type DeleteDatabase200JSONResponse OK
 
 func (response DeleteDatabase200JSONResponse) VisitDeleteDatabaseResponse(w http.ResponseWriter) error {
 
@@ -2770,70 +2768,70 @@ func (sh *strictHandler) ResetPassword(w http.ResponseWriter, r *http.Request, i
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"3Ft9bxs5j/8qxNwBmwAT23lp2ia4P7ptt09v0yZostjnUBe2PKI9eqKRZiWNXW+R736gNK/2OE3fdu+e",
-	"PxqMRyOKIinyR4r9FCU6y7VC5Wx09inKmWEZOjT+1wvm2IxZfP2CfnG0iRG5E1pFZ9FNisDLcRAc9qbV",
-	"r4ng0/1BFEeCvsuZS6M4UizD6CwSPIojg38UwiCPzpwpMI5skmLGaAm3zukr64xQi+ju7o4+trlWFj1D",
-	"PzP+Dv8o0Dr6lWjlUPlHludSJIx4G/7LEoOfWmT/0+A8Oov+Y9hsdhhG7fClMdqEpbY3aMJiICwItWRS",
-	"8HNwKUKG1rIFgmVrC6t0PYju4ui1cmgUk4HiX8KfRbNEA3MmJG6wljBjBFpQGjg6JqTn8a12v+hC8R/P",
-	"3lsNtkjSxkbm2oBLhQWWJLpQzvNz+esXcYKqyKKz9zTtQ9xnLV0eXmiFAyBBzTRfkxZJQv99ffkWwiQY",
-	"R5e/jiPPyhVbS834jdYXzCzwrzWwij9JS5OcmPK8lgpmSYK5s57P3xQrXKqN+BP/AjW+EdaSoLSBldFq",
-	"AYlBjsoJJomdu+r0+uP53CBzWHmN1knt0nyHTEIiBXEAFhWHxneQn5jC3g0aw+baZLEXQ1IYg8rB84vX",
-	"++DtCEHigiVrmJYzXIpjpSWnb8KkN8+vSvntn4NWCHpO7zOSs0LkyAcwNbgQWk297D3BM5gupJ4x6d8F",
-	"wSMfK6Y4iIXSBnkMTK1BuxQNLJks0H8JgRRtjcQgtAI/x4LBeWGRk0vMjc7ROBHcGSucnhT5wjCO22K6",
-	"ph3P1lDLYgAvcM4K6WDOpEWiVx6BmdYSmSLzmBV8gT1Cf6OVS+UawjgIBVxLyYxtqB6NiCStxBz5auVO",
-	"T6I4yoQSGZ27Ub2eUA4XaGi9RCsrbGWBHHODCXONc+/fk5YcTbOz80q0/XvqWMf21t6yrFJu7W6IEH5k",
-	"WS6JVrY2yIWNtnxGHOFSJIHOJtmXNAK36F08Ksgw08af0nkh5YOUkRXSiT+1wh8nm0Yk91O/CMeFScEs",
-	"CWvjyA36ZJNL1iOXK8lUs/tpztYLP71yznODSKbO1gsyJ/ER+eTo0Sib1b8OF83zo9bz4ag9MOqMdIfo",
-	"14d+jh0JbZvr51IXHKrxFv9sZTvssxXZySLJ+xcwImNmPQmHvUc4Ybx0Bufw7Pfr8tnCSrg0rBfDq+dX",
-	"G+8XSd7ho7AHyKw7OIzi+vkoPK+wee+f6X3CDhJUzjDph7DY/FnPqp5plmXNKiw/sLpwafVDaePSrdH+",
-	"F0SLzVvzC1ut39rAiV+dfKDnwFOxgjUrHe4QuuaTnCW3E1RsJkPc+x7O0iDjpSptb5zilZLOISusA6XJ",
-	"dSay4OjdTd5Rtwe9DjPbxir/3/TYp4DyBTOGrYPcGut/iNsZ9AbV8744WgZLYL0htddNOWn7DMIsEW4u",
-	"rhtD8PwRYR3AlSEcQghBJL320Wxcz/6FiaO1KnDjk6VuMJdykmE2K3On2g4+K0wmpV4hn4h8Ypha4JdO",
-	"3wAR3wMS9MGAntAvC+vQTATvZXQTGXSQeW025+F8+vRA4aoO4Lb/xFaGMHGiDwo8r6AXDdOOflPiI1hM",
-	"tOK2gwkOTx89eTp6evr48GF7LazTWb3Z7qqXK4UGhMfFc4Gm10o5E3I9mbHktsjbfuweuNO31usX90Od",
-	"p6eMj548Oj0YHc8OD04QHx88PT09PcAnh2zGR8cnT/Gwn70NjNWQfLN+tws91bPCSE80TCh7kGyGcgC/",
-	"Kr1S4ajbM/jFIMZwxdZ0JP9HF/BKx/CSkujciM1tdT7r5WQ2YYmc8HDWJ4VFM7GOucL21y7qBJC8wjii",
-	"rGIceVOkfHD3Ajsj0NcSTbRSE8ElepPWhesDuEq3bPgB5spnk8reFF8J7tKJFJnoof3z2uGXUBX2duJS",
-	"gzbVkn8zuTb67jkIs4ks2IRSTuHsJEczyYT/9mHUafL3FWrGPk7KzPXhbPhJOsuY4mETYdkvI0AYYD2x",
-	"4k/8ZqETOalZw8yXcVLWLL4TLz6p+o4WVXG3w9xvtCM4UWoDytg7gGfAdTGTCDNMWGERfsutYzYFpuwK",
-	"jS29FuTMUqR0pyew9/To6Pj48dHo+PTJo5PHjx89GT3Z7zAaSDacqoLgQc2o1YVJcIccu77yOoY3MVzE",
-	"8E/6R3+O/3mxy6NYpw16VZFb+U6W3+/gr502bIGAaiEUbnr4mZYuhhnjCzQx5DibSexlGhXPtegDCv/Q",
-	"hLopwXcauGAy9umSLhz4whOSj821cd1wgcURgdpF6g4yLWVhbw+OR4cnx4MiqHUg9OeKAdvuSDLrJpQT",
-	"V3BrBwhpY45zGIXqgcIlGign8gfKPdNczNdCLXwo61nqZZa7NaxSIRGUhiQlAEkwulAcDazYulfeG3WJ",
-	"fmS2o96AH92kg2U+L4QH7jZn1q604X2ZGBf+7PnxAVzg3AHZQEidWzXJ/0oF31XN0FruwqpkQT3O4vmV",
-	"t60KcQU2KmPtWNzp8eOnD9tkWUD4qlThy6oPg8aJcW7rcoMmQySlxWC1T8FK2CK8lxO8e5Ta+evDMvNt",
-	"o8mNztClWNjvjJ98Aq+VJJFYN3H6FlV/In9AX8G7l9c34L/6SiParBg8XHe7dFZnxpQBhecmCTqvytx1",
-	"JlwPgUFvmy5FYcpx2MPBYgDtmsF+V5thgf6d+cuDh+Iag762zj2GCKtPciMS7MzfHQHv09cvhZQHLEnQ",
-	"2m/XmMWkMMKtn3Fe6qybt6NKzNqv/My9K+8rti1Y5L+nwqEU1hHdHVYulszhhVC3/R84ad8UrmDyWeHS",
-	"/k+WeXKFaHas0VeR2BEZupGYJU4s6cAXNkfFkcfem/p3HCWW7r6xkzDhnmpLz+76U0C2zlA5yH3VuMvV",
-	"3GeAOVsvYsiNpsdN71NWkbe48PkdZkzIvqDIhPTXRMgyELxy35rS9B4buWtfSb/vpN+beXF9jMuQsVmQ",
-	"qNTRgjRBYh/uqSX9Llz6vLHlsph0OY/O3t9/a1cXo+7iT50t1JG0c852uMtt1j5sVvGeNde4q1RbLFEx",
-	"MLlia1vfNQvXBGl/+dUc3nB3WV+Nb5BXgDRSkm3ilkUC6bPCCkW+wH9kQ2lwxkz3KpfWY4VLSYrhDnSs",
-	"WhMUhN0F38EUTP3gFEIgPoeZpvcGQwyEFI3HqlrhAzThN/YmXL17bXz248tK1pVYqtm9gTGIx+FH17/7",
-	"7qFpgsWsuYwUFlrF2p4j1WZr20v2a67LW5eLzkX15w5doL9tii0Hfu3xvudmxqxIKie6kTDc3FzBzzQe",
-	"NE0Hv+w4AO8vSIDkPUJW4a1GwbOr13CLvsRUo8yovNv2bo4INptIncvDbblQc90vlgqzNvCxsuoXuERJ",
-	"wqVlfUE6hFKYrYEo27PhkOWizlUSnQ2XR57V2XqsOC5ZLmBvWj74ydO4hPzT4fJouj+AS4WQaAIBifPQ",
-	"guz7zPOxQIWGrABe6fIeHhyTtxacHisULqV0jZYLK/xkG0oOrSthInMIlNSsa2+wYEJZF7o85kLiYKzG",
-	"6nc6Sc07MkJmnIW50Vklkp8s5MVMCpsiB5tjAnsclzq3Q17J6oDlYqhzVCSZdSZBqLFaCJcWMy+gUlhD",
-	"rhO7H4NwwDVaQrhaQV6YXFs8I34O4KVnmoiGk8ExkcyU/qvtiOymJ3IrDTZluU9uu15prAD2TkajGE5G",
-	"JzEMBoP9HY7Kt8UwC9PxAw7qOJp6VRD5rndrecPpp3E4QOPoDMadgzeO7qahBWb6Mvi74IWqlhJvFgOS",
-	"yrSKJtPan/vWizowwVyg5La5OqFDY9AVRlnYm1bnZhrDtIku05g4n/YFnum+tzEiF0rnbl0tQYqoGkRo",
-	"KuxNm4BfkuyUnmnR5jqCfpXZHj3uKoZOg5r87t+VbWYVByHMlUWfyghuEXML+NGh4qTJvTIRiMFHfRt7",
-	"lAPEkN2nWEKM5pIJVereNj7ptoWEgGAlchCqRPMtbxKSNH81UmJ8X0kgynMmJNlKonnZolOeyzr3MwSA",
-	"iLgFn/7UuUbrds0rwWowSB7Xy56IE3cGE204ciCw7w7q0F715AW72Sy6hTu+sp52VgsvZRZmiAos/XG6",
-	"8ho9VbQYtAqyY96dYFlx89djYdGk02o0rc15lTIXrLPdYHS21WHU10QU7KpqEZiC9gpgkpxRq1lgP67a",
-	"huiwBYmOo+kA3m01AO3VF5zlKfDNRvvte05vECej0Ze4AwtFpVxychSppEhQhWvJstXyWc6SFOFoMIri",
-	"qDCyDFsUXFar1YD54YE2i2E51w4vXj9/+fb65cHRYDRIXSY9qhcuRPO+4OXdNMvFfhRHSzQ2RL/DwWgw",
-	"ormlu47OouPBaHDsm0Jc6iP40DfkDHn7OlX3NYuFnjIyqDI3DnG1vvzyvq00pbbf6uBQj+06YNQzF/z/",
-	"ax6dRV17KptU0bqfNV9/ty67/v64uy4WcqbAzb7Xo9HouzHRJA39LYntS1gP2k/C4n00ayaHrc5cP+Xw",
-	"81M6+JAmHR5/ftJml+ZdHD16CH/d5tw2rPTYvgUo33+g/McWWcbMujbA0uxaBuLYwhJyDZ1lH4jkhlEP",
-	"Pwl+FyyaMuy+Wiu9986ySq/IWj2ocqkvySkQbttaA8GOtW5by/0Cufz16xU1Ovn8pLrT+MdrKIjxPt3E",
-	"UW8DxCv0gbHVyF4i9RbSQt40LG+qYYGutWi7d/79VpXPF6hAIluihV1gyau/Hyz5ulfFXkiTqxb7Pwo0",
-	"66bHvlUWi+5rrv/wNzqZv8fB/B+z21fo7jfaDYvq46P5ZNj63xq+qrDhjbyOe4/BhQeIIZX7ypNAGPNF",
-	"vdA3GlZdU39g7Wuj1N5vcSXrPzXQwca+1dY6mAtj3eCr7eoHmwmpB9rC3R15uji9jj/fYEfxDlj2SixL",
-	"oNWELg8dOriLXrRgV1yWW8KNep0KrVItWy5hrEhfWvIurUACrNM5rLS5LateXTv0ArjqVD9/rIPbrN1+",
-	"xt+FTVN6uyWrVpn038K7vSNVQEsXW2briZllf8As840BtKtcweIsywjfu7S65qa85mw4/Mfl9c3Z1eW7",
-	"m+HyaLCV9GxX1Lx5l1xt9UYyxRa4kWz4vKGMsmEXdx/u/jcAAP//",
+	"3Htrbxu5kvZfKfT7AmMDbUm+xEls7IdMksnJxomN2IM5iyiQqGZJzWM22UOypWgC//dFkX2VWo5zm7O7",
+	"H2K0ms1isViXp4qVz1Gis1wrVM5GZ5+jnBmWoUPjf71gjs2Yxdcv6BdHmxiRO6FVdBbdpAi8HAfBYW9a",
+	"/ZoIPt0fRHEk6LucuTSKI8UyjM4iwaM4MvhnIQzy6MyZAuPIJilmjJZw65y+ss4ItYju7u7oY5trZdEz",
+	"9Cvj7/HPAq2jX4lWDpV/ZHkuRcKIt+G/LDH4uUX2/xucR2fR/xs2mx2GUTt8aYw2YantDZqwGAgLQi2Z",
+	"FPwcXIqQobVsgWDZ2sIqXQ+iuzh6rRwaxWSg+LfwZ9Es0cCcCYkbrCXMGIEWlAaOjgnpeXyn3W+6UPzn",
+	"s/dOgy2StNGRuTbgUmGBJYkulPP8XLG11IzfaH3BzAL/3lOdab6mo5W0NDHHlBdhKVWWJJg76/n8XbHC",
+	"pdqIv/BvkN1bYa1QC9AGVkarBSQGOSonmCR27iqT8Tbx3CBzWJlqyzy6NN8jk5BIQRyARcWhMVgyzins",
+	"3aAxbK5NFnsxJIUxqBw8v3i9D/7wECQuWLKGaTnDpThWWnL6Jkx6+/yqlN/+OWiFoOf0PiM5K0SOfABT",
+	"gwuh1dTL3hM8g+lC6hmT/l0QPPKxYoqDWChtkMfA1Bq0S9HAkskC/ZcQSNHWSAxCK/BzLBicFxY5+aHc",
+	"6ByNE8GHsMLpSZEvDOO4LaZr2vFsDbUsBvAC56yQDuZMWiR6pZeaaS2RKVKPWcEX2CP0t1q5VK4hjINQ",
+	"wLWUzNiG6tGISNJKzJGDVO70JIqjTCiRFVl0NqrXE8rhAg2tl2hlha00kGNuMGGu8aj9e9KSo2l2dl6J",
+	"tn9PHe3Y3to7llWHW9s4EcJPLMsl0crWBrmwDfHKrccRLkUS6GySfUkjcIver6KCDDNtvJXOCykfdBhZ",
+	"IZ34Syv8ebJpRHI/9YtgLkwKZklYGyY36JNNLlmPXK4kU83upzlbL/x0VKQkH6K5QSRVZ+sFqZP4hHxy",
+	"9GiUzepfh4vm+VHr+XDUHhh1RrpD9OtjP8eOhLbN9XOpCw7VeIt/trId9tmK9GSR5P0LGJExs54EY+8R",
+	"ThgvncE5PPvjuny2sBIuDevF8Or51cb7RZJ3+CjsATLrDg6juH4+Cs8rbN77Z3qfsIMElTNM+iEsNn/W",
+	"s6pnmmVZswrLD6wuXFr9UNq4dGu0/wXRYvPW/MJW67c2cOJXJx/oOfBUrGDNSoc7hK75JGfJ7QQVm8kQ",
+	"936EszTIeHmUtjdO8eqQziErrAOlyXUmsuDo3U3eOW6PNB1mntb/1nPsO4DyBTOGrYPcGu1/iNsZ9AbV",
+	"8744WgZLYL0htddNOWn7FMIsEW4urhtF8PwRYR3AlSEcQghBJL360Wxcz/6FiaO1KnDjM5RuMJdykmE2",
+	"KxOWWg++KEwmpV4hn4h8Ypha4NdO3wARPwIS9MGAntAvC+vQTATvZXQTGbSXflGrzXmwT4/JFa7qAG77",
+	"LbZShIkTfVDgeQW9aJh29LsSn8BiohW3HUxweProydPR09PHhw/ba2GdzurNdle9XCk0IDwungs0vVrK",
+	"mZDryYwlt0Xe9mP3wJ2+tV6/uB/qPD1lfPTk0enB6Hh2eHCC+Pjg6enp6QE+OWQzPjo+eYqH/extYKyG",
+	"5Nv1+13oqZ4VRnqiYULZg2QzlAN4o/RKBVO3Z/CbQYzhiq3JJP9LF/BKx/CSMtfciM1tdT7r5WQ2YYmc",
+	"8GDrk8KimVjHXGH7CwZhJowj8grjiLKKceRVcRwN7llgZwT6VqKJVmoiuESv0rpwfQBX6ZYOP0Bd+WxS",
+	"6ZviK8FdOpEiEz20f107/Bqqwt5OXGrQplry7ybXRt89hjCbyIJNKOUUzk5yNJNM+G8fRp0m/1ihZuzT",
+	"pMxcH86Gn6SzjCkeNhGW/ToChAHWEyv+wu8WOpGTmjXMfB0nZc3iB/Hik6ofqFEVdzvU/UY7ghPlaUAZ",
+	"ewfwDLguZhJhhgkrLMLvuXXMpsCUXaGxpdeCnFmKlO70BPaeHh0dHz8+Gh2fPnl08vjxoyejJ/sdRgPJ",
+	"hlNVEDyoGbW6MAnukGPXV17H8DaGixj+Sf/oz/E/L3Z5FOu0QX9U5FZ+kOb3O/hrpw1bIKBaCIWbHn6m",
+	"pYthxvgCTQw5zmYSe5lGxXMt+oDCPzShbkrwnQYumIx9uqQLB77whORjc21cN1xgcUSgdpG6g0xLWdjb",
+	"g+PR4cnxoAjHOhD6S8WAbXckmXUTyokruLUDhLQxxzmMQvVA4RINlBP5A+WeaS7ma6EWPpT1LPUyy90a",
+	"VqmQCEpDkhKAJBhdKI4GVmzdK++NukQ/MttRb8BPbtLBMl8WwgN3mzNrV9rwvkyMC297fnwAFzh3QDoQ",
+	"UudWTfI/UsF3VTO0lruwKmlQj7N4fuV1q0JcgY1KWTsad3r8+OnDNlkWEL4pVfi66sOgcWKc27rcoEkR",
+	"6dBisNqnYCVsEd7LCd41pXb++rDMfFtpcqMzdCkW9gfjJ5/AayVJJNZNnL5F1Z/IH9BX8P7l9Q34r75R",
+	"iTYrBg8/u11nVmfGlAGF5yYJOq/K3HUmXA+BQa+bLkVhynHYw8FiAO2awX73NMMC/TvzlwcPxTUGfW2d",
+	"ewwRVp/kRiTYmb87At53Xr8VUh6wJEFrv//ELCaFEW79jPPyzLp5O6rErP3Kz9z78r5iW4NF/kcqHEph",
+	"HdHdoeViyRxeCHXb/4GT9m3hCiafFS7t/2SZJ1eIZscafRWJHZGhG4lZ4sSSDL6wOSqOPPbe1L/jKLF0",
+	"942ehAn3VFt6dtefArJ1hspB7qvGXa7mPgPM2XoRQ240PW56n7KKvMWFz+8wY0L2BUUmpL8mQpaB4JX7",
+	"1pSm9+jIXfse+EMn/d7Mi2szLkPGZkGiOo4WpAkS+3hPLekP4dLnjS6XxaTLeXT24f5bu7oYdRd/7myh",
+	"jqQdO9vhLrdZ+7hZxXvW3J2uUm2xRMXA5IqtbX3BK1wTpP3lV2O84e6yvo/eIK8AaaQk28QtiwTSZ4UV",
+	"inyB/8iG0uCMGYT/vL58VwUNWo8VLiUphjvQsWpNUBB2F3wHUzD1g1MIgfgcZpreGwwxEFI0HqtqhQ84",
+	"Cb+xt+G+25/GFz++rGRdiaWa3RsYg3gcfnL9u+8aTRMsZs1lpLDQKtb2mFSbrW0v2X9yXd66XHQuqr9k",
+	"dIF+n5VcvulftlRBPffOjYCNS5kDg64wisBwING+Url801PdboWIa59R+P3OmBVJ5aY3UpKbmyv4lcaD",
+	"LpFrKRsJwHskOiLyTyFv8Xqp4NnVa7hFX8SqcWxU3p57R0oEGzGlzuXhPl6oue6XQIWKG4Ba2c0LXKKk",
+	"46Nlfck7BGuYrYEo27PhkOWizoYSnQ2XR57V2XqsOC5ZLmBvWj74ydO4TCqmw+XRdH8Alwoh0QQzEufB",
+	"C1nQmedjgQoN6Rm80uVNPzgmby04PVYoXEoJIS0XVvjFNpQcWlcCUeYQKG1a1/5mwYSyLjRvzIXEwViN",
+	"1R9kq807UnNmnIW50Vklkl8s5MVMCpsiB5tjAnsclzq3Q17J6oDlYqhzVCSZdSZBqLFaCJcWMy+gUlhD",
+	"rhO7H4NwwDVawtBaQV6YXFs8I34O4KVnmogG2+OYSGZKD9l2dXbT17mVBpuy3KfPXb83VgB7J6NRDCej",
+	"kxgGg8H+Dlfou12Yhen4Aa5gHE39URD5rv9s+dvp53Ew0XF0BuOOaY+ju+kASB+nL4NHDX6ualrxajEg",
+	"qUyreDWtI4Zv7qhDH8wFSm6byxkymmDQFvamld1MY5g28WsaE+fTvtA23fc6RuRCcd6tqyXoIKoWFJoK",
+	"e9MGUpQkO8VtWrS58KBfZT5Jj7vKrdNwTH7378vusYqDEEjLslKlBLeIuQX85FBxOsm9MtWIweMKG3sc",
+	"BcSQ3adoRYzmkglVnr1tfNJtC2sBAVfkIFSZL7S8SUgD/eVLmUX4WgVRnjMhSVcSzcsmoNIu6+zSEMQi",
+	"4hZ8glVnM637O38IVoNBcshe9kScuDOYaMORA6UT7qAGD1WrXdCbzbJeuEUsK3ZntfBSZmGGqMDSH6cr",
+	"r9FTp4tBqyA75t0JljU9fwEXFk06zUzTWp1XIcpstDCdbfUw9bUpBb2qmhCmoP0BMEnOqNWOsB9XjUlk",
+	"bEGi42g6gPdbLUZ79RVqaQW+nWm/fZPqFeJkNPoad2ChqA6XnBxFKikSVOHis+ygfJazJEU4GoyiOCqM",
+	"LMMWBZfVajVgfnigzWJYzrXDi9fPX767fnlwNBgNUpdJnzcIF/BCX/DybprlYj+KoyUaG6Lf4WA0GNHc",
+	"0l1HZ9HxYDQ49m0nLvURfOhbfoa8fWGr+9rRQtcaKVSZfYe4Wl+vQQtttP1WB+l69NiBu5654P9f8+gs",
+	"6upT2XuK1v2q+fqH9fH1d+DdddGWMwVutrMejUY/jIkmLelvemxf8/q04CQs3kezZnLYarj1Uw6/PKWD",
+	"QGnS4fGXJ232gd7F0aOH8NftuW3DSp89tADlh4+UYdkiy5hZ1wpYql1LQRxbWIKtoXftI5HcUOrhZ8Hv",
+	"gkZTDt9XzaX33llWCRxpqwdVLvVFPwXCbWtrINjR1p+kLZdv+vTkRVmU8MZXdceS1bVxzji6fDOOBt+u",
+	"D6OTL0+q+5R/viKETd+nAnHU28nxCn38bbXBlwlBC9Ahb9qdN097ga61aLvz/sNWudJX2kAiW6KFXZjM",
+	"a1k/JvMFvIq9kO9XDfp/FmjWTYd+q74X3dea//Hf6Mv+PX7sf5jevkJ3v9JuaFQfH80nw9b/9fDlkQ2n",
+	"58+41wwuPA4NGeM3WgJB2Rf1Qt+pWPXlwAOLeBt3Bv0aV7L+S4NQbOx7hq2DuTDWfbs//MlqQscDbeHu",
+	"DnDddKAOc9+hR/EO9PdKLEs810RIj1A68I5etNBdXFZ1QmtAnXGtUi1bLmGs6Ly05F1agQRYp3NYaXNb",
+	"lu+6eugFcNUp4/5cB7dZhP6Cvwubpix6S1ateu//Ce/2no4CWmexpbaemFn2B8wyrRlAu5gWNM6yjNII",
+	"l1b39ZQ+nQ2H/7i8vjm7unx/M1weDbZyq+3CnVfvkqutJk+m2AI3chqfnpRRNuzi7uPdfwcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

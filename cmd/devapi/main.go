@@ -1,0 +1,48 @@
+// Command devapi runs a local implementation of the Upstash Developer API
+// (devapi serve) and manages its accounts (devapi accounts ...).
+//
+// Flags and environment variables are read here and nowhere else.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand(os.Getenv).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError marks mistakes in how devapi was called.
+type usageError struct{ error }
+
+// newRootCommand builds the command tree. getenv is os.Getenv outside tests.
+func newRootCommand(getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "devapi",
+		Short:         "A local Upstash Developer API: real Redis databases, the same HTTP API",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.SetErrPrefix("devapi: error:")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
+	})
+	root.AddCommand(newServeCommand(getenv), newAccountsCommand(getenv))
+	return root
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/spf13/cobra"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/server"
+)
+
+// Environment variables devapi serve reads. UPSTASH_EMAIL and UPSTASH_API_KEY
+// are the names Upstash's own tools use, so one environment serves a client
+// and the server it talks to.
+const (
+	envEmail  = "UPSTASH_EMAIL"
+	envAPIKey = "UPSTASH_API_KEY"
+)
+
+// defaultEmail is the default account's email when UPSTASH_EMAIL is unset.
+const defaultEmail = "dev@devapi.local"
+
+type serveOptions struct {
+	addr           string
+	data           string
+	store          string
+	tlsCert        string
+	tlsKey         string
+	advertisedHost string
+	logFormat      string
+}
+
+func newServeCommand(getenv func(string) string) *cobra.Command {
+	var o serveOptions
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the Upstash Developer API on this machine",
+		Long: `Serve the Upstash Developer API under /v2, so that a request to
+https://api.upstash.com/v2/PATH works as http://ADDR/v2/PATH.
+
+The default account comes from UPSTASH_EMAIL and UPSTASH_API_KEY. When they
+are unset, devapi creates an account and an API key on first start and writes
+them to the file "credentials" in the data folder (mode 0600).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), o, getenv, cmd.ErrOrStderr())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&o.data, "data", defaultDataDir(getenv), "folder for devapi's files (created 0700)")
+	f.StringVar(&o.store, "store", "", "store URL (default: SQLite file devapi.db in --data)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (needs --tls-key)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	f.StringVar(&o.advertisedHost, "advertised-host", "127.0.0.1", "host name put into each database's endpoint")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	return c
+}
+
+func runServe(ctx context.Context, o serveOptions, getenv func(string) string, stderr interface{ Write([]byte) (int, error) }) error {
+	var handler slog.Handler
+	switch o.logFormat {
+	case "text":
+		handler = slog.NewTextHandler(stderr, nil)
+	case "json":
+		handler = slog.NewJSONHandler(stderr, nil)
+	default:
+		return usageError{fmt.Errorf("--log-format must be text or json, not %q", o.logFormat)}
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	logger := slog.New(handler)
+
+	// Everything devapi writes is for its owner only.
+	syscall.Umask(0o077)
+	if err := makeDataDir(o.data); err != nil {
+		return err
+	}
+	lock := flock.New(filepath.Join(o.data, "devapi.lock"))
+	locked, err := lock.TryLock()
+	if err != nil {
+		return fmt.Errorf("lock data folder: %w", err)
+	}
+	if !locked {
+		return fmt.Errorf("data folder %s is in use by another devapi serve; stop it or pass another --data", o.data)
+	}
+	defer func() { _ = lock.Unlock() }()
+
+	store, storeName, err := openStore(ctx, o.store, o.data)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() { _ = store.Close() }()
+
+	if err := ensureDefaultAccount(ctx, store, o.data, getenv, logger); err != nil {
+		return err
+	}
+
+	srv, err := server.New(server.Config{Store: store, Logger: logger, AdvertisedHost: o.advertisedHost})
+	if err != nil {
+		return err
+	}
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("load --tls-cert/--tls-key: %w", err)
+		}
+		httpServer.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, httpServer.TLSConfig)
+		scheme = "https"
+	}
+	logger.Info("devapi serving", "api", fmt.Sprintf("%s://%s/v2", scheme, ln.Addr()), "data", o.data, "store", storeName)
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpServer.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// ensureDefaultAccount sets up the account clients use by default: the one
+// in UPSTASH_EMAIL/UPSTASH_API_KEY, else the one in the data folder's
+// credentials file, else (on a store with no account yet) a new one written
+// to that file.
+func ensureDefaultAccount(ctx context.Context, store devapi.Store, dataDir string, getenv func(string) string, logger *slog.Logger) error {
+	now := time.Now().UTC()
+	email, key := getenv(envEmail), getenv(envAPIKey)
+	switch {
+	case email != "" && key != "":
+		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, envAPIKey, now); err != nil {
+			return fmt.Errorf("default account from %s: %w", envEmail, err)
+		}
+		logger.Info("default account from the environment", "email", email)
+		return nil
+	case email != "" || key != "":
+		return usageError{fmt.Errorf("set both %s and %s, or neither", envEmail, envAPIKey)}
+	}
+
+	path := filepath.Join(dataDir, "credentials")
+	email, key, err := readCredentialsFile(path)
+	switch {
+	case err == nil:
+		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "credentials file", now); err != nil {
+			return fmt.Errorf("default account from %s: %w", path, err)
+		}
+		logger.Info("default account from the credentials file", "email", email, "credentials", path)
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	accounts, err := store.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	if len(accounts) > 0 {
+		return nil // accounts are managed with devapi accounts
+	}
+	email, key = defaultEmail, devapi.NewAPIKey()
+	if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "credentials file", now); err != nil {
+		return err
+	}
+	if err := writeCredentialsFile(path, email, key); err != nil {
+		return err
+	}
+	logger.Info("created the default account; its API key is in the credentials file", "email", email, "credentials", path)
+	return nil
+}
+
+// writeCredentialsFile writes an account's email and key as a 0600 file of
+// environment assignments, so `set -a; . FILE` sets up a client.
+func writeCredentialsFile(path, email, key string) error {
+	content := fmt.Sprintf("# devapi default account. Use it with: set -a; . %s; set +a\n%s=%s\n%s=%s\n", path, envEmail, email, envAPIKey, key)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write credentials file: %w", err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write credentials file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write credentials file: %w", err)
+	}
+	return f.Close()
+}
+
+// readCredentialsFile reads what writeCredentialsFile wrote.
+func readCredentialsFile(path string) (email, key string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", "", err
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		switch {
+		case !ok:
+		case name == envEmail:
+			email = value
+		case name == envAPIKey:
+			key = value
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if email == "" || key == "" {
+		return "", "", fmt.Errorf("%s must set %s and %s", path, envEmail, envAPIKey)
+	}
+	return email, key, nil
+}

@@ -1,0 +1,738 @@
+package devapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/server"
+	"github.com/devapi-dev/devapi/sqlitestore"
+)
+
+// The contract tests run the real server (SQLite store, real HTTP) and drive
+// it through the generated client. Every request and every answer passes
+// through a kin-openapi validator built from openapi.yaml, so an answer the
+// spec does not declare fails the test that provoked it.
+
+const (
+	testEmail = "owner@example.com"
+	testKey   = "owner-api-key-0123456789abcdef0123456789abcdef"
+	otherMail = "other@example.com"
+	otherKey  = "other-api-key-0123456789abcdef0123456789abcdef"
+)
+
+// exercised records the operations the local contract tests have called
+// with a validated answer, so TestMain can fail when one never was.
+var exercised = struct {
+	sync.Mutex
+	ops map[string]bool
+}{ops: map[string]bool{}}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
+		if missing := unexercisedOperations(); len(missing) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: operations of openapi.yaml no contract test exercised: %s\n", strings.Join(missing, ", "))
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func unexercisedOperations() []string {
+	doc, err := loadSpec()
+	if err != nil {
+		return []string{"(openapi.yaml does not load: " + err.Error() + ")"}
+	}
+	exercised.Lock()
+	defer exercised.Unlock()
+	var missing []string
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if !exercised.ops[op.OperationID] {
+				missing = append(missing, op.OperationID)
+			}
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+func loadSpec() (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile("openapi.yaml")
+	if err != nil {
+		return nil, err
+	}
+	return doc, doc.Validate(loader.Context)
+}
+
+// contract validates traffic to one API base URL against openapi.yaml.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+	record bool // count exercised operations (local servers only)
+}
+
+// newContract builds a validator for the API served at base (…/v2).
+func newContract(tb testing.TB, base string, record bool) *contract {
+	tb.Helper()
+	doc, err := loadSpec()
+	if err != nil {
+		tb.Fatalf("openapi.yaml: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: base}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		tb.Fatalf("router: %v", err)
+	}
+	return &contract{doc: doc, router: router, record: record}
+}
+
+var validationOptions = &openapi3filter.Options{
+	IncludeResponseStatus: true,
+	MultiError:            true,
+	AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+		if in.SecurityScheme.Type == "http" && in.SecurityScheme.Scheme == "basic" {
+			if _, _, ok := in.RequestValidationInput.Request.BasicAuth(); !ok {
+				return fmt.Errorf("no HTTP Basic credentials")
+			}
+		}
+		return nil
+	},
+}
+
+// checkResponse validates an answer to req. Requests that match no
+// operation must answer a body of the Error schema. It returns the problems.
+func (c *contract) checkResponse(req *http.Request, status int, header http.Header, body []byte, checkRequest bool) error {
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		if status < 400 {
+			return fmt.Errorf("%s %s matches no operation but answered %d", req.Method, req.URL.Path, status)
+		}
+		return c.checkErrorBody(header, body)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: validationOptions}
+	if checkRequest {
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			return fmt.Errorf("request to %s is invalid: %w", route.Operation.OperationID, err)
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: header, Options: validationOptions}
+	if err := openapi3filter.ValidateResponse(context.Background(), out.SetBodyBytes(body)); err != nil {
+		return fmt.Errorf("answer of %s (%d) is invalid: %w", route.Operation.OperationID, status, err)
+	}
+	if c.record {
+		exercised.Lock()
+		exercised.ops[route.Operation.OperationID] = true
+		exercised.Unlock()
+	}
+	return nil
+}
+
+// checkErrorBody validates a JSON body against the Error schema.
+func (c *contract) checkErrorBody(header http.Header, body []byte) error {
+	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("error answer has Content-Type %q, want application/json", ct)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("error answer is not JSON: %v: %q", err, body)
+	}
+	return c.doc.Components.Schemas["Error"].Value.VisitJSON(v)
+}
+
+// transport is an http.RoundTripper that validates every request and answer
+// it carries, failing tb on any mismatch.
+type transport struct {
+	tb       testing.TB
+	contract *contract
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		reqBody = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	check := req.Clone(req.Context())
+	check.Body = io.NopCloser(bytes.NewReader(reqBody))
+	if err := t.contract.checkResponse(check, resp.StatusCode, resp.Header, body, true); err != nil {
+		t.tb.Errorf("contract: %s %s: %v\nbody: %s", req.Method, req.URL.Path, err, body)
+	}
+	return resp, nil
+}
+
+// testServer is a real devapi server on loopback with two accounts.
+type testServer struct {
+	url      string // …/v2
+	store    devapi.Store
+	contract *contract
+}
+
+func startServer(tb testing.TB) *testServer {
+	tb.Helper()
+	ctx := context.Background()
+	store, err := sqlitestore.Open(ctx, filepath.Join(tb.TempDir(), "devapi.db"))
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { _ = store.Close() })
+	for email, key := range map[string]string{testEmail: testKey, otherMail: otherKey} {
+		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "test", time.Now()); err != nil {
+			tb.Fatalf("account %s: %v", email, err)
+		}
+	}
+	srv, err := server.New(server.Config{Store: store})
+	if err != nil {
+		tb.Fatalf("server: %v", err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	tb.Cleanup(hs.Close)
+	base := hs.URL + "/v2"
+	return &testServer{url: base, store: store, contract: newContract(tb, base, true)}
+}
+
+// client returns a generated client for email/key whose traffic is validated.
+func (s *testServer) client(tb testing.TB, email, key string) *gen.ClientWithResponses {
+	tb.Helper()
+	return newClient(tb, s.url, s.contract, email, key)
+}
+
+func newClient(tb testing.TB, base string, c *contract, email, key string) *gen.ClientWithResponses {
+	tb.Helper()
+	cl, err := gen.NewClientWithResponses(base,
+		gen.WithHTTPClient(&http.Client{Transport: &transport{tb: tb, contract: c}, Timeout: 30 * time.Second}),
+		gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.SetBasicAuth(email, key)
+			return nil
+		}))
+	if err != nil {
+		tb.Fatalf("client: %v", err)
+	}
+	return cl
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// createDatabase creates a database through the generated client.
+func createDatabase(tb testing.TB, cl *gen.ClientWithResponses, name string) gen.Database {
+	tb.Helper()
+	resp, err := cl.CreateDatabaseWithResponse(context.Background(), gen.CreateDatabaseJSONRequestBody{
+		DatabaseName:  ptr(name),
+		Platform:      ptr(gen.Aws),
+		PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionUsEast1),
+	})
+	if err != nil {
+		tb.Fatalf("create: %v", err)
+	}
+	if resp.JSON200 == nil {
+		tb.Fatalf("create: status %d: %s", resp.StatusCode(), resp.Body)
+	}
+	return *resp.JSON200
+}
+
+func TestLifecycle(t *testing.T) {
+	s := startServer(t)
+	cl := s.client(t, testEmail, testKey)
+	ctx := t.Context()
+
+	create, err := cl.CreateDatabaseWithResponse(ctx, gen.CreateDatabaseJSONRequestBody{
+		DatabaseName:  ptr("orders"),
+		Platform:      ptr(gen.Aws),
+		PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionEuWest1),
+		ReadRegions:   &[]gen.CreateDatabaseRequestReadRegions{gen.CreateDatabaseRequestReadRegionsUsEast1},
+		Plan:          ptr(gen.Fixed1gb),
+		Budget:        ptr(int64(50)),
+		Eviction:      ptr(true),
+	})
+	if err != nil || create.JSON200 == nil {
+		t.Fatalf("create: %v, status %d: %s", err, create.StatusCode(), create.Body)
+	}
+	db := *create.JSON200
+	if db.DatabaseName != "orders" || db.State != "active" || !db.Tls || db.Region != "global" {
+		t.Errorf("create answered name %q state %q tls %v region %q", db.DatabaseName, db.State, db.Tls, db.Region)
+	}
+	if *db.PrimaryRegion != "eu-west-1" || !slices.Equal(*db.ReadRegions, []string{"us-east-1"}) || *db.Type != "paid" || *db.Budget != 50 || !*db.Eviction {
+		t.Errorf("create did not keep the request: %+v", db)
+	}
+	if db.Password == nil || len(*db.Password) != 32 || db.RestToken == nil || db.ReadOnlyRestToken == nil {
+		t.Fatalf("create answered no credentials: %s", create.Body)
+	}
+	if got := *db.UserEmail; got != testEmail {
+		t.Errorf("user_email = %q, want %q", got, testEmail)
+	}
+
+	get, err := cl.GetDatabaseWithResponse(ctx, db.DatabaseId, nil)
+	if err != nil || get.JSON200 == nil {
+		t.Fatalf("get: %v, status %d", err, get.StatusCode())
+	}
+	if *get.JSON200.Password != *db.Password {
+		t.Errorf("get password differs from create's")
+	}
+	hidden, err := cl.GetDatabaseWithResponse(ctx, db.DatabaseId, &gen.GetDatabaseParams{Credentials: ptr("hide")})
+	if err != nil || hidden.JSON200 == nil {
+		t.Fatalf("get hide: %v, status %d", err, hidden.StatusCode())
+	}
+	if hidden.JSON200.Password != nil || hidden.JSON200.RestToken != nil || hidden.JSON200.ReadOnlyRestToken != nil {
+		t.Errorf("credentials=hide still answers credentials: %s", hidden.Body)
+	}
+
+	// Two resets: each answers new credentials, and GET shows the last.
+	seen := map[string]bool{*db.Password: true, *db.RestToken: true, *db.ReadOnlyRestToken: true}
+	var last gen.DatabaseWithCredentials
+	for i := range 2 {
+		reset, err := cl.ResetPasswordWithResponse(ctx, db.DatabaseId)
+		if err != nil || reset.JSON200 == nil {
+			t.Fatalf("reset %d: %v, status %d: %s", i, err, reset.StatusCode(), reset.Body)
+		}
+		last = *reset.JSON200
+		for _, v := range []string{last.Password, last.RestToken, last.ReadOnlyRestToken} {
+			if seen[v] {
+				t.Errorf("reset %d answered a credential seen before", i)
+			}
+			seen[v] = true
+		}
+		if last.DatabaseId != db.DatabaseId || last.DatabaseName != "orders" || last.Port != db.Port {
+			t.Errorf("reset %d changed more than the credentials: %s", i, reset.Body)
+		}
+	}
+	get, err = cl.GetDatabaseWithResponse(ctx, db.DatabaseId, nil)
+	if err != nil || get.JSON200 == nil {
+		t.Fatalf("get after reset: %v", err)
+	}
+	if *get.JSON200.Password != last.Password || *get.JSON200.RestToken != last.RestToken || *get.JSON200.ReadOnlyRestToken != last.ReadOnlyRestToken {
+		t.Errorf("get after two resets does not show the last reset's credentials")
+	}
+
+	second := createDatabase(t, cl, "sessions")
+	list, err := cl.ListDatabasesWithResponse(ctx)
+	if err != nil || list.JSON200 == nil {
+		t.Fatalf("list: %v", err)
+	}
+	var ids []string
+	for _, d := range *list.JSON200 {
+		ids = append(ids, d.DatabaseId)
+	}
+	if !slices.Equal(ids, []string{db.DatabaseId, second.DatabaseId}) {
+		t.Errorf("list = %v, want [%s %s]", ids, db.DatabaseId, second.DatabaseId)
+	}
+
+	del, err := cl.DeleteDatabaseWithResponse(ctx, db.DatabaseId)
+	if err != nil || del.JSON200 == nil || *del.JSON200 != "OK" {
+		t.Fatalf("delete: %v, status %d: %s", err, del.StatusCode(), del.Body)
+	}
+	get, err = cl.GetDatabaseWithResponse(ctx, db.DatabaseId, nil)
+	if err != nil || get.JSON404 == nil {
+		t.Fatalf("get after delete: %v, status %d", err, get.StatusCode())
+	}
+	del, err = cl.DeleteDatabaseWithResponse(ctx, db.DatabaseId)
+	if err != nil || del.JSON404 == nil {
+		t.Fatalf("second delete: %v, status %d", err, del.StatusCode())
+	}
+	reset, err := cl.ResetPasswordWithResponse(ctx, db.DatabaseId)
+	if err != nil || reset.JSON404 == nil {
+		t.Fatalf("reset after delete: %v, status %d", err, reset.StatusCode())
+	}
+}
+
+func TestCreateAcceptsWhatRealClientsSend(t *testing.T) {
+	s := startServer(t)
+	for _, tc := range []struct {
+		name, body string
+		wantName   string
+		wantTLS    bool
+	}{
+		{"terraform", `{"database_name":"tf","region":"global","primary_region":"us-east-1","tls":true,"consistent":false,"multizone":false,"eviction":false,"auto_upgrade":false,"prod_pack_enabled":false,"budget":20}`, "tf", true},
+		{"legacy name and global region", `{"name":"mcp","region":"global","primary_region":"us-east-1","read_regions":["us-west-1"]}`, "mcp", true},
+		{"platform omitted", `{"database_name":"cli","primary_region":"eu-central-1"}`, "cli", true},
+		{"gcp", `{"database_name":"g","platform":"gcp","primary_region":"us-central1"}`, "g", true},
+		{"tls off", `{"database_name":"plain","platform":"aws","primary_region":"us-east-1","tls":false}`, "plain", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := s.raw(t, "POST", "/redis/database", tc.body, testEmail, testKey)
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			var db gen.Database
+			if err := json.Unmarshal(body, &db); err != nil {
+				t.Fatal(err)
+			}
+			if db.DatabaseName != tc.wantName || db.Tls != tc.wantTLS {
+				t.Errorf("name %q tls %v, want %q %v", db.DatabaseName, db.Tls, tc.wantName, tc.wantTLS)
+			}
+		})
+	}
+}
+
+// raw sends a request the generated client cannot (or would not) send and
+// validates the answer. The request itself is not validated: many are wrong
+// on purpose.
+func (s *testServer) raw(tb testing.TB, method, path, body, email, key string) (int, []byte) {
+	tb.Helper()
+	return s.rawRequest(tb, method, path, strings.NewReader(body), email, key, "application/json")
+}
+
+func (s *testServer) rawRequest(tb testing.TB, method, path string, body io.Reader, email, key, contentType string) (int, []byte) {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, s.url+path, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if email != "" || key != "" {
+		req.SetBasicAuth(email, key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	check, _ := http.NewRequest(method, s.url+path, nil)
+	check.Header = req.Header
+	if err := s.contract.checkResponse(check, resp.StatusCode, resp.Header, b, false); err != nil {
+		tb.Errorf("contract: %s %s: %v\nbody: %s", method, path, err, b)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		tb.Errorf("%s %s: Content-Type %q, want application/json", method, path, ct)
+	}
+	return resp.StatusCode, b
+}
+
+func TestBadRequests(t *testing.T) {
+	s := startServer(t)
+	owner := s.client(t, testEmail, testKey)
+	mine := createDatabase(t, owner, "mine")
+	theirs := createDatabase(t, s.client(t, otherMail, otherKey), "theirs")
+	big := `{"database_name":"` + strings.Repeat("x", 2<<20) + `","primary_region":"us-east-1"}`
+
+	for _, tc := range []struct {
+		name         string
+		method, path string
+		body         string
+		email, key   string
+		wantStatus   int
+		wantMessage  string // when set, the error text must be exactly this
+	}{
+		{"no credentials", "GET", "/redis/databases", "", "", "", 401, "Unauthorized"},
+		{"wrong key", "GET", "/redis/databases", "", testEmail, otherKey, 401, "Unauthorized"},
+		{"key of another email", "GET", "/redis/databases", "", otherMail, testKey, 401, "Unauthorized"},
+		{"unknown email", "GET", "/redis/databases", "", "nobody@example.com", testKey, 401, "Unauthorized"},
+		{"wrong credentials on reset", "POST", "/redis/reset-password/" + mine.DatabaseId, "", testEmail, "nope", 401, "Unauthorized"},
+		{"unknown id", "GET", "/redis/database/no-such-id", "", testEmail, testKey, 404, "database not found"},
+		{"unknown id reset", "POST", "/redis/reset-password/no-such-id", "", testEmail, testKey, 404, "database not found"},
+		{"another account's id get", "GET", "/redis/database/" + theirs.DatabaseId, "", testEmail, testKey, 404, "database not found"},
+		{"another account's id reset", "POST", "/redis/reset-password/" + theirs.DatabaseId, "", testEmail, testKey, 404, "database not found"},
+		{"another account's id delete", "DELETE", "/redis/database/" + theirs.DatabaseId, "", testEmail, testKey, 404, "database not found"},
+		{"malformed JSON", "POST", "/redis/database", `{"database_name":`, testEmail, testKey, 400, "request body is not valid JSON"},
+		{"body of the wrong type", "POST", "/redis/database", `["x"]`, testEmail, testKey, 400, ""},
+		{"missing name", "POST", "/redis/database", `{"platform":"aws","primary_region":"us-east-1"}`, testEmail, testKey, 400, "database_name is required"},
+		{"missing primary region", "POST", "/redis/database", `{"database_name":"x"}`, testEmail, testKey, 400, "primary_region is required"},
+		{"unknown region", "POST", "/redis/database", `{"database_name":"x","primary_region":"mars-1"}`, testEmail, testKey, 400, ""},
+		{"region of another platform", "POST", "/redis/database", `{"database_name":"x","platform":"gcp","primary_region":"us-east-1"}`, testEmail, testKey, 400, ""},
+		{"read region equals primary", "POST", "/redis/database", `{"database_name":"x","primary_region":"us-east-1","read_regions":["us-east-1"]}`, testEmail, testKey, 400, ""},
+		{"name of the wrong type", "POST", "/redis/database", `{"database_name":7,"primary_region":"us-east-1"}`, testEmail, testKey, 400, ""},
+		{"regional create", "POST", "/redis/database", `{"name":"old","region":"eu-west-1","tls":true}`, testEmail, testKey, 400, "regional db creation is deprecated"},
+		{"empty create body", "POST", "/redis/database", ``, testEmail, testKey, 400, ""},
+		{"null create body", "POST", "/redis/database", `null`, testEmail, testKey, 400, ""},
+		{"oversized body", "POST", "/redis/database", big, testEmail, testKey, 413, ""},
+		{"bad credentials parameter", "GET", "/redis/database/" + mine.DatabaseId + "?credentials=maybe", "", testEmail, testKey, 400, ""},
+		{"unknown path", "GET", "/redis/no-such-thing", "", testEmail, testKey, 404, ""},
+		{"unknown path outside v2", "GET", "/../v3/redis/databases", "", testEmail, testKey, 404, ""},
+		{"wrong method", "PUT", "/redis/database/" + mine.DatabaseId, "", testEmail, testKey, 405, ""},
+		{"wrong method on list", "DELETE", "/redis/databases", "", testEmail, testKey, 405, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := s.raw(t, tc.method, tc.path, tc.body, tc.email, tc.key)
+			if status != tc.wantStatus {
+				t.Fatalf("status %d, want %d: %s", status, tc.wantStatus, body)
+			}
+			msg := errorText(t, body)
+			if tc.wantMessage != "" && msg != tc.wantMessage {
+				t.Errorf("message %q, want %q", msg, tc.wantMessage)
+			}
+			if msg == "" || strings.Contains(msg, "sqlite") || strings.Contains(msg, "goroutine") {
+				t.Errorf("message %q is empty or leaks internals", msg)
+			}
+		})
+	}
+
+	// None of it changed anything: both databases are still there with the
+	// credentials they were created with.
+	for _, tc := range []struct {
+		db         gen.Database
+		email, key string
+	}{{mine, testEmail, testKey}, {theirs, otherMail, otherKey}} {
+		status, body := s.raw(t, "GET", "/redis/database/"+tc.db.DatabaseId, "", tc.email, tc.key)
+		var got gen.Database
+		if err := json.Unmarshal(body, &got); status != 200 || err != nil {
+			t.Fatalf("get %s: %d %v", tc.db.DatabaseName, status, err)
+		}
+		if *got.Password != *tc.db.Password || *got.RestToken != *tc.db.RestToken {
+			t.Errorf("%s: credentials changed by refused requests", tc.db.DatabaseName)
+		}
+	}
+	status, body := s.raw(t, "GET", "/redis/databases", "", testEmail, testKey)
+	var list []gen.Database
+	if err := json.Unmarshal(body, &list); status != 200 || err != nil || len(list) != 1 {
+		t.Errorf("list after refused creates: %d databases (%v): %s", len(list), err, body)
+	}
+}
+
+// errorText returns the message of an Error body of either shape.
+func errorText(tb testing.TB, body []byte) string {
+	tb.Helper()
+	var e gen.Error
+	if err := json.Unmarshal(body, &e); err != nil {
+		tb.Fatalf("not an Error: %v: %s", err, body)
+	}
+	if m, err := e.AsErrorMessage(); err == nil {
+		return m
+	}
+	o, err := e.AsErrorObject()
+	if err != nil {
+		tb.Fatalf("neither Error shape: %s", body)
+	}
+	return o.Error
+}
+
+func TestBodiesWhereNoneIsTaken(t *testing.T) {
+	s := startServer(t)
+	db := createDatabase(t, s.client(t, testEmail, testKey), "bodies")
+	for _, body := range []string{"", "{}", "null"} {
+		status, b := s.raw(t, "POST", "/redis/reset-password/"+db.DatabaseId, body, testEmail, testKey)
+		if status != 200 {
+			t.Errorf("reset-password with body %q: %d %s", body, status, b)
+		}
+	}
+	status, b := s.rawRequest(t, "POST", "/redis/database", strings.NewReader(`{"database_name":"curl","primary_region":"us-east-1"}`), testEmail, testKey, "application/x-www-form-urlencoded")
+	if status != 200 {
+		t.Errorf("create as curl -d sends it: %d %s", status, b)
+	}
+}
+
+func TestOverlappingResetsEndWithOneReset(t *testing.T) {
+	s := startServer(t)
+	cl := s.client(t, testEmail, testKey)
+	db := createDatabase(t, cl, "race")
+	const n = 20
+	answers := make([]gen.DatabaseWithCredentials, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			resp, err := cl.ResetPasswordWithResponse(context.Background(), db.DatabaseId)
+			if err != nil || resp.JSON200 == nil {
+				t.Errorf("reset: %v", err)
+				return
+			}
+			answers[i] = *resp.JSON200
+		})
+	}
+	wg.Wait()
+	get, err := cl.GetDatabaseWithResponse(t.Context(), db.DatabaseId, nil)
+	if err != nil || get.JSON200 == nil {
+		t.Fatalf("get: %v", err)
+	}
+	final := get.JSON200
+	matches := 0
+	for _, a := range answers {
+		if a.Password == *final.Password {
+			matches++
+			if a.RestToken != *final.RestToken || a.ReadOnlyRestToken != *final.ReadOnlyRestToken {
+				t.Errorf("stored password is one reset's, its tokens another's")
+			}
+		}
+	}
+	if matches != 1 {
+		t.Errorf("stored password matches %d of the answered resets, want exactly 1", matches)
+	}
+}
+
+// TestRecordedResponseValidates checks the real answer recorded on Upstash's
+// reset-password docs page against the spec.
+func TestRecordedResponseValidates(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "reset-password-response.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newContract(t, "https://api.upstash.com/v2", false)
+	if err := c.validateAnswer("POST", "/redis/reset-password/96ad0856-03b1-4ee7-9666-e81abd0349e1", 200, body); err != nil {
+		t.Errorf("the recorded reset-password answer does not validate: %v", err)
+	}
+	var db gen.DatabaseWithCredentials
+	if err := json.Unmarshal(body, &db); err != nil {
+		t.Errorf("the generated type does not decode it: %v", err)
+	}
+	if db.Port != 30143 || db.Password != "49665a1710f3434d8be008aab50f38d2" {
+		t.Errorf("decoded port %d password %q", db.Port, db.Password)
+	}
+}
+
+// validateAnswer validates a recorded answer to method path.
+func (c *contract) validateAnswer(method, path string, status int, body []byte) error {
+	req, err := http.NewRequest(method, c.doc.Servers[0].URL+path, nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth("a@example.com", "k")
+	header := http.Header{"Content-Type": {"application/json"}}
+	return c.checkResponse(req, status, header, body, true)
+}
+
+// TestValidatorRejectsBrokenAnswers proves the contract tests can fail: the
+// same validator refuses answers that break the spec.
+func TestValidatorRejectsBrokenAnswers(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("testdata", "reset-password-response.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newContract(t, "https://api.upstash.com/v2", false)
+	const path = "/redis/reset-password/96ad0856-03b1-4ee7-9666-e81abd0349e1"
+	mutate := func(f func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(good, &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   []byte
+	}{
+		{"password missing", 200, mutate(func(m map[string]any) { delete(m, "password") })},
+		{"rest_token missing", 200, mutate(func(m map[string]any) { delete(m, "rest_token") })},
+		{"port as a string", 200, mutate(func(m map[string]any) { m["port"] = "30143" })},
+		{"database_id missing", 200, mutate(func(m map[string]any) { delete(m, "database_id") })},
+		{"tls as a string", 200, mutate(func(m map[string]any) { m["tls"] = "true" })},
+		{"undeclared status", 418, good},
+		{"error of neither shape", 404, []byte(`{"message":"gone"}`)},
+		{"not JSON", 200, []byte(`OK`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := c.validateAnswer("POST", path, tc.status, tc.body); err == nil {
+				t.Errorf("validator accepted a broken answer")
+			}
+		})
+	}
+	if err := c.validateAnswer("POST", path, 200, good); err != nil {
+		t.Errorf("validator refused the good answer: %v", err)
+	}
+}
+
+// TestLive runs the read-only part of the contract against a live API:
+// Upstash itself or a devapi serve process. Opt in with DEVAPI_LIVE=1,
+// UPSTASH_EMAIL and UPSTASH_API_KEY; DEVAPI_LIVE_URL is the host root
+// (default https://api.upstash.com). Reset-password runs only on the database
+// named in DEVAPI_LIVE_DB, since it changes that database's credentials.
+func TestLive(t *testing.T) {
+	email, key := os.Getenv("UPSTASH_EMAIL"), os.Getenv("UPSTASH_API_KEY")
+	if os.Getenv("DEVAPI_LIVE") != "1" || email == "" || key == "" {
+		t.Skip("live contract test skipped: set DEVAPI_LIVE=1, UPSTASH_EMAIL and UPSTASH_API_KEY to run it (DEVAPI_LIVE_URL, DEVAPI_LIVE_DB optional)")
+	}
+	root := strings.TrimSuffix(os.Getenv("DEVAPI_LIVE_URL"), "/")
+	if root == "" {
+		root = "https://api.upstash.com"
+	}
+	base := root + "/v2"
+	c := newContract(t, base, false)
+	cl := newClient(t, base, c, email, key)
+	ctx := t.Context()
+
+	list, err := cl.ListDatabasesWithResponse(ctx)
+	if err != nil || list.JSON200 == nil {
+		t.Fatalf("list: %v, status %d: %s", err, list.StatusCode(), list.Body)
+	}
+	t.Logf("live %s: %d databases", root, len(*list.JSON200))
+	for _, d := range *list.JSON200 {
+		for _, params := range []*gen.GetDatabaseParams{nil, {Credentials: ptr("hide")}} {
+			get, err := cl.GetDatabaseWithResponse(ctx, d.DatabaseId, params)
+			if err != nil || get.JSON200 == nil {
+				t.Errorf("get %s: %v, status %d", d.DatabaseId, err, get.StatusCode())
+			}
+		}
+	}
+	bad := newClient(t, base, c, email, key+"-wrong")
+	if resp, err := bad.ListDatabasesWithResponse(ctx); err != nil || resp.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("wrong key: %v, status %d, want 401", err, resp.StatusCode())
+	}
+
+	id := os.Getenv("DEVAPI_LIVE_DB")
+	if id == "" {
+		t.Log("reset-password not run live: set DEVAPI_LIVE_DB to a database id whose credentials may change")
+		return
+	}
+	before, err := cl.GetDatabaseWithResponse(ctx, id, nil)
+	if err != nil || before.JSON200 == nil {
+		t.Fatalf("get %s: %v, status %d", id, err, before.StatusCode())
+	}
+	reset, err := cl.ResetPasswordWithResponse(ctx, id)
+	if err != nil || reset.JSON200 == nil {
+		t.Fatalf("reset %s: %v, status %d: %s", id, err, reset.StatusCode(), reset.Body)
+	}
+	if before.JSON200.Password != nil && reset.JSON200.Password == *before.JSON200.Password {
+		t.Errorf("live reset-password kept the old password")
+	}
+	after, err := cl.GetDatabaseWithResponse(ctx, id, nil)
+	if err != nil || after.JSON200 == nil || after.JSON200.Password == nil || *after.JSON200.Password != reset.JSON200.Password {
+		t.Errorf("get after live reset does not show the new password")
+	}
+}
+
+// BenchmarkValidateResponse measures one validation of the recorded
+// reset-password answer, the unit of work of every contract check.
+func BenchmarkValidateResponse(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("testdata", "reset-password-response.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := newContract(b, "https://api.upstash.com/v2", false)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.validateAnswer("POST", "/redis/reset-password/96ad0856-03b1-4ee7-9666-e81abd0349e1", 200, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

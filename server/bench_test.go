@@ -1,0 +1,75 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/server"
+	"github.com/devapi-dev/devapi/sqlitestore"
+)
+
+// noCommitStore is the baseline of BenchmarkResetPassword: the real store
+// for everything but SetCredentials, which answers without writing.
+type noCommitStore struct{ devapi.Store }
+
+func (s noCommitStore) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
+	d, err := s.Database(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	c.Generation = d.Generation + 1
+	d.Credentials = c
+	return d, nil
+}
+
+// BenchmarkResetPassword measures POST /v2/redis/reset-password/{id}
+// through the whole in-process stack: routing, auth, validation, the store
+// commit (SQLite, WAL, synchronous=FULL) and JSON. "no-commit" is the same
+// stack with the commit left out; the difference is the cost of durability.
+func BenchmarkResetPassword(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		wrap func(devapi.Store) devapi.Store
+	}{
+		{"commit", func(s devapi.Store) devapi.Store { return s }},
+		{"no-commit", func(s devapi.Store) devapi.Store { return noCommitStore{s} }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			store, err := sqlitestore.Open(ctx, filepath.Join(b.TempDir(), "devapi.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = store.Close() })
+			const email, key = "bench@example.com", "bench-key"
+			if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "bench", time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			d := &devapi.Database{ID: "bench-db", Name: "bench", Owner: email, Platform: "aws", PrimaryRegion: "us-east-1",
+				Plan: devapi.PlanPayg, TLS: true, State: "active", Endpoint: "127.0.0.1", Port: 6379, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+			if err := store.CreateDatabase(ctx, d); err != nil {
+				b.Fatal(err)
+			}
+			srv, err := server.New(server.Config{Store: bc.wrap(store)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := srv.Handler()
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/v2/redis/reset-password/bench-db", nil)
+				req.SetBasicAuth(email, key)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}

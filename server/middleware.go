@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/devapi-dev/devapi"
+)
+
+type ctxKey struct{}
+
+// requestInfo is what the middlewares learn about a request. The logging
+// middleware puts it into the context; authenticate fills in the account.
+type requestInfo struct {
+	id      string
+	account *devapi.Account
+}
+
+func info(ctx context.Context) *requestInfo {
+	ri, _ := ctx.Value(ctxKey{}).(*requestInfo)
+	if ri == nil {
+		return &requestInfo{}
+	}
+	return ri
+}
+
+// requestID returns the request id the logging middleware gave the request.
+func requestID(ctx context.Context) string { return info(ctx).id }
+
+// accountFrom returns the account the auth middleware authenticated, or nil.
+func accountFrom(ctx context.Context) *devapi.Account { return info(ctx).account }
+
+// validRequestID is what a caller-supplied X-Request-Id must look like to be
+// kept; anything else is replaced, so logs never carry arbitrary input.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// statusRecorder remembers the status and size of an answer for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// logRequests gives each request an id (X-Request-Id, kept from the caller
+// when well-formed), recovers panics as JSON 500s, and logs one line per
+// request. It logs no header and no body, so no credential reaches the log.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		ri := &requestInfo{id: id}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.logger.ErrorContext(r.Context(), "panic", slog.String("request_id", id), slog.String("panic", fmt.Sprint(p)))
+				if rec.status == 0 {
+					writeJSON(rec, http.StatusInternalServerError, messageBody("internal server error"))
+				}
+			}
+			attrs := []slog.Attr{
+				slog.String("request_id", id),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status),
+				slog.Int("bytes", rec.bytes),
+				slog.Duration("duration", time.Since(start)),
+			}
+			if ri.account != nil {
+				attrs = append(attrs, slog.String("account", ri.account.Email))
+			}
+			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// authenticate checks HTTP Basic credentials (account email and API key) and
+// puts the account into the request context. Strict handlers see no headers,
+// so this is the one place that reads them.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		email, key, ok := r.BasicAuth()
+		if !ok || email == "" || key == "" {
+			s.writeError(w, r, devapi.Errorf(devapi.EUNAUTHORIZED, "Unauthorized"))
+			return
+		}
+		acct, err := s.store.Authenticate(r.Context(), email, devapi.HashAPIKey(key))
+		if err != nil {
+			if devapi.ErrorCode(err) == devapi.EUNAUTHORIZED {
+				err = devapi.Errorf(devapi.EUNAUTHORIZED, "Unauthorized")
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		info(r.Context()).account = acct
+		next.ServeHTTP(w, r)
+	})
+}

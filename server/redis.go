@@ -1,0 +1,198 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/gen"
+)
+
+// Defaults of createDatabase, as on the real service.
+const (
+	defaultPlatform = "aws"
+	defaultPlan     = devapi.PlanPayg
+	defaultBudget   = 20
+	defaultPort     = 6379
+)
+
+// gcpRegions are the primary regions of the gcp platform; every other
+// region of the spec's enum is an AWS region.
+var gcpRegions = []string{"us-central1", "us-east4", "europe-west1", "asia-northeast1"}
+
+// ListDatabases handles GET /v2/redis/databases.
+func (s *Server) ListDatabases(ctx context.Context, _ gen.ListDatabasesRequestObject) (gen.ListDatabasesResponseObject, error) {
+	dbs, err := s.store.Databases(ctx, accountFrom(ctx).Email)
+	if err != nil {
+		return nil, err
+	}
+	out := make(gen.ListDatabases200JSONResponse, 0, len(dbs))
+	for _, d := range dbs {
+		out = append(out, s.toDatabase(d, true))
+	}
+	return out, nil
+}
+
+// CreateDatabase handles POST /v2/redis/database.
+func (s *Server) CreateDatabase(ctx context.Context, req gen.CreateDatabaseRequestObject) (gen.CreateDatabaseResponseObject, error) {
+	d, err := s.newDatabase(ctx, req.Body)
+	if err != nil {
+		if errorStatus(err) == http.StatusBadRequest {
+			return gen.CreateDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
+		}
+		return nil, err
+	}
+	if err := s.store.CreateDatabase(ctx, d); err != nil {
+		return nil, err
+	}
+	return gen.CreateDatabase200JSONResponse(s.toDatabase(d, true)), nil
+}
+
+// newDatabase checks a create request and builds the database it asks for.
+func (s *Server) newDatabase(ctx context.Context, body *gen.CreateDatabaseRequest) (*devapi.Database, error) {
+	if body == nil {
+		return nil, devapi.Errorf(devapi.EINVALID, "request body is required")
+	}
+	if body.Region != nil && *body.Region != "global" {
+		return nil, devapi.Errorf(devapi.EINVALID, "regional db creation is deprecated")
+	}
+	name := deref(body.DatabaseName)
+	if name == "" {
+		name = deref(body.Name)
+	}
+	if name == "" {
+		return nil, devapi.Errorf(devapi.EINVALID, "database_name is required")
+	}
+	if body.PrimaryRegion == nil {
+		return nil, devapi.Errorf(devapi.EINVALID, "primary_region is required")
+	}
+	primary := string(*body.PrimaryRegion)
+	platform := defaultPlatform
+	if body.Platform != nil {
+		platform = string(*body.Platform)
+	}
+	if isGCP := slices.Contains(gcpRegions, primary); isGCP != (platform == "gcp") {
+		return nil, devapi.Errorf(devapi.EINVALID, "primary_region %s is not a region of platform %s", primary, platform)
+	}
+	var reads []string
+	if body.ReadRegions != nil {
+		for _, r := range *body.ReadRegions {
+			region := string(r)
+			if region == primary {
+				return nil, devapi.Errorf(devapi.EINVALID, "read_regions must not contain the primary region %s", primary)
+			}
+			if platform == "gcp" {
+				return nil, devapi.Errorf(devapi.EINVALID, "read regions are not available on gcp")
+			}
+			if !slices.Contains(reads, region) {
+				reads = append(reads, region)
+			}
+		}
+	}
+	plan := defaultPlan
+	if body.Plan != nil {
+		plan = string(*body.Plan)
+	}
+	budget := int64(defaultBudget)
+	if body.Budget != nil {
+		budget = *body.Budget
+	}
+	id := uuid.NewString()
+	password := devapi.NewPassword()
+	full, readOnly := devapi.NewRestTokens(id, defaultPort, password)
+	return &devapi.Database{
+		ID:            id,
+		Name:          name,
+		Owner:         accountFrom(ctx).Email,
+		Platform:      platform,
+		PrimaryRegion: primary,
+		ReadRegions:   reads,
+		Plan:          plan,
+		Budget:        budget,
+		TLS:           body.Tls == nil || *body.Tls,
+		Eviction:      deref(body.Eviction),
+		AutoUpgrade:   deref(body.AutoUpgrade),
+		ProdPack:      deref(body.ProdPackEnabled),
+		State:         "active",
+		Endpoint:      s.advertisedHost,
+		Port:          defaultPort,
+		CreatedAt:     s.now().UTC(),
+		Credentials: devapi.Credentials{
+			Password:          password,
+			RestToken:         full,
+			ReadOnlyRestToken: readOnly,
+			Generation:        1,
+		},
+	}, nil
+}
+
+// GetDatabase handles GET /v2/redis/database/{id}.
+func (s *Server) GetDatabase(ctx context.Context, req gen.GetDatabaseRequestObject) (gen.GetDatabaseResponseObject, error) {
+	hide := false
+	if c := req.Params.Credentials; c != nil {
+		switch *c {
+		case "hide":
+			hide = true
+		case "show", "":
+		default:
+			err := devapi.Errorf(devapi.EINVALID, "credentials must be %q or left out", "hide")
+			return gen.GetDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
+		}
+	}
+	d, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id)
+	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+		return gen.GetDatabase404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return gen.GetDatabase200JSONResponse(s.toDatabase(d, !hide)), nil
+}
+
+// DeleteDatabase handles DELETE /v2/redis/database/{id}.
+func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseRequestObject) (gen.DeleteDatabaseResponseObject, error) {
+	err := s.store.DeleteDatabase(ctx, accountFrom(ctx).Email, req.Id)
+	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+		return gen.DeleteDatabase404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return gen.DeleteDatabase200JSONResponse(gen.OKOK), nil
+}
+
+// ResetPassword handles POST /v2/redis/reset-password/{id}. The new password
+// and tokens are committed to the store before the answer is written, in one
+// atomic change, so overlapping resets end with the credentials of the one
+// that committed last.
+func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequestObject) (gen.ResetPasswordResponseObject, error) {
+	owner := accountFrom(ctx).Email
+	d, err := s.store.Database(ctx, owner, req.Id)
+	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+		return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	password := devapi.NewPassword()
+	full, readOnly := devapi.NewRestTokens(d.ID, d.Port, password)
+	d, err = s.store.SetCredentials(ctx, owner, req.Id, devapi.Credentials{Password: password, RestToken: full, ReadOnlyRestToken: readOnly})
+	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+		return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return gen.ResetPassword200JSONResponse(s.toDatabaseWithCredentials(d)), nil
+}
+
+func notFound() gen.NotFoundJSONResponse {
+	return gen.NotFoundJSONResponse(messageBody("database not found"))
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/gen"
+)
+
+// apiBase is where the API's paths start, as on https://api.upstash.com/v2.
+const apiBase = "/v2"
+
+// Config configures a Server. The zero value of every field but Store means
+// the documented default.
+type Config struct {
+	// Store keeps accounts and databases. Required.
+	Store devapi.Store
+	// Logger receives one line per request. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+	// AdvertisedHost is the host name put into a database's endpoint, the
+	// one clients should dial. Default: 127.0.0.1.
+	AdvertisedHost string
+	// MaxBodyBytes caps request bodies; larger ones get 413. Default: 1 MiB.
+	MaxBodyBytes int64
+}
+
+// Server implements the Upstash Developer API.
+type Server struct {
+	store          devapi.Store
+	logger         *slog.Logger
+	now            func() time.Time
+	advertisedHost string
+	maxBody        int64
+	validator      *validator
+}
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("server: Config.Store is required")
+	}
+	doc, err := Spec()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		store:          cfg.Store,
+		logger:         cfg.Logger,
+		now:            cfg.Now,
+		advertisedHost: cfg.AdvertisedHost,
+		maxBody:        cfg.MaxBodyBytes,
+		validator:      newValidator(doc),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.advertisedHost == "" {
+		s.advertisedHost = "127.0.0.1"
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	return s, nil
+}
+
+// Spec returns openapi.yaml as embedded in gen, loaded and validated.
+func Spec() (*openapi3.T, error) {
+	doc, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("server: load embedded spec: %w", err)
+	}
+	if err := doc.Validate(openapi3.NewLoader().Context); err != nil {
+		return nil, fmt.Errorf("server: embedded spec is invalid: %w", err)
+	}
+	return doc, nil
+}
+
+// Handler returns the HTTP handler: the API under /v2, GET /healthz, and
+// JSON answers for unknown paths (404) and methods (405).
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.logRequests)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, messageBody(fmt.Sprintf("no such path: %s", r.URL.Path)))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, messageBody(fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)))
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "request body is not valid JSON"))
+		},
+		ResponseErrorHandlerFunc: s.writeError,
+	})
+	gen.HandlerWithOptions(strict, gen.ChiServerOptions{
+		BaseURL:     apiBase,
+		BaseRouter:  r,
+		Middlewares: []gen.MiddlewareFunc{s.authenticate, s.validate},
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "%s", err.Error()))
+		},
+	})
+	return r
+}
