@@ -1,0 +1,163 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/devapi-dev/devapi"
+)
+
+// databaseColumns are the columns scanDatabase reads, in its order.
+const databaseColumns = `id, owner, name, platform, primary_region, read_regions, plan, budget,
+	tls, eviction, auto_upgrade, prod_pack, state, endpoint, port, created_at,
+	password, rest_token, read_only_rest_token, generation`
+
+// CreateDatabase stores a new database. ECONFLICT if the id exists, ENOTFOUND
+// if its owner has no account. A nil ReadRegions is stored, and read back, as
+// an empty list.
+func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
+	regions := d.ReadRegions
+	if regions == nil {
+		regions = []string{}
+	}
+	readRegions, err := json.Marshal(regions)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create database: %w", err)
+	}
+	_, err = s.writer.ExecContext(ctx,
+		`INSERT INTO databases (`+databaseColumns+`)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.Owner, d.Name, d.Platform, d.PrimaryRegion, string(readRegions), d.Plan, d.Budget,
+		boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
+		d.State, d.Endpoint, d.Port, toMicros(d.CreatedAt),
+		d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation)
+	switch {
+	case isUniqueViolation(err):
+		return devapi.Errorf(devapi.ECONFLICT, "database %s already exists", d.ID)
+	case isForeignKeyViolation(err):
+		return devapi.Errorf(devapi.ENOTFOUND, "account %s not found", d.Owner)
+	case err != nil:
+		return fmt.Errorf("sqlitestore: create database: %w", err)
+	}
+	return nil
+}
+
+// Database returns one database of owner. ENOTFOUND if it does not exist or
+// belongs to another account.
+func (s *Store) Database(ctx context.Context, owner, id string) (*devapi.Database, error) {
+	row := s.reader.QueryRowContext(ctx,
+		`SELECT `+databaseColumns+` FROM databases WHERE id = ? AND owner = ?`, id, owner)
+	d, err := scanDatabase(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+	case err != nil:
+		return nil, fmt.Errorf("sqlitestore: get database: %w", err)
+	}
+	return d, nil
+}
+
+// Databases lists owner's databases, oldest first (ties by id).
+func (s *Store) Databases(ctx context.Context, owner string) ([]*devapi.Database, error) {
+	rows, err := s.reader.QueryContext(ctx,
+		`SELECT `+databaseColumns+` FROM databases WHERE owner = ? ORDER BY created_at, id`, owner)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: list databases: %w", err)
+	}
+	defer rows.Close()
+	var ds []*devapi.Database
+	for rows.Next() {
+		d, err := scanDatabase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: list databases: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: list databases: %w", err)
+	}
+	return ds, nil
+}
+
+// DeleteDatabase removes one database of owner. ENOTFOUND as Database.
+func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
+	res, err := s.writer.ExecContext(ctx,
+		`DELETE FROM databases WHERE id = ? AND owner = ?`, id, owner)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete database: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete database: %w", err)
+	}
+	if n == 0 {
+		return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+	}
+	return nil
+}
+
+// SetCredentials replaces a database's password and tokens in one atomic
+// change, moves its generation one forward, and returns the database as
+// stored after the change. c.Generation is ignored. ENOTFOUND as Database.
+//
+// It is one UPDATE ... RETURNING inside a BEGIN IMMEDIATE transaction: the
+// row it returns is the row it wrote, so of overlapping calls each gets a
+// consistent database and the one that commits last wins. The explicit
+// transaction makes the commit, and any error it meets, part of the call.
+func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: set credentials: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+
+	row := tx.QueryRowContext(ctx,
+		`UPDATE databases
+		 SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
+		 WHERE id = ? AND owner = ?
+		 RETURNING `+databaseColumns,
+		c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
+	d, err := scanDatabase(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+	case err != nil:
+		return nil, fmt.Errorf("sqlitestore: set credentials: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: set credentials: commit: %w", err)
+	}
+	return d, nil
+}
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanDatabase reads one row of databaseColumns.
+func scanDatabase(row scanner) (*devapi.Database, error) {
+	var (
+		d                                  devapi.Database
+		readRegions                        string
+		tls, eviction, autoUpgrade, prodPk int64
+		created                            int64
+	)
+	err := row.Scan(&d.ID, &d.Owner, &d.Name, &d.Platform, &d.PrimaryRegion, &readRegions, &d.Plan, &d.Budget,
+		&tls, &eviction, &autoUpgrade, &prodPk, &d.State, &d.Endpoint, &d.Port, &created,
+		&d.Password, &d.RestToken, &d.ReadOnlyRestToken, &d.Generation)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
+		return nil, fmt.Errorf("database %s: read_regions: %w", d.ID, err)
+	}
+	if d.ReadRegions == nil {
+		d.ReadRegions = []string{}
+	}
+	d.TLS, d.Eviction, d.AutoUpgrade, d.ProdPack = tls != 0, eviction != 0, autoUpgrade != 0, prodPk != 0
+	d.CreatedAt = fromMicros(created)
+	return &d, nil
+}
