@@ -70,7 +70,8 @@ type Store interface {
 	// and email. EUNAUTHORIZED if there is none.
 	Authenticate(ctx context.Context, email, keyHash string) (*Account, error)
 
-	// CreateDatabase stores a new database. ECONFLICT if the id exists.
+	// CreateDatabase stores a new database. ECONFLICT if the id exists,
+	// ENOTFOUND if its owner has no account.
 	CreateDatabase(ctx context.Context, d *Database) error
 	// Database returns one database of owner. ENOTFOUND if it does not exist
 	// or belongs to another account.
@@ -79,10 +80,20 @@ type Store interface {
 	Databases(ctx context.Context, owner string) ([]*Database, error)
 	// DeleteDatabase removes one database of owner. ENOTFOUND as Database.
 	DeleteDatabase(ctx context.Context, owner, id string) error
+	// AllDatabases lists every account's databases, oldest first: what
+	// start-up reconciliation serves, and the ports already taken.
+	AllDatabases(ctx context.Context) ([]*Database, error)
 	// SetCredentials replaces a database's password and tokens in one atomic
 	// change, moves its generation one forward, and returns the database as
 	// stored after the change. c.Generation is ignored. ENOTFOUND as Database.
 	SetCredentials(ctx context.Context, owner, id string, c Credentials) (*Database, error)
+
+	// Setting returns the value stored under name. ENOTFOUND if none is.
+	Setting(ctx context.Context, name string) ([]byte, error)
+	// InitSetting stores value under name unless a value is stored there
+	// already, and returns the value stored in the end: of concurrent
+	// callers, exactly one value wins and all get it.
+	InitSetting(ctx context.Context, name string, value []byte) ([]byte, error)
 
 	// Close releases the store's resources.
 	Close() error

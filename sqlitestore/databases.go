@@ -62,8 +62,17 @@ func (s *Store) Database(ctx context.Context, owner, id string) (*devapi.Databas
 
 // Databases lists owner's databases, oldest first (ties by id).
 func (s *Store) Databases(ctx context.Context, owner string) ([]*devapi.Database, error) {
-	rows, err := s.reader.QueryContext(ctx,
+	return s.listDatabases(ctx,
 		`SELECT `+databaseColumns+` FROM databases WHERE owner = ? ORDER BY created_at, id`, owner)
+}
+
+// AllDatabases lists every account's databases, oldest first (ties by id).
+func (s *Store) AllDatabases(ctx context.Context) ([]*devapi.Database, error) {
+	return s.listDatabases(ctx, `SELECT `+databaseColumns+` FROM databases ORDER BY created_at, id`)
+}
+
+func (s *Store) listDatabases(ctx context.Context, query string, args ...any) ([]*devapi.Database, error) {
+	rows, err := s.reader.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list databases: %w", err)
 	}

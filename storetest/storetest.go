@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"slices"
@@ -26,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) devapi.Store) {
 		{"Authenticate", authenticateTests},
 		{"Database", databaseTests},
 		{"SetCredentials", setCredentialsTests},
+		{"Setting", settingTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -314,6 +316,28 @@ var databaseTests = []test{
 				t.Errorf("Databases(%s) = %q, want %q", owner, got, want)
 			}
 		}
+	}},
+	{"AllDatabasesEveryOwnerOldestFirst", func(t *testing.T, s devapi.Store) {
+		mustCreateAccount(t, s, "a@example.com", at(0))
+		mustCreateAccount(t, s, "b@example.com", at(0))
+		mustCreateDatabase(t, s, NewDatabase("db-a2", "a@example.com", at(20)))
+		mustCreateDatabase(t, s, NewDatabase("db-b1", "b@example.com", at(15)))
+		mustCreateDatabase(t, s, NewDatabase("db-a1", "a@example.com", at(10)))
+		if err := s.DeleteDatabase(t.Context(), "a@example.com", "db-a2"); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.AllDatabases(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range list {
+			got = append(got, d.ID)
+		}
+		if want := []string{"db-a1", "db-b1"}; !slices.Equal(got, want) {
+			t.Errorf("AllDatabases = %q, want %q", got, want)
+		}
+		EqualDatabase(t, list[0], NewDatabase("db-a1", "a@example.com", at(10)))
 	}},
 	{"Delete", func(t *testing.T, s devapi.Store) {
 		mustCreateAccount(t, s, "a@example.com", at(0))
@@ -632,4 +656,45 @@ func mustCreateDatabase(tb testing.TB, s devapi.Store, d *devapi.Database) {
 	if err := s.CreateDatabase(tb.Context(), d); err != nil {
 		tb.Fatalf("CreateDatabase(%s): %v", d.ID, err)
 	}
+}
+
+var settingTests = []test{
+	{"MissingIsNotFound", func(t *testing.T, s devapi.Store) {
+		_, err := s.Setting(t.Context(), "nope")
+		wantCode(t, err, devapi.ENOTFOUND)
+	}},
+	{"InitOnce", func(t *testing.T, s devapi.Store) {
+		got, err := s.InitSetting(t.Context(), "ca", []byte("first"))
+		if err != nil || string(got) != "first" {
+			t.Fatalf("first InitSetting = %q, %v", got, err)
+		}
+		got, err = s.InitSetting(t.Context(), "ca", []byte("second"))
+		if err != nil || string(got) != "first" {
+			t.Errorf("second InitSetting = %q, %v; want the first value kept", got, err)
+		}
+		got, err = s.Setting(t.Context(), "ca")
+		if err != nil || string(got) != "first" {
+			t.Errorf("Setting = %q, %v", got, err)
+		}
+	}},
+	{"ConcurrentInitAgree", func(t *testing.T, s devapi.Store) {
+		const n = 20
+		results := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				v, err := s.InitSetting(context.Background(), "k", []byte(fmt.Sprint("value-", i)))
+				if err != nil {
+					t.Errorf("InitSetting: %v", err)
+				}
+				results[i] = string(v)
+			})
+		}
+		wg.Wait()
+		for _, r := range results {
+			if r != results[0] {
+				t.Fatalf("concurrent InitSetting answered different values: %q", results)
+			}
+		}
+	}},
 }
