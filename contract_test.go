@@ -23,9 +23,11 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/gen"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/sqlitestore"
+	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // The contract tests run the real server (SQLite store, real HTTP) and drive
@@ -217,7 +219,19 @@ func startServer(tb testing.TB) *testServer {
 			tb.Fatalf("account %s: %v", email, err)
 		}
 	}
-	srv, err := server.New(server.Config{Store: store})
+	ca, err := tlsca.Load(ctx, store, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tlsCfg, err := ca.ServerConfig([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	plane := embeddedplane.New(devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg})
+	tb.Cleanup(func() { _ = plane.Close() })
+	// Each test package allocates from its own port range: go test runs
+	// packages in parallel.
+	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: server.PortRange{Min: 25000, Max: 27999}})
 	if err != nil {
 		tb.Fatalf("server: %v", err)
 	}

@@ -2,13 +2,16 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/sqlitestore"
 )
@@ -50,19 +53,27 @@ func BenchmarkResetPassword(b *testing.B) {
 			if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "bench", time.Now()); err != nil {
 				b.Fatal(err)
 			}
-			d := &devapi.Database{ID: "bench-db", Name: "bench", Owner: email, Platform: "aws", PrimaryRegion: "us-east-1",
-				Plan: devapi.PlanPayg, TLS: true, State: "active", Endpoint: "127.0.0.1", Port: 6379, CreatedAt: time.Now().UTC().Truncate(time.Second)}
-			if err := store.CreateDatabase(ctx, d); err != nil {
-				b.Fatal(err)
-			}
-			srv, err := server.New(server.Config{Store: bc.wrap(store)})
+			plane := embeddedplane.New(devapi.PlaneConfig{})
+			b.Cleanup(func() { _ = plane.Close() })
+			srv, err := server.New(server.Config{Store: bc.wrap(store), Plane: plane, Ports: server.PortRange{Min: 28000, Max: 28999}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			h := srv.Handler()
+			create := httptest.NewRequest(http.MethodPost, "/v2/redis/database", strings.NewReader(`{"database_name":"bench","primary_region":"us-east-1","tls":false}`))
+			create.SetBasicAuth(email, key)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, create)
+			var db struct {
+				ID string `json:"database_id"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &db); rec.Code != http.StatusOK || err != nil {
+				b.Fatalf("create: %d %s", rec.Code, rec.Body)
+			}
+			path := "/v2/redis/reset-password/" + db.ID
 			b.ReportAllocs()
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodPost, "/v2/redis/reset-password/bench-db", nil)
+				req := httptest.NewRequest(http.MethodPost, path, nil)
 				req.SetBasicAuth(email, key)
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)

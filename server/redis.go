@@ -16,7 +16,6 @@ const (
 	defaultPlatform = "aws"
 	defaultPlan     = devapi.PlanPayg
 	defaultBudget   = 20
-	defaultPort     = 6379
 )
 
 // gcpRegions are the primary regions of the gcp platform; every other
@@ -45,7 +44,10 @@ func (s *Server) CreateDatabase(ctx context.Context, req gen.CreateDatabaseReque
 		}
 		return nil, err
 	}
-	if err := s.store.CreateDatabase(ctx, d); err != nil {
+	if err := s.createOnPlane(ctx, d); err != nil {
+		if errorStatus(err) == http.StatusBadRequest {
+			return gen.CreateDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
+		}
 		return nil, err
 	}
 	return gen.CreateDatabase200JSONResponse(s.toDatabase(d, true)), nil
@@ -100,11 +102,8 @@ func (s *Server) newDatabase(ctx context.Context, body *gen.CreateDatabaseReques
 	if body.Budget != nil {
 		budget = *body.Budget
 	}
-	id := uuid.NewString()
-	password := devapi.NewPassword()
-	full, readOnly := devapi.NewRestTokens(id, defaultPort, password)
 	return &devapi.Database{
-		ID:            id,
+		ID:            uuid.NewString(),
 		Name:          name,
 		Owner:         accountFrom(ctx).Email,
 		Platform:      platform,
@@ -118,14 +117,8 @@ func (s *Server) newDatabase(ctx context.Context, body *gen.CreateDatabaseReques
 		ProdPack:      deref(body.ProdPackEnabled),
 		State:         "active",
 		Endpoint:      s.advertisedHost,
-		Port:          defaultPort,
 		CreatedAt:     s.now().UTC(),
-		Credentials: devapi.Credentials{
-			Password:          password,
-			RestToken:         full,
-			ReadOnlyRestToken: readOnly,
-			Generation:        1,
-		},
+		Credentials:   devapi.Credentials{Password: devapi.NewPassword(), Generation: 1},
 	}, nil
 }
 
@@ -159,13 +152,23 @@ func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseReque
 	} else if err != nil {
 		return nil, err
 	}
+	// The store no longer has it; a crash before the Redis stops is undone by
+	// start-up reconciliation.
+	if err := s.plane.Remove(ctx, req.Id); err != nil {
+		return nil, err
+	}
 	return gen.DeleteDatabase200JSONResponse(gen.OKOK), nil
 }
 
-// ResetPassword handles POST /v2/redis/reset-password/{id}. The new password
-// and tokens are committed to the store before the answer is written, in one
-// atomic change, so overlapping resets end with the credentials of the one
-// that committed last.
+// ResetPassword handles POST /v2/redis/reset-password/{id}.
+//
+// The new password and tokens are committed to the store first, in one
+// atomic change that moves the database's generation forward; then the
+// plane applies the password, refusing any generation older than the one it
+// holds; then the answer goes out. So overlapping resets end with the
+// credentials of the one that committed last, on the store and on the plane,
+// whatever order they reach the plane in; and a crash at any step loses no
+// acknowledged reset: what is stored is served again by Reconcile at start.
 func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequestObject) (gen.ResetPasswordResponseObject, error) {
 	owner := accountFrom(ctx).Email
 	d, err := s.store.Database(ctx, owner, req.Id)
@@ -176,13 +179,25 @@ func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequest
 	}
 	password := devapi.NewPassword()
 	full, readOnly := devapi.NewRestTokens(d.ID, d.Port, password)
+	s.crash(CrashResetBeforeStore)
 	d, err = s.store.SetCredentials(ctx, owner, req.Id, devapi.Credentials{Password: password, RestToken: full, ReadOnlyRestToken: readOnly})
 	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
 		return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err
 	}
-	return gen.ResetPassword200JSONResponse(s.toDatabaseWithCredentials(d)), nil
+	s.crash(CrashResetAfterStore)
+	// The reset is committed: finish applying it even if the caller gives up.
+	err = s.plane.SetPassword(context.WithoutCancel(ctx), d.ID, d.Password, d.Generation)
+	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+		return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil // deleted meanwhile
+	} else if err != nil {
+		return nil, err
+	}
+	s.crash(CrashResetAfterPlane)
+	answer := gen.ResetPassword200JSONResponse(s.toDatabaseWithCredentials(d))
+	s.crash(CrashResetBeforeAnswer)
+	return answer, nil
 }
 
 func notFound() gen.NotFoundJSONResponse {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -22,6 +23,12 @@ const apiBase = "/v2"
 type Config struct {
 	// Store keeps accounts and databases. Required.
 	Store devapi.Store
+	// Plane serves every database as a real Redis. Required.
+	Plane devapi.Plane
+	// Ports is the range database ports come from. Keep it below 32768:
+	// Linux hands out 32768-60999 to outgoing connections, so a port from
+	// there may be taken when devapi restarts. Default: 16380-17379.
+	Ports PortRange
 	// Logger receives one line per request. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
@@ -31,11 +38,29 @@ type Config struct {
 	AdvertisedHost string
 	// MaxBodyBytes caps request bodies; larger ones get 413. Default: 1 MiB.
 	MaxBodyBytes int64
+	// Crash, when set, is called at the named steps of a change (see
+	// crashPoints) so tests can kill the process there. Nil in normal runs.
+	Crash func(point string)
 }
+
+// PortRange is an inclusive range of TCP ports.
+type PortRange struct{ Min, Max int }
+
+// Steps of reset-password at which Config.Crash is called, in order.
+const (
+	CrashResetBeforeStore  = "reset-before-store"  // nothing changed yet
+	CrashResetAfterStore   = "reset-after-store"   // stored, not yet on the plane
+	CrashResetAfterPlane   = "reset-after-plane"   // stored and on the plane
+	CrashResetBeforeAnswer = "reset-before-answer" // the answer is built, not sent
+)
 
 // Server implements the Upstash Developer API.
 type Server struct {
 	store          devapi.Store
+	plane          devapi.Plane
+	ports          PortRange
+	crash          func(string)
+	portMu         sync.Mutex // serialises port allocation
 	logger         *slog.Logger
 	now            func() time.Time
 	advertisedHost string
@@ -47,8 +72,14 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 
 // New returns a Server for cfg.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil {
-		return nil, fmt.Errorf("server: Config.Store is required")
+	if cfg.Store == nil || cfg.Plane == nil {
+		return nil, fmt.Errorf("server: Config.Store and Config.Plane are required")
+	}
+	if cfg.Ports == (PortRange{}) {
+		cfg.Ports = PortRange{Min: 16380, Max: 17379}
+	}
+	if cfg.Ports.Min < 1 || cfg.Ports.Max > 65535 || cfg.Ports.Min > cfg.Ports.Max {
+		return nil, fmt.Errorf("server: invalid port range %d-%d", cfg.Ports.Min, cfg.Ports.Max)
 	}
 	doc, err := Spec()
 	if err != nil {
@@ -56,6 +87,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		store:          cfg.Store,
+		plane:          cfg.Plane,
+		ports:          cfg.Ports,
+		crash:          cfg.Crash,
 		logger:         cfg.Logger,
 		now:            cfg.Now,
 		advertisedHost: cfg.AdvertisedHost,
@@ -73,6 +107,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
+	}
+	if s.crash == nil {
+		s.crash = func(string) {}
 	}
 	return s, nil
 }

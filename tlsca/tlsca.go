@@ -4,6 +4,7 @@
 package tlsca
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -150,4 +151,26 @@ func (ca *CA) Pool() *x509.CertPool {
 func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n
+}
+
+// SettingStore is the part of devapi.Store the CA is kept in.
+type SettingStore interface {
+	InitSetting(ctx context.Context, name string, value []byte) ([]byte, error)
+}
+
+// settingName is the store setting that holds the CA bundle.
+const settingName = "tls_ca"
+
+// Load returns the CA kept in store, creating and storing it on first use.
+// Concurrent first uses agree on one CA.
+func Load(ctx context.Context, store SettingStore, now time.Time) (*CA, error) {
+	_, bundle, err := New(now)
+	if err != nil {
+		return nil, err
+	}
+	kept, err := store.InitSetting(ctx, settingName, bundle)
+	if err != nil {
+		return nil, fmt.Errorf("tlsca: keep CA in the store: %w", err)
+	}
+	return Parse(kept)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,7 +20,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/redisserverplane"
 	"github.com/devapi-dev/devapi/server"
+	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // Environment variables devapi serve reads. UPSTASH_EMAIL and UPSTASH_API_KEY
@@ -41,6 +45,9 @@ type serveOptions struct {
 	tlsKey         string
 	advertisedHost string
 	logFormat      string
+	plane          string
+	ports          string
+	redisServer    string
 }
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -67,6 +74,9 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&o.advertisedHost, "advertised-host", "127.0.0.1", "host name put into each database's endpoint")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.plane, "plane", "embedded", "data plane: embedded (in-process Redis, data in memory) or redis-server (one redis-server process per database, data on disk)")
+	f.StringVar(&o.ports, "ports", "16380-17379", "range of TCP ports for databases (keep below 32768)")
+	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
 	return c
 }
 
@@ -82,6 +92,13 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	ports, err := parsePortRange(o.ports)
+	if err != nil {
+		return usageError{err}
+	}
+	if o.plane != "embedded" && o.plane != "redis-server" {
+		return usageError{fmt.Errorf("--plane must be embedded or redis-server, not %q", o.plane)}
 	}
 	logger := slog.New(handler)
 
@@ -110,8 +127,24 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		return err
 	}
 
-	srv, err := server.New(server.Config{Store: store, Logger: logger, AdvertisedHost: o.advertisedHost})
+	plane, caFile, err := openPlane(ctx, o, store)
 	if err != nil {
+		return err
+	}
+	defer func() { _ = plane.Close() }()
+
+	srv, err := server.New(server.Config{
+		Store:          store,
+		Plane:          plane,
+		Ports:          ports,
+		Logger:         logger,
+		AdvertisedHost: o.advertisedHost,
+		Crash:          crashHook(getenv, logger),
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Reconcile(ctx); err != nil {
 		return err
 	}
 	httpServer := &http.Server{
@@ -138,7 +171,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		ln = tls.NewListener(ln, httpServer.TLSConfig)
 		scheme = "https"
 	}
-	logger.Info("devapi serving", "api", fmt.Sprintf("%s://%s/v2", scheme, ln.Addr()), "data", o.data, "store", storeName)
+	logger.Info("devapi serving", "api", fmt.Sprintf("%s://%s/v2", scheme, ln.Addr()), "data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
@@ -154,6 +187,77 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// openPlane loads (or creates) the CA kept in the store, writes its
+// certificate to ca.pem in the data folder for clients to trust, issues the
+// databases' server certificate, and opens the chosen plane.
+func openPlane(ctx context.Context, o serveOptions, store devapi.Store) (devapi.Plane, string, error) {
+	now := time.Now()
+	ca, err := tlsca.Load(ctx, store, now)
+	if err != nil {
+		return nil, "", err
+	}
+	caFile := filepath.Join(o.data, "ca.pem")
+	if err := writeFileAtomic(caFile, ca.CertPEM, 0o644); err != nil {
+		return nil, "", err
+	}
+	hosts := []string{o.advertisedHost, "127.0.0.1", "localhost", "::1"}
+	tlsConfig, err := ca.ServerConfig(hosts, now)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg := devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsConfig}
+	if o.plane == "embedded" {
+		return embeddedplane.New(cfg), caFile, nil
+	}
+	p, err := redisserverplane.Open(ctx, redisserverplane.Config{Dir: filepath.Join(o.data, "redis"), Binary: o.redisServer, PlaneConfig: cfg})
+	if err != nil {
+		return nil, "", err
+	}
+	return p, caFile, nil
+}
+
+// writeFileAtomic replaces path with data through a rename, so readers never
+// see half a file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// parsePortRange reads "MIN-MAX".
+func parsePortRange(s string) (server.PortRange, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	minPort, err1 := strconv.Atoi(lo)
+	maxPort, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || minPort < 1 || maxPort > 65535 || minPort > maxPort {
+		return server.PortRange{}, fmt.Errorf("--ports must be MIN-MAX, like 16380-17379, not %q", s)
+	}
+	return server.PortRange{Min: minPort, Max: maxPort}, nil
+}
+
+// envCrash names a reset step (server.CrashReset*) at which devapi kills
+// itself. For crash tests only; unset in normal runs.
+const envCrash = "DEVAPI_TEST_CRASH_AT"
+
+// crashHook returns the server's Crash hook: nil unless envCrash is set.
+func crashHook(getenv func(string) string, logger *slog.Logger) func(string) {
+	at := getenv(envCrash)
+	if at == "" {
+		return nil
+	}
+	logger.Warn("crash point armed: devapi will kill itself there", "point", at)
+	return func(point string) {
+		if point == at {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
 }
 
 // ensureDefaultAccount sets up the account clients use by default: the one

@@ -1,0 +1,297 @@
+package server_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/redisserverplane"
+	"github.com/devapi-dev/devapi/server"
+	"github.com/devapi-dev/devapi/sqlitestore"
+	"github.com/devapi-dev/devapi/tlsca"
+)
+
+const (
+	email  = "planes@example.com"
+	apiKey = "planes-api-key-0123456789abcdef"
+)
+
+// planeKind opens one kind of data plane on dir.
+type planeKind struct {
+	name       string
+	persistent bool
+	open       func(t *testing.T, dir string, cfg devapi.PlaneConfig) devapi.Plane
+}
+
+// planeKinds are the planes every data-plane test runs on. redis-server is
+// skipped when the binary is missing, except in CI where it must be there.
+func planeKinds(t *testing.T) []planeKind {
+	kinds := []planeKind{{
+		name: "embedded",
+		open: func(_ *testing.T, _ string, cfg devapi.PlaneConfig) devapi.Plane { return embeddedplane.New(cfg) },
+	}}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-server is not installed, and CI=true requires the redis-server plane tests to run")
+		}
+		t.Log("redis-server not installed: skipping the redis-server plane (install it with apt-get install redis-server)")
+		return kinds
+	}
+	return append(kinds, planeKind{
+		name:       "redis-server",
+		persistent: true,
+		open: func(t *testing.T, dir string, cfg devapi.PlaneConfig) devapi.Plane {
+			p, err := redisserverplane.Open(t.Context(), redisserverplane.Config{Dir: dir, PlaneConfig: cfg})
+			if err != nil {
+				t.Fatalf("open redis-server plane: %v", err)
+			}
+			return p
+		},
+	})
+}
+
+// stack is a real devapi: SQLite store, a plane, the HTTP server.
+type stack struct {
+	t      *testing.T
+	kind   planeKind
+	dir    string
+	store  devapi.Store
+	plane  devapi.Plane
+	ca     *tlsca.CA
+	http   *httptest.Server
+	client *gen.ClientWithResponses
+}
+
+func newStack(t *testing.T, kind planeKind, dir string) *stack {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "devapi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := tlsca.Load(ctx, store, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := ca.ServerConfig([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane := kind.open(t, filepath.Join(dir, "redis"), devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg})
+	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: server.PortRange{Min: 21000, Max: 24999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	client, err := gen.NewClientWithResponses(hs.URL+"/v2", gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+		req.SetBasicAuth(email, apiKey)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, kind: kind, dir: dir, store: store, plane: plane, ca: ca, http: hs, client: client}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// stop shuts the stack down as a clean devapi exit does.
+func (s *stack) stop() {
+	if s.http == nil {
+		return
+	}
+	s.http.Close()
+	_ = s.plane.Close()
+	_ = s.store.Close()
+	s.http = nil
+}
+
+func (s *stack) create(name string, tlsOn bool) gen.Database {
+	s.t.Helper()
+	resp, err := s.client.CreateDatabaseWithResponse(s.t.Context(), gen.CreateDatabaseJSONRequestBody{
+		DatabaseName: &name, PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionUsEast1), Tls: &tlsOn,
+	})
+	if err != nil || resp.JSON200 == nil {
+		s.t.Fatalf("create: %v, %d %s", err, resp.StatusCode(), resp.Body)
+	}
+	return *resp.JSON200
+}
+
+func (s *stack) reset(id string) gen.DatabaseWithCredentials {
+	s.t.Helper()
+	resp, err := s.client.ResetPasswordWithResponse(s.t.Context(), id)
+	if err != nil || resp.JSON200 == nil {
+		s.t.Fatalf("reset: %v, %d %s", err, resp.StatusCode(), resp.Body)
+	}
+	return *resp.JSON200
+}
+
+// connect dials a database the way a user would, from the answer's
+// endpoint, port and password, over TLS when the answer says tls.
+func (s *stack) connect(db gen.Database, password string) *redis.Client {
+	s.t.Helper()
+	scheme := "redis"
+	if db.Tls {
+		scheme = "rediss"
+	}
+	opt, err := redis.ParseURL(fmt.Sprintf("%s://default:%s@%s:%d", scheme, password, db.Endpoint, db.Port))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if db.Tls {
+		opt.TLSConfig = &tls.Config{RootCAs: s.ca.Pool(), ServerName: db.Endpoint, MinVersion: tls.VersionTLS12}
+	}
+	opt.MaxRetries = -1
+	c := redis.NewClient(opt)
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func authRefused(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "NOAUTH"))
+}
+
+func TestDatabasesAreRealRedis(t *testing.T) {
+	for _, kind := range planeKinds(t) {
+		t.Run(kind.name, func(t *testing.T) {
+			s := newStack(t, kind, t.TempDir())
+			ctx := t.Context()
+			for _, tlsOn := range []bool{true, false} {
+				db := s.create(fmt.Sprintf("tls-%v", tlsOn), tlsOn)
+				if db.Endpoint != "127.0.0.1" || db.Port < 21000 || db.Port > 24999 {
+					t.Errorf("endpoint %s:%d is not the advertised host and a port of the range", db.Endpoint, db.Port)
+				}
+				c := s.connect(db, *db.Password)
+				if err := c.Set(ctx, "session", "abc", 400*time.Millisecond).Err(); err != nil {
+					t.Fatalf("tls=%v: SET with the created password: %v", tlsOn, err)
+				}
+				if err := c.Set(ctx, "kept", "yes", 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				for c.Exists(ctx, "session").Val() == 1 {
+					if time.Now().After(deadline) {
+						t.Fatalf("tls=%v: a 400ms TTL did not expire in 10s", tlsOn)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+
+				reset := s.reset(db.DatabaseId)
+				if err := s.connect(db, *db.Password).Ping(ctx).Err(); !authRefused(err) {
+					t.Errorf("tls=%v: old password after reset: %v, want an auth error", tlsOn, err)
+				}
+				nc := s.connect(db, reset.Password)
+				if got, err := nc.Get(ctx, "kept").Result(); err != nil || got != "yes" {
+					t.Errorf("tls=%v: key after reset with the new password: %q, %v", tlsOn, got, err)
+				}
+			}
+		})
+	}
+}
+
+func TestOverlappingResetsPlaneMatchesStore(t *testing.T) {
+	for _, kind := range planeKinds(t) {
+		t.Run(kind.name, func(t *testing.T) {
+			s := newStack(t, kind, t.TempDir())
+			db := s.create("race", false)
+			const n = 50
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					resp, err := s.client.ResetPasswordWithResponse(context.Background(), db.DatabaseId)
+					if err != nil || resp.JSON200 == nil {
+						t.Errorf("reset: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			stored, err := s.store.Database(t.Context(), email, db.DatabaseId)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.Generation != 1+n {
+				t.Errorf("stored generation %d, want %d", stored.Generation, 1+n)
+			}
+			st, err := s.plane.Status(t.Context(), db.DatabaseId)
+			if err != nil || st.Generation != stored.Generation {
+				t.Errorf("plane generation %d (%v), store %d", st.Generation, err, stored.Generation)
+			}
+			if err := s.connect(db, stored.Password).Ping(t.Context()).Err(); err != nil {
+				t.Errorf("the stored password is refused by the plane: %v", err)
+			}
+		})
+	}
+}
+
+func TestDeleteFreesPort(t *testing.T) {
+	for _, kind := range planeKinds(t) {
+		t.Run(kind.name, func(t *testing.T) {
+			s := newStack(t, kind, t.TempDir())
+			db := s.create("doomed", true)
+			resp, err := s.client.DeleteDatabaseWithResponse(t.Context(), db.DatabaseId)
+			if err != nil || resp.StatusCode() != 200 {
+				t.Fatalf("delete: %v %d", err, resp.StatusCode())
+			}
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", db.Port))
+			if err != nil {
+				t.Fatalf("port %d still taken after delete: %v", db.Port, err)
+			}
+			_ = ln.Close()
+			if ids, err := s.plane.Databases(t.Context()); err != nil || len(ids) != 0 {
+				t.Errorf("plane still holds %v (%v)", ids, err)
+			}
+		})
+	}
+}
+
+func TestRestartServesStoredPasswordOnSamePort(t *testing.T) {
+	for _, kind := range planeKinds(t) {
+		t.Run(kind.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newStack(t, kind, dir)
+			db := s.create("durable", true)
+			reset := s.reset(db.DatabaseId)
+			if err := s.connect(db, reset.Password).Set(t.Context(), "survivor", "yes", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			s.stop()
+
+			s = newStack(t, kind, dir)
+			c := s.connect(db, reset.Password)
+			got, err := c.Get(t.Context(), "survivor").Result()
+			switch {
+			case kind.persistent && (err != nil || got != "yes"):
+				t.Errorf("key after restart: %q, %v", got, err)
+			case !kind.persistent && !errors.Is(err, redis.Nil):
+				t.Errorf("after restart: %q, %v; want the stored password accepted and no keys (in memory)", got, err)
+			}
+			if err := s.connect(db, *db.Password).Ping(t.Context()).Err(); !authRefused(err) {
+				t.Errorf("the password before the reset works after restart: %v", err)
+			}
+		})
+	}
+}

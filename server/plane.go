@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/devapi-dev/devapi"
+)
+
+// planeSpec is what the plane needs to serve d.
+func planeSpec(d *devapi.Database) devapi.PlaneDatabase {
+	return devapi.PlaneDatabase{ID: d.ID, Port: d.Port, TLS: d.TLS, Password: d.Password, Generation: d.Generation}
+}
+
+// Reconcile makes the plane match the store, as start-up must after a crash:
+// it serves every stored database with its stored password (the password of
+// the reset that committed last) and removes what the plane holds for
+// databases the store no longer has. A database that cannot be served is
+// logged and skipped, so one taken port does not keep the others down.
+func (s *Server) Reconcile(ctx context.Context) error {
+	dbs, err := s.store.AllDatabases(ctx)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	stored := make(map[string]bool, len(dbs))
+	var failed int
+	for _, d := range dbs {
+		stored[d.ID] = true
+		if err := s.plane.Serve(ctx, planeSpec(d)); err != nil {
+			failed++
+			s.logger.ErrorContext(ctx, "cannot serve database", slog.String("database_id", d.ID), slog.Int("port", d.Port), slog.Any("err", err))
+		}
+	}
+	held, err := s.plane.Databases(ctx)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	for _, id := range held {
+		if !stored[id] {
+			if err := s.plane.Remove(ctx, id); err != nil {
+				return fmt.Errorf("reconcile: remove %s: %w", id, err)
+			}
+			s.logger.InfoContext(ctx, "removed a database the store no longer has", slog.String("database_id", id))
+		}
+	}
+	s.logger.InfoContext(ctx, "reconciled data plane", slog.Int("databases", len(dbs)), slog.Int("failed", failed))
+	return nil
+}
+
+// createOnPlane stores d on a free port of the range and serves it. Ports
+// that another process holds are skipped; the store's uniqueness of ports
+// guards against a port given twice.
+func (s *Server) createOnPlane(ctx context.Context, d *devapi.Database) error {
+	s.portMu.Lock()
+	defer s.portMu.Unlock()
+	all, err := s.store.AllDatabases(ctx)
+	if err != nil {
+		return err
+	}
+	taken := make([]int, 0, len(all))
+	for _, other := range all {
+		taken = append(taken, other.Port)
+	}
+	slices.Sort(taken)
+	for port := s.ports.Min; port <= s.ports.Max; port++ {
+		if _, found := slices.BinarySearch(taken, port); found || !bindable(port) {
+			continue
+		}
+		d.Port = port
+		d.RestToken, d.ReadOnlyRestToken = devapi.NewRestTokens(d.ID, port, d.Password)
+		if err := s.store.CreateDatabase(ctx, d); err != nil {
+			return err
+		}
+		if err := s.plane.Serve(ctx, planeSpec(d)); err != nil {
+			// Not served: take it back out of the store so nothing half-made stays.
+			if derr := s.store.DeleteDatabase(context.WithoutCancel(ctx), d.Owner, d.ID); derr != nil {
+				s.logger.ErrorContext(ctx, "cannot undo a failed create", slog.String("database_id", d.ID), slog.Any("err", derr))
+			}
+			return err
+		}
+		return nil
+	}
+	return devapi.Errorf(devapi.ECONFLICT, "no free port in devapi's port range %d-%d; delete a database or widen --ports", s.ports.Min, s.ports.Max)
+}
+
+// bindable reports whether nothing listens on port now.
+func bindable(port int) bool {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	_ = ln.Close()
+	return true
+}
