@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,12 +47,30 @@ const (
 	e2eKey   = "e2e-key-0123456789abcdef0123456789abcdef"
 )
 
+// syncBuffer collects a process's output while tests read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // proc is a running devapi serve.
 type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	url  string // http://127.0.0.1:PORT
-	log  *strings.Builder
+	log  *syncBuffer
 	done chan error
 }
 
@@ -79,12 +98,12 @@ func serve(t *testing.T, data, plane string, env ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd, url: "http://" + addr, log: &strings.Builder{}, done: make(chan error, 1)}
+	p := &proc{t: t, cmd: cmd, url: "http://" + addr, log: &syncBuffer{}, done: make(chan error, 1)}
 	logDone := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			p.log.WriteString(sc.Text() + "\n")
+			_, _ = p.log.Write([]byte(sc.Text() + "\n"))
 		}
 		close(logDone)
 	}()
@@ -289,7 +308,7 @@ func TestDefaultAccountWrittenToCredentialsFile(t *testing.T) {
 		}
 	}
 	cmd.Env = env
-	var log strings.Builder
+	var log syncBuffer
 	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
