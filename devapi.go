@@ -83,6 +83,9 @@ type Store interface {
 	// AllDatabases lists every account's databases, oldest first: what
 	// start-up reconciliation serves, and the ports already taken.
 	AllDatabases(ctx context.Context) ([]*Database, error)
+	// DatabaseByRestToken returns the database a REST token belongs to, and
+	// whether it is the read-only token. EUNAUTHORIZED if no database has it.
+	DatabaseByRestToken(ctx context.Context, token string) (d *Database, readOnly bool, err error)
 	// SetCredentials replaces a database's password and tokens in one atomic
 	// change, moves its generation one forward, and returns the database as
 	// stored after the change. c.Generation is ignored. ENOTFOUND as Database.

@@ -66,6 +66,24 @@ func (s *Store) Databases(ctx context.Context, owner string) ([]*devapi.Database
 		`SELECT `+databaseColumns+` FROM databases WHERE owner = ? ORDER BY created_at, id`, owner)
 }
 
+// DatabaseByRestToken returns the database whose full or read-only REST
+// token is token. EUNAUTHORIZED if none.
+func (s *Store) DatabaseByRestToken(ctx context.Context, token string) (*devapi.Database, bool, error) {
+	if token == "" {
+		return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
+	}
+	row := s.reader.QueryRowContext(ctx,
+		`SELECT `+databaseColumns+` FROM databases WHERE rest_token = ? OR read_only_rest_token = ? LIMIT 1`, token, token)
+	d, err := scanDatabase(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
+	case err != nil:
+		return nil, false, fmt.Errorf("sqlitestore: database by token: %w", err)
+	}
+	return d, d.ReadOnlyRestToken == token && d.RestToken != token, nil
+}
+
 // AllDatabases lists every account's databases, oldest first (ties by id).
 func (s *Store) AllDatabases(ctx context.Context) ([]*devapi.Database, error) {
 	return s.listDatabases(ctx, `SELECT `+databaseColumns+` FROM databases ORDER BY created_at, id`)

@@ -317,6 +317,38 @@ var databaseTests = []test{
 			}
 		}
 	}},
+	{"ByRestToken", func(t *testing.T, s devapi.Store) {
+		mustCreateAccount(t, s, "a@example.com", at(0))
+		d := NewDatabase("db-1", "a@example.com", at(1))
+		mustCreateDatabase(t, s, d)
+		mustCreateDatabase(t, s, NewDatabase("db-2", "a@example.com", at(2)))
+		got, ro, err := s.DatabaseByRestToken(t.Context(), d.RestToken)
+		if err != nil || got.ID != "db-1" || ro {
+			t.Errorf("full token: %v, read-only %v, %v", got, ro, err)
+		}
+		got, ro, err = s.DatabaseByRestToken(t.Context(), d.ReadOnlyRestToken)
+		if err != nil || got.ID != "db-1" || !ro {
+			t.Errorf("read-only token: %v, read-only %v, %v", got, ro, err)
+		}
+		for _, bad := range []string{"", "nope", d.Password} {
+			_, _, err := s.DatabaseByRestToken(t.Context(), bad)
+			wantCode(t, err, devapi.EUNAUTHORIZED)
+		}
+		updated, err := s.SetCredentials(t.Context(), "a@example.com", "db-1", devapi.Credentials{Password: "p2", RestToken: "r2", ReadOnlyRestToken: "ro2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.DatabaseByRestToken(t.Context(), d.RestToken)
+		wantCode(t, err, devapi.EUNAUTHORIZED)
+		if got, _, err := s.DatabaseByRestToken(t.Context(), updated.RestToken); err != nil || got.ID != "db-1" {
+			t.Errorf("new token: %v, %v", got, err)
+		}
+		if err := s.DeleteDatabase(t.Context(), "a@example.com", "db-1"); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.DatabaseByRestToken(t.Context(), updated.RestToken)
+		wantCode(t, err, devapi.EUNAUTHORIZED)
+	}},
 	{"AllDatabasesEveryOwnerOldestFirst", func(t *testing.T, s devapi.Store) {
 		mustCreateAccount(t, s, "a@example.com", at(0))
 		mustCreateAccount(t, s, "b@example.com", at(0))

@@ -89,7 +89,7 @@ func freeAddr(t *testing.T) string {
 func serve(t *testing.T, data, plane string, env ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(binary, "serve", "--addr", addr, "--data", data, "--plane", plane, "--ports", "29000-29999")
+	cmd := exec.Command(binary, "serve", "--addr", addr, "--rest-addr", freeAddr(t), "--data", data, "--plane", plane, "--ports", "29000-29999")
 	cmd.Env = append(os.Environ(), append([]string{"UPSTASH_EMAIL=" + e2eEmail, "UPSTASH_API_KEY=" + e2eKey}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -283,7 +283,7 @@ func TestServeOwnsItsDataFolder(t *testing.T) {
 		t.Errorf("no CA file: %v", err)
 	}
 
-	second := exec.Command(binary, "serve", "--addr", freeAddr(t), "--data", data)
+	second := exec.Command(binary, "serve", "--addr", freeAddr(t), "--rest-addr", freeAddr(t), "--data", data)
 	out, err := second.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "in use by another devapi serve") {
 		t.Errorf("second serve on the same folder: %v\n%s", err, out)
@@ -300,7 +300,7 @@ func TestServeOwnsItsDataFolder(t *testing.T) {
 func TestDefaultAccountWrittenToCredentialsFile(t *testing.T) {
 	data := t.TempDir()
 	addr := freeAddr(t)
-	cmd := exec.Command(binary, "serve", "--addr", addr, "--data", data)
+	cmd := exec.Command(binary, "serve", "--addr", addr, "--rest-addr", freeAddr(t), "--data", data, "--ports", "29000-29999")
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "UPSTASH_") {

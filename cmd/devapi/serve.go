@@ -22,6 +22,7 @@ import (
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/redisserverplane"
+	"github.com/devapi-dev/devapi/restapi"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/tlsca"
 )
@@ -48,6 +49,7 @@ type serveOptions struct {
 	plane          string
 	ports          string
 	redisServer    string
+	restAddr       string
 }
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -76,6 +78,7 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.plane, "plane", "embedded", "data plane: embedded (in-process Redis, data in memory) or redis-server (one redis-server process per database, data on disk)")
 	f.StringVar(&o.ports, "ports", "16380-17379", "range of TCP ports for databases (keep below 32768)")
+	f.StringVar(&o.restAddr, "rest-addr", "127.0.0.1:8081", "address of the REST data API (UPSTASH_REDIS_REST_URL for every database; the token picks the database)")
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
 	return c
 }
@@ -127,7 +130,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		return err
 	}
 
-	plane, caFile, err := openPlane(ctx, o, store)
+	plane, ca, caFile, err := openPlane(ctx, o, store)
 	if err != nil {
 		return err
 	}
@@ -156,8 +159,26 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
+	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: planeHost, RootCAs: ca.Pool(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rest.Close() }()
+	restServer := &http.Server{
+		Handler:           rest.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+	restLn, err := net.Listen("tcp", o.restAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --rest-addr: %w", err)
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
+		_ = restLn.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
 	scheme := "http"
@@ -171,10 +192,16 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		ln = tls.NewListener(ln, httpServer.TLSConfig)
 		scheme = "https"
 	}
-	logger.Info("devapi serving", "api", fmt.Sprintf("%s://%s/v2", scheme, ln.Addr()), "data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
+	if o.tlsCert != "" {
+		restServer.TLSConfig = httpServer.TLSConfig
+		restLn = tls.NewListener(restLn, httpServer.TLSConfig)
+	}
+	logger.Info("devapi serving", "api", fmt.Sprintf("%s://%s/v2", scheme, ln.Addr()), "rest", fmt.Sprintf("%s://%s", scheme, restLn.Addr()),
+		"data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- httpServer.Serve(ln) }()
+	go func() { errc <- restServer.Serve(restLn) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -183,40 +210,40 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return errors.Join(httpServer.Shutdown(shutdownCtx), restServer.Shutdown(shutdownCtx))
 }
 
 // openPlane loads (or creates) the CA kept in the store, writes its
 // certificate to ca.pem in the data folder for clients to trust, issues the
 // databases' server certificate, and opens the chosen plane.
-func openPlane(ctx context.Context, o serveOptions, store devapi.Store) (devapi.Plane, string, error) {
+func openPlane(ctx context.Context, o serveOptions, store devapi.Store) (devapi.Plane, *tlsca.CA, string, error) {
 	now := time.Now()
 	ca, err := tlsca.Load(ctx, store, now)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	caFile := filepath.Join(o.data, "ca.pem")
 	if err := writeFileAtomic(caFile, ca.CertPEM, 0o644); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	hosts := []string{o.advertisedHost, "127.0.0.1", "localhost", "::1"}
 	tlsConfig, err := ca.ServerConfig(hosts, now)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	cfg := devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsConfig}
+	cfg := devapi.PlaneConfig{Host: planeHost, TLS: tlsConfig}
 	if o.plane == "embedded" {
-		return embeddedplane.New(cfg), caFile, nil
+		return embeddedplane.New(cfg), ca, caFile, nil
 	}
 	p, err := redisserverplane.Open(ctx, redisserverplane.Config{Dir: filepath.Join(o.data, "redis"), Binary: o.redisServer, PlaneConfig: cfg})
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	return p, caFile, nil
+	return p, ca, caFile, nil
 }
+
+// planeHost is where the databases' Redis servers listen.
+const planeHost = "127.0.0.1"
 
 // writeFileAtomic replaces path with data through a rename, so readers never
 // see half a file.

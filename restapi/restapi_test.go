@@ -1,0 +1,315 @@
+package restapi_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/redisserverplane"
+	"github.com/devapi-dev/devapi/restapi"
+	"github.com/devapi-dev/devapi/server"
+	"github.com/devapi-dev/devapi/sqlitestore"
+	"github.com/devapi-dev/devapi/tlsca"
+)
+
+const (
+	email  = "rest@example.com"
+	apiKey = "rest-api-key-0123456789abcdef"
+)
+
+type plane struct {
+	name string
+	open func(t *testing.T, dir string, cfg devapi.PlaneConfig) devapi.Plane
+}
+
+// planes are the data planes the REST API is tested on; redis-server is
+// skipped when missing, except in CI.
+func planes(t *testing.T) []plane {
+	ps := []plane{{"embedded", func(_ *testing.T, _ string, cfg devapi.PlaneConfig) devapi.Plane { return embeddedplane.New(cfg) }}}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is not installed, and CI=true requires the redis-server plane tests to run")
+		}
+		t.Log("redis-server not installed: testing the REST API on the embedded plane only")
+		return ps
+	}
+	return append(ps, plane{"redis-server", func(t *testing.T, dir string, cfg devapi.PlaneConfig) devapi.Plane {
+		p, err := redisserverplane.Open(t.Context(), redisserverplane.Config{Dir: dir, PlaneConfig: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}})
+}
+
+// env is a real devapi: store, plane, management API and REST API.
+type env struct {
+	t    *testing.T
+	api  string // management base …/v2
+	rest string // REST API base
+}
+
+type database struct {
+	ID                string `json:"database_id"`
+	Password          string `json:"password"`
+	RestToken         string `json:"rest_token"`
+	ReadOnlyRestToken string `json:"read_only_rest_token"`
+}
+
+func newEnv(t *testing.T, p plane) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "devapi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	if _, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := tlsca.Load(ctx, store, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := ca.ServerConfig([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := p.open(t, filepath.Join(dir, "redis"), devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg})
+	t.Cleanup(func() { _ = pl.Close() })
+	mgmt, err := server.New(server.Config{Store: store, Plane: pl, Ports: server.PortRange{Min: 18400, Max: 19999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := restapi.New(restapi.Config{Store: store, RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rest.Close() })
+	ms := httptest.NewServer(mgmt.Handler())
+	t.Cleanup(ms.Close)
+	rs := httptest.NewServer(rest.Handler())
+	t.Cleanup(rs.Close)
+	return &env{t: t, api: ms.URL + "/v2", rest: rs.URL}
+}
+
+func (e *env) manage(method, path, body string) []byte {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.api+path, strings.NewReader(body))
+	req.SetBasicAuth(email, apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return b
+}
+
+func (e *env) create(tlsOn bool) database {
+	e.t.Helper()
+	var d database
+	b := e.manage("POST", "/redis/database", fmt.Sprintf(`{"database_name":"rest","primary_region":"us-east-1","tls":%v}`, tlsOn))
+	if err := json.Unmarshal(b, &d); err != nil {
+		e.t.Fatal(err)
+	}
+	return d
+}
+
+// answer is one REST answer.
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// call sends a REST request with a bearer token ("" for none).
+func (e *env) call(method, path, token, body string, header ...string) answer {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.rest+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Header, string(b)}
+}
+
+func (e *env) expect(a answer, status int, body string) {
+	e.t.Helper()
+	if a.status != status || a.body != body {
+		e.t.Errorf("got %d %s, want %d %s", a.status, a.body, status, body)
+	}
+	if ct := a.header.Get("Content-Type"); ct != "application/json" {
+		e.t.Errorf("Content-Type %q", ct)
+	}
+	if a.header.Get("upstash-sync-token") == "" {
+		e.t.Errorf("no upstash-sync-token header")
+	}
+}
+
+func TestProtocol(t *testing.T) {
+	for _, p := range planes(t) {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t, p)
+			for _, tlsOn := range []bool{true, false} {
+				d := e.create(tlsOn)
+				tok := d.RestToken
+				t.Run(fmt.Sprintf("tls=%v", tlsOn), func(t *testing.T) {
+					e.t = t
+					e.expect(e.call("POST", "/", tok, `["SET","k","v"]`), 200, `{"result":"OK"}`)
+					e.expect(e.call("GET", "/get/k", tok, ""), 200, `{"result":"v"}`)
+					e.expect(e.call("POST", "/", tok, `["GET","missing"]`), 200, `{"result":null}`)
+					e.expect(e.call("POST", "/", tok, `["INCRBY","n",5]`), 200, `{"result":5}`)
+					// A POST body is the last argument; query parameters are appended.
+					e.expect(e.call("POST", "/set/doc", tok, `{"a": "b c"}`), 200, `{"result":"OK"}`)
+					e.expect(e.call("GET", "/get/doc", tok, ""), 200, `{"result":"{\"a\": \"b c\"}"}`)
+					e.expect(e.call("GET", "/set/ttl/x?EX=100", tok, ""), 200, `{"result":"OK"}`)
+					if a := e.call("GET", "/ttl/ttl", tok, ""); a.body != `{"result":100}` && a.body != `{"result":99}` {
+						t.Errorf("TTL after ?EX=100: %s", a.body)
+					}
+					e.expect(e.call("GET", "/set/"+`sp%20ace/v%2Fw`, tok, ""), 200, `{"result":"OK"}`)
+					e.expect(e.call("GET", "/get/sp%20ace", tok, ""), 200, `{"result":"v/w"}`)
+					// Doubles stay strings, as in RESP2.
+					e.expect(e.call("POST", "/", tok, `["ZADD","z","1.5","m"]`), 200, `{"result":1}`)
+					e.expect(e.call("POST", "/", tok, `["ZSCORE","z","m"]`), 200, `{"result":"1.5"}`)
+					e.expect(e.call("POST", "/", tok, `["HSET","h","f","v"]`), 200, `{"result":1}`)
+					e.expect(e.call("POST", "/", tok, `["HGETALL","h"]`), 200, `{"result":["f","v"]}`)
+					// Token in the query string.
+					e.expect(e.call("GET", "/get/k?_token="+tok, "", ""), 200, `{"result":"v"}`)
+					// A failing command is a 400 with Redis's error.
+					e.expect(e.call("POST", "/", tok, `["INCR","k"]`), 400, `{"error":"ERR value is not an integer or out of range"}`)
+					if a := e.call("POST", "/", tok, `["SET","k"`); a.status != 400 || !strings.Contains(a.body, `"error"`) {
+						t.Errorf("malformed body: %d %s", a.status, a.body)
+					}
+					e.expect(e.call("PUT", "/", tok, `["GET","k"]`), 405, `{"error":"ERR method not allowed"}`)
+				})
+			}
+		})
+	}
+}
+
+func TestPipelineAndTransaction(t *testing.T) {
+	for _, p := range planes(t) {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t, p)
+			tok := e.create(false).RestToken
+			e.expect(e.call("POST", "/pipeline", tok, `[["SET","k1","v"],["SETEX","k2",13,"z"],["INCR","k1"],["GET","k1"],["GET","nope"]]`), 200,
+				`[{"result":"OK"},{"result":"OK"},{"error":"ERR value is not an integer or out of range"},{"result":"v"},{"result":null}]`)
+			e.expect(e.call("POST", "/multi-exec", tok, `[["SET","c","1"],["INCR","c"],["INCR","k1"]]`), 200,
+				`[{"result":"OK"},{"result":2},{"error":"ERR value is not an integer or out of range"}]`)
+			// A transaction Redis refuses to run fails as a whole, and runs nothing.
+			a := e.call("POST", "/multi-exec", tok, `[["SET","c","9"],["NOSUCHCOMMAND"]]`)
+			if a.status != 400 || !strings.HasPrefix(a.body, `{"error":"EXECABORT`) {
+				t.Errorf("aborted transaction: %d %s", a.status, a.body)
+			}
+			e.expect(e.call("GET", "/get/c", tok, ""), 200, `{"result":"2"}`)
+			e.expect(e.call("GET", "/pipeline", tok, ""), 405, `{"error":"ERR /pipeline takes POST"}`)
+		})
+	}
+}
+
+func TestBase64Encoding(t *testing.T) {
+	e := newEnv(t, planes(t)[0])
+	tok := e.create(false).RestToken
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	h := []string{"Upstash-Encoding", "base64"}
+	e.expect(e.call("POST", "/", tok, `["SET","k","héllo"]`, h...), 200, `{"result":"OK"}`)
+	e.expect(e.call("POST", "/", tok, `["GET","k"]`, h...), 200, `{"result":"`+b64("héllo")+`"}`)
+	e.expect(e.call("POST", "/", tok, `["INCR","n"]`, h...), 200, `{"result":1}`)
+	e.expect(e.call("POST", "/", tok, `["GET","none"]`, h...), 200, `{"result":null}`)
+	e.expect(e.call("POST", "/", tok, `["RPUSH","l","a","b"]`, h...), 200, `{"result":2}`)
+	e.expect(e.call("POST", "/", tok, `["LRANGE","l",0,-1]`, h...), 200, `{"result":["`+b64("a")+`","`+b64("b")+`"]}`)
+	e.expect(e.call("POST", "/", tok, `["INCR","k"]`, h...), 400, `{"error":"ERR value is not an integer or out of range"}`)
+	e.expect(e.call("POST", "/pipeline", tok, `[["GET","k"],["SET","x","y"]]`, h...), 200, `[{"result":"`+b64("héllo")+`"},{"result":"OK"}]`)
+}
+
+func TestAuthAndReadOnly(t *testing.T) {
+	for _, p := range planes(t) {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t, p)
+			d := e.create(true)
+			const unauthorized = `{"error":"WRONGPASS invalid or missing auth token"}`
+			e.expect(e.call("POST", "/", "", `["GET","k"]`), 401, unauthorized)
+			e.expect(e.call("POST", "/", "not-a-token", `["GET","k"]`), 401, unauthorized)
+			e.expect(e.call("POST", "/", d.Password, `["GET","k"]`), 401, unauthorized)
+			e.expect(e.call("POST", "/", d.RestToken, `["SET","k","v"]`), 200, `{"result":"OK"}`)
+
+			ro := d.ReadOnlyRestToken
+			e.expect(e.call("POST", "/", ro, `["GET","k"]`), 200, `{"result":"v"}`)
+			e.expect(e.call("GET", "/exists/k", ro, ""), 200, `{"result":1}`)
+			for _, cmd := range []string{`["SET","k","w"]`, `["DEL","k"]`, `["KEYS","*"]`, `["SCAN","0"]`, `["EVAL","return 1","0"]`, `["FLUSHALL"]`} {
+				a := e.call("POST", "/", ro, cmd)
+				if a.status != 400 || !strings.Contains(a.body, "NOPERM") {
+					t.Errorf("read-only token ran %s: %d %s", cmd, a.status, a.body)
+				}
+			}
+			e.expect(e.call("POST", "/pipeline", ro, `[["GET","k"],["SET","k","w"]]`), 200,
+				`[{"result":"v"},{"error":"NOPERM this user has no permissions to run the 'set' command"}]`)
+			if a := e.call("POST", "/multi-exec", ro, `[["GET","k"],["SET","k","w"]]`); a.status != 400 || !strings.Contains(a.body, "NOPERM") {
+				t.Errorf("read-only transaction with a write: %d %s", a.status, a.body)
+			}
+			e.expect(e.call("POST", "/", d.RestToken, `["GET","k"]`), 200, `{"result":"v"}`)
+
+			// Blocking commands and WATCH are refused.
+			for _, cmd := range []string{`["BLPOP","l","1"]`, `["WATCH","k"]`, `["XREAD","BLOCK","100","STREAMS","s","$"]`, `["SUBSCRIBE","c"]`, `["SELECT","1"]`} {
+				if a := e.call("POST", "/", d.RestToken, cmd); a.status != 400 || !strings.HasPrefix(a.body, `{"error":"ERR`) {
+					t.Errorf("%s: %d %s", cmd, a.status, a.body)
+				}
+			}
+		})
+	}
+}
+
+func TestRotationAndDeleteRevokeTokens(t *testing.T) {
+	for _, p := range planes(t) {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t, p)
+			d := e.create(true)
+			e.expect(e.call("POST", "/", d.RestToken, `["SET","k","v"]`), 200, `{"result":"OK"}`)
+			var r database
+			if err := json.Unmarshal(e.manage("POST", "/redis/reset-password/"+d.ID, ""), &r); err != nil {
+				t.Fatal(err)
+			}
+			const unauthorized = `{"error":"WRONGPASS invalid or missing auth token"}`
+			e.expect(e.call("POST", "/", d.RestToken, `["GET","k"]`), 401, unauthorized)
+			e.expect(e.call("POST", "/", d.ReadOnlyRestToken, `["GET","k"]`), 401, unauthorized)
+			e.expect(e.call("POST", "/", r.RestToken, `["GET","k"]`), 200, `{"result":"v"}`)
+			e.expect(e.call("POST", "/", r.ReadOnlyRestToken, `["GET","k"]`), 200, `{"result":"v"}`)
+			e.manage("DELETE", "/redis/database/"+d.ID, "")
+			e.expect(e.call("POST", "/", r.RestToken, `["GET","k"]`), 401, unauthorized)
+		})
+	}
+}
+
+func TestRequestSizeLimit(t *testing.T) {
+	e := newEnv(t, planes(t)[0])
+	tok := e.create(false).RestToken
+	big := `["SET","k","` + strings.Repeat("x", restapi.MaxBodyBytes) + `"]`
+	e.expect(e.call("POST", "/", tok, big), 413, `{"error":"ERR max request size exceeded. Limit: 10485760 bytes"}`)
+	e.expect(e.call("POST", "/", tok, `["SET","k","`+strings.Repeat("x", 1<<20)+`"]`), 200, `{"result":"OK"}`)
+}
