@@ -83,6 +83,14 @@ type Store interface {
 	// AllDatabases lists every account's databases, oldest first: what
 	// start-up reconciliation serves, and the ports already taken.
 	AllDatabases(ctx context.Context) ([]*Database, error)
+	// UpdateDatabase changes one database of owner in one atomic
+	// read-modify-write: it calls change with the stored database and stores
+	// what change leaves in its settings (Name, Owner, Plan, Budget, TLS,
+	// Eviction, AutoUpgrade, ProdPack, ReadRegions, State). ID, Port,
+	// CreatedAt, credentials and generation are not changed by it. An error
+	// from change aborts the update and is returned as is. ENOTFOUND as
+	// Database; ENOTFOUND also when a new Owner has no account.
+	UpdateDatabase(ctx context.Context, owner, id string, change func(*Database) error) (*Database, error)
 	// DatabaseByRestToken returns the database a REST token belongs to, and
 	// whether it is the read-only token. EUNAUTHORIZED if no database has it.
 	DatabaseByRestToken(ctx context.Context, token string) (d *Database, readOnly bool, err error)

@@ -160,6 +160,53 @@ func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.C
 	return d, nil
 }
 
+// UpdateDatabase implements devapi.Store: SELECT, change, UPDATE in one
+// BEGIN IMMEDIATE transaction, so concurrent updates apply one after another.
+func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: update database: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	d, err := scanDatabase(tx.QueryRowContext(ctx,
+		`SELECT `+databaseColumns+` FROM databases WHERE id = ? AND owner = ?`, id, owner))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+	case err != nil:
+		return nil, fmt.Errorf("sqlitestore: update database: %w", err)
+	}
+	if err := change(d); err != nil {
+		return nil, err
+	}
+	regions := d.ReadRegions
+	if regions == nil {
+		regions = []string{}
+	}
+	readRegions, err := json.Marshal(regions)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: update database: %w", err)
+	}
+	row := tx.QueryRowContext(ctx,
+		`UPDATE databases
+		 SET name = ?, owner = ?, plan = ?, budget = ?, tls = ?, eviction = ?, auto_upgrade = ?, prod_pack = ?, read_regions = ?, state = ?
+		 WHERE id = ? AND owner = ?
+		 RETURNING `+databaseColumns,
+		d.Name, d.Owner, d.Plan, d.Budget, boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
+		string(readRegions), d.State, id, owner)
+	updated, err := scanDatabase(row)
+	switch {
+	case isForeignKeyViolation(err):
+		return nil, devapi.Errorf(devapi.ENOTFOUND, "account %s not found", d.Owner)
+	case err != nil:
+		return nil, fmt.Errorf("sqlitestore: update database: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: update database: commit: %w", err)
+	}
+	return updated, nil
+}
+
 type scanner interface {
 	Scan(dest ...any) error
 }

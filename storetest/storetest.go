@@ -317,6 +317,72 @@ var databaseTests = []test{
 			}
 		}
 	}},
+	{"Update", func(t *testing.T, s devapi.Store) {
+		mustCreateAccount(t, s, "a@example.com", at(0))
+		mustCreateAccount(t, s, "b@example.com", at(0))
+		d := NewDatabase("db-1", "a@example.com", at(1))
+		mustCreateDatabase(t, s, d)
+		got, err := s.UpdateDatabase(t.Context(), "a@example.com", "db-1", func(x *devapi.Database) error {
+			x.Name, x.Plan, x.Budget, x.TLS, x.Eviction, x.AutoUpgrade, x.ProdPack = "renamed", devapi.PlanPayg, 99, false, false, false, false
+			x.ReadRegions, x.State, x.Owner = []string{"us-west-1"}, "active", "b@example.com"
+			x.Password, x.Port, x.Generation = "ignored", 1, 1000 // not settings: not stored
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := NewDatabase("db-1", "b@example.com", at(1))
+		want.Name, want.Plan, want.Budget, want.TLS, want.Eviction, want.AutoUpgrade, want.ProdPack = "renamed", devapi.PlanPayg, 99, false, false, false, false
+		want.ReadRegions = []string{"us-west-1"}
+		EqualDatabase(t, got, want)
+		if _, err := s.Database(t.Context(), "a@example.com", "db-1"); devapi.ErrorCode(err) != devapi.ENOTFOUND {
+			t.Errorf("the old owner still sees the moved database: %v", err)
+		}
+		stored, err := s.Database(t.Context(), "b@example.com", "db-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		EqualDatabase(t, stored, want)
+	}},
+	{"UpdateAbortAndErrors", func(t *testing.T, s devapi.Store) {
+		mustCreateAccount(t, s, "a@example.com", at(0))
+		d := NewDatabase("db-1", "a@example.com", at(1))
+		mustCreateDatabase(t, s, d)
+		refuse := devapi.Errorf(devapi.EINVALID, "already enabled")
+		_, err := s.UpdateDatabase(t.Context(), "a@example.com", "db-1", func(x *devapi.Database) error {
+			x.Name = "half-done"
+			return refuse
+		})
+		if err != refuse {
+			t.Errorf("change's error came back as %v", err)
+		}
+		_, err = s.UpdateDatabase(t.Context(), "b@example.com", "db-1", func(*devapi.Database) error { return nil })
+		wantCode(t, err, devapi.ENOTFOUND)
+		_, err = s.UpdateDatabase(t.Context(), "a@example.com", "db-1", func(x *devapi.Database) error { x.Owner = "nobody@example.com"; return nil })
+		wantCode(t, err, devapi.ENOTFOUND)
+		stored, err := s.Database(t.Context(), "a@example.com", "db-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		EqualDatabase(t, stored, d)
+	}},
+	{"ConcurrentUpdatesAllApply", func(t *testing.T, s devapi.Store) {
+		mustCreateAccount(t, s, "a@example.com", at(0))
+		mustCreateDatabase(t, s, NewDatabase("db-1", "a@example.com", at(1)))
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				if _, err := s.UpdateDatabase(context.Background(), "a@example.com", "db-1", func(x *devapi.Database) error { x.Budget++; return nil }); err != nil {
+					t.Errorf("update: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		stored, err := s.Database(t.Context(), "a@example.com", "db-1")
+		if err != nil || stored.Budget != 360+20 {
+			t.Errorf("budget after 20 concurrent increments: %d (%v), want 380", stored.Budget, err)
+		}
+	}},
 	{"ByRestToken", func(t *testing.T, s devapi.Store) {
 		mustCreateAccount(t, s, "a@example.com", at(0))
 		d := NewDatabase("db-1", "a@example.com", at(1))
