@@ -750,3 +750,148 @@ func BenchmarkValidateResponse(b *testing.B) {
 		}
 	}
 }
+
+func TestSettingsOperations(t *testing.T) {
+	s := startServer(t)
+	cl := s.client(t, testEmail, testKey)
+	ctx := t.Context()
+	resp, err := cl.CreateDatabaseWithResponse(ctx, gen.CreateDatabaseJSONRequestBody{
+		DatabaseName: ptr("settings"), PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionUsEast1), Tls: ptr(false),
+	})
+	if err != nil || resp.JSON200 == nil {
+		t.Fatalf("create: %v", err)
+	}
+	id := resp.JSON200.DatabaseId
+	get := func() gen.Database {
+		t.Helper()
+		g, err := cl.GetDatabaseWithResponse(ctx, id, nil)
+		if err != nil || g.JSON200 == nil {
+			t.Fatalf("get: %v", err)
+		}
+		return *g.JSON200
+	}
+	wantError := func(status int, body []byte, want int, text string) {
+		t.Helper()
+		if status != want || !strings.Contains(string(body), text) {
+			t.Errorf("got %d %s, want %d with %q", status, body, want, text)
+		}
+	}
+
+	rename, err := cl.RenameDatabaseWithResponse(ctx, id, gen.RenameDatabaseJSONRequestBody{Name: "renamed"})
+	if err != nil || rename.JSON200 == nil || rename.JSON200.DatabaseName != "renamed" || get().DatabaseName != "renamed" {
+		t.Errorf("rename: %v %s", err, rename.Body)
+	}
+
+	tlsOn, err := cl.EnableTlsWithResponse(ctx, id)
+	if err != nil || tlsOn.JSON200 == nil || !tlsOn.JSON200.Tls || !get().Tls {
+		t.Errorf("enable-tls: %v %s", err, tlsOn.Body)
+	}
+	tlsOn, _ = cl.EnableTlsWithResponse(ctx, id)
+	wantError(tlsOn.StatusCode(), tlsOn.Body, 400, "already enabled")
+
+	for _, step := range []struct {
+		name string
+		call func() (int, []byte, error)
+		want int
+		text string
+		get  func(gen.Database) bool
+	}{
+		{"enable eviction", func() (int, []byte, error) {
+			r, err := cl.EnableEvictionWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool { return *d.Eviction }},
+		{"enable eviction again", func() (int, []byte, error) {
+			r, err := cl.EnableEvictionWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 400, "already enabled", func(d gen.Database) bool { return *d.Eviction }},
+		{"disable eviction", func() (int, []byte, error) {
+			r, err := cl.DisableEvictionWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool { return !*d.Eviction }},
+		{"disable eviction again", func() (int, []byte, error) {
+			r, err := cl.DisableEvictionWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 400, "already disabled", func(d gen.Database) bool { return !*d.Eviction }},
+		{"enable auto upgrade", func() (int, []byte, error) {
+			r, err := cl.EnableAutoUpgradeWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool { return *d.AutoUpgrade }},
+		{"enable auto upgrade again", func() (int, []byte, error) {
+			r, err := cl.EnableAutoUpgradeWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 400, "already enabled", func(d gen.Database) bool { return *d.AutoUpgrade }},
+		{"disable auto upgrade", func() (int, []byte, error) {
+			r, err := cl.DisableAutoUpgradeWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool { return !*d.AutoUpgrade }},
+		{"disable auto upgrade again", func() (int, []byte, error) {
+			r, err := cl.DisableAutoUpgradeWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 400, "already disabled", func(d gen.Database) bool { return !*d.AutoUpgrade }},
+		{"change plan", func() (int, []byte, error) {
+			r, err := cl.ChangePlanWithResponse(ctx, id, gen.ChangePlanJSONRequestBody{PlanName: gen.Fixed250mb, AutoUpgrade: ptr(true)})
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool {
+			return *d.Type == "paid" && *d.DbMemoryThreshold == 250<<20 && *d.AutoUpgrade
+		}},
+		{"update budget", func() (int, []byte, error) {
+			r, err := cl.UpdateBudgetWithResponse(ctx, id, gen.UpdateBudgetJSONRequestBody{Budget: 360})
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool { return *d.Budget == 360 }},
+		{"update regions", func() (int, []byte, error) {
+			r, err := cl.UpdateRegionsWithResponse(ctx, id, gen.UpdateRegionsJSONRequestBody{ReadRegions: []gen.ReadRegion{gen.ReadRegionEuWest1, gen.ReadRegionUsWest2}})
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool { return slices.Equal(*d.ReadRegions, []string{"eu-west-1", "us-west-2"}) }},
+		{"update regions with the primary", func() (int, []byte, error) {
+			r, err := cl.UpdateRegionsWithResponse(ctx, id, gen.UpdateRegionsJSONRequestBody{ReadRegions: []gen.ReadRegion{gen.ReadRegionUsEast1}})
+			return r.StatusCode(), r.Body, err
+		}, 400, "primary region", func(d gen.Database) bool { return slices.Equal(*d.ReadRegions, []string{"eu-west-1", "us-west-2"}) }},
+	} {
+		status, body, err := step.call()
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		wantError(status, body, step.want, step.text)
+		if !step.get(get()) {
+			t.Errorf("%s: GET does not show the expected state", step.name)
+		}
+	}
+
+	// Every one of them on an unknown id or another account's database: 404.
+	theirs := createDatabase(t, s.client(t, otherMail, otherKey), "theirs")
+	for _, target := range []string{"no-such-id", theirs.DatabaseId} {
+		for _, tc := range []struct{ method, path, body string }{
+			{"POST", "/redis/rename/" + target, `{"name":"x"}`},
+			{"POST", "/redis/enable-tls/" + target, ``},
+			{"POST", "/redis/enable-eviction/" + target, ``},
+			{"POST", "/redis/disable-eviction/" + target, ``},
+			{"POST", "/redis/enable-autoupgrade/" + target, ``},
+			{"POST", "/redis/disable-autoupgrade/" + target, ``},
+			{"POST", "/redis/" + target + "/change-plan", `{"plan_name":"payg"}`},
+			{"PATCH", "/redis/update-budget/" + target, `{"budget":1}`},
+			{"POST", "/redis/update-regions/" + target, `{"read_regions":[]}`},
+		} {
+			if status, body := s.raw(t, tc.method, tc.path, tc.body, testEmail, testKey); status != 404 {
+				t.Errorf("%s %s: %d %s, want 404", tc.method, tc.path, status, body)
+			}
+		}
+	}
+	// Bodies the spec refuses.
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/redis/rename/" + id, `{}`},
+		{"POST", "/redis/rename/" + id, `{"name":""}`},
+		{"POST", "/redis/" + id + "/change-plan", `{"plan_name":"platinum"}`},
+		{"POST", "/redis/" + id + "/change-plan", `{"plan":"payg"}`},
+		{"PATCH", "/redis/update-budget/" + id, `{"budget":-1}`},
+		{"PATCH", "/redis/update-budget/" + id, `{"budget":"10"}`},
+		{"POST", "/redis/update-regions/" + id, `{"read_regions":["mars-1"]}`},
+		{"POST", "/redis/update-regions/" + id, `{}`},
+	} {
+		if status, body := s.raw(t, tc.method, tc.path, tc.body, testEmail, testKey); status != 400 {
+			t.Errorf("%s %s %s: %d %s, want 400", tc.method, tc.path, tc.body, status, body)
+		}
+	}
+	if got := get(); got.DatabaseName != "renamed" || *got.Budget != 360 || *got.Type != "paid" {
+		t.Errorf("refused requests changed the database: %+v", got)
+	}
+}

@@ -14,6 +14,12 @@ type PlaneDatabase struct {
 	// Generation of Password (Credentials.Generation). A plane never lets a
 	// password of an older generation replace a newer one.
 	Generation int64
+	// MaxMemory caps the memory of the database in bytes, where the plane
+	// accounts memory; 0 means no cap.
+	MaxMemory int64
+	// Eviction evicts keys (allkeys-lru) when MaxMemory is reached, where
+	// the plane can; otherwise writes fail when it is reached.
+	Eviction bool
 }
 
 // PlaneStatus is what a data plane reports about one database.
@@ -37,7 +43,8 @@ const (
 // concurrent use.
 type Plane interface {
 	// Serve makes the database's Redis run as d says: it starts one, adopts
-	// one that is already running, or updates a running one. The password is
+	// one that is already running, or updates a running one (its listener,
+	// memory cap and eviction). The password is
 	// applied unless the plane holds a newer generation. Serve is what
 	// start-up reconciliation calls for every stored database.
 	Serve(ctx context.Context, d PlaneDatabase) error

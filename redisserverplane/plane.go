@@ -160,6 +160,14 @@ func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 		if err := p.start(ctx, in, d); err != nil {
 			return err
 		}
+	} else if in.spec.MaxMemory != d.MaxMemory || in.spec.Eviction != d.Eviction {
+		if err := in.admin.ConfigSet(ctx, "maxmemory", strconv.FormatInt(d.MaxMemory, 10)).Err(); err != nil {
+			return fmt.Errorf("redisserverplane: set maxmemory of %s: %w", in.id, err)
+		}
+		if err := in.admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err(); err != nil {
+			return fmt.Errorf("redisserverplane: set maxmemory-policy of %s: %w", in.id, err)
+		}
+		in.spec.MaxMemory, in.spec.Eviction = d.MaxMemory, d.Eviction
 	}
 	// After a devapi restart the plane holds no generation (-1): the stored
 	// password, which Serve brings, is applied whatever the process had.
@@ -222,12 +230,22 @@ func (p *Plane) conf(in *instance, secret string) []byte {
 	w("pidfile %s", filepath.Join(in.dir, "redis.pid"))
 	w("logfile %s", filepath.Join(in.dir, "redis.log"))
 	w("dir %s", in.dir)
+	w("maxmemory %d", in.spec.MaxMemory)
+	w("maxmemory-policy %s", policy(in.spec.Eviction))
 	w("appendonly yes")
 	w("appendfsync everysec")
 	w(`save ""`)
 	w("user default reset on >%s ~* &* +@all -acl -config -shutdown -debug -module -replicaof -slaveof -monitor -failover -sync -psync", in.spec.Password)
 	w("user %s reset on >%s ~* &* +@all", adminUser, secret)
 	return b.Bytes()
+}
+
+// policy is the maxmemory-policy for a database's eviction setting.
+func policy(eviction bool) string {
+	if eviction {
+		return "allkeys-lru"
+	}
+	return "noeviction"
 }
 
 // start runs (or adopts) the redis-server of in with spec d.
@@ -248,7 +266,11 @@ func (p *Plane) start(ctx context.Context, in *instance, d devapi.PlaneDatabase)
 	if pid := readPid(in.dir); pid > 0 && ownProcess(pid, in.dir) {
 		if in.admin.Ping(ctx).Err() == nil {
 			in.pid, in.exited, in.running = pid, nil, true
-			return nil
+			// It may run with older settings than d's.
+			if err := in.admin.ConfigSet(ctx, "maxmemory", strconv.FormatInt(d.MaxMemory, 10)).Err(); err != nil {
+				return fmt.Errorf("redisserverplane: set maxmemory of %s: %w", in.id, err)
+			}
+			return in.admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err()
 		}
 		killAndWait(pid)
 	}

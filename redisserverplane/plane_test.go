@@ -187,3 +187,42 @@ func TestCloseStopsProcesses(t *testing.T) {
 		t.Errorf("redis-server %d still runs after Close", pid)
 	}
 }
+
+// TestMaxMemoryAndEviction fills a database past its memory cap: with
+// eviction, old keys go and writes keep working; without, writes fail.
+func TestMaxMemoryAndEviction(t *testing.T) {
+	needRedisServer(t)
+	p := open(t, t.TempDir(), devapi.PlaneConfig{})
+	ctx := t.Context()
+	d := devapi.PlaneDatabase{ID: "db", Port: planetest.FreePort(t), Password: "pw", Generation: 1, MaxMemory: 8 << 20, Eviction: true}
+	if err := p.Serve(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", d.Port), Password: "pw"})
+	defer func() { _ = c.Close() }()
+	value := strings.Repeat("x", 64<<10)
+	const writes = 400 // 25 MB into an 8 MB cap
+	for i := range writes {
+		if err := c.Set(ctx, fmt.Sprint("k", i), value, 0).Err(); err != nil {
+			t.Fatalf("write %d with eviction on: %v", i, err)
+		}
+	}
+	if n := c.DBSize(ctx).Val(); n >= writes || n == 0 {
+		t.Errorf("%d of %d keys kept under an 8 MB cap with eviction; want some evicted", n, writes)
+	}
+
+	d.Eviction = false
+	if err := p.Serve(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	var oom error
+	for i := range writes {
+		if err := c.Set(ctx, fmt.Sprint("n", i), value, 0).Err(); err != nil {
+			oom = err
+			break
+		}
+	}
+	if oom == nil || !strings.Contains(oom.Error(), "OOM") {
+		t.Errorf("writes past the cap without eviction: %v, want an OOM error", oom)
+	}
+}

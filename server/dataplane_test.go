@@ -295,3 +295,30 @@ func TestRestartServesStoredPasswordOnSamePort(t *testing.T) {
 		})
 	}
 }
+
+// TestEnableTLSSwitchesTheRedis: after enable-tls the same port speaks TLS
+// only, with the same password and keys.
+func TestEnableTLSSwitchesTheRedis(t *testing.T) {
+	for _, kind := range planeKinds(t) {
+		t.Run(kind.name, func(t *testing.T) {
+			s := newStack(t, kind, t.TempDir())
+			db := s.create("plain", false)
+			ctx := t.Context()
+			if err := s.connect(db, *db.Password).Set(ctx, "k", "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := s.client.EnableTlsWithResponse(ctx, db.DatabaseId)
+			if err != nil || resp.JSON200 == nil || !resp.JSON200.Tls || resp.JSON200.Port != db.Port {
+				t.Fatalf("enable-tls: %v %s", err, resp.Body)
+			}
+			if err := s.connect(db, *db.Password).Ping(ctx).Err(); err == nil {
+				t.Errorf("plain TCP still answers after enable-tls")
+			}
+			// Both planes keep the keys: the embedded one moves its miniredis
+			// to a TLS listener, redis-server restarts from its AOF.
+			if got, err := s.connect(*resp.JSON200, *db.Password).Get(ctx, "k").Result(); err != nil || got != "v" {
+				t.Errorf("over TLS after enable-tls: %q, %v", got, err)
+			}
+		})
+	}
+}

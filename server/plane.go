@@ -13,7 +13,9 @@ import (
 
 // planeSpec is what the plane needs to serve d.
 func planeSpec(d *devapi.Database) devapi.PlaneDatabase {
-	return devapi.PlaneDatabase{ID: d.ID, Port: d.Port, TLS: d.TLS, Password: d.Password, Generation: d.Generation}
+	limits, _ := devapi.PlanLimits(d.Plan)
+	return devapi.PlaneDatabase{ID: d.ID, Port: d.Port, TLS: d.TLS, Password: d.Password, Generation: d.Generation,
+		MaxMemory: limits.MemoryThreshold, Eviction: d.Eviction}
 }
 
 // Reconcile makes the plane match the store, as start-up must after a crash:

@@ -81,17 +81,9 @@ func (s *Server) newDatabase(ctx context.Context, body *gen.CreateDatabaseReques
 	}
 	var reads []string
 	if body.ReadRegions != nil {
-		for _, r := range *body.ReadRegions {
-			region := string(r)
-			if region == primary {
-				return nil, devapi.Errorf(devapi.EINVALID, "read_regions must not contain the primary region %s", primary)
-			}
-			if platform == "gcp" {
-				return nil, devapi.Errorf(devapi.EINVALID, "read regions are not available on gcp")
-			}
-			if !slices.Contains(reads, region) {
-				reads = append(reads, region)
-			}
+		var err error
+		if reads, err = readRegions(platform, primary, *body.ReadRegions); err != nil {
+			return nil, err
 		}
 	}
 	plan := defaultPlan

@@ -1,0 +1,254 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/gen"
+)
+
+// update changes the caller's database in the store, in one atomic
+// read-modify-write, then brings the plane in line with what was stored. A
+// crash in between is repaired by Reconcile, which serves what is stored.
+// The plane never takes an older password from it: Serve carries the
+// stored generation.
+func (s *Server) update(ctx context.Context, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
+	d, err := s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, id, change)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.plane.Serve(context.WithoutCancel(ctx), planeSpec(d)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// outcome sorts an operation's error: the status to answer and its body, or
+// the error itself when it is unexpected (a 500 through writeError).
+func outcome(err error) (int, gen.Error, error) {
+	if err == nil {
+		return http.StatusOK, gen.Error{}, nil
+	}
+	switch status := errorStatus(err); status {
+	case http.StatusBadRequest:
+		return status, errorBody(err), nil
+	case http.StatusNotFound:
+		return status, messageBody("database not found"), nil
+	default:
+		return status, gen.Error{}, err
+	}
+}
+
+// toggle returns a change that sets a flag, or refuses with Upstash's
+// "already enabled"/"already disabled" when it is set already.
+func toggle(what string, field func(*devapi.Database) *bool, on bool) func(*devapi.Database) error {
+	return func(d *devapi.Database) error {
+		f := field(d)
+		if *f == on {
+			if on {
+				return devapi.Errorf(devapi.EINVALID, "%s already enabled", what)
+			}
+			return devapi.Errorf(devapi.EINVALID, "%s already disabled", what)
+		}
+		*f = on
+		return nil
+	}
+}
+
+func eviction(d *devapi.Database) *bool    { return &d.Eviction }
+func autoUpgrade(d *devapi.Database) *bool { return &d.AutoUpgrade }
+
+// RenameDatabase handles POST /v2/redis/rename/{id}.
+func (s *Server) RenameDatabase(ctx context.Context, req gen.RenameDatabaseRequestObject) (gen.RenameDatabaseResponseObject, error) {
+	d, err := s.update(ctx, req.Id, func(d *devapi.Database) error {
+		d.Name = req.Body.Name
+		return nil
+	})
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return gen.RenameDatabase200JSONResponse(s.toDatabase(d, true)), nil
+	case http.StatusBadRequest:
+		return gen.RenameDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return gen.RenameDatabase404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
+}
+
+// EnableTls handles POST /v2/redis/enable-tls/{id}. The database keeps its
+// port and from then on speaks TLS only.
+func (s *Server) EnableTls(ctx context.Context, req gen.EnableTlsRequestObject) (gen.EnableTlsResponseObject, error) {
+	d, err := s.update(ctx, req.Id, toggle("tls", func(d *devapi.Database) *bool { return &d.TLS }, true))
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return gen.EnableTls200JSONResponse(s.toDatabase(d, true)), nil
+	case http.StatusBadRequest:
+		return gen.EnableTls400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return gen.EnableTls404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
+}
+
+// okOutcome answers an operation whose success is the JSON string "OK".
+type okOutcome[R any] struct {
+	ok         func() R
+	badRequest func(gen.BadRequestJSONResponse) R
+	notFound   func(gen.NotFoundJSONResponse) R
+}
+
+func (o okOutcome[R]) answer(err error) (R, error) {
+	var zero R
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return o.ok(), nil
+	case http.StatusBadRequest:
+		return o.badRequest(gen.BadRequestJSONResponse(body)), nil
+	case http.StatusNotFound:
+		return o.notFound(gen.NotFoundJSONResponse(body)), nil
+	default:
+		return zero, err
+	}
+}
+
+// EnableEviction handles POST /v2/redis/enable-eviction/{id}.
+func (s *Server) EnableEviction(ctx context.Context, req gen.EnableEvictionRequestObject) (gen.EnableEvictionResponseObject, error) {
+	_, err := s.update(ctx, req.Id, toggle("eviction", eviction, true))
+	return okOutcome[gen.EnableEvictionResponseObject]{
+		ok: func() gen.EnableEvictionResponseObject { return gen.EnableEviction200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.EnableEvictionResponseObject {
+			return gen.EnableEviction400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.EnableEvictionResponseObject {
+			return gen.EnableEviction404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// DisableEviction handles POST /v2/redis/disable-eviction/{id}.
+func (s *Server) DisableEviction(ctx context.Context, req gen.DisableEvictionRequestObject) (gen.DisableEvictionResponseObject, error) {
+	_, err := s.update(ctx, req.Id, toggle("eviction", eviction, false))
+	return okOutcome[gen.DisableEvictionResponseObject]{
+		ok: func() gen.DisableEvictionResponseObject { return gen.DisableEviction200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.DisableEvictionResponseObject {
+			return gen.DisableEviction400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.DisableEvictionResponseObject {
+			return gen.DisableEviction404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// EnableAutoUpgrade handles POST /v2/redis/enable-autoupgrade/{id}.
+func (s *Server) EnableAutoUpgrade(ctx context.Context, req gen.EnableAutoUpgradeRequestObject) (gen.EnableAutoUpgradeResponseObject, error) {
+	_, err := s.update(ctx, req.Id, toggle("auto upgrade", autoUpgrade, true))
+	return okOutcome[gen.EnableAutoUpgradeResponseObject]{
+		ok: func() gen.EnableAutoUpgradeResponseObject { return gen.EnableAutoUpgrade200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.EnableAutoUpgradeResponseObject {
+			return gen.EnableAutoUpgrade400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.EnableAutoUpgradeResponseObject {
+			return gen.EnableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// DisableAutoUpgrade handles POST /v2/redis/disable-autoupgrade/{id}.
+func (s *Server) DisableAutoUpgrade(ctx context.Context, req gen.DisableAutoUpgradeRequestObject) (gen.DisableAutoUpgradeResponseObject, error) {
+	_, err := s.update(ctx, req.Id, toggle("auto upgrade", autoUpgrade, false))
+	return okOutcome[gen.DisableAutoUpgradeResponseObject]{
+		ok: func() gen.DisableAutoUpgradeResponseObject { return gen.DisableAutoUpgrade200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.DisableAutoUpgradeResponseObject {
+			return gen.DisableAutoUpgrade400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.DisableAutoUpgradeResponseObject {
+			return gen.DisableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// ChangePlan handles POST /v2/redis/{id}/change-plan. The plan sets the
+// db_* limits; the memory limit reaches the plane as its maxmemory.
+func (s *Server) ChangePlan(ctx context.Context, req gen.ChangePlanRequestObject) (gen.ChangePlanResponseObject, error) {
+	_, err := s.update(ctx, req.Id, func(d *devapi.Database) error {
+		d.Plan = string(req.Body.PlanName)
+		if req.Body.AutoUpgrade != nil {
+			d.AutoUpgrade = *req.Body.AutoUpgrade
+		}
+		if req.Body.ProdPackEnabled != nil {
+			d.ProdPack = *req.Body.ProdPackEnabled
+		}
+		return nil
+	})
+	return okOutcome[gen.ChangePlanResponseObject]{
+		ok: func() gen.ChangePlanResponseObject { return gen.ChangePlan200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.ChangePlanResponseObject {
+			return gen.ChangePlan400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.ChangePlanResponseObject {
+			return gen.ChangePlan404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// UpdateBudget handles PATCH /v2/redis/update-budget/{id}.
+func (s *Server) UpdateBudget(ctx context.Context, req gen.UpdateBudgetRequestObject) (gen.UpdateBudgetResponseObject, error) {
+	_, err := s.update(ctx, req.Id, func(d *devapi.Database) error {
+		d.Budget = req.Body.Budget
+		return nil
+	})
+	return okOutcome[gen.UpdateBudgetResponseObject]{
+		ok: func() gen.UpdateBudgetResponseObject { return gen.UpdateBudget200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.UpdateBudgetResponseObject {
+			return gen.UpdateBudget400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.UpdateBudgetResponseObject {
+			return gen.UpdateBudget404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// UpdateRegions handles POST /v2/redis/update-regions/{id}: the list
+// replaces the read regions.
+func (s *Server) UpdateRegions(ctx context.Context, req gen.UpdateRegionsRequestObject) (gen.UpdateRegionsResponseObject, error) {
+	_, err := s.update(ctx, req.Id, func(d *devapi.Database) error {
+		reads, err := readRegions(d.Platform, d.PrimaryRegion, req.Body.ReadRegions)
+		if err != nil {
+			return err
+		}
+		d.ReadRegions = reads
+		return nil
+	})
+	return okOutcome[gen.UpdateRegionsResponseObject]{
+		ok: func() gen.UpdateRegionsResponseObject { return gen.UpdateRegions200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.UpdateRegionsResponseObject {
+			return gen.UpdateRegions400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.UpdateRegionsResponseObject {
+			return gen.UpdateRegions404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// readRegions checks read regions against a database's platform and
+// primary region, and drops duplicates.
+func readRegions[R ~string](platform, primary string, in []R) ([]string, error) {
+	reads := []string{}
+	for _, r := range in {
+		region := string(r)
+		if region == primary {
+			return nil, devapi.Errorf(devapi.EINVALID, "read_regions must not contain the primary region %s", primary)
+		}
+		if platform == "gcp" {
+			return nil, devapi.Errorf(devapi.EINVALID, "read regions are not available on gcp")
+		}
+		if !slices.Contains(reads, region) {
+			reads = append(reads, region)
+		}
+	}
+	return reads, nil
+}
