@@ -55,6 +55,8 @@ type APIKey struct {
 // Store keeps accounts and databases. Implementations are safe for concurrent
 // use, and a method that returns without error has made its change durable.
 type Store interface {
+	TeamStore
+
 	// CreateAccount adds an account. ECONFLICT if the email exists.
 	CreateAccount(ctx context.Context, a *Account) error
 	// Accounts lists every account, oldest first.

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) devapi.Store) {
 		{"Database", databaseTests},
 		{"SetCredentials", setCredentialsTests},
 		{"Setting", settingTests},
+		{"Team", teamTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -794,5 +795,65 @@ var settingTests = []test{
 				t.Fatalf("concurrent InitSetting answered different values: %q", results)
 			}
 		}
+	}},
+}
+
+var teamTests = []test{
+	{"Lifecycle", func(t *testing.T, s devapi.Store) {
+		ctx := t.Context()
+		mustCreateAccount(t, s, "owner@example.com", at(0))
+		mustCreateAccount(t, s, "dev@example.com", at(0))
+		team := &devapi.Team{ID: "team-1", Name: "Platform", CopyCC: true, CreatedAt: at(5)}
+		if err := s.CreateTeam(ctx, team, "owner@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.CreateTeam(ctx, team, "owner@example.com"), devapi.ECONFLICT)
+		wantCode(t, s.CreateTeam(ctx, &devapi.Team{ID: "team-2", Name: "x", CreatedAt: at(6)}, "nobody@example.com"), devapi.ENOTFOUND)
+		// The team is an account: it can own databases.
+		mustCreateDatabase(t, s, NewDatabase("db-team", "team-1", at(7)))
+
+		m, err := s.AddTeamMember(ctx, "team-1", "dev@example.com", devapi.RoleDev)
+		if err != nil || m.Role != devapi.RoleDev || m.Team.Name != "Platform" || !m.Team.CopyCC {
+			t.Fatalf("add member: %+v, %v", m, err)
+		}
+		_, err = s.AddTeamMember(ctx, "team-1", "dev@example.com", devapi.RoleAdmin)
+		wantCode(t, err, devapi.ECONFLICT)
+		_, err = s.AddTeamMember(ctx, "team-1", "nobody@example.com", devapi.RoleDev)
+		wantCode(t, err, devapi.ENOTFOUND)
+		_, err = s.AddTeamMember(ctx, "no-team", "dev@example.com", devapi.RoleDev)
+		wantCode(t, err, devapi.ENOTFOUND)
+
+		members, err := s.TeamMembers(ctx, "team-1")
+		if err != nil || len(members) != 2 || members[0].Email != "owner@example.com" || members[0].Role != devapi.RoleOwner {
+			t.Errorf("members: %+v, %v", members, err)
+		}
+		_, err = s.TeamMembers(ctx, "no-team")
+		wantCode(t, err, devapi.ENOTFOUND)
+		teams, err := s.Teams(ctx, "dev@example.com")
+		if err != nil || len(teams) != 1 || teams[0].Team.ID != "team-1" || !teams[0].Team.CreatedAt.Equal(at(5)) {
+			t.Errorf("teams of dev: %+v, %v", teams, err)
+		}
+
+		if err := s.RemoveTeamMember(ctx, "team-1", "dev@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.RemoveTeamMember(ctx, "team-1", "dev@example.com"), devapi.ENOTFOUND)
+		if teams, _ := s.Teams(ctx, "dev@example.com"); len(teams) != 0 {
+			t.Errorf("teams after removal: %+v", teams)
+		}
+
+		wantCode(t, s.DeleteTeam(ctx, "team-1"), devapi.ECONFLICT)
+		if err := s.DeleteDatabase(ctx, "team-1", "db-team"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteTeam(ctx, "team-1"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.DeleteTeam(ctx, "team-1"), devapi.ENOTFOUND)
+		if teams, _ := s.Teams(ctx, "owner@example.com"); len(teams) != 0 {
+			t.Errorf("teams after delete: %+v", teams)
+		}
+		_, err = s.Authenticate(ctx, "team-1", "anything")
+		wantCode(t, err, devapi.EUNAUTHORIZED)
 	}},
 }
