@@ -895,3 +895,119 @@ func TestSettingsOperations(t *testing.T) {
 		t.Errorf("refused requests changed the database: %+v", got)
 	}
 }
+
+func TestTeamsAndMoveToTeam(t *testing.T) {
+	s := startServer(t)
+	owner := s.client(t, testEmail, testKey)
+	other := s.client(t, otherMail, otherKey)
+	ctx := t.Context()
+
+	created, err := owner.CreateTeamWithResponse(ctx, gen.CreateTeamJSONRequestBody{TeamName: "platform", CopyCc: false})
+	if err != nil || created.JSON200 == nil {
+		t.Fatalf("create team: %v %s", err, created.Body)
+	}
+	team := created.JSON200.TeamId
+	list, err := owner.ListTeamsWithResponse(ctx)
+	if err != nil || list.JSON200 == nil || len(*list.JSON200) != 1 || *(*list.JSON200)[0].MemberRole != "owner" {
+		t.Fatalf("list teams: %v %s", err, list.Body)
+	}
+	// Outsiders see nothing.
+	if r, _ := other.GetTeamMembersWithResponse(ctx, team); r.JSON404 == nil {
+		t.Errorf("an outsider reads the members: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, _ := other.ListTeamsWithResponse(ctx); r.JSON200 == nil || len(*r.JSON200) != 0 {
+		t.Errorf("an outsider lists the team: %s", r.Body)
+	}
+
+	added, err := owner.AddTeamMemberWithResponse(ctx, gen.AddTeamMemberJSONRequestBody{TeamId: team, MemberEmail: otherMail, MemberRole: gen.Dev})
+	if err != nil || added.JSON200 == nil || added.JSON200.MemberRole != "dev" {
+		t.Fatalf("add member: %v %s", err, added.Body)
+	}
+	again, _ := owner.AddTeamMemberWithResponse(ctx, gen.AddTeamMemberJSONRequestBody{TeamId: team, MemberEmail: otherMail, MemberRole: gen.Admin})
+	if again.JSON400 == nil {
+		t.Errorf("adding a member twice: %d %s", again.StatusCode(), again.Body)
+	}
+	unknown, _ := owner.AddTeamMemberWithResponse(ctx, gen.AddTeamMemberJSONRequestBody{TeamId: team, MemberEmail: "nobody@example.com", MemberRole: gen.Dev})
+	if unknown.JSON400 == nil || !strings.Contains(string(unknown.Body), "no account") {
+		t.Errorf("adding an unknown account: %d %s", unknown.StatusCode(), unknown.Body)
+	}
+	// A dev cannot manage members.
+	if r, _ := other.AddTeamMemberWithResponse(ctx, gen.AddTeamMemberJSONRequestBody{TeamId: team, MemberEmail: testEmail, MemberRole: gen.Admin}); r.JSON400 == nil {
+		t.Errorf("a dev added a member: %d %s", r.StatusCode(), r.Body)
+	}
+	members, err := other.GetTeamMembersWithResponse(ctx, team)
+	if err != nil || members.JSON200 == nil || len(*members.JSON200) != 2 || (*members.JSON200)[0].MemberEmail != testEmail {
+		t.Fatalf("members: %v %s", err, members.Body)
+	}
+
+	// Move a database: the team's account owns it, the user no longer does.
+	db := createDatabase(t, owner, "moving")
+	moved, err := owner.MoveToTeamWithResponse(ctx, gen.MoveToTeamJSONRequestBody{TeamId: team, DatabaseId: db.DatabaseId})
+	if err != nil || moved.JSON200 == nil {
+		t.Fatalf("move: %v %s", err, moved.Body)
+	}
+	if r, _ := owner.GetDatabaseWithResponse(ctx, db.DatabaseId, nil); r.JSON404 == nil {
+		t.Errorf("the user still sees the moved database: %d", r.StatusCode())
+	}
+	teamStored, err := s.store.Database(ctx, team, db.DatabaseId)
+	if err != nil || teamStored.Owner != team {
+		t.Errorf("the team does not own the database: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		cl   *gen.ClientWithResponses
+		body gen.MoveToTeamJSONRequestBody
+		want int
+	}{
+		{"moved already", owner, gen.MoveToTeamJSONRequestBody{TeamId: team, DatabaseId: db.DatabaseId}, 404},
+		{"unknown team", owner, gen.MoveToTeamJSONRequestBody{TeamId: "no-team", DatabaseId: createDatabase(t, owner, "stay").DatabaseId}, 404},
+		{"another's database", other, gen.MoveToTeamJSONRequestBody{TeamId: team, DatabaseId: createDatabase(t, owner, "mine").DatabaseId}, 404},
+	} {
+		r, err := tc.cl.MoveToTeamWithResponse(ctx, tc.body)
+		if err != nil || r.StatusCode() != tc.want {
+			t.Errorf("%s: %v %d %s", tc.name, err, r.StatusCode(), r.Body)
+		}
+	}
+
+	// A team that owns a database cannot be deleted; a dev cannot delete it.
+	if r, _ := other.DeleteTeamWithResponse(ctx, team); r.JSON400 == nil {
+		t.Errorf("a dev deleted the team: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, _ := owner.DeleteTeamWithResponse(ctx, team); r.JSON400 == nil || !strings.Contains(string(r.Body), "databases") {
+		t.Errorf("deleting a team with a database: %d %s", r.StatusCode(), r.Body)
+	}
+	if err := s.store.DeleteDatabase(ctx, team, db.DatabaseId); err != nil {
+		t.Fatal(err)
+	}
+
+	// Members: the owner stays; others can be removed once.
+	if r, _ := owner.DeleteTeamMemberWithResponse(ctx, gen.DeleteTeamMemberJSONRequestBody{TeamId: team, MemberEmail: testEmail}); r.JSON400 == nil {
+		t.Errorf("removed the owner: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, _ := owner.DeleteTeamMemberWithResponse(ctx, gen.DeleteTeamMemberJSONRequestBody{TeamId: team, MemberEmail: otherMail}); r.JSON200 == nil {
+		t.Errorf("remove member: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, _ := owner.DeleteTeamMemberWithResponse(ctx, gen.DeleteTeamMemberJSONRequestBody{TeamId: team, MemberEmail: otherMail}); r.JSON400 == nil {
+		t.Errorf("remove a non-member: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, _ := owner.DeleteTeamWithResponse(ctx, team); r.JSON200 == nil {
+		t.Errorf("delete team: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, _ := owner.DeleteTeamWithResponse(ctx, team); r.JSON404 == nil {
+		t.Errorf("delete a deleted team: %d %s", r.StatusCode(), r.Body)
+	}
+	// Bodies the spec refuses.
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/team", `{"team_name":"x"}`},
+		{"POST", "/teams/member", `{"team_id":"x","member_email":"a@b","member_role":"owner"}`},
+		{"DELETE", "/teams/member", `{}`},
+		{"POST", "/redis/move-to-team", `{"team_id":"x"}`},
+	} {
+		if status, body := s.raw(t, tc.method, tc.path, tc.body, testEmail, testKey); status != 400 {
+			t.Errorf("%s %s %s: %d %s", tc.method, tc.path, tc.body, status, body)
+		}
+	}
+	if status, _ := s.raw(t, "GET", "/teams/"+team, "", testEmail, testKey); status != 404 {
+		t.Errorf("members of a deleted team: %d", status)
+	}
+}

@@ -22,6 +22,27 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AddTeamMemberRequestMemberRole.
+const (
+	Admin   AddTeamMemberRequestMemberRole = "admin"
+	Dev     AddTeamMemberRequestMemberRole = "dev"
+	Finance AddTeamMemberRequestMemberRole = "finance"
+)
+
+// Valid indicates whether the value is a known member of the AddTeamMemberRequestMemberRole enum.
+func (e AddTeamMemberRequestMemberRole) Valid() bool {
+	switch e {
+	case Admin:
+		return true
+	case Dev:
+		return true
+	case Finance:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateDatabaseRequestPlatform.
 const (
 	Aws CreateDatabaseRequestPlatform = "aws"
@@ -262,6 +283,16 @@ func (e ReadRegion) Valid() bool {
 	}
 }
 
+// AddTeamMemberRequest defines model for AddTeamMemberRequest.
+type AddTeamMemberRequest struct {
+	MemberEmail string                         `json:"member_email"`
+	MemberRole  AddTeamMemberRequestMemberRole `json:"member_role"`
+	TeamId      string                         `json:"team_id"`
+}
+
+// AddTeamMemberRequestMemberRole defines model for AddTeamMemberRequest.MemberRole.
+type AddTeamMemberRequestMemberRole string
+
 // ChangePlanRequest defines model for ChangePlanRequest.
 type ChangePlanRequest struct {
 	// AutoUpgrade Left unchanged when omitted.
@@ -338,6 +369,12 @@ type CreateDatabaseRequestPrimaryRegion string
 
 // CreateDatabaseRequestReadRegions defines model for CreateDatabaseRequest.ReadRegions.
 type CreateDatabaseRequestReadRegions string
+
+// CreateTeamRequest defines model for CreateTeamRequest.
+type CreateTeamRequest struct {
+	CopyCc   bool   `json:"copy_cc"`
+	TeamName string `json:"team_name"`
+}
 
 // Database defines model for Database.
 type Database struct {
@@ -643,6 +680,12 @@ type DatabaseWithCredentials struct {
 	UserEmail *string `json:"user_email,omitempty"`
 }
 
+// DeleteTeamMemberRequest defines model for DeleteTeamMemberRequest.
+type DeleteTeamMemberRequest struct {
+	MemberEmail string `json:"member_email"`
+	TeamId      string `json:"team_id"`
+}
+
 // Error An error answer. Upstash sends business errors as a bare JSON string and authentication
 // errors as an object with an `error` member; both are valid here.
 type Error struct {
@@ -662,6 +705,12 @@ type ErrorObject struct {
 	Error string `json:"error"`
 }
 
+// MoveToTeamRequest defines model for MoveToTeamRequest.
+type MoveToTeamRequest struct {
+	DatabaseId string `json:"database_id"`
+	TeamId     string `json:"team_id"`
+}
+
 // OK The answer of actions that return no object.
 type OK string
 
@@ -670,6 +719,28 @@ type Plan string
 
 // ReadRegion defines model for ReadRegion.
 type ReadRegion string
+
+// Team defines model for Team.
+type Team struct {
+	// CopyCc Whether the creator's credit card was copied to the team (recorded only).
+	CopyCc bool `json:"copy_cc"`
+
+	// MemberRole The caller's role in the team (listTeams). Known values: owner, admin, dev, finance.
+	MemberRole *string `json:"member_role,omitempty"`
+	TeamId     string  `json:"team_id"`
+	TeamName   string  `json:"team_name"`
+}
+
+// TeamMember defines model for TeamMember.
+type TeamMember struct {
+	CopyCc      *bool  `json:"copy_cc,omitempty"`
+	MemberEmail string `json:"member_email"`
+
+	// MemberRole Known values: owner, admin, dev, finance.
+	MemberRole string `json:"member_role"`
+	TeamId     string `json:"team_id"`
+	TeamName   string `json:"team_name"`
+}
 
 // DatabaseID defines model for DatabaseID.
 type DatabaseID = string
@@ -721,6 +792,9 @@ type UpdateRegionsJSONBody struct {
 // CreateDatabaseJSONRequestBody defines body for CreateDatabase for application/json ContentType.
 type CreateDatabaseJSONRequestBody = CreateDatabaseRequest
 
+// MoveToTeamJSONRequestBody defines body for MoveToTeam for application/json ContentType.
+type MoveToTeamJSONRequestBody = MoveToTeamRequest
+
 // RenameDatabaseJSONRequestBody defines body for RenameDatabase for application/json ContentType.
 type RenameDatabaseJSONRequestBody RenameDatabaseJSONBody
 
@@ -732,6 +806,15 @@ type UpdateRegionsJSONRequestBody UpdateRegionsJSONBody
 
 // ChangePlanJSONRequestBody defines body for ChangePlan for application/json ContentType.
 type ChangePlanJSONRequestBody = ChangePlanRequest
+
+// CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
+type CreateTeamJSONRequestBody = CreateTeamRequest
+
+// DeleteTeamMemberJSONRequestBody defines body for DeleteTeamMember for application/json ContentType.
+type DeleteTeamMemberJSONRequestBody = DeleteTeamMemberRequest
+
+// AddTeamMemberJSONRequestBody defines body for AddTeamMember for application/json ContentType.
+type AddTeamMemberJSONRequestBody = AddTeamMemberRequest
 
 // AsErrorMessage returns the union data inside the Error as a ErrorMessage
 func (t Error) AsErrorMessage() (ErrorMessage, error) {
@@ -943,6 +1026,24 @@ type ClientInterface interface {
 	// Corresponds with POST /redis/enable-tls/{id} (the `EnableTls` operationId).
 	EnableTls(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// MoveToTeamWithBody Move To Team
+	//
+	// Moves one of the caller's databases to a team the caller belongs to (any role but finance). The database then belongs to the team's account and no longer to the caller's.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /redis/move-to-team (the `MoveToTeam` operationId).
+	MoveToTeamWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MoveToTeam Move To Team
+	//
+	// Moves one of the caller's databases to a team the caller belongs to (any role but finance). The database then belongs to the team's account and no longer to the caller's.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /redis/move-to-team (the `MoveToTeam` operationId).
+	MoveToTeam(ctx context.Context, body MoveToTeamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RenameDatabaseWithBody Rename Database
 	//
 	// Renames the database.
@@ -1022,6 +1123,81 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /redis/{id}/change-plan (the `ChangePlan` operationId).
 	ChangePlan(ctx context.Context, id DatabaseID, body ChangePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTeamWithBody Create Team
+	//
+	// Creates a team whose owner is the caller.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /team (the `CreateTeam` operationId).
+	CreateTeamWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTeam Create Team
+	//
+	// Creates a team whose owner is the caller.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /team (the `CreateTeam` operationId).
+	CreateTeam(ctx context.Context, body CreateTeamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteTeam Delete Team
+	//
+	// Deletes a team; only its owner can. A team that still owns databases is not deleted (400).
+	//
+	// Corresponds with DELETE /team/{id} (the `DeleteTeam` operationId).
+	DeleteTeam(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTeams List Teams
+	//
+	// Lists the teams the caller belongs to.
+	//
+	// Corresponds with GET /teams (the `ListTeams` operationId).
+	ListTeams(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteTeamMemberWithBody Delete Team Member
+	//
+	// Removes a member; the caller must be the owner or an admin, and the owner cannot be removed. Takes a JSON body, as upstream.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /teams/member (the `DeleteTeamMember` operationId).
+	DeleteTeamMemberWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteTeamMember Delete Team Member
+	//
+	// Removes a member; the caller must be the owner or an admin, and the owner cannot be removed. Takes a JSON body, as upstream.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /teams/member (the `DeleteTeamMember` operationId).
+	DeleteTeamMember(ctx context.Context, body DeleteTeamMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddTeamMemberWithBody Add Team Member
+	//
+	// Adds an existing account to a team; the caller must be its owner or an admin.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /teams/member (the `AddTeamMember` operationId).
+	AddTeamMemberWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddTeamMember Add Team Member
+	//
+	// Adds an existing account to a team; the caller must be its owner or an admin.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /teams/member (the `AddTeamMember` operationId).
+	AddTeamMember(ctx context.Context, body AddTeamMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTeamMembers Get Team Members
+	//
+	// Lists a team's members, owner first. Only members can see them.
+	//
+	// Corresponds with GET /teams/{team_id} (the `GetTeamMembers` operationId).
+	GetTeamMembers(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // CreateDatabaseWithBody Create Redis Database
@@ -1198,6 +1374,44 @@ func (c *Client) EnableTls(ctx context.Context, id DatabaseID, reqEditors ...Req
 	return c.Client.Do(req)
 }
 
+// MoveToTeamWithBody Move To Team
+//
+// Moves one of the caller's databases to a team the caller belongs to (any role but finance). The database then belongs to the team's account and no longer to the caller's.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /redis/move-to-team (the `MoveToTeam` operationId).
+func (c *Client) MoveToTeamWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMoveToTeamRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MoveToTeam Move To Team
+//
+// Moves one of the caller's databases to a team the caller belongs to (any role but finance). The database then belongs to the team's account and no longer to the caller's.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /redis/move-to-team (the `MoveToTeam` operationId).
+func (c *Client) MoveToTeam(ctx context.Context, body MoveToTeamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMoveToTeamRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RenameDatabaseWithBody Rename Database
 //
 // Renames the database.
@@ -1358,6 +1572,171 @@ func (c *Client) ChangePlanWithBody(ctx context.Context, id DatabaseID, contentT
 // Corresponds with POST /redis/{id}/change-plan (the `ChangePlan` operationId).
 func (c *Client) ChangePlan(ctx context.Context, id DatabaseID, body ChangePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewChangePlanRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTeamWithBody Create Team
+//
+// Creates a team whose owner is the caller.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /team (the `CreateTeam` operationId).
+func (c *Client) CreateTeamWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTeamRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTeam Create Team
+//
+// Creates a team whose owner is the caller.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /team (the `CreateTeam` operationId).
+func (c *Client) CreateTeam(ctx context.Context, body CreateTeamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTeamRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteTeam Delete Team
+//
+// Deletes a team; only its owner can. A team that still owns databases is not deleted (400).
+//
+// Corresponds with DELETE /team/{id} (the `DeleteTeam` operationId).
+func (c *Client) DeleteTeam(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteTeamRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTeams List Teams
+//
+// Lists the teams the caller belongs to.
+//
+// Corresponds with GET /teams (the `ListTeams` operationId).
+func (c *Client) ListTeams(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTeamsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteTeamMemberWithBody Delete Team Member
+//
+// Removes a member; the caller must be the owner or an admin, and the owner cannot be removed. Takes a JSON body, as upstream.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /teams/member (the `DeleteTeamMember` operationId).
+func (c *Client) DeleteTeamMemberWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteTeamMemberRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteTeamMember Delete Team Member
+//
+// Removes a member; the caller must be the owner or an admin, and the owner cannot be removed. Takes a JSON body, as upstream.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /teams/member (the `DeleteTeamMember` operationId).
+func (c *Client) DeleteTeamMember(ctx context.Context, body DeleteTeamMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteTeamMemberRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddTeamMemberWithBody Add Team Member
+//
+// Adds an existing account to a team; the caller must be its owner or an admin.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /teams/member (the `AddTeamMember` operationId).
+func (c *Client) AddTeamMemberWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddTeamMemberRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddTeamMember Add Team Member
+//
+// Adds an existing account to a team; the caller must be its owner or an admin.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /teams/member (the `AddTeamMember` operationId).
+func (c *Client) AddTeamMember(ctx context.Context, body AddTeamMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddTeamMemberRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTeamMembers Get Team Members
+//
+// Lists a team's members, owner first. Only members can see them.
+//
+// Corresponds with GET /teams/{team_id} (the `GetTeamMembers` operationId).
+func (c *Client) GetTeamMembers(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTeamMembersRequest(c.Server, teamId)
 	if err != nil {
 		return nil, err
 	}
@@ -1700,6 +2079,46 @@ func NewEnableTlsRequest(server string, id DatabaseID) (*http.Request, error) {
 	return req, nil
 }
 
+// NewMoveToTeamRequest calls the generic MoveToTeam builder with application/json body
+func NewMoveToTeamRequest(server string, body MoveToTeamJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMoveToTeamRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewMoveToTeamRequestWithBody constructs an http.Request for the MoveToTeam method, with any body, and a specified content type
+func NewMoveToTeamRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/move-to-team")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRenameDatabaseRequest calls the generic RenameDatabase builder with application/json body
 func NewRenameDatabaseRequest(server string, id DatabaseID, body RenameDatabaseJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1922,6 +2341,221 @@ func NewChangePlanRequestWithBody(server string, id DatabaseID, contentType stri
 	return req, nil
 }
 
+// NewCreateTeamRequest calls the generic CreateTeam builder with application/json body
+func NewCreateTeamRequest(server string, body CreateTeamJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTeamRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateTeamRequestWithBody constructs an http.Request for the CreateTeam method, with any body, and a specified content type
+func NewCreateTeamRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/team")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteTeamRequest constructs an http.Request for the DeleteTeam method
+func NewDeleteTeamRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/team/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListTeamsRequest constructs an http.Request for the ListTeams method
+func NewListTeamsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/teams")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteTeamMemberRequest calls the generic DeleteTeamMember builder with application/json body
+func NewDeleteTeamMemberRequest(server string, body DeleteTeamMemberJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteTeamMemberRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDeleteTeamMemberRequestWithBody constructs an http.Request for the DeleteTeamMember method, with any body, and a specified content type
+func NewDeleteTeamMemberRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/teams/member")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAddTeamMemberRequest calls the generic AddTeamMember builder with application/json body
+func NewAddTeamMemberRequest(server string, body AddTeamMemberJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddTeamMemberRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAddTeamMemberRequestWithBody constructs an http.Request for the AddTeamMember method, with any body, and a specified content type
+func NewAddTeamMemberRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/teams/member")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetTeamMembersRequest constructs an http.Request for the GetTeamMembers method
+func NewGetTeamMembersRequest(server string, teamId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "team_id", teamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/teams/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2056,6 +2690,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /redis/enable-tls/{id} (the `EnableTls` operationId).
 	EnableTlsWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*EnableTlsResponse, error)
 
+	// MoveToTeamWithBodyWithResponse Move To Team
+	//
+	// Moves one of the caller's databases to a team the caller belongs to (any role but finance). The database then belongs to the team's account and no longer to the caller's.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/move-to-team (the `MoveToTeam` operationId).
+	MoveToTeamWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveToTeamResponse, error)
+
+	// MoveToTeamWithResponse Move To Team
+	//
+	// Moves one of the caller's databases to a team the caller belongs to (any role but finance). The database then belongs to the team's account and no longer to the caller's.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/move-to-team (the `MoveToTeam` operationId).
+	MoveToTeamWithResponse(ctx context.Context, body MoveToTeamJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveToTeamResponse, error)
+
 	// RenameDatabaseWithBodyWithResponse Rename Database
 	//
 	// Renames the database.
@@ -2137,6 +2789,87 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /redis/{id}/change-plan (the `ChangePlan` operationId).
 	ChangePlanWithResponse(ctx context.Context, id DatabaseID, body ChangePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangePlanResponse, error)
+
+	// CreateTeamWithBodyWithResponse Create Team
+	//
+	// Creates a team whose owner is the caller.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /team (the `CreateTeam` operationId).
+	CreateTeamWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTeamResponse, error)
+
+	// CreateTeamWithResponse Create Team
+	//
+	// Creates a team whose owner is the caller.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /team (the `CreateTeam` operationId).
+	CreateTeamWithResponse(ctx context.Context, body CreateTeamJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTeamResponse, error)
+
+	// DeleteTeamWithResponse Delete Team
+	//
+	// Deletes a team; only its owner can. A team that still owns databases is not deleted (400).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /team/{id} (the `DeleteTeam` operationId).
+	DeleteTeamWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteTeamResponse, error)
+
+	// ListTeamsWithResponse List Teams
+	//
+	// Lists the teams the caller belongs to.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /teams (the `ListTeams` operationId).
+	ListTeamsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTeamsResponse, error)
+
+	// DeleteTeamMemberWithBodyWithResponse Delete Team Member
+	//
+	// Removes a member; the caller must be the owner or an admin, and the owner cannot be removed. Takes a JSON body, as upstream.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /teams/member (the `DeleteTeamMember` operationId).
+	DeleteTeamMemberWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteTeamMemberResponse, error)
+
+	// DeleteTeamMemberWithResponse Delete Team Member
+	//
+	// Removes a member; the caller must be the owner or an admin, and the owner cannot be removed. Takes a JSON body, as upstream.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /teams/member (the `DeleteTeamMember` operationId).
+	DeleteTeamMemberWithResponse(ctx context.Context, body DeleteTeamMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteTeamMemberResponse, error)
+
+	// AddTeamMemberWithBodyWithResponse Add Team Member
+	//
+	// Adds an existing account to a team; the caller must be its owner or an admin.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /teams/member (the `AddTeamMember` operationId).
+	AddTeamMemberWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddTeamMemberResponse, error)
+
+	// AddTeamMemberWithResponse Add Team Member
+	//
+	// Adds an existing account to a team; the caller must be its owner or an admin.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /teams/member (the `AddTeamMember` operationId).
+	AddTeamMemberWithResponse(ctx context.Context, body AddTeamMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*AddTeamMemberResponse, error)
+
+	// GetTeamMembersWithResponse Get Team Members
+	//
+	// Lists a team's members, owner first. Only members can see them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /teams/{team_id} (the `GetTeamMembers` operationId).
+	GetTeamMembersWithResponse(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*GetTeamMembersResponse, error)
 }
 
 type CreateDatabaseResponse struct {
@@ -2739,6 +3472,82 @@ func (r EnableTlsResponse) ContentType() string {
 	return ""
 }
 
+type MoveToTeamResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MoveToTeamResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r MoveToTeamResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r MoveToTeamResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r MoveToTeamResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r MoveToTeamResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r MoveToTeamResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r MoveToTeamResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MoveToTeamResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MoveToTeamResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MoveToTeamResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type RenameDatabaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3105,6 +3914,427 @@ func (r ChangePlanResponse) ContentType() string {
 	return ""
 }
 
+type CreateTeamResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Team
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateTeamResponse) GetJSON200() *Team {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateTeamResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateTeamResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateTeamResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateTeamResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateTeamResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTeamResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTeamResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTeamResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTeamResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteTeamResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteTeamResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteTeamResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteTeamResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteTeamResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteTeamResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteTeamResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteTeamResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteTeamResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteTeamResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListTeamsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]Team
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTeamsResponse) GetJSON200() *[]Team {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTeamsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListTeamsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTeamsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTeamsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTeamsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTeamsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteTeamMemberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteTeamMemberResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteTeamMemberResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteTeamMemberResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteTeamMemberResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r DeleteTeamMemberResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteTeamMemberResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteTeamMemberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteTeamMemberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteTeamMemberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteTeamMemberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddTeamMemberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TeamMember
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddTeamMemberResponse) GetJSON200() *TeamMember {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddTeamMemberResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddTeamMemberResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddTeamMemberResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AddTeamMemberResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AddTeamMemberResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AddTeamMemberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddTeamMemberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddTeamMemberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddTeamMemberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTeamMembersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]TeamMember
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTeamMembersResponse) GetJSON200() *[]TeamMember {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTeamMembersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTeamMembersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTeamMembersResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetTeamMembersResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTeamMembersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTeamMembersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTeamMembersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTeamMembersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateDatabaseWithBodyWithResponse Create Redis Database
 //
 // Creates a global Redis database. The answer carries the password and both REST tokens.
@@ -3255,6 +4485,36 @@ func (c *ClientWithResponses) EnableTlsWithResponse(ctx context.Context, id Data
 	return ParseEnableTlsResponse(rsp)
 }
 
+// MoveToTeamWithBodyWithResponse Move To Team
+//
+// Moves one of the caller's databases to a team the caller belongs to (any role but finance). The database then belongs to the team's account and no longer to the caller's.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/move-to-team (the `MoveToTeam` operationId).
+func (c *ClientWithResponses) MoveToTeamWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveToTeamResponse, error) {
+	rsp, err := c.MoveToTeamWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMoveToTeamResponse(rsp)
+}
+
+// MoveToTeamWithResponse Move To Team
+//
+// Moves one of the caller's databases to a team the caller belongs to (any role but finance). The database then belongs to the team's account and no longer to the caller's.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/move-to-team (the `MoveToTeam` operationId).
+func (c *ClientWithResponses) MoveToTeamWithResponse(ctx context.Context, body MoveToTeamJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveToTeamResponse, error) {
+	rsp, err := c.MoveToTeam(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMoveToTeamResponse(rsp)
+}
+
 // RenameDatabaseWithBodyWithResponse Rename Database
 //
 // Renames the database.
@@ -3389,6 +4649,141 @@ func (c *ClientWithResponses) ChangePlanWithResponse(ctx context.Context, id Dat
 		return nil, err
 	}
 	return ParseChangePlanResponse(rsp)
+}
+
+// CreateTeamWithBodyWithResponse Create Team
+//
+// Creates a team whose owner is the caller.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /team (the `CreateTeam` operationId).
+func (c *ClientWithResponses) CreateTeamWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTeamResponse, error) {
+	rsp, err := c.CreateTeamWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTeamResponse(rsp)
+}
+
+// CreateTeamWithResponse Create Team
+//
+// Creates a team whose owner is the caller.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /team (the `CreateTeam` operationId).
+func (c *ClientWithResponses) CreateTeamWithResponse(ctx context.Context, body CreateTeamJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTeamResponse, error) {
+	rsp, err := c.CreateTeam(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTeamResponse(rsp)
+}
+
+// DeleteTeamWithResponse Delete Team
+//
+// Deletes a team; only its owner can. A team that still owns databases is not deleted (400).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /team/{id} (the `DeleteTeam` operationId).
+func (c *ClientWithResponses) DeleteTeamWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteTeamResponse, error) {
+	rsp, err := c.DeleteTeam(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteTeamResponse(rsp)
+}
+
+// ListTeamsWithResponse List Teams
+//
+// Lists the teams the caller belongs to.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /teams (the `ListTeams` operationId).
+func (c *ClientWithResponses) ListTeamsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTeamsResponse, error) {
+	rsp, err := c.ListTeams(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTeamsResponse(rsp)
+}
+
+// DeleteTeamMemberWithBodyWithResponse Delete Team Member
+//
+// Removes a member; the caller must be the owner or an admin, and the owner cannot be removed. Takes a JSON body, as upstream.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /teams/member (the `DeleteTeamMember` operationId).
+func (c *ClientWithResponses) DeleteTeamMemberWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteTeamMemberResponse, error) {
+	rsp, err := c.DeleteTeamMemberWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteTeamMemberResponse(rsp)
+}
+
+// DeleteTeamMemberWithResponse Delete Team Member
+//
+// Removes a member; the caller must be the owner or an admin, and the owner cannot be removed. Takes a JSON body, as upstream.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /teams/member (the `DeleteTeamMember` operationId).
+func (c *ClientWithResponses) DeleteTeamMemberWithResponse(ctx context.Context, body DeleteTeamMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteTeamMemberResponse, error) {
+	rsp, err := c.DeleteTeamMember(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteTeamMemberResponse(rsp)
+}
+
+// AddTeamMemberWithBodyWithResponse Add Team Member
+//
+// Adds an existing account to a team; the caller must be its owner or an admin.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /teams/member (the `AddTeamMember` operationId).
+func (c *ClientWithResponses) AddTeamMemberWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddTeamMemberResponse, error) {
+	rsp, err := c.AddTeamMemberWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddTeamMemberResponse(rsp)
+}
+
+// AddTeamMemberWithResponse Add Team Member
+//
+// Adds an existing account to a team; the caller must be its owner or an admin.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /teams/member (the `AddTeamMember` operationId).
+func (c *ClientWithResponses) AddTeamMemberWithResponse(ctx context.Context, body AddTeamMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*AddTeamMemberResponse, error) {
+	rsp, err := c.AddTeamMember(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddTeamMemberResponse(rsp)
+}
+
+// GetTeamMembersWithResponse Get Team Members
+//
+// Lists a team's members, owner first. Only members can see them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /teams/{team_id} (the `GetTeamMembers` operationId).
+func (c *ClientWithResponses) GetTeamMembersWithResponse(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*GetTeamMembersResponse, error) {
+	rsp, err := c.GetTeamMembers(ctx, teamId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTeamMembersResponse(rsp)
 }
 
 // ParseCreateDatabaseResponse parses an HTTP response from a CreateDatabaseWithResponse call
@@ -3856,6 +5251,67 @@ func ParseEnableTlsResponse(rsp *http.Response) (*EnableTlsResponse, error) {
 	return response, nil
 }
 
+// ParseMoveToTeamResponse parses an HTTP response from a MoveToTeamWithResponse call
+func ParseMoveToTeamResponse(rsp *http.Response) (*MoveToTeamResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MoveToTeamResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseRenameDatabaseResponse parses an HTTP response from a RenameDatabaseWithResponse call
 func ParseRenameDatabaseResponse(rsp *http.Response) (*RenameDatabaseResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4147,6 +5603,337 @@ func ParseChangePlanResponse(rsp *http.Response) (*ChangePlanResponse, error) {
 	return response, nil
 }
 
+// ParseCreateTeamResponse parses an HTTP response from a CreateTeamWithResponse call
+func ParseCreateTeamResponse(rsp *http.Response) (*CreateTeamResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTeamResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Team
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteTeamResponse parses an HTTP response from a DeleteTeamWithResponse call
+func ParseDeleteTeamResponse(rsp *http.Response) (*DeleteTeamResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteTeamResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListTeamsResponse parses an HTTP response from a ListTeamsWithResponse call
+func ParseListTeamsResponse(rsp *http.Response) (*ListTeamsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTeamsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []Team
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteTeamMemberResponse parses an HTTP response from a DeleteTeamMemberWithResponse call
+func ParseDeleteTeamMemberResponse(rsp *http.Response) (*DeleteTeamMemberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteTeamMemberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddTeamMemberResponse parses an HTTP response from a AddTeamMemberWithResponse call
+func ParseAddTeamMemberResponse(rsp *http.Response) (*AddTeamMemberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddTeamMemberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TeamMember
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTeamMembersResponse parses an HTTP response from a GetTeamMembersWithResponse call
+func ParseGetTeamMembersResponse(rsp *http.Response) (*GetTeamMembersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTeamMembersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []TeamMember
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// CreateDatabase Create Redis Database
@@ -4176,6 +5963,9 @@ type ServerInterface interface {
 	// EnableTls Enable TLS
 	// (POST /redis/enable-tls/{id})
 	EnableTls(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// MoveToTeam Move To Team
+	// (POST /redis/move-to-team)
+	MoveToTeam(w http.ResponseWriter, r *http.Request)
 	// RenameDatabase Rename Database
 	// (POST /redis/rename/{id})
 	RenameDatabase(w http.ResponseWriter, r *http.Request, id DatabaseID)
@@ -4191,6 +5981,24 @@ type ServerInterface interface {
 	// ChangePlan Change Plan
 	// (POST /redis/{id}/change-plan)
 	ChangePlan(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// CreateTeam Create Team
+	// (POST /team)
+	CreateTeam(w http.ResponseWriter, r *http.Request)
+	// DeleteTeam Delete Team
+	// (DELETE /team/{id})
+	DeleteTeam(w http.ResponseWriter, r *http.Request, id string)
+	// ListTeams List Teams
+	// (GET /teams)
+	ListTeams(w http.ResponseWriter, r *http.Request)
+	// DeleteTeamMember Delete Team Member
+	// (DELETE /teams/member)
+	DeleteTeamMember(w http.ResponseWriter, r *http.Request)
+	// AddTeamMember Add Team Member
+	// (POST /teams/member)
+	AddTeamMember(w http.ResponseWriter, r *http.Request)
+	// GetTeamMembers Get Team Members
+	// (GET /teams/{team_id})
+	GetTeamMembers(w http.ResponseWriter, r *http.Request, teamId string)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -4251,6 +6059,12 @@ func (_ Unimplemented) EnableTls(w http.ResponseWriter, r *http.Request, id Data
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// MoveToTeam Move To Team
+// (POST /redis/move-to-team)
+func (_ Unimplemented) MoveToTeam(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // RenameDatabase Rename Database
 // (POST /redis/rename/{id})
 func (_ Unimplemented) RenameDatabase(w http.ResponseWriter, r *http.Request, id DatabaseID) {
@@ -4278,6 +6092,42 @@ func (_ Unimplemented) UpdateRegions(w http.ResponseWriter, r *http.Request, id 
 // ChangePlan Change Plan
 // (POST /redis/{id}/change-plan)
 func (_ Unimplemented) ChangePlan(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CreateTeam Create Team
+// (POST /team)
+func (_ Unimplemented) CreateTeam(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DeleteTeam Delete Team
+// (DELETE /team/{id})
+func (_ Unimplemented) DeleteTeam(w http.ResponseWriter, r *http.Request, id string) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListTeams List Teams
+// (GET /teams)
+func (_ Unimplemented) ListTeams(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DeleteTeamMember Delete Team Member
+// (DELETE /teams/member)
+func (_ Unimplemented) DeleteTeamMember(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// AddTeamMember Add Team Member
+// (POST /teams/member)
+func (_ Unimplemented) AddTeamMember(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetTeamMembers Get Team Members
+// (GET /teams/{team_id})
+func (_ Unimplemented) GetTeamMembers(w http.ResponseWriter, r *http.Request, teamId string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -4516,6 +6366,20 @@ func (siw *ServerInterfaceWrapper) EnableTls(w http.ResponseWriter, r *http.Requ
 	handler.ServeHTTP(w, r)
 }
 
+// MoveToTeam operation middleware
+func (siw *ServerInterfaceWrapper) MoveToTeam(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.MoveToTeam(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // RenameDatabase operation middleware
 func (siw *ServerInterfaceWrapper) RenameDatabase(w http.ResponseWriter, r *http.Request) {
 
@@ -4637,6 +6501,114 @@ func (siw *ServerInterfaceWrapper) ChangePlan(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ChangePlan(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateTeam operation middleware
+func (siw *ServerInterfaceWrapper) CreateTeam(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateTeam(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteTeam operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteTeam(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListTeams operation middleware
+func (siw *ServerInterfaceWrapper) ListTeams(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTeams(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteTeamMember operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTeamMember(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteTeamMember(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AddTeamMember operation middleware
+func (siw *ServerInterfaceWrapper) AddTeamMember(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AddTeamMember(w, r)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTeamMembers operation middleware
+func (siw *ServerInterfaceWrapper) GetTeamMembers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTeamMembers(w, r, teamId)
 	}))
 
 	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
@@ -4797,6 +6769,27 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/redis/update-regions/{id}", wrapper.UpdateRegions)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/redis/move-to-team", wrapper.MoveToTeam)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams", wrapper.ListTeams)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/team", wrapper.CreateTeam)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/team/{id}", wrapper.DeleteTeam)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}", wrapper.GetTeamMembers)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/teams/member", wrapper.DeleteTeamMember)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/teams/member", wrapper.AddTeamMember)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/redis/reset-password/{id}", wrapper.ResetPassword)
@@ -5515,6 +7508,98 @@ func (response EnableTls500JSONResponse) VisitEnableTlsResponse(w http.ResponseW
 	return err
 }
 
+type MoveToTeamRequestObject struct {
+	Body *MoveToTeamJSONRequestBody
+}
+
+type MoveToTeamResponseObject interface {
+	VisitMoveToTeamResponse(w http.ResponseWriter) error
+}
+
+type MoveToTeam200JSONResponse OK
+
+func (response MoveToTeam200JSONResponse) VisitMoveToTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MoveToTeam400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response MoveToTeam400JSONResponse) VisitMoveToTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MoveToTeam401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response MoveToTeam401JSONResponse) VisitMoveToTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MoveToTeam404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response MoveToTeam404JSONResponse) VisitMoveToTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MoveToTeam413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response MoveToTeam413JSONResponse) VisitMoveToTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MoveToTeam500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response MoveToTeam500JSONResponse) VisitMoveToTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RenameDatabaseRequestObject struct {
 	Id   DatabaseID `json:"id"`
 	Body *RenameDatabaseJSONRequestBody
@@ -5951,6 +8036,487 @@ func (response ChangePlan500JSONResponse) VisitChangePlanResponse(w http.Respons
 	return err
 }
 
+type CreateTeamRequestObject struct {
+	Body *CreateTeamJSONRequestBody
+}
+
+type CreateTeamResponseObject interface {
+	VisitCreateTeamResponse(w http.ResponseWriter) error
+}
+
+type CreateTeam200JSONResponse Team
+
+func (response CreateTeam200JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateTeam400JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateTeam401JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateTeam404JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateTeam413JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateTeam500JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamRequestObject struct {
+	Id string `json:"id"`
+}
+
+type DeleteTeamResponseObject interface {
+	VisitDeleteTeamResponse(w http.ResponseWriter) error
+}
+
+type DeleteTeam200JSONResponse OK
+
+func (response DeleteTeam200JSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteTeam400JSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteTeam401JSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteTeam404JSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteTeam500JSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamsRequestObject struct {
+}
+
+type ListTeamsResponseObject interface {
+	VisitListTeamsResponse(w http.ResponseWriter) error
+}
+
+type ListTeams200JSONResponse []Team
+
+func (response ListTeams200JSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListTeams401JSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListTeams500JSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamMemberRequestObject struct {
+	Body *DeleteTeamMemberJSONRequestBody
+}
+
+type DeleteTeamMemberResponseObject interface {
+	VisitDeleteTeamMemberResponse(w http.ResponseWriter) error
+}
+
+type DeleteTeamMember200JSONResponse OK
+
+func (response DeleteTeamMember200JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamMember400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteTeamMember400JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamMember401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteTeamMember401JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamMember404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteTeamMember404JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamMember413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeleteTeamMember413JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamMember500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteTeamMember500JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMemberRequestObject struct {
+	Body *AddTeamMemberJSONRequestBody
+}
+
+type AddTeamMemberResponseObject interface {
+	VisitAddTeamMemberResponse(w http.ResponseWriter) error
+}
+
+type AddTeamMember200JSONResponse TeamMember
+
+func (response AddTeamMember200JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AddTeamMember400JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AddTeamMember401JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AddTeamMember404JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AddTeamMember413JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response AddTeamMember500JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeamMembersRequestObject struct {
+	TeamId string `json:"team_id"`
+}
+
+type GetTeamMembersResponseObject interface {
+	VisitGetTeamMembersResponse(w http.ResponseWriter) error
+}
+
+type GetTeamMembers200JSONResponse []TeamMember
+
+func (response GetTeamMembers200JSONResponse) VisitGetTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeamMembers400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetTeamMembers400JSONResponse) VisitGetTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeamMembers401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetTeamMembers401JSONResponse) VisitGetTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeamMembers404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetTeamMembers404JSONResponse) VisitGetTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeamMembers500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetTeamMembers500JSONResponse) VisitGetTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// CreateDatabase Create Redis Database
@@ -5980,6 +8546,9 @@ type StrictServerInterface interface {
 	// EnableTls Enable TLS
 	// (POST /redis/enable-tls/{id})
 	EnableTls(ctx context.Context, request EnableTlsRequestObject) (EnableTlsResponseObject, error)
+	// MoveToTeam Move To Team
+	// (POST /redis/move-to-team)
+	MoveToTeam(ctx context.Context, request MoveToTeamRequestObject) (MoveToTeamResponseObject, error)
 	// RenameDatabase Rename Database
 	// (POST /redis/rename/{id})
 	RenameDatabase(ctx context.Context, request RenameDatabaseRequestObject) (RenameDatabaseResponseObject, error)
@@ -5995,6 +8564,24 @@ type StrictServerInterface interface {
 	// ChangePlan Change Plan
 	// (POST /redis/{id}/change-plan)
 	ChangePlan(ctx context.Context, request ChangePlanRequestObject) (ChangePlanResponseObject, error)
+	// CreateTeam Create Team
+	// (POST /team)
+	CreateTeam(ctx context.Context, request CreateTeamRequestObject) (CreateTeamResponseObject, error)
+	// DeleteTeam Delete Team
+	// (DELETE /team/{id})
+	DeleteTeam(ctx context.Context, request DeleteTeamRequestObject) (DeleteTeamResponseObject, error)
+	// ListTeams List Teams
+	// (GET /teams)
+	ListTeams(ctx context.Context, request ListTeamsRequestObject) (ListTeamsResponseObject, error)
+	// DeleteTeamMember Delete Team Member
+	// (DELETE /teams/member)
+	DeleteTeamMember(ctx context.Context, request DeleteTeamMemberRequestObject) (DeleteTeamMemberResponseObject, error)
+	// AddTeamMember Add Team Member
+	// (POST /teams/member)
+	AddTeamMember(ctx context.Context, request AddTeamMemberRequestObject) (AddTeamMemberResponseObject, error)
+	// GetTeamMembers Get Team Members
+	// (GET /teams/{team_id})
+	GetTeamMembers(ctx context.Context, request GetTeamMembersRequestObject) (GetTeamMembersResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -6274,6 +8861,37 @@ func (sh *strictHandler) EnableTls(w http.ResponseWriter, r *http.Request, id Da
 	}
 }
 
+// MoveToTeam operation middleware
+func (sh *strictHandler) MoveToTeam(w http.ResponseWriter, r *http.Request) {
+	var request MoveToTeamRequestObject
+
+	var body MoveToTeamJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.MoveToTeam(ctx, request.(MoveToTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MoveToTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(MoveToTeamResponseObject); ok {
+		if err := validResponse.VisitMoveToTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // RenameDatabase operation middleware
 func (sh *strictHandler) RenameDatabase(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	var request RenameDatabaseRequestObject
@@ -6432,89 +9050,271 @@ func (sh *strictHandler) ChangePlan(w http.ResponseWriter, r *http.Request, id D
 	}
 }
 
+// CreateTeam operation middleware
+func (sh *strictHandler) CreateTeam(w http.ResponseWriter, r *http.Request) {
+	var request CreateTeamRequestObject
+
+	var body CreateTeamJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTeam(ctx, request.(CreateTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateTeamResponseObject); ok {
+		if err := validResponse.VisitCreateTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTeam operation middleware
+func (sh *strictHandler) DeleteTeam(w http.ResponseWriter, r *http.Request, id string) {
+	var request DeleteTeamRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTeam(ctx, request.(DeleteTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteTeamResponseObject); ok {
+		if err := validResponse.VisitDeleteTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListTeams operation middleware
+func (sh *strictHandler) ListTeams(w http.ResponseWriter, r *http.Request) {
+	var request ListTeamsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTeams(ctx, request.(ListTeamsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTeams")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListTeamsResponseObject); ok {
+		if err := validResponse.VisitListTeamsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTeamMember operation middleware
+func (sh *strictHandler) DeleteTeamMember(w http.ResponseWriter, r *http.Request) {
+	var request DeleteTeamMemberRequestObject
+
+	var body DeleteTeamMemberJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTeamMember(ctx, request.(DeleteTeamMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTeamMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteTeamMemberResponseObject); ok {
+		if err := validResponse.VisitDeleteTeamMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AddTeamMember operation middleware
+func (sh *strictHandler) AddTeamMember(w http.ResponseWriter, r *http.Request) {
+	var request AddTeamMemberRequestObject
+
+	var body AddTeamMemberJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AddTeamMember(ctx, request.(AddTeamMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddTeamMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AddTeamMemberResponseObject); ok {
+		if err := validResponse.VisitAddTeamMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTeamMembers operation middleware
+func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, teamId string) {
+	var request GetTeamMembersRequestObject
+
+	request.TeamId = teamId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTeamMembers(ctx, request.(GetTeamMembersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTeamMembers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTeamMembersResponseObject); ok {
+		if err := validResponse.VisitGetTeamMembersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fx7c9u2sv8qO7x3pvYdWZIfcRJn7h9pkubkxqk9jjs9d6qMBJErEccgwAKgFTXj735mAfAlUX4kdpr2",
-	"5A97KJJYLIDfPrHgpyhWWa4kSmuio09RzjTL0KJ2v14yy6bM4JuX9CtBE2ueW65kdBSdpwhJeA48ga1J",
-	"+WvMk8l2P+pFnN7LmU2jXiRZhtFRxJOoF2n8veAak+jI6gJ7kYlTzBh1YZc5vWWs5nIeXV1d0csmV9Kg",
-	"Y+hHlpzh7wUaS79iJS1Kd8nyXPCYEW+Dfxli8FOD7H9rnEVH0X8N6sEO/FMzeKW10r6r9QFq3xlwA1xe",
-	"MsGTZ2BThAyNYXMEw5YGFumyH131ojfSopZMeIpfhT+D+hI1zBgXuMJazLTmaEAqSNAyLhyPPyv7kypk",
-	"8vDs/azAFHFaY2SmNNiUG2BxrAppHT+nbCkUS86VOmZ6jl93VacqWdLSCuqamGPSTWGYVRbHmFvj+PxF",
-	"ssKmSvM/8CvM3TtuDJdzUBoWWsk5xBoTlJYzQexclSLjZOJFyuQcTwWTDdHItcpRW+7FhhVWjYt8rlmC",
-	"65J8jDMLhYwdnQQWKUpQGbcWE5LiIJNTpQQySZPREPQOatxYTGC6hF9yY5lJfzBgcow9OnkC3E8y6QWa",
-	"fLpWEqEwre5KFdCLcsHk2KuP66eTpsA10CoZ5yy+GKNkU4HJFw/5qqmzfmtw9KF6V03/hbGl7l9oZBZL",
-	"1dlYkzYLZ8gExILTEMCgTKBWoER7AlvnqDWbKZ313CzFhdYoLbw4frMNTpgQBM5ZvIRJaGFTHEklEnrH",
-	"N3r34jTgefuZm2c1o/sZTb1ETDDpw0TjnCs5cbLgCB7BZC7UlAl3zwsCJiPJZAJ8LpXGpAdMLkHZFDVc",
-	"MlGgexM8KRoaTQNXElwbAxpn5RLfBZzvacTTJVRz0YeXOGOFsDBjwmA3QqdFMseOSX+npE3FEvxzgmKi",
-	"hGDa1FT3hkSSemKWDJa0hwdRL8q45FmRRUfDqj8uLc5RU3+xkoZwL0OfucaY2drCdY9JiQR1PbJn5dTe",
-	"IHWlLKzoW5aVi1vpXCKEH1mWC6KVLTUm3HTJGF7y2NNZJfuKnsAFOjuHEjLMlHZac1YIcavFyAph+R9K",
-	"4sPNTT0l11M/9uLCBGeGJmtF5Dbqn1urHsEssbs+jy+EKhIon9fzNmEL4/pFSej6LWILWqF5nDeUS4MZ",
-	"zTOml2MvZuvdnPrnQQyfwfNf34drAwtuU99fD16/OF25P4/zFh+F2UFm7M5u1Kuu9/z1Auv77prux2wn",
-	"Rmk1E+4RFqs/q1blNbUyrO6F5TtGFTYtf0ilbbr2tPsG0WKzRvvClP03BnDgeift4zhwVAxndU+7Gyb9",
-	"RoPyeWpKI0vCUppOC5GUi/QMssJYkIqUViyKBL0RbS2387ktZo7WX3UduxYg3GBas6Wftxr9txH4fqc5",
-	"e9ZlwYKZAtZpzDoVhBWmCxD6EuH8+H0NBMcfEVbeA9LkAZBt5jFu8DrWnIvSrejw8YQYZ5hNQ+hW4eDG",
-	"yWRCqAUmY56PNblDd22+Yr7vwxh3GeAOoysKY1EHL3SN0VWb3Oz6ZQWbZ14+XXQicVGZTtMtsSUQxpZ3",
-	"GeEXpdNDj2lEv0j+EQzGSiamZY13Dx89eTp8evh493ZjLYxVWTXYdq8nC4kauIsQZhx1J0oTxsVyPGXx",
-	"RZE39dgd3fs3L693Mp4esmT45NHhznB/urtzgPh45+nh4eEOPtll02S4f/AUd7vZW/FuapLvlmeb/Jaq",
-	"lX/SYQ1jiqMEm6Low1upFtKLujmCnzRiD07ZkkTy/1UBr1UPXlEMn2u+OqzWa52cTMcsFuPEy/q4MKjH",
-	"xjJbmO7UiW8Jo4i0wigif34UOSiOov41HWy0QJ9LNFZSjnki0EFaFbbLtZSqgeFbwDWZjku8yWTBE5uO",
-	"Bc94B+0flxbvQpWbi7FNNZpUieSLyTX93g5BmI5FwcYUfHNrxjnqccbdu7ejTo3vd1Iz9nEcYsbbs+Ea",
-	"qSxjMvGD8N3ejQD5AMux4X/gF086kROK1czcjZOQvbknXlw4c4+IKrnbAPdzZcmdCKsBwfb24TkkqpgK",
-	"hCnGrDBYJk+ASbNAbYLWgpwZspT28AC2nu7t7e8/3hvuHz55dPD48aMnwyfbLUY9yZpTWZB7UDFqVKFj",
-	"3DCPbV35vgfvenDcg3/SH/3b/+fxJo1irNLolorUyj0hv1vBv7dKszkCyjmXuKrhp0rYHkxZMkfdgxyn",
-	"U4GdTKNMcsW7HIV/KPK6KbS2ChLORM+FS6qw4GI/JB2bK23b5gKLPXJq56ndyZQQhbnY2R/uHuz3C7+s",
-	"fa5uCsPX1ZFgxo5d7im4WxuckKbP8QyGPm6XeIkaQsPklvOeqYTPllzOnSnr6OpVltslLFIuEKQCn08j",
-	"N7qQFL4v2LJzvlcyAt2e2YZIHz/accuXuXkSbjnanBmzUDrpisQS7mTPPe+DSx8SBnzo3MjO/m/Kk015",
-	"BKXEJl+VENShLF6cOmyVHpdnowRrC3GH+4+f3m6QIYHwWaHC3bIP/VqJJYmp0g2KgEiL1gOjXAgW3Bbu",
-	"tBxP2qLUjF9vF5mvgybXKkObYmHu2X9yAbySgqbE2LFVFyi7A/kdegvOXr0/B/fWZ4JoNWNw+7XbtGZV",
-	"ZEwRkL+ug6BnZYK5ioSrR6DRYdOmyHV4DlvYn/ehmTPYbq+m76B7ZG4b5bZ+jUaX1U6cD+F7H+eax9hq",
-	"v9kCXrdePxVC7LA4RmO+fMUMxoXmdvk8ScKateN2lLFeup6f27OwU7COYJ7/mnKLghtLdDegnF8yi8dc",
-	"XnS/YIV5V9iCieeFTbtfuczjU0S9oY+ujMQGy9C2xCy2/JIEvjA5ygSTntOm7l6CAoO6r3HiG1yTbekY",
-	"XXcIyJYZSgtkN1f9g5mLAHO2nPcg14ouV7UPPeziwsV3mDEuuowi48Jt0CDLgCel+lYUpndgZGV3qRl+",
-	"r8bFlRgHk7GakCiXo+HS+Bn7cE0u6Vdu0xc1lkMy6WQWHf12fda7SkZd9T61N8hKS9qSsw3qcp21D6tZ",
-	"vOf1LvIiVQaDVwxMLNjSVFvd3NZG2m071cLrd3GrnfkV8hKQngSytd0ySE76tDBcki5wLxmfGpwyjfB/",
-	"709+Lo0G9ccKm9Is+t3gkWw0kOBH53UHkzBxDyfgDfEzmCq6r9HbQEhRO19VSbzFSriBvfM7/241bnz5",
-	"pJzrclrK1p2G0U+PxY+2e/RtoamNxbTeBuQGGsnaDpFqsrWuJbtXrs1bm4vWlv1NQufpd0nJydvubgME",
-	"1cwpN3JsbMosaLSFluQMexLNLZWTt53Z7dOwwbSKea+y4tZ2MoQEk6F4hJRTkz7pM9IMXmfN+EdMxnuP",
-	"htm0+rU7r68fNa53h80Hw9aT9iP61TUI8nHOKhfj77P50LDg713A5+A4ZYbHpRVdiRjPz0/hR3ruRZ00",
-	"f6h4AWcwSILIfPiw0qkNCc9P38AFuhxjFWZEoczD2TkiWKM4tTb3hSNczlQ3QMugpY4fSrX2Ei9RkHRR",
-	"t25HwvtSMF0CUTZHgwHLeRWsxiobXO45VqfLkUzwkuUctibhwjWe9ELMNxlc7k22+3AiEWJFixdb51uS",
-	"gjtyfMxRoiY1AK9VKIEAy8QFgXokkduU4nXqzvfwg6kpWTQ2xAnMIlBUu6zMwZxxaayvMppxgf2RHMlf",
-	"SZXW90gLMW0NzLTKGjUqeTEV3KSYuGoV2ErwUuVmkJRztcNyPlA5SpqZZSaAy5Gcc5sWUzdBYbIGiYrN",
-	"dg+4hUShoRBHScgLnSuDR8TPDrxyTBNRrxoTjAXTwYA1LZFZNUV2ocCkLHfZjbZZGkmArYPhsAcHw4Me",
-	"9Pv97Q2WypVlMQOT0S009SiauKUg8m3z1jCHk08jr0FH0RGMWpp3FF1N+kB4nLzyBs+bobK6ysGiT7My",
-	"KXXcpDLoruql8kxgxlEkpt47I6Hx+tbA1qSUm0kPJrV7MekR55Muz2Oy7TDmy5KoC7ssu6CFKGtzqCls",
-	"TWqPL5Bs7T1Qp/V+FP0K4T5dbsqGT/wyudGfhTLHkgPv54SsXwmCC8TcAH60KBNaya0QCfbAuX2m52wG",
-	"EENmm5wJYjQXjMuw9qbWSRcNVxiEL9rypVlcQ0Ob+Cjd7Y2FIM+lkojyjHFBWIlVEqrVglxWwb8mD5iI",
-	"G3DxbxVsNrZX3SIYBRrJXrq5J+LEncZY6QQToGjP7lS+XVkT6nGzmnX1m7whoXpUTV7KDEwRJRj6Z1Wp",
-	"NTrSqD1Q0s8dc+oEQ8rV7Y/6TttmeVLBeeGdgJXarqO14q6u+i2Pq7JGZALKLQATpIwa1SLbvbJii4TN",
-	"z+gomvThbK32aqva4Q5S4Oq8tpsb3Q4QB8PhXdSBgaJcXFJyZKkEj1H6felQ6vs8Z3GKsNcfkpHXIpgt",
-	"Mi6LxaLP3OO+0vNBaGsGx29evPr5/audvf6wn9pMuLCOW+/OdRkvp6ZZzrejXnSJ2njrt9sf9ofUNqjr",
-	"6Cja7w/7+843sqmz4ANXCzVImvvpqqtOz5fzEaBCcsTb1Wr3ExrOYFNvtQIR59y3ohHHnNf/b5LoKGrj",
-	"KRRJo7E/qmR5bwWn3aWJV21n2OoCV+uu94bDe2Oijhq7q3Obu/AuajvwnXfRrJgcNCrDXZPdm5u0AgRq",
-	"tLt/c6PVguWrXvToNvy1i8ObbqUL7hoO5W8fKAA2RZYxvawAGGDXAIhlc0M+ti/q+0AkV0A9+MSTK49o",
-	"gbYz2U73nbIs4wtCq3OqbOpyshK4XUerJ9hC6wOh5eRtF05ehpyRE76yjJukrunnjKKTt6Oo//l4GB7c",
-	"3KgqqH94IPhBXweBXtRZaPManf1tnNcIAUHDocOkrstfXe052kanzSMiv61lk10iFASySzSwySdzKOv2",
-	"yVx+tWTPp2PKkyS/F6iX9VGSRvo1uu4MyYc/UZf9OXrsG8Pta7TXg3YFUV181K8MGoeSXPZqRem5Ne4U",
-	"g2Pnh/qI8TMlgVzZl1VHXwisau/mljnWlS2dbsQF1n+oPRTTc8XUxsKMa2M/Xx8+MExoeaA5udcYOG7Y",
-	"VOAOK6wKW9qVrfsCMPU2uIBvEXPv01F0xShEAW768DzUZpD3zASpsyWE/UXy78tbgdtwzMS6dAQ3IJU3",
-	"sbbcN3eOdenmln71it31pJ4XVv0SSi6/vu1VEu9geP8zdd5Lv1BAKwX1Ut0M6bIE5CHxfOZCP1hoTs7f",
-	"1snJu+0Km7Vm1EgBms+FhFMfLrz+E3H/qqyP+Q76bxn0jWXaDHgPmK+lwo/R1hp8rtXC5z0Kw+b4ZwDa",
-	"U/+ux791SL+Sd1PjAdVfQ4s3TuZtMSHoYkfo4ltX5Z76d03+V4D9XRS5FeYh0f6OXYTEaoVqUx6xcnsL",
-	"vfJYlWEZ+pJcWuUSqLBgS5iy+KI8gRVQeoMISGCuh+Zhly48nwsTfQN5BmAzi35nwQvkdxQ7hFwLYI2S",
-	"ZfiwDjf1YNaOTbWR5Pm4hy2AdulM93HxMtNOT/v+fPsxyjlN4+5NxTIbPn3wbW0j/EVF4hvdhPAIvt32",
-	"Q3uz9iHl6jW/XDUKfqe6tflGNxp7b71Qc+O1frUfvkiVaEjnSBKIlEjatDwJMFblsFD6ItS+rQqyQXva",
-	"qoF8WBlYreC8SSTcoMkZXJurRrHk38IEnNFSQGMtNsO2yBNmccefRr4n1DIbp11nw61HbbbpBHTj2y9V",
-	"jYorSwrljVAYLN/1H9Z5cfwGUhS5/yRVTIxtryPTj/FHfyD7vgzMpvPdpYnJ7nTO+7oPrazYodDxn22J",
-	"/s5xxjdqjn5xOIYKyDdKdSiUelgnLxcsxqo+rfp2Rx1irCLg5O1KwBwbkl/YIt1cf7kJ8GPuSqPqfXov",
-	"9K7BgsuNkn4WTgrdl6hf/8GSUuD1F3245DpRa1QZr++HtZVDi9XvKuI/VUXUErBZR5BSGPjgYKf82tMD",
-	"KAj/oT5T5aG9Ixp8MS/P0/H/+MycKT/mWCfrwJ39nCkd+zycxopSte1bpvcIVdyUiHKf2iuVTKYukfw8",
-	"ssPv2BL2hnuHvjP/ya0wJ43pcPMTzq34BLqrUe3BIuVxTZg8EGO5EL5WuRcShKG2vKPirfpu4UNVu619",
-	"GPG71P/dpd6vOQRUrYm8o0Qmtat2qcoINs81mEZOkdm0PNmeWpsfDQb/OHl/fnR6cnY+uNzrr5W5rp+h",
-	"cNohcLWe4ZRsjivlpc5HDgVPfhRXH67+HQAA//8=",
+	"7H1tc9u2sv9X2eH/P1P7Di3LjpM2ztwXbpLTkxun9jju9NypMxJErkQcgwAPAEpRM/7udxYAnyTKD4md",
+	"um1eJCOJxPNvd3/YXcCfokTlhZIorYkOP0UF0yxHi9p9e8UsmzCDb17RtxRNonlhuZLRYXSeIaThOfAU",
+	"tsbVtxFPx9uDKI44vVcwm0VxJFmO0WHE0yiONP6n5BrT6NDqEuPIJBnmjJqwy4LeMlZzOYuurq7oZVMo",
+	"adB16EeWnuF/SjSWviVKWpTuIysKwRNGfdv9t6EOfmpV+/81TqPD6P/tNoPd9U/N7mutlfZNrQ9Q+8aA",
+	"G+ByzgRPX4DNEHI0hs0QDFsaWGTLQXQVR2+kRS2Z8DV+lf4Z1HPUMGVc4ErXEqY1RwNSQYqWceH6+LOy",
+	"/1ClTB++ez8rMGWSNRiZKg024wZYkqhSWtefU7YUiqXnSh0zPcOvu6oTlS5paQU1TZ1j0k1hmFWWJFhY",
+	"4/r5i2SlzZTmv+NXmLt33BguZ6A0LLSSM0g0pigtZ4K6c1WJjJOJozQ9R5a/w3yCuiUdhVYFasu95OTu",
+	"8QhzxoX7zuUxypnNosO9eFXu4up1rYRbE5RlHh3+FrE05zKi7s6jOJpyyWSC0YeeCiyyfMTTPqFuK4Df",
+	"6hfjbhe7XWhaUJN/Y2KphZcZkzM8FUxuHDQrrRqVxUyzFNc12DFOLZQycfWksMhQgsq5tZiS9goNTpQS",
+	"yCS12FJwPbVxYzGFyRJ+KYxlJvvOgCkw8VLJU+AeXKQPCXT0WUmE0nSaa2awEEyOvNq8HkY0Ba6AVumo",
+	"YMnlCCWbCEy/eMgrS9X0qHc9NDKLlclorUm3C2fIBCSC0xDAoEyhMRxU9xi2zlFrNlU6j90sJaXWKC28",
+	"PH6zDU6JIAicsWQJ41DCZnghlUjpHV/o3cvTIMfbL9w8qyn9ntPUS8QU0wGMNc64kmOnA1yFhzCeCTVh",
+	"wv3mFQCmF5LJFPhMKo1pDEwuQdkMNcyZKNG9Cb4qGhpNA1cSXBkDGqfVEt8FnO9pxJMl1HMxgFc4ZaWw",
+	"MGXCYD9CJ2U6w55Jf6ekzcQS/HOCYqqEYNo0te4PqUpqiVky1NI+OyAp5JLnJPzDuj0uLc5QU3uJkoZw",
+	"L0ObhcaE2cay949JiRR1M7IX1dTeIHWVLKzYGZZXi1vbGqoIP7K8IO0V5UuNKTd9MoZznvh6Vqt9TU/g",
+	"Ep19Rwk55ko7azEthbjVYuSlsPx3JfHh5qaZkutrP/biwgRnhiZrReQ26p9bqx7BLHV3fR5fClWmUD1v",
+	"5m3MFsa1W5uWBa3QLCl6zUmhec70cuTFbL2ZU/88iOELOPr1ffhsYMFt5tuL4aeXpyu/z5Ki04/S7CAz",
+	"dmcviuvP+/7zApvf3Wf6PWE7CUqrmXCPsFz9WpeqPlMpw5pWWLFjVGmz6otU2mZrT/t/oLrYtFW+NFX7",
+	"rQEcuNZJ+7geuFoMZ01Lexsm/UaD8nlqSiNLw1KaXguRVov0AvLSWJCKlFYiyhS9Ee0st9trWMxNm6r8",
+	"2daxl0T5H5jWbOnnrUH/bQR+0GvOXvRZsGCmgPUas14FYYXpA4SeI5wfv2+A4PpHFSvPgDQxALLNPMEN",
+	"rGMDuSCeu5HsJapYjpKkxThbiHMss9KW13LfPnrqCsZ1C33sp+I9PSRUiJHnsu5rDdQbV5sJoRaYjngx",
+	"0sTX7lp8hV/cB1voYwg9rECUxqLup//rpKHd9Ksa1y+8AnHbRomL2rabfpVSIXVkeR9LeFmxMnpMI/pF",
+	"8o9gMFEyNR26sPfs6Q/Ph8+ffb93u7GWxqq8Hmy31ZOFRA3cbd2mHHWvGKWMi+VowpLLsmgr2jvuP968",
+	"up4FPX/G0uEPT5/tDJ9M9nYOEL/fef7s2bMd/GGPTdLhk4PnuNffvRX61VT5bnm2iVjVpfyTHnOd0AZX",
+	"sAmKAbyVaiG9LjKH8A+NGMMpW5LO+F9Vwk8qhtfSoi40Xx1W57XenkxGLBGj1CujUWlQj4xltjT9Pi1f",
+	"Ei4iUlsXEW04LiIHxYtocE0DG03k51aaKClHPBXoIK1K28d9pWph+BZwTSejCm8yXfDUZiPBc95T949L",
+	"i3eplZvLkc00mkyJ9IuraxPzHkGYjETJRgnxemtGBepRzt27t6udCt/vpObs4yhsam/fDVdI5TmTqR+E",
+	"b/ZuFRBJWY4M/x2/eNKpOqFY05m79SS41e6pL26/dY+Iqnq3Ae7nyhLfCasBwfYO4AhSVU4EwgQTVhqs",
+	"vDvApFmgNkFrQcEMWUr77AC2nu/vP3ny/f7wybMfnh58//3TH4Y/bHc66qtseipLogd1R40qdYIb5rGr",
+	"K9/H8C6G4xj+Rf/ovyf/Ot6kUYxVGt1SkVq5J+T3K/j3Vmk2Q0A54xJXNfxECRvDhKUz1DEUOJkI7O00",
+	"yrRQvI8o/FPRtoD2/lZBypmI3X5OlRbc5hRJxxZK2665wHKfWPcsszu5EqI0lztPhnsHTwalX9YBVzf5",
+	"CdbVkWDGjpxzLNCtDSSkzTlewNA7FiTOUUMomN5y3nOV8umSy5kzZT1Nvc4Lu4RFxgWCVOAdfsTzS5mi",
+	"hgVb9s73isuin5ltcEXgRzvqcJmbJ+GWoy2YMQul076tYsqd7LnnA3D+TcKA39u33Ob/nfF0k6NDKbGJ",
+	"qxKCepTFy1OHrYpx+W5UYO0g7tmT75/fbpDBw/FZW4W7uUcGjRJLU1P7QxQBkRYtBqPcHjHQFu60HE+7",
+	"otTeYN/OdbAOmkKrHG2Gpbln/uQ8DEoKmhJjR1Zdouz3NOzQW3D2+v05uLc+E0SrLo3br92mNau37rQD",
+	"8p+bTdCLygNeb9XrR6DRYdNmyHV4Dls4mA2g7dTY7q6mb6B/ZC6+dVteo9G53VPHIXzro0LzBDvlN1vA",
+	"69brH6UQOyxJ0JgvXzGDSam5XR6laViz7r4dZaKXruUjexY8DusI5sWvGbcouLFU7waU8zmzeMzl5Qbv",
+	"hDDvSlsycVTarP+VeZGcIuoNbfS5TDZYhq4lZonlcxL40hQoU0xjp03dbykKDOq+wYkvcI07qGd0/VtA",
+	"tsxRWiC7ucoPpm4HWLDlLIZCK/q4qn3oYV8v3P6ujnKuGkXGhYsgIcuBp5X6VrRN78HIiiuovf1e3RfX",
+	"YhxMxqpDolqOFqXxM3adL+lXbrOXDZaDM+lkGh3+dr1bvnZGXcWfuhG8ypJ25GyDulzv2odVN+NRE95f",
+	"ZMpgYMXAxIItTZ2DwG1jpF1crBFeH15/5aD2GWHse487961HndCxMngJSE/CoBurapC2EJPScEmayr1k",
+	"vGd1wjTC/7w/+bkyaTQbrLQZrbFPIriQrQISfDe8ZmMSxu7hGHynX8BE0e8avYWGDLVj0kriLXDiBvbO",
+	"J4w4rNz48kmFhGpaqtK9ZttPj8WPtn/0XZFuTNmkiaJyAy1fd4/At7u1rsP7V67bt24vOpkeN6kEX38f",
+	"Zt6pOZ6rax3WK+68+4Byu8q+Xp287Z+MILZq6gwCkUGbMQsabaklbSB8Fe042cnb3pDFaYgaruoJr+aT",
+	"To4ABKecoT0cKfR2/WQDSJt6PT/lHzEd7T8d5pP6296s+fy09Xlv2H4w7DzpPqJvfYMgXnhW07K/UkSJ",
+	"AHlt6KS7br9m6MJELg2D1k7p7wx4vxtp9xQWzECiCo4pLSK954zrlsZE6RRTIKuyvSFA3k0yWodlwoRA",
+	"apFeqRJofP1EuGgwZnuVPDhrHoNLVSISM48hJCr1R7E2StlK1Oi2MnjbiFFj7e4Yy7rRBl47r493su6U",
+	"/9Ui8O+dv8fN24QZnlQkesVhdH5+Cj/Sc29LCUohExFck2SiiD16r5KzyxKOTt/AJboQQ+1liEL6nVsW",
+	"qrCZqczawif0cTlV/aCufBaN+6DiDa9wjoJgQM26iKnfSsFkCVSzOdzdZQWvfVWJynfn+66rk+WFTHHO",
+	"Cg5b4/DBFR7HweUz3p3vj7cHcCIREkV6KLFua0kM4tD1Y4YSNdlZ+EmFFC2wTFySfr6QyEkVxK453wKp",
+	"gqomi8YGNwGzCDhHvazZ4IxxaazP/pxygYMLeSF/Ja7S/EZmnmlrYKpV3sqhK8qJ4CbD1GXTwVaKc1WY",
+	"3bSaqx1W8F1VoKSZWeYCuLyQM26zcuImKEzWbqoSsx0Dt5AqNGAUKAlFqQtl8JD6swOvXaepUs89UkwE",
+	"04G/tqmeWeV6dqHAZKxwzs0u77uQAFsHw2EMB8ODGAaDwfYGKujSZZmB8cUtqNBFNHZLQdV3+WOLb44/",
+	"XXiKchEdwkWH2lxEV+MBEB7Hrz2j9Dyvynp1sBjQrIwrcz2u+XwwB2FjAlOOIjVNbJ+ExlMHA1vjSm7G",
+	"MYyb3cU4pp6P+zYe422HMZ82SU3YZdUELUSVO0hFYWvcbPhClZ3QIzXahKPpW/D20cdNwbCxXyY3+rOQ",
+	"fl71wG9zgtO/AsElYmEAP1qUKa3kVnAExeB2fSZ29AeoQ2ab2Dp1tBCMy7D2ptFJly39DMInlXrLxzW0",
+	"tIl30rnQePDxOE8y1TxlXBBWEpWGLOIgl7XvT5MNpcqNs89Nmkgr/cMtglGgkTSum3uqnHpXG3eNBu1O",
+	"vbWrcvU9blaDLj4JJcRTDuvJy5iBCaIEQ/9ZVWmNnihKDEr6uWNOnWCIuLj0CN9ol2GOazgvPJ9dyT09",
+	"XEs+7csv9biqctjGoNwCMEHKqJXNth1XGaUkbH5GL6LxAM7WckO36gycIAUuD3W7nYjjAHEwHN5FHRgo",
+	"q8UlJUeWSvAEpU9LCUcwjgqWZAj7gyHxVS2C2SLjslgsBsw9Hig92w1lze7xm5evf37/emd/MBxkNhfO",
+	"3HPr90t9xsupaVbw7SiO5qiNt357g+FgSGWDuo4OoyeD4eCJo/k2cxZ81+Vq7qbtdBrVl0fsM4IIUME3",
+	"6u1qnfwArX1NW291/BBu99xxRrjOef3/Jo0Ooy6ewuEVNPZHlS7v7SBAf+r0VZc2WV3i6nmY/eHw3jrR",
+	"OI36T020k3Cc0+bAN95XZ93J3daJHVdk7+YinR04Fdp7cnOh1YMkV3H09Db96x7aadNK5z1pEcrfPlx9",
+	"iCNT5jnTyxqAAXYtgFg2M0RyfdLxB6pyBdS7n3h65REt0PbG2uh3pyyrrTKh1ZEqm7mQjARu19HqK+yg",
+	"9YHQcvK2DyevgsvYCV91vIakrs1zLqKTtxfR4PPxMDy4uVB90OnhgeAHfR0E4qg3z+4ndPa3dY4ubAha",
+	"hA7T5rzU6mrP0LYabR/d+20tmOTiICCQzdHAJk7mUNbPyVx4peqe93dWJ/z+U6JeNkf8WtGX6LqzfR/+",
+	"QF32x+ixR4bbn9BeD9oVRPX1o3llt3VY1LmHV5SeW+NeMTh2PNTvGD9TEojKvqob+kJg1aHbW4ZYViK6",
+	"/YgLXf+uYSgmdoc9jIUp18Z+vj58YJjQ8kB7cq8xcNywicAdVloVMlpqW/cFYIo3UMC3iIXndLS7YrRF",
+	"AW4GcBRSs4g9M0HqbAkhvYD4ffVT6G04BmedO4IbkMqbWFulzThiXdHcilev2F1f1VFp1S8h4/rr214l",
+	"8Q6G9++p8175hQJaKWiW6mZIVxlgD4nnM7f1g4XmRP62Tk7ebdfYbDSjRtqgeV9IOJXmttd/IO5fV+lx",
+	"30D/mEHfWqbNgPeA+Voq/Bhto8FnWi2836M0bIZ/BKB97d/0+GOH9Gt5NzUeUP01tHjr5PAWE4I+7Ahd",
+	"PnZV7mv/psn/DLC/iyK3wjwk2t+xy+BYrVFtqiOgLrYQV8c+DcvRZ+TTKldAhQVbwoQll9UJ0YDSG0RA",
+	"AnMttM+69eH5XJjoEfgZgE1tlUbhBPIbih1CrgVwrua4Y9WOrXJW+gGo5mhaN3w0SSNNRrRVwHzeSPMC",
+	"TFAoOXMPXTjG5ZhMSlslQGx7bVQvoSUV2ypU5aJ8V99o5NxnUgG9QqutOv1Zh2he54g9UFxhPQntK8cU",
+	"+lU9dSv98+v6RxqXoNmFcwUBV5vlS6NkOT7shpZaMGunkrti4PtxDyG2bg5V/3UxVSSLng78/Ta3vgtg",
+	"w9VHjytM9yc1OY9UmDyCbxfe6yZDPKRc/cTnq6TLZ4J0gtv0Qyu2HYecNs+q6nyTRUZ2r5bOC0kgUiLt",
+	"1uWrAGNVAQulL0Py9qogG7SnnSMGDysDqwckbhIJN2jabK3NVesswl+CYp3RUkBrLTbDtixSZnHHX/Zx",
+	"T6hlNsn67oaxHrX5pgtGWne/1TlgLu0v5OdDabB611+s9/L4DWQoCn8VZ0Id215Hph/jj/6+k/syMJuu",
+	"T6lMTH6na1Suu2htxQ6Fhv9oS/RX3sc/UnP0i8Mx1EC+UapDIuLDkrxCsATr/M/67q5mC7+KgJO3Kw6p",
+	"xJD8whbp5ubmRsCPhUs9bPJgvNC7AgsuN0r6WTiIe1+ifv2FZZXA6y+6uOw6UWsdSFmPN3eVQ6er31TE",
+	"31VFNBKwWUeQUtj1m4Od6rbHB1AQ/qJeU8d5PBENXMzL82T0X97zbapLrBtnOLirFaZKJ97PrbGuqU6r",
+	"qNznhCpuKkS5q3YrJZOruT+jxCW8Y0vYH+4/8435KzfDnLSmw81POHjpA1QuBzyGRcaTpmJiIMZyIfxZ",
+	"gDg44MPZjZ6M0vre4ofKJl27GPmb1P/Vpd6vOQRU9Yn89V7UJpvauUn9KQflr68zLTfmpgTpB3Rirl/9",
+	"+JXh7MZ2TVI0zdg30H5+BvWKo5Kmsw3aO2RL0+sv/IkWYpIevwmTAziq3P/MBmWtFrIdIghKO9x54U5s",
+	"bW/Kr67B/shzq/+m2S4+HXsDqm7Ikz6vDhj7+0a+/C+YfKhgfFP+axVOMv0xqv6cV3cC+qvku3oleLtc",
+	"1zoC58bzuBNbqxncpH3Mbl6f0d6kgM4wd0FIVt/K0VpCtw2cYHPRjMvfkNWR68rLVesq0kIT2kjnIUrm",
+	"AuzMSzmJfeec13UqKhwufxirvOnGlkdBNc/qyfvGNh9YxUKNsh5N20s1j9LUXWyDH/2dWXX0vI7S98pP",
+	"Y9Bb8rMOf9b+azgPhP3ev7jzB5DSMMhrqGm4TDDjxTecfwbOj9L0BpA3ZuJTuNTi6gY7z6qkkbA2cUC1",
+	"PwQCJ0RewyMyB2DQ2Y689/hXg4KvxwIq1N2OC3QH+7c/b9VCk3kIdtrcrHIXiuoGoef9jdYJee1rRUwr",
+	"pY/ZrLpXNrO2ONzd/efJ+/PD05Oz8935/mDtlPn6FSbOeRjmYj3BULIZrpzudiG0MGTv5LiKNxT0nDrQ",
+	"LK4bJHbmzERXH67+LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -25,9 +25,15 @@ func (s *Server) update(ctx context.Context, id string, change func(*devapi.Data
 	return d, nil
 }
 
-// outcome sorts an operation's error: the status to answer and its body, or
-// the error itself when it is unexpected (a 500 through writeError).
+// outcome sorts a database operation's error: the status to answer and its
+// body, or the error itself when it is unexpected (a 500 through
+// writeError).
 func outcome(err error) (int, gen.Error, error) {
+	return outcomeOf(err, "database not found")
+}
+
+// outcomeOf is outcome with the message a 404 answers.
+func outcomeOf(err error, notFoundMsg string) (int, gen.Error, error) {
 	if err == nil {
 		return http.StatusOK, gen.Error{}, nil
 	}
@@ -35,7 +41,7 @@ func outcome(err error) (int, gen.Error, error) {
 	case http.StatusBadRequest:
 		return status, errorBody(err), nil
 	case http.StatusNotFound:
-		return status, messageBody("database not found"), nil
+		return status, messageBody(notFoundMsg), nil
 	default:
 		return status, gen.Error{}, err
 	}
@@ -96,14 +102,19 @@ func (s *Server) EnableTls(ctx context.Context, req gen.EnableTlsRequestObject) 
 
 // okOutcome answers an operation whose success is the JSON string "OK".
 type okOutcome[R any] struct {
-	ok         func() R
-	badRequest func(gen.BadRequestJSONResponse) R
-	notFound   func(gen.NotFoundJSONResponse) R
+	notFound404 string // the 404 message; default "database not found"
+	ok          func() R
+	badRequest  func(gen.BadRequestJSONResponse) R
+	notFound    func(gen.NotFoundJSONResponse) R
 }
 
 func (o okOutcome[R]) answer(err error) (R, error) {
 	var zero R
-	switch status, body, err := outcome(err); status {
+	msg := o.notFound404
+	if msg == "" {
+		msg = "database not found"
+	}
+	switch status, body, err := outcomeOf(err, msg); status {
 	case http.StatusOK:
 		return o.ok(), nil
 	case http.StatusBadRequest:

@@ -1,0 +1,216 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/gen"
+)
+
+const teamNotFound = "team not found"
+
+// membership returns the caller's membership of a team; ENOTFOUND when the
+// caller is not a member, so a team is never revealed to outsiders.
+func (s *Server) membership(ctx context.Context, teamID string) (*devapi.TeamMember, error) {
+	teams, err := s.store.Teams(ctx, accountFrom(ctx).Email)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range teams {
+		if m.Team.ID == teamID {
+			return m, nil
+		}
+	}
+	return nil, devapi.Errorf(devapi.ENOTFOUND, "team not found")
+}
+
+// manager returns the caller's membership when it may manage members.
+func (s *Server) manager(ctx context.Context, teamID string) (*devapi.TeamMember, error) {
+	m, err := s.membership(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	if m.Role != devapi.RoleOwner && m.Role != devapi.RoleAdmin {
+		return nil, devapi.Errorf(devapi.EINVALID, "only the team's owner or an admin can change its members")
+	}
+	return m, nil
+}
+
+func toTeam(t devapi.Team, role string) gen.Team {
+	out := gen.Team{TeamId: t.ID, TeamName: t.Name, CopyCc: t.CopyCC}
+	if role != "" {
+		out.MemberRole = &role
+	}
+	return out
+}
+
+func toTeamMember(m *devapi.TeamMember) gen.TeamMember {
+	return gen.TeamMember{TeamId: m.Team.ID, TeamName: m.Team.Name, MemberEmail: m.Email, MemberRole: m.Role, CopyCc: &m.Team.CopyCC}
+}
+
+// ListTeams handles GET /v2/teams.
+func (s *Server) ListTeams(ctx context.Context, _ gen.ListTeamsRequestObject) (gen.ListTeamsResponseObject, error) {
+	teams, err := s.store.Teams(ctx, accountFrom(ctx).Email)
+	if err != nil {
+		return nil, err
+	}
+	out := make(gen.ListTeams200JSONResponse, 0, len(teams))
+	for _, m := range teams {
+		out = append(out, toTeam(m.Team, m.Role))
+	}
+	return out, nil
+}
+
+// CreateTeam handles POST /v2/team. The caller becomes its owner.
+func (s *Server) CreateTeam(ctx context.Context, req gen.CreateTeamRequestObject) (gen.CreateTeamResponseObject, error) {
+	t := &devapi.Team{ID: uuid.NewString(), Name: req.Body.TeamName, CopyCC: req.Body.CopyCc, CreatedAt: s.now().UTC()}
+	err := s.store.CreateTeam(ctx, t, accountFrom(ctx).Email)
+	switch status, body, err := outcomeOf(err, teamNotFound); status {
+	case http.StatusOK:
+		return gen.CreateTeam200JSONResponse(toTeam(*t, devapi.RoleOwner)), nil
+	case http.StatusBadRequest:
+		return gen.CreateTeam400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return gen.CreateTeam404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
+}
+
+// DeleteTeam handles DELETE /v2/team/{id}. Only the owner can delete a team.
+func (s *Server) DeleteTeam(ctx context.Context, req gen.DeleteTeamRequestObject) (gen.DeleteTeamResponseObject, error) {
+	err := func() error {
+		m, err := s.membership(ctx, req.Id)
+		if err != nil {
+			return err
+		}
+		if m.Role != devapi.RoleOwner {
+			return devapi.Errorf(devapi.EINVALID, "only the team's owner can delete it")
+		}
+		return s.store.DeleteTeam(ctx, req.Id)
+	}()
+	return okOutcome[gen.DeleteTeamResponseObject]{
+		notFound404: teamNotFound,
+		ok:          func() gen.DeleteTeamResponseObject { return gen.DeleteTeam200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.DeleteTeamResponseObject {
+			return gen.DeleteTeam400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.DeleteTeamResponseObject {
+			return gen.DeleteTeam404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// GetTeamMembers handles GET /v2/teams/{team_id}.
+func (s *Server) GetTeamMembers(ctx context.Context, req gen.GetTeamMembersRequestObject) (gen.GetTeamMembersResponseObject, error) {
+	var members []*devapi.TeamMember
+	_, err := s.membership(ctx, req.TeamId)
+	if err == nil {
+		members, err = s.store.TeamMembers(ctx, req.TeamId)
+	}
+	switch status, body, err := outcomeOf(err, teamNotFound); status {
+	case http.StatusOK:
+		out := make(gen.GetTeamMembers200JSONResponse, 0, len(members))
+		for _, m := range members {
+			out = append(out, toTeamMember(m))
+		}
+		return out, nil
+	case http.StatusBadRequest:
+		return gen.GetTeamMembers400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return gen.GetTeamMembers404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
+}
+
+// AddTeamMember handles POST /v2/teams/member. The member must be an
+// account of this devapi.
+func (s *Server) AddTeamMember(ctx context.Context, req gen.AddTeamMemberRequestObject) (gen.AddTeamMemberResponseObject, error) {
+	var m *devapi.TeamMember
+	_, err := s.manager(ctx, req.Body.TeamId)
+	if err == nil {
+		m, err = s.store.AddTeamMember(ctx, req.Body.TeamId, req.Body.MemberEmail, string(req.Body.MemberRole))
+		if devapi.ErrorCode(err) == devapi.ENOTFOUND { // the team exists: the account does not
+			err = devapi.Errorf(devapi.EINVALID, "no account with email %s", req.Body.MemberEmail)
+		}
+	}
+	switch status, body, err := outcomeOf(err, teamNotFound); status {
+	case http.StatusOK:
+		return gen.AddTeamMember200JSONResponse(toTeamMember(m)), nil
+	case http.StatusBadRequest:
+		return gen.AddTeamMember400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return gen.AddTeamMember404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
+}
+
+// DeleteTeamMember handles DELETE /v2/teams/member.
+func (s *Server) DeleteTeamMember(ctx context.Context, req gen.DeleteTeamMemberRequestObject) (gen.DeleteTeamMemberResponseObject, error) {
+	err := func() error {
+		if _, err := s.manager(ctx, req.Body.TeamId); err != nil {
+			return err
+		}
+		members, err := s.store.TeamMembers(ctx, req.Body.TeamId)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			if m.Email == req.Body.MemberEmail && m.Role == devapi.RoleOwner {
+				return devapi.Errorf(devapi.EINVALID, "the team's owner cannot be removed")
+			}
+		}
+		if err := s.store.RemoveTeamMember(ctx, req.Body.TeamId, req.Body.MemberEmail); devapi.ErrorCode(err) == devapi.ENOTFOUND {
+			return devapi.Errorf(devapi.EINVALID, "%s is not a member of the team", req.Body.MemberEmail)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}()
+	return okOutcome[gen.DeleteTeamMemberResponseObject]{
+		notFound404: teamNotFound,
+		ok:          func() gen.DeleteTeamMemberResponseObject { return gen.DeleteTeamMember200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.DeleteTeamMemberResponseObject {
+			return gen.DeleteTeamMember400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.DeleteTeamMemberResponseObject {
+			return gen.DeleteTeamMember404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// MoveToTeam handles POST /v2/redis/move-to-team: the database becomes the
+// team account's. Members of any role but finance can move their databases.
+func (s *Server) MoveToTeam(ctx context.Context, req gen.MoveToTeamRequestObject) (gen.MoveToTeamResponseObject, error) {
+	notFound := "database not found"
+	err := func() error {
+		m, err := s.membership(ctx, req.Body.TeamId)
+		if err != nil {
+			notFound = teamNotFound
+			return err
+		}
+		if m.Role == devapi.RoleFinance {
+			return devapi.Errorf(devapi.EINVALID, "finance members cannot move databases")
+		}
+		_, err = s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, req.Body.DatabaseId, func(d *devapi.Database) error {
+			d.Owner = req.Body.TeamId
+			return nil
+		})
+		return err
+	}()
+	return okOutcome[gen.MoveToTeamResponseObject]{
+		notFound404: notFound,
+		ok:          func() gen.MoveToTeamResponseObject { return gen.MoveToTeam200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.MoveToTeamResponseObject {
+			return gen.MoveToTeam400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.MoveToTeamResponseObject {
+			return gen.MoveToTeam404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
