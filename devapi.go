@@ -19,6 +19,7 @@ type Database struct {
 	Eviction      bool
 	AutoUpgrade   bool
 	ProdPack      bool
+	DailyBackup   bool   // take a backup every day
 	State         string // "active"
 	Endpoint      string // host name clients dial
 	Port          int
@@ -56,6 +57,7 @@ type APIKey struct {
 // use, and a method that returns without error has made its change durable.
 type Store interface {
 	TeamStore
+	BackupStore
 
 	// CreateAccount adds an account. ECONFLICT if the email exists.
 	CreateAccount(ctx context.Context, a *Account) error
@@ -88,7 +90,7 @@ type Store interface {
 	// UpdateDatabase changes one database of owner in one atomic
 	// read-modify-write: it calls change with the stored database and stores
 	// what change leaves in its settings (Name, Owner, Plan, Budget, TLS,
-	// Eviction, AutoUpgrade, ProdPack, ReadRegions, State). ID, Port,
+	// Eviction, AutoUpgrade, ProdPack, DailyBackup, ReadRegions, State). ID, Port,
 	// CreatedAt, credentials and generation are not changed by it. An error
 	// from change aborts the update and is returned as is. ENOTFOUND as
 	// Database; ENOTFOUND also when a new Owner has no account.

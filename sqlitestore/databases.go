@@ -13,7 +13,7 @@ import (
 // databaseColumns are the columns scanDatabase reads, in its order.
 const databaseColumns = `id, owner, name, platform, primary_region, read_regions, plan, budget,
 	tls, eviction, auto_upgrade, prod_pack, state, endpoint, port, created_at,
-	password, rest_token, read_only_rest_token, generation`
+	password, rest_token, read_only_rest_token, generation, daily_backup`
 
 // CreateDatabase stores a new database. ECONFLICT if the id exists, ENOTFOUND
 // if its owner has no account. A nil ReadRegions is stored, and read back, as
@@ -29,11 +29,11 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
 	}
 	_, err = s.writer.ExecContext(ctx,
 		`INSERT INTO databases (`+databaseColumns+`)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.Owner, d.Name, d.Platform, d.PrimaryRegion, string(readRegions), d.Plan, d.Budget,
 		boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
 		d.State, d.Endpoint, d.Port, toMicros(d.CreatedAt),
-		d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation)
+		d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, boolInt(d.DailyBackup))
 	switch {
 	case isUniqueViolation(err):
 		return devapi.Errorf(devapi.ECONFLICT, "database %s already exists", d.ID)
@@ -189,11 +189,11 @@ func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change fun
 	}
 	row := tx.QueryRowContext(ctx,
 		`UPDATE databases
-		 SET name = ?, owner = ?, plan = ?, budget = ?, tls = ?, eviction = ?, auto_upgrade = ?, prod_pack = ?, read_regions = ?, state = ?
+		 SET name = ?, owner = ?, plan = ?, budget = ?, tls = ?, eviction = ?, auto_upgrade = ?, prod_pack = ?, read_regions = ?, state = ?, daily_backup = ?
 		 WHERE id = ? AND owner = ?
 		 RETURNING `+databaseColumns,
 		d.Name, d.Owner, d.Plan, d.Budget, boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
-		string(readRegions), d.State, id, owner)
+		string(readRegions), d.State, boolInt(d.DailyBackup), id, owner)
 	updated, err := scanDatabase(row)
 	switch {
 	case isForeignKeyViolation(err):
@@ -217,11 +217,11 @@ func scanDatabase(row scanner) (*devapi.Database, error) {
 		d                                  devapi.Database
 		readRegions                        string
 		tls, eviction, autoUpgrade, prodPk int64
-		created                            int64
+		created, daily                     int64
 	)
 	err := row.Scan(&d.ID, &d.Owner, &d.Name, &d.Platform, &d.PrimaryRegion, &readRegions, &d.Plan, &d.Budget,
 		&tls, &eviction, &autoUpgrade, &prodPk, &d.State, &d.Endpoint, &d.Port, &created,
-		&d.Password, &d.RestToken, &d.ReadOnlyRestToken, &d.Generation)
+		&d.Password, &d.RestToken, &d.ReadOnlyRestToken, &d.Generation, &daily)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +232,6 @@ func scanDatabase(row scanner) (*devapi.Database, error) {
 		d.ReadRegions = []string{}
 	}
 	d.TLS, d.Eviction, d.AutoUpgrade, d.ProdPack = tls != 0, eviction != 0, autoUpgrade != 0, prodPk != 0
-	d.CreatedAt = fromMicros(created)
+	d.CreatedAt, d.DailyBackup = fromMicros(created), daily != 0
 	return &d, nil
 }

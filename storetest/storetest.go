@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) devapi.Store) {
 		{"SetCredentials", setCredentialsTests},
 		{"Setting", settingTests},
 		{"Team", teamTests},
+		{"Backup", backupTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -325,7 +326,7 @@ var databaseTests = []test{
 		mustCreateDatabase(t, s, d)
 		got, err := s.UpdateDatabase(t.Context(), "a@example.com", "db-1", func(x *devapi.Database) error {
 			x.Name, x.Plan, x.Budget, x.TLS, x.Eviction, x.AutoUpgrade, x.ProdPack = "renamed", devapi.PlanPayg, 99, false, false, false, false
-			x.ReadRegions, x.State, x.Owner = []string{"us-west-1"}, "active", "b@example.com"
+			x.ReadRegions, x.State, x.Owner, x.DailyBackup = []string{"us-west-1"}, "active", "b@example.com", false
 			x.Password, x.Port, x.Generation = "ignored", 1, 1000 // not settings: not stored
 			return nil
 		})
@@ -334,7 +335,7 @@ var databaseTests = []test{
 		}
 		want := NewDatabase("db-1", "b@example.com", at(1))
 		want.Name, want.Plan, want.Budget, want.TLS, want.Eviction, want.AutoUpgrade, want.ProdPack = "renamed", devapi.PlanPayg, 99, false, false, false, false
-		want.ReadRegions = []string{"us-west-1"}
+		want.ReadRegions, want.DailyBackup = []string{"us-west-1"}, false
 		EqualDatabase(t, got, want)
 		if _, err := s.Database(t.Context(), "a@example.com", "db-1"); devapi.ErrorCode(err) != devapi.ENOTFOUND {
 			t.Errorf("the old owner still sees the moved database: %v", err)
@@ -634,6 +635,7 @@ func NewDatabase(id, owner string, createdAt time.Time) *devapi.Database {
 		Eviction:      true,
 		AutoUpgrade:   true,
 		ProdPack:      true,
+		DailyBackup:   true,
 		State:         "active",
 		Endpoint:      id + ".example.io",
 		Port:          6379,
@@ -855,5 +857,43 @@ var teamTests = []test{
 		}
 		_, err = s.Authenticate(ctx, "team-1", "anything")
 		wantCode(t, err, devapi.EUNAUTHORIZED)
+	}},
+}
+
+var backupTests = []test{
+	{"Lifecycle", func(t *testing.T, s devapi.Store) {
+		ctx := t.Context()
+		mustCreateAccount(t, s, "a@example.com", at(0))
+		mustCreateDatabase(t, s, NewDatabase("db-1", "a@example.com", at(1)))
+		b2 := &devapi.Backup{ID: "b-2", DatabaseID: "db-1", Name: "second", CreatedAt: at(20), Size: 3, Data: []byte(`{"k":2}`)}
+		b1 := &devapi.Backup{ID: "b-1", DatabaseID: "db-1", Name: "first", Daily: true, CreatedAt: at(10), Size: 3, Data: []byte(`{"k":1}`)}
+		for _, b := range []*devapi.Backup{b2, b1} {
+			if err := s.CreateBackup(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantCode(t, s.CreateBackup(ctx, b1), devapi.ECONFLICT)
+		wantCode(t, s.CreateBackup(ctx, &devapi.Backup{ID: "b-3", DatabaseID: "nope", CreatedAt: at(1)}), devapi.ENOTFOUND)
+		list, err := s.Backups(ctx, "db-1")
+		if err != nil || len(list) != 2 || list[0].ID != "b-1" || list[1].ID != "b-2" || !list[0].Daily || list[0].Data != nil || !list[0].CreatedAt.Equal(at(10)) {
+			t.Fatalf("list: %+v, %v", list, err)
+		}
+		got, err := s.Backup(ctx, "db-1", "b-2")
+		if err != nil || string(got.Data) != `{"k":2}` || got.Name != "second" || got.Size != 3 {
+			t.Errorf("get: %+v, %v", got, err)
+		}
+		_, err = s.Backup(ctx, "db-other", "b-2")
+		wantCode(t, err, devapi.ENOTFOUND)
+		if err := s.DeleteBackup(ctx, "db-1", "b-2"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.DeleteBackup(ctx, "db-1", "b-2"), devapi.ENOTFOUND)
+		// Deleting the database deletes its backups.
+		if err := s.DeleteDatabase(ctx, "a@example.com", "db-1"); err != nil {
+			t.Fatal(err)
+		}
+		if list, err := s.Backups(ctx, "db-1"); err != nil || len(list) != 0 {
+			t.Errorf("backups of a deleted database: %+v, %v", list, err)
+		}
 	}},
 }
