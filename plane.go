@@ -3,6 +3,10 @@ package devapi
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 )
 
 // PlaneDatabase is what a data plane needs to serve one database.
@@ -61,8 +65,157 @@ type Plane interface {
 	// Databases lists the ids of the databases the plane serves or holds
 	// data for, so reconciliation can remove those the store no longer has.
 	Databases(ctx context.Context) ([]string, error)
+	// Snapshot captures every key of every logical database (0-15) of the
+	// database: its type, value and remaining TTL. Keys come ordered by DB,
+	// then Key; set members sorted; the other types in their Redis order.
+	// Keys are read one at a time, so a snapshot taken while clients write
+	// is not of one instant. Not captured: stream consumer groups, empty
+	// streams, per-field TTLs of hashes. ENOTFOUND if the plane does not
+	// serve the database; EINVALID if it holds a key of a type a Snapshot
+	// cannot hold; ECONFLICT if a key kept changing while it was read.
+	Snapshot(ctx context.Context, id string) (Snapshot, error)
+	// Restore replaces the whole content of the database with s: it flushes
+	// every logical database, then writes every key of s with its TTL, which
+	// counts from the restore. Clients connected meanwhile may see it half
+	// done. ENOTFOUND if the plane does not serve the database; EINVALID,
+	// with the database untouched, if s does not pass Snapshot.Validate.
+	Restore(ctx context.Context, id string, s Snapshot) error
 	// Close stops serving. Data a plane persists stays for the next start.
 	Close() error
+}
+
+// Snapshot is the content of a database, independent of the plane that took
+// it: a snapshot of one plane restores on any other.
+//
+// Values are Go strings holding raw bytes. encoding/json replaces bytes that
+// are not valid UTF-8 with U+FFFD and cannot encode an infinite Score, so a
+// snapshot with binary values or ±Inf scores does not survive encoding/json
+// unchanged.
+type Snapshot struct {
+	Keys []SnapshotKey `json:"keys"`
+}
+
+// Key types a SnapshotKey holds, as Redis's TYPE names them.
+const (
+	TypeString = "string"
+	TypeList   = "list"
+	TypeSet    = "set"
+	TypeZSet   = "zset"
+	TypeHash   = "hash"
+	TypeStream = "stream"
+)
+
+// SnapshotKey is one key of a Snapshot. Type says which one value field is
+// set; the others are empty.
+type SnapshotKey struct {
+	DB   int    `json:"db"` // logical database, 0-15
+	Key  string `json:"key"`
+	Type string `json:"type"` // TypeString, TypeList, TypeSet, TypeZSet, TypeHash or TypeStream
+	// TTLMillis is the time the key had left to live, in milliseconds; 0
+	// means it does not expire.
+	TTLMillis int64             `json:"ttl_millis"`
+	String    string            `json:"string,omitempty"`
+	List      []string          `json:"list,omitempty"`   // in order
+	Set       []string          `json:"set,omitempty"`    // sorted
+	ZSet      []ScoredMember    `json:"zset,omitempty"`   // by score, as ZRANGE
+	Hash      map[string]string `json:"hash,omitempty"`   // field to value
+	Stream    []StreamEntry     `json:"stream,omitempty"` // by ID, oldest first
+}
+
+// ScoredMember is one member of a sorted set.
+type ScoredMember struct {
+	Member string  `json:"member"`
+	Score  float64 `json:"score"`
+}
+
+// StreamEntry is one entry of a stream. Consumer groups are not part of a
+// Snapshot.
+type StreamEntry struct {
+	ID     string   `json:"id"`     // as XADD takes it: "<ms>-<seq>"
+	Fields []string `json:"fields"` // name, value, name, value, ...
+}
+
+// Validate reports, as EINVALID, what in s no Redis could restore: a DB out
+// of 0-15, an empty or duplicate key, an unknown type, an empty collection
+// (Redis holds none), a negative TTL, a NaN score, or stream entries without
+// fields, with an odd field list, or with IDs that are malformed, 0-0 or not
+// increasing.
+func (s Snapshot) Validate() error {
+	type dbKey struct {
+		db  int
+		key string
+	}
+	seen := make(map[dbKey]bool, len(s.Keys))
+	for i, k := range s.Keys {
+		bad := func(format string, args ...any) error {
+			return Errorf(EINVALID, "snapshot key %d (db %d, %q): %s", i, k.DB, k.Key, fmt.Sprintf(format, args...))
+		}
+		if k.DB < 0 || k.DB > 15 {
+			return bad("db must be 0-15")
+		}
+		if k.Key == "" {
+			return bad("key is empty")
+		}
+		id := dbKey{k.DB, k.Key}
+		if seen[id] {
+			return bad("key appears twice")
+		}
+		seen[id] = true
+		if k.TTLMillis < 0 {
+			return bad("ttl_millis is negative")
+		}
+		var n int
+		switch k.Type {
+		case TypeString:
+			n = 1
+		case TypeList:
+			n = len(k.List)
+		case TypeSet:
+			n = len(k.Set)
+		case TypeZSet:
+			n = len(k.ZSet)
+			for _, m := range k.ZSet {
+				if math.IsNaN(m.Score) {
+					return bad("score of %q is NaN", m.Member)
+				}
+			}
+		case TypeHash:
+			n = len(k.Hash)
+		case TypeStream:
+			n = len(k.Stream)
+			var last [2]uint64
+			for j, e := range k.Stream {
+				ms, seq, ok := parseStreamID(e.ID)
+				if !ok || (ms == 0 && seq == 0) {
+					return bad("stream entry id %q is not <ms>-<seq> above 0-0", e.ID)
+				}
+				if j > 0 && (ms < last[0] || (ms == last[0] && seq <= last[1])) {
+					return bad("stream entry id %q does not follow %q", e.ID, k.Stream[j-1].ID)
+				}
+				last = [2]uint64{ms, seq}
+				if len(e.Fields) == 0 || len(e.Fields)%2 != 0 {
+					return bad("stream entry %q needs name, value pairs", e.ID)
+				}
+			}
+		default:
+			return bad("unknown type %q", k.Type)
+		}
+		if n == 0 {
+			return bad("a %s key without elements", k.Type)
+		}
+	}
+	return nil
+}
+
+// parseStreamID splits a stream entry ID "<ms>-<seq>".
+func parseStreamID(id string) (ms, seq uint64, ok bool) {
+	a, b, found := strings.Cut(id, "-")
+	if !found {
+		return 0, 0, false
+	}
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	return ms, seq, err1 == nil && err2 == nil
 }
 
 // PlaneConfig is what every plane implementation is built with.

@@ -88,11 +88,17 @@ func (e *env) serve(id string, tlsOn bool, password string, gen int64) devapi.Pl
 // database's redis[s]:// URL.
 func (e *env) client(d devapi.PlaneDatabase, password string) *redis.Client {
 	e.t.Helper()
+	return e.clientDB(d, password, 0)
+}
+
+// clientDB is client on logical database db.
+func (e *env) clientDB(d devapi.PlaneDatabase, password string, db int) *redis.Client {
+	e.t.Helper()
 	scheme := "redis"
 	if d.TLS {
 		scheme = "rediss"
 	}
-	opt, err := redis.ParseURL(fmt.Sprintf("%s://default:%s@127.0.0.1:%d", scheme, password, d.Port))
+	opt, err := redis.ParseURL(fmt.Sprintf("%s://default:%s@127.0.0.1:%d/%d", scheme, password, d.Port, db))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -299,6 +305,10 @@ func Run(t *testing.T, opts Options) {
 		if err != nil || len(ids) != 1 || ids[0] != "db" {
 			t.Errorf("databases = %v, %v", ids, err)
 		}
+	})
+
+	t.Run("SnapshotRestore", func(t *testing.T) {
+		testSnapshotRestore(t, newEnv(t, opts))
 	})
 
 	t.Run("Restart", func(t *testing.T) {

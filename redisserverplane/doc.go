@@ -25,6 +25,9 @@
 // most about one second of writes. The password survives too: it is in the
 // store, and devapi rewrites redis.conf whenever it changes.
 //
+// Backups (Snapshot, Restore) read and write keys with typed commands as
+// devapi-admin, not DUMP/RESTORE, so a snapshot restores on any plane.
+//
 // Processes run in their own process group, so a Ctrl-C meant for devapi
 // does not kill them before devapi shuts them down (SHUTDOWN, which flushes
 // the AOF). When devapi is killed instead, they keep running; the next Open

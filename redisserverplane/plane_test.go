@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/planetest"
 	"github.com/devapi-dev/devapi/redisserverplane"
 )
@@ -224,5 +225,47 @@ func TestMaxMemoryAndEviction(t *testing.T) {
 	}
 	if oom == nil || !strings.Contains(oom.Error(), "OOM") {
 		t.Errorf("writes past the cap without eviction: %v, want an OOM error", oom)
+	}
+}
+
+// TestSnapshotAcrossPlanes: a snapshot of the embedded plane restores on
+// redis-server, and back.
+func TestSnapshotAcrossPlanes(t *testing.T) {
+	needRedisServer(t)
+	ctx := t.Context()
+	server := open(t, t.TempDir(), devapi.PlaneConfig{})
+	embedded := embeddedplane.New(devapi.PlaneConfig{})
+	t.Cleanup(func() { _ = embedded.Close() })
+	for _, p := range []devapi.Plane{server, embedded} {
+		if err := p.Serve(ctx, devapi.PlaneDatabase{ID: "db", Port: planetest.FreePort(t), Password: "pw", Generation: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		from, to devapi.Plane
+	}{
+		{"EmbeddedToRedisServer", embedded, server},
+		{"RedisServerToEmbedded", server, embedded},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.from.Restore(ctx, "db", planetest.SampleSnapshot()); err != nil {
+				t.Fatal(err)
+			}
+			snap, err := c.from.Snapshot(ctx, "db")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.to.Restore(ctx, "db", snap); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.to.Snapshot(ctx, "db")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := planetest.DiffSnapshot(got, planetest.SampleSnapshot()); diff != "" {
+				t.Error(diff)
+			}
+		})
 	}
 }
