@@ -13,7 +13,7 @@ type Backup struct {
 	Daily      bool // taken by the daily schedule, not by a request
 	CreatedAt  time.Time
 	Size       int64  // bytes of Data
-	Data       []byte // the plane's Snapshot as JSON; empty in lists
+	Data       []byte // the plane's Snapshot, encoded by the server; empty in lists
 }
 
 // BackupStore keeps backups. Deleting a database deletes its backups.

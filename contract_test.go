@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
@@ -202,6 +203,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // testServer is a real devapi server on loopback with two accounts.
 type testServer struct {
 	url      string // …/v2
+	server   *server.Server
 	store    devapi.Store
 	contract *contract
 }
@@ -238,7 +240,7 @@ func startServer(tb testing.TB) *testServer {
 	hs := httptest.NewServer(srv.Handler())
 	tb.Cleanup(hs.Close)
 	base := hs.URL + "/v2"
-	return &testServer{url: base, store: store, contract: newContract(tb, base, true)}
+	return &testServer{url: base, server: srv, store: store, contract: newContract(tb, base, true)}
 }
 
 // client returns a generated client for email/key whose traffic is validated.
@@ -1009,5 +1011,178 @@ func TestTeamsAndMoveToTeam(t *testing.T) {
 	}
 	if status, _ := s.raw(t, "GET", "/teams/"+team, "", testEmail, testKey); status != 404 {
 		t.Errorf("members of a deleted team: %d", status)
+	}
+}
+
+func TestDatabaseStats(t *testing.T) {
+	s := startServer(t)
+	cl := s.client(t, testEmail, testKey)
+	ctx := t.Context()
+	resp, err := cl.CreateDatabaseWithResponse(ctx, gen.CreateDatabaseJSONRequestBody{
+		DatabaseName: ptr("stats"), PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionUsEast1), Tls: ptr(false),
+	})
+	if err != nil || resp.JSON200 == nil {
+		t.Fatalf("create: %v", err)
+	}
+	db := *resp.JSON200
+	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", db.Endpoint, db.Port), Password: *db.Password})
+	defer func() { _ = rc.Close() }()
+	if err := s.server.SampleStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := rc.Set(ctx, fmt.Sprint("k", i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.server.SampleStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, period := range []*gen.GetDatabaseStatsParams{nil, {Period: ptr(gen.N7d)}} {
+		st, err := cl.GetDatabaseStatsWithResponse(ctx, db.DatabaseId, period)
+		if err != nil || st.JSON200 == nil {
+			t.Fatalf("stats: %v %s", err, st.Body)
+		}
+		got := st.JSON200
+		if len(*got.Keyspace) != 2 || (*got.Keyspace)[0].Y != 0 || (*got.Keyspace)[1].Y != 5 {
+			t.Errorf("keyspace %+v, want 0 then 5", *got.Keyspace)
+		}
+		if len(*got.ConnectionCount) != 2 || (*got.ConnectionCount)[1].Y < 1 {
+			t.Errorf("connection_count %+v, want the open client counted", *got.ConnectionCount)
+		}
+		if *got.DailyNetCommands < 5 || *got.TotalMonthlyRequests != *got.DailyNetCommands || len(*got.Throughput) != 1 {
+			t.Errorf("commands: daily %d, total %d, throughput %v", *got.DailyNetCommands, *got.TotalMonthlyRequests, *got.Throughput)
+		}
+		if got.Latencymean != nil || got.Hits != nil || got.CurrentStorage != nil {
+			t.Errorf("stats report fields devapi does not measure: %s", st.Body)
+		}
+	}
+	if status, body := s.raw(t, "GET", "/redis/stats/"+db.DatabaseId+"?period=2w", "", testEmail, testKey); status != 400 {
+		t.Errorf("period=2w: %d %s", status, body)
+	}
+	for _, id := range []string{"no-such-id", createDatabase(t, s.client(t, otherMail, otherKey), "theirs").DatabaseId} {
+		if status, body := s.raw(t, "GET", "/redis/stats/"+id, "", testEmail, testKey); status != 404 {
+			t.Errorf("stats of %s: %d %s", id, status, body)
+		}
+	}
+}
+
+func TestBackups(t *testing.T) {
+	s := startServer(t)
+	cl := s.client(t, testEmail, testKey)
+	ctx := t.Context()
+	resp, err := cl.CreateDatabaseWithResponse(ctx, gen.CreateDatabaseJSONRequestBody{
+		DatabaseName: ptr("backed-up"), PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionUsEast1), Tls: ptr(false),
+	})
+	if err != nil || resp.JSON200 == nil {
+		t.Fatalf("create: %v", err)
+	}
+	db := *resp.JSON200
+	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", db.Endpoint, db.Port), Password: *db.Password})
+	defer func() { _ = rc.Close() }()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(rc.Set(ctx, "s", "string", time.Hour).Err())
+	must(rc.RPush(ctx, "l", "a", "b").Err())
+	must(rc.HSet(ctx, "h", "f", "v").Err())
+	must(rc.ZAdd(ctx, "z", redis.Z{Score: 1.5, Member: "m"}).Err())
+	must(rc.SAdd(ctx, "set", "x").Err())
+	must(rc.Set(ctx, "bin", "\x00\xff\xfe", 0).Err())
+
+	if r, err := cl.CreateBackupWithResponse(ctx, db.DatabaseId, gen.CreateBackupJSONRequestBody{Name: "before"}); err != nil || r.JSON200 == nil {
+		t.Fatalf("create backup: %v %s", err, r.Body)
+	}
+	list, err := cl.ListBackupWithResponse(ctx, db.DatabaseId)
+	if err != nil || list.JSON200 == nil || len(*list.JSON200) != 1 {
+		t.Fatalf("list: %v %s", err, list.Body)
+	}
+	backup := (*list.JSON200)[0]
+	if backup.Name != "before" || backup.State != "completed" || *backup.DailyBackup != "false" || *backup.BackupSize <= 0 {
+		t.Errorf("backup %+v", backup)
+	}
+
+	must(rc.FlushAll(ctx).Err())
+	must(rc.Set(ctx, "later", "x", 0).Err())
+	if r, err := cl.RestoreBackupWithResponse(ctx, db.DatabaseId, gen.RestoreBackupJSONRequestBody{BackupId: backup.BackupId}); err != nil || r.JSON200 == nil {
+		t.Fatalf("restore: %v %s", err, r.Body)
+	}
+	if v := rc.Get(ctx, "s").Val(); v != "string" {
+		t.Errorf("string after restore: %q", v)
+	}
+	if ttl := rc.TTL(ctx, "s").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Errorf("TTL after restore: %v", ttl)
+	}
+	if v := rc.LRange(ctx, "l", 0, -1).Val(); !slices.Equal(v, []string{"a", "b"}) {
+		t.Errorf("list after restore: %v", v)
+	}
+	if v := rc.HGet(ctx, "h", "f").Val(); v != "v" {
+		t.Errorf("hash after restore: %q", v)
+	}
+	if v := rc.ZScore(ctx, "z", "m").Val(); v != 1.5 {
+		t.Errorf("zset after restore: %v", v)
+	}
+	if v := rc.Get(ctx, "bin").Val(); v != "\x00\xff\xfe" {
+		t.Errorf("binary value after restore: %q", v)
+	}
+	if !rc.SIsMember(ctx, "set", "x").Val() || rc.Exists(ctx, "later").Val() != 0 {
+		t.Errorf("set or later key wrong after restore")
+	}
+
+	// Errors: unknown backup, another account's database.
+	theirs := createDatabase(t, s.client(t, otherMail, otherKey), "theirs")
+	for _, tc := range []struct {
+		method, path, body string
+		want               int
+		text               string
+	}{
+		{"POST", "/redis/restore-backup/" + db.DatabaseId, `{"backup_id":"nope"}`, 404, "backup not found"},
+		{"DELETE", "/redis/delete-backup/" + db.DatabaseId + "/nope", ``, 404, "backup not found"},
+		{"POST", "/redis/restore-backup/" + theirs.DatabaseId, `{"backup_id":"` + backup.BackupId + `"}`, 404, "database not found"},
+		{"GET", "/redis/list-backup/" + theirs.DatabaseId, ``, 404, "database not found"},
+		{"POST", "/redis/create-backup/" + theirs.DatabaseId, `{"name":"x"}`, 404, "database not found"},
+		{"DELETE", "/redis/delete-backup/" + theirs.DatabaseId + "/" + backup.BackupId, ``, 404, "database not found"},
+		{"PATCH", "/redis/enable-dailybackup/no-such-id", ``, 404, "database not found"},
+		{"PATCH", "/redis/disable-dailybackup/no-such-id", ``, 404, "database not found"},
+		{"POST", "/redis/create-backup/" + db.DatabaseId, `{}`, 400, "name"},
+		{"POST", "/redis/restore-backup/" + db.DatabaseId, `{}`, 400, "backup_id"},
+	} {
+		status, body := s.raw(t, tc.method, tc.path, tc.body, testEmail, testKey)
+		if status != tc.want || !strings.Contains(string(body), tc.text) {
+			t.Errorf("%s %s: %d %s, want %d %q", tc.method, tc.path, status, body, tc.want, tc.text)
+		}
+	}
+
+	// Daily backups: a toggle, and the schedule takes one a day.
+	if r, _ := cl.DisableDailyBackupWithResponse(ctx, db.DatabaseId); r.JSON400 == nil || !strings.Contains(string(r.Body), "already disabled") {
+		t.Errorf("disable when off: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, _ := cl.EnableDailyBackupWithResponse(ctx, db.DatabaseId); r.JSON200 == nil {
+		t.Fatalf("enable daily: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, _ := cl.EnableDailyBackupWithResponse(ctx, db.DatabaseId); r.JSON400 == nil || !strings.Contains(string(r.Body), "already enabled") {
+		t.Errorf("enable when on: %d %s", r.StatusCode(), r.Body)
+	}
+	if g, _ := cl.GetDatabaseWithResponse(ctx, db.DatabaseId, nil); g.JSON200 == nil || !*g.JSON200.DailyBackupEnabled {
+		t.Errorf("daily_backup_enabled not shown")
+	}
+	for range 2 {
+		must(s.server.TakeDailyBackups(ctx))
+	}
+	list, _ = cl.ListBackupWithResponse(ctx, db.DatabaseId)
+	if n := len(*list.JSON200); n != 2 || *(*list.JSON200)[1].DailyBackup != "true" {
+		t.Errorf("after two daily runs: %d backups: %s", n, list.Body)
+	}
+	if r, _ := cl.DisableDailyBackupWithResponse(ctx, db.DatabaseId); r.JSON200 == nil {
+		t.Errorf("disable daily: %d %s", r.StatusCode(), r.Body)
+	}
+	if r, err := cl.DeleteBackupWithResponse(ctx, db.DatabaseId, backup.BackupId); err != nil || r.JSON200 == nil {
+		t.Errorf("delete backup: %v %s", err, r.Body)
+	}
+	if list, _ = cl.ListBackupWithResponse(ctx, db.DatabaseId); len(*list.JSON200) != 1 {
+		t.Errorf("after delete: %s", list.Body)
 	}
 }

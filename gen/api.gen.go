@@ -283,6 +283,36 @@ func (e ReadRegion) Valid() bool {
 	}
 }
 
+// Defines values for GetDatabaseStatsParamsPeriod.
+const (
+	N12h GetDatabaseStatsParamsPeriod = "12h"
+	N1d  GetDatabaseStatsParamsPeriod = "1d"
+	N1h  GetDatabaseStatsParamsPeriod = "1h"
+	N3d  GetDatabaseStatsParamsPeriod = "3d"
+	N3h  GetDatabaseStatsParamsPeriod = "3h"
+	N7d  GetDatabaseStatsParamsPeriod = "7d"
+)
+
+// Valid indicates whether the value is a known member of the GetDatabaseStatsParamsPeriod enum.
+func (e GetDatabaseStatsParamsPeriod) Valid() bool {
+	switch e {
+	case N12h:
+		return true
+	case N1d:
+		return true
+	case N1h:
+		return true
+	case N3d:
+		return true
+	case N3h:
+		return true
+	case N7d:
+		return true
+	default:
+		return false
+	}
+}
+
 // AddTeamMemberRequest defines model for AddTeamMemberRequest.
 type AddTeamMemberRequest struct {
 	MemberEmail string                         `json:"member_email"`
@@ -292,6 +322,32 @@ type AddTeamMemberRequest struct {
 
 // AddTeamMemberRequestMemberRole defines model for AddTeamMemberRequest.MemberRole.
 type AddTeamMemberRequestMemberRole string
+
+// Backup defines model for Backup.
+type Backup struct {
+	BackupId string `json:"backup_id"`
+
+	// BackupSize Bytes.
+	BackupSize *int64 `json:"backup_size,omitempty"`
+
+	// CreationTime Unix seconds.
+	CreationTime int64 `json:"creation_time"`
+
+	// CustomerId The owning account.
+	CustomerId *string `json:"customer_id,omitempty"`
+
+	// DailyBackup The string "true" or "false", as Upstash sends it.
+	DailyBackup *string `json:"daily_backup,omitempty"`
+	DatabaseId  string  `json:"database_id"`
+
+	// HourlyBackup The string "true" or "false", as Upstash sends it.
+	HourlyBackup      *string `json:"hourly_backup,omitempty"`
+	InternalBackupTag *string `json:"internal_backup_tag,omitempty"`
+	Name              string  `json:"name"`
+
+	// State Known values: pending, completed, failed. devapi backups are completed when created.
+	State string `json:"state"`
+}
 
 // ChangePlanRequest defines model for ChangePlanRequest.
 type ChangePlanRequest struct {
@@ -306,6 +362,12 @@ type ChangePlanRequest struct {
 
 	// ProdPackEnabled Left unchanged when omitted.
 	ProdPackEnabled *bool `json:"prod_pack_enabled,omitempty"`
+}
+
+// CommandCount defines model for CommandCount.
+type CommandCount struct {
+	DataPoints       *[]TimeSeriesData `json:"data_points,omitempty"`
+	MetricIdentifier *string           `json:"metric_identifier,omitempty"`
 }
 
 // CreateDatabaseRequest Real clients send `database_name` (Terraform, the current CLI) or the legacy `name` (the
@@ -528,6 +590,98 @@ type Database struct {
 	UserEmail *string `json:"user_email,omitempty"`
 }
 
+// DatabaseStats Upstash's stats object. devapi fills only what it measures; the README lists the fields per plane.
+type DatabaseStats struct {
+	// Bandwidths Not measured by devapi.
+	Bandwidths    *[]TimeSeriesData `json:"bandwidths,omitempty"`
+	CommandCounts *[]CommandCount   `json:"command_counts,omitempty"`
+
+	// ConnectionCount Open client connections at each sample.
+	ConnectionCount *[]TimeSeriesData `json:"connection_count,omitempty"`
+
+	// CurrentStorage Bytes of memory in use, where the plane measures it.
+	CurrentStorage *int64 `json:"current_storage,omitempty"`
+
+	// DailyNetCommands Commands in the last 24 hours of samples.
+	DailyNetCommands *int64 `json:"daily_net_commands,omitempty"`
+
+	// DailyReadRequests Not measured by devapi.
+	DailyReadRequests *int64 `json:"daily_read_requests,omitempty"`
+
+	// DailyWriteRequests Not measured by devapi.
+	DailyWriteRequests *int64 `json:"daily_write_requests,omitempty"`
+
+	// Dailybandwidth Not measured by devapi.
+	Dailybandwidth *int64 `json:"dailybandwidth,omitempty"`
+
+	// Dailybilling Not measured by devapi.
+	Dailybilling *[]TimeSeriesData `json:"dailybilling,omitempty"`
+
+	// Dailyrequests Not measured by devapi.
+	Dailyrequests *[]TimeSeriesData `json:"dailyrequests,omitempty"`
+	Days          *[]string         `json:"days,omitempty"`
+
+	// Diskusage Bytes on disk at each sample.
+	Diskusage *[]TimeSeriesData `json:"diskusage,omitempty"`
+
+	// Hits Not measured by devapi.
+	Hits *[]TimeSeriesData `json:"hits,omitempty"`
+
+	// Keyspace Keys at each sample.
+	Keyspace *[]TimeSeriesData `json:"keyspace,omitempty"`
+
+	// Latency99 Not measured by devapi.
+	Latency99 *[]TimeSeriesData `json:"latency_99,omitempty"`
+
+	// Latencymean Not measured by devapi.
+	Latencymean *[]TimeSeriesData `json:"latencymean,omitempty"`
+
+	// Misses Not measured by devapi.
+	Misses         *[]TimeSeriesData `json:"misses,omitempty"`
+	MonitorCount   *TimeSeriesData   `json:"monitor_count,omitempty"`
+	QueueOptimized *bool             `json:"queue_optimized,omitempty"`
+
+	// Read Not measured by devapi.
+	Read *[]TimeSeriesData `json:"read,omitempty"`
+
+	// ReadLatency99 Not measured by devapi.
+	ReadLatency99 *[]TimeSeriesData `json:"read_latency_99,omitempty"`
+
+	// ReadLatencyMean Not measured by devapi.
+	ReadLatencyMean *[]TimeSeriesData `json:"read_latency_mean,omitempty"`
+
+	// Throughput Commands per second between samples.
+	Throughput *[]TimeSeriesData `json:"throughput,omitempty"`
+
+	// TotalMonthlyBandwidth Not measured by devapi.
+	TotalMonthlyBandwidth *int64   `json:"total_monthly_bandwidth,omitempty"`
+	TotalMonthlyBilling   *float64 `json:"total_monthly_billing,omitempty"`
+
+	// TotalMonthlyReadRequests Not measured by devapi.
+	TotalMonthlyReadRequests *int64 `json:"total_monthly_read_requests,omitempty"`
+
+	// TotalMonthlyRequests Commands over the kept window (7 days).
+	TotalMonthlyRequests *int64 `json:"total_monthly_requests,omitempty"`
+
+	// TotalMonthlyScriptRequests Not measured by devapi.
+	TotalMonthlyScriptRequests *int64 `json:"total_monthly_script_requests,omitempty"`
+
+	// TotalMonthlyStorage Not measured by devapi.
+	TotalMonthlyStorage *int64 `json:"total_monthly_storage,omitempty"`
+
+	// TotalMonthlyWriteRequests Not measured by devapi.
+	TotalMonthlyWriteRequests *int64 `json:"total_monthly_write_requests,omitempty"`
+
+	// Write Not measured by devapi.
+	Write *[]TimeSeriesData `json:"write,omitempty"`
+
+	// WriteLatency99 Not measured by devapi.
+	WriteLatency99 *[]TimeSeriesData `json:"write_latency_99,omitempty"`
+
+	// WriteLatencyMean Not measured by devapi.
+	WriteLatencyMean *[]TimeSeriesData `json:"write_latency_mean,omitempty"`
+}
+
 // DatabaseWithCredentials A database whose answer always carries its password and REST tokens.
 type DatabaseWithCredentials struct {
 	AllMembers      *[]string `json:"all_members,omitempty"`
@@ -742,6 +896,13 @@ type TeamMember struct {
 	TeamName   string `json:"team_name"`
 }
 
+// TimeSeriesData defines model for TimeSeriesData.
+type TimeSeriesData struct {
+	// X Sample time, as "2025-08-31 15:12:52.799480932 +0000 UTC".
+	X string  `json:"x"`
+	Y float64 `json:"y"`
+}
+
 // DatabaseID defines model for DatabaseID.
 type DatabaseID = string
 
@@ -765,6 +926,12 @@ type PayloadTooLarge = Error
 // errors as an object with an `error` member; both are valid here.
 type Unauthorized = Error
 
+// CreateBackupJSONBody defines parameters for CreateBackup.
+type CreateBackupJSONBody struct {
+	// Name A name for the backup.
+	Name string `json:"name"`
+}
+
 // GetDatabaseParams defines parameters for GetDatabase.
 type GetDatabaseParams struct {
 	// Credentials `hide` leaves `password`, `rest_token` and `read_only_rest_token` out of the answer.
@@ -776,6 +943,20 @@ type RenameDatabaseJSONBody struct {
 	// Name The new name.
 	Name string `json:"name"`
 }
+
+// RestoreBackupJSONBody defines parameters for RestoreBackup.
+type RestoreBackupJSONBody struct {
+	// BackupId The backup to restore, one of this database's.
+	BackupId string `json:"backup_id"`
+}
+
+// GetDatabaseStatsParams defines parameters for GetDatabaseStats.
+type GetDatabaseStatsParams struct {
+	Period *GetDatabaseStatsParamsPeriod `form:"period,omitempty" json:"period,omitempty"`
+}
+
+// GetDatabaseStatsParamsPeriod defines parameters for GetDatabaseStats.
+type GetDatabaseStatsParamsPeriod string
 
 // UpdateBudgetJSONBody defines parameters for UpdateBudget.
 type UpdateBudgetJSONBody struct {
@@ -789,6 +970,9 @@ type UpdateRegionsJSONBody struct {
 	ReadRegions []ReadRegion `json:"read_regions"`
 }
 
+// CreateBackupJSONRequestBody defines body for CreateBackup for application/json ContentType.
+type CreateBackupJSONRequestBody CreateBackupJSONBody
+
 // CreateDatabaseJSONRequestBody defines body for CreateDatabase for application/json ContentType.
 type CreateDatabaseJSONRequestBody = CreateDatabaseRequest
 
@@ -797,6 +981,9 @@ type MoveToTeamJSONRequestBody = MoveToTeamRequest
 
 // RenameDatabaseJSONRequestBody defines body for RenameDatabase for application/json ContentType.
 type RenameDatabaseJSONRequestBody RenameDatabaseJSONBody
+
+// RestoreBackupJSONRequestBody defines body for RestoreBackup for application/json ContentType.
+type RestoreBackupJSONRequestBody RestoreBackupJSONBody
 
 // UpdateBudgetJSONRequestBody defines body for UpdateBudget for application/json ContentType.
 type UpdateBudgetJSONRequestBody UpdateBudgetJSONBody
@@ -952,6 +1139,24 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// CreateBackupWithBody Create Backup
+	//
+	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /redis/create-backup/{id} (the `CreateBackup` operationId).
+	CreateBackupWithBody(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateBackup Create Backup
+	//
+	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /redis/create-backup/{id} (the `CreateBackup` operationId).
+	CreateBackup(ctx context.Context, id DatabaseID, body CreateBackupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateDatabaseWithBody Create Redis Database
 	//
 	// Creates a global Redis database. The answer carries the password and both REST tokens.
@@ -991,12 +1196,24 @@ type ClientInterface interface {
 	// Corresponds with GET /redis/databases (the `ListDatabases` operationId).
 	ListDatabases(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteBackup Delete Backup
+	//
+	// Corresponds with DELETE /redis/delete-backup/{id}/{backup_id} (the `DeleteBackup` operationId).
+	DeleteBackup(ctx context.Context, id DatabaseID, backupId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DisableAutoUpgrade Disable Auto Upgrade
 	//
 	// Keep the plan as it is. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
 	//
 	// Corresponds with POST /redis/disable-autoupgrade/{id} (the `DisableAutoUpgrade` operationId).
 	DisableAutoUpgrade(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisableDailyBackup Disable Daily Backup
+	//
+	// Stops the daily backups; existing backups stay. Answers 400 already disabled when it is off.
+	//
+	// Corresponds with PATCH /redis/disable-dailybackup/{id} (the `DisableDailyBackup` operationId).
+	DisableDailyBackup(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DisableEviction Disable Eviction
 	//
@@ -1012,6 +1229,13 @@ type ClientInterface interface {
 	// Corresponds with POST /redis/enable-autoupgrade/{id} (the `EnableAutoUpgrade` operationId).
 	EnableAutoUpgrade(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// EnableDailyBackup Enable Daily Backup
+	//
+	// devapi then takes a backup of the database once a day (checked hourly). Answers 400 already enabled when it is on.
+	//
+	// Corresponds with PATCH /redis/enable-dailybackup/{id} (the `EnableDailyBackup` operationId).
+	EnableDailyBackup(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// EnableEviction Enable Eviction
 	//
 	// Evict keys (allkeys-lru) when the database reaches its memory limit. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -1025,6 +1249,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /redis/enable-tls/{id} (the `EnableTls` operationId).
 	EnableTls(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListBackup List Backup
+	//
+	// Lists the database's backups, oldest first.
+	//
+	// Corresponds with GET /redis/list-backup/{id} (the `ListBackup` operationId).
+	ListBackup(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MoveToTeamWithBody Move To Team
 	//
@@ -1069,6 +1300,31 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /redis/reset-password/{id} (the `ResetPassword` operationId).
 	ResetPassword(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestoreBackupWithBody Restore Backup
+	//
+	// Replaces every key of the database with the backup's: keys, types, values and the TTLs they had when the backup was taken.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /redis/restore-backup/{id} (the `RestoreBackup` operationId).
+	RestoreBackupWithBody(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestoreBackup Restore Backup
+	//
+	// Replaces every key of the database with the backup's: keys, types, values and the TTLs they had when the backup was taken.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /redis/restore-backup/{id} (the `RestoreBackup` operationId).
+	RestoreBackup(ctx context.Context, id DatabaseID, body RestoreBackupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDatabaseStats Get Database Stats
+	//
+	// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Fields the plane does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
+	//
+	// Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
+	GetDatabaseStats(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateBudgetWithBody Update Budget
 	//
@@ -1200,6 +1456,44 @@ type ClientInterface interface {
 	GetTeamMembers(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// CreateBackupWithBody Create Backup
+//
+// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /redis/create-backup/{id} (the `CreateBackup` operationId).
+func (c *Client) CreateBackupWithBody(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBackupRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateBackup Create Backup
+//
+// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /redis/create-backup/{id} (the `CreateBackup` operationId).
+func (c *Client) CreateBackup(ctx context.Context, id DatabaseID, body CreateBackupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBackupRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CreateDatabaseWithBody Create Redis Database
 //
 // Creates a global Redis database. The answer carries the password and both REST tokens.
@@ -1289,6 +1583,21 @@ func (c *Client) ListDatabases(ctx context.Context, reqEditors ...RequestEditorF
 	return c.Client.Do(req)
 }
 
+// DeleteBackup Delete Backup
+//
+// Corresponds with DELETE /redis/delete-backup/{id}/{backup_id} (the `DeleteBackup` operationId).
+func (c *Client) DeleteBackup(ctx context.Context, id DatabaseID, backupId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteBackupRequest(c.Server, id, backupId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DisableAutoUpgrade Disable Auto Upgrade
 //
 // Keep the plan as it is. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -1296,6 +1605,23 @@ func (c *Client) ListDatabases(ctx context.Context, reqEditors ...RequestEditorF
 // Corresponds with POST /redis/disable-autoupgrade/{id} (the `DisableAutoUpgrade` operationId).
 func (c *Client) DisableAutoUpgrade(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDisableAutoUpgradeRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisableDailyBackup Disable Daily Backup
+//
+// Stops the daily backups; existing backups stay. Answers 400 already disabled when it is off.
+//
+// Corresponds with PATCH /redis/disable-dailybackup/{id} (the `DisableDailyBackup` operationId).
+func (c *Client) DisableDailyBackup(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisableDailyBackupRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -1340,6 +1666,23 @@ func (c *Client) EnableAutoUpgrade(ctx context.Context, id DatabaseID, reqEditor
 	return c.Client.Do(req)
 }
 
+// EnableDailyBackup Enable Daily Backup
+//
+// devapi then takes a backup of the database once a day (checked hourly). Answers 400 already enabled when it is on.
+//
+// Corresponds with PATCH /redis/enable-dailybackup/{id} (the `EnableDailyBackup` operationId).
+func (c *Client) EnableDailyBackup(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnableDailyBackupRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // EnableEviction Enable Eviction
 //
 // Evict keys (allkeys-lru) when the database reaches its memory limit. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -1364,6 +1707,23 @@ func (c *Client) EnableEviction(ctx context.Context, id DatabaseID, reqEditors .
 // Corresponds with POST /redis/enable-tls/{id} (the `EnableTls` operationId).
 func (c *Client) EnableTls(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEnableTlsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListBackup List Backup
+//
+// Lists the database's backups, oldest first.
+//
+// Corresponds with GET /redis/list-backup/{id} (the `ListBackup` operationId).
+func (c *Client) ListBackup(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListBackupRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -1458,6 +1818,61 @@ func (c *Client) RenameDatabase(ctx context.Context, id DatabaseID, body RenameD
 // Corresponds with POST /redis/reset-password/{id} (the `ResetPassword` operationId).
 func (c *Client) ResetPassword(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewResetPasswordRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestoreBackupWithBody Restore Backup
+//
+// Replaces every key of the database with the backup's: keys, types, values and the TTLs they had when the backup was taken.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /redis/restore-backup/{id} (the `RestoreBackup` operationId).
+func (c *Client) RestoreBackupWithBody(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestoreBackupRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestoreBackup Restore Backup
+//
+// Replaces every key of the database with the backup's: keys, types, values and the TTLs they had when the backup was taken.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /redis/restore-backup/{id} (the `RestoreBackup` operationId).
+func (c *Client) RestoreBackup(ctx context.Context, id DatabaseID, body RestoreBackupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestoreBackupRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDatabaseStats Get Database Stats
+//
+// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Fields the plane does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
+//
+// Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
+func (c *Client) GetDatabaseStats(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDatabaseStatsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1747,6 +2162,53 @@ func (c *Client) GetTeamMembers(ctx context.Context, teamId string, reqEditors .
 	return c.Client.Do(req)
 }
 
+// NewCreateBackupRequest calls the generic CreateBackup builder with application/json body
+func NewCreateBackupRequest(server string, id DatabaseID, body CreateBackupJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateBackupRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCreateBackupRequestWithBody constructs an http.Request for the CreateBackup method, with any body, and a specified content type
+func NewCreateBackupRequestWithBody(server string, id DatabaseID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/create-backup/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewCreateDatabaseRequest calls the generic CreateDatabase builder with application/json body
 func NewCreateDatabaseRequest(server string, body CreateDatabaseJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1909,6 +2371,47 @@ func NewListDatabasesRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewDeleteBackupRequest constructs an http.Request for the DeleteBackup method
+func NewDeleteBackupRequest(server string, id DatabaseID, backupId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "backup_id", backupId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/delete-backup/%s/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDisableAutoUpgradeRequest constructs an http.Request for the DisableAutoUpgrade method
 func NewDisableAutoUpgradeRequest(server string, id DatabaseID) (*http.Request, error) {
 	var err error
@@ -1936,6 +2439,40 @@ func NewDisableAutoUpgradeRequest(server string, id DatabaseID) (*http.Request, 
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDisableDailyBackupRequest constructs an http.Request for the DisableDailyBackup method
+func NewDisableDailyBackupRequest(server string, id DatabaseID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/disable-dailybackup/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2011,6 +2548,40 @@ func NewEnableAutoUpgradeRequest(server string, id DatabaseID) (*http.Request, e
 	return req, nil
 }
 
+// NewEnableDailyBackupRequest constructs an http.Request for the EnableDailyBackup method
+func NewEnableDailyBackupRequest(server string, id DatabaseID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/enable-dailybackup/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewEnableEvictionRequest constructs an http.Request for the EnableEviction method
 func NewEnableEvictionRequest(server string, id DatabaseID) (*http.Request, error) {
 	var err error
@@ -2072,6 +2643,40 @@ func NewEnableTlsRequest(server string, id DatabaseID) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListBackupRequest constructs an http.Request for the ListBackup method
+func NewListBackupRequest(server string, id DatabaseID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/list-backup/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2193,6 +2798,114 @@ func NewResetPasswordRequest(server string, id DatabaseID) (*http.Request, error
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRestoreBackupRequest calls the generic RestoreBackup builder with application/json body
+func NewRestoreBackupRequest(server string, id DatabaseID, body RestoreBackupJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRestoreBackupRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRestoreBackupRequestWithBody constructs an http.Request for the RestoreBackup method, with any body, and a specified content type
+func NewRestoreBackupRequestWithBody(server string, id DatabaseID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/restore-backup/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetDatabaseStatsRequest constructs an http.Request for the GetDatabaseStats method
+func NewGetDatabaseStatsRequest(server string, id DatabaseID, params *GetDatabaseStatsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/stats/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Period != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period", *params.Period, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2600,6 +3313,24 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// CreateBackupWithBodyWithResponse Create Backup
+	//
+	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/create-backup/{id} (the `CreateBackup` operationId).
+	CreateBackupWithBodyWithResponse(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBackupResponse, error)
+
+	// CreateBackupWithResponse Create Backup
+	//
+	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/create-backup/{id} (the `CreateBackup` operationId).
+	CreateBackupWithResponse(ctx context.Context, id DatabaseID, body CreateBackupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBackupResponse, error)
+
 	// CreateDatabaseWithBodyWithResponse Create Redis Database
 	//
 	// Creates a global Redis database. The answer carries the password and both REST tokens.
@@ -2645,6 +3376,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /redis/databases (the `ListDatabases` operationId).
 	ListDatabasesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListDatabasesResponse, error)
 
+	// DeleteBackupWithResponse Delete Backup
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /redis/delete-backup/{id}/{backup_id} (the `DeleteBackup` operationId).
+	DeleteBackupWithResponse(ctx context.Context, id DatabaseID, backupId string, reqEditors ...RequestEditorFn) (*DeleteBackupResponse, error)
+
 	// DisableAutoUpgradeWithResponse Disable Auto Upgrade
 	//
 	// Keep the plan as it is. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -2653,6 +3391,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /redis/disable-autoupgrade/{id} (the `DisableAutoUpgrade` operationId).
 	DisableAutoUpgradeWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*DisableAutoUpgradeResponse, error)
+
+	// DisableDailyBackupWithResponse Disable Daily Backup
+	//
+	// Stops the daily backups; existing backups stay. Answers 400 already disabled when it is off.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /redis/disable-dailybackup/{id} (the `DisableDailyBackup` operationId).
+	DisableDailyBackupWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*DisableDailyBackupResponse, error)
 
 	// DisableEvictionWithResponse Disable Eviction
 	//
@@ -2672,6 +3419,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /redis/enable-autoupgrade/{id} (the `EnableAutoUpgrade` operationId).
 	EnableAutoUpgradeWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*EnableAutoUpgradeResponse, error)
 
+	// EnableDailyBackupWithResponse Enable Daily Backup
+	//
+	// devapi then takes a backup of the database once a day (checked hourly). Answers 400 already enabled when it is on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /redis/enable-dailybackup/{id} (the `EnableDailyBackup` operationId).
+	EnableDailyBackupWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*EnableDailyBackupResponse, error)
+
 	// EnableEvictionWithResponse Enable Eviction
 	//
 	// Evict keys (allkeys-lru) when the database reaches its memory limit. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -2689,6 +3445,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /redis/enable-tls/{id} (the `EnableTls` operationId).
 	EnableTlsWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*EnableTlsResponse, error)
+
+	// ListBackupWithResponse List Backup
+	//
+	// Lists the database's backups, oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /redis/list-backup/{id} (the `ListBackup` operationId).
+	ListBackupWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*ListBackupResponse, error)
 
 	// MoveToTeamWithBodyWithResponse Move To Team
 	//
@@ -2735,6 +3500,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /redis/reset-password/{id} (the `ResetPassword` operationId).
 	ResetPasswordWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error)
+
+	// RestoreBackupWithBodyWithResponse Restore Backup
+	//
+	// Replaces every key of the database with the backup's: keys, types, values and the TTLs they had when the backup was taken.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/restore-backup/{id} (the `RestoreBackup` operationId).
+	RestoreBackupWithBodyWithResponse(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RestoreBackupResponse, error)
+
+	// RestoreBackupWithResponse Restore Backup
+	//
+	// Replaces every key of the database with the backup's: keys, types, values and the TTLs they had when the backup was taken.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/restore-backup/{id} (the `RestoreBackup` operationId).
+	RestoreBackupWithResponse(ctx context.Context, id DatabaseID, body RestoreBackupJSONRequestBody, reqEditors ...RequestEditorFn) (*RestoreBackupResponse, error)
+
+	// GetDatabaseStatsWithResponse Get Database Stats
+	//
+	// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Fields the plane does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
+	GetDatabaseStatsWithResponse(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*GetDatabaseStatsResponse, error)
 
 	// UpdateBudgetWithBodyWithResponse Update Budget
 	//
@@ -2870,6 +3662,82 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /teams/{team_id} (the `GetTeamMembers` operationId).
 	GetTeamMembersWithResponse(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*GetTeamMembersResponse, error)
+}
+
+type CreateBackupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateBackupResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateBackupResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateBackupResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateBackupResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateBackupResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateBackupResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateBackupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateBackupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateBackupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateBackupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type CreateDatabaseResponse struct {
@@ -3127,6 +3995,75 @@ func (r ListDatabasesResponse) ContentType() string {
 	return ""
 }
 
+type DeleteBackupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteBackupResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteBackupResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteBackupResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteBackupResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteBackupResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteBackupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteBackupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteBackupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteBackupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DisableAutoUpgradeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3190,6 +4127,75 @@ func (r DisableAutoUpgradeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DisableAutoUpgradeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DisableDailyBackupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DisableDailyBackupResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DisableDailyBackupResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DisableDailyBackupResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DisableDailyBackupResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DisableDailyBackupResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DisableDailyBackupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisableDailyBackupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisableDailyBackupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisableDailyBackupResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3334,6 +4340,75 @@ func (r EnableAutoUpgradeResponse) ContentType() string {
 	return ""
 }
 
+type EnableDailyBackupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EnableDailyBackupResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EnableDailyBackupResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EnableDailyBackupResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EnableDailyBackupResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EnableDailyBackupResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r EnableDailyBackupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EnableDailyBackupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EnableDailyBackupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EnableDailyBackupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type EnableEvictionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3466,6 +4541,75 @@ func (r EnableTlsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r EnableTlsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListBackupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]Backup
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListBackupResponse) GetJSON200() *[]Backup {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListBackupResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListBackupResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListBackupResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListBackupResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListBackupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListBackupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListBackupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListBackupResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3680,6 +4824,151 @@ func (r ResetPasswordResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ResetPasswordResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RestoreBackupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RestoreBackupResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RestoreBackupResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RestoreBackupResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RestoreBackupResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RestoreBackupResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RestoreBackupResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RestoreBackupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RestoreBackupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RestoreBackupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RestoreBackupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDatabaseStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DatabaseStats
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDatabaseStatsResponse) GetJSON200() *DatabaseStats {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetDatabaseStatsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetDatabaseStatsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetDatabaseStatsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetDatabaseStatsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDatabaseStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDatabaseStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDatabaseStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDatabaseStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4335,6 +5624,36 @@ func (r GetTeamMembersResponse) ContentType() string {
 	return ""
 }
 
+// CreateBackupWithBodyWithResponse Create Backup
+//
+// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/create-backup/{id} (the `CreateBackup` operationId).
+func (c *ClientWithResponses) CreateBackupWithBodyWithResponse(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBackupResponse, error) {
+	rsp, err := c.CreateBackupWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBackupResponse(rsp)
+}
+
+// CreateBackupWithResponse Create Backup
+//
+// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/create-backup/{id} (the `CreateBackup` operationId).
+func (c *ClientWithResponses) CreateBackupWithResponse(ctx context.Context, id DatabaseID, body CreateBackupJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBackupResponse, error) {
+	rsp, err := c.CreateBackup(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBackupResponse(rsp)
+}
+
 // CreateDatabaseWithBodyWithResponse Create Redis Database
 //
 // Creates a global Redis database. The answer carries the password and both REST tokens.
@@ -4410,6 +5729,19 @@ func (c *ClientWithResponses) ListDatabasesWithResponse(ctx context.Context, req
 	return ParseListDatabasesResponse(rsp)
 }
 
+// DeleteBackupWithResponse Delete Backup
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /redis/delete-backup/{id}/{backup_id} (the `DeleteBackup` operationId).
+func (c *ClientWithResponses) DeleteBackupWithResponse(ctx context.Context, id DatabaseID, backupId string, reqEditors ...RequestEditorFn) (*DeleteBackupResponse, error) {
+	rsp, err := c.DeleteBackup(ctx, id, backupId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteBackupResponse(rsp)
+}
+
 // DisableAutoUpgradeWithResponse Disable Auto Upgrade
 //
 // Keep the plan as it is. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -4423,6 +5755,21 @@ func (c *ClientWithResponses) DisableAutoUpgradeWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseDisableAutoUpgradeResponse(rsp)
+}
+
+// DisableDailyBackupWithResponse Disable Daily Backup
+//
+// Stops the daily backups; existing backups stay. Answers 400 already disabled when it is off.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /redis/disable-dailybackup/{id} (the `DisableDailyBackup` operationId).
+func (c *ClientWithResponses) DisableDailyBackupWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*DisableDailyBackupResponse, error) {
+	rsp, err := c.DisableDailyBackup(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisableDailyBackupResponse(rsp)
 }
 
 // DisableEvictionWithResponse Disable Eviction
@@ -4455,6 +5802,21 @@ func (c *ClientWithResponses) EnableAutoUpgradeWithResponse(ctx context.Context,
 	return ParseEnableAutoUpgradeResponse(rsp)
 }
 
+// EnableDailyBackupWithResponse Enable Daily Backup
+//
+// devapi then takes a backup of the database once a day (checked hourly). Answers 400 already enabled when it is on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /redis/enable-dailybackup/{id} (the `EnableDailyBackup` operationId).
+func (c *ClientWithResponses) EnableDailyBackupWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*EnableDailyBackupResponse, error) {
+	rsp, err := c.EnableDailyBackup(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnableDailyBackupResponse(rsp)
+}
+
 // EnableEvictionWithResponse Enable Eviction
 //
 // Evict keys (allkeys-lru) when the database reaches its memory limit. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -4483,6 +5845,21 @@ func (c *ClientWithResponses) EnableTlsWithResponse(ctx context.Context, id Data
 		return nil, err
 	}
 	return ParseEnableTlsResponse(rsp)
+}
+
+// ListBackupWithResponse List Backup
+//
+// Lists the database's backups, oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /redis/list-backup/{id} (the `ListBackup` operationId).
+func (c *ClientWithResponses) ListBackupWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*ListBackupResponse, error) {
+	rsp, err := c.ListBackup(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListBackupResponse(rsp)
 }
 
 // MoveToTeamWithBodyWithResponse Move To Team
@@ -4559,6 +5936,51 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseResetPasswordResponse(rsp)
+}
+
+// RestoreBackupWithBodyWithResponse Restore Backup
+//
+// Replaces every key of the database with the backup's: keys, types, values and the TTLs they had when the backup was taken.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/restore-backup/{id} (the `RestoreBackup` operationId).
+func (c *ClientWithResponses) RestoreBackupWithBodyWithResponse(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RestoreBackupResponse, error) {
+	rsp, err := c.RestoreBackupWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestoreBackupResponse(rsp)
+}
+
+// RestoreBackupWithResponse Restore Backup
+//
+// Replaces every key of the database with the backup's: keys, types, values and the TTLs they had when the backup was taken.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/restore-backup/{id} (the `RestoreBackup` operationId).
+func (c *ClientWithResponses) RestoreBackupWithResponse(ctx context.Context, id DatabaseID, body RestoreBackupJSONRequestBody, reqEditors ...RequestEditorFn) (*RestoreBackupResponse, error) {
+	rsp, err := c.RestoreBackup(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestoreBackupResponse(rsp)
+}
+
+// GetDatabaseStatsWithResponse Get Database Stats
+//
+// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Fields the plane does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
+func (c *ClientWithResponses) GetDatabaseStatsWithResponse(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*GetDatabaseStatsResponse, error) {
+	rsp, err := c.GetDatabaseStats(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDatabaseStatsResponse(rsp)
 }
 
 // UpdateBudgetWithBodyWithResponse Update Budget
@@ -4786,6 +6208,67 @@ func (c *ClientWithResponses) GetTeamMembersWithResponse(ctx context.Context, te
 	return ParseGetTeamMembersResponse(rsp)
 }
 
+// ParseCreateBackupResponse parses an HTTP response from a CreateBackupWithResponse call
+func ParseCreateBackupResponse(rsp *http.Response) (*CreateBackupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateBackupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseCreateDatabaseResponse parses an HTTP response from a CreateDatabaseWithResponse call
 func ParseCreateDatabaseResponse(rsp *http.Response) (*CreateDatabaseResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4981,6 +6464,60 @@ func ParseListDatabasesResponse(rsp *http.Response) (*ListDatabasesResponse, err
 	return response, nil
 }
 
+// ParseDeleteBackupResponse parses an HTTP response from a DeleteBackupWithResponse call
+func ParseDeleteBackupResponse(rsp *http.Response) (*DeleteBackupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteBackupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDisableAutoUpgradeResponse parses an HTTP response from a DisableAutoUpgradeWithResponse call
 func ParseDisableAutoUpgradeResponse(rsp *http.Response) (*DisableAutoUpgradeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4990,6 +6527,60 @@ func ParseDisableAutoUpgradeResponse(rsp *http.Response) (*DisableAutoUpgradeRes
 	}
 
 	response := &DisableAutoUpgradeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDisableDailyBackupResponse parses an HTTP response from a DisableDailyBackupWithResponse call
+func ParseDisableDailyBackupResponse(rsp *http.Response) (*DisableDailyBackupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisableDailyBackupResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -5143,6 +6734,60 @@ func ParseEnableAutoUpgradeResponse(rsp *http.Response) (*EnableAutoUpgradeRespo
 	return response, nil
 }
 
+// ParseEnableDailyBackupResponse parses an HTTP response from a EnableDailyBackupWithResponse call
+func ParseEnableDailyBackupResponse(rsp *http.Response) (*EnableDailyBackupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EnableDailyBackupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseEnableEvictionResponse parses an HTTP response from a EnableEvictionWithResponse call
 func ParseEnableEvictionResponse(rsp *http.Response) (*EnableEvictionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5213,6 +6858,60 @@ func ParseEnableTlsResponse(rsp *http.Response) (*EnableTlsResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Database
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListBackupResponse parses an HTTP response from a ListBackupWithResponse call
+func ParseListBackupResponse(rsp *http.Response) (*ListBackupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListBackupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []Backup
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5393,6 +7092,121 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRestoreBackupResponse parses an HTTP response from a RestoreBackupWithResponse call
+func ParseRestoreBackupResponse(rsp *http.Response) (*RestoreBackupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RestoreBackupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDatabaseStatsResponse parses an HTTP response from a GetDatabaseStatsWithResponse call
+func ParseGetDatabaseStatsResponse(rsp *http.Response) (*GetDatabaseStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDatabaseStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DatabaseStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -5936,6 +7750,9 @@ func ParseGetTeamMembersResponse(rsp *http.Response) (*GetTeamMembersResponse, e
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// CreateBackup Create Backup
+	// (POST /redis/create-backup/{id})
+	CreateBackup(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// CreateDatabase Create Redis Database
 	// (POST /redis/database)
 	CreateDatabase(w http.ResponseWriter, r *http.Request)
@@ -5948,21 +7765,33 @@ type ServerInterface interface {
 	// ListDatabases List Databases
 	// (GET /redis/databases)
 	ListDatabases(w http.ResponseWriter, r *http.Request)
+	// DeleteBackup Delete Backup
+	// (DELETE /redis/delete-backup/{id}/{backup_id})
+	DeleteBackup(w http.ResponseWriter, r *http.Request, id DatabaseID, backupId string)
 	// DisableAutoUpgrade Disable Auto Upgrade
 	// (POST /redis/disable-autoupgrade/{id})
 	DisableAutoUpgrade(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// DisableDailyBackup Disable Daily Backup
+	// (PATCH /redis/disable-dailybackup/{id})
+	DisableDailyBackup(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// DisableEviction Disable Eviction
 	// (POST /redis/disable-eviction/{id})
 	DisableEviction(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// EnableAutoUpgrade Enable Auto Upgrade
 	// (POST /redis/enable-autoupgrade/{id})
 	EnableAutoUpgrade(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// EnableDailyBackup Enable Daily Backup
+	// (PATCH /redis/enable-dailybackup/{id})
+	EnableDailyBackup(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// EnableEviction Enable Eviction
 	// (POST /redis/enable-eviction/{id})
 	EnableEviction(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// EnableTls Enable TLS
 	// (POST /redis/enable-tls/{id})
 	EnableTls(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// ListBackup List Backup
+	// (GET /redis/list-backup/{id})
+	ListBackup(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// MoveToTeam Move To Team
 	// (POST /redis/move-to-team)
 	MoveToTeam(w http.ResponseWriter, r *http.Request)
@@ -5972,6 +7801,12 @@ type ServerInterface interface {
 	// ResetPassword Reset Password
 	// (POST /redis/reset-password/{id})
 	ResetPassword(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// RestoreBackup Restore Backup
+	// (POST /redis/restore-backup/{id})
+	RestoreBackup(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// GetDatabaseStats Get Database Stats
+	// (GET /redis/stats/{id})
+	GetDatabaseStats(w http.ResponseWriter, r *http.Request, id DatabaseID, params GetDatabaseStatsParams)
 	// UpdateBudget Update Budget
 	// (PATCH /redis/update-budget/{id})
 	UpdateBudget(w http.ResponseWriter, r *http.Request, id DatabaseID)
@@ -6005,6 +7840,12 @@ type ServerInterface interface {
 
 type Unimplemented struct{}
 
+// CreateBackup Create Backup
+// (POST /redis/create-backup/{id})
+func (_ Unimplemented) CreateBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // CreateDatabase Create Redis Database
 // (POST /redis/database)
 func (_ Unimplemented) CreateDatabase(w http.ResponseWriter, r *http.Request) {
@@ -6029,9 +7870,21 @@ func (_ Unimplemented) ListDatabases(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// DeleteBackup Delete Backup
+// (DELETE /redis/delete-backup/{id}/{backup_id})
+func (_ Unimplemented) DeleteBackup(w http.ResponseWriter, r *http.Request, id DatabaseID, backupId string) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // DisableAutoUpgrade Disable Auto Upgrade
 // (POST /redis/disable-autoupgrade/{id})
 func (_ Unimplemented) DisableAutoUpgrade(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DisableDailyBackup Disable Daily Backup
+// (PATCH /redis/disable-dailybackup/{id})
+func (_ Unimplemented) DisableDailyBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -6047,6 +7900,12 @@ func (_ Unimplemented) EnableAutoUpgrade(w http.ResponseWriter, r *http.Request,
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// EnableDailyBackup Enable Daily Backup
+// (PATCH /redis/enable-dailybackup/{id})
+func (_ Unimplemented) EnableDailyBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // EnableEviction Enable Eviction
 // (POST /redis/enable-eviction/{id})
 func (_ Unimplemented) EnableEviction(w http.ResponseWriter, r *http.Request, id DatabaseID) {
@@ -6056,6 +7915,12 @@ func (_ Unimplemented) EnableEviction(w http.ResponseWriter, r *http.Request, id
 // EnableTls Enable TLS
 // (POST /redis/enable-tls/{id})
 func (_ Unimplemented) EnableTls(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListBackup List Backup
+// (GET /redis/list-backup/{id})
+func (_ Unimplemented) ListBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -6074,6 +7939,18 @@ func (_ Unimplemented) RenameDatabase(w http.ResponseWriter, r *http.Request, id
 // ResetPassword Reset Password
 // (POST /redis/reset-password/{id})
 func (_ Unimplemented) ResetPassword(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// RestoreBackup Restore Backup
+// (POST /redis/restore-backup/{id})
+func (_ Unimplemented) RestoreBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetDatabaseStats Get Database Stats
+// (GET /redis/stats/{id})
+func (_ Unimplemented) GetDatabaseStats(w http.ResponseWriter, r *http.Request, id DatabaseID, params GetDatabaseStatsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -6139,6 +8016,32 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// CreateBackup operation middleware
+func (siw *ServerInterfaceWrapper) CreateBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateBackup(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // CreateDatabase operation middleware
 func (siw *ServerInterfaceWrapper) CreateDatabase(w http.ResponseWriter, r *http.Request) {
@@ -6236,6 +8139,41 @@ func (siw *ServerInterfaceWrapper) ListDatabases(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// DeleteBackup operation middleware
+func (siw *ServerInterfaceWrapper) DeleteBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "backup_id" -------------
+	var backupId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "backup_id", chi.URLParam(r, "backup_id"), &backupId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "backup_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteBackup(w, r, id, backupId)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DisableAutoUpgrade operation middleware
 func (siw *ServerInterfaceWrapper) DisableAutoUpgrade(w http.ResponseWriter, r *http.Request) {
 
@@ -6253,6 +8191,32 @@ func (siw *ServerInterfaceWrapper) DisableAutoUpgrade(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.DisableAutoUpgrade(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DisableDailyBackup operation middleware
+func (siw *ServerInterfaceWrapper) DisableDailyBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DisableDailyBackup(w, r, id)
 	}))
 
 	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
@@ -6314,6 +8278,32 @@ func (siw *ServerInterfaceWrapper) EnableAutoUpgrade(w http.ResponseWriter, r *h
 	handler.ServeHTTP(w, r)
 }
 
+// EnableDailyBackup operation middleware
+func (siw *ServerInterfaceWrapper) EnableDailyBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.EnableDailyBackup(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // EnableEviction operation middleware
 func (siw *ServerInterfaceWrapper) EnableEviction(w http.ResponseWriter, r *http.Request) {
 
@@ -6357,6 +8347,32 @@ func (siw *ServerInterfaceWrapper) EnableTls(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.EnableTls(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListBackup operation middleware
+func (siw *ServerInterfaceWrapper) ListBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListBackup(w, r, id)
 	}))
 
 	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
@@ -6423,6 +8439,74 @@ func (siw *ServerInterfaceWrapper) ResetPassword(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ResetPassword(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RestoreBackup operation middleware
+func (siw *ServerInterfaceWrapper) RestoreBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RestoreBackup(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetDatabaseStats operation middleware
+func (siw *ServerInterfaceWrapper) GetDatabaseStats(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDatabaseStatsParams
+
+	// ------------- Optional query parameter "period" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "period", r.URL.Query(), &params.Period, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "period"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "period", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDatabaseStats(w, r, id, params)
 	}))
 
 	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
@@ -6792,6 +8876,27 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/teams/member", wrapper.AddTeamMember)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/redis/stats/{id}", wrapper.GetDatabaseStats)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/redis/list-backup/{id}", wrapper.ListBackup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/redis/create-backup/{id}", wrapper.CreateBackup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/redis/delete-backup/{id}/{backup_id}", wrapper.DeleteBackup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/redis/restore-backup/{id}", wrapper.RestoreBackup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Patch(options.BaseURL+"/redis/enable-dailybackup/{id}", wrapper.EnableDailyBackup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Patch(options.BaseURL+"/redis/disable-dailybackup/{id}", wrapper.DisableDailyBackup)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/redis/reset-password/{id}", wrapper.ResetPassword)
 	})
 
@@ -6846,6 +8951,99 @@ func (t UnauthorizedJSONResponse) MarshalJSON() ([]byte, error) {
 
 func (t *UnauthorizedJSONResponse) UnmarshalJSON(b []byte) error {
 	return (*Error)(t).UnmarshalJSON(b)
+}
+
+type CreateBackupRequestObject struct {
+	Id   DatabaseID `json:"id"`
+	Body *CreateBackupJSONRequestBody
+}
+
+type CreateBackupResponseObject interface {
+	VisitCreateBackupResponse(w http.ResponseWriter) error
+}
+
+type CreateBackup200JSONResponse OK
+
+func (response CreateBackup200JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackup400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateBackup400JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackup401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateBackup401JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackup404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateBackup404JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackup413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateBackup413JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackup500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateBackup500JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateDatabaseRequestObject struct {
@@ -7118,6 +9316,85 @@ func (response ListDatabases500JSONResponse) VisitListDatabasesResponse(w http.R
 	return err
 }
 
+type DeleteBackupRequestObject struct {
+	Id       DatabaseID `json:"id"`
+	BackupId string     `json:"backup_id"`
+}
+
+type DeleteBackupResponseObject interface {
+	VisitDeleteBackupResponse(w http.ResponseWriter) error
+}
+
+type DeleteBackup200JSONResponse OK
+
+func (response DeleteBackup200JSONResponse) VisitDeleteBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBackup400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteBackup400JSONResponse) VisitDeleteBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBackup401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteBackup401JSONResponse) VisitDeleteBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBackup404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteBackup404JSONResponse) VisitDeleteBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBackup500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteBackup500JSONResponse) VisitDeleteBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DisableAutoUpgradeRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -7185,6 +9462,84 @@ func (response DisableAutoUpgrade404JSONResponse) VisitDisableAutoUpgradeRespons
 type DisableAutoUpgrade500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DisableAutoUpgrade500JSONResponse) VisitDisableAutoUpgradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableDailyBackupRequestObject struct {
+	Id DatabaseID `json:"id"`
+}
+
+type DisableDailyBackupResponseObject interface {
+	VisitDisableDailyBackupResponse(w http.ResponseWriter) error
+}
+
+type DisableDailyBackup200JSONResponse OK
+
+func (response DisableDailyBackup200JSONResponse) VisitDisableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableDailyBackup400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DisableDailyBackup400JSONResponse) VisitDisableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableDailyBackup401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DisableDailyBackup401JSONResponse) VisitDisableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableDailyBackup404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DisableDailyBackup404JSONResponse) VisitDisableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableDailyBackup500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DisableDailyBackup500JSONResponse) VisitDisableDailyBackupResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7352,6 +9707,84 @@ func (response EnableAutoUpgrade500JSONResponse) VisitEnableAutoUpgradeResponse(
 	return err
 }
 
+type EnableDailyBackupRequestObject struct {
+	Id DatabaseID `json:"id"`
+}
+
+type EnableDailyBackupResponseObject interface {
+	VisitEnableDailyBackupResponse(w http.ResponseWriter) error
+}
+
+type EnableDailyBackup200JSONResponse OK
+
+func (response EnableDailyBackup200JSONResponse) VisitEnableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableDailyBackup400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response EnableDailyBackup400JSONResponse) VisitEnableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableDailyBackup401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response EnableDailyBackup401JSONResponse) VisitEnableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableDailyBackup404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response EnableDailyBackup404JSONResponse) VisitEnableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableDailyBackup500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response EnableDailyBackup500JSONResponse) VisitEnableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EnableEvictionRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -7497,6 +9930,84 @@ func (response EnableTls404JSONResponse) VisitEnableTlsResponse(w http.ResponseW
 type EnableTls500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response EnableTls500JSONResponse) VisitEnableTlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackupRequestObject struct {
+	Id DatabaseID `json:"id"`
+}
+
+type ListBackupResponseObject interface {
+	VisitListBackupResponse(w http.ResponseWriter) error
+}
+
+type ListBackup200JSONResponse []Backup
+
+func (response ListBackup200JSONResponse) VisitListBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackup400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListBackup400JSONResponse) VisitListBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackup401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListBackup401JSONResponse) VisitListBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackup404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListBackup404JSONResponse) VisitListBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackup500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListBackup500JSONResponse) VisitListBackupResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7746,6 +10257,178 @@ func (response ResetPassword404JSONResponse) VisitResetPasswordResponse(w http.R
 type ResetPassword500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ResetPassword500JSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackupRequestObject struct {
+	Id   DatabaseID `json:"id"`
+	Body *RestoreBackupJSONRequestBody
+}
+
+type RestoreBackupResponseObject interface {
+	VisitRestoreBackupResponse(w http.ResponseWriter) error
+}
+
+type RestoreBackup200JSONResponse OK
+
+func (response RestoreBackup200JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RestoreBackup400JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RestoreBackup401JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RestoreBackup404JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RestoreBackup413JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RestoreBackup500JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatabaseStatsRequestObject struct {
+	Id     DatabaseID `json:"id"`
+	Params GetDatabaseStatsParams
+}
+
+type GetDatabaseStatsResponseObject interface {
+	VisitGetDatabaseStatsResponse(w http.ResponseWriter) error
+}
+
+type GetDatabaseStats200JSONResponse DatabaseStats
+
+func (response GetDatabaseStats200JSONResponse) VisitGetDatabaseStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatabaseStats400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetDatabaseStats400JSONResponse) VisitGetDatabaseStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatabaseStats401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetDatabaseStats401JSONResponse) VisitGetDatabaseStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatabaseStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetDatabaseStats404JSONResponse) VisitGetDatabaseStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatabaseStats500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetDatabaseStats500JSONResponse) VisitGetDatabaseStatsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8519,6 +11202,9 @@ func (response GetTeamMembers500JSONResponse) VisitGetTeamMembersResponse(w http
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// CreateBackup Create Backup
+	// (POST /redis/create-backup/{id})
+	CreateBackup(ctx context.Context, request CreateBackupRequestObject) (CreateBackupResponseObject, error)
 	// CreateDatabase Create Redis Database
 	// (POST /redis/database)
 	CreateDatabase(ctx context.Context, request CreateDatabaseRequestObject) (CreateDatabaseResponseObject, error)
@@ -8531,21 +11217,33 @@ type StrictServerInterface interface {
 	// ListDatabases List Databases
 	// (GET /redis/databases)
 	ListDatabases(ctx context.Context, request ListDatabasesRequestObject) (ListDatabasesResponseObject, error)
+	// DeleteBackup Delete Backup
+	// (DELETE /redis/delete-backup/{id}/{backup_id})
+	DeleteBackup(ctx context.Context, request DeleteBackupRequestObject) (DeleteBackupResponseObject, error)
 	// DisableAutoUpgrade Disable Auto Upgrade
 	// (POST /redis/disable-autoupgrade/{id})
 	DisableAutoUpgrade(ctx context.Context, request DisableAutoUpgradeRequestObject) (DisableAutoUpgradeResponseObject, error)
+	// DisableDailyBackup Disable Daily Backup
+	// (PATCH /redis/disable-dailybackup/{id})
+	DisableDailyBackup(ctx context.Context, request DisableDailyBackupRequestObject) (DisableDailyBackupResponseObject, error)
 	// DisableEviction Disable Eviction
 	// (POST /redis/disable-eviction/{id})
 	DisableEviction(ctx context.Context, request DisableEvictionRequestObject) (DisableEvictionResponseObject, error)
 	// EnableAutoUpgrade Enable Auto Upgrade
 	// (POST /redis/enable-autoupgrade/{id})
 	EnableAutoUpgrade(ctx context.Context, request EnableAutoUpgradeRequestObject) (EnableAutoUpgradeResponseObject, error)
+	// EnableDailyBackup Enable Daily Backup
+	// (PATCH /redis/enable-dailybackup/{id})
+	EnableDailyBackup(ctx context.Context, request EnableDailyBackupRequestObject) (EnableDailyBackupResponseObject, error)
 	// EnableEviction Enable Eviction
 	// (POST /redis/enable-eviction/{id})
 	EnableEviction(ctx context.Context, request EnableEvictionRequestObject) (EnableEvictionResponseObject, error)
 	// EnableTls Enable TLS
 	// (POST /redis/enable-tls/{id})
 	EnableTls(ctx context.Context, request EnableTlsRequestObject) (EnableTlsResponseObject, error)
+	// ListBackup List Backup
+	// (GET /redis/list-backup/{id})
+	ListBackup(ctx context.Context, request ListBackupRequestObject) (ListBackupResponseObject, error)
 	// MoveToTeam Move To Team
 	// (POST /redis/move-to-team)
 	MoveToTeam(ctx context.Context, request MoveToTeamRequestObject) (MoveToTeamResponseObject, error)
@@ -8555,6 +11253,12 @@ type StrictServerInterface interface {
 	// ResetPassword Reset Password
 	// (POST /redis/reset-password/{id})
 	ResetPassword(ctx context.Context, request ResetPasswordRequestObject) (ResetPasswordResponseObject, error)
+	// RestoreBackup Restore Backup
+	// (POST /redis/restore-backup/{id})
+	RestoreBackup(ctx context.Context, request RestoreBackupRequestObject) (RestoreBackupResponseObject, error)
+	// GetDatabaseStats Get Database Stats
+	// (GET /redis/stats/{id})
+	GetDatabaseStats(ctx context.Context, request GetDatabaseStatsRequestObject) (GetDatabaseStatsResponseObject, error)
 	// UpdateBudget Update Budget
 	// (PATCH /redis/update-budget/{id})
 	UpdateBudget(ctx context.Context, request UpdateBudgetRequestObject) (UpdateBudgetResponseObject, error)
@@ -8621,6 +11325,39 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// CreateBackup operation middleware
+func (sh *strictHandler) CreateBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request CreateBackupRequestObject
+
+	request.Id = id
+
+	var body CreateBackupJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateBackup(ctx, request.(CreateBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateBackupResponseObject); ok {
+		if err := validResponse.VisitCreateBackupResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // CreateDatabase operation middleware
@@ -8731,6 +11468,33 @@ func (sh *strictHandler) ListDatabases(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// DeleteBackup operation middleware
+func (sh *strictHandler) DeleteBackup(w http.ResponseWriter, r *http.Request, id DatabaseID, backupId string) {
+	var request DeleteBackupRequestObject
+
+	request.Id = id
+	request.BackupId = backupId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteBackup(ctx, request.(DeleteBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteBackupResponseObject); ok {
+		if err := validResponse.VisitDeleteBackupResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DisableAutoUpgrade operation middleware
 func (sh *strictHandler) DisableAutoUpgrade(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	var request DisableAutoUpgradeRequestObject
@@ -8750,6 +11514,32 @@ func (sh *strictHandler) DisableAutoUpgrade(w http.ResponseWriter, r *http.Reque
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(DisableAutoUpgradeResponseObject); ok {
 		if err := validResponse.VisitDisableAutoUpgradeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DisableDailyBackup operation middleware
+func (sh *strictHandler) DisableDailyBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request DisableDailyBackupRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DisableDailyBackup(ctx, request.(DisableDailyBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DisableDailyBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DisableDailyBackupResponseObject); ok {
+		if err := validResponse.VisitDisableDailyBackupResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -8809,6 +11599,32 @@ func (sh *strictHandler) EnableAutoUpgrade(w http.ResponseWriter, r *http.Reques
 	}
 }
 
+// EnableDailyBackup operation middleware
+func (sh *strictHandler) EnableDailyBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request EnableDailyBackupRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.EnableDailyBackup(ctx, request.(EnableDailyBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EnableDailyBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(EnableDailyBackupResponseObject); ok {
+		if err := validResponse.VisitEnableDailyBackupResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // EnableEviction operation middleware
 func (sh *strictHandler) EnableEviction(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	var request EnableEvictionRequestObject
@@ -8854,6 +11670,32 @@ func (sh *strictHandler) EnableTls(w http.ResponseWriter, r *http.Request, id Da
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(EnableTlsResponseObject); ok {
 		if err := validResponse.VisitEnableTlsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListBackup operation middleware
+func (sh *strictHandler) ListBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request ListBackupRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListBackup(ctx, request.(ListBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListBackupResponseObject); ok {
+		if err := validResponse.VisitListBackupResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -8944,6 +11786,66 @@ func (sh *strictHandler) ResetPassword(w http.ResponseWriter, r *http.Request, i
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ResetPasswordResponseObject); ok {
 		if err := validResponse.VisitResetPasswordResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RestoreBackup operation middleware
+func (sh *strictHandler) RestoreBackup(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request RestoreBackupRequestObject
+
+	request.Id = id
+
+	var body RestoreBackupJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RestoreBackup(ctx, request.(RestoreBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RestoreBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RestoreBackupResponseObject); ok {
+		if err := validResponse.VisitRestoreBackupResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetDatabaseStats operation middleware
+func (sh *strictHandler) GetDatabaseStats(w http.ResponseWriter, r *http.Request, id DatabaseID, params GetDatabaseStatsParams) {
+	var request GetDatabaseStatsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDatabaseStats(ctx, request.(GetDatabaseStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDatabaseStats")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDatabaseStatsResponseObject); ok {
+		if err := validResponse.VisitGetDatabaseStatsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -9224,97 +12126,117 @@ func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1tc9u2sv9X2eH/P1P7Di3LjpM2ztwXbpLTkxun9jju9NypMxJErkQcgwAPAEpRM/7udxYAnyTKD4md",
-	"um1eJCOJxPNvd3/YXcCfokTlhZIorYkOP0UF0yxHi9p9e8UsmzCDb17RtxRNonlhuZLRYXSeIaThOfAU",
-	"tsbVtxFPx9uDKI44vVcwm0VxJFmO0WHE0yiONP6n5BrT6NDqEuPIJBnmjJqwy4LeMlZzOYuurq7oZVMo",
-	"adB16EeWnuF/SjSWviVKWpTuIysKwRNGfdv9t6EOfmpV+/81TqPD6P/tNoPd9U/N7mutlfZNrQ9Q+8aA",
-	"G+ByzgRPX4DNEHI0hs0QDFsaWGTLQXQVR2+kRS2Z8DV+lf4Z1HPUMGVc4ErXEqY1RwNSQYqWceH6+LOy",
-	"/1ClTB++ez8rMGWSNRiZKg024wZYkqhSWtefU7YUiqXnSh0zPcOvu6oTlS5paQU1TZ1j0k1hmFWWJFhY",
-	"4/r5i2SlzZTmv+NXmLt33BguZ6A0LLSSM0g0pigtZ4K6c1WJjJOJozQ9R5a/w3yCuiUdhVYFasu95OTu",
-	"8QhzxoX7zuUxypnNosO9eFXu4up1rYRbE5RlHh3+FrE05zKi7s6jOJpyyWSC0YeeCiyyfMTTPqFuK4Df",
-	"6hfjbhe7XWhaUJN/Y2KphZcZkzM8FUxuHDQrrRqVxUyzFNc12DFOLZQycfWksMhQgsq5tZiS9goNTpQS",
-	"yCS12FJwPbVxYzGFyRJ+KYxlJvvOgCkw8VLJU+AeXKQPCXT0WUmE0nSaa2awEEyOvNq8HkY0Ba6AVumo",
-	"YMnlCCWbCEy/eMgrS9X0qHc9NDKLlclorUm3C2fIBCSC0xDAoEyhMRxU9xi2zlFrNlU6j90sJaXWKC28",
-	"PH6zDU6JIAicsWQJ41DCZnghlUjpHV/o3cvTIMfbL9w8qyn9ntPUS8QU0wGMNc64kmOnA1yFhzCeCTVh",
-	"wv3mFQCmF5LJFPhMKo1pDEwuQdkMNcyZKNG9Cb4qGhpNA1cSXBkDGqfVEt8FnO9pxJMl1HMxgFc4ZaWw",
-	"MGXCYD9CJ2U6w55Jf6ekzcQS/HOCYqqEYNo0te4PqUpqiVky1NI+OyAp5JLnJPzDuj0uLc5QU3uJkoZw",
-	"L0ObhcaE2cay949JiRR1M7IX1dTeIHWVLKzYGZZXi1vbGqoIP7K8IO0V5UuNKTd9MoZznvh6Vqt9TU/g",
-	"Ep19Rwk55ko7azEthbjVYuSlsPx3JfHh5qaZkutrP/biwgRnhiZrReQ26p9bqx7BLHV3fR5fClWmUD1v",
-	"5m3MFsa1W5uWBa3QLCl6zUmhec70cuTFbL2ZU/88iOELOPr1ffhsYMFt5tuL4aeXpyu/z5Ki04/S7CAz",
-	"dmcviuvP+/7zApvf3Wf6PWE7CUqrmXCPsFz9WpeqPlMpw5pWWLFjVGmz6otU2mZrT/t/oLrYtFW+NFX7",
-	"rQEcuNZJ+7geuFoMZ01Lexsm/UaD8nlqSiNLw1KaXguRVov0AvLSWJCKlFYiyhS9Ee0st9trWMxNm6r8",
-	"2daxl0T5H5jWbOnnrUH/bQR+0GvOXvRZsGCmgPUas14FYYXpA4SeI5wfv2+A4PpHFSvPgDQxALLNPMEN",
-	"rGMDuSCeu5HsJapYjpKkxThbiHMss9KW13LfPnrqCsZ1C33sp+I9PSRUiJHnsu5rDdQbV5sJoRaYjngx",
-	"0sTX7lp8hV/cB1voYwg9rECUxqLup//rpKHd9Ksa1y+8AnHbRomL2rabfpVSIXVkeR9LeFmxMnpMI/pF",
-	"8o9gMFEyNR26sPfs6Q/Ph8+ffb93u7GWxqq8Hmy31ZOFRA3cbd2mHHWvGKWMi+VowpLLsmgr2jvuP968",
-	"up4FPX/G0uEPT5/tDJ9M9nYOEL/fef7s2bMd/GGPTdLhk4PnuNffvRX61VT5bnm2iVjVpfyTHnOd0AZX",
-	"sAmKAbyVaiG9LjKH8A+NGMMpW5LO+F9Vwk8qhtfSoi40Xx1W57XenkxGLBGj1CujUWlQj4xltjT9Pi1f",
-	"Ei4iUlsXEW04LiIHxYtocE0DG03k51aaKClHPBXoIK1K28d9pWph+BZwTSejCm8yXfDUZiPBc95T949L",
-	"i3eplZvLkc00mkyJ9IuraxPzHkGYjETJRgnxemtGBepRzt27t6udCt/vpObs4yhsam/fDVdI5TmTqR+E",
-	"b/ZuFRBJWY4M/x2/eNKpOqFY05m79SS41e6pL26/dY+Iqnq3Ae7nyhLfCasBwfYO4AhSVU4EwgQTVhqs",
-	"vDvApFmgNkFrQcEMWUr77AC2nu/vP3ny/f7wybMfnh58//3TH4Y/bHc66qtseipLogd1R40qdYIb5rGr",
-	"K9/H8C6G4xj+Rf/ovyf/Ot6kUYxVGt1SkVq5J+T3K/j3Vmk2Q0A54xJXNfxECRvDhKUz1DEUOJkI7O00",
-	"yrRQvI8o/FPRtoD2/lZBypmI3X5OlRbc5hRJxxZK2665wHKfWPcsszu5EqI0lztPhnsHTwalX9YBVzf5",
-	"CdbVkWDGjpxzLNCtDSSkzTlewNA7FiTOUUMomN5y3nOV8umSy5kzZT1Nvc4Lu4RFxgWCVOAdfsTzS5mi",
-	"hgVb9s73isuin5ltcEXgRzvqcJmbJ+GWoy2YMQul076tYsqd7LnnA3D+TcKA39u33Ob/nfF0k6NDKbGJ",
-	"qxKCepTFy1OHrYpx+W5UYO0g7tmT75/fbpDBw/FZW4W7uUcGjRJLU1P7QxQBkRYtBqPcHjHQFu60HE+7",
-	"otTeYN/OdbAOmkKrHG2Gpbln/uQ8DEoKmhJjR1Zdouz3NOzQW3D2+v05uLc+E0SrLo3br92mNau37rQD",
-	"8p+bTdCLygNeb9XrR6DRYdNmyHV4Dls4mA2g7dTY7q6mb6B/ZC6+dVteo9G53VPHIXzro0LzBDvlN1vA",
-	"69brH6UQOyxJ0JgvXzGDSam5XR6laViz7r4dZaKXruUjexY8DusI5sWvGbcouLFU7waU8zmzeMzl5Qbv",
-	"hDDvSlsycVTarP+VeZGcIuoNbfS5TDZYhq4lZonlcxL40hQoU0xjp03dbykKDOq+wYkvcI07qGd0/VtA",
-	"tsxRWiC7ucoPpm4HWLDlLIZCK/q4qn3oYV8v3P6ujnKuGkXGhYsgIcuBp5X6VrRN78HIiiuovf1e3RfX",
-	"YhxMxqpDolqOFqXxM3adL+lXbrOXDZaDM+lkGh3+dr1bvnZGXcWfuhG8ypJ25GyDulzv2odVN+NRE95f",
-	"ZMpgYMXAxIItTZ2DwG1jpF1crBFeH15/5aD2GWHse487961HndCxMngJSE/CoBurapC2EJPScEmayr1k",
-	"vGd1wjTC/7w/+bkyaTQbrLQZrbFPIriQrQISfDe8ZmMSxu7hGHynX8BE0e8avYWGDLVj0kriLXDiBvbO",
-	"J4w4rNz48kmFhGpaqtK9ZttPj8WPtn/0XZFuTNmkiaJyAy1fd4/At7u1rsP7V67bt24vOpkeN6kEX38f",
-	"Zt6pOZ6rax3WK+68+4Byu8q+Xp287Z+MILZq6gwCkUGbMQsabaklbSB8Fe042cnb3pDFaYgaruoJr+aT",
-	"To4ABKecoT0cKfR2/WQDSJt6PT/lHzEd7T8d5pP6296s+fy09Xlv2H4w7DzpPqJvfYMgXnhW07K/UkSJ",
-	"AHlt6KS7br9m6MJELg2D1k7p7wx4vxtp9xQWzECiCo4pLSK954zrlsZE6RRTIKuyvSFA3k0yWodlwoRA",
-	"apFeqRJofP1EuGgwZnuVPDhrHoNLVSISM48hJCr1R7E2StlK1Oi2MnjbiFFj7e4Yy7rRBl47r493su6U",
-	"/9Ui8O+dv8fN24QZnlQkesVhdH5+Cj/Sc29LCUohExFck2SiiD16r5KzyxKOTt/AJboQQ+1liEL6nVsW",
-	"qrCZqczawif0cTlV/aCufBaN+6DiDa9wjoJgQM26iKnfSsFkCVSzOdzdZQWvfVWJynfn+66rk+WFTHHO",
-	"Cg5b4/DBFR7HweUz3p3vj7cHcCIREkV6KLFua0kM4tD1Y4YSNdlZ+EmFFC2wTFySfr6QyEkVxK453wKp",
-	"gqomi8YGNwGzCDhHvazZ4IxxaazP/pxygYMLeSF/Ja7S/EZmnmlrYKpV3sqhK8qJ4CbD1GXTwVaKc1WY",
-	"3bSaqx1W8F1VoKSZWeYCuLyQM26zcuImKEzWbqoSsx0Dt5AqNGAUKAlFqQtl8JD6swOvXaepUs89UkwE",
-	"04G/tqmeWeV6dqHAZKxwzs0u77uQAFsHw2EMB8ODGAaDwfYGKujSZZmB8cUtqNBFNHZLQdV3+WOLb44/",
-	"XXiKchEdwkWH2lxEV+MBEB7Hrz2j9Dyvynp1sBjQrIwrcz2u+XwwB2FjAlOOIjVNbJ+ExlMHA1vjSm7G",
-	"MYyb3cU4pp6P+zYe422HMZ82SU3YZdUELUSVO0hFYWvcbPhClZ3QIzXahKPpW/D20cdNwbCxXyY3+rOQ",
-	"fl71wG9zgtO/AsElYmEAP1qUKa3kVnAExeB2fSZ29AeoQ2ab2Dp1tBCMy7D2ptFJly39DMInlXrLxzW0",
-	"tIl30rnQePDxOE8y1TxlXBBWEpWGLOIgl7XvT5MNpcqNs89Nmkgr/cMtglGgkTSum3uqnHpXG3eNBu1O",
-	"vbWrcvU9blaDLj4JJcRTDuvJy5iBCaIEQ/9ZVWmNnihKDEr6uWNOnWCIuLj0CN9ol2GOazgvPJ9dyT09",
-	"XEs+7csv9biqctjGoNwCMEHKqJXNth1XGaUkbH5GL6LxAM7WckO36gycIAUuD3W7nYjjAHEwHN5FHRgo",
-	"q8UlJUeWSvAEpU9LCUcwjgqWZAj7gyHxVS2C2SLjslgsBsw9Hig92w1lze7xm5evf37/emd/MBxkNhfO",
-	"3HPr90t9xsupaVbw7SiO5qiNt357g+FgSGWDuo4OoyeD4eCJo/k2cxZ81+Vq7qbtdBrVl0fsM4IIUME3",
-	"6u1qnfwArX1NW291/BBu99xxRrjOef3/Jo0Ooy6ewuEVNPZHlS7v7SBAf+r0VZc2WV3i6nmY/eHw3jrR",
-	"OI36T020k3Cc0+bAN95XZ93J3daJHVdk7+YinR04Fdp7cnOh1YMkV3H09Db96x7aadNK5z1pEcrfPlx9",
-	"iCNT5jnTyxqAAXYtgFg2M0RyfdLxB6pyBdS7n3h65REt0PbG2uh3pyyrrTKh1ZEqm7mQjARu19HqK+yg",
-	"9YHQcvK2DyevgsvYCV91vIakrs1zLqKTtxfR4PPxMDy4uVB90OnhgeAHfR0E4qg3z+4ndPa3dY4ubAha",
-	"hA7T5rzU6mrP0LYabR/d+20tmOTiICCQzdHAJk7mUNbPyVx4peqe93dWJ/z+U6JeNkf8WtGX6LqzfR/+",
-	"QF32x+ixR4bbn9BeD9oVRPX1o3llt3VY1LmHV5SeW+NeMTh2PNTvGD9TEojKvqob+kJg1aHbW4ZYViK6",
-	"/YgLXf+uYSgmdoc9jIUp18Z+vj58YJjQ8kB7cq8xcNywicAdVloVMlpqW/cFYIo3UMC3iIXndLS7YrRF",
-	"AW4GcBRSs4g9M0HqbAkhvYD4ffVT6G04BmedO4IbkMqbWFulzThiXdHcilev2F1f1VFp1S8h4/rr214l",
-	"8Q6G9++p8175hQJaKWiW6mZIVxlgD4nnM7f1g4XmRP62Tk7ebdfYbDSjRtqgeV9IOJXmttd/IO5fV+lx",
-	"30D/mEHfWqbNgPeA+Voq/Bhto8FnWi2836M0bIZ/BKB97d/0+GOH9Gt5NzUeUP01tHjr5PAWE4I+7Ahd",
-	"PnZV7mv/psn/DLC/iyK3wjwk2t+xy+BYrVFtqiOgLrYQV8c+DcvRZ+TTKldAhQVbwoQll9UJ0YDSG0RA",
-	"AnMttM+69eH5XJjoEfgZgE1tlUbhBPIbih1CrgVwrua4Y9WOrXJW+gGo5mhaN3w0SSNNRrRVwHzeSPMC",
-	"TFAoOXMPXTjG5ZhMSlslQGx7bVQvoSUV2ypU5aJ8V99o5NxnUgG9QqutOv1Zh2he54g9UFxhPQntK8cU",
-	"+lU9dSv98+v6RxqXoNmFcwUBV5vlS6NkOT7shpZaMGunkrti4PtxDyG2bg5V/3UxVSSLng78/Ta3vgtg",
-	"w9VHjytM9yc1OY9UmDyCbxfe6yZDPKRc/cTnq6TLZ4J0gtv0Qyu2HYecNs+q6nyTRUZ2r5bOC0kgUiLt",
-	"1uWrAGNVAQulL0Py9qogG7SnnSMGDysDqwckbhIJN2jabK3NVesswl+CYp3RUkBrLTbDtixSZnHHX/Zx",
-	"T6hlNsn67oaxHrX5pgtGWne/1TlgLu0v5OdDabB611+s9/L4DWQoCn8VZ0Id215Hph/jj/6+k/syMJuu",
-	"T6lMTH6na1Suu2htxQ6Fhv9oS/RX3sc/UnP0i8Mx1EC+UapDIuLDkrxCsATr/M/67q5mC7+KgJO3Kw6p",
-	"xJD8whbp5ubmRsCPhUs9bPJgvNC7AgsuN0r6WTiIe1+ifv2FZZXA6y+6uOw6UWsdSFmPN3eVQ6er31TE",
-	"31VFNBKwWUeQUtj1m4Od6rbHB1AQ/qJeU8d5PBENXMzL82T0X97zbapLrBtnOLirFaZKJ97PrbGuqU6r",
-	"qNznhCpuKkS5q3YrJZOruT+jxCW8Y0vYH+4/8435KzfDnLSmw81POHjpA1QuBzyGRcaTpmJiIMZyIfxZ",
-	"gDg44MPZjZ6M0vre4ofKJl27GPmb1P/Vpd6vOQRU9Yn89V7UJpvauUn9KQflr68zLTfmpgTpB3Rirl/9",
-	"+JXh7MZ2TVI0zdg30H5+BvWKo5Kmsw3aO2RL0+sv/IkWYpIevwmTAziq3P/MBmWtFrIdIghKO9x54U5s",
-	"bW/Kr67B/shzq/+m2S4+HXsDqm7Ikz6vDhj7+0a+/C+YfKhgfFP+axVOMv0xqv6cV3cC+qvku3oleLtc",
-	"1zoC58bzuBNbqxncpH3Mbl6f0d6kgM4wd0FIVt/K0VpCtw2cYHPRjMvfkNWR68rLVesq0kIT2kjnIUrm",
-	"AuzMSzmJfeec13UqKhwufxirvOnGlkdBNc/qyfvGNh9YxUKNsh5N20s1j9LUXWyDH/2dWXX0vI7S98pP",
-	"Y9Bb8rMOf9b+azgPhP3ev7jzB5DSMMhrqGm4TDDjxTecfwbOj9L0BpA3ZuJTuNTi6gY7z6qkkbA2cUC1",
-	"PwQCJ0RewyMyB2DQ2Y689/hXg4KvxwIq1N2OC3QH+7c/b9VCk3kIdtrcrHIXiuoGoef9jdYJee1rRUwr",
-	"pY/ZrLpXNrO2ONzd/efJ+/PD05Oz8935/mDtlPn6FSbOeRjmYj3BULIZrpzudiG0MGTv5LiKNxT0nDrQ",
-	"LK4bJHbmzERXH67+LwAA//8=",
+	"7F15c9vGkv8qXditirQLUdThS679Q7GdPG/syCUrlbcVpcgh0CTmCZhBZgai+Vz+7lvTMzgJUpQtyk6i",
+	"P6QiCWDOPn7d0934GEQyy6VAYXRw8jHImWIZGlT07SUzbMI0vn5pv8WoI8Vzw6UIToKLBCH214HHsDMu",
+	"v414PN4dBGHA7X05M0kQBoJlGJwEPA7CQOEfBVcYBydGFRgGOkowY7YLs8jtXdooLmbBp0+f7M06l0Ij",
+	"Deh7Fp/jHwVqY79FUhgU9JHlecojZse2/y9tB/ix0ex/KpwGJ8F/7NeT3XdX9f4rpaRyXS1PULnOgGvg",
+	"4pqlPH4OJkHIUGs2Q9BsoWGeLAbBpzB4LQwqwVLX4r2MT6O6RgVTxlPsDC1iSnHUICTEaBhPaYw/S/OD",
+	"LES8/eH9LEEXUVLTyFQqMAnXwKJIFsLQeN6xRSpZfCHlG6ZmeL+7OpHxwm5taru2g2OCltCvKosizI2m",
+	"cf4iWGESqfi/8R7W7i3XmosZSAVzJcUMIoUxCsNZaofzqWQZ4onTOL5Alr3FbIKqwR25kjkqwx3nZHR5",
+	"hBnjKX3n4g2KmUmCk4Owy3dhebuSKe0JiiILTn4LWJxxEdjhXgdhMOWCiQiD33saMMiyEY/7mLopAH6r",
+	"bgzbQ2wPoe5BTv6FkbE9fM+iqyJfnumEfu/vOyyvav5vXJZp3y8Maiu5plJlzFh5Jczj46DqnQuDM1S2",
+	"oUgh7fnI8KynqV8E/wAaIynijVsstJEZKj/0ZbqVc2GpouKfnmWPGU8Xo0m1ND0ig+6Fy8DK3svA0thl",
+	"MGWpxssgBKbhl1wbphPQKGINfFU/lazvXeZEFupeBsK90PVdjQyb9Q7I6Z+eC9ow07N/Pwk5F3DN0gL1",
+	"CeQoYi5mIVguTtFgHHqhO4AYr1nOwfWvgSms74J5ggKIVDDuGX+HF2rSba+wH36X6MrB93HHi4SJGb5L",
+	"mVgpElhh5KjIZ4rFPQvwBqcGChFRO34iMuOmPZGJlCky0UMSnda4tssxWZS7+p0GnWPkdBaPgTvRa9GC",
+	"Fcn2sxQIhe5dtzDIUyZG5aauE7J2CegBJeNRzqKrEQo2STH+4il3Nq8eUe9+yCxjIn5hOXd5K+zajXLJ",
+	"PQrjBjN908QueIbv0ep4C9NI5rpOmVJs4YS4UTwacVIdU46qXxovj5XotQR/DfppL9c5shSilNtREZNC",
+	"DQHtOoxh5wKVYlb0hbSjUaEUCgMv3rzeBYIDCCnOWLSAsX/CJHgpZBrbe9xDb1+88xp59znRhJza3zNL",
+	"JgIxtjw4VjjjUoxJm1ODJzCepXLCUvrNqXKMLwUTMfCZkMqyMBMLkCZB5Rid7gTXlJ2aZzagZzQonJbk",
+	"eBtGem9nPFlAtRYDeIlTVqQGSNr1c9OkiGfYs+hvpTBJugB33bJNLNOUKV23ejjsVTgZFzyzanzYq3yk",
+	"0JZHhe8zVxhZoVVi9P45yTRGVc/sebm0N0iIkm87iJFl5eZWqNE2hB+YFafBSZAtFMZc98kDvOaRa6fb",
+	"7Ct7Ba6QkDoKyDCTinDftEjTjTYjK1LD/y0Fbm9t6iVZ3/obxy4s5Uzbxeqw3EpZubGYTJmxw11exxep",
+	"LGIor9frNmZzTf1WIHFud2gW5b3AMFc8Y2oxcmy23M07d92z4XM4/fW9/6xhzk3i+gvhxxfvOr/Porw1",
+	"jkLvIdNm7yAIq8+H7vMc69/ps/09YnsRCqNYSpew6H6tnio/26c0q3th+Z6WhUnKL0Iqkyxd7f/BtsWm",
+	"jecLXfbfmMAx9W6lD42AWtGc1T0drFj0G5Xf54kphSz2W6l7NURcbtJzyAptQEgrtKK0iNEp/NZ2k9eg",
+	"VH5/1n3sNYc6qrlJ/Zsw/KBXnT3v02BeTVkE3aPMegWESXUfQahrhIs372tCoPHZhqVDa8oiAKubeYQr",
+	"ENIKcGEt1pXANJL5YhRFDbTSoDiyF0tpudaK7TM0Sxzte+hDaiXu6QHMaTpyVmkbpd242yxN5RzjEc9H",
+	"ymLL2z7ewRd3gRY2NEnTQpvKIl0aaBc0NLt+WdH1cydAyAEkcF7pdt0vUm4wrF+UqMxetjPqWtoVXDh4",
+	"/Ojps+Gzx08Ovtz8PpsLVFAj6RuN76agvaWt9PrlehT07DGLh08fPd4bHk0O9o4Rn+w9e/z48R4+PWCT",
+	"eHh0/AwP1trsJffUTb5dnK8CVtVT7kqPuo6sGZ+yCaYDaJvNPyjEEN6xhZUZ/ycL+FGG8Mpa7Lni3Wm1",
+	"busdyWTEonQUO2E0KjSqkTWAC317B8NgTQcrVeTnNhpJIUY8TpFIWhamD/sKeTtvUTwZlfQm4jmPTTJK",
+	"ecbNl3m1bKtcX41MolAnMo2/uLkmMO9hhMkoLdgosrje6FGOapRxunez1u3Dd7uoGfsw8kbt5sOgh5yF",
+	"7ybhur1dAxakLO7AM+mbSyWrB3O7kXgH+R2NheytO6SocnQryP1CGot3/G6A170DOIVYFpMUYYIRKzRW",
+	"/kUm9ByV9lILcqatpjSPj2Hn2eHh0dGTw+HR46ePjp88efR0+HS3NVDXZD1SUVh4UA1Uy0JFuGId27Ly",
+	"fQhvQ3gTwj/tn/139M83qySKNlIhbZUVK3dE+f0C/r2Ris0QUMy4wK6En8jUhDBh8QxVCDlOJin2DhpF",
+	"TP6t5Q7+Ia1ZYG1/IyHmLA3JnpOFATJO0crYXCrTVhdYHFrUPUvMXibTtNBXe0fDg+OjQeG2dcDlTX6C",
+	"ZXGUMm1G5MjzcGsD7/5zGDrHgsBrVOAfjDdc90zGfLrgYjZa4Yh+leVmAfOEpwhCgnNOWpxfiBgVzNmi",
+	"d707Lot+ZLbCFYEfzKiFZe7siCNnWs+livtMxZgT79H1AZAv1tKAs+0bB2D/k/B4laNDynQVVrUU1CMs",
+	"Xrwj2ioRlxtGSawtint89OTZZpP0Ho7PMhVu5x4Z1EIsjnXlD5GWEO2mhaAl2YgetnCScjxus1LTwN7M",
+	"dbBMNLmSGZoEC33H+Ik8DFKkdkm0GRl5haLf07Bn74LzV+8vgO76TCLqujQ237tVe1aZ7tYCcp9rI+h5",
+	"6QGvTPXqEigk2jQJcuWvww4OZgNoOjV227vpOuifGZ1Ub4prFJLbPSYM4Xof5YpH2Hp+tQZct18/FGm6",
+	"x6IItf7yHdMYFYqbxWkc+z1r2+0oIrWgnk/Nufc4LFMwz39NuMGUa2PbXUHl/JoZfMPF1QrvRKrfFqZg",
+	"6Wlhkv5brvPoHaJa0Uefy2SjI0oWGX5tGb7QOYoY45CkKf0WI51GtunEPbDGHdQzu34TkC0yFAas3uzi",
+	"gylZgDlbzELIlbQfu9LHXuwbBdl3VbxCVykyntIJErIMeFyKb2nN9JvPWdtnq227uGJjrzJWHbo2II1b",
+	"sXW+pPeGmR4rtXEWam8A92B1pDzlaaqBpNo8YQa4gQyZLpSVGqStXp2+fPsKLMm6I9MpxzTWkKOi3cDl",
+	"s6rKWuwZzs+y6oCOat0wWj7ZLzuQ9KB8RPELm590ts5Oe5sVAgnVuZZ73Dc5Cn9UCfXdGpgBZFECmojx",
+	"LmfqTjoJqLPZKiPKkm15HCWg0BhaJKm8Z9xuYLXhPv5hEyRPyE2gqSzSHidaaR35Y3eLe+HwGBJZKBqV",
+	"WxB9qy694iTj7FbUtXEPc8UNbrWLij220jhPUy/275nxqPvPWbc7639xSywVc31V6HWsI8Desz0WTvhX",
+	"WaorXOicRX36HhdblFgpMyiixejZs68wad95hkx8hd4zrn188X13LAU3UtVa63bN/VFggSOZG56Vcan9",
+	"J7RfYWqkDL4qTbVG8JUoyyRKFrMk7/NOVzrYojXnRoEJmjmiaKrfuxqJNCwdZe48cLQtNdfppdZ3G5iL",
+	"7We3CSa6Pa3qpNoh509JEK4wt6apiOUcdp6AVWu7n9Wp6+Z+JrgSg95hH1tFZtT4V+BeN6mvKsTaQ/gq",
+	"UuzTGrv2V26SF7WPxgdJnE2Dk9/Wd1oFWXwKP7ajaEsPcct/tMINuGxy/94NnzmtE1DmidToT3uApXO2",
+	"0FWWDDe185niPWunlEsAeUkulM9ItLjzzIg+P0OVctSZvAC0V/ykB52Q+kmhuUCt3U3aRQxNmEL43/dn",
+	"P5euWrsarDCJ3WOX5nIpGg8I77VwHjsmYEwXx+AG/Rwm0v6u0Hmewdq3ljalwA3ohCb21qU0Ea3cePNZ",
+	"SQnlspRP97qj3fIY/GD6Z992VdUu2kkdHcw1NGK4ehxZzWEt+yb7d649tvYoWrlIN7m6XPt9NPNWXuOF",
+	"XBuIdVOWx2eQcrPJvlGd/dS/GJ5t5ZQcnVJoMAkzoNAUSoCQpe+sEf959lNvKN67tE+Innr3ZdSKfQcf",
+	"bKLBSPJiNtufKrRAxvsvp/wDxqPDR8NsUn07mNWfHzU+HwybF4atK+1L9lvfJM6RxefVccNfKVLSEuTa",
+	"kMD2vv2aIIU/UnqB3TupvtPg4kmsdI9hzjREMucY202095HTeEdhJFWMMTlYd1cEfrfT4JbJMmJpirZH",
+	"e0vpTXPtp1wbOxm923WKk5c6BEqmC626DsGn0vVHZ67ksk405KY8uGkkZK3tbhmjeaMOXLuu3+5i3TJD",
+	"sYOsltbwQ0+0BQl5f3bLNFwGh8PDR3vDp3tHB3Dw6OTg8OTR4eDJs2fHT4fPjg7hv4fD4RB+uXix4vR0",
+	"sZHx1Zn8h8A+uDyjxlHbe4rM8CcKmkflcVcntOPi4h18b687dGCZw2cvAi2inWKhUbn4D0IaAk7fvYYr",
+	"pGDAKh4g8CmvRGi2wXoSiTG5S6LlYir72bSMLqgP+ksk9BKvMbWbYrulJXeHnhZI25b1yf6+RdNlVEkk",
+	"s/3rQxrqZHEp/EnNzth/oIfHoQ/OGO9fH453B3AmECJpJWtk6BDYYqITGscMBSqLHOBHWZ5QGJZeWY1z",
+	"KZBb4RZSd64HK9zKloy1tRysYgYBr1EtKnw7Y1xo4zKupzzFwaW4FL/60wX/mwUuTBkNUyWzRmZeXkxS",
+	"rhOMKUcPdmK8lrnej8u12mM535c5CrsyiywFLi7FjJukmNAC+cXaj2Wkd0PgBmKJGrQEKSAvVC41ntjx",
+	"7MErGrRt1KGpGKOUKY/Im+BVd9GrmUvQCcspDKmNZC8FwM7xcBjC8fA4hMFgsLsC3FKKOtMwvtwA3F0G",
+	"Y9oK23wbETcQ9PjjpQNdl8EJXLbA2mXwaTwAS4/jVw4jO+RaZpoTWQzsqoxLADKuLBSv4LypVZ70VVH4",
+	"lmkcGNKwMy75ZhzCuLaXxqEd+bjPlBrvEo25ZEzbhVmUXdiNKLP87KOwM66PZn2TrSBh22kdOG6/+bgc",
+	"+3FV2OrYbRPN/tyXfChH4Aw3H55XEsEVYq4BPxiXmmv1OYVshHSWijokQAd2QHrX2h92oHnKuPB7r2uZ",
+	"dNXQOHSaimVCKlfQkCYunIaC2H00BsV82ZanjKeWViIZ+8x9z5dVlI6yqMAd1dKRbhUV0kjUoE3QEhRa",
+	"iUtrbxu3o6vgikKNZq8yVsv6GI5uuuGRLl3ERz6eVIuXMA0TcjTaf0aWUqMn3jEEKdzaMRIn6GMjKZHB",
+	"ddrGzOOKnOcOoXeyRE+W0kT7MkEdXZXZZmOQtAEstcKokXe2G5a5n5bZ3IpeBuMBnC9lce5UuTKeCyhj",
+	"dLeZMkMEcTwc3kYcaCjKzbVCzmqqlEcoXAKJL3tymrMoQTgcDC0CV6lXW1a5zOfzAaPLA6lm+/5Zvf/m",
+	"9YtXP79/tXc4GA4Sk6UEYLhxFmCf8iIxzXK+G4TBNSrttN/BYDgY2me9uA5OgqPBcHBEhouPAtinrMp9",
+	"t417LuZv/yOPP3Urwqww1utb9hsVYz79Hga51L2e79xKNKevrKbvpDu4AFASPJZ9iSkuLt6ElvJK/nOj",
+	"rEIlDLsinQHMgBSRC3yzbbr77MZ1kvJNbVRGMnMbV6mh13Fw4uI+0JeZcAgJtflexotbVQBpY77+1NdT",
+	"B4CmnhP85FzS7sYJTityz9u3GVVgt6rO4XB4ZzVNzn7qK2jyUgp0mq+suWKn2VTEl8HZTxbDfgqDYzec",
+	"vl6qYe83KgHRIwc3P9Lym9BDxzc/VBXMsQ8cHN38QLeizacweLTJhNrVg5pYm/iugbJ/+92yli6yjKlF",
+	"mRGFUBGqYTPLq4HLlf7dNuU5PG6mtvWzJrVlVYaPU3TIuUpEgoYvpolMWr5T8vi1HKj9rFU5gT+fudaG",
+	"DfWWMbhnfqgd3f21iJoJcfdL/d80MTuyaxDIzURdaSwX7dgX925/JzhUuvcstZIaMgmFRwsfZtWmVtdg",
+	"i1rvV3r68M3NBeh9SMMtE4Kb9DoSCIPenNcfkRB2ozqdhxcNkw3jZhWl9m7P0DQ67cCfTmA3xSRDiuwa",
+	"NayyuojK+q0uCnUuh+fOaMq6eX8UqBZ14bxGJHSwrmLe719Rln0dOfaN0e2PaNYT7RcA6mWhR3vcywZv",
+	"yNJ0GPszOcEaqy+rjr6QsDY6i24cC3dPoXspzg/9uxqh6JAKr2gDU660+Xx5uGUysdsDzcVdo+BIEjbt",
+	"sv2PVaWwjsbrU1wNC+YB9H+jam4leP8SeRH2ucJLgzheUaG1WYNu80KtTdHENZukuMcKI30y5DadCT8h",
+	"5lW8PDByAnA9gFOf1Xs8HAJLrfZdgM9MA6mqn/xoa6eAouRKIR0iNGXGZasiYeno6XCba+q0MPIXX6zj",
+	"gee+SZ5zGwV2p6DeqjUS2JO0TxG4Q/8YM1HSm3Oda+8S4+mirC35HPCDy06rqk1qwxb9tN4mbGIKkNPp",
+	"SrJ9aXt6UBV/ArKlndrI3ePJtsx536YYPicXOlC8ooads7O3u7WftcKfClmU+MM9n/hExxRfUVy/KgsC",
+	"PBD9t0z0jW1aTfCOYO4LebxBUwOPmZJzd2xBWUtfg6Bd6w/w41sn6VfidujDU/V9gY/yRI3okY7VWGk0",
+	"dM7p6KSN3KkL2IkSjK4wBlf5e3c9AzQxiVhFyQ+I5E9CyRsDEk/J94FHGlV/d1ia2g97qSq+dVDiWn/A",
+	"JH8Gsr8NJDGp3ia1vyU53aJqXZZvpWijsCzZqlmGrpqW3eWSUGHOnJVZVnf1VHoDCwhg1EOzTmUfPV+k",
+	"OvgGziWATU0ZKk4M+UDFRCFrCTjl2nRjgtYcODRp8Dtd+im6Tvm+k4a70fQbHTP4rjY8ZPBz+FsTCx1X",
+	"bMVJ3fAcZ/Ia94zcM2UKSL+sk9eoGy+CqHMw6sJZFCZGaRj1DTDBVIoZXaRYQErZmBSmzCfYdYqvkhaE",
+	"gBsPlakd31WvsKKTXSHB3mIFi2yNZ5nMsyrlakshL8s5Xd9E+JcdVvwQ/7Ul3rSrCxcSPF2tFuUKBctw",
+	"u15A24NeKl7dZgM3jjuI/toktLIMsrJX/5QRlX9RdPONMpOj4M0iz9qR+Nvkqx/5dRffuzDoVtyl/aER",
+	"dhn6hCoH4Ktkh3li9V7FnZeCXi2Xxu22XBOgjcxhLtWVz4XuMrJG866Vsb9dHujWG7iJJao48qW1aqT2",
+	"/yUA2rndCmjsxVqyNVLdR6D/OeYpi9aF+tdk6UbznT4hp03oEnfCMimnTE66uHhDfLCAhDUC+b1/cs40",
+	"uSxFL6naSd9xNH/rXZMrYy2MBN99WOPWRlT1d/o2rwZ8iPD/Gyolop5NXKxUSHS9oU7FSF3KZ8dad7la",
+	"1rJBpUNfhapRU8bzccZFYVzwNBVEmkoFrhjSAH6o8xJdAUvK/BR1iRoqBZL6Mr+hL5rOxTWKKsQ5R8Vl",
+	"DBQBC5XMgZ1CxDIqMrqzyroKQfs3V9X5q41XBoLGlFLpSPVR5abnZVUHOEjWhv+6qq1Lxm1feK4bcisy",
+	"tyzKcJAEYXBk/x0c0n9725H99yTuqYBwLxG8bmY3aM+6LG1Z/srN8iG8t1ReJYFsyR9S5DEl5NHLm7Yb",
+	"cISeQ7JVL4xqvMuzUsaUHO7r0kChsbzXFSd+8eY1JJjm7iXpkR3Y7jK7uTl+795fdWdqecXrsEpbMLvV",
+	"a7HWvTizq6Vdxw8q+m+non8hOoaKkFdraM/VPl39XuC3rxJQvYuxPtbpUsDZT51Dykhb/oUda0TVahXw",
+	"Q05atc6lckxPD8y5WMnp5/7FCnfF6utfQFkyvPqiF1GuY7VGIaa+ynlN4dAa6oOI+LuKiJoDVssISvJw",
+	"Xry98u2920jEpx5qtO48Rt5p4vh5MvovFw3htXozQALoVTlTqSIX+9AqXO+PSMqQCktVXJcURa95L4VM",
+	"Jq9dbS4u4C1bwOHw8LHrzL1CuSxPUC8HrY8vOOjC76hSSAjzhEd1wxaBaMPT1FWMCX1Qhq/w05OVXL0z",
+	"f1sZyUsv5X/g+r98dr57YZenqj6WX3/cWWfk03mmq4Uj3etIdeO8cVWS/RZPG5df5XvP5ExzW5NYb1fs",
+	"gWg/Pwu/c6Jol7NJtLfIuLe3P3d1jyySdPQbMTGA0/KcnhkvrOVcNM/yvdD27zCiul67q3L0K2L/xvPz",
+	"/9a5jiuo6oZc+4uysObKzMXPSVl0nd8c0kT39QeT9EczUeXPewlmckJws1CmKlSG5vNtJ0eXK7hK+uj9",
+	"rKpNukoAnWNG0UKsqkbd2EIyAydYvziMYnpFWWq09HJVsspKoYk1pDMfzuKD44nLLdu3qoGtE1G+qOp2",
+	"tPKqSuXfBNQ8rxbvAW1uWcRCRWU9krYXap7GMRV0r7JMyzC3Kpyul39qhd7gn2XyZ3G8ddo/bfbxFUGp",
+	"n+QaaOpfDpvw/IHOP4POT+P4BiKv1cRHX8z5ptBlVkZ3+r0JPVW7mGU4s+DVX7LqADSS7sh6zxBrKrg/",
+	"FFBS3WZYoD3Zv/2hXoOa9DbQaV1R/DYQlSahrvs7rZI0msWndSPNg5mkfE94Ykx+sr//j7P3Fyfvzs4v",
+	"9q8PB0u1SJcLXZPz0K/FctKJYDPsVAikIzQ/ZefkWC5D4h90mNrDLK5qSmytmQ4+/f7p/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -51,7 +51,7 @@ func (s *Server) toDatabase(d *devapi.Database, withCredentials bool) gen.Databa
 		AutoUpgrade:            ptr(d.AutoUpgrade),
 		ProdPackEnabled:        ptr(d.ProdPack),
 		Budget:                 ptr(d.Budget),
-		DailyBackupEnabled:     ptr(false),
+		DailyBackupEnabled:     ptr(d.DailyBackup),
 		ReservedPerRegionPrice: ptr(0.0),
 		LastPlanUpgradeTime:    ptr(int64(0)),
 		Replicas:               ptr(int64(len(members))),

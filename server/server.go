@@ -38,6 +38,9 @@ type Config struct {
 	AdvertisedHost string
 	// MaxBodyBytes caps request bodies; larger ones get 413. Default: 1 MiB.
 	MaxBodyBytes int64
+	// StatsInterval is how often RunStats samples every database's
+	// counters. Default: one minute.
+	StatsInterval time.Duration
 	// Crash, when set, is called at the named steps of a change (see
 	// crashPoints) so tests can kill the process there. Nil in normal runs.
 	Crash func(point string)
@@ -66,6 +69,8 @@ type Server struct {
 	advertisedHost string
 	maxBody        int64
 	validator      *validator
+	statsInterval  time.Duration
+	stats          *statsBook
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -95,6 +100,11 @@ func New(cfg Config) (*Server, error) {
 		advertisedHost: cfg.AdvertisedHost,
 		maxBody:        cfg.MaxBodyBytes,
 		validator:      newValidator(doc),
+		statsInterval:  cfg.StatsInterval,
+		stats:          &statsBook{samples: map[string][]sample{}},
+	}
+	if s.statsInterval <= 0 {
+		s.statsInterval = time.Minute
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))

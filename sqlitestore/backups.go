@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -13,7 +14,7 @@ import (
 func (s *Store) CreateBackup(ctx context.Context, b *devapi.Backup) error {
 	_, err := s.writer.ExecContext(ctx,
 		`INSERT INTO backups (id, database_id, name, daily, created_at, size, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		b.ID, b.DatabaseID, b.Name, boolInt(b.Daily), toMicros(b.CreatedAt), b.Size, string(b.Data))
+		b.ID, b.DatabaseID, b.Name, boolInt(b.Daily), toMicros(b.CreatedAt), b.Size, base64.StdEncoding.EncodeToString(b.Data))
 	switch {
 	case isUniqueViolation(err):
 		return devapi.Errorf(devapi.ECONFLICT, "backup %s already exists", b.ID)
@@ -63,7 +64,10 @@ func (s *Store) Backup(ctx context.Context, databaseID, id string) (*devapi.Back
 	case err != nil:
 		return nil, fmt.Errorf("sqlitestore: get backup: %w", err)
 	}
-	b.Daily, b.CreatedAt, b.Data = daily != 0, fromMicros(created), []byte(data)
+	b.Daily, b.CreatedAt = daily != 0, fromMicros(created)
+	if b.Data, err = base64.StdEncoding.DecodeString(data); err != nil {
+		return nil, fmt.Errorf("sqlitestore: get backup %s: %w", id, err)
+	}
 	return &b, nil
 }
 

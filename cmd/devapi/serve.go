@@ -150,6 +150,8 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err := srv.Reconcile(ctx); err != nil {
 		return err
 	}
+	go srv.RunStats(ctx)
+	go srv.RunDailyBackups(ctx)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

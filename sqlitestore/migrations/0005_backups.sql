@@ -9,7 +9,7 @@ CREATE TABLE backups (
     daily       INTEGER NOT NULL CHECK (daily IN (0, 1)),
     created_at  BIGINT NOT NULL,
     size        BIGINT NOT NULL,
-    data        TEXT NOT NULL -- the snapshot, as JSON
+    data        TEXT NOT NULL -- the snapshot as the server encoded it, in base64 (TEXT runs on every engine)
 );
 
 CREATE INDEX backups_database_created_at ON backups (database_id, created_at, id);

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/gen"
+)
+
+// Stats are sampled from every database's plane counters every
+// Config.StatsInterval (default one minute) and kept for statsWindow.
+const statsWindow = 7 * 24 * time.Hour
+
+// sample is one reading of a database's counters.
+type sample struct {
+	at          time.Time
+	connections int64
+	keys        int64
+	commands    int64 // since the Redis started
+}
+
+// statsBook keeps each database's samples, oldest first.
+type statsBook struct {
+	mu      sync.Mutex
+	samples map[string][]sample
+}
+
+func (b *statsBook) add(id string, s sample) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kept := b.samples[id]
+	cut := 0
+	for cut < len(kept) && s.at.Sub(kept[cut].at) > statsWindow {
+		cut++
+	}
+	b.samples[id] = append(kept[cut:], s)
+}
+
+func (b *statsBook) since(id string, from time.Time) []sample {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []sample
+	for _, s := range b.samples[id] {
+		if !s.at.Before(from) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// keep drops the samples of databases not in ids.
+func (b *statsBook) keep(ids map[string]bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id := range b.samples {
+		if !ids[id] {
+			delete(b.samples, id)
+		}
+	}
+}
+
+// SampleStats reads every database's counters from the plane once.
+func (s *Server) SampleStats(ctx context.Context) error {
+	dbs, err := s.store.AllDatabases(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	ids := make(map[string]bool, len(dbs))
+	for _, d := range dbs {
+		ids[d.ID] = true
+		st, err := s.plane.Status(ctx, d.ID)
+		if err != nil {
+			s.logger.WarnContext(ctx, "cannot sample database stats", slog.String("database_id", d.ID), slog.Any("err", err))
+			continue
+		}
+		s.stats.add(d.ID, sample{at: now, connections: st.Connections, keys: st.Keys, commands: st.Commands})
+	}
+	s.stats.keep(ids)
+	return nil
+}
+
+// RunStats samples every Config.StatsInterval until ctx ends.
+func (s *Server) RunStats(ctx context.Context) {
+	t := time.NewTicker(s.statsInterval)
+	defer t.Stop()
+	for {
+		if err := s.SampleStats(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "stats sampling failed", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+var periods = map[gen.GetDatabaseStatsParamsPeriod]time.Duration{
+	gen.N1h: time.Hour, gen.N3h: 3 * time.Hour, gen.N12h: 12 * time.Hour,
+	gen.N1d: 24 * time.Hour, gen.N3d: 72 * time.Hour, gen.N7d: statsWindow,
+}
+
+// GetDatabaseStats handles GET /v2/redis/stats/{id}.
+func (s *Server) GetDatabaseStats(ctx context.Context, req gen.GetDatabaseStatsRequestObject) (gen.GetDatabaseStatsResponseObject, error) {
+	if _, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id); devapi.ErrorCode(err) == devapi.ENOTFOUND {
+		return gen.GetDatabaseStats404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	period := time.Hour
+	if req.Params.Period != nil {
+		period = periods[*req.Params.Period]
+	}
+	now := s.now().UTC()
+	samples := s.stats.since(req.Id, now.Add(-period))
+	day := s.stats.since(req.Id, now.Add(-24*time.Hour))
+	all := s.stats.since(req.Id, now.Add(-statsWindow))
+	conns := make([]gen.TimeSeriesData, 0, len(samples))
+	keys := make([]gen.TimeSeriesData, 0, len(samples))
+	throughput := make([]gen.TimeSeriesData, 0, len(samples))
+	for i, sm := range samples {
+		x := sm.at.String()
+		conns = append(conns, gen.TimeSeriesData{X: x, Y: float64(sm.connections)})
+		keys = append(keys, gen.TimeSeriesData{X: x, Y: float64(sm.keys)})
+		if i > 0 {
+			prev := samples[i-1]
+			if secs := sm.at.Sub(prev.at).Seconds(); secs > 0 {
+				throughput = append(throughput, gen.TimeSeriesData{X: x, Y: float64(commandsBetween(prev, sm)) / secs})
+			}
+		}
+	}
+	daily, total := commandsIn(day), commandsIn(all)
+	return gen.GetDatabaseStats200JSONResponse{
+		ConnectionCount:      &conns,
+		Keyspace:             &keys,
+		Throughput:           &throughput,
+		DailyNetCommands:     &daily,
+		TotalMonthlyRequests: &total,
+	}, nil
+}
+
+// commandsBetween is the commands run between two samples. A counter that
+// went down means the Redis restarted: count from zero.
+func commandsBetween(a, b sample) int64 {
+	if b.commands < a.commands {
+		return b.commands
+	}
+	return b.commands - a.commands
+}
+
+func commandsIn(samples []sample) int64 {
+	var n int64
+	for i := 1; i < len(samples); i++ {
+		n += commandsBetween(samples[i-1], samples[i])
+	}
+	return n
+}
