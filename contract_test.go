@@ -1186,3 +1186,33 @@ func TestBackups(t *testing.T) {
 		t.Errorf("after delete: %s", list.Body)
 	}
 }
+
+// TestEveryOperationRefusesWithoutCredentials sends every operation of
+// openapi.yaml without credentials (401), and every operation that takes a
+// body an oversized one (413), validating each answer.
+func TestEveryOperationRefusesWithoutCredentials(t *testing.T) {
+	s := startServer(t)
+	doc, err := loadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := `{"name":"` + strings.Repeat("x", 2<<20) + `"}`
+	n := 0
+	for path, item := range doc.Paths.Map() {
+		concrete := strings.NewReplacer("{id}", "some-id", "{backup_id}", "some-backup", "{team_id}", "some-team").Replace(path)
+		for method, op := range item.Operations() {
+			n++
+			if status, body := s.raw(t, method, concrete, "", "", ""); status != 401 {
+				t.Errorf("%s (%s %s) without credentials: %d %s", op.OperationID, method, concrete, status, body)
+			}
+			if op.RequestBody != nil {
+				if status, body := s.raw(t, method, concrete, big, testEmail, testKey); status != 413 {
+					t.Errorf("%s (%s %s) with a 2 MiB body: %d %.100s", op.OperationID, method, concrete, status, body)
+				}
+			}
+		}
+	}
+	if n != 28 { // 22 Redis operations and 6 Teams operations
+		t.Errorf("only %d operations in openapi.yaml", n)
+	}
+}
