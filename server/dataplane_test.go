@@ -322,3 +322,49 @@ func TestEnableTLSSwitchesTheRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanMemoryLimitAndEvictionEnforced fills a redis-server database on the
+// fixed_250mb plan: without eviction writes fail with OOM near 250 MB; after
+// enable-eviction they succeed again because old keys are evicted.
+func TestPlanMemoryLimitAndEvictionEnforced(t *testing.T) {
+	for _, kind := range planeKinds(t) {
+		if !kind.persistent {
+			continue // miniredis has no memory accounting: recorded only (README)
+		}
+		t.Run(kind.name, func(t *testing.T) {
+			s := newStack(t, kind, t.TempDir())
+			ctx := t.Context()
+			db := s.create("small", false)
+			plan, err := s.client.ChangePlanWithResponse(ctx, db.DatabaseId, gen.ChangePlanJSONRequestBody{PlanName: gen.Fixed250mb})
+			if err != nil || plan.StatusCode() != 200 {
+				t.Fatalf("change-plan: %v %s", err, plan.Body)
+			}
+			c := s.connect(db, *db.Password)
+			value := strings.Repeat("x", 1<<20)
+			const most = 400 // 400 MB: well past the plan's 250 MB
+			written := 0
+			var oom error
+			for ; written < most; written++ {
+				if err := c.Set(ctx, fmt.Sprint("k", written), value, 0).Err(); err != nil {
+					oom = err
+					break
+				}
+			}
+			if oom == nil || !strings.Contains(oom.Error(), "OOM") || written < 150 {
+				t.Fatalf("after %d MB: %v; want OOM between 150 and 250 MB (allocator overhead counts)", written, oom)
+			}
+			ev, err := s.client.EnableEvictionWithResponse(ctx, db.DatabaseId)
+			if err != nil || ev.StatusCode() != 200 {
+				t.Fatalf("enable-eviction: %v %s", err, ev.Body)
+			}
+			for i := range 50 {
+				if err := c.Set(ctx, fmt.Sprint("new", i), value, 0).Err(); err != nil {
+					t.Fatalf("write %d after enable-eviction: %v", i, err)
+				}
+			}
+			if c.Exists(ctx, "k0").Val() != 0 {
+				t.Errorf("the oldest key survived: nothing was evicted")
+			}
+		})
+	}
+}
