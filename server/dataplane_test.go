@@ -362,8 +362,9 @@ func TestPlanMemoryLimitAndEvictionEnforced(t *testing.T) {
 					t.Fatalf("write %d after enable-eviction: %v", i, err)
 				}
 			}
-			if c.Exists(ctx, "k0").Val() != 0 {
-				t.Errorf("the oldest key survived: nothing was evicted")
+			// 50 more 1 MB values fit only because about as many keys went.
+			if n := c.DBSize(ctx).Val(); n > int64(written)+10 {
+				t.Errorf("%d keys after %d + 50 writes: nothing was evicted", n, written)
 			}
 		})
 	}
