@@ -1,5 +1,6 @@
 // Package redisserverplane is a devapi.Plane in which every database is one
-// real redis-server process (Debian package redis-server).
+// real redis-server process (Debian package redis-server, Redis 7). Open
+// fails, naming the binary, when it is not installed.
 //
 // Each database has a folder of its own under Config.Dir, created 0700:
 //
@@ -7,31 +8,52 @@
 //	admin.secret  the password of devapi's own ACL user (0600)
 //	generation    the generation of the password now applied
 //	redis.pid     the pidfile redis-server writes
-//	redis.log     its log (it never contains a password)
+//	redis.log     its log and its stdout and stderr (no password in it)
 //	tls.crt/key   the certificate TLS databases serve (0600)
 //	appendonlydir the append-only file
 //
 // Passwords never appear on a command line, which /proc/PID/cmdline shows to
 // every user: redis-server is started as `redis-server <folder>/redis.conf`.
+// In redis.conf every path and password is a double-quoted argument with
+// anything but plain printable ASCII escaped as \xHH, so a password with
+// spaces or quotes cannot change the configuration. A database listens on
+// Host (default 127.0.0.1): `port N`, or for TLS `port 0` and `tls-port N`
+// with devapi's certificate and no client certificates. protected-mode is
+// off because every connection must authenticate.
 //
 // Two ACL users: `default`, the database's user, with the database password
 // and every command but those that would let it change its password or the
 // server behind devapi's back (ACL, CONFIG, SHUTDOWN, DEBUG, MODULE,
-// replication); and `devapi-admin`, with a random secret kept in the folder,
-// which devapi uses to change passwords and read INFO.
+// replication, MONITOR); and `devapi-admin`, with a random secret kept in
+// the folder and reused on every start, which devapi uses to change
+// passwords (ACL SETUSER default resetpass), read INFO, take and restore
+// backups and shut the process down. A new password holds for new
+// connections; connections already authenticated stay so. Every change
+// also rewrites redis.conf, so a restarted process keeps the password.
 //
-// Durability: append-only persistence with appendfsync everysec, so keys
-// survive a devapi restart, and a crash of a redis-server process loses at
-// most about one second of writes. The password survives too: it is in the
-// store, and devapi rewrites redis.conf whenever it changes.
+// Durability: append-only persistence with appendfsync everysec, no RDB
+// snapshots. Redis writes each command to the AOF file before it replies,
+// and fsyncs the file every second: a crash of the redis-server process
+// loses at most about one second of writes (in practice none that were
+// acknowledged, since the kernel holds them), and a crash of the machine
+// loses about the last second (two when the disk stalls). What survives a
+// devapi restart: the keys, in the AOF, and the password, which the store
+// holds and Serve applies again.
+//
+// Processes run in their own process group, so a Ctrl-C meant for devapi
+// does not kill them before devapi shuts them down: Close sends SHUTDOWN,
+// which flushes the AOF, and waits for every process to exit (then SIGTERM,
+// then SIGKILL). When devapi is killed instead, they keep running; the next
+// Serve finds one through its pidfile and adopts it when the pid is a live
+// redis-server whose working directory is the database's folder (Redis
+// rewrites its process title, so /proc/PID/cmdline cannot tell) and it
+// answers devapi-admin on the database's port; TLS databases then reload
+// the certificate of the new devapi with CONFIG SET, without a restart. A
+// process of ours that does not answer is stopped and a new one started; a
+// pidfile that names a dead or foreign process is ignored. Serve restarts a
+// process whose port or TLS setting changed, or that died; Status reports a
+// process that died as stopped.
 //
 // Backups (Snapshot, Restore) read and write keys with typed commands as
 // devapi-admin, not DUMP/RESTORE, so a snapshot restores on any plane.
-//
-// Processes run in their own process group, so a Ctrl-C meant for devapi
-// does not kill them before devapi shuts them down (SHUTDOWN, which flushes
-// the AOF). When devapi is killed instead, they keep running; the next Open
-// and Serve find them through their pidfiles and adopt them, or kill and
-// restart them if they do not answer as expected, so no stray process is
-// left holding a port.
 package redisserverplane

@@ -8,8 +8,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -39,10 +41,29 @@ type Config struct {
 
 // Time limits of process management.
 const (
+	// startTimeout bounds the wait for a new redis-server to answer.
 	startTimeout = 15 * time.Second
-	stopTimeout  = 10 * time.Second
-	adminUser    = "devapi-admin"
+	// loadTimeout bounds the wait for one that answers LOADING while it
+	// reads a large append-only file.
+	loadTimeout = 5 * time.Minute
+	// stopTimeout bounds each step of a stop: SHUTDOWN, SIGTERM, SIGKILL.
+	stopTimeout = 10 * time.Second
+	adminUser   = "devapi-admin"
 )
+
+// Files in a database's folder.
+const (
+	confFile       = "redis.conf"
+	pidFile        = "redis.pid"
+	logFile        = "redis.log"
+	secretFile     = "admin.secret"
+	generationFile = "generation"
+	certFile       = "tls.crt"
+	keyFile        = "tls.key"
+)
+
+// errClosed is what every call on a closed Plane returns.
+var errClosed = errors.New("redisserverplane: the plane is closed")
 
 // Plane runs one redis-server per database.
 type Plane struct {
@@ -50,9 +71,11 @@ type Plane struct {
 	binary  string
 	certPEM []byte
 	keyPEM  []byte
+	certDER []byte // the certificate TLS databases serve, which the admin client pins
 
-	mu  sync.Mutex
-	dbs map[string]*instance
+	mu     sync.Mutex
+	dbs    map[string]*instance
+	closed bool
 }
 
 // instance is one database's redis-server. mu orders every change to it.
@@ -61,11 +84,17 @@ type instance struct {
 	id         string
 	dir        string
 	spec       devapi.PlaneDatabase
-	generation int64
-	pid        int
-	exited     chan struct{} // closed when a process we started exits; nil when adopted
-	admin      *redis.Client
-	running    bool
+	generation int64 // of the password applied; -1 until Serve applies one
+	// running: the plane serves the database and started or adopted its
+	// process (which may have died since: see alive).
+	running bool
+	pid     int
+	proc    *os.Process   // bound to the process (a pidfd), safe to signal
+	exited  chan struct{} // closed when a process we started exits; nil when adopted
+	admin   *redis.Client // devapi-admin on the database's port; nil unless running
+	// gone: removed from the plane (Remove, Close). Whoever waited for mu
+	// looks the id up again.
+	gone bool
 }
 
 var _ devapi.Plane = (*Plane)(nil)
@@ -86,8 +115,7 @@ func Open(_ context.Context, cfg Config) (*Plane, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
-	var binary string
-	binary, err = exec.LookPath(cfg.Binary)
+	binary, err := exec.LookPath(cfg.Binary)
 	if err != nil {
 		return nil, fmt.Errorf("redis-server plane: %q not found on PATH; install it (Debian: apt-get install redis-server) or choose --plane embedded", cfg.Binary)
 	}
@@ -99,47 +127,58 @@ func Open(_ context.Context, cfg Config) (*Plane, error) {
 		if p.certPEM, p.keyPEM, err = tlsca.ServerPEM(cfg.TLS); err != nil {
 			return nil, fmt.Errorf("redisserverplane: %w", err)
 		}
+		p.certDER = cfg.TLS.Certificates[0].Certificate[0]
 	}
 	return p, nil
 }
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
 
-// validPassword keeps passwords safe to write into redis.conf: printable
-// ASCII without spaces, quotes or backslashes.
-var validPassword = regexp.MustCompile(`^[!#-&(-\[\]-~]{1,512}$`)
-
+// checkPassword accepts any password redis.conf can hold, which through
+// quote is any non-empty one.
 func checkPassword(pw string) error {
-	if !validPassword.MatchString(pw) {
-		return devapi.Errorf(devapi.EINVALID, "password must be printable ASCII without spaces or quotes")
+	if pw == "" || len(pw) > 1024 {
+		return devapi.Errorf(devapi.EINVALID, "password must be 1 to 1024 bytes")
 	}
 	return nil
 }
 
-// instance returns the entry for id, creating it, with its lock held.
+// lock returns the entry for id, creating it if create, with its lock held.
 func (p *Plane) lock(id string, create bool) (*instance, error) {
 	if !validID.MatchString(id) {
 		return nil, devapi.Errorf(devapi.EINVALID, "invalid database id %q", id)
 	}
-	p.mu.Lock()
-	in, ok := p.dbs[id]
-	if !ok {
-		if !create {
+	for {
+		p.mu.Lock()
+		if p.closed {
 			p.mu.Unlock()
-			return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s is not served", id)
+			return nil, errClosed
 		}
-		in = &instance{id: id, dir: filepath.Join(p.cfg.Dir, id), generation: -1}
-		p.dbs[id] = in
+		in, ok := p.dbs[id]
+		if !ok {
+			if !create {
+				p.mu.Unlock()
+				return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s is not served", id)
+			}
+			in = &instance{id: id, dir: filepath.Join(p.cfg.Dir, id), generation: -1}
+			p.dbs[id] = in
+		}
+		p.mu.Unlock()
+		in.mu.Lock()
+		if !in.gone {
+			return in, nil
+		}
+		in.mu.Unlock() // removed while we waited: look again
 	}
-	p.mu.Unlock()
-	in.mu.Lock()
-	return in, nil
 }
 
 // Serve implements devapi.Plane.
 func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 	if err := checkPassword(d.Password); err != nil {
 		return err
+	}
+	if d.Port < 1 || d.Port > 65535 {
+		return devapi.Errorf(devapi.EINVALID, "port %d is not 1-65535", d.Port)
 	}
 	if d.TLS && p.certPEM == nil {
 		return fmt.Errorf("redisserverplane: database %s wants TLS but the plane has no certificate", d.ID)
@@ -149,8 +188,11 @@ func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 		return err
 	}
 	defer in.mu.Unlock()
-	if in.running && (in.spec.Port != d.Port || in.spec.TLS != d.TLS) {
-		p.stop(in)
+	// A process that died, or listens other than d says, starts again.
+	if in.running && (!in.alive() || in.spec.Port != d.Port || in.spec.TLS != d.TLS) {
+		if err := p.stop(in); err != nil {
+			return err
+		}
 	}
 	if d.Generation < in.generation {
 		// A stale spec: keep the newer password, take the rest.
@@ -161,17 +203,25 @@ func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 			return err
 		}
 	} else if in.spec.MaxMemory != d.MaxMemory || in.spec.Eviction != d.Eviction {
-		if err := in.admin.ConfigSet(ctx, "maxmemory", strconv.FormatInt(d.MaxMemory, 10)).Err(); err != nil {
-			return fmt.Errorf("redisserverplane: set maxmemory of %s: %w", in.id, err)
-		}
-		if err := in.admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err(); err != nil {
-			return fmt.Errorf("redisserverplane: set maxmemory-policy of %s: %w", in.id, err)
+		if err := setMemory(ctx, in.admin, d); err != nil {
+			return fmt.Errorf("redisserverplane: %s: %w", in.id, err)
 		}
 		in.spec.MaxMemory, in.spec.Eviction = d.MaxMemory, d.Eviction
 	}
 	// After a devapi restart the plane holds no generation (-1): the stored
 	// password, which Serve brings, is applied whatever the process had.
 	return p.apply(ctx, in, d.Password, d.Generation)
+}
+
+// setMemory applies d's memory cap and eviction to a running process.
+func setMemory(ctx context.Context, admin *redis.Client, d devapi.PlaneDatabase) error {
+	if err := admin.ConfigSet(ctx, "maxmemory", strconv.FormatInt(d.MaxMemory, 10)).Err(); err != nil {
+		return fmt.Errorf("set maxmemory: %w", err)
+	}
+	if err := admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err(); err != nil {
+		return fmt.Errorf("set maxmemory-policy: %w", err)
+	}
+	return nil
 }
 
 // SetPassword implements devapi.Plane.
@@ -190,6 +240,17 @@ func (p *Plane) SetPassword(ctx context.Context, id, password string, generation
 	if generation <= in.generation {
 		return nil
 	}
+	if !in.alive() {
+		// The process died: start it again, on the new password.
+		spec := in.spec
+		spec.Password, spec.Generation = password, generation
+		if err := p.stop(in); err != nil {
+			return err
+		}
+		if err := p.start(ctx, in, spec); err != nil {
+			return err
+		}
+	}
 	return p.apply(ctx, in, password, generation)
 }
 
@@ -204,40 +265,64 @@ func (p *Plane) apply(ctx context.Context, in *instance, password string, genera
 	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(in.dir, "redis.conf"), p.conf(in, secret)); err != nil {
+	if err := writeFile(filepath.Join(in.dir, confFile), p.conf(in, secret)); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(in.dir, "generation"), []byte(strconv.FormatInt(generation, 10)))
+	return writeFile(filepath.Join(in.dir, generationFile), []byte(strconv.FormatInt(generation, 10)+"\n"))
 }
 
-// conf is the redis.conf of in.
+// conf is the redis.conf of in. Every value that is a path or a secret is
+// quoted, so spaces or quotes in it cannot change the configuration.
 func (p *Plane) conf(in *instance, secret string) []byte {
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# Written by devapi. Holds passwords: keep it 0600.")
-	w("bind %s", p.cfg.Host)
-	w("protected-mode no")
+	path := func(name string) string { return quote(filepath.Join(in.dir, name)) }
+	w("# Written by devapi, which rewrites it: changes here are lost.")
+	w("# Holds passwords: keep it 0600.")
+	w("bind %s", quote(p.cfg.Host))
+	w("protected-mode no") // every connection must authenticate anyway
 	if in.spec.TLS {
 		w("port 0")
 		w("tls-port %d", in.spec.Port)
-		w("tls-cert-file %s", filepath.Join(in.dir, "tls.crt"))
-		w("tls-key-file %s", filepath.Join(in.dir, "tls.key"))
+		w("tls-cert-file %s", path(certFile))
+		w("tls-key-file %s", path(keyFile))
 		w("tls-auth-clients no")
 	} else {
 		w("port %d", in.spec.Port)
 	}
 	w("daemonize no")
-	w("pidfile %s", filepath.Join(in.dir, "redis.pid"))
-	w("logfile %s", filepath.Join(in.dir, "redis.log"))
-	w("dir %s", in.dir)
+	w("pidfile %s", path(pidFile))
+	w("logfile %s", path(logFile))
+	w("dir %s", quote(in.dir))
+	// ps shows which database a process serves (Redis's default title
+	// drops the configuration file's path).
+	w(`proc-title-template "{title} {config-file} {listen-addr}"`)
 	w("maxmemory %d", in.spec.MaxMemory)
 	w("maxmemory-policy %s", policy(in.spec.Eviction))
 	w("appendonly yes")
 	w("appendfsync everysec")
 	w(`save ""`)
-	w("user default reset on >%s ~* &* +@all -acl -config -shutdown -debug -module -replicaof -slaveof -monitor -failover -sync -psync", in.spec.Password)
-	w("user %s reset on >%s ~* &* +@all", adminUser, secret)
+	w("user default reset on %s ~* &* +@all -acl -config -shutdown -debug -module -replicaof -slaveof -monitor -failover -sync -psync", quote(">"+in.spec.Password))
+	w("user %s reset on %s ~* &* +@all", adminUser, quote(">"+secret))
 	return b.Bytes()
+}
+
+// quote makes s one argument of a redis.conf line: in double quotes, with
+// every byte but printable ASCII other than quotes and backslash written
+// \xHH, which redis-server reads back as that byte.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := range len(s) {
+		c := s[i]
+		if c > ' ' && c < 0x7f && c != '"' && c != '\'' && c != '\\' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, `\x%02x`, c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // policy is the maxmemory-policy for a database's eviction setting.
@@ -248,9 +333,13 @@ func policy(eviction bool) string {
 	return "noeviction"
 }
 
-// start runs (or adopts) the redis-server of in with spec d.
+// start adopts the redis-server of in left by an earlier devapi, or runs a
+// new one, as d says. On success in is running with an admin client.
 func (p *Plane) start(ctx context.Context, in *instance, d devapi.PlaneDatabase) error {
 	if err := os.MkdirAll(in.dir, 0o700); err != nil {
+		return fmt.Errorf("redisserverplane: %w", err)
+	}
+	if err := os.Chmod(in.dir, 0o700); err != nil {
 		return fmt.Errorf("redisserverplane: %w", err)
 	}
 	secret, err := adminSecret(in.dir)
@@ -258,112 +347,236 @@ func (p *Plane) start(ctx context.Context, in *instance, d devapi.PlaneDatabase)
 		return err
 	}
 	in.spec = d
-	in.admin = p.adminClient(d, secret)
-	confPath := filepath.Join(in.dir, "redis.conf")
-
-	// A process left by a killed devapi: adopt it if it is ours and answers
-	// on the expected port, else make sure it is gone.
-	if pid := readPid(in.dir); pid > 0 && ownProcess(pid, in.dir) {
-		if in.admin.Ping(ctx).Err() == nil {
-			in.pid, in.exited, in.running = pid, nil, true
-			// It may run with older settings than d's.
-			if err := in.admin.ConfigSet(ctx, "maxmemory", strconv.FormatInt(d.MaxMemory, 10)).Err(); err != nil {
-				return fmt.Errorf("redisserverplane: set maxmemory of %s: %w", in.id, err)
-			}
-			return in.admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err()
-		}
-		killAndWait(pid)
+	adopted, err := p.adopt(ctx, in, secret)
+	if adopted || err != nil {
+		return err
 	}
 	if d.TLS {
-		if err := writeFile(filepath.Join(in.dir, "tls.crt"), p.certPEM); err != nil {
+		if err := writeFile(filepath.Join(in.dir, certFile), p.certPEM); err != nil {
 			return err
 		}
-		if err := writeFile(filepath.Join(in.dir, "tls.key"), p.keyPEM); err != nil {
+		if err := writeFile(filepath.Join(in.dir, keyFile), p.keyPEM); err != nil {
 			return err
 		}
 	}
+	confPath := filepath.Join(in.dir, confFile)
 	if err := writeFile(confPath, p.conf(in, secret)); err != nil {
 		return err
 	}
-	cmd := exec.Command(p.binary, confPath)
+	// The log takes what redis-server prints before it opens its logfile
+	// (configuration errors) too.
+	logPath := filepath.Join(in.dir, logFile)
+	logOut, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("redisserverplane: %w", err)
+	}
+	logStart, _ := logOut.Seek(0, io.SeekEnd)
+	cmd := exec.Command(p.binary, confPath) // the password stays in the 0600 file
 	cmd.Dir = in.dir
+	cmd.Stdout, cmd.Stderr = logOut, logOut
+	// Its own process group: a Ctrl-C on devapi's terminal does not reach
+	// it, devapi stops it with SHUTDOWN.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	_ = logOut.Close()
+	if err != nil {
 		return fmt.Errorf("redisserverplane: start redis-server for %s: %w", in.id, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
+	// Short timeouts while it starts: what listens may not be our process
+	// (a port another program holds and never answers on), and ours may exit.
+	probeOpt := p.adminOptions(d, secret, nil)
+	probeOpt.DialTimeout, probeOpt.ReadTimeout, probeOpt.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
+	probe := redis.NewClient(probeOpt)
+	defer func() { _ = probe.Close() }()
+	failed := func(why string) error {
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("redisserverplane: redis-server for %s %s; its log: %s", in.id, why, logTail(logPath, logStart, d.Password, secret))
+	}
 	deadline := time.Now().Add(startTimeout)
-	for {
-		err := in.admin.Ping(ctx).Err()
+	for loading := false; ; {
+		err := probe.Ping(ctx).Err()
 		if err == nil {
 			break
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("redisserverplane: redis-server for %s exited at start: %s", in.id, logTail(in.dir))
+			return failed("exited at start")
 		default:
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			_ = cmd.Process.Kill()
-			<-exited
-			return fmt.Errorf("redisserverplane: redis-server for %s did not answer within %s: %s", in.id, startTimeout, logTail(in.dir))
+		if redis.IsLoadingError(err) && !loading {
+			loading, deadline = true, time.Now().Add(loadTimeout) // it reads its AOF
+		}
+		if ctx.Err() != nil {
+			return failed(fmt.Sprintf("was stopped: %v", ctx.Err()))
+		}
+		if time.Now().After(deadline) {
+			return failed(fmt.Sprintf("did not answer in time (%v)", err))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	in.pid, in.exited, in.running = cmd.Process.Pid, exited, true
+	in.admin = p.adminClient(d, secret, nil)
+	in.pid, in.proc, in.exited, in.running = cmd.Process.Pid, cmd.Process, exited, true
 	return nil
 }
 
+// adopt takes over the process a killed devapi left running for in, if its
+// pidfile names one of ours that answers devapi-admin where in.spec says. A
+// process of ours that does not answer is stopped.
+func (p *Plane) adopt(ctx context.Context, in *instance, secret string) (bool, error) {
+	pid := readPid(in.dir)
+	if pid <= 0 || !p.ownProcess(pid, in.dir) {
+		return false, nil // none, stale or not ours: nothing to adopt, nothing to stop
+	}
+	d := in.spec
+	// It may serve the certificate an earlier devapi issued (devapi issues
+	// one at every start): trust that one too, it is in the 0600 folder.
+	var served []byte
+	if d.TLS {
+		if b, err := os.ReadFile(filepath.Join(in.dir, certFile)); err == nil {
+			if block, _ := pem.Decode(b); block != nil {
+				served = block.Bytes
+			}
+		}
+	}
+	admin := p.adminClient(d, secret, served)
+	if err := admin.Ping(ctx).Err(); err != nil {
+		_ = admin.Close()
+		if ctx.Err() != nil {
+			return false, ctx.Err() // no answer because the caller gave up
+		}
+		if err := terminate(pid); err != nil {
+			return false, fmt.Errorf("redisserverplane: stop the unanswering redis-server %d of %s: %w", pid, in.id, err)
+		}
+		return false, nil
+	}
+	proc, err := os.FindProcess(pid) // a pidfd: signals cannot reach a reused pid
+	if err != nil {
+		_ = admin.Close()
+		return false, fmt.Errorf("redisserverplane: %w", err)
+	}
+	in.admin, in.pid, in.proc, in.exited, in.running = admin, pid, proc, nil, true
+	if d.TLS && !bytes.Equal(served, p.certDER) {
+		// Serve this plane's certificate: CONFIG SET of the same files
+		// reloads them, without a restart.
+		if err := writeFile(filepath.Join(in.dir, certFile), p.certPEM); err != nil {
+			return true, err
+		}
+		if err := writeFile(filepath.Join(in.dir, keyFile), p.keyPEM); err != nil {
+			return true, err
+		}
+		err := admin.ConfigSet(ctx, "tls-cert-file", filepath.Join(in.dir, certFile)).Err()
+		if err == nil {
+			err = admin.ConfigSet(ctx, "tls-key-file", filepath.Join(in.dir, keyFile)).Err()
+		}
+		if err != nil {
+			return true, fmt.Errorf("redisserverplane: reload the certificate of %s: %w", in.id, err)
+		}
+		_ = admin.Close()
+		in.admin = p.adminClient(d, secret, nil)
+	}
+	// It may run with older settings than d's.
+	if err := setMemory(ctx, in.admin, d); err != nil {
+		return true, fmt.Errorf("redisserverplane: %s: %w", in.id, err)
+	}
+	return true, nil
+}
+
 // adminClient connects as devapi's ACL user. For TLS databases it trusts
-// exactly the certificate the plane serves.
-func (p *Plane) adminClient(d devapi.PlaneDatabase, secret string) *redis.Client {
+// exactly the certificate the plane serves, and also, if not nil, the one
+// given.
+func (p *Plane) adminClient(d devapi.PlaneDatabase, secret string, alsoTrust []byte) *redis.Client {
+	return redis.NewClient(p.adminOptions(d, secret, alsoTrust))
+}
+
+// adminOptions are the options of adminClient.
+func (p *Plane) adminOptions(d devapi.PlaneDatabase, secret string, alsoTrust []byte) *redis.Options {
 	opt := &redis.Options{
 		Addr:         net.JoinHostPort(p.cfg.Host, strconv.Itoa(d.Port)),
 		Username:     adminUser,
 		Password:     secret,
-		PoolSize:     1,
+		PoolSize:     1, // Status subtracts this one connection
 		MaxRetries:   -1,
 		DialTimeout:  2 * time.Second,
 		ReadTimeout:  5 * time.Second,
 		WriteTimeout: 5 * time.Second,
 	}
 	if d.TLS {
-		own := p.cfg.TLS.Certificates[0].Certificate[0]
+		own := p.certDER
 		opt.TLSConfig = &tls.Config{
 			MinVersion:         tls.VersionTLS12,
 			InsecureSkipVerify: true, // replaced by the pin below
 			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-				if len(raw) == 0 || !bytes.Equal(raw[0], own) {
-					return errors.New("redisserverplane: the server does not present devapi's certificate")
+				if len(raw) > 0 && (bytes.Equal(raw[0], own) || (alsoTrust != nil && bytes.Equal(raw[0], alsoTrust))) {
+					return nil
 				}
-				return nil
+				return errors.New("redisserverplane: the server does not present devapi's certificate")
 			},
 		}
 	}
-	return redis.NewClient(opt)
+	return opt
 }
 
-// stop shuts in's process down (SHUTDOWN flushes the AOF) and waits for it.
-func (p *Plane) stop(in *instance) {
+// alive reports whether in's process still runs.
+func (in *instance) alive() bool {
+	if in.exited != nil {
+		select {
+		case <-in.exited:
+			return false
+		default:
+			return true
+		}
+	}
+	return alive(in.pid)
+}
+
+// waitExit waits up to limit for in's process to end.
+func (in *instance) waitExit(limit time.Duration) bool {
+	if in.exited != nil {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		select {
+		case <-in.exited:
+			return true
+		case <-t.C:
+			return false
+		}
+	}
+	return waitGone(in.pid, limit)
+}
+
+// stop shuts in's process down and waits until it has exited, which frees
+// its port: SHUTDOWN (which flushes the AOF), then SIGTERM, then SIGKILL,
+// each given stopTimeout. It leaves in not running.
+func (p *Plane) stop(in *instance) error {
 	if !in.running {
-		return
+		return nil
+	}
+	defer func() {
+		_ = in.admin.Close()
+		if in.exited == nil {
+			_ = in.proc.Release()
+		}
+		in.admin, in.proc, in.exited, in.running = nil, nil, nil, false
+	}()
+	if !in.alive() {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	_ = in.admin.Shutdown(ctx).Err() // the connection closes: an error is expected
-	_ = in.admin.Close()
-	if in.exited != nil {
-		select {
-		case <-in.exited:
-		case <-time.After(stopTimeout):
-			_ = syscall.Kill(in.pid, syscall.SIGKILL)
-			<-in.exited
-		}
-	} else {
-		waitGone(in.pid, stopTimeout)
+	if in.waitExit(stopTimeout) {
+		return nil
 	}
-	in.running = false
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		_ = in.proc.Signal(sig)
+		if in.waitExit(stopTimeout) {
+			return nil
+		}
+	}
+	return fmt.Errorf("redisserverplane: redis-server %d of %s outlived SIGKILL", in.pid, in.id)
 }
 
 // Remove implements devapi.Plane.
@@ -373,21 +586,30 @@ func (p *Plane) Remove(_ context.Context, id string) error {
 		return err
 	}
 	defer in.mu.Unlock()
-	p.stop(in)
-	// A process we never adopted (the store dropped it before a restart).
-	if pid := readPid(in.dir); pid > 0 && ownProcess(pid, in.dir) {
-		killAndWait(pid)
+	if err := p.stop(in); err != nil {
+		return err
+	}
+	// A process the plane never adopted (the store dropped the database
+	// while devapi was down).
+	if pid := readPid(in.dir); pid > 0 && p.ownProcess(pid, in.dir) {
+		if err := terminate(pid); err != nil {
+			return fmt.Errorf("redisserverplane: stop redis-server %d of %s: %w", pid, id, err)
+		}
 	}
 	if err := os.RemoveAll(in.dir); err != nil {
 		return fmt.Errorf("redisserverplane: remove %s: %w", id, err)
 	}
+	in.gone = true
 	p.mu.Lock()
-	delete(p.dbs, id)
+	if p.dbs[id] == in {
+		delete(p.dbs, id)
+	}
 	p.mu.Unlock()
 	return nil
 }
 
-// Status implements devapi.Plane.
+// Status implements devapi.Plane. A served database whose process died
+// reports PlaneStopped; the next Serve or SetPassword starts it again.
 func (p *Plane) Status(ctx context.Context, id string) (devapi.PlaneStatus, error) {
 	in, err := p.lock(id, false)
 	if err != nil {
@@ -397,11 +619,19 @@ func (p *Plane) Status(ctx context.Context, id string) (devapi.PlaneStatus, erro
 	if !in.running {
 		return devapi.PlaneStatus{}, devapi.Errorf(devapi.ENOTFOUND, "database %s is not served", id)
 	}
+	st := devapi.PlaneStatus{State: devapi.PlaneRunning, Generation: in.generation, Addr: in.admin.Options().Addr}
+	if !in.alive() {
+		st.State = devapi.PlaneStopped
+		return st, nil
+	}
 	info, err := in.admin.Info(ctx, "clients", "stats", "keyspace").Result()
+	if err != nil && in.waitExit(time.Second) {
+		st.State = devapi.PlaneStopped // it died as we asked
+		return st, nil
+	}
 	if err != nil {
 		return devapi.PlaneStatus{}, fmt.Errorf("redisserverplane: status of %s: %w", id, err)
 	}
-	st := devapi.PlaneStatus{State: devapi.PlaneRunning, Generation: in.generation, Addr: in.admin.Options().Addr}
 	sc := bufio.NewScanner(strings.NewReader(info))
 	for sc.Scan() {
 		name, value, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
@@ -411,12 +641,12 @@ func (p *Plane) Status(ctx context.Context, id string) (devapi.PlaneStatus, erro
 		n, _ := strconv.ParseInt(value, 10, 64)
 		switch {
 		case name == "connected_clients":
-			st.Connections = n - 1 // devapi's own admin connection
+			st.Connections = max(n-1, 0) // not devapi's admin connection, which asks
 		case name == "total_connections_received":
 			st.TotalConnections = n
 		case name == "total_commands_processed":
 			st.Commands = n
-		case strings.HasPrefix(name, "db"):
+		case strings.HasPrefix(name, "db"): // db0:keys=3,expires=0,avg_ttl=0
 			keys, _, _ := strings.Cut(strings.TrimPrefix(value, "keys="), ",")
 			k, _ := strconv.ParseInt(keys, 10, 64)
 			st.Keys += k
@@ -441,35 +671,44 @@ func (p *Plane) Databases(context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// Close stops every process the plane runs; their data stays.
+// Close stops every process the plane runs, with SHUTDOWN, which flushes the
+// AOF, and waits for them to exit; their data stays for the next Open.
+// Every later call on the plane fails.
 func (p *Plane) Close() error {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
 	ins := make([]*instance, 0, len(p.dbs))
 	for _, in := range p.dbs {
 		ins = append(ins, in)
 	}
 	p.dbs = map[string]*instance{}
 	p.mu.Unlock()
+	errs := make([]error, len(ins))
 	var wg sync.WaitGroup
-	for _, in := range ins {
+	for i, in := range ins {
 		wg.Go(func() {
 			in.mu.Lock()
 			defer in.mu.Unlock()
-			p.stop(in)
+			errs[i] = p.stop(in)
+			in.gone = true
 		})
 	}
 	wg.Wait()
-	return nil
+	return errors.Join(errs...)
 }
 
 // adminSecret returns the folder's admin secret, creating it once.
 func adminSecret(dir string) (string, error) {
-	path := filepath.Join(dir, "admin.secret")
-	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
-		return strings.TrimSpace(string(b)), nil
+	path := filepath.Join(dir, secretFile)
+	if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
 	}
 	raw := make([]byte, 24)
-	_, _ = rand.Read(raw)
+	_, _ = rand.Read(raw) // never fails
 	secret := hex.EncodeToString(raw)
 	if err := writeFile(path, []byte(secret)); err != nil {
 		return "", err
@@ -477,20 +716,36 @@ func adminSecret(dir string) (string, error) {
 	return secret, nil
 }
 
-// writeFile replaces path with data, mode 0600, through a rename.
+// writeFile replaces path with data, mode 0600, through a rename, so a
+// crash leaves the old file or the new one.
 func writeFile(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
 		return fmt.Errorf("redisserverplane: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600) // a leftover tmp file may have had another mode
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("redisserverplane: %w", err)
 	}
 	return nil
 }
 
 func readPid(dir string) int {
-	b, err := os.ReadFile(filepath.Join(dir, "redis.pid"))
+	b, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if err != nil {
 		return 0
 	}
@@ -499,34 +754,50 @@ func readPid(dir string) int {
 }
 
 // ownProcess reports whether pid is a live redis-server of the database
-// folder dir. redis-server rewrites its process title, so the folder is told
-// by the process's working directory (redis-server changes to its `dir`).
-func ownProcess(pid int, dir string) bool {
+// folder dir. redis-server rewrites its process title, so /proc/PID/cmdline
+// holds what proc-title-template says, not what it was started with; the
+// folder is told by the process's working directory instead (redis-server
+// changes to its `dir`), and the program by its executable.
+func (p *Plane) ownProcess(pid int, dir string) bool {
 	if !alive(pid) {
 		return false // gone, or a zombie, which holds no port
 	}
 	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-	if err != nil {
+	if err != nil || cwd != dir {
 		return false
 	}
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		return false
 	}
-	abs, err := filepath.Abs(dir)
-	return err == nil && cwd == abs && strings.Contains(filepath.Base(exe), "redis")
-}
-
-// killAndWait ends pid: SIGTERM, then SIGKILL if it lingers.
-func killAndWait(pid int) {
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	if !waitGone(pid, stopTimeout) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		waitGone(pid, stopTimeout)
+	exe = strings.TrimSuffix(exe, " (deleted)") // its binary was upgraded since
+	if strings.Contains(filepath.Base(exe), "redis") {
+		return true // Debian's redis-server is a link to redis-check-rdb
 	}
+	binary, err := filepath.EvalSymlinks(p.binary)
+	return err == nil && exe == binary
 }
 
-// waitGone waits until pid no longer runs (gone or a zombie).
+// terminate ends pid, a process that is not our child: SIGTERM, on which
+// redis-server shuts down as on SHUTDOWN, then SIGKILL if it lingers.
+func terminate(pid int) error {
+	proc, err := os.FindProcess(pid) // a pidfd: signals cannot reach a reused pid
+	if err != nil {
+		return err
+	}
+	defer func() { _ = proc.Release() }()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if err := proc.Signal(sig); errors.Is(err, os.ErrProcessDone) {
+			return nil
+		}
+		if waitGone(pid, stopTimeout) {
+			return nil
+		}
+	}
+	return fmt.Errorf("process %d outlived SIGKILL", pid)
+}
+
+// waitGone waits up to limit until pid no longer runs (gone or a zombie).
 func waitGone(pid int, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
@@ -538,6 +809,7 @@ func waitGone(pid int, limit time.Duration) bool {
 	return !alive(pid)
 }
 
+// alive reports whether pid runs and is not a zombie.
 func alive(pid int) bool {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -547,15 +819,36 @@ func alive(pid int) bool {
 	return ok && !strings.HasPrefix(rest, "Z")
 }
 
-// logTail is the end of a database's redis.log, for error messages.
-func logTail(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "redis.log"))
+// logTail is the end of what redis-server logged since offset from, for
+// error messages. Redis logs no password, but it quotes a configuration
+// line it cannot read: such lines, and any secret, are blanked out.
+func logTail(path string, from int64, secrets ...string) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return "(no log)"
 	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
+	if from > 0 && from <= int64(len(b)) {
+		b = b[from:]
+	}
+	text := strings.TrimSpace(string(b))
+	if text == "" {
+		return "(empty)"
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	for i, l := range lines {
+		if strings.HasPrefix(l, ">>>") || strings.Contains(l, "user ") {
+			lines[i] = "[a configuration line, not shown]"
+			continue
+		}
+		for _, s := range secrets {
+			if s != "" {
+				l = strings.ReplaceAll(l, s, "[secret]")
+			}
+		}
+		lines[i] = l
 	}
 	return strings.Join(lines, " | ")
 }
