@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,7 +120,7 @@ func (e *env) ping(d devapi.PlaneDatabase, password string) error {
 }
 
 func isAuthError(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "NOAUTH") || strings.Contains(err.Error(), "invalid password"))
+	return redis.IsAuthError(err)
 }
 
 // Run runs the suite.

@@ -172,7 +172,7 @@ func (s *stack) connect(db gen.Database, password string) *redis.Client {
 func ptr[T any](v T) *T { return &v }
 
 func authRefused(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "NOAUTH"))
+	return redis.IsAuthError(err)
 }
 
 func TestDatabasesAreRealRedis(t *testing.T) {
