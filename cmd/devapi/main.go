@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,13 +18,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand(os.Getenv).ExecuteContext(ctx)
 	stop()
-	if err != nil {
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	os.Exit(exitCode(err))
 }
 
 // usageError marks mistakes in how devapi was called.
@@ -43,6 +36,6 @@ func newRootCommand(getenv func(string) string) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCommand(getenv), newAccountsCommand(getenv))
+	root.AddCommand(newServeCommand(getenv), newAccountsCommand(getenv), newRedisCommand(getenv), newTeamCommand(getenv))
 	return root
 }

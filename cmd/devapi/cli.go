@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/devapi-dev/devapi/upstash"
+)
+
+// Environment variables the redis and team commands read, after their flags.
+// UPSTASH_EMAIL and UPSTASH_API_KEY (envEmail, envAPIKey) are shared with
+// devapi serve.
+const envAPIURL = "UPSTASH_API_URL"
+
+// defaultAPIURL is Upstash's host root; the client adds /v2.
+const defaultAPIURL = "https://api.upstash.com"
+
+// userAgent names devapi's CLI to the API.
+const userAgent = "devapi-cli"
+
+// Output formats of --output.
+const (
+	outputJSON  = "json"
+	outputTable = "table"
+)
+
+// Exit codes of devapi. Every other failure exits 1.
+const (
+	exitUsage    = 2 // bad or missing flags, unknown command
+	exitAuth     = 3 // no credentials, or the API refused them
+	exitNotFound = 4 // no such database, backup or team
+)
+
+// credentialsError marks a failure to find credentials before any request.
+type credentialsError struct{ error }
+
+// exitCode is the process exit code for the error a command returned.
+func exitCode(err error) int {
+	var u usageError
+	var c credentialsError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u):
+		return exitUsage
+	case errors.As(err, &c), errors.Is(err, upstash.ErrUnauthorized):
+		return exitAuth
+	case errors.Is(err, upstash.ErrNotFound):
+		return exitNotFound
+	case isUnknownTopLevelCommand(err):
+		return exitUsage
+	default:
+		return 1
+	}
+}
+
+// isUnknownTopLevelCommand reports whether err is cobra's answer to an
+// unknown first word (devapi nosuch). That error comes from the root
+// command's own argument check, before any of devapi's code runs, and cobra
+// gives it no type: its text is the only thing to go by. Below the root,
+// commands check their arguments with noArgs, which returns a usageError.
+// TestCLIUsageErrors pins the text.
+func isUnknownTopLevelCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
+}
+
+// apiOptions are the flags every redis and team command shares.
+type apiOptions struct {
+	email  string
+	apiKey string
+	apiURL string
+	output string
+	getenv func(string) string
+}
+
+// newAPICommand makes a command group (redis, team) with the shared API
+// flags, error reporting and argument checks; add its subcommands with
+// o.action and newGroup.
+func newAPICommand(use, short, long string, getenv func(string) string) (*cobra.Command, *apiOptions) {
+	o := &apiOptions{getenv: getenv}
+	c := newGroup(use, short)
+	c.Long = long
+	pf := c.PersistentFlags()
+	pf.StringVar(&o.email, "email", "", "account email (default $"+envEmail+")")
+	pf.StringVar(&o.apiKey, "api-key", "", "API key (default $"+envAPIKey+")")
+	pf.StringVar(&o.apiURL, "api-url", "", "API host root, without /v2 (default $"+envAPIURL+", else "+defaultAPIURL+")")
+	pf.StringVarP(&o.output, "output", "o", outputJSON, "output format: json or table")
+	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion(outputJSON, outputTable))
+
+	c.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkRequiredFlags(cmd); err != nil {
+			return report(cmd, err)
+		}
+		if o.output != outputJSON && o.output != outputTable {
+			return report(cmd, usageError{fmt.Errorf("--output must be json or table, not %q", o.output)})
+		}
+		return nil
+	}
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return report(cmd, usageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())})
+	})
+	return c, o
+}
+
+// resolve fills the options the user did not pass from the environment and
+// the defaults, and checks them.
+func (o *apiOptions) resolve() error {
+	getenv := o.getenv
+	if o.email == "" {
+		o.email = getenv(envEmail)
+	}
+	if o.apiKey == "" {
+		o.apiKey = getenv(envAPIKey)
+	}
+	if o.apiURL == "" {
+		o.apiURL = getenv(envAPIURL)
+	}
+	if o.apiURL == "" {
+		o.apiURL = defaultAPIURL
+	}
+	u, err := url.Parse(o.apiURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError{fmt.Errorf("--api-url must be an http or https URL such as %s, not %q", defaultAPIURL, o.apiURL)}
+	}
+	if o.email == "" || o.apiKey == "" {
+		return credentialsError{fmt.Errorf("no credentials: pass --email and --api-key, or set %s and %s", envEmail, envAPIKey)}
+	}
+	return nil
+}
+
+// client is a client for the options, completed from the environment.
+func (o *apiOptions) client() (*upstash.Client, error) {
+	if err := o.resolve(); err != nil {
+		return nil, err
+	}
+	return upstash.New(o.email, o.apiKey, upstash.WithBaseURL(o.apiURL), upstash.WithUserAgent(userAgent))
+}
+
+// newGroup makes a command that only holds subcommands: alone it prints its
+// help; followed by an unknown word it is a usage error.
+func newGroup(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:           use,
+		Short:         short,
+		Args:          noArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+}
+
+// answer is what an action returns: a value printed as JSON or as a table.
+type answer struct {
+	value any
+	view  view
+}
+
+// okAnswer is the answer of operations the API answers with "OK".
+var okAnswer = answer{value: "OK"}
+
+// ok is the answer of an operation that returns only an error.
+func ok(err error) (answer, error) { return okAnswer, err }
+
+// action makes a command that calls the API once and prints the answer.
+func (o *apiOptions) action(use, short string, run func(ctx context.Context, c *upstash.Client) (answer, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:           use,
+		Short:         short,
+		Args:          noArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return report(cmd, err)
+			}
+			a, err := run(cmd.Context(), c)
+			if err != nil {
+				return report(cmd, err)
+			}
+			return report(cmd, printAnswer(cmd.OutOrStdout(), o.output, a))
+		},
+	}
+}
+
+// noArgs is cobra.NoArgs returning a usage error: every redis and team
+// command takes flags only.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return report(cmd, usageError{fmt.Errorf("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())})
+	}
+	return nil
+}
+
+// checkRequiredFlags is cobra's check of the flags marked with
+// MarkFlagRequired, done earlier so that a missing flag is a usageError.
+func checkRequiredFlags(cmd *cobra.Command) error {
+	var missing []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if v, isSet := f.Annotations[cobra.BashCompOneRequiredFlag]; isSet && len(v) == 1 && v[0] == "true" && !f.Changed {
+			missing = append(missing, "--"+f.Name)
+		}
+	})
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return usageError{fmt.Errorf("required flag %s not set (see %s --help)", missing[0], cmd.CommandPath())}
+	default:
+		return usageError{fmt.Errorf("required flags %s not set (see %s --help)", strings.Join(missing, ", "), cmd.CommandPath())}
+	}
+}
+
+// report writes err to the command's standard error as one line of JSON,
+// {"error": "..."}, and returns it. An API error is shown by the text the
+// API answered.
+func report(cmd *cobra.Command, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var apiErr *upstash.APIError
+	if errors.As(err, &apiErr) && apiErr.Message != "" {
+		msg = apiErr.Message
+	}
+	line, mErr := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	if mErr != nil {
+		return errors.Join(err, mErr)
+	}
+	_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", line)
+	return err
+}
+
+// fixedCompletion completes a flag's value from a fixed list.
+func fixedCompletion(values ...string) cobra.CompletionFunc {
+	return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
+}
+
+// required marks flags of c as required; they are all defined, so cobra
+// cannot fail.
+func required(c *cobra.Command, names ...string) {
+	for _, n := range names {
+		if err := c.MarkFlagRequired(n); err != nil {
+			panic(err)
+		}
+	}
+}
