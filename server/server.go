@@ -124,8 +124,11 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Spec returns openapi.yaml as embedded in gen, loaded and validated.
-func Spec() (*openapi3.T, error) {
+// Spec returns openapi.yaml as embedded in gen, loaded and validated. It is
+// parsed once per process and shared: callers must not change it.
+func Spec() (*openapi3.T, error) { return loadSpec() }
+
+var loadSpec = sync.OnceValues(func() (*openapi3.T, error) {
 	doc, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
@@ -134,7 +137,7 @@ func Spec() (*openapi3.T, error) {
 		return nil, fmt.Errorf("server: embedded spec is invalid: %w", err)
 	}
 	return doc, nil
-}
+})
 
 // Handler returns the HTTP handler: the API under /v2, GET /healthz, and
 // JSON answers for unknown paths (404) and methods (405).
