@@ -1,0 +1,128 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devapi-dev/devapi"
+)
+
+// CreateAccount adds an account. ECONFLICT if the email exists.
+func (s *Store) CreateAccount(ctx context.Context, a *devapi.Account) error {
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO accounts (email, created_at) VALUES ($1, $2)`,
+		a.Email, toMicros(a.CreatedAt))
+	switch {
+	case isUniqueViolation(err):
+		return devapi.Errorf(devapi.ECONFLICT, "account %s already exists", a.Email)
+	case err != nil:
+		return fmt.Errorf("pgstore: create account: %w", err)
+	}
+	return nil
+}
+
+// Accounts lists every account, oldest first.
+func (s *Store) Accounts(ctx context.Context) ([]*devapi.Account, error) {
+	rows, err := s.pool.Query(ctx,
+		`SELECT email, created_at FROM accounts ORDER BY created_at, email COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list accounts: %w", err)
+	}
+	defer rows.Close()
+	var as []*devapi.Account
+	for rows.Next() {
+		var a devapi.Account
+		var created int64
+		if err := rows.Scan(&a.Email, &created); err != nil {
+			return nil, fmt.Errorf("pgstore: list accounts: %w", err)
+		}
+		a.CreatedAt = fromMicros(created)
+		as = append(as, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: list accounts: %w", err)
+	}
+	return as, nil
+}
+
+// AddAPIKey stores a key for an existing account. ENOTFOUND if the account
+// does not exist, ECONFLICT if the hash (or the id) is already stored.
+func (s *Store) AddAPIKey(ctx context.Context, k *devapi.APIKey) error {
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO api_keys (id, email, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		k.ID, k.Email, k.Name, k.Hash, toMicros(k.CreatedAt))
+	switch {
+	case isForeignKeyViolation(err):
+		return devapi.Errorf(devapi.ENOTFOUND, "account %s not found", k.Email)
+	case isUniqueViolation(err):
+		return devapi.Errorf(devapi.ECONFLICT, "api key already exists")
+	case err != nil:
+		return fmt.Errorf("pgstore: add api key: %w", err)
+	}
+	return nil
+}
+
+// APIKeys lists an account's keys, oldest first.
+func (s *Store) APIKeys(ctx context.Context, email string) ([]*devapi.APIKey, error) {
+	rows, err := s.pool.Query(ctx,
+		`SELECT id, email, name, key_hash, created_at FROM api_keys
+		 WHERE email = $1 ORDER BY created_at, id COLLATE "C"`, email)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list api keys: %w", err)
+	}
+	defer rows.Close()
+	var ks []*devapi.APIKey
+	for rows.Next() {
+		var k devapi.APIKey
+		var created int64
+		if err := rows.Scan(&k.ID, &k.Email, &k.Name, &k.Hash, &created); err != nil {
+			return nil, fmt.Errorf("pgstore: list api keys: %w", err)
+		}
+		k.CreatedAt = fromMicros(created)
+		ks = append(ks, &k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: list api keys: %w", err)
+	}
+	return ks, nil
+}
+
+// DeleteAPIKey removes one key of an account. ENOTFOUND if no such key.
+func (s *Store) DeleteAPIKey(ctx context.Context, email, id string) error {
+	res, err := s.pool.Exec(ctx,
+		`DELETE FROM api_keys WHERE id = $1 AND email = $2`, id, email)
+	if err != nil {
+		return fmt.Errorf("pgstore: delete api key: %w", err)
+	}
+	n := res.RowsAffected()
+	if n == 0 {
+		return devapi.Errorf(devapi.ENOTFOUND, "api key %s not found", id)
+	}
+	return nil
+}
+
+// Authenticate returns the account that owns a key with the given hash and
+// email. EUNAUTHORIZED if there is none. It runs on every request: one SELECT
+// through the unique index on key_hash, then a constant-time email compare.
+func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devapi.Account, error) {
+	var a devapi.Account
+	var created int64
+	err := s.pool.QueryRow(ctx,
+		`SELECT a.email, a.created_at FROM api_keys k JOIN accounts a ON a.email = k.email
+		 WHERE k.key_hash = $1`, keyHash).Scan(&a.Email, &created)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")
+	case err != nil:
+		return nil, fmt.Errorf("pgstore: authenticate: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(a.Email), []byte(email)) != 1 {
+		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")
+	}
+	a.CreatedAt = fromMicros(created)
+	return &a, nil
+}

@@ -1,0 +1,85 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devapi-dev/devapi"
+)
+
+// CreateBackup implements devapi.BackupStore.
+func (s *Store) CreateBackup(ctx context.Context, b *devapi.Backup) error {
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO backups (id, database_id, name, daily, created_at, size, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		b.ID, b.DatabaseID, b.Name, boolInt(b.Daily), toMicros(b.CreatedAt), b.Size, base64.StdEncoding.EncodeToString(b.Data))
+	switch {
+	case isUniqueViolation(err):
+		return devapi.Errorf(devapi.ECONFLICT, "backup %s already exists", b.ID)
+	case isForeignKeyViolation(err):
+		return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", b.DatabaseID)
+	case err != nil:
+		return fmt.Errorf("pgstore: create backup: %w", err)
+	}
+	return nil
+}
+
+// Backups implements devapi.BackupStore.
+func (s *Store) Backups(ctx context.Context, databaseID string) ([]*devapi.Backup, error) {
+	rows, err := s.pool.Query(ctx,
+		`SELECT id, database_id, name, daily, created_at, size FROM backups WHERE database_id = $1 ORDER BY created_at, id COLLATE "C"`, databaseID)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list backups: %w", err)
+	}
+	defer rows.Close()
+	var out []*devapi.Backup
+	for rows.Next() {
+		var b devapi.Backup
+		var daily, created int64
+		if err := rows.Scan(&b.ID, &b.DatabaseID, &b.Name, &daily, &created, &b.Size); err != nil {
+			return nil, fmt.Errorf("pgstore: list backups: %w", err)
+		}
+		b.Daily, b.CreatedAt = daily != 0, fromMicros(created)
+		out = append(out, &b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: list backups: %w", err)
+	}
+	return out, nil
+}
+
+// Backup implements devapi.BackupStore.
+func (s *Store) Backup(ctx context.Context, databaseID, id string) (*devapi.Backup, error) {
+	var b devapi.Backup
+	var daily, created int64
+	var data string
+	err := s.pool.QueryRow(ctx,
+		`SELECT id, database_id, name, daily, created_at, size, data FROM backups WHERE database_id = $1 AND id = $2`, databaseID, id).
+		Scan(&b.ID, &b.DatabaseID, &b.Name, &daily, &created, &b.Size, &data)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, devapi.Errorf(devapi.ENOTFOUND, "backup %s not found", id)
+	case err != nil:
+		return nil, fmt.Errorf("pgstore: get backup: %w", err)
+	}
+	b.Daily, b.CreatedAt = daily != 0, fromMicros(created)
+	if b.Data, err = base64.StdEncoding.DecodeString(data); err != nil {
+		return nil, fmt.Errorf("pgstore: get backup %s: %w", id, err)
+	}
+	return &b, nil
+}
+
+// DeleteBackup implements devapi.BackupStore.
+func (s *Store) DeleteBackup(ctx context.Context, databaseID, id string) error {
+	res, err := s.pool.Exec(ctx, `DELETE FROM backups WHERE database_id = $1 AND id = $2`, databaseID, id)
+	if err != nil {
+		return fmt.Errorf("pgstore: delete backup: %w", err)
+	}
+	if n := res.RowsAffected(); n == 0 {
+		return devapi.Errorf(devapi.ENOTFOUND, "backup %s not found", id)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+// Package pgstore implements devapi.Store on PostgreSQL with pgx.
+//
+// It runs the same migrations as sqlitestore (pgstore/migrations is a byte
+// for byte copy, checked by TestMigrationsMatchSQLite) and has the same
+// semantics: times are microseconds since the Unix epoch, booleans 0 or 1,
+// read regions a JSON array and backup data base64 text.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/devapi-dev/devapi"
+)
+
+var _ devapi.Store = (*Store)(nil)
+
+// Store is a devapi.Store backed by a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the PostgreSQL database at url (postgres://...) and
+// brings its schema up to date. Concurrent Opens of one database are safe.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	if err := migrate(ctx, pool, ms); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func isUniqueViolation(err error) bool { return pgCode(err) == "23505" }
+
+func isForeignKeyViolation(err error) bool { return pgCode(err) == "23503" }
+
+// Times are stored as microseconds since the Unix epoch and read back in UTC.
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,256 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/storetest"
+)
+
+var t0 = time.Date(2025, time.March, 14, 15, 9, 26, 0, time.UTC)
+
+// adminURL returns the URL of the server to test against, from
+// DEVAPI_TEST_PG. Without it the test is skipped, or fails under CI=true.
+func adminURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("DEVAPI_TEST_PG")
+	if u == "" {
+		const msg = "DEVAPI_TEST_PG not set: set it to a PostgreSQL URL such as " +
+			"postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable (pgstore/ci-start.sh prints one)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return u
+}
+
+// newDatabase creates a database of its own for the test, dropped when the
+// test ends, and returns its URL.
+func newDatabase(t testing.TB) string {
+	t.Helper()
+	admin := adminURL(t)
+	b := make([]byte, 8)
+	rand.Read(b)
+	name := "devapi_test_" + hex.EncodeToString(b)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to DEVAPI_TEST_PG: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("connect to drop %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parse DEVAPI_TEST_PG: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func openURL(t testing.TB, u string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), u)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	adminURL(t)
+	storetest.Run(t, func(t *testing.T) devapi.Store {
+		return openURL(t, newDatabase(t))
+	})
+}
+
+func TestMigrationsMatchSQLite(t *testing.T) {
+	read := func(dir string) map[string][]byte {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[e.Name()] = b
+		}
+		return files
+	}
+	ours, theirs := read("migrations"), read(filepath.Join("..", "sqlitestore", "migrations"))
+	names := func(m map[string][]byte) []string {
+		var ns []string
+		for n := range m {
+			ns = append(ns, n)
+		}
+		slices.Sort(ns)
+		return ns
+	}
+	if !slices.Equal(names(ours), names(theirs)) {
+		t.Fatalf("pgstore/migrations has %v, sqlitestore/migrations has %v; copy them byte for byte", names(ours), names(theirs))
+	}
+	for n, b := range theirs {
+		if !bytes.Equal(ours[n], b) {
+			t.Errorf("pgstore/migrations/%s differs from sqlitestore/migrations/%s; copy it byte for byte", n, n)
+		}
+	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != len(theirs) {
+		t.Errorf("%d embedded migrations, want %d", len(ms), len(theirs))
+	}
+}
+
+func appliedMigrations(t *testing.T, s *Store) []int {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	u := newDatabase(t)
+	s := openURL(t, u)
+	if err := s.CreateAccount(t.Context(), &devapi.Account{Email: "a@example.com", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	d := storetest.NewDatabase("db-1", "a@example.com", t0)
+	if err := s.CreateDatabase(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openURL(t, u)
+	defer s.Close()
+	got, err := s.Database(t.Context(), "a@example.com", "db-1")
+	if err != nil {
+		t.Fatalf("Database after reopening: %v", err)
+	}
+	storetest.EqualDatabase(t, got, d)
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appliedMigrations(t, s); len(got) != len(ms) {
+		t.Errorf("schema_migrations after reopening = %v, want one row per migration (%d)", got, len(ms))
+	}
+}
+
+func TestConcurrentOpen(t *testing.T) {
+	u := newDatabase(t)
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() { stores[i], errs[i] = Open(t.Context(), u) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open %d: %v", i, err)
+		}
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int, len(ms))
+	for i := range want {
+		want[i] = i + 1
+	}
+	if got := appliedMigrations(t, stores[0]); !slices.Equal(got, want) {
+		t.Errorf("schema_migrations after concurrent opens = %v, want %v", got, want)
+	}
+
+	if err := stores[0].CreateAccount(t.Context(), &devapi.Account{Email: "owner@example.com", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	d := storetest.NewDatabase("db-1", "owner@example.com", t0)
+	if err := stores[0].CreateDatabase(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 10
+	var mu sync.Mutex
+	var failures []error
+	for si, s := range stores {
+		wg.Go(func() {
+			for r := range rounds {
+				email := fmt.Sprintf("s%d-r%d@example.com", si, r)
+				err := s.CreateAccount(t.Context(), &devapi.Account{Email: email, CreatedAt: t0})
+				if err == nil {
+					_, err = s.SetCredentials(t.Context(), "owner@example.com", "db-1",
+						devapi.Credentials{Password: email, RestToken: email, ReadOnlyRestToken: email})
+				}
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, fmt.Errorf("%s: %w", email, err))
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range failures {
+		t.Error(err)
+	}
+	got, err := stores[n-1].Database(t.Context(), "owner@example.com", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := d.Generation + n*rounds; got.Generation != want {
+		t.Errorf("generation %d, want %d", got.Generation, want)
+	}
+}
+
+func TestCreateDatabaseUnknownOwner(t *testing.T) {
+	s := openURL(t, newDatabase(t))
+	defer s.Close()
+	err := s.CreateDatabase(t.Context(), storetest.NewDatabase("db-1", "nobody@example.com", t0))
+	if got := devapi.ErrorCode(err); got != devapi.ENOTFOUND {
+		t.Errorf("CreateDatabase for a missing account: %v (code %q), want %q", err, got, devapi.ENOTFOUND)
+	}
+}
