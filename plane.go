@@ -226,3 +226,52 @@ type PlaneConfig struct {
 	// when any database has TLS.
 	TLS *tls.Config
 }
+
+// A Placer is a Plane that decides itself where each database is served,
+// such as a pool of Redis servers that already run, instead of listening on
+// a port of devapi's range. The server calls Place before it stores a new
+// database, and stores the Placement as the database's Endpoint, Port and
+// TLS.
+type Placer interface {
+	Plane
+	// Place reserves a place for the new database id and returns it. Placing
+	// an id again returns the place it holds. ECONFLICT when the plane has no
+	// free place (the message says so, for the caller). Remove frees it.
+	Place(ctx context.Context, id string) (Placement, error)
+}
+
+// Placement is where a Placer serves a database.
+type Placement struct {
+	Host string // host name clients dial
+	Port int
+	TLS  bool // the server speaks TLS only; a Placer cannot turn it off or on
+}
+
+// PoolStore keeps the assignment of pool servers to databases, shared by
+// every devapi replica on the store, and orders password changes across
+// replicas. Servers are named by a key that holds no credential ("host:port").
+type PoolStore interface {
+	// AssignPoolServer gives database id the first of servers that no other
+	// database holds, and returns it; if id holds a server already, it
+	// returns that one. Of concurrent callers, no two get the same server.
+	// ECONFLICT when every server is taken.
+	AssignPoolServer(ctx context.Context, id string, servers []string) (string, error)
+	// PoolAssignments returns every assignment, by database id.
+	PoolAssignments(ctx context.Context) (map[string]PoolAssignment, error)
+	// ApplyPoolGeneration calls apply if generation is newer than the
+	// generation last recorded for id, and records generation if apply
+	// returns nil. Calls for the same id, from any replica, run one after
+	// another (a row lock held across apply). It reports whether apply ran.
+	// ENOTFOUND if id holds no server; an error from apply is returned as is.
+	ApplyPoolGeneration(ctx context.Context, id string, generation int64, apply func(ctx context.Context) error) (bool, error)
+	// ReleasePoolServer frees the server id holds. Not an error if it holds
+	// none.
+	ReleasePoolServer(ctx context.Context, id string) error
+}
+
+// PoolAssignment is the pool server a database holds and the generation of
+// the password last applied to it.
+type PoolAssignment struct {
+	Server     string
+	Generation int64
+}

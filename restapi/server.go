@@ -35,6 +35,10 @@ type Config struct {
 	Store devapi.Store
 	// PlaneHost is where the plane's Redis servers listen. Default 127.0.0.1.
 	PlaneHost string
+	// EndpointHosts dials each database at its Endpoint instead of
+	// PlaneHost: for planes whose Redis servers run on other hosts (a pool).
+	// Default false.
+	EndpointHosts bool
 	// RootCAs verifies TLS databases' certificates (devapi's CA). Required
 	// for TLS databases.
 	RootCAs *x509.CertPool
@@ -54,6 +58,7 @@ type Server struct {
 // dbClient is a connection pool to one database, for one password.
 type dbClient struct {
 	password string
+	host     string
 	port     int
 	tls      bool
 	client   *redis.Client
@@ -91,14 +96,18 @@ func (s *Server) client(d *devapi.Database) *redis.Client {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.clients[d.ID]
-	if ok && c.password == d.Password && c.port == d.Port && c.tls == d.TLS {
+	host := s.cfg.PlaneHost
+	if s.cfg.EndpointHosts {
+		host = d.Endpoint
+	}
+	if ok && c.password == d.Password && c.host == host && c.port == d.Port && c.tls == d.TLS {
 		return c.client
 	}
 	if ok {
 		_ = c.client.Close()
 	}
 	opt := &redis.Options{
-		Addr:       net.JoinHostPort(s.cfg.PlaneHost, strconv.Itoa(d.Port)),
+		Addr:       net.JoinHostPort(host, strconv.Itoa(d.Port)),
 		Username:   "default",
 		Password:   d.Password,
 		Protocol:   2, // RESP2 shapes only: doubles stay strings
@@ -106,9 +115,9 @@ func (s *Server) client(d *devapi.Database) *redis.Client {
 		PoolSize:   16,
 	}
 	if d.TLS {
-		opt.TLSConfig = &tls.Config{RootCAs: s.cfg.RootCAs, ServerName: s.cfg.PlaneHost, MinVersion: tls.VersionTLS12}
+		opt.TLSConfig = &tls.Config{RootCAs: s.cfg.RootCAs, ServerName: host, MinVersion: tls.VersionTLS12}
 	}
-	c = &dbClient{password: d.Password, port: d.Port, tls: d.TLS, client: redis.NewClient(opt)}
+	c = &dbClient{password: d.Password, host: host, port: d.Port, tls: d.TLS, client: redis.NewClient(opt)}
 	s.clients[d.ID] = c
 	return c.client
 }

@@ -57,6 +57,9 @@ func (s *Server) Reconcile(ctx context.Context) error {
 // that another process holds are skipped; the store's uniqueness of ports
 // guards against a port given twice.
 func (s *Server) createOnPlane(ctx context.Context, d *devapi.Database) error {
+	if placer, ok := s.plane.(devapi.Placer); ok {
+		return s.createPlaced(ctx, placer, d)
+	}
 	s.portMu.Lock()
 	defer s.portMu.Unlock()
 	all, err := s.store.AllDatabases(ctx)
@@ -97,4 +100,33 @@ func bindable(port int) bool {
 	}
 	_ = ln.Close()
 	return true
+}
+
+// createPlaced stores d where placer puts it and serves it there. The place
+// is reserved before the database is stored, and freed again if the database
+// cannot be stored or served.
+func (s *Server) createPlaced(ctx context.Context, placer devapi.Placer, d *devapi.Database) error {
+	p, err := placer.Place(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	undo := func() {
+		if err := placer.Remove(context.WithoutCancel(ctx), d.ID); err != nil {
+			s.logger.ErrorContext(ctx, "cannot free the place of a failed create", slog.String("database_id", d.ID), slog.Any("err", err))
+		}
+	}
+	d.Endpoint, d.Port, d.TLS = p.Host, p.Port, p.TLS
+	d.RestToken, d.ReadOnlyRestToken = devapi.NewRestTokens(d.ID, d.Port, d.Password)
+	if err := s.store.CreateDatabase(ctx, d); err != nil {
+		undo()
+		return err
+	}
+	if err := s.plane.Serve(ctx, planeSpec(d)); err != nil {
+		if derr := s.store.DeleteDatabase(context.WithoutCancel(ctx), d.Owner, d.ID); derr != nil {
+			s.logger.ErrorContext(ctx, "cannot undo a failed create", slog.String("database_id", d.ID), slog.Any("err", derr))
+		}
+		undo()
+		return err
+	}
+	return nil
 }
