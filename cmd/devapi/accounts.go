@@ -15,7 +15,7 @@ import (
 // accountsOptions are the flags every accounts command shares.
 type accountsOptions struct {
 	data  string
-	store string
+	store storeFlags
 }
 
 func newAccountsCommand(getenv func(string) string) *cobra.Command {
@@ -29,13 +29,17 @@ A new API key is printed once, on standard output; only its hash is kept.`,
 	}
 	pf := c.PersistentFlags()
 	pf.StringVar(&o.data, "data", defaultDataDir(getenv), "devapi's data folder")
-	pf.StringVar(&o.store, "store", "", "store URL (default: SQLite file devapi.db in --data)")
+	o.store.register(pf)
 
 	withStore := func(cmd *cobra.Command, fn func(context.Context, devapi.Store) error) error {
 		if err := makeDataDir(o.data); err != nil {
 			return err
 		}
-		s, _, err := openStore(cmd.Context(), o.store, o.data)
+		storeURL, err := o.store.resolve(getenv)
+		if err != nil {
+			return err
+		}
+		s, _, err := openStore(cmd.Context(), storeURL, o.data)
 		if err != nil {
 			return fmt.Errorf("open store: %w", err)
 		}

@@ -41,7 +41,7 @@ const defaultEmail = "dev@devapi.local"
 type serveOptions struct {
 	addr           string
 	data           string
-	store          string
+	store          storeFlags
 	tlsCert        string
 	tlsKey         string
 	advertisedHost string
@@ -71,7 +71,7 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f := c.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&o.data, "data", defaultDataDir(getenv), "folder for devapi's files (created 0700)")
-	f.StringVar(&o.store, "store", "", "store URL (default: SQLite file devapi.db in --data)")
+	o.store.register(f)
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (needs --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&o.advertisedHost, "advertised-host", "127.0.0.1", "host name put into each database's endpoint")
@@ -100,8 +100,15 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err != nil {
 		return usageError{err}
 	}
+	storeURL, err := o.store.resolve(getenv)
+	if err != nil {
+		return err
+	}
 	if o.plane != "embedded" && o.plane != "redis-server" {
 		return usageError{fmt.Errorf("--plane must be embedded or redis-server, not %q", o.plane)}
+	}
+	if isShared(storeURL) && o.plane != "pool" {
+		return usageError{fmt.Errorf("a PostgreSQL store is shared by devapi replicas, and --plane %s would start a Redis of its own for every database in each replica: use --plane pool", o.plane)}
 	}
 	logger := slog.New(handler)
 
@@ -120,7 +127,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	}
 	defer func() { _ = lock.Unlock() }()
 
-	store, storeName, err := openStore(ctx, o.store, o.data)
+	store, storeName, err := openStore(ctx, storeURL, o.data)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

@@ -1,16 +1,26 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/pgstore"
 	"github.com/devapi-dev/devapi/sqlitestore"
 )
+
+// envStore holds the store URL when neither --store nor --store-file is
+// given. A PostgreSQL URL with a password belongs here or in a file, never on
+// the command line, which ps shows to every user of the machine.
+const envStore = "DEVAPI_STORE"
 
 // defaultDataDir is where devapi keeps its files unless --data says
 // otherwise: $XDG_DATA_HOME/devapi, or ~/.local/share/devapi.
@@ -32,9 +42,60 @@ func makeDataDir(dir string) error {
 	return nil
 }
 
+// storeFlags say where the store is: --store, --store-file or DEVAPI_STORE.
+type storeFlags struct {
+	url  string
+	file string
+}
+
+func (f *storeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.url, "store", "", "store URL: sqlite:PATH or postgres://USER@HOST/DB (default: $"+envStore+", else the SQLite file devapi.db in --data); a password never goes here: use $"+envStore+", --store-file, PGPASSWORD or ~/.pgpass")
+	fs.StringVar(&f.file, "store-file", "", "file holding the store URL (first line that is not blank or a # comment); keep it mode 0600")
+}
+
+// resolve returns the store URL the flags and environment name: "" for the
+// default SQLite file.
+func (f *storeFlags) resolve(getenv func(string) string) (string, error) {
+	switch {
+	case f.url != "" && f.file != "":
+		return "", usageError{errors.New("--store and --store-file go one at a time")}
+	case f.file != "":
+		return readURLFile(f.file)
+	case f.url != "":
+		if u, err := url.Parse(f.url); err == nil && u.User != nil {
+			if _, set := u.User.Password(); set {
+				return "", usageError{fmt.Errorf("--store %s carries a password, which ps shows to anyone on this machine: put the URL in $%s or in a file named by --store-file", redactURL(u), envStore)}
+			}
+		}
+		return f.url, nil
+	}
+	return getenv(envStore), nil
+}
+
+// readURLFile reads the first line of path that is not blank or a comment.
+func readURLFile(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("--store-file: %w", err)
+	}
+	defer func() { _ = fh.Close() }()
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			return line, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("--store-file %s: %w", path, err)
+	}
+	return "", usageError{fmt.Errorf("--store-file %s holds no URL", path)}
+}
+
 // openStore opens the store named by rawURL; an empty URL means the embedded
 // SQLite file devapi.db in the data folder. Accepted forms: sqlite:PATH,
-// sqlite:///ABS/PATH, file:PATH, or a plain file path.
+// sqlite:///ABS/PATH, file:PATH, a plain file path, or postgres://... (also
+// postgresql://). The name it returns is safe to log: it holds no password.
 func openStore(ctx context.Context, rawURL, dataDir string) (devapi.Store, string, error) {
 	if rawURL == "" {
 		path := filepath.Join(dataDir, "devapi.db")
@@ -43,6 +104,11 @@ func openStore(ctx context.Context, rawURL, dataDir string) (devapi.Store, strin
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || len(u.Scheme) == 1 { // "C:" is a path
+		if strings.Contains(rawURL, "://") {
+			// Not a path but a URL that does not parse; url's error would
+			// quote it, password and all.
+			return nil, "", usageError{errors.New("the store URL does not parse as a URL")}
+		}
 		s, err := sqlitestore.Open(ctx, rawURL)
 		return s, "sqlite:" + rawURL, err
 	}
@@ -53,13 +119,26 @@ func openStore(ctx context.Context, rawURL, dataDir string) (devapi.Store, strin
 			path = u.Path
 		}
 		if path == "" {
-			return nil, "", usageError{fmt.Errorf("--store %s names no file", redactURL(u))}
+			return nil, "", usageError{fmt.Errorf("store %s names no file", redactURL(u))}
 		}
 		s, err := sqlitestore.Open(ctx, path)
 		return s, "sqlite:" + path, err
+	case "postgres", "postgresql":
+		s, err := pgstore.Open(ctx, rawURL)
+		if err != nil {
+			return nil, "", err
+		}
+		return s, redactURL(u), nil
 	default:
-		return nil, "", usageError{fmt.Errorf("--store: unsupported store %q (supported: sqlite:PATH)", u.Scheme+":")}
+		return nil, "", usageError{fmt.Errorf("unsupported store %q (supported: sqlite:PATH, postgres://...)", u.Scheme+":")}
 	}
+}
+
+// isShared reports whether a store URL names a store that several devapi
+// processes can share: a PostgreSQL server.
+func isShared(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
 }
 
 // redactURL shows a store URL without its password.
