@@ -37,10 +37,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Timeouts of the admin connections.
+// Timeouts of the admin connections. A password change holds the store's
+// lock of the database while it talks to the server (with sqlitestore, the
+// write lock of the whole file), so a server that does not answer must
+// fail it soon: one retry, short timeouts.
 const (
-	dialTimeout = 5 * time.Second
+	dialTimeout = 3 * time.Second
 	ioTimeout   = 10 * time.Second
+	maxRetries  = 1
 	// openTimeout bounds the check of each server at Open.
 	openTimeout = 5 * time.Second
 )
@@ -143,6 +147,7 @@ func adminOptions(spec ServerSpec, roots *x509.CertPool) *redis.Options {
 		Username:     spec.Username,
 		Password:     spec.Password,
 		PoolSize:     4,
+		MaxRetries:   maxRetries,
 		DialTimeout:  dialTimeout,
 		ReadTimeout:  ioTimeout,
 		WriteTimeout: ioTimeout,
