@@ -34,10 +34,12 @@
 // another database; it records the largest generation first, so a password
 // change racing with it cannot turn `default` on again.
 //
-// Limits: the password lives in the Redis server's memory only. A pool
-// server that restarts comes back with the `default` of its configuration
-// file (off, if configured as above) until the database's next password
-// reset; Serve does not apply a generation the store has recorded already.
-// Keys survive only as the server's own persistence keeps them. Status
-// reports a server that does not answer as stopped.
+// A server configured with an ACL file (the aclfile directive) keeps the
+// password across its restarts: every change is followed by ACL SAVE.
+// Without one, the password lives in the server's memory only: a server
+// that restarts comes back with the `default` of its configuration file
+// (off, if configured as above) until the database's next password reset,
+// since Serve does not apply a generation the store has recorded already.
+// Keys survive a restart only as the server's own persistence keeps them.
+// Status reports a server that does not answer as stopped.
 package poolplane

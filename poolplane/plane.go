@@ -280,6 +280,22 @@ func (srv *server) setPassword(ctx context.Context, password string) error {
 	if err := srv.admin.Do(ctx, args...).Err(); err != nil {
 		return fmt.Errorf("set the password on %s: %w", srv.spec.Key(), err)
 	}
+	return srv.saveACL(ctx)
+}
+
+// saveACL writes the users to the server's ACL file, if it has one, so a
+// restarted server keeps them.
+func (srv *server) saveACL(ctx context.Context) error {
+	conf, err := srv.admin.ConfigGet(ctx, "aclfile").Result()
+	if err != nil {
+		return fmt.Errorf("read the aclfile setting of %s: %w", srv.spec.Key(), err)
+	}
+	if conf["aclfile"] == "" {
+		return nil
+	}
+	if err := srv.admin.Do(ctx, "ACL", "SAVE").Err(); err != nil {
+		return fmt.Errorf("ACL SAVE on %s: %w", srv.spec.Key(), err)
+	}
 	return nil
 }
 
@@ -353,7 +369,7 @@ func (srv *server) wipe(ctx context.Context) error {
 			return fmt.Errorf("%s %s on %s: %w", args[0], args[1], srv.spec.Key(), err)
 		}
 	}
-	return nil
+	return srv.saveACL(ctx)
 }
 
 // Status implements devapi.Plane from INFO and CLIENT LIST. A server that

@@ -294,3 +294,31 @@ func TestOpenRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordSurvivesServerRestart: on a server with an ACL file, the
+// password, and a removed database's `default` off, outlive a restart of
+// the server.
+func TestPasswordSurvivesServerRestart(t *testing.T) {
+	needRedisServer(t)
+	srv := runServer(t, nil, true)
+	p := openPlane(t, []poolplane.ServerSpec{srv.spec}, nil, openStore(t, filepath.Join(t.TempDir(), "devapi.db")))
+	ctx := t.Context()
+	servePlaced(t, p, "db", "first")
+	if err := p.SetPassword(ctx, "db", "second", 2); err != nil {
+		t.Fatal(err)
+	}
+	srv.restart(t)
+	if err := clientOf(t, srv.spec, nil, "second").Ping(ctx).Err(); err != nil {
+		t.Errorf("the password after a restart of the server: %v", err)
+	}
+	if err := clientOf(t, srv.spec, nil, "first").Ping(ctx).Err(); !redis.IsAuthError(err) {
+		t.Errorf("the older password after a restart of the server: %v, want an auth error", err)
+	}
+	if err := p.Remove(ctx, "db"); err != nil {
+		t.Fatal(err)
+	}
+	srv.restart(t)
+	if err := clientOf(t, srv.spec, nil, "second").Ping(ctx).Err(); !redis.IsAuthError(err) {
+		t.Errorf("a removed database's password after a restart of the server: %v, want an auth error", err)
+	}
+}

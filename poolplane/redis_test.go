@@ -60,10 +60,27 @@ func bindable(port int) bool {
 // it speaks TLS only, serving tlsCfg's certificate.
 func startServer(tb testing.TB, tlsCfg *tls.Config) poolplane.ServerSpec {
 	tb.Helper()
+	return runServer(tb, tlsCfg, false).spec
+}
+
+// testServer is a redis-server a test runs.
+type testServer struct {
+	spec   poolplane.ServerSpec
+	dir    string
+	conf   string // path of its redis.conf
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// runServer is startServer; with aclFile the users are in dir/users.acl,
+// which the server reads at start and ACL SAVE writes.
+func runServer(tb testing.TB, tlsCfg *tls.Config, aclFile bool) *testServer {
+	tb.Helper()
 	dir := tb.TempDir()
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
-	spec := poolplane.ServerSpec{Host: "127.0.0.1", TLS: tlsCfg != nil, Username: adminUser, Password: hex.EncodeToString(secret)}
+	s := &testServer{dir: dir, conf: filepath.Join(dir, "redis.conf"),
+		spec: poolplane.ServerSpec{Host: "127.0.0.1", TLS: tlsCfg != nil, Username: adminUser, Password: hex.EncodeToString(secret)}}
 	var tlsLines string
 	if tlsCfg != nil {
 		certPEM, keyPEM, err := tlsca.ServerPEM(tlsCfg)
@@ -78,6 +95,15 @@ func startServer(tb testing.TB, tlsCfg *tls.Config) poolplane.ServerSpec {
 		tlsLines = fmt.Sprintf("tls-cert-file %s\ntls-key-file %s\ntls-auth-clients no\n",
 			filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
 	}
+	users := "user default off\nuser " + adminUser + " on >" + s.spec.Password + " ~* &* +@all\n"
+	if aclFile {
+		aclPath := filepath.Join(dir, "users.acl")
+		if err := os.WriteFile(aclPath, []byte(users), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		users = "aclfile " + aclPath + "\n"
+	}
+	tb.Cleanup(s.stop)
 	for range 50 {
 		port := minPort + mrand.IntN(maxPort-minPort+1)
 		if !bindable(port) {
@@ -88,34 +114,55 @@ func startServer(tb testing.TB, tlsCfg *tls.Config) poolplane.ServerSpec {
 			listen = fmt.Sprintf("port 0\ntls-port %d\n", port)
 		}
 		conf := "bind 127.0.0.1\nprotected-mode no\ndaemonize no\nsave \"\"\nappendonly no\n" +
-			"dir " + dir + "\nlogfile " + filepath.Join(dir, "redis.log") + "\n" + listen + tlsLines +
-			"user default off\n" +
-			"user " + adminUser + " on >" + spec.Password + " ~* &* +@all\n"
-		confPath := filepath.Join(dir, "redis.conf")
-		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+			"dir " + dir + "\nlogfile " + filepath.Join(dir, "redis.log") + "\n" + listen + tlsLines + users
+		if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
 			tb.Fatal(err)
 		}
-		cmd := exec.Command("redis-server", confPath)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			tb.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		spec.Port = port
-		if waitReady(tb, spec, exited) {
-			tb.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			})
-			return spec
+		s.spec.Port = port
+		if s.start(tb) {
+			return s
 		}
 		// Another program took the port meanwhile: try another.
-		_ = cmd.Process.Kill()
-		<-exited
 	}
 	tb.Fatalf("no redis-server would start on a port of %d-%d", minPort, maxPort)
-	return spec
+	return nil
+}
+
+// start runs redis-server on s.conf and reports whether it answers.
+func (s *testServer) start(tb testing.TB) bool {
+	tb.Helper()
+	cmd := exec.Command("redis-server", s.conf)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.cmd, s.exited = cmd, exited
+	if waitReady(tb, s.spec, exited) {
+		return true
+	}
+	s.stop()
+	return false
+}
+
+// stop kills the server and waits until it has exited.
+func (s *testServer) stop() {
+	if s.cmd != nil {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		s.cmd = nil
+	}
+}
+
+// restart kills the server and starts it again on the same port, as a
+// crash and a restart by the operator's supervisor would.
+func (s *testServer) restart(tb testing.TB) {
+	tb.Helper()
+	s.stop()
+	if !s.start(tb) {
+		tb.Fatalf("redis-server on %s did not start again", s.spec.Key())
+	}
 }
 
 // waitReady waits until the server answers the admin user, or exits.
