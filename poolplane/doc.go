@@ -16,7 +16,9 @@
 // Place gives a new database the first server of the list that no database
 // holds: clients dial that server's host and port, with TLS if its URL is
 // rediss://. The server is handed out as it is: Remove empties a server
-// before it frees it, so a server added to the list should be empty. Serve and SetPassword apply the password with
+// before it frees it, so a server added to the list should be empty.
+//
+// Serve and SetPassword apply the password with
 //
 //	ACL SETUSER default reset on >PASSWORD ~* &* +@all -acl -config ...
 //
