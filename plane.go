@@ -253,7 +253,9 @@ type Placement struct {
 type PoolStore interface {
 	// AssignPoolServer gives database id the first of servers that no other
 	// database holds, and returns it; if id holds a server already, it
-	// returns that one. Of concurrent callers, no two get the same server.
+	// returns that one, listed in servers or not. Of concurrent callers, of
+	// any replica, no two get the same server. A new assignment records no
+	// generation (-1), so that any generation, 0 included, is newer.
 	// ECONFLICT when every server is taken.
 	AssignPoolServer(ctx context.Context, id string, servers []string) (string, error)
 	// PoolAssignments returns every assignment, by database id.
@@ -261,8 +263,10 @@ type PoolStore interface {
 	// ApplyPoolGeneration calls apply if generation is newer than the
 	// generation last recorded for id, and records generation if apply
 	// returns nil. Calls for the same id, from any replica, run one after
-	// another (a row lock held across apply). It reports whether apply ran.
-	// ENOTFOUND if id holds no server; an error from apply is returned as is.
+	// another (a row lock held across apply). It reports whether apply ran
+	// and its generation was recorded. ENOTFOUND, without calling apply, if
+	// id holds no server; an error from apply is returned as is, with the
+	// generation left as it was.
 	ApplyPoolGeneration(ctx context.Context, id string, generation int64, apply func(ctx context.Context) error) (bool, error)
 	// ReleasePoolServer frees the server id holds. Not an error if it holds
 	// none.
@@ -270,7 +274,7 @@ type PoolStore interface {
 }
 
 // PoolAssignment is the pool server a database holds and the generation of
-// the password last applied to it.
+// the password last applied to it: -1 until one is.
 type PoolAssignment struct {
 	Server     string
 	Generation int64

@@ -254,3 +254,17 @@ func TestCreateDatabaseUnknownOwner(t *testing.T) {
 		t.Errorf("CreateDatabase for a missing account: %v (code %q), want %q", err, got, devapi.ENOTFOUND)
 	}
 }
+
+func TestPoolStore(t *testing.T) {
+	adminURL(t)
+	storetest.RunPool(t, func(t *testing.T, n int) []devapi.PoolStore {
+		u := newDatabase(t)
+		handles := make([]devapi.PoolStore, n)
+		for i := range handles {
+			s := openURL(t, u) // each with its own connections, as two replicas
+			t.Cleanup(func() { _ = s.Close() })
+			handles[i] = s
+		}
+		return handles
+	})
+}

@@ -25,6 +25,14 @@ type Options struct {
 	Open func(t *testing.T, dir string, cfg devapi.PlaneConfig) devapi.Plane
 	// Persistent planes keep keys across a restart.
 	Persistent bool
+	// Placed is for a devapi.Placer whose places are fixed, such as a pool
+	// of running Redis servers, each with its own port and TLS setting: the
+	// suite places every database with Place, on a place of the TLS setting
+	// it wants, and serves it there; and it checks that Remove frees the
+	// place, and the old password stops working, instead of the port. Open
+	// must return a Placer with at least two places of each TLS setting,
+	// all on 127.0.0.1, none of them holding a database.
+	Placed bool
 }
 
 // env is one plane under test with a CA its clients trust.
@@ -77,10 +85,59 @@ func FreePort(tb testing.TB) int {
 func (e *env) serve(id string, tlsOn bool, password string, gen int64) devapi.PlaneDatabase {
 	e.t.Helper()
 	d := devapi.PlaneDatabase{ID: id, Port: FreePort(e.t), TLS: tlsOn, Password: password, Generation: gen}
+	if e.opts.Placed {
+		d.Port = e.place(id, tlsOn).Port
+	}
 	if err := e.plane.Serve(e.t.Context(), d); err != nil {
 		e.t.Fatalf("serve %s: %v", id, err)
 	}
 	return d
+}
+
+// placer is the plane as a devapi.Placer.
+func (e *env) placer() devapi.Placer {
+	e.t.Helper()
+	p, ok := e.plane.(devapi.Placer)
+	if !ok {
+		e.t.Fatalf("Options.Placed is set but the plane, a %T, is no devapi.Placer", e.plane)
+	}
+	return p
+}
+
+// place reserves a place with TLS as tlsOn says for id. A place of the other
+// kind is taken, while id looks further, by a filler, removed at the end.
+func (e *env) place(id string, tlsOn bool) devapi.Placement {
+	e.t.Helper()
+	ctx := e.t.Context()
+	p := e.placer()
+	var fillers []string
+	defer func() {
+		for _, f := range fillers {
+			if err := p.Remove(ctx, f); err != nil {
+				e.t.Errorf("remove filler %s: %v", f, err)
+			}
+		}
+	}()
+	for {
+		pl, err := p.Place(ctx, id)
+		if err != nil {
+			e.t.Fatalf("place %s (TLS %v): %v", id, tlsOn, err)
+		}
+		if pl.Host != "127.0.0.1" {
+			e.t.Fatalf("place %s on host %q, want 127.0.0.1", id, pl.Host)
+		}
+		if pl.TLS == tlsOn {
+			return pl
+		}
+		if err := p.Remove(ctx, id); err != nil {
+			e.t.Fatalf("remove %s: %v", id, err)
+		}
+		filler := fmt.Sprintf("%s-filler-%d", id, len(fillers))
+		if _, err := p.Place(ctx, filler); err != nil {
+			e.t.Fatalf("no place with TLS %v for %s: %v", tlsOn, id, err)
+		}
+		fillers = append(fillers, filler)
+	}
 }
 
 // client connects to d with password, the way a user would with the
@@ -264,11 +321,16 @@ func Run(t *testing.T, opts Options) {
 		if err := e.plane.Remove(ctx, "db"); err != nil {
 			t.Fatalf("remove: %v", err)
 		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", d.Port))
-		if err != nil {
-			t.Fatalf("port %d still taken after remove: %v", d.Port, err)
+		if !opts.Placed {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", d.Port))
+			if err != nil {
+				t.Fatalf("port %d still taken after remove: %v", d.Port, err)
+			}
+			_ = ln.Close()
+		} else if err := e.ping(d, "pw"); !isAuthError(err) {
+			// The place stays, for another database: the password must go.
+			t.Errorf("the password of a removed database: %v, want an auth error", err)
 		}
-		_ = ln.Close()
 		if _, err := e.plane.Status(ctx, "db"); devapi.ErrorCode(err) != devapi.ENOTFOUND {
 			t.Errorf("status after remove: %v, want ENOTFOUND", err)
 		}
@@ -280,6 +342,25 @@ func Run(t *testing.T, opts Options) {
 		}
 		if ids, err := e.plane.Databases(ctx); err != nil || len(ids) != 0 {
 			t.Errorf("databases after remove: %v, %v", ids, err)
+		}
+		if opts.Placed {
+			// The place is free: placing until the plane is full reaches it.
+			p, freed := e.placer(), false
+			for i := 0; ; i++ {
+				id := fmt.Sprint("fill-", i)
+				pl, err := p.Place(ctx, id)
+				if devapi.ErrorCode(err) == devapi.ECONFLICT {
+					break
+				}
+				if err != nil || i > 1000 {
+					t.Fatalf("place %s: %v", id, err)
+				}
+				freed = freed || pl.Port == d.Port
+				t.Cleanup(func() { _ = p.Remove(context.Background(), id) })
+			}
+			if !freed {
+				t.Errorf("the place on port %d was not given again after remove", d.Port)
+			}
 		}
 	})
 

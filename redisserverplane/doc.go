@@ -55,5 +55,6 @@
 // process that died as stopped.
 //
 // Backups (Snapshot, Restore) read and write keys with typed commands as
-// devapi-admin, not DUMP/RESTORE, so a snapshot restores on any plane.
+// devapi-admin (package respsnapshot), not DUMP/RESTORE, so a snapshot
+// restores on any plane.
 package redisserverplane

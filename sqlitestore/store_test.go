@@ -542,3 +542,14 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 }
+
+func TestPoolStore(t *testing.T) {
+	storetest.RunPool(t, func(t *testing.T, n int) []devapi.PoolStore {
+		path := filepath.Join(t.TempDir(), "devapi.db")
+		handles := make([]devapi.PoolStore, n)
+		for i := range handles {
+			handles[i] = openStore(t, path) // each with its own writer, as two processes
+		}
+		return handles
+	})
+}

@@ -1,0 +1,47 @@
+// Package poolplane is a devapi.Plane, and a devapi.Placer, that serves each
+// database on a Redis server of its own out of a pool of servers that
+// already run: devapi starts no process. Several devapi replicas on one
+// store (pgstore) share the pool: which database holds which server, and
+// the generation of the password each server has, live in the store
+// (devapi.PoolStore), not in the plane.
+//
+// The operator lists the servers, one redis:// or rediss:// URL a line (see
+// ParseServers), each with the credentials of an ACL user that may run ACL,
+// CONFIG, CLIENT, INFO, FLUSHALL and the reads and writes of a backup: the
+// admin user. devapi manages the user `default`, which the database's
+// clients authenticate as; the admin user must be another. Configure the
+// servers with `user default off`, so that a server no database holds
+// refuses every client.
+//
+// Place gives a new database the first server of the list that no database
+// holds: clients dial that server's host and port, with TLS if its URL is
+// rediss://. The server is handed out as it is: Remove empties a server
+// before it frees it, so a server added to the list should be empty.
+//
+// Serve and SetPassword apply the password with
+//
+//	ACL SETUSER default reset on >PASSWORD ~* &* +@all -acl -config ...
+//
+// (the commands that would let a client change its password or the server
+// behind devapi's back are refused, as on redisserverplane) through
+// PoolStore.ApplyPoolGeneration, which runs the change under the store's
+// row lock of the database and only for a generation newer than the one
+// recorded: of concurrent resets through any replicas, the newest wins. A
+// new password holds for new connections; connections already
+// authenticated stay so. Serve also sets maxmemory and maxmemory-policy
+// (allkeys-lru with eviction, noeviction without).
+//
+// Remove turns `default` off, disconnects its clients, flushes every
+// logical database (FLUSHALL ASYNC), and only then frees the server for
+// another database; it records the largest generation first, so a password
+// change racing with it cannot turn `default` on again.
+//
+// A server configured with an ACL file (the aclfile directive) keeps the
+// password across its restarts: every change is followed by ACL SAVE.
+// Without one, the password lives in the server's memory only: a server
+// that restarts comes back with the `default` of its configuration file
+// (off, if configured as above) until the database's next password reset,
+// since Serve does not apply a generation the store has recorded already.
+// Keys survive a restart only as the server's own persistence keeps them.
+// Status reports a server that does not answer as stopped.
+package poolplane
