@@ -260,8 +260,9 @@ type PoolStore interface {
 	AssignPoolServer(ctx context.Context, id string, servers []string) (string, error)
 	// PoolAssignments returns every assignment, by database id.
 	PoolAssignments(ctx context.Context) (map[string]PoolAssignment, error)
-	// ApplyPoolGeneration calls apply if generation is newer than the
-	// generation last recorded for id, and records generation if apply
+	// ApplyPoolGeneration calls apply unless the generation last recorded
+	// for id is newer than generation (the same generation applies again, so
+	// a server that lost its password gets it back), and records generation if apply
 	// returns nil. Calls for the same id, from any replica, run one after
 	// another (a row lock held across apply). It reports whether apply ran
 	// and its generation was recorded. ENOTFOUND, without calling apply, if

@@ -103,7 +103,7 @@ func (s *Store) ApplyPoolGeneration(ctx context.Context, id string, generation i
 	case err != nil:
 		return false, fmt.Errorf("pgstore: apply pool generation: %w", err)
 	}
-	if generation <= recorded {
+	if generation < recorded {
 		return false, nil
 	}
 	if err := apply(ctx); err != nil {

@@ -25,8 +25,10 @@
 // (the commands that would let a client change its password or the server
 // behind devapi's back are refused, as on redisserverplane) through
 // PoolStore.ApplyPoolGeneration, which runs the change under the store's
-// row lock of the database and only for a generation newer than the one
-// recorded: of concurrent resets through any replicas, the newest wins. A
+// row lock of the database and only for a generation no older than the one
+// recorded: of concurrent resets through any replicas, the newest wins, and
+// serving a database again re-applies its password to a server that lost it
+// (a restart without an aclfile). A
 // new password holds for new connections; connections already
 // authenticated stay so. Serve also sets maxmemory and maxmemory-policy
 // (allkeys-lru with eviction, noeviction without).
@@ -40,8 +42,8 @@
 // password across its restarts: every change is followed by ACL SAVE.
 // Without one, the password lives in the server's memory only: a server
 // that restarts comes back with the `default` of its configuration file
-// (off, if configured as above) until the database's next password reset,
-// since Serve does not apply a generation the store has recorded already.
+// (off, if configured as above) until a replica serves the database again:
+// devapi serve does so at start and every --reconcile-every.
 // Keys survive a restart only as the server's own persistence keeps them.
 // Status reports a server that does not answer as stopped.
 package poolplane

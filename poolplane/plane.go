@@ -226,7 +226,8 @@ func (p *Plane) Place(ctx context.Context, id string) (devapi.Placement, error) 
 }
 
 // Serve implements devapi.Plane for a database Place placed: it applies
-// d's password unless the store records that generation or a newer one,
+// d's password unless the store records a newer generation (the same one
+// applies again, repairing a server that restarted without it),
 // and d's memory cap and eviction. ENOTFOUND if d holds no server; EINVALID
 // if d's port or TLS are not its server's, which a pool cannot change.
 func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {

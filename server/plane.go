@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/devapi-dev/devapi"
 )
@@ -41,6 +42,7 @@ func (s *Server) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
+	held = s.confirmedOrphans(held, stored)
 	for _, id := range held {
 		if !stored[id] {
 			if err := s.plane.Remove(ctx, id); err != nil {
@@ -51,6 +53,55 @@ func (s *Server) Reconcile(ctx context.Context) error {
 	}
 	s.logger.InfoContext(ctx, "reconciled data plane", slog.Int("databases", len(dbs)), slog.Int("failed", failed))
 	return nil
+}
+
+// confirmedOrphans returns the ids of held that the store does not have and
+// that may be removed now. A Placer plane is shared by replicas, and another
+// replica's create places a database before it stores it: such a place looks
+// like an orphan for a moment. So on a Placer only ids found orphaned by
+// this process's previous Reconcile too are returned; a create is long done
+// by then.
+func (s *Server) confirmedOrphans(held []string, stored map[string]bool) []string {
+	var orphans []string
+	for _, id := range held {
+		if !stored[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	if _, placed := s.plane.(devapi.Placer); !placed {
+		return orphans
+	}
+	s.orphanMu.Lock()
+	defer s.orphanMu.Unlock()
+	seen := s.orphans
+	s.orphans = make(map[string]bool, len(orphans))
+	var confirmed []string
+	for _, id := range orphans {
+		if seen[id] {
+			confirmed = append(confirmed, id)
+		} else {
+			s.orphans[id] = true
+		}
+	}
+	return confirmed
+}
+
+// RunReconcile calls Reconcile every interval until ctx ends, so that what a
+// replica that died in the middle of a change left behind on a shared plane
+// is repaired by the replicas that live on. Failures are logged.
+func (s *Server) RunReconcile(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+				s.logger.ErrorContext(ctx, "periodic reconcile failed", slog.Any("err", err))
+			}
+		}
+	}
 }
 
 // createOnPlane stores d on a free port of the range and serves it. Ports

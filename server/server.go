@@ -59,11 +59,14 @@ const (
 
 // Server implements the Upstash Developer API.
 type Server struct {
-	store          devapi.Store
-	plane          devapi.Plane
-	ports          PortRange
-	crash          func(string)
-	portMu         sync.Mutex // serialises port allocation
+	store  devapi.Store
+	plane  devapi.Plane
+	ports  PortRange
+	crash  func(string)
+	portMu sync.Mutex // serialises port allocation
+
+	orphanMu       sync.Mutex
+	orphans        map[string]bool // held by a Placer, not stored, at the last Reconcile
 	logger         *slog.Logger
 	now            func() time.Time
 	advertisedHost string

@@ -109,7 +109,7 @@ func (s *Store) ApplyPoolGeneration(ctx context.Context, id string, generation i
 	case err != nil:
 		return false, fmt.Errorf("sqlitestore: apply pool generation: %w", err)
 	}
-	if generation <= recorded {
+	if generation < recorded {
 		return false, nil
 	}
 	if err := apply(ctx); err != nil {

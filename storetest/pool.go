@@ -184,7 +184,7 @@ var poolTests = []poolTest{
 		for _, step := range []struct {
 			gen  int64
 			want bool
-		}{{0, true}, {5, true}, {4, false}, {5, false}, {6, true}, {-1, false}} {
+		}{{0, true}, {5, true}, {4, false}, {5, true}, {6, true}, {-1, false}} {
 			if got := applyGen(t, s[0], "a", step.gen); got != step.want {
 				t.Errorf("apply generation %d: ran %v, want %v", step.gen, got, step.want)
 			}

@@ -67,11 +67,13 @@ func (b *syncBuffer) String() string {
 
 // proc is a running devapi serve.
 type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string // http://127.0.0.1:PORT
-	log  *syncBuffer
-	done chan error
+	t   *testing.T
+	cmd *exec.Cmd
+	url string // http://127.0.0.1:PORT
+	// restURL is the REST data API's root.
+	restURL string
+	log     *syncBuffer
+	done    chan error
 }
 
 func freeAddr(t *testing.T) string {
@@ -88,8 +90,17 @@ func freeAddr(t *testing.T) string {
 // /healthz.
 func serve(t *testing.T, data, plane string, env ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(binary, "serve", "--addr", addr, "--rest-addr", freeAddr(t), "--data", data, "--plane", plane, "--ports", "29000-29999")
+	return serveArgs(t, []string{"--data", data, "--plane", plane, "--ports", "29000-29999"}, env...)
+}
+
+// serveArgs starts devapi serve with args (after --addr and --rest-addr)
+// and extra environment, and waits for /healthz.
+func serveArgs(t *testing.T, args []string, env ...string) *proc {
+	t.Helper()
+	// Port 0: the kernel picks free ports, which devapi logs. A port picked
+	// by the test and freed again could be taken meanwhile by any outgoing
+	// connection (they come from the same ephemeral range).
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--rest-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), append([]string{"UPSTASH_EMAIL=" + e2eEmail, "UPSTASH_API_KEY=" + e2eKey}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -98,18 +109,32 @@ func serve(t *testing.T, data, plane string, env ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd, url: "http://" + addr, log: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{t: t, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
 	logDone := make(chan struct{})
+	serving := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			_, _ = p.log.Write([]byte(sc.Text() + "\n"))
+			line := sc.Text()
+			_, _ = p.log.Write([]byte(line + "\n"))
+			if api, rest, ok := servingURLs(line); ok {
+				serving <- [2]string{api, rest}
+			}
 		}
 		close(logDone)
 	}()
 	go func() { <-logDone; p.done <- cmd.Wait() }()
 	t.Cleanup(func() { p.stop() })
 	deadline := time.Now().Add(20 * time.Second)
+	select {
+	case urls := <-serving:
+		p.url, p.restURL = urls[0], urls[1]
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf("devapi serve exited: %v\n%s", err, p.log)
+	case <-time.After(time.Until(deadline)):
+		t.Fatalf("devapi serve did not say where it serves after 20s\n%s", p.log)
+	}
 	for {
 		resp, err := http.Get(p.url + "/healthz")
 		if err == nil {
@@ -127,6 +152,23 @@ func serve(t *testing.T, data, plane string, env ...string) *proc {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// servingURLs reads the API's root and the REST API's root off devapi's
+// "devapi serving" log line: api=http://127.0.0.1:PORT/v2 rest=http://...
+func servingURLs(line string) (api, rest string, ok bool) {
+	if !strings.Contains(line, `msg="devapi serving"`) {
+		return "", "", false
+	}
+	for _, f := range strings.Fields(line) {
+		if v, found := strings.CutPrefix(f, "api="); found {
+			api = strings.TrimSuffix(v, "/v2")
+		}
+		if v, found := strings.CutPrefix(f, "rest="); found {
+			rest = v
+		}
+	}
+	return api, rest, api != "" && rest != ""
 }
 
 // stop ends the process with SIGTERM, as a user's Ctrl-C does.
@@ -159,6 +201,8 @@ type dbAnswer struct {
 	Port     int    `json:"port"`
 	TLS      bool   `json:"tls"`
 	Password string `json:"password"`
+	// RestToken is the REST data API's token.
+	RestToken string `json:"rest_token"`
 }
 
 func (p *proc) call(method, path, body string) (int, []byte, error) {

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/poolplane"
 	"github.com/devapi-dev/devapi/redisserverplane"
 	"github.com/devapi-dev/devapi/restapi"
 	"github.com/devapi-dev/devapi/server"
@@ -33,6 +36,9 @@ import (
 const (
 	envEmail  = "UPSTASH_EMAIL"
 	envAPIKey = "UPSTASH_API_KEY"
+	// envPool lists the Redis pool's servers for --plane pool when
+	// --pool-file is not given: URLs separated by newlines or spaces.
+	envPool = "DEVAPI_POOL"
 )
 
 // defaultEmail is the default account's email when UPSTASH_EMAIL is unset.
@@ -50,6 +56,8 @@ type serveOptions struct {
 	ports          string
 	redisServer    string
 	restAddr       string
+	poolFile       string
+	reconcileEvery time.Duration
 }
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -76,7 +84,9 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&o.advertisedHost, "advertised-host", "127.0.0.1", "host name put into each database's endpoint")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&o.plane, "plane", "embedded", "data plane: embedded (in-process Redis, data in memory) or redis-server (one redis-server process per database, data on disk)")
+	f.StringVar(&o.plane, "plane", "embedded", "data plane: embedded (in-process Redis, data in memory), redis-server (one redis-server process per database, data on disk) or pool (a Redis server of its own per database, out of the running servers listed by --pool-file or $"+envPool+"; what replicas on one PostgreSQL store use)")
+	f.StringVar(&o.poolFile, "pool-file", "", "for --plane pool: file listing the pool's Redis servers, one redis:// or rediss:// URL with admin credentials a line (default: $"+envPool+"); keep it mode 0600")
+	f.DurationVar(&o.reconcileEvery, "reconcile-every", time.Minute, "for --plane pool: how often to re-apply the stored passwords to the pool, repairing what a replica that died mid-reset left behind (0: only at start)")
 	f.StringVar(&o.ports, "ports", "16380-17379", "range of TCP ports for databases (keep below 32768)")
 	f.StringVar(&o.restAddr, "rest-addr", "127.0.0.1:8081", "address of the REST data API (UPSTASH_REDIS_REST_URL for every database; the token picks the database)")
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
@@ -104,8 +114,16 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	if o.plane != "embedded" && o.plane != "redis-server" {
-		return usageError{fmt.Errorf("--plane must be embedded or redis-server, not %q", o.plane)}
+	if o.plane != "embedded" && o.plane != "redis-server" && o.plane != "pool" {
+		return usageError{fmt.Errorf("--plane must be embedded, redis-server or pool, not %q", o.plane)}
+	}
+	var poolServers []poolplane.ServerSpec
+	if o.plane == "pool" {
+		if poolServers, err = readPool(o.poolFile, getenv); err != nil {
+			return err
+		}
+	} else if o.poolFile != "" {
+		return usageError{errors.New("--pool-file goes with --plane pool")}
 	}
 	if isShared(storeURL) && o.plane != "pool" {
 		return usageError{fmt.Errorf("a PostgreSQL store is shared by devapi replicas, and --plane %s would start a Redis of its own for every database in each replica: use --plane pool", o.plane)}
@@ -137,7 +155,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		return err
 	}
 
-	plane, ca, caFile, err := openPlane(ctx, o, store)
+	plane, ca, caFile, err := openPlane(ctx, o, store, poolServers, logger)
 	if err != nil {
 		return err
 	}
@@ -157,6 +175,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err := srv.Reconcile(ctx); err != nil {
 		return err
 	}
+	if _, placed := plane.(devapi.Placer); placed && o.reconcileEvery > 0 {
+		go srv.RunReconcile(ctx, o.reconcileEvery)
+	}
 	go srv.RunStats(ctx)
 	go srv.RunDailyBackups(ctx)
 	httpServer := &http.Server{
@@ -168,7 +189,8 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
-	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: planeHost, RootCAs: ca.Pool(), Logger: logger})
+	_, placed := plane.(devapi.Placer)
+	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: planeHost, EndpointHosts: placed, RootCAs: ca.Pool(), Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -225,7 +247,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 // openPlane loads (or creates) the CA kept in the store, writes its
 // certificate to ca.pem in the data folder for clients to trust, issues the
 // databases' server certificate, and opens the chosen plane.
-func openPlane(ctx context.Context, o serveOptions, store devapi.Store) (devapi.Plane, *tlsca.CA, string, error) {
+func openPlane(ctx context.Context, o serveOptions, store devapi.Store, pool []poolplane.ServerSpec, logger *slog.Logger) (devapi.Plane, *tlsca.CA, string, error) {
 	now := time.Now()
 	ca, err := tlsca.Load(ctx, store, now)
 	if err != nil {
@@ -241,7 +263,25 @@ func openPlane(ctx context.Context, o serveOptions, store devapi.Store) (devapi.
 		return nil, nil, "", err
 	}
 	cfg := devapi.PlaneConfig{Host: planeHost, TLS: tlsConfig}
-	if o.plane == "embedded" {
+	switch o.plane {
+	case "pool":
+		ps, ok := store.(devapi.PoolStore)
+		if !ok {
+			return nil, nil, "", fmt.Errorf("the store cannot keep a Redis pool's assignments")
+		}
+		// rediss:// pool servers may present certificates of devapi's CA
+		// (devapi pool-cert) or of a public one.
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		roots.AppendCertsFromPEM(ca.CertPEM)
+		p, err := poolplane.Open(ctx, poolplane.Config{Servers: pool, Store: ps, RootCAs: roots, Logger: logger})
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return p, ca, caFile, nil
+	case "embedded":
 		return embeddedplane.New(cfg), ca, caFile, nil
 	}
 	p, err := redisserverplane.Open(ctx, redisserverplane.Config{Dir: filepath.Join(o.data, "redis"), Binary: o.redisServer, PlaneConfig: cfg})
@@ -282,16 +322,32 @@ func parsePortRange(s string) (server.PortRange, error) {
 // itself. For crash tests only; unset in normal runs.
 const envCrash = "DEVAPI_TEST_CRASH_AT"
 
-// crashHook returns the server's Crash hook: nil unless envCrash is set.
+// envJitter names a reset step and a duration, "POINT:DURATION", at which
+// devapi pauses for a random time up to DURATION: it widens the windows in
+// which concurrent resets overtake each other. For tests only.
+const envJitter = "DEVAPI_TEST_JITTER"
+
+// crashHook returns the server's Crash hook: nil unless envCrash or
+// envJitter is set.
 func crashHook(getenv func(string) string, logger *slog.Logger) func(string) {
 	at := getenv(envCrash)
-	if at == "" {
+	jitterAt, jitterFor, _ := strings.Cut(getenv(envJitter), ":")
+	jitter, _ := time.ParseDuration(jitterFor)
+	if at == "" && jitter <= 0 {
 		return nil
 	}
-	logger.Warn("crash point armed: devapi will kill itself there", "point", at)
+	if at != "" {
+		logger.Warn("crash point armed: devapi will kill itself there", "point", at)
+	}
+	if jitter > 0 {
+		logger.Warn("jitter armed: devapi will pause there", "point", jitterAt, "up_to", jitter)
+	}
 	return func(point string) {
 		if point == at {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+		if point == jitterAt && jitter > 0 {
+			time.Sleep(rand.N(jitter))
 		}
 	}
 }
@@ -388,4 +444,28 @@ func readCredentialsFile(path string) (email, key string, err error) {
 		return "", "", fmt.Errorf("%s must set %s and %s", path, envEmail, envAPIKey)
 	}
 	return email, key, nil
+}
+
+// readPool reads the Redis pool's servers from --pool-file, else from
+// DEVAPI_POOL. The URLs carry admin passwords, so they never come from the
+// command line.
+func readPool(file string, getenv func(string) string) ([]poolplane.ServerSpec, error) {
+	var text, from string
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--pool-file: %w", err)
+		}
+		text, from = string(b), "--pool-file "+file
+	} else {
+		text, from = strings.Join(strings.Fields(getenv(envPool)), "\n"), "$"+envPool
+	}
+	servers, err := poolplane.ParseServers(text)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", from, err)}
+	}
+	if len(servers) == 0 {
+		return nil, usageError{fmt.Errorf("--plane pool needs Redis servers: list their URLs in --pool-file or $%s", envPool)}
+	}
+	return servers, nil
 }
