@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/devapi-dev/devapi/pgstore/pgtest"
 )
 
 // poolAdmin is the ACL user devapi manages the pool's servers as.
@@ -25,8 +29,9 @@ const (
 // startRedisPool starts n redis-server processes on 127.0.0.1, each with the
 // ACL user poolAdmin and no way in for `default` until devapi sets its
 // password, and writes their URLs to a 0600 file for --pool-file. It
-// returns the file and the URLs. The servers stop when the test ends.
-func startRedisPool(t *testing.T, n int) (file string, urls []string) {
+// returns the file and the URLs. The servers stop when the test ends. With
+// tlsDir (what devapi pool cert wrote) they speak TLS only, as rediss://.
+func startRedisPool(t *testing.T, n int, tlsDir string) (file string, urls []string) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -48,6 +53,16 @@ func startRedisPool(t *testing.T, n int) (file string, urls []string) {
 			"user default off",
 			"user " + poolAdmin + " on >" + poolAdminSecret + " ~* &* +@all",
 		}
+		scheme := "redis"
+		if tlsDir != "" {
+			scheme = "rediss"
+			lines[1] = "port 0"
+			lines = append(lines, "tls-port "+strconv.Itoa(port),
+				"tls-cert-file "+filepath.Join(tlsDir, poolCertFile),
+				"tls-key-file "+filepath.Join(tlsDir, poolKeyFile),
+				"tls-ca-cert-file "+filepath.Join(tlsDir, poolCAFile),
+				"tls-auth-clients no")
+		}
 		if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -56,8 +71,8 @@ func startRedisPool(t *testing.T, n int) (file string, urls []string) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		u := fmt.Sprintf("redis://%s:%s@127.0.0.1:%d", poolAdmin, poolAdminSecret, port)
-		waitRedis(t, u)
+		u := fmt.Sprintf("%s://%s:%s@127.0.0.1:%d", scheme, poolAdmin, poolAdminSecret, port)
+		waitRedis(t, u, tlsDir)
 		urls = append(urls, u)
 	}
 	file = filepath.Join(dir, "pool")
@@ -93,11 +108,14 @@ func poolPort(t *testing.T) int {
 }
 
 // waitRedis waits until the Redis at rawURL answers PING.
-func waitRedis(t *testing.T, rawURL string) {
+func waitRedis(t *testing.T, rawURL, tlsDir string) {
 	t.Helper()
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tlsDir != "" {
+		opt.TLSConfig.RootCAs = caPool(t, filepath.Join(tlsDir, poolCAFile))
 	}
 	c := redis.NewClient(opt)
 	defer func() { _ = c.Close() }()
@@ -113,5 +131,58 @@ func waitRedis(t *testing.T, rawURL string) {
 			t.Fatalf("redis-server at %s does not answer: %v", opt.Addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// caPool reads a PEM CA certificate into a pool.
+func caPool(t *testing.T, file string) *x509.CertPool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(b) {
+		t.Fatalf("%s holds no certificate", file)
+	}
+	return roots
+}
+
+// TestPoolTLS: a pool server with a certificate from devapi pool cert,
+// listed as rediss://, serves TLS databases that clients reach with the CA
+// file of any replica's data folder, over TCP and through the REST API.
+func TestPoolTLS(t *testing.T) {
+	storeURL := pgtest.NewDatabase(t)
+	tlsDir := filepath.Join(t.TempDir(), "tls")
+	u := &cliUser{t: t, env: []string{envStore + "=" + storeURL}}
+	u.ok("pool", "cert", "--host", "127.0.0.1", "--host", "localhost", "--out", tlsDir, "--data", t.TempDir())
+	if info, err := os.Stat(filepath.Join(tlsDir, poolKeyFile)); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v, %v; want mode 0600", info, err)
+	}
+	poolFile, _ := startRedisPool(t, 1, tlsDir)
+	data := t.TempDir()
+	p := serveArgs(t, []string{"--data", data, "--plane", "pool", "--pool-file", poolFile}, envStore+"="+storeURL)
+	db := p.database("POST", "/redis/database", `{"database_name":"tls","primary_region":"us-east-1"}`)
+	if !db.TLS {
+		t.Fatalf("a database on a rediss:// server says tls=false")
+	}
+	dial := func(password string) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", db.Endpoint, db.Port), Username: "default", Password: password,
+			MaxRetries: -1, TLSConfig: &tls.Config{RootCAs: caPool(t, filepath.Join(data, "ca.pem")), MinVersion: tls.VersionTLS12}})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	if err := dial(db.Password).Set(t.Context(), "k", "v", 0).Err(); err != nil {
+		t.Fatalf("TLS with the replica's ca.pem: %v", err)
+	}
+	after := p.database("POST", "/redis/reset-password/"+db.ID, "")
+	if err := dial(db.Password).Ping(t.Context()).Err(); err == nil {
+		t.Error("the old password still works after reset-password")
+	}
+	if v, err := dial(after.Password).Get(t.Context(), "k").Result(); err != nil || v != "v" {
+		t.Errorf("new password over TLS: %q, %v", v, err)
+	}
+	if status := restCall(t, p, after.RestToken); status != 200 {
+		t.Errorf("REST API over the TLS pool server: %d", status)
 	}
 }

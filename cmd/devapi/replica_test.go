@@ -21,7 +21,7 @@ import (
 func replicas(t *testing.T, n, poolSize int, env ...string) (ps []*proc, start func(i int, env ...string) *proc) {
 	t.Helper()
 	storeURL := pgtest.NewDatabase(t)
-	poolFile, _ := startRedisPool(t, poolSize)
+	poolFile, _ := startRedisPool(t, poolSize, "")
 	datas := make([]string, n)
 	for i := range datas {
 		datas[i] = t.TempDir()
