@@ -2,11 +2,7 @@ package pgstore
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,64 +13,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/pgstore/pgtest"
 	"github.com/devapi-dev/devapi/storetest"
 )
 
 var t0 = time.Date(2025, time.March, 14, 15, 9, 26, 0, time.UTC)
-
-// adminURL returns the URL of the server to test against, from
-// DEVAPI_TEST_PG. Without it the test is skipped, or fails under CI=true.
-func adminURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("DEVAPI_TEST_PG")
-	if u == "" {
-		const msg = "DEVAPI_TEST_PG not set: set it to a PostgreSQL URL such as " +
-			"postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable (pgstore/ci-start.sh prints one)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return u
-}
-
-// newDatabase creates a database of its own for the test, dropped when the
-// test ends, and returns its URL.
-func newDatabase(t testing.TB) string {
-	t.Helper()
-	admin := adminURL(t)
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "devapi_test_" + hex.EncodeToString(b)
-
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect to DEVAPI_TEST_PG: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("connect to drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("parse DEVAPI_TEST_PG: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 func openURL(t testing.TB, u string) *Store {
 	t.Helper()
@@ -86,9 +29,9 @@ func openURL(t testing.TB, u string) *Store {
 }
 
 func TestStore(t *testing.T) {
-	adminURL(t)
+	pgtest.AdminURL(t)
 	storetest.Run(t, func(t *testing.T) devapi.Store {
-		return openURL(t, newDatabase(t))
+		return openURL(t, pgtest.NewDatabase(t))
 	})
 }
 
@@ -148,7 +91,7 @@ func appliedMigrations(t *testing.T, s *Store) []int {
 }
 
 func TestReopenKeepsData(t *testing.T) {
-	u := newDatabase(t)
+	u := pgtest.NewDatabase(t)
 	s := openURL(t, u)
 	if err := s.CreateAccount(t.Context(), &devapi.Account{Email: "a@example.com", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
@@ -178,7 +121,7 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 func TestConcurrentOpen(t *testing.T) {
-	u := newDatabase(t)
+	u := pgtest.NewDatabase(t)
 	const n = 4
 	stores := make([]*Store, n)
 	errs := make([]error, n)
@@ -247,7 +190,7 @@ func TestConcurrentOpen(t *testing.T) {
 }
 
 func TestCreateDatabaseUnknownOwner(t *testing.T) {
-	s := openURL(t, newDatabase(t))
+	s := openURL(t, pgtest.NewDatabase(t))
 	defer s.Close()
 	err := s.CreateDatabase(t.Context(), storetest.NewDatabase("db-1", "nobody@example.com", t0))
 	if got := devapi.ErrorCode(err); got != devapi.ENOTFOUND {
@@ -256,9 +199,9 @@ func TestCreateDatabaseUnknownOwner(t *testing.T) {
 }
 
 func TestPoolStore(t *testing.T) {
-	adminURL(t)
+	pgtest.AdminURL(t)
 	storetest.RunPool(t, func(t *testing.T, n int) []devapi.PoolStore {
-		u := newDatabase(t)
+		u := pgtest.NewDatabase(t)
 		handles := make([]devapi.PoolStore, n)
 		for i := range handles {
 			s := openURL(t, u) // each with its own connections, as two replicas
