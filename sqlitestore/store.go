@@ -23,8 +23,9 @@ var _ devapi.Store = (*Store)(nil)
 // Store is a devapi.Store kept in one SQLite file. It is safe for concurrent
 // use, and for use alongside other processes that open the same file.
 type Store struct {
-	writer *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
-	reader *sql.DB // a pool of query_only connections
+	writer    *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
+	reader    *sql.DB // a pool of query_only connections
+	committer *committer
 }
 
 // Connection settings shared by the writer and the readers. busy_timeout is
@@ -79,7 +80,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
-	return &Store{writer: writer, reader: reader}, nil
+	return &Store{writer: writer, reader: reader, committer: newCommitter(writer)}, nil
 }
 
 // setUp checks that the writer got the durability it asked for, which SQLite
@@ -148,9 +149,11 @@ func dsn(abs, params string) string {
 	return "file:" + p + "?" + params
 }
 
-// Close closes the store's connections. The last connection to the file
-// checkpoints the WAL into the main file.
+// Close commits the writes already queued, refuses new ones, and closes the
+// store's connections. The last connection to the file checkpoints the WAL
+// into the main file.
 func (s *Store) Close() error {
+	s.committer.close()
 	if err := errors.Join(s.reader.Close(), s.writer.Close()); err != nil {
 		return fmt.Errorf("sqlitestore: close: %w", err)
 	}
@@ -164,6 +167,22 @@ func sqliteCode(err error) int {
 		return e.Code()
 	}
 	return 0
+}
+
+// write runs fn in the group committer's next transaction, inside a
+// savepoint of its own, and returns when that transaction has committed:
+// fn's error as it is, or an error of the whole transaction. See commit.go.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.committer.write(ctx, fn)
+}
+
+// execCount runs a statement in tx and returns how many rows it changed.
+func execCount(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func isUniqueViolation(err error) bool {
