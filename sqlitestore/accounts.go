@@ -108,15 +108,16 @@ func (s *Store) DeleteAPIKey(ctx context.Context, email, id string) error {
 	})
 }
 
+const authenticateQuery = `SELECT a.email, a.created_at FROM api_keys k JOIN accounts a ON a.email = k.email
+	WHERE k.key_hash = ?`
+
 // Authenticate returns the account that owns a key with the given hash and
 // email. EUNAUTHORIZED if there is none. It runs on every request: one SELECT
 // through the unique index on key_hash, then a constant-time email compare.
 func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devapi.Account, error) {
 	var a devapi.Account
 	var created int64
-	err := s.reader.QueryRowContext(ctx,
-		`SELECT a.email, a.created_at FROM api_keys k JOIN accounts a ON a.email = k.email
-		 WHERE k.key_hash = ?`, keyHash).Scan(&a.Email, &created)
+	err := s.stmts.authenticate.QueryRowContext(ctx, keyHash).Scan(&a.Email, &created)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")

@@ -59,6 +59,9 @@ type writeOp struct {
 type committer struct {
 	db *sql.DB
 
+	// The savepoint statements, prepared once (see stmts).
+	savepoint, release, rollbackTo *sql.Stmt
+
 	mu     sync.RWMutex // held for reading while sending to ops; Close takes it to close ops
 	closed bool
 	ops    chan *writeOp
@@ -69,10 +72,37 @@ type committer struct {
 	commits, writes atomic.Int64
 }
 
-func newCommitter(db *sql.DB) *committer {
+// newCommitter prepares the committer's statements on db and starts it.
+func newCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
 	c := &committer{db: db, ops: make(chan *writeOp, maxBatch), exited: make(chan struct{})}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&c.savepoint, "SAVEPOINT w"},
+		{&c.release, "RELEASE w"},
+		{&c.rollbackTo, "ROLLBACK TO w"},
+	} {
+		st, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			_ = c.closeStmts()
+			return nil, err
+		}
+		*p.dst = st
+	}
 	go c.run()
-	return c
+	return c, nil
+}
+
+// closeStmts closes the prepared statements; call it after close.
+func (c *committer) closeStmts() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{c.savepoint, c.release, c.rollbackTo} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // write runs fn inside the committer's next transaction and returns once
@@ -160,7 +190,7 @@ func (c *committer) batch(first *writeOp) {
 			continue // abandoned by its caller
 		}
 		started = append(started, op)
-		if err := runOne(tx, op); err != nil {
+		if err := c.runOne(tx, op); err != nil {
 			// The transaction is in an unknown state: give it up.
 			_ = tx.Rollback()
 			c.drain(&batch)
@@ -224,18 +254,18 @@ func (c *committer) finish(batch []*writeOp, batchErr error) {
 // fails. It returns an error only if the transaction itself is broken (the
 // savepoint could not be set, released or rolled back to); op's own outcome
 // is left in op.
-func runOne(tx *sql.Tx, op *writeOp) error {
+func (c *committer) runOne(tx *sql.Tx, op *writeOp) error {
 	ctx := context.WithoutCancel(op.ctx)
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+	if _, err := tx.StmtContext(ctx, c.savepoint).ExecContext(ctx); err != nil {
 		return fmt.Errorf("sqlitestore: savepoint: %w", err)
 	}
 	op.err, op.panic = call(ctx, tx, op.fn)
 	if op.err != nil || op.panic != nil {
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+		if _, err := tx.StmtContext(ctx, c.rollbackTo).ExecContext(ctx); err != nil {
 			return fmt.Errorf("sqlitestore: rollback to savepoint: %w (after %w)", err, op.err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+	if _, err := tx.StmtContext(ctx, c.release).ExecContext(ctx); err != nil {
 		return fmt.Errorf("sqlitestore: release savepoint: %w", err)
 	}
 	return nil

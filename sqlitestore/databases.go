@@ -47,12 +47,12 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
 	})
 }
 
+const databaseQuery = `SELECT ` + databaseColumns + ` FROM databases WHERE id = ? AND owner = ?`
+
 // Database returns one database of owner. ENOTFOUND if it does not exist or
 // belongs to another account.
 func (s *Store) Database(ctx context.Context, owner, id string) (*devapi.Database, error) {
-	row := s.reader.QueryRowContext(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE id = ? AND owner = ?`, id, owner)
-	d, err := scanDatabase(row)
+	d, err := scanDatabase(s.stmts.database.QueryRowContext(ctx, id, owner))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
@@ -125,6 +125,11 @@ func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
 	})
 }
 
+const setCredentialsQuery = `UPDATE databases
+	SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
+	WHERE id = ? AND owner = ?
+	RETURNING ` + databaseColumns
+
 // SetCredentials replaces a database's password and tokens in one atomic
 // change, moves its generation one forward, and returns the database as
 // stored after the change. c.Generation is ignored. ENOTFOUND as Database.
@@ -137,11 +142,7 @@ func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
 func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
 	var d *devapi.Database
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx,
-			`UPDATE databases
-			 SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
-			 WHERE id = ? AND owner = ?
-			 RETURNING `+databaseColumns,
+		row := tx.StmtContext(ctx, s.stmts.setCredentials).QueryRowContext(ctx,
 			c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
 		var err error
 		d, err = scanDatabase(row)
@@ -231,7 +232,9 @@ func scanDatabase(row scanner) (*devapi.Database, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
+	if readRegions == "[]" { // most databases: skip the JSON decoder
+		d.ReadRegions = []string{}
+	} else if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
 		return nil, fmt.Errorf("database %s: read_regions: %w", d.ID, err)
 	}
 	if d.ReadRegions == nil {

@@ -26,6 +26,48 @@ type Store struct {
 	writer    *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
 	reader    *sql.DB // a pool of query_only connections
 	committer *committer
+	stmts     stmts
+}
+
+// stmts are the statements every request, or every reset-password, runs,
+// prepared once. modernc.org/sqlite compiles a statement each time it is
+// run otherwise, and compiling these costs more than running them.
+// database/sql prepares a *sql.Stmt on each connection of its pool the first
+// time it is used there, and keeps it.
+type stmts struct {
+	authenticate   *sql.Stmt // reader
+	database       *sql.Stmt // reader
+	setCredentials *sql.Stmt // writer
+}
+
+// prepare prepares the statements of stmts.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db    *sql.DB
+		dst   **sql.Stmt
+		query string
+	}{
+		{s.reader, &s.stmts.authenticate, authenticateQuery},
+		{s.reader, &s.stmts.database, databaseQuery},
+		{s.writer, &s.stmts.setCredentials, setCredentialsQuery},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return err
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (st stmts) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{st.authenticate, st.database, st.setCredentials} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Connection settings shared by the writer and the readers. busy_timeout is
@@ -80,7 +122,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
-	return &Store{writer: writer, reader: reader, committer: newCommitter(writer)}, nil
+	c, err := newCommitter(ctx, writer)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	s := &Store{writer: writer, reader: reader, committer: c}
+	if err := s.prepare(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // setUp checks that the writer got the durability it asked for, which SQLite
@@ -154,7 +207,7 @@ func dsn(abs, params string) string {
 // into the main file.
 func (s *Store) Close() error {
 	s.committer.close()
-	if err := errors.Join(s.reader.Close(), s.writer.Close()); err != nil {
+	if err := errors.Join(s.stmts.close(), s.committer.closeStmts(), s.reader.Close(), s.writer.Close()); err != nil {
 		return fmt.Errorf("sqlitestore: close: %w", err)
 	}
 	return nil
@@ -167,6 +220,13 @@ func sqliteCode(err error) int {
 		return e.Code()
 	}
 	return 0
+}
+
+// GroupCommitStats reports how many transactions the group committer has
+// committed since Open, and how many successful writes they held:
+// writes/commits is the mean batch size.
+func (s *Store) GroupCommitStats() (commits, writes int64) {
+	return s.committer.commits.Load(), s.committer.writes.Load()
 }
 
 // write runs fn in the group committer's next transaction, inside a
