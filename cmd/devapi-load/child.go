@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/devapi-dev/devapi"
@@ -33,6 +34,10 @@ import (
 //
 //	cpuprofile PATH   start a CPU profile into PATH; answers "ok"
 //	stopprofile       stop and flush it; answers "ok"
+//	stats             answers "ok NS COMMITS WRITES": the CPU time (user +
+//	                  system) the process has used so far, in nanoseconds,
+//	                  and the SQLite store's group-commit counters (0 0
+//	                  for other stores)
 //	quit, or EOF      shut down and exit
 //
 // EOF on stdin means the parent is gone, so a child never outlives it.
@@ -56,6 +61,7 @@ func runChild(o childOptions) error {
 	defer cancel()
 
 	var handler http.Handler
+	var store devapi.Store // devapi only
 	var cleanup []func() error
 	defer func() {
 		for i := len(cleanup) - 1; i >= 0; i-- {
@@ -70,7 +76,8 @@ func runChild(o childOptions) error {
 		}
 		handler = baselineHandler(body, o.contentType)
 	case "devapi":
-		h, closers, err := startDevapi(ctx, o)
+		h, s, closers, err := startDevapi(ctx, o)
+		store = s
 		cleanup = append(cleanup, closers...)
 		if err != nil {
 			return err
@@ -140,6 +147,12 @@ loop:
 			case "stopprofile":
 				stopProfile()
 				fmt.Println("ok")
+			case "stats":
+				var commits, writes int64
+				if gs, ok := store.(interface{ GroupCommitStats() (int64, int64) }); ok {
+					commits, writes = gs.GroupCommitStats()
+				}
+				fmt.Printf("ok %d %d %d\n", cpuTime(), commits, writes)
 			case "quit":
 				break loop
 			default:
@@ -150,6 +163,15 @@ loop:
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
 	return hs.Shutdown(shutdownCtx)
+}
+
+// cpuTime returns the CPU time, user and system, this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // baselineHandler answers every request with body: the least an HTTP server
@@ -164,48 +186,49 @@ func baselineHandler(body []byte, contentType string) http.Handler {
 
 // startDevapi wires devapi as `devapi serve` does with the embedded plane
 // (store, account, CA, plane, server, reconcile, background jobs, REST API),
-// and returns the management API's handler. The closers undo it in reverse.
-func startDevapi(ctx context.Context, o childOptions) (http.Handler, []func() error, error) {
+// and returns the management API's handler and the store. The closers undo
+// it in reverse.
+func startDevapi(ctx context.Context, o childOptions) (http.Handler, devapi.Store, []func() error, error) {
 	var closers []func() error
 	now := time.Now().UTC()
 	ports, err := parsePorts(o.ports)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var store devapi.Store
 	if o.store == "" {
 		s, err := sqlitestore.Open(ctx, filepath.Join(o.dir, "devapi.db"))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		store = s
 	} else {
 		s, err := pgstore.Open(ctx, o.store)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		store = s
 	}
 	closers = append(closers, store.Close)
 	if _, err := devapi.EnsureAPIKey(ctx, store, o.email, o.key, "devapi-load", now); err != nil {
-		return nil, closers, err
+		return nil, nil, closers, err
 	}
 	ca, err := tlsca.Load(ctx, store, now)
 	if err != nil {
-		return nil, closers, err
+		return nil, nil, closers, err
 	}
 	tlsConfig, err := ca.ServerConfig([]string{loopback, "localhost"}, now)
 	if err != nil {
-		return nil, closers, err
+		return nil, nil, closers, err
 	}
 	plane := embeddedplane.New(devapi.PlaneConfig{Host: loopback, TLS: tlsConfig})
 	closers = append(closers, plane.Close)
 	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: ports, AdvertisedHost: loopback})
 	if err != nil {
-		return nil, closers, err
+		return nil, nil, closers, err
 	}
 	if err := srv.Reconcile(ctx); err != nil {
-		return nil, closers, err
+		return nil, nil, closers, err
 	}
 	bg, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -215,17 +238,17 @@ func startDevapi(ctx context.Context, o childOptions) (http.Handler, []func() er
 
 	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: loopback, RootCAs: ca.Pool()})
 	if err != nil {
-		return nil, closers, err
+		return nil, nil, closers, err
 	}
 	closers = append(closers, rest.Close)
 	restLn, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
 	if err != nil {
-		return nil, closers, err
+		return nil, nil, closers, err
 	}
 	restServer := &http.Server{Handler: rest.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = restServer.Serve(restLn) }()
 	closers = append(closers, restServer.Close)
-	return srv.Handler(), closers, nil
+	return srv.Handler(), store, closers, nil
 }
 
 // parsePorts reads "MIN-MAX".

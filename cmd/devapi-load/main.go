@@ -130,6 +130,7 @@ type row struct {
 	target string
 	conns  int
 	res    loadResult
+	stats  childStats // of the server during the measured phase
 }
 
 // harness holds what the runs share.
@@ -239,14 +240,27 @@ func (h *harness) runAll(ctx context.Context, target string, c *child, paths []s
 			baseURL: c.url(), paths: paths, email: h.email, key: h.key, conns: n,
 			warmup: h.o.warmup, duration: h.o.duration, maxRequests: h.o.maxRequests,
 		}
+		profile := ""
 		if h.o.pprofDir != "" && target != "baseline" {
-			file := filepath.Join(h.o.pprofDir, fmt.Sprintf("%s-c%d.pprof", target, n))
-			cfg.measuring = func() func() {
-				if err := c.command("cpuprofile " + file); err != nil {
+			profile = filepath.Join(h.o.pprofDir, fmt.Sprintf("%s-c%d.pprof", target, n))
+		}
+		var st childStats
+		cfg.measuring = func() func() {
+			if profile != "" {
+				if err := c.command("cpuprofile " + profile); err != nil {
 					fmt.Fprintf(h.log, "%s: cpuprofile: %v\n", target, err)
-					return func() {}
+					profile = ""
 				}
-				return func() {
+			}
+			st0, err0 := c.stats()
+			return func() {
+				st1, err1 := c.stats()
+				if err := errors.Join(err0, err1); err != nil {
+					fmt.Fprintf(h.log, "%s: server stats: %v\n", target, err)
+				} else {
+					st = childStats{cpu: st1.cpu - st0.cpu, commits: st1.commits - st0.commits, writes: st1.writes - st0.writes}
+				}
+				if profile != "" {
 					if err := c.command("stopprofile"); err != nil {
 						fmt.Fprintf(h.log, "%s: stopprofile: %v\n", target, err)
 					}
@@ -258,7 +272,7 @@ func (h *harness) runAll(ctx context.Context, target string, c *child, paths []s
 		if res.firstErr != nil {
 			fmt.Fprintf(h.log, "%-14s %3d conns: first error: %v\n", target, n, res.firstErr)
 		}
-		rows = append(rows, row{target: target, conns: n, res: res})
+		rows = append(rows, row{target: target, conns: n, res: res, stats: st})
 	}
 	return rows
 }
@@ -452,17 +466,45 @@ func (c *child) readLine(timeout time.Duration) (string, error) {
 
 // command sends one command line and waits for "ok".
 func (c *child) command(line string) error {
+	_, err := c.query(line)
+	return err
+}
+
+// query sends one command line and returns what follows "ok" in the answer.
+func (c *child) query(line string) (string, error) {
 	if _, err := io.WriteString(c.stdin, line+"\n"); err != nil {
-		return err
+		return "", err
 	}
 	got, err := c.readLine(time.Minute)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if got != "ok" {
-		return fmt.Errorf("child answered %q to %q", got, line)
+	if got != "ok" && !strings.HasPrefix(got, "ok ") {
+		return "", fmt.Errorf("child answered %q to %q", got, line)
 	}
-	return nil
+	return strings.TrimPrefix(strings.TrimPrefix(got, "ok"), " "), nil
+}
+
+// childStats is what the child's stats command answers.
+type childStats struct {
+	cpu             time.Duration
+	commits, writes int64
+}
+
+// stats returns the CPU time the child has used so far and its store's
+// group-commit counters.
+func (c *child) stats() (childStats, error) {
+	v, err := c.query("stats")
+	if err != nil {
+		return childStats{}, err
+	}
+	var st childStats
+	var ns int64
+	if _, err := fmt.Sscanf(v, "%d %d %d", &ns, &st.commits, &st.writes); err != nil {
+		return childStats{}, fmt.Errorf("stats %q: %w", v, err)
+	}
+	st.cpu = time.Duration(ns)
+	return st, nil
 }
 
 // stop closes the child's stdin, which shuts it down, and waits for it; a
@@ -562,14 +604,22 @@ func printTable(w io.Writer, rows []row) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tconns\trequests\terrors\treq/s\tp50\tp99\tvs baseline\t")
+	fmt.Fprintln(tw, "target\tconns\trequests\terrors\treq/s\tp50\tp99\tvs baseline\tserver CPU/req\tserver cores\t")
 	for _, r := range rows {
 		ratio := "-"
 		if b := base[r.conns]; b > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.res.perSecond()/b)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", r.target, r.conns, r.res.requests, r.res.errors, r.res.perSecond(),
-			fmtDuration(percentile(r.res.latency, 50)), fmtDuration(percentile(r.res.latency, 99)), ratio)
+		cpuPerReq, cores, batch := "-", "-", "-"
+		if cpu := r.stats.cpu; cpu > 0 && r.res.requests > 0 {
+			cpuPerReq = fmtDuration(cpu / time.Duration(r.res.requests))
+			cores = fmt.Sprintf("%.2f", cpu.Seconds()/r.res.elapsed.Seconds())
+		}
+		if r.stats.commits > 0 {
+			batch = fmt.Sprintf("%.1f", float64(r.stats.writes)/float64(r.stats.commits))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.target, r.conns, r.res.requests, r.res.errors, r.res.perSecond(),
+			fmtDuration(percentile(r.res.latency, 50)), fmtDuration(percentile(r.res.latency, 99)), ratio, cpuPerReq, cores, batch)
 	}
 	_ = tw.Flush()
 }
