@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -181,6 +182,12 @@ func (c *committer) batch(first *writeOp) {
 	for i := 0; ; i++ {
 		if i == len(batch) {
 			c.drain(&batch) // writes that queued while these ran join in
+			if i == len(batch) {
+				// Before paying for the fsync, let the goroutines that are
+				// about to queue a write run, then take them too.
+				runtime.Gosched()
+				c.drain(&batch)
+			}
 			if i == len(batch) {
 				break
 			}
