@@ -36,7 +36,7 @@ import (
 const maxBatch = 256
 
 // errClosed answers a write made after Close.
-var errClosed = errors.New("store is closed")
+var errClosed = errors.New("sqlitestore: store is closed")
 
 // Write states: a write is queued until the committer starts it, unless its
 // caller abandons it first. Whoever moves it out of queued decides its fate.
@@ -63,6 +63,10 @@ type committer struct {
 	// The savepoint statements, prepared once (see stmts).
 	savepoint, release, rollbackTo *sql.Stmt
 
+	// commit commits a batch's transaction: (*sql.Tx).Commit, but for
+	// tests of a failing commit.
+	commit func(*sql.Tx) error
+
 	mu     sync.RWMutex // held for reading while sending to ops; Close takes it to close ops
 	closed bool
 	ops    chan *writeOp
@@ -75,7 +79,7 @@ type committer struct {
 
 // newCommitter prepares the committer's statements on db and starts it.
 func newCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
-	c := &committer{db: db, ops: make(chan *writeOp, maxBatch), exited: make(chan struct{})}
+	c := &committer{db: db, ops: make(chan *writeOp, maxBatch), exited: make(chan struct{}), commit: (*sql.Tx).Commit}
 	for _, p := range []struct {
 		dst   **sql.Stmt
 		query string
@@ -174,7 +178,6 @@ func (c *committer) batch(first *writeOp) {
 	batch := []*writeOp{first}
 	tx, err := c.db.BeginTx(context.Background(), nil)
 	if err != nil {
-		c.drain(&batch)
 		c.finish(batch, fmt.Errorf("sqlitestore: begin: %w", err))
 		return
 	}
@@ -198,9 +201,10 @@ func (c *committer) batch(first *writeOp) {
 		}
 		started = append(started, op)
 		if err := c.runOne(tx, op); err != nil {
-			// The transaction is in an unknown state: give it up.
+			// The transaction is in an unknown state: give it up, and
+			// with it the writes of this batch. Queued writes wait for
+			// the next.
 			_ = tx.Rollback()
-			c.drain(&batch)
 			c.finish(batch, err)
 			return
 		}
@@ -211,7 +215,7 @@ func (c *committer) batch(first *writeOp) {
 			n++
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := c.commit(tx); err != nil {
 		c.finish(batch, fmt.Errorf("sqlitestore: commit: %w", err))
 		return
 	}

@@ -322,3 +322,48 @@ func BenchmarkSetCredentialsParallel(b *testing.B) {
 		b.ReportMetric(float64(s.committer.writes.Load()-writes0)/float64(c), "writes/commit")
 	}
 }
+
+// TestGroupCommitFailedCommit: when the commit fails, every write of the
+// batch that had succeeded gets the error and none of them is kept; a
+// write that failed on its own keeps its own error.
+func TestGroupCommitFailedCommit(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	ctx := t.Context()
+	errDisk := errors.New("disk on fire")
+	s.committer.commit = func(tx *sql.Tx) error {
+		_ = tx.Rollback()
+		return errDisk
+	}
+
+	release := holdWriter(t, s)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = s.CreateAccount(ctx, &devapi.Account{Email: "a@example.com", CreatedAt: t0}) })
+	wg.Go(func() { errs[1] = s.CreateAccount(ctx, &devapi.Account{Email: "b@example.com", CreatedAt: t0}) })
+	wg.Go(func() { errs[2] = s.DeleteAPIKey(ctx, "nobody@example.com", "k") })
+	waitQueued(t, s, 2)
+	release()
+	wg.Wait()
+	for i, err := range errs[:2] {
+		if !errors.Is(err, errDisk) {
+			t.Errorf("write %d: %v, want the commit's error", i, err)
+		}
+	}
+	if devapi.ErrorCode(errs[2]) != devapi.ENOTFOUND {
+		t.Errorf("failing write: %v, want its own ENOTFOUND", errs[2])
+	}
+
+	s.committer.commit = (*sql.Tx).Commit // set while the committer is idle
+	accounts, err := s.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accounts {
+		if a.Email != "direct@example.com" {
+			t.Errorf("account %s kept after its commit failed", a.Email)
+		}
+	}
+	if err := s.CreateAccount(ctx, &devapi.Account{Email: "c@example.com", CreatedAt: t0}); err != nil {
+		t.Errorf("write after a failed commit: %v", err)
+	}
+}
