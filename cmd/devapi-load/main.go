@@ -112,8 +112,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "devapi-load: -dbs, -max-requests and -duration must be positive, -cold not negative")
 		os.Exit(2)
 	}
-	if _, err := parsePorts(o.ports); err != nil {
-		fmt.Fprintln(os.Stderr, "devapi-load:", err)
+	if r, err := parsePorts(o.ports); err != nil || (r.Max-r.Min+1)/2 < o.dbs {
+		fmt.Fprintf(os.Stderr, "devapi-load: -ports must be MIN-MAX with room for -dbs databases in each half (one half per devapi server): %v\n", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -161,13 +161,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "devapi-load: %s/%s, %d CPUs, GOMAXPROCS %d, %s; runs of %v (+%v warm-up, at most %d requests), %d databases round robin\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), o.duration, o.warmup, o.maxRequests, o.dbs)
 
-	var rows []row
+	ports, _ := parsePorts(o.ports)
+	mid := ports.Min + (ports.Max-ports.Min)/2
+	sqlitePorts := fmt.Sprintf("%d-%d", ports.Min, mid)
+	pgPorts := fmt.Sprintf("%d-%d", mid+1, ports.Max)
+
 	// devapi on SQLite first: its answer is what the baseline serves.
 	sqliteDir := filepath.Join(tmp, "sqlite")
 	if err := os.Mkdir(sqliteDir, 0o700); err != nil {
 		return err
 	}
-	dv, err := h.startDevapi(ctx, sqliteDir, "")
+	dv, err := h.startDevapi(ctx, sqliteDir, "", sqlitePorts)
 	if err != nil {
 		return fmt.Errorf("devapi-sqlite: %w", err)
 	}
@@ -190,26 +194,56 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
-	rows = append(rows, h.runAll(ctx, "baseline", base, paths)...)
-	if err := base.stop(); err != nil {
-		return fmt.Errorf("baseline: %w", err)
-	}
-
-	rows = append(rows, h.runAll(ctx, "devapi-sqlite", dv, paths)...)
-	if err := dv.stop(); err != nil {
-		return fmt.Errorf("devapi-sqlite: %w", err)
-	}
+	defer base.stop()
+	targets := []target{{"baseline", base, paths}, {"devapi-sqlite", dv, paths}}
 
 	pgNote := ""
 	if o.pg == "" {
 		pgNote = "devapi-pg rows skipped: no PostgreSQL URL; pass -pg postgres://... or set DEVAPI_LOAD_PG (or DEVAPI_TEST_PG; `bash pgstore/ci-start.sh` starts one)"
 	} else {
-		pgRows, err := h.runPG(ctx)
+		dbURL, drop, err := createPGDatabase(ctx, o.pg)
 		if err != nil {
 			return fmt.Errorf("devapi-pg: %w", err)
 		}
-		rows = append(rows, pgRows...)
+		defer func() {
+			if err := drop(); err != nil {
+				fmt.Fprintln(stderr, "devapi-load:", err)
+			}
+		}()
+		dir := filepath.Join(h.tmp, "pg")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return err
+		}
+		pgc, err := h.startDevapi(ctx, dir, dbURL, pgPorts)
+		if err != nil {
+			return fmt.Errorf("devapi-pg: %w", err)
+		}
+		defer pgc.stop() // before the drop: deferred calls run last in, first out
+		pgPaths, err := h.createDatabases(ctx, pgc.url())
+		if err != nil {
+			return fmt.Errorf("devapi-pg: %w", err)
+		}
+		targets = append(targets, target{"devapi-pg", pgc, pgPaths})
 	}
+
+	// Each connection count runs every target back to back, so that the
+	// ratios compare runs close in time on a machine whose other load
+	// changes.
+	var rows []row
+	for _, n := range o.conns {
+		for _, t := range targets {
+			rows = append(rows, h.runOne(ctx, t, n))
+		}
+	}
+	for _, t := range targets {
+		if err := t.c.stop(); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b row) int {
+		return slices.IndexFunc(targets, func(t target) bool { return t.name == a.target }) -
+			slices.IndexFunc(targets, func(t target) bool { return t.name == b.target })
+	})
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -232,77 +266,53 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// runAll runs every connection count against one server.
-func (h *harness) runAll(ctx context.Context, target string, c *child, paths []string) []row {
-	var rows []row
-	for _, n := range h.o.conns {
-		cfg := loadConfig{
-			baseURL: c.url(), paths: paths, email: h.email, key: h.key, conns: n,
-			warmup: h.o.warmup, duration: h.o.duration, maxRequests: h.o.maxRequests,
-		}
-		profile := ""
-		if h.o.pprofDir != "" && target != "baseline" {
-			profile = filepath.Join(h.o.pprofDir, fmt.Sprintf("%s-c%d.pprof", target, n))
-		}
-		var st childStats
-		cfg.measuring = func() func() {
-			if profile != "" {
-				if err := c.command("cpuprofile " + profile); err != nil {
-					fmt.Fprintf(h.log, "%s: cpuprofile: %v\n", target, err)
-					profile = ""
-				}
-			}
-			st0, err0 := c.stats()
-			return func() {
-				st1, err1 := c.stats()
-				if err := errors.Join(err0, err1); err != nil {
-					fmt.Fprintf(h.log, "%s: server stats: %v\n", target, err)
-				} else {
-					st = childStats{cpu: st1.cpu - st0.cpu, commits: st1.commits - st0.commits, writes: st1.writes - st0.writes}
-				}
-				if profile != "" {
-					if err := c.command("stopprofile"); err != nil {
-						fmt.Fprintf(h.log, "%s: stopprofile: %v\n", target, err)
-					}
-				}
-			}
-		}
-		res := runLoad(ctx, cfg)
-		fmt.Fprintf(h.log, "%-14s %3d conns: %d requests, %.0f/s, %d errors\n", target, n, res.requests, res.perSecond(), res.errors)
-		if res.firstErr != nil {
-			fmt.Fprintf(h.log, "%-14s %3d conns: first error: %v\n", target, n, res.firstErr)
-		}
-		rows = append(rows, row{target: target, conns: n, res: res, stats: st})
-	}
-	return rows
+// target is a running server and the paths the load goes to.
+type target struct {
+	name  string
+	c     *child
+	paths []string
 }
 
-// runPG creates a database on the -pg server, runs devapi on it and drops it.
-func (h *harness) runPG(ctx context.Context) (_ []row, err error) {
-	dbURL, drop, err := createPGDatabase(ctx, h.o.pg)
-	if err != nil {
-		return nil, err
+// runOne runs the load against one server at n connections.
+func (h *harness) runOne(ctx context.Context, t target, n int) row {
+	target, c := t.name, t.c
+	cfg := loadConfig{
+		baseURL: c.url(), paths: t.paths, email: h.email, key: h.key, conns: n,
+		warmup: h.o.warmup, duration: h.o.duration, maxRequests: h.o.maxRequests,
 	}
-	defer func() {
-		if derr := drop(); derr != nil && err == nil {
-			err = derr
+	profile := ""
+	if h.o.pprofDir != "" && target != "baseline" {
+		profile = filepath.Join(h.o.pprofDir, fmt.Sprintf("%s-c%d.pprof", target, n))
+	}
+	var st childStats
+	cfg.measuring = func() func() {
+		if profile != "" {
+			if err := c.command("cpuprofile " + profile); err != nil {
+				fmt.Fprintf(h.log, "%s: cpuprofile: %v\n", target, err)
+				profile = ""
+			}
 		}
-	}()
-	dir := filepath.Join(h.tmp, "pg")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return nil, err
+		st0, err0 := c.stats()
+		return func() {
+			st1, err1 := c.stats()
+			if err := errors.Join(err0, err1); err != nil {
+				fmt.Fprintf(h.log, "%s: server stats: %v\n", target, err)
+			} else {
+				st = childStats{cpu: st1.cpu - st0.cpu, commits: st1.commits - st0.commits, writes: st1.writes - st0.writes}
+			}
+			if profile != "" {
+				if err := c.command("stopprofile"); err != nil {
+					fmt.Fprintf(h.log, "%s: stopprofile: %v\n", target, err)
+				}
+			}
+		}
 	}
-	c, err := h.startDevapi(ctx, dir, dbURL)
-	if err != nil {
-		return nil, err
+	res := runLoad(ctx, cfg)
+	fmt.Fprintf(h.log, "%-14s %3d conns: %d requests, %.0f/s, %d errors\n", target, n, res.requests, res.perSecond(), res.errors)
+	if res.firstErr != nil {
+		fmt.Fprintf(h.log, "%-14s %3d conns: first error: %v\n", target, n, res.firstErr)
 	}
-	defer c.stop()
-	paths, err := h.createDatabases(ctx, c.url())
-	if err != nil {
-		return nil, err
-	}
-	rows := h.runAll(ctx, "devapi-pg", c, paths)
-	return rows, c.stop()
+	return row{target: target, conns: n, res: res, stats: st}
 }
 
 // createPGDatabase creates a fresh database on the server at adminURL and
@@ -408,9 +418,11 @@ type child struct {
 
 func (c *child) url() string { return "http://" + c.addr }
 
-func (h *harness) startDevapi(ctx context.Context, dir, store string) (*child, error) {
+// startDevapi starts a devapi child with its files in dir, on store ("" for
+// SQLite in dir), its databases on ports.
+func (h *harness) startDevapi(ctx context.Context, dir, store, ports string) (*child, error) {
 	return h.startChild(ctx, "-child", "devapi", "-child-dir", dir, "-child-store", store,
-		"-child-email", h.email, "-child-key", h.key, "-child-ports", h.o.ports)
+		"-child-email", h.email, "-child-key", h.key, "-child-ports", ports)
 }
 
 // startChild execs this binary with args and waits for it to listen.
