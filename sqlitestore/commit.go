@@ -113,9 +113,10 @@ func (c *committer) closeStmts() error {
 // write runs fn inside the committer's next transaction and returns once
 // that transaction is committed, or rolled back. fn's error is returned as
 // it is; an error of the transaction as a whole (begin, commit) starts with
-// "sqlitestore: ". fn must not keep tx, and must
-// use the ctx it is given, which is ctx without its cancellation: an
-// interrupted statement would roll back the whole batch, not only fn.
+// "sqlitestore: ". fn must not keep tx, and must use the ctx it is given,
+// which is ctx without its cancellation: an interrupted statement would roll
+// back the whole batch, not only fn. fn runs on the committer's goroutine,
+// so it must not call the store's write methods (it would wait for itself).
 //
 // If ctx is done before the committer starts fn, write returns ctx's error
 // and fn never runs. Once fn has started, write waits for the outcome.
