@@ -255,7 +255,7 @@ func startDevapi(ctx context.Context, o childOptions) (http.Handler, devapi.Stor
 func parsePorts(s string) (server.PortRange, error) {
 	var r server.PortRange
 	if _, err := fmt.Sscanf(s, "%d-%d", &r.Min, &r.Max); err != nil || r.Min < 1 || r.Max > 65535 || r.Min > r.Max {
-		return r, errors.New("-ports must be MIN-MAX, like 29100-29399")
+		return r, errors.New("-ports must be MIN-MAX, like 20100-20499")
 	}
 	return r, nil
 }

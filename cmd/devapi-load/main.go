@@ -81,7 +81,7 @@ func main() {
 	flag.StringVar(&o.pg, "pg", pgDefault, "PostgreSQL URL for the devapi-pg rows (default $DEVAPI_LOAD_PG, else $DEVAPI_TEST_PG); a database is created in it for the run and dropped after")
 	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of each devapi server run to this folder (devapi-<store>-c<conns>.pprof)")
 	flag.IntVar(&o.cold, "cold", 5, "cold starts to time per server")
-	flag.StringVar(&o.ports, "ports", "29100-29399", "database ports for the devapi servers (127.0.0.1)")
+	flag.StringVar(&o.ports, "ports", "20100-20499", "database ports for the devapi servers, on 127.0.0.1 (the default is a range no test of this module uses)")
 	// The child mode, for the harness's own use.
 	flag.StringVar(&c.kind, "child", "", "internal: serve as a child process (baseline or devapi)")
 	flag.StringVar(&c.body, "child-body", "", "internal")
