@@ -163,7 +163,8 @@ func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.C
 // UpdateDatabase implements devapi.Store: SELECT, change, UPDATE as one
 // write of the group committer, so concurrent updates apply one after
 // another. change runs on the committer's goroutine while it holds the
-// write lock: it must be quick and must not call the store.
+// write lock: it must be quick and must not call the store's write methods
+// (that would wait for itself).
 func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
 	var updated *devapi.Database
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
