@@ -12,16 +12,18 @@ import (
 
 // CreateAccount adds an account. ECONFLICT if the email exists.
 func (s *Store) CreateAccount(ctx context.Context, a *devapi.Account) error {
-	_, err := s.writer.ExecContext(ctx,
-		`INSERT INTO accounts (email, created_at) VALUES (?, ?)`,
-		a.Email, toMicros(a.CreatedAt))
-	switch {
-	case isUniqueViolation(err):
-		return devapi.Errorf(devapi.ECONFLICT, "account %s already exists", a.Email)
-	case err != nil:
-		return fmt.Errorf("sqlitestore: create account: %w", err)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO accounts (email, created_at) VALUES (?, ?)`,
+			a.Email, toMicros(a.CreatedAt))
+		switch {
+		case isUniqueViolation(err):
+			return devapi.Errorf(devapi.ECONFLICT, "account %s already exists", a.Email)
+		case err != nil:
+			return fmt.Errorf("sqlitestore: create account: %w", err)
+		}
+		return nil
+	})
 }
 
 // Accounts lists every account, oldest first.
@@ -51,18 +53,20 @@ func (s *Store) Accounts(ctx context.Context) ([]*devapi.Account, error) {
 // AddAPIKey stores a key for an existing account. ENOTFOUND if the account
 // does not exist, ECONFLICT if the hash (or the id) is already stored.
 func (s *Store) AddAPIKey(ctx context.Context, k *devapi.APIKey) error {
-	_, err := s.writer.ExecContext(ctx,
-		`INSERT INTO api_keys (id, email, name, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, k.Email, k.Name, k.Hash, toMicros(k.CreatedAt))
-	switch {
-	case isForeignKeyViolation(err):
-		return devapi.Errorf(devapi.ENOTFOUND, "account %s not found", k.Email)
-	case isUniqueViolation(err):
-		return devapi.Errorf(devapi.ECONFLICT, "api key already exists")
-	case err != nil:
-		return fmt.Errorf("sqlitestore: add api key: %w", err)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO api_keys (id, email, name, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+			k.ID, k.Email, k.Name, k.Hash, toMicros(k.CreatedAt))
+		switch {
+		case isForeignKeyViolation(err):
+			return devapi.Errorf(devapi.ENOTFOUND, "account %s not found", k.Email)
+		case isUniqueViolation(err):
+			return devapi.Errorf(devapi.ECONFLICT, "api key already exists")
+		case err != nil:
+			return fmt.Errorf("sqlitestore: add api key: %w", err)
+		}
+		return nil
+	})
 }
 
 // APIKeys lists an account's keys, oldest first.
@@ -92,20 +96,20 @@ func (s *Store) APIKeys(ctx context.Context, email string) ([]*devapi.APIKey, er
 
 // DeleteAPIKey removes one key of an account. ENOTFOUND if no such key.
 func (s *Store) DeleteAPIKey(ctx context.Context, email, id string) error {
-	res, err := s.writer.ExecContext(ctx,
-		`DELETE FROM api_keys WHERE id = ? AND email = ?`, id, email)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: delete api key: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlitestore: delete api key: %w", err)
-	}
-	if n == 0 {
-		return devapi.Errorf(devapi.ENOTFOUND, "api key %s not found", id)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n, err := execCount(ctx, tx, `DELETE FROM api_keys WHERE id = ? AND email = ?`, id, email)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: delete api key: %w", err)
+		}
+		if n == 0 {
+			return devapi.Errorf(devapi.ENOTFOUND, "api key %s not found", id)
+		}
+		return nil
+	})
 }
+
+const authenticateQuery = `SELECT a.email, a.created_at FROM api_keys k JOIN accounts a ON a.email = k.email
+	WHERE k.key_hash = ?`
 
 // Authenticate returns the account that owns a key with the given hash and
 // email. EUNAUTHORIZED if there is none. It runs on every request: one SELECT
@@ -113,9 +117,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, email, id string) error {
 func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devapi.Account, error) {
 	var a devapi.Account
 	var created int64
-	err := s.reader.QueryRowContext(ctx,
-		`SELECT a.email, a.created_at FROM api_keys k JOIN accounts a ON a.email = k.email
-		 WHERE k.key_hash = ?`, keyHash).Scan(&a.Email, &created)
+	err := s.stmts.authenticate.QueryRowContext(ctx, keyHash).Scan(&a.Email, &created)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")

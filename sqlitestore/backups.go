@@ -12,18 +12,21 @@ import (
 
 // CreateBackup implements devapi.BackupStore.
 func (s *Store) CreateBackup(ctx context.Context, b *devapi.Backup) error {
-	_, err := s.writer.ExecContext(ctx,
-		`INSERT INTO backups (id, database_id, name, daily, created_at, size, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		b.ID, b.DatabaseID, b.Name, boolInt(b.Daily), toMicros(b.CreatedAt), b.Size, base64.StdEncoding.EncodeToString(b.Data))
-	switch {
-	case isUniqueViolation(err):
-		return devapi.Errorf(devapi.ECONFLICT, "backup %s already exists", b.ID)
-	case isForeignKeyViolation(err):
-		return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", b.DatabaseID)
-	case err != nil:
-		return fmt.Errorf("sqlitestore: create backup: %w", err)
-	}
-	return nil
+	data := base64.StdEncoding.EncodeToString(b.Data)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO backups (id, database_id, name, daily, created_at, size, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.DatabaseID, b.Name, boolInt(b.Daily), toMicros(b.CreatedAt), b.Size, data)
+		switch {
+		case isUniqueViolation(err):
+			return devapi.Errorf(devapi.ECONFLICT, "backup %s already exists", b.ID)
+		case isForeignKeyViolation(err):
+			return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", b.DatabaseID)
+		case err != nil:
+			return fmt.Errorf("sqlitestore: create backup: %w", err)
+		}
+		return nil
+	})
 }
 
 // Backups implements devapi.BackupStore.
@@ -73,14 +76,14 @@ func (s *Store) Backup(ctx context.Context, databaseID, id string) (*devapi.Back
 
 // DeleteBackup implements devapi.BackupStore.
 func (s *Store) DeleteBackup(ctx context.Context, databaseID, id string) error {
-	res, err := s.writer.ExecContext(ctx, `DELETE FROM backups WHERE database_id = ? AND id = ?`, databaseID, id)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: delete backup: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlitestore: delete backup: %w", err)
-	} else if n == 0 {
-		return devapi.Errorf(devapi.ENOTFOUND, "backup %s not found", id)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n, err := execCount(ctx, tx, `DELETE FROM backups WHERE database_id = ? AND id = ?`, databaseID, id)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: delete backup: %w", err)
+		}
+		if n == 0 {
+			return devapi.Errorf(devapi.ENOTFOUND, "backup %s not found", id)
+		}
+		return nil
+	})
 }

@@ -27,30 +27,32 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create database: %w", err)
 	}
-	_, err = s.writer.ExecContext(ctx,
-		`INSERT INTO databases (`+databaseColumns+`)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, d.Owner, d.Name, d.Platform, d.PrimaryRegion, string(readRegions), d.Plan, d.Budget,
-		boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
-		d.State, d.Endpoint, d.Port, toMicros(d.CreatedAt),
-		d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, boolInt(d.DailyBackup))
-	switch {
-	case isUniqueViolation(err):
-		return devapi.Errorf(devapi.ECONFLICT, "database %s already exists", d.ID)
-	case isForeignKeyViolation(err):
-		return devapi.Errorf(devapi.ENOTFOUND, "account %s not found", d.Owner)
-	case err != nil:
-		return fmt.Errorf("sqlitestore: create database: %w", err)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO databases (`+databaseColumns+`)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Owner, d.Name, d.Platform, d.PrimaryRegion, string(readRegions), d.Plan, d.Budget,
+			boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
+			d.State, d.Endpoint, d.Port, toMicros(d.CreatedAt),
+			d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, boolInt(d.DailyBackup))
+		switch {
+		case isUniqueViolation(err):
+			return devapi.Errorf(devapi.ECONFLICT, "database %s already exists", d.ID)
+		case isForeignKeyViolation(err):
+			return devapi.Errorf(devapi.ENOTFOUND, "account %s not found", d.Owner)
+		case err != nil:
+			return fmt.Errorf("sqlitestore: create database: %w", err)
+		}
+		return nil
+	})
 }
+
+const databaseQuery = `SELECT ` + databaseColumns + ` FROM databases WHERE id = ? AND owner = ?`
 
 // Database returns one database of owner. ENOTFOUND if it does not exist or
 // belongs to another account.
 func (s *Store) Database(ctx context.Context, owner, id string) (*devapi.Database, error) {
-	row := s.reader.QueryRowContext(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE id = ? AND owner = ?`, id, owner)
-	d, err := scanDatabase(row)
+	d, err := scanDatabase(s.stmts.database.QueryRowContext(ctx, id, owner))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
@@ -111,63 +113,72 @@ func (s *Store) listDatabases(ctx context.Context, query string, args ...any) ([
 
 // DeleteDatabase removes one database of owner. ENOTFOUND as Database.
 func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
-	res, err := s.writer.ExecContext(ctx,
-		`DELETE FROM databases WHERE id = ? AND owner = ?`, id, owner)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: delete database: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlitestore: delete database: %w", err)
-	}
-	if n == 0 {
-		return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n, err := execCount(ctx, tx, `DELETE FROM databases WHERE id = ? AND owner = ?`, id, owner)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: delete database: %w", err)
+		}
+		if n == 0 {
+			return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+		}
+		return nil
+	})
 }
+
+const setCredentialsQuery = `UPDATE databases
+	SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
+	WHERE id = ? AND owner = ?
+	RETURNING ` + databaseColumns
 
 // SetCredentials replaces a database's password and tokens in one atomic
 // change, moves its generation one forward, and returns the database as
 // stored after the change. c.Generation is ignored. ENOTFOUND as Database.
 //
-// It is one UPDATE ... RETURNING inside a BEGIN IMMEDIATE transaction: the
-// row it returns is the row it wrote, so of overlapping calls each gets a
-// consistent database and the one that commits last wins. The explicit
-// transaction makes the commit, and any error it meets, part of the call.
+// It is one UPDATE ... RETURNING, a write of the group committer: the row
+// it returns is the row it wrote, so of overlapping calls each gets a
+// consistent database and the one that commits last wins. It returns once
+// the transaction holding the write has committed; a commit error is the
+// call's error.
 func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	var d *devapi.Database
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		row := tx.StmtContext(ctx, s.stmts.setCredentials).QueryRowContext(ctx,
+			c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
+		var err error
+		d, err = scanDatabase(row)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+		case err != nil:
+			return fmt.Errorf("sqlitestore: set credentials: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: set credentials: %w", err)
-	}
-	defer tx.Rollback() // a no-op after Commit
-
-	row := tx.QueryRowContext(ctx,
-		`UPDATE databases
-		 SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
-		 WHERE id = ? AND owner = ?
-		 RETURNING `+databaseColumns,
-		c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
-	d, err := scanDatabase(row)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
-	case err != nil:
-		return nil, fmt.Errorf("sqlitestore: set credentials: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlitestore: set credentials: commit: %w", err)
+		return nil, err
 	}
 	return d, nil
 }
 
-// UpdateDatabase implements devapi.Store: SELECT, change, UPDATE in one
-// BEGIN IMMEDIATE transaction, so concurrent updates apply one after another.
+// UpdateDatabase implements devapi.Store: SELECT, change, UPDATE as one
+// write of the group committer, so concurrent updates apply one after
+// another. change runs on the committer's goroutine while it holds the
+// write lock: it must be quick and must not call the store's write methods
+// (that would wait for itself).
 func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	var updated *devapi.Database
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		updated, err = updateDatabase(ctx, tx, owner, id, change)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: update database: %w", err)
+		return nil, err
 	}
-	defer tx.Rollback() // a no-op after Commit
+	return updated, nil
+}
+
+func updateDatabase(ctx context.Context, tx *sql.Tx, owner, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
 	d, err := scanDatabase(tx.QueryRowContext(ctx,
 		`SELECT `+databaseColumns+` FROM databases WHERE id = ? AND owner = ?`, id, owner))
 	switch {
@@ -201,9 +212,6 @@ func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change fun
 	case err != nil:
 		return nil, fmt.Errorf("sqlitestore: update database: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlitestore: update database: commit: %w", err)
-	}
 	return updated, nil
 }
 
@@ -225,7 +233,9 @@ func scanDatabase(row scanner) (*devapi.Database, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
+	if readRegions == "[]" { // most databases: skip the JSON decoder
+		d.ReadRegions = []string{}
+	} else if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
 		return nil, fmt.Errorf("database %s: read_regions: %w", d.ID, err)
 	}
 	if d.ReadRegions == nil {

@@ -19,7 +19,15 @@
 // Writes go through one connection whose transactions begin with BEGIN
 // IMMEDIATE, taking the write lock before they read anything; reads go
 // through a separate pool of query_only connections and, in WAL mode, never
-// wait for writers. Other processes may use the same file at the same time
+// wait for writers.
+//
+// Writes are group-committed: one goroutine runs every write that is waiting
+// in a single transaction, each inside a SAVEPOINT of its own so that a write
+// that fails undoes only itself, commits once (one fsync for all of them),
+// and only then answers each caller. Under concurrent writes this turns many
+// fsyncs into one without weakening the promise above. A caller whose context
+// ends before its write has started gets the context's error and its write
+// never runs; once started, a write is waited for. Other processes may use the same file at the same time
 // (the devapi accounts command does, while the server runs): every
 // connection waits up to five seconds (busy_timeout) for another's lock
 // before it gives up with an error.

@@ -23,23 +23,21 @@ func (s *Store) Setting(ctx context.Context, name string) ([]byte, error) {
 }
 
 // InitSetting stores value under name unless a value is there already, and
-// returns the value stored in the end. The insert and the read back run in
-// one IMMEDIATE transaction, so concurrent callers agree.
+// returns the value stored in the end. The insert and the read back are one
+// write, so concurrent callers agree.
 func (s *Store) InitSetting(ctx context.Context, name string, value []byte) ([]byte, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: init setting: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, string(value)); err != nil {
-		return nil, fmt.Errorf("sqlitestore: init setting: %w", err)
-	}
 	var v string
-	if err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v); err != nil {
-		return nil, fmt.Errorf("sqlitestore: init setting: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlitestore: init setting: %w", err)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, string(value)); err != nil {
+			return fmt.Errorf("sqlitestore: init setting: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v); err != nil {
+			return fmt.Errorf("sqlitestore: init setting: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return []byte(v), nil
 }

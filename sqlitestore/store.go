@@ -23,8 +23,51 @@ var _ devapi.Store = (*Store)(nil)
 // Store is a devapi.Store kept in one SQLite file. It is safe for concurrent
 // use, and for use alongside other processes that open the same file.
 type Store struct {
-	writer *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
-	reader *sql.DB // a pool of query_only connections
+	writer    *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
+	reader    *sql.DB // a pool of query_only connections
+	committer *committer
+	stmts     stmts
+}
+
+// stmts are the statements every request, or every reset-password, runs,
+// prepared once. modernc.org/sqlite compiles a statement each time it is
+// run otherwise, and compiling these costs more than running them.
+// database/sql prepares a *sql.Stmt on each connection of its pool the first
+// time it is used there, and keeps it.
+type stmts struct {
+	authenticate   *sql.Stmt // reader
+	database       *sql.Stmt // reader
+	setCredentials *sql.Stmt // writer
+}
+
+// prepare prepares the statements of stmts.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db    *sql.DB
+		dst   **sql.Stmt
+		query string
+	}{
+		{s.reader, &s.stmts.authenticate, authenticateQuery},
+		{s.reader, &s.stmts.database, databaseQuery},
+		{s.writer, &s.stmts.setCredentials, setCredentialsQuery},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return err
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (st stmts) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{st.authenticate, st.database, st.setCredentials} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Connection settings shared by the writer and the readers. busy_timeout is
@@ -79,7 +122,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
-	return &Store{writer: writer, reader: reader}, nil
+	c, err := newCommitter(ctx, writer)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	s := &Store{writer: writer, reader: reader, committer: c}
+	if err := s.prepare(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // setUp checks that the writer got the durability it asked for, which SQLite
@@ -148,10 +202,12 @@ func dsn(abs, params string) string {
 	return "file:" + p + "?" + params
 }
 
-// Close closes the store's connections. The last connection to the file
-// checkpoints the WAL into the main file.
+// Close commits the writes already queued, refuses new ones, and closes the
+// store's connections. The last connection to the file checkpoints the WAL
+// into the main file.
 func (s *Store) Close() error {
-	if err := errors.Join(s.reader.Close(), s.writer.Close()); err != nil {
+	s.committer.close()
+	if err := errors.Join(s.stmts.close(), s.committer.closeStmts(), s.reader.Close(), s.writer.Close()); err != nil {
 		return fmt.Errorf("sqlitestore: close: %w", err)
 	}
 	return nil
@@ -164,6 +220,29 @@ func sqliteCode(err error) int {
 		return e.Code()
 	}
 	return 0
+}
+
+// GroupCommitStats reports how many transactions the group committer has
+// committed since Open, and how many successful writes they held:
+// writes/commits is the mean batch size.
+func (s *Store) GroupCommitStats() (commits, writes int64) {
+	return s.committer.commits.Load(), s.committer.writes.Load()
+}
+
+// write runs fn in the group committer's next transaction, inside a
+// savepoint of its own, and returns when that transaction has committed:
+// fn's error as it is, or an error of the whole transaction. See commit.go.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.committer.write(ctx, fn)
+}
+
+// execCount runs a statement in tx and returns how many rows it changed.
+func execCount(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func isUniqueViolation(err error) bool {

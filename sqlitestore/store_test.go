@@ -97,13 +97,23 @@ func TestKilledProcessKeepsAcknowledgedWrites(t *testing.T) {
 			fmt.Println("open:", err)
 			os.Exit(1)
 		}
-		for i := range 20 {
-			if err := s.CreateAccount(t.Context(), &devapi.Account{Email: fmt.Sprintf("user%02d@example.com", i), CreatedAt: t0}); err != nil {
-				fmt.Println("create:", err)
-				os.Exit(1)
-			}
-			fmt.Printf("acked %d\n", i)
+		// Concurrent writers, so that acknowledged writes share group commits.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for w := range 4 {
+			wg.Go(func() {
+				for i := range 5 {
+					if err := s.CreateAccount(t.Context(), &devapi.Account{Email: fmt.Sprintf("user%d-%d@example.com", w, i), CreatedAt: t0}); err != nil {
+						fmt.Println("create:", err)
+						os.Exit(1)
+					}
+					mu.Lock()
+					fmt.Printf("acked %d\n", i)
+					mu.Unlock()
+				}
+			})
 		}
+		wg.Wait()
 		p, _ := os.FindProcess(os.Getpid())
 		_ = p.Kill()
 		time.Sleep(time.Minute) // until the signal lands

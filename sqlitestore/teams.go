@@ -10,13 +10,14 @@ import (
 )
 
 // CreateTeam implements devapi.TeamStore: the team's account, the team and
-// its owner in one IMMEDIATE transaction.
+// its owner in one write, all or nothing.
 func (s *Store) CreateTeam(ctx context.Context, t *devapi.Team, owner string) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: create team: %w", err)
-	}
-	defer tx.Rollback() // a no-op after Commit
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return createTeam(ctx, tx, t, owner)
+	})
+}
+
+func createTeam(ctx context.Context, tx *sql.Tx, t *devapi.Team, owner string) error {
 	var one int
 	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE email = ?`, owner).Scan(&one); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -38,9 +39,6 @@ func (s *Store) CreateTeam(ctx context.Context, t *devapi.Team, owner string) er
 		} else if err != nil {
 			return fmt.Errorf("sqlitestore: create team: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlitestore: create team: commit: %w", err)
 	}
 	return nil
 }
@@ -97,14 +95,20 @@ func (s *Store) TeamMembers(ctx context.Context, teamID string) ([]*devapi.TeamM
 
 // AddTeamMember implements devapi.TeamStore.
 func (s *Store) AddTeamMember(ctx context.Context, teamID, email, role string) (*devapi.TeamMember, error) {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO team_members (team_id, email, role) VALUES (?, ?, ?)`, teamID, email, role)
-	switch {
-	case isUniqueViolation(err):
-		return nil, devapi.Errorf(devapi.ECONFLICT, "%s is already a member of the team", email)
-	case isForeignKeyViolation(err):
-		return nil, devapi.Errorf(devapi.ENOTFOUND, "no team %s or no account %s", teamID, email)
-	case err != nil:
-		return nil, fmt.Errorf("sqlitestore: add team member: %w", err)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO team_members (team_id, email, role) VALUES (?, ?, ?)`, teamID, email, role)
+		switch {
+		case isUniqueViolation(err):
+			return devapi.Errorf(devapi.ECONFLICT, "%s is already a member of the team", email)
+		case isForeignKeyViolation(err):
+			return devapi.Errorf(devapi.ENOTFOUND, "no team %s or no account %s", teamID, email)
+		case err != nil:
+			return fmt.Errorf("sqlitestore: add team member: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	ms, err := s.TeamMembers(ctx, teamID)
 	if err != nil {
@@ -120,25 +124,26 @@ func (s *Store) AddTeamMember(ctx context.Context, teamID, email, role string) (
 
 // RemoveTeamMember implements devapi.TeamStore.
 func (s *Store) RemoveTeamMember(ctx context.Context, teamID, email string) error {
-	res, err := s.writer.ExecContext(ctx, `DELETE FROM team_members WHERE team_id = ? AND email = ?`, teamID, email)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: remove team member: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlitestore: remove team member: %w", err)
-	} else if n == 0 {
-		return devapi.Errorf(devapi.ENOTFOUND, "%s is not a member of team %s", email, teamID)
-	}
-	return nil
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n, err := execCount(ctx, tx, `DELETE FROM team_members WHERE team_id = ? AND email = ?`, teamID, email)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: remove team member: %w", err)
+		}
+		if n == 0 {
+			return devapi.Errorf(devapi.ENOTFOUND, "%s is not a member of team %s", email, teamID)
+		}
+		return nil
+	})
 }
 
 // DeleteTeam implements devapi.TeamStore.
 func (s *Store) DeleteTeam(ctx context.Context, teamID string) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: delete team: %w", err)
-	}
-	defer tx.Rollback() // a no-op after Commit
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return deleteTeam(ctx, tx, teamID)
+	})
+}
+
+func deleteTeam(ctx context.Context, tx *sql.Tx, teamID string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM databases WHERE owner = ?`, teamID).Scan(&n); err != nil {
 		return fmt.Errorf("sqlitestore: delete team: %w", err)
@@ -158,9 +163,6 @@ func (s *Store) DeleteTeam(ctx context.Context, teamID string) error {
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE email = ?`, teamID); err != nil {
 		return fmt.Errorf("sqlitestore: delete team: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlitestore: delete team: commit: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,299 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Group commit.
+//
+// Every commit waits for an fsync of the WAL, which takes a fixed time (a
+// few hundred microseconds on an SSD, milliseconds on some disks) however
+// little the transaction wrote. One transaction per write would cap writes
+// at one per fsync. So the store's writes go to one committer goroutine,
+// which runs all the writes that are waiting in ONE transaction, each inside
+// its own SAVEPOINT, commits once and only then answers every caller: one
+// fsync for the whole batch.
+//
+// A write that fails rolls back to its savepoint, undoing only itself; the
+// others in the batch go on. A failed commit fails every write of the batch
+// that had succeeded. No caller hears of success before its change is
+// committed, so the durability promise is the same as with one transaction
+// per write.
+//
+// The committer takes the writer connection for each batch through
+// s.writer.BeginTx, like any other user of s.writer, and gives it back after
+// the commit, so code that calls s.writer.BeginTx itself still works: it
+// waits for the connection between two batches.
+
+// maxBatch bounds the writes of one transaction, so that a steady stream of
+// writes still commits (and answers) regularly.
+const maxBatch = 256
+
+// errClosed answers a write made after Close.
+var errClosed = errors.New("sqlitestore: store is closed")
+
+// Write states: a write is queued until the committer starts it, unless its
+// caller abandons it first. Whoever moves it out of queued decides its fate.
+const (
+	opQueued int32 = iota
+	opStarted
+	opAbandoned
+)
+
+// writeOp is one queued write.
+type writeOp struct {
+	ctx   context.Context
+	fn    func(ctx context.Context, tx *sql.Tx) error
+	state atomic.Int32
+	err   error // fn's error, or the batch's; set before done is closed
+	panic any   // what fn panicked with, re-raised in the caller
+	done  chan struct{}
+}
+
+// committer owns the queue of writes and the goroutine that commits them.
+type committer struct {
+	db *sql.DB
+
+	// The savepoint statements, prepared once (see stmts).
+	savepoint, release, rollbackTo *sql.Stmt
+
+	// commit commits a batch's transaction: (*sql.Tx).Commit, but for
+	// tests of a failing commit.
+	commit func(*sql.Tx) error
+
+	mu     sync.RWMutex // held for reading while sending to ops; Close takes it to close ops
+	closed bool
+	ops    chan *writeOp
+	exited chan struct{} // closed when run returns
+
+	// commits counts the transactions committed, and writes the writes
+	// committed in them: their ratio is the mean batch size. For tests.
+	commits, writes atomic.Int64
+}
+
+// newCommitter prepares the committer's statements on db and starts it.
+func newCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
+	c := &committer{db: db, ops: make(chan *writeOp, maxBatch), exited: make(chan struct{}), commit: (*sql.Tx).Commit}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&c.savepoint, "SAVEPOINT w"},
+		{&c.release, "RELEASE w"},
+		{&c.rollbackTo, "ROLLBACK TO w"},
+	} {
+		st, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			_ = c.closeStmts()
+			return nil, err
+		}
+		*p.dst = st
+	}
+	go c.run()
+	return c, nil
+}
+
+// closeStmts closes the prepared statements; call it after close.
+func (c *committer) closeStmts() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{c.savepoint, c.release, c.rollbackTo} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// write runs fn inside the committer's next transaction and returns once
+// that transaction is committed, or rolled back. fn's error is returned as
+// it is; an error of the transaction as a whole (begin, commit) starts with
+// "sqlitestore: ". fn must not keep tx, and must use the ctx it is given,
+// which is ctx without its cancellation: an interrupted statement would roll
+// back the whole batch, not only fn. fn runs on the committer's goroutine,
+// so it must not call the store's write methods (it would wait for itself).
+//
+// If ctx is done before the committer starts fn, write returns ctx's error
+// and fn never runs. Once fn has started, write waits for the outcome.
+func (c *committer) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := &writeOp{ctx: ctx, fn: fn, done: make(chan struct{})}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case c.ops <- op:
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return ctx.Err()
+	}
+	c.mu.RUnlock()
+
+	select {
+	case <-op.done:
+	case <-ctx.Done():
+		if op.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err() // the committer will skip it
+		}
+		<-op.done // started: its outcome is on its way
+	}
+	if op.panic != nil {
+		panic(op.panic)
+	}
+	return op.err
+}
+
+// close stops taking writes, commits those already queued and waits for the
+// committer to exit.
+func (c *committer) close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.ops)
+	}
+	c.mu.Unlock()
+	<-c.exited
+}
+
+// run is the committer goroutine: it takes the first waiting write, then,
+// once it holds a transaction, every write that has queued meanwhile.
+func (c *committer) run() {
+	defer close(c.exited)
+	for op := range c.ops {
+		c.batch(op)
+	}
+}
+
+// batch runs first and whatever else is queued in one transaction, and
+// answers them all.
+func (c *committer) batch(first *writeOp) {
+	batch := []*writeOp{first}
+	tx, err := c.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		c.finish(batch, fmt.Errorf("sqlitestore: begin: %w", err))
+		return
+	}
+	var started []*writeOp // the writes fn ran for, in order
+	for i := 0; ; i++ {
+		if i == len(batch) {
+			c.drain(&batch) // writes that queued while these ran join in
+			if i == len(batch) {
+				// Before paying for the fsync, let the goroutines that are
+				// about to queue a write run, then take them too.
+				runtime.Gosched()
+				c.drain(&batch)
+			}
+			if i == len(batch) {
+				break
+			}
+		}
+		op := batch[i]
+		if !op.state.CompareAndSwap(opQueued, opStarted) {
+			continue // abandoned by its caller
+		}
+		started = append(started, op)
+		if err := c.runOne(tx, op); err != nil {
+			// The transaction is in an unknown state: give it up, and
+			// with it the writes of this batch. Queued writes wait for
+			// the next.
+			_ = tx.Rollback()
+			c.finish(batch, err)
+			return
+		}
+	}
+	n := 0
+	for _, op := range started {
+		if op.err == nil && op.panic == nil {
+			n++
+		}
+	}
+	if err := c.commit(tx); err != nil {
+		c.finish(batch, fmt.Errorf("sqlitestore: commit: %w", err))
+		return
+	}
+	c.commits.Add(1)
+	c.writes.Add(int64(n))
+	c.finish(batch, nil)
+}
+
+// drain adds to batch the writes waiting in the queue, up to maxBatch.
+func (c *committer) drain(batch *[]*writeOp) {
+	for len(*batch) < maxBatch {
+		select {
+		case op, ok := <-c.ops:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, op)
+		default:
+			return
+		}
+	}
+}
+
+// finish answers every write of batch. batchErr, if not nil, is the error
+// of the transaction as a whole: it replaces the outcome of every write that
+// had succeeded or had not started.
+func (c *committer) finish(batch []*writeOp, batchErr error) {
+	for _, op := range batch {
+		switch op.state.Load() {
+		case opAbandoned:
+			continue // its caller has gone; nothing waits on done
+		case opQueued:
+			if !op.state.CompareAndSwap(opQueued, opStarted) {
+				continue // abandoned just now
+			}
+			op.err = batchErr
+		case opStarted:
+			if batchErr != nil && op.err == nil && op.panic == nil {
+				op.err = batchErr
+			}
+		}
+		close(op.done)
+	}
+}
+
+// runOne runs op inside its own savepoint, and rolls back to it if op
+// fails. It returns an error only if the transaction itself is broken (the
+// savepoint could not be set, released or rolled back to); op's own outcome
+// is left in op.
+func (c *committer) runOne(tx *sql.Tx, op *writeOp) error {
+	ctx := context.WithoutCancel(op.ctx)
+	if _, err := tx.StmtContext(ctx, c.savepoint).ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlitestore: savepoint: %w", err)
+	}
+	op.err, op.panic = call(ctx, tx, op.fn)
+	if op.err != nil || op.panic != nil {
+		if _, err := tx.StmtContext(ctx, c.rollbackTo).ExecContext(ctx); err != nil {
+			return fmt.Errorf("sqlitestore: rollback to savepoint: %w (after %w)", err, op.err)
+		}
+	}
+	if _, err := tx.StmtContext(ctx, c.release).ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlitestore: release savepoint: %w", err)
+	}
+	return nil
+}
+
+// call runs fn, turning a panic into a value for the caller to re-raise, so
+// that a panicking change function fails its own request, as it would
+// without the committer, rather than the process.
+func call(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (err error, panicked any) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = p
+			if err == nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}
+	}()
+	return fn(ctx, tx), nil
+}

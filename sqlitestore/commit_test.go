@@ -1,0 +1,369 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/storetest"
+)
+
+// holdWriter takes the writer connection in a transaction of its own, the
+// way code outside the committer may (s.writer.BeginTx), so that writes
+// queue up behind it. The returned release commits that transaction.
+func holdWriter(tb testing.TB, s *Store) (release func()) {
+	tb.Helper()
+	tx, err := s.writer.BeginTx(tb.Context(), nil)
+	if err != nil {
+		tb.Fatalf("BeginTx: %v", err)
+	}
+	if _, err := tx.ExecContext(tb.Context(), `INSERT INTO accounts (email, created_at) VALUES ('direct@example.com', 0)`); err != nil {
+		tb.Fatalf("direct insert: %v", err)
+	}
+	return func() {
+		tb.Helper()
+		if err := tx.Commit(); err != nil {
+			tb.Fatalf("direct commit: %v", err)
+		}
+	}
+}
+
+// waitQueued waits until n writes wait in the queue. While holdWriter holds
+// the connection, the committer has taken one write and waits in BeginTx, so
+// n writes queued means n+1 submitted.
+func waitQueued(tb testing.TB, s *Store, n int) {
+	tb.Helper()
+	for len(s.committer.ops) < n {
+		if err := tb.Context().Err(); err != nil {
+			tb.Fatalf("waiting for %d queued writes: %v", n, err)
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestGroupCommitBatches proves that concurrent writes share commits: 32
+// writers that arrive while the connection is busy are committed together.
+func TestGroupCommitBatches(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	mustCreateAccount(t, s, "owner@example.com")
+	if err := s.CreateDatabase(t.Context(), storetest.NewDatabase("db-1", "owner@example.com", t0)); err != nil {
+		t.Fatal(err)
+	}
+	commits0, writes0 := s.committer.commits.Load(), s.committer.writes.Load()
+
+	const writers = 32
+	release := holdWriter(t, s)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			p := fmt.Sprint(i)
+			_, errs[i] = s.SetCredentials(t.Context(), "owner@example.com", "db-1", devapi.Credentials{Password: p, RestToken: p, ReadOnlyRestToken: p})
+		})
+	}
+	waitQueued(t, s, writers-1)
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	commits, writes := s.committer.commits.Load()-commits0, s.committer.writes.Load()-writes0
+	t.Logf("%d writes in %d commits", writes, commits)
+	if writes != writers {
+		t.Errorf("committed writes = %d, want %d", writes, writers)
+	}
+	if commits >= writes {
+		t.Errorf("%d commits for %d concurrent writes: no batching", commits, writes)
+	}
+	d, err := s.Database(t.Context(), "owner@example.com", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := storetest.NewDatabase("db-1", "owner@example.com", t0).Generation + writers; d.Generation != want {
+		t.Errorf("generation = %d, want %d", d.Generation, want)
+	}
+}
+
+// TestGroupCommitMixedBatch runs writes that succeed and writes that fail in
+// one transaction: each gets its own outcome, and only the successes stay.
+func TestGroupCommitMixedBatch(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	ctx := t.Context()
+	mustCreateAccount(t, s, "owner@example.com")
+	mustCreateAccount(t, s, "taken@example.com")
+	db := storetest.NewDatabase("db-1", "owner@example.com", t0)
+	if err := s.CreateDatabase(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	errChange := errors.New("change refused")
+
+	writes := []struct {
+		name string
+		do   func() error
+		want func(error) bool // nil: want success
+	}{
+		{"set credentials", func() error {
+			_, err := s.SetCredentials(ctx, "owner@example.com", "db-1", devapi.Credentials{Password: "new", RestToken: "rt", ReadOnlyRestToken: "ro"})
+			return err
+		}, nil},
+		{"set credentials of a missing database", func() error {
+			_, err := s.SetCredentials(ctx, "owner@example.com", "nope", devapi.Credentials{Password: "x"})
+			return err
+		}, code(devapi.ENOTFOUND)},
+		{"create an account", func() error {
+			return s.CreateAccount(ctx, &devapi.Account{Email: "new@example.com", CreatedAt: t0})
+		}, nil},
+		{"create an account that exists", func() error {
+			return s.CreateAccount(ctx, &devapi.Account{Email: "taken@example.com", CreatedAt: t0})
+		}, code(devapi.ECONFLICT)},
+		{"update refused by its change func", func() error {
+			_, err := s.UpdateDatabase(ctx, "owner@example.com", "db-1", func(d *devapi.Database) error {
+				d.Name = "refused"
+				return errChange
+			})
+			return err
+		}, func(err error) bool { return errors.Is(err, errChange) }},
+		{"rename", func() error {
+			_, err := s.UpdateDatabase(ctx, "owner@example.com", "db-1", func(d *devapi.Database) error {
+				d.Name = "renamed"
+				return nil
+			})
+			return err
+		}, nil},
+		{"move to an unknown account", func() error {
+			_, err := s.UpdateDatabase(ctx, "owner@example.com", "db-1", func(d *devapi.Database) error {
+				d.Owner = "ghost@example.com"
+				return nil
+			})
+			return err
+		}, code(devapi.ENOTFOUND)},
+		{"key for an unknown account", func() error {
+			return s.AddAPIKey(ctx, &devapi.APIKey{ID: "k", Email: "ghost@example.com", Hash: "h", CreatedAt: t0})
+		}, code(devapi.ENOTFOUND)},
+		{"half a write, then an error", func() error {
+			return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (email, created_at) VALUES ('half@example.com', 0)`); err != nil {
+					return err
+				}
+				return errChange
+			})
+		}, func(err error) bool { return errors.Is(err, errChange) }},
+		{"a team", func() error {
+			return s.CreateTeam(ctx, &devapi.Team{ID: "team-1", Name: "t", CreatedAt: t0}, "owner@example.com")
+		}, nil},
+		{"a team whose id is taken", func() error {
+			return s.CreateTeam(ctx, &devapi.Team{ID: "taken@example.com", Name: "t", CreatedAt: t0}, "owner@example.com")
+		}, code(devapi.ECONFLICT)},
+	}
+
+	commits0 := s.committer.commits.Load()
+	release := holdWriter(t, s)
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Go(func() { errs[i] = w.do() })
+	}
+	waitQueued(t, s, len(writes)-1)
+	release()
+	wg.Wait()
+
+	for i, w := range writes {
+		switch err := errs[i]; {
+		case w.want == nil && err != nil:
+			t.Errorf("%s: %v, want success", w.name, err)
+		case w.want != nil && (err == nil || !w.want(err)):
+			t.Errorf("%s: got error %v, want another", w.name, err)
+		}
+	}
+	if got := s.committer.commits.Load() - commits0; got != 1 {
+		t.Errorf("%d commits, want the %d writes in one", got, len(writes))
+	}
+
+	d, err := s.Database(ctx, "owner@example.com", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "renamed" || d.Password != "new" || d.Generation != db.Generation+1 {
+		t.Errorf("db-1: name %q, password %q, generation %d; want renamed, new, %d", d.Name, d.Password, d.Generation, db.Generation+1)
+	}
+	accounts, err := s.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var emails []string
+	for _, a := range accounts {
+		emails = append(emails, a.Email)
+	}
+	want := []string{"direct@example.com", "new@example.com", "owner@example.com", "taken@example.com", "team-1"}
+	slices.Sort(emails)
+	if !slices.Equal(emails, want) {
+		t.Errorf("accounts = %v, want %v", emails, want)
+	}
+}
+
+// TestGroupCommitCancelledWhileQueued: a caller that gives up while its
+// write waits gets its context's error, the write never happens, and the
+// writes queued with it are unaffected.
+func TestGroupCommitCancelledWhileQueued(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	release := holdWriter(t, s)
+
+	ctxA, cancelA := context.WithCancel(t.Context())
+	errA, errB := make(chan error, 1), make(chan error, 1)
+	go func() { errA <- s.CreateAccount(ctxA, &devapi.Account{Email: "a@example.com", CreatedAt: t0}) }()
+	go func() { errB <- s.CreateAccount(t.Context(), &devapi.Account{Email: "b@example.com", CreatedAt: t0}) }()
+	waitQueued(t, s, 1) // one taken by the committer, one in the queue: both submitted
+	cancelA()
+	if err := <-errA; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled write: %v, want context.Canceled", err)
+	}
+	release()
+	if err := <-errB; err != nil {
+		t.Errorf("write queued with the cancelled one: %v", err)
+	}
+	accounts, err := s.Accounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accounts {
+		if a.Email == "a@example.com" {
+			t.Errorf("the cancelled write was applied")
+		}
+	}
+	if len(accounts) != 2 {
+		t.Errorf("%d accounts, want direct@ and b@", len(accounts))
+	}
+}
+
+// TestGroupCommitPanic: a change func that panics panics in its caller, as
+// it would without the committer, and the store goes on working.
+func TestGroupCommitPanic(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	mustCreateAccount(t, s, "owner@example.com")
+	if err := s.CreateDatabase(t.Context(), storetest.NewDatabase("db-1", "owner@example.com", t0)); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want the change func's panic", p)
+			}
+		}()
+		_, _ = s.UpdateDatabase(t.Context(), "owner@example.com", "db-1", func(d *devapi.Database) error {
+			d.Name = "half"
+			panic("boom")
+		})
+	}()
+	d, err := s.UpdateDatabase(t.Context(), "owner@example.com", "db-1", func(d *devapi.Database) error { return nil })
+	if err != nil {
+		t.Fatalf("update after a panic: %v", err)
+	}
+	if d.Name == "half" {
+		t.Errorf("the panicking change was applied")
+	}
+}
+
+// TestWriteAfterClose: Close commits what is queued; later writes fail.
+func TestWriteAfterClose(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "devapi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAccount(t.Context(), &devapi.Account{Email: "late@example.com"}); !errors.Is(err, errClosed) {
+		t.Errorf("write after Close: %v, want errClosed", err)
+	}
+}
+
+func code(c string) func(error) bool {
+	return func(err error) bool { return devapi.ErrorCode(err) == c }
+}
+
+// BenchmarkSetCredentialsParallel measures SetCredentials from many
+// goroutines at once, where group commit shares one fsync among them.
+func BenchmarkSetCredentialsParallel(b *testing.B) {
+	s := openStore(b, filepath.Join(b.TempDir(), "devapi.db"))
+	mustCreateAccount(b, s, "owner@example.com")
+	const dbs = 16
+	for i := range dbs {
+		if err := s.CreateDatabase(b.Context(), storetest.NewDatabase(fmt.Sprintf("db-%d", i), "owner@example.com", t0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	commits0, writes0 := s.committer.commits.Load(), s.committer.writes.Load()
+	b.SetParallelism(8) // 8 x GOMAXPROCS goroutines
+	b.ReportAllocs()
+	var next sync.Mutex
+	n := 0
+	b.RunParallel(func(pb *testing.PB) {
+		next.Lock()
+		id := fmt.Sprintf("db-%d", n%dbs)
+		n++
+		next.Unlock()
+		for pb.Next() {
+			if _, err := s.SetCredentials(b.Context(), "owner@example.com", id, devapi.Credentials{Password: "p"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if c := s.committer.commits.Load() - commits0; c > 0 {
+		b.ReportMetric(float64(s.committer.writes.Load()-writes0)/float64(c), "writes/commit")
+	}
+}
+
+// TestGroupCommitFailedCommit: when the commit fails, every write of the
+// batch that had succeeded gets the error and none of them is kept; a
+// write that failed on its own keeps its own error.
+func TestGroupCommitFailedCommit(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	ctx := t.Context()
+	errDisk := errors.New("disk on fire")
+	s.committer.commit = func(tx *sql.Tx) error {
+		_ = tx.Rollback()
+		return errDisk
+	}
+
+	release := holdWriter(t, s)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = s.CreateAccount(ctx, &devapi.Account{Email: "a@example.com", CreatedAt: t0}) })
+	wg.Go(func() { errs[1] = s.CreateAccount(ctx, &devapi.Account{Email: "b@example.com", CreatedAt: t0}) })
+	wg.Go(func() { errs[2] = s.DeleteAPIKey(ctx, "nobody@example.com", "k") })
+	waitQueued(t, s, 2)
+	release()
+	wg.Wait()
+	for i, err := range errs[:2] {
+		if !errors.Is(err, errDisk) {
+			t.Errorf("write %d: %v, want the commit's error", i, err)
+		}
+	}
+	if devapi.ErrorCode(errs[2]) != devapi.ENOTFOUND {
+		t.Errorf("failing write: %v, want its own ENOTFOUND", errs[2])
+	}
+
+	s.committer.commit = (*sql.Tx).Commit // set while the committer is idle
+	accounts, err := s.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accounts {
+		if a.Email != "direct@example.com" {
+			t.Errorf("account %s kept after its commit failed", a.Email)
+		}
+	}
+	if err := s.CreateAccount(ctx, &devapi.Account{Email: "c@example.com", CreatedAt: t0}); err != nil {
+		t.Errorf("write after a failed commit: %v", err)
+	}
+}
