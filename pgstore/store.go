@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,6 +20,11 @@ import (
 )
 
 var _ devapi.Store = (*Store)(nil)
+
+// defaultMaxConns is the size of a Store's connection pool unless the URL
+// sets pool_max_conns. Mind PostgreSQL's max_connections (default 100) when
+// running many replicas.
+const defaultMaxConns = 16
 
 // Store is a devapi.Store backed by a PostgreSQL database.
 type Store struct {
@@ -31,6 +37,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default, 4 on this size of machine, queues concurrent
+		// requests behind 4 round trips; PostgreSQL batches the fsyncs of
+		// concurrent commits itself, so more connections carry more resets.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
