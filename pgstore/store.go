@@ -1,7 +1,6 @@
 // Package pgstore implements devapi.Store on PostgreSQL with pgx.
 //
-// It runs the same migrations as sqlitestore (pgstore/migrations is a byte
-// for byte copy, checked by TestMigrationsMatchSQLite) and has the same
+// It runs the same migrations as sqlitestore (package schema) and has the same
 // semantics: times are microseconds since the Unix epoch, booleans 0 or 1,
 // read regions a JSON array and backup data base64 text.
 package pgstore
@@ -17,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
 
 var _ devapi.Store = (*Store)(nil)
@@ -52,7 +52,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Migrations()
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: open: %w", err)

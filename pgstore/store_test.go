@@ -1,10 +1,7 @@
 package pgstore
 
 import (
-	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/pgstore/pgtest"
+	"github.com/devapi-dev/devapi/schema"
 	"github.com/devapi-dev/devapi/storetest"
 )
 
@@ -33,48 +31,6 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) devapi.Store {
 		return openURL(t, pgtest.NewDatabase(t))
 	})
-}
-
-func TestMigrationsMatchSQLite(t *testing.T) {
-	read := func(dir string) map[string][]byte {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files := map[string][]byte{}
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			files[e.Name()] = b
-		}
-		return files
-	}
-	ours, theirs := read("migrations"), read(filepath.Join("..", "sqlitestore", "migrations"))
-	names := func(m map[string][]byte) []string {
-		var ns []string
-		for n := range m {
-			ns = append(ns, n)
-		}
-		slices.Sort(ns)
-		return ns
-	}
-	if !slices.Equal(names(ours), names(theirs)) {
-		t.Fatalf("pgstore/migrations has %v, sqlitestore/migrations has %v; copy them byte for byte", names(ours), names(theirs))
-	}
-	for n, b := range theirs {
-		if !bytes.Equal(ours[n], b) {
-			t.Errorf("pgstore/migrations/%s differs from sqlitestore/migrations/%s; copy it byte for byte", n, n)
-		}
-	}
-	ms, err := loadMigrations(migrationFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) != len(theirs) {
-		t.Errorf("%d embedded migrations, want %d", len(ms), len(theirs))
-	}
 }
 
 func appliedMigrations(t *testing.T, s *Store) []int {
@@ -111,7 +67,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("Database after reopening: %v", err)
 	}
 	storetest.EqualDatabase(t, got, d)
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +92,7 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 		t.Cleanup(func() { stores[i].Close() })
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,13 +34,12 @@
 //
 // # Schema
 //
-// The schema lives in numbered files under migrations/, embedded in the
-// binary and applied in order by Open, each in its own transaction, and
+// The schema lives in numbered files in package schema (schema/migrations),
+// embedded in the binary and applied in order by Open, each in its own transaction, and
 // recorded in the schema_migrations table. Reopening applies only the files
 // that are new. Open refuses a database whose recorded version is newer than
 // the binary knows, with an error that wraps ErrSchemaTooNew. The SQL sticks
-// to what SQLite and PostgreSQL share, so that a PostgreSQL store can apply
-// the same files.
+// to what SQLite and PostgreSQL share: pgstore applies the same files.
 //
 // Times are kept to the microsecond, stored as integers since the Unix epoch,
 // and come back in UTC. Booleans are stored as 0 or 1, a database's read

@@ -16,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
 
 var _ devapi.Store = (*Store)(nil)
@@ -154,7 +155,7 @@ func setUp(ctx context.Context, writer *sql.DB) error {
 	if sync != 2 {
 		return fmt.Errorf("synchronous is %d, want 2 (FULL)", sync)
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Migrations()
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 	"github.com/devapi-dev/devapi/storetest"
 )
 
@@ -243,7 +244,7 @@ func TestSettings(t *testing.T) {
 
 func TestMigrationsIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "devapi.db")
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +293,7 @@ func TestSchemaTooNew(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +333,7 @@ func TestMigrationIsOneTransaction(t *testing.T) {
 		"migrations/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);\nINSERT INTO a VALUES (1);")},
 		"migrations/0002_b.sql": {Data: []byte("CREATE TABLE b (x INTEGER);\nINSERT INTO no_such_table VALUES (1);")},
 	}
-	ms, err := loadMigrations(files)
+	ms, err := schema.Load(files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +351,7 @@ func TestMigrationIsOneTransaction(t *testing.T) {
 	// Fixed, only 0002 runs: 0001's insert is not repeated.
 	files["migrations/0002_b.sql"] = &fstest.MapFile{Data: []byte("CREATE TABLE b (x INTEGER);")}
 	files["migrations/0003_c.sql"] = &fstest.MapFile{Data: []byte("INSERT INTO b VALUES (3);")}
-	if ms, err = loadMigrations(files); err != nil {
+	if ms, err = schema.Load(files); err != nil {
 		t.Fatal(err)
 	}
 	if err := migrate(t.Context(), db, ms); err != nil {
@@ -368,28 +369,6 @@ func TestMigrationIsOneTransaction(t *testing.T) {
 	}
 	if v, err := schemaVersion(t.Context(), db); err != nil || v != 3 {
 		t.Errorf("schema version %d (err %v), want 3", v, err)
-	}
-}
-
-func TestLoadMigrations(t *testing.T) {
-	ms, err := loadMigrations(migrationFiles)
-	if err != nil {
-		t.Fatalf("embedded migrations: %v", err)
-	}
-	if len(ms) == 0 || ms[0].name != "0001_init.sql" {
-		t.Fatalf("embedded migrations = %v, want 0001_init.sql first", ms)
-	}
-	file := &fstest.MapFile{Data: []byte("SELECT 1;")}
-	for name, files := range map[string]fstest.MapFS{
-		"gap":       {"migrations/0001_a.sql": file, "migrations/0003_c.sql": file},
-		"duplicate": {"migrations/0001_a.sql": file, "migrations/0001_b.sql": file},
-		"zero":      {"migrations/0000_a.sql": file},
-		"no number": {"migrations/init.sql": file},
-		"short":     {"migrations/1_init.sql": file},
-	} {
-		if _, err := loadMigrations(files); err == nil {
-			t.Errorf("%s: loadMigrations succeeded, want an error", name)
-		}
 	}
 }
 
@@ -466,7 +445,7 @@ func TestTwoHandles(t *testing.T) {
 		}
 		t.Cleanup(func() { stores[i].Close() })
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
