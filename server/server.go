@@ -63,7 +63,10 @@ type Server struct {
 	plane          devapi.Plane
 	ports          PortRange
 	crash          func(string)
-	portMu         sync.Mutex // serialises port allocation
+	portMu         sync.Mutex        // guards taken, reserved and busy
+	taken          *portSet          // ports of stored databases and of creates under way; nil until the first create
+	reserved       map[int]bool      // ports of creates under way, not yet stored
+	busy           map[int]time.Time // ports another process held, and until when to skip them
 	logger         *slog.Logger
 	now            func() time.Time
 	advertisedHost string
@@ -102,6 +105,8 @@ func New(cfg Config) (*Server, error) {
 		validator:      newValidator(doc),
 		statsInterval:  cfg.StatsInterval,
 		stats:          &statsBook{samples: map[string][]sample{}},
+		reserved:       map[int]bool{},
+		busy:           map[int]time.Time{},
 	}
 	if s.statsInterval <= 0 {
 		s.statsInterval = time.Minute
