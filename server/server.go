@@ -104,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 		maxBody:        cfg.MaxBodyBytes,
 		validator:      newValidator(doc),
 		statsInterval:  cfg.StatsInterval,
-		stats:          &statsBook{samples: map[string][]sample{}},
+		stats:          &statsBook{samples: map[string]*series{}},
 		reserved:       map[int]bool{},
 		busy:           map[int]time.Time{},
 	}

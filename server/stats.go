@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"sync"
 	"time"
@@ -25,28 +26,82 @@ type sample struct {
 // statsBook keeps each database's samples, oldest first.
 type statsBook struct {
 	mu      sync.Mutex
-	samples map[string][]sample
+	samples map[string]*series
+}
+
+// series is one database's samples, packed: each is stored as its
+// difference from the one before, as four signed varints (nanoseconds since
+// the one before, then connections, keys and commands). A sample a minute
+// after the one before, of a database that changes little, takes some 10
+// bytes instead of 48; a week of them, 10,080 samples, some 100 KB instead
+// of some 500.
+type series struct {
+	data  []byte
+	base  sample // what the first sample in data is the difference from
+	last  sample // the newest sample, what the next one is encoded against
+	count int
+}
+
+// appendSample encodes s as its difference from prev.
+func appendSample(b []byte, prev, s sample) []byte {
+	b = binary.AppendVarint(b, int64(s.at.Sub(prev.at)))
+	b = binary.AppendVarint(b, s.connections-prev.connections)
+	b = binary.AppendVarint(b, s.keys-prev.keys)
+	return binary.AppendVarint(b, s.commands-prev.commands)
+}
+
+// readSample decodes the sample at the start of b that follows prev, and
+// returns it and its length in bytes.
+func readSample(b []byte, prev sample) (sample, int) {
+	var d [4]int64
+	n := 0
+	for i := range d {
+		v, k := binary.Varint(b[n:])
+		d[i], n = v, n+k
+	}
+	return sample{
+		at:          prev.at.Add(time.Duration(d[0])),
+		connections: prev.connections + d[1],
+		keys:        prev.keys + d[2],
+		commands:    prev.commands + d[3],
+	}, n
 }
 
 func (b *statsBook) add(id string, s sample) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	kept := b.samples[id]
-	cut := 0
-	for cut < len(kept) && s.at.Sub(kept[cut].at) > statsWindow {
-		cut++
+	ser := b.samples[id]
+	if ser == nil {
+		ser = &series{base: sample{at: s.at}, last: sample{at: s.at}}
+		b.samples[id] = ser
 	}
-	b.samples[id] = append(kept[cut:], s)
+	for ser.count > 0 {
+		first, n := readSample(ser.data, ser.base)
+		if s.at.Sub(first.at) <= statsWindow {
+			break
+		}
+		ser.base, ser.data, ser.count = first, ser.data[n:], ser.count-1
+	}
+	ser.data = appendSample(ser.data, ser.last, s)
+	ser.last = s
+	ser.count++
 }
 
 func (b *statsBook) since(id string, from time.Time) []sample {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	ser := b.samples[id]
+	if ser == nil {
+		return nil
+	}
 	var out []sample
-	for _, s := range b.samples[id] {
+	prev, data := ser.base, ser.data
+	for range ser.count {
+		s, n := readSample(data, prev)
 		if !s.at.Before(from) {
 			out = append(out, s)
 		}
+		prev, data = s, data[n:]
 	}
 	return out
 }
