@@ -114,7 +114,7 @@ func (p *portServer) create() (code int, id string, port int) {
 // after busyFor, and databases deleted behind the server's back free their
 // ports once the range seems full.
 func TestCreateTakesLowestFreePort(t *testing.T) {
-	const lo = 29990 // 29990-29993: a range no other test uses
+	const lo = 32700 // 32700-32703: a range no other test uses
 	now := time.Now()
 	p := newPortServer(t, lo, lo+3, &now)
 	create := func(want int) string {
@@ -160,7 +160,7 @@ func TestCreateTakesLowestFreePort(t *testing.T) {
 // TestConcurrentCreatesTakeDistinctPorts: creates that run side by side
 // fill the range, each database on a port of its own.
 func TestConcurrentCreatesTakeDistinctPorts(t *testing.T) {
-	const lo, n = 29994, 6 // 29994-29999: a range no other test uses
+	const lo, n = 32704, 6 // 32704-32709: a range no other test uses
 	now := time.Now()
 	p := newPortServer(t, lo, lo+n-1, &now)
 	ports := make(chan int, n)
