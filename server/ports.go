@@ -60,11 +60,12 @@ const busyFor = time.Minute
 // reservePort takes the lowest port of the range that no stored database
 // and no create under way holds and that nothing listens on now, and keeps
 // it for the caller until releasePort. A port another process holds is
-// skipped for busyFor, so creates do not probe the same ports over and over. The ports of stored databases are
-// read from the store on the first create only; after that the server keeps
-// them itself, as every database is created and deleted through it. When
-// the range seems full they are read again, in case the store changed
-// behind the server's back. ECONFLICT when the range is full.
+// skipped for busyFor, so creates do not probe the same ports over and
+// over. The ports of stored databases are read from the store on the first
+// create only; after that the server keeps them itself, as every database
+// is created and deleted through it. When the range seems full they are
+// read again, in case the store changed behind the server's back, and the
+// skipped ports are probed again. ECONFLICT when the range is full.
 func (s *Server) reservePort(ctx context.Context) (int, error) {
 	s.portMu.Lock()
 	defer s.portMu.Unlock()
@@ -76,7 +77,7 @@ func (s *Server) reservePort(ctx context.Context) (int, error) {
 		}
 		now := s.now()
 		for port, ok := s.taken.next(s.ports.Min); ok; port, ok = s.taken.next(port + 1) {
-			if until, found := s.busy[port]; found && now.Before(until) {
+			if until, found := s.busy[port]; found && now.Before(until) && !reloaded {
 				continue
 			}
 			delete(s.busy, port)

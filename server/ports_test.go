@@ -109,10 +109,10 @@ func (p *portServer) create() (code int, id string, port int) {
 }
 
 // TestCreateTakesLowestFreePort: a create takes the lowest port no database
-// holds and nothing listens on, a delete frees its port for the next create,
-// a full range answers 400, a port another process held is tried again
-// after busyFor, and databases deleted behind the server's back free their
-// ports once the range seems full.
+// holds and nothing listens on; a port another process held is tried again
+// after busyFor; a full range answers 400; a delete frees its port for the
+// next create; and a database deleted behind the server's back frees its
+// port once the range seems full.
 func TestCreateTakesLowestFreePort(t *testing.T) {
 	const lo = 32700 // 32700-32703: a range no other test uses
 	now := time.Now()
@@ -126,13 +126,15 @@ func TestCreateTakesLowestFreePort(t *testing.T) {
 		return id
 	}
 
-	// Another process listens on the range's first port.
 	other, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(lo)))
 	if err != nil {
 		t.Skipf("port %d is taken: %v", lo, err)
 	}
-	a := create(lo + 1)
-	b := create(lo + 2)
+	a := create(lo + 1) // lo is another process's
+	_ = other.Close()
+	b := create(lo + 2) // lo is skipped for busyFor
+	now = now.Add(busyFor)
+	create(lo)
 	create(lo + 3)
 	if code, _, _ := p.create(); code != http.StatusBadRequest {
 		t.Fatalf("create in a full range: %d, want 400", code)
@@ -142,18 +144,12 @@ func TestCreateTakesLowestFreePort(t *testing.T) {
 	}
 	create(lo + 2)
 
-	// The other process is gone, and its port is tried again after
-	// busyFor; a database is deleted behind the server's back: both ports
-	// come back, the lowest first.
-	_ = other.Close()
-	now = now.Add(busyFor)
 	if err := p.store.DeleteDatabase(t.Context(), portEmail, a); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.plane.Remove(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
-	create(lo)
 	create(lo + 1)
 }
 
