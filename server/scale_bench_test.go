@@ -31,13 +31,15 @@ import (
 )
 
 // scalePorts is the port range of BenchmarkScale: no test uses it. It lies
-// inside Linux's default ephemeral range (32768-60999), so a port another
-// process's outgoing connection holds is skipped when seeding and creating;
-// below 32768 no free span of 10,000 ports is left to take.
+// inside Linux's default ephemeral range (32768-60999), so another process's
+// connections (TIME_WAIT included) may hold some of its ports: seeding and
+// creates skip those, and a port taken after seeding leaves its database
+// unserved (counted in unserved/op). Below 32768 no free span of 10,000
+// ports is left to take.
 var scalePorts = server.PortRange{Min: 33000, Max: 43999}
 
 // Accounts of BenchmarkScale: "all" owns the N databases of the size, "few"
-// owns scaleFew of its own.
+// owns scaleFewDBs of its own.
 const (
 	scaleAll, scaleAllKey = "all@example.com", "all-key"
 	scaleFew, scaleFewKey = "few@example.com", "few-key"
