@@ -61,3 +61,21 @@ func TestStatsBookKeepsAWeek(t *testing.T) {
 		t.Errorf("a database never sampled: %d samples", len(got))
 	}
 }
+
+// TestStatsBookPacksIdleSamples: a database sampled every minute, with the
+// ticker's jitter, whose counters do not change, costs a few bytes a sample.
+func TestStatsBookPacksIdleSamples(t *testing.T) {
+	b := &statsBook{samples: map[string]*series{}}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 7 * 24 * 60
+	for i := range n {
+		jitter := time.Duration(i*7919%500) * time.Microsecond
+		b.add("a", sample{at: start.Add(time.Duration(i)*time.Minute + jitter), keys: 3, commands: 40})
+	}
+	if size := len(b.samples["a"].data); size > 6*n {
+		t.Errorf("a week of idle samples takes %d bytes, %.1f a sample; want 6 or fewer", size, float64(size)/n)
+	}
+	if got := b.since("a", time.Time{}); len(got) != n || got[n-1].keys != 3 || got[n-1].commands != 40 {
+		t.Errorf("read back %d samples, the last %+v", len(got), got[len(got)-1])
+	}
+}
