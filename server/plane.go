@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"strconv"
 	"time"
 
@@ -105,42 +104,44 @@ func (s *Server) RunReconcile(ctx context.Context, interval time.Duration) {
 }
 
 // createOnPlane stores d on a free port of the range and serves it. Ports
-// that another process holds are skipped; the store's uniqueness of ports
-// guards against a port given twice.
+// that another process holds are skipped. The port is reserved in memory
+// (reservePort), so a create reads neither every database nor every port,
+// and creates run their commits side by side. A port another process takes
+// between the probe and the Serve costs a retry on another port.
 func (s *Server) createOnPlane(ctx context.Context, d *devapi.Database) error {
 	if placer, ok := s.plane.(devapi.Placer); ok {
 		return s.createPlaced(ctx, placer, d)
 	}
-	s.portMu.Lock()
-	defer s.portMu.Unlock()
-	all, err := s.store.AllDatabases(ctx)
-	if err != nil {
-		return err
-	}
-	taken := make([]int, 0, len(all))
-	for _, other := range all {
-		taken = append(taken, other.Port)
-	}
-	slices.Sort(taken)
-	for port := s.ports.Min; port <= s.ports.Max; port++ {
-		if _, found := slices.BinarySearch(taken, port); found || !bindable(port) {
-			continue
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		port, err := s.reservePort(ctx)
+		if err != nil {
+			return err
 		}
 		d.Port = port
 		d.RestToken, d.ReadOnlyRestToken = devapi.NewRestTokens(d.ID, port, d.Password)
 		if err := s.store.CreateDatabase(ctx, d); err != nil {
+			s.releasePort(port, false)
 			return err
 		}
-		if err := s.plane.Serve(ctx, planeSpec(d)); err != nil {
-			// Not served: take it back out of the store so nothing half-made stays.
-			if derr := s.store.DeleteDatabase(context.WithoutCancel(ctx), d.Owner, d.ID); derr != nil {
-				s.logger.ErrorContext(ctx, "cannot undo a failed create", slog.String("database_id", d.ID), slog.Any("err", derr))
-			}
+		err = s.plane.Serve(ctx, planeSpec(d))
+		if err == nil {
+			s.storedPort(port)
+			return nil
+		}
+		// Not served: take it back out of the store so nothing half-made stays.
+		if derr := s.store.DeleteDatabase(context.WithoutCancel(ctx), d.Owner, d.ID); derr != nil {
+			s.logger.ErrorContext(ctx, "cannot undo a failed create", slog.String("database_id", d.ID), slog.Any("err", derr))
+			s.storedPort(port) // still stored: its port stays taken
 			return err
 		}
-		return nil
+		taken := !bindable(port)
+		s.releasePort(port, taken)
+		if !taken || attempt == attempts {
+			return err
+		}
+		s.logger.WarnContext(ctx, "port taken by another process meanwhile; trying another", slog.Int("port", port), slog.Any("err", err))
 	}
-	return devapi.Errorf(devapi.ECONFLICT, "no free port in devapi's port range %d-%d; delete a database or widen --ports", s.ports.Min, s.ports.Max)
 }
 
 // bindable reports whether nothing listens on port now.

@@ -138,7 +138,11 @@ func (s *Server) GetDatabase(ctx context.Context, req gen.GetDatabaseRequestObje
 
 // DeleteDatabase handles DELETE /v2/redis/database/{id}.
 func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseRequestObject) (gen.DeleteDatabaseResponseObject, error) {
-	err := s.store.DeleteDatabase(ctx, accountFrom(ctx).Email, req.Id)
+	owner := accountFrom(ctx).Email
+	d, err := s.store.Database(ctx, owner, req.Id) // for its port, to free after
+	if err == nil {
+		err = s.store.DeleteDatabase(ctx, owner, req.Id)
+	}
 	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
 		return gen.DeleteDatabase404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
@@ -149,6 +153,7 @@ func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseReque
 	if err := s.plane.Remove(ctx, req.Id); err != nil {
 		return nil, err
 	}
+	s.releasePort(d.Port, false)
 	return gen.DeleteDatabase200JSONResponse(gen.OKOK), nil
 }
 

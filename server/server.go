@@ -59,11 +59,14 @@ const (
 
 // Server implements the Upstash Developer API.
 type Server struct {
-	store  devapi.Store
-	plane  devapi.Plane
-	ports  PortRange
-	crash  func(string)
-	portMu sync.Mutex // serialises port allocation
+	store    devapi.Store
+	plane    devapi.Plane
+	ports    PortRange
+	crash    func(string)
+	portMu   sync.Mutex        // guards taken, reserved and busy
+	taken    *portSet          // ports of stored databases and of creates under way; nil until the first create
+	reserved map[int]bool      // ports of creates under way, not yet stored
+	busy     map[int]time.Time // ports another process held, and until when to skip them
 
 	orphanMu       sync.Mutex
 	orphans        map[string]bool // held by a Placer, not stored, at the last Reconcile
@@ -104,7 +107,9 @@ func New(cfg Config) (*Server, error) {
 		maxBody:        cfg.MaxBodyBytes,
 		validator:      newValidator(doc),
 		statsInterval:  cfg.StatsInterval,
-		stats:          &statsBook{samples: map[string][]sample{}},
+		stats:          &statsBook{samples: map[string]*series{}},
+		reserved:       map[int]bool{},
+		busy:           map[int]time.Time{},
 	}
 	if s.statsInterval <= 0 {
 		s.statsInterval = time.Minute

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"sync"
 	"time"
@@ -25,28 +26,92 @@ type sample struct {
 // statsBook keeps each database's samples, oldest first.
 type statsBook struct {
 	mu      sync.Mutex
-	samples map[string][]sample
+	samples map[string]*series
+}
+
+// series is one database's samples, packed: each is stored as its
+// difference from the one before, in four signed varints: how much longer
+// or shorter the time since the one before is than the step before it
+// (samples come every Config.StatsInterval, give or take the ticker's
+// jitter), then the change of connections, keys and commands. A sample of a
+// database that changes little takes some 5 bytes instead of 48; a week of
+// them, 10,080 samples, some 50 KB instead of some 500.
+type series struct {
+	data  []byte
+	base  step // what the first sample in data is the difference from
+	last  step // the newest sample, what the next one is encoded against
+	count int
+}
+
+// step is a sample and the time since the sample before it.
+type step struct {
+	sample
+	after time.Duration
+}
+
+// appendSample encodes s as its difference from prev.
+func appendSample(b []byte, prev step, s sample) ([]byte, step) {
+	after := s.at.Sub(prev.at)
+	b = binary.AppendVarint(b, int64(after-prev.after))
+	b = binary.AppendVarint(b, s.connections-prev.connections)
+	b = binary.AppendVarint(b, s.keys-prev.keys)
+	b = binary.AppendVarint(b, s.commands-prev.commands)
+	return b, step{s, after}
+}
+
+// readSample decodes the sample at the start of b that follows prev, and
+// returns it and its length in bytes.
+func readSample(b []byte, prev step) (step, int) {
+	var d [4]int64
+	n := 0
+	for i := range d {
+		v, k := binary.Varint(b[n:])
+		d[i], n = v, n+k
+	}
+	after := prev.after + time.Duration(d[0])
+	return step{sample{
+		at:          prev.at.Add(after),
+		connections: prev.connections + d[1],
+		keys:        prev.keys + d[2],
+		commands:    prev.commands + d[3],
+	}, after}, n
 }
 
 func (b *statsBook) add(id string, s sample) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	kept := b.samples[id]
-	cut := 0
-	for cut < len(kept) && s.at.Sub(kept[cut].at) > statsWindow {
-		cut++
+	ser := b.samples[id]
+	if ser == nil {
+		start := step{sample: sample{at: s.at}}
+		ser = &series{base: start, last: start}
+		b.samples[id] = ser
 	}
-	b.samples[id] = append(kept[cut:], s)
+	for ser.count > 0 {
+		first, n := readSample(ser.data, ser.base)
+		if s.at.Sub(first.at) <= statsWindow {
+			break
+		}
+		ser.base, ser.data, ser.count = first, ser.data[n:], ser.count-1
+	}
+	ser.data, ser.last = appendSample(ser.data, ser.last, s)
+	ser.count++
 }
 
 func (b *statsBook) since(id string, from time.Time) []sample {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	ser := b.samples[id]
+	if ser == nil {
+		return nil
+	}
 	var out []sample
-	for _, s := range b.samples[id] {
+	prev, data := ser.base, ser.data
+	for range ser.count {
+		s, n := readSample(data, prev)
 		if !s.at.Before(from) {
-			out = append(out, s)
+			out = append(out, s.sample)
 		}
+		prev, data = s, data[n:]
 	}
 	return out
 }

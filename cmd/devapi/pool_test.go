@@ -82,12 +82,12 @@ func startRedisPool(t *testing.T, n int, tlsDir string) (file string, urls []str
 	return file, urls
 }
 
-// Pool servers listen on ports of 32500-32767: below the kernel's ephemeral
+// Pool servers listen on ports of 32500-32699: below the kernel's ephemeral
 // range (32768 up), so that no port freeAddr hands out collides with them,
 // and apart from the other packages' test ranges.
 const (
 	poolPortMin = 32500
-	poolPortMax = 32767
+	poolPortMax = 32699
 )
 
 var nextPoolPort atomic.Int32
