@@ -254,3 +254,40 @@ func TestReplicaKilledDuringResets(t *testing.T) {
 	ps[0] = start(0)
 	checkLinearised(t, ps, dbs, acks, true)
 }
+
+// TestSurvivingReplicaRepairsThePlane: a replica dies between its store
+// commit and the pool server, leaving the server one password behind the
+// store; the replica that lives on re-applies the stored password at its
+// next periodic reconcile, without the dead one coming back.
+func TestSurvivingReplicaRepairsThePlane(t *testing.T) {
+	storeURL := pgtest.NewDatabase(t)
+	poolFile, _ := startRedisPool(t, 1, "")
+	args := func(extra ...string) []string {
+		return append([]string{"--data", t.TempDir(), "--plane", "pool", "--pool-file", poolFile}, extra...)
+	}
+	dying := serveArgs(t, args(), envStore+"="+storeURL, envCrash+"=reset-after-store")
+	living := serveArgs(t, args("--reconcile-every", "200ms"), envStore+"="+storeURL)
+	db := createOnPool(t, living, 1)[0]
+
+	if status, body, err := dying.call("POST", "/redis/reset-password/"+db.ID, ""); err == nil {
+		t.Fatalf("reset answered %d %s; the replica should have died after its commit", status, body)
+	}
+	dying.waitExit()
+	stored := living.database("GET", "/redis/database/"+db.ID, "")
+	if stored.Password == db.Password {
+		t.Fatal("the reset did not reach the store before the crash")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for redisClient(t, stored, stored.Password).Ping(t.Context()).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool server still refuses the stored password 10s after the crash\n%s", living.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := redisClient(t, stored, db.Password).Ping(t.Context()).Err(); err == nil {
+		t.Error("the pool server still accepts the password of before the stored reset")
+	}
+	if v, err := redisClient(t, stored, stored.Password).Get(t.Context(), "before").Result(); err != nil || v != db.ID {
+		t.Errorf("key after the repair: %q, %v", v, err)
+	}
+}
