@@ -214,6 +214,14 @@ func TestReplicasConcurrentResets(t *testing.T) {
 	}
 	checkLinearised(t, ps, dbs, acks, false)
 
+	for i, p := range ps { // no secret in any replica's log
+		for _, secret := range []string{poolAdminSecret, acks[0].db.Password, acks[0].db.RestToken, e2eKey} {
+			if strings.Contains(p.log.String(), secret) {
+				t.Errorf("replica %d's log holds a secret", i+1)
+			}
+		}
+	}
+
 	// The pool has 4 servers: a fourth database fits, a fifth is a clear error.
 	createOnPool(t, ps[1], 1)
 	status, body, err := ps[0].call("POST", "/redis/database", `{"database_name":"one-too-many","primary_region":"us-east-1","tls":false}`)
