@@ -32,38 +32,62 @@ const (
 	apiKey = "planes-api-key-0123456789abcdef"
 )
 
-// planeKind opens one kind of data plane on dir.
-type planeKind struct {
-	name       string
-	persistent bool
-	open       func(t *testing.T, dir string, cfg devapi.PlaneConfig) devapi.Plane
+// planeEnv is what a stack opens its plane with.
+type planeEnv struct {
+	dir   string // the plane's own directory, kept across a restart of the stack
+	cfg   devapi.PlaneConfig
+	store *sqlitestore.Store // the stack's store, a devapi.PoolStore
+	ca    *tlsca.CA          // the stack's CA, which issued cfg.TLS
 }
 
-// planeKinds are the planes every data-plane test runs on. redis-server is
-// skipped when the binary is missing, except in CI where it must be there.
+// planeKind opens one kind of data plane.
+type planeKind struct {
+	name string
+	// persistent: keys outlive a restart of devapi, and the plane accounts
+	// memory (a real redis-server).
+	persistent bool
+	// pool: a poolplane, which places each database on a server of its
+	// pool instead of a port of devapi's range.
+	pool bool
+	open func(t *testing.T, env planeEnv) devapi.Plane
+}
+
+// planeKinds are the planes every data-plane test runs on. redis-server and
+// the pool are skipped when the binary is missing, except in CI where it
+// must be there.
 func planeKinds(t *testing.T) []planeKind {
 	kinds := []planeKind{{
 		name: "embedded",
-		open: func(_ *testing.T, _ string, cfg devapi.PlaneConfig) devapi.Plane { return embeddedplane.New(cfg) },
+		open: func(_ *testing.T, env planeEnv) devapi.Plane { return embeddedplane.New(env.cfg) },
 	}}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is not installed, and CI=true requires the redis-server plane tests to run")
-		}
-		t.Log("redis-server not installed: skipping the redis-server plane (install it with apt-get install redis-server)")
+	if !haveRedisServer(t) {
+		t.Log("redis-server not installed: skipping the redis-server and pool planes (install it with apt-get install redis-server)")
 		return kinds
 	}
 	return append(kinds, planeKind{
 		name:       "redis-server",
 		persistent: true,
-		open: func(t *testing.T, dir string, cfg devapi.PlaneConfig) devapi.Plane {
-			p, err := redisserverplane.Open(t.Context(), redisserverplane.Config{Dir: dir, PlaneConfig: cfg})
+		open: func(t *testing.T, env planeEnv) devapi.Plane {
+			p, err := redisserverplane.Open(t.Context(), redisserverplane.Config{Dir: env.dir, PlaneConfig: env.cfg})
 			if err != nil {
 				t.Fatalf("open redis-server plane: %v", err)
 			}
 			return p
 		},
-	})
+	}, poolKind(defaultPoolSize))
+}
+
+// haveRedisServer reports whether redis-server is installed; under CI=true
+// it must be.
+func haveRedisServer(tb testing.TB) bool {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("redis-server is not installed, and CI=true requires the redis-server and pool plane tests to run")
+		}
+		return false
+	}
+	return true
 }
 
 // stack is a real devapi: SQLite store, a plane, the HTTP server.
@@ -71,8 +95,9 @@ type stack struct {
 	t      *testing.T
 	kind   planeKind
 	dir    string
-	store  devapi.Store
+	store  *sqlitestore.Store
 	plane  devapi.Plane
+	srv    *server.Server
 	ca     *tlsca.CA
 	http   *httptest.Server
 	client *gen.ClientWithResponses
@@ -96,7 +121,7 @@ func newStack(t *testing.T, kind planeKind, dir string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plane := kind.open(t, filepath.Join(dir, "redis"), devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg})
+	plane := kind.open(t, planeEnv{dir: filepath.Join(dir, "redis"), cfg: devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg}, store: store, ca: ca})
 	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: server.PortRange{Min: 21000, Max: 24999}})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +137,7 @@ func newStack(t *testing.T, kind planeKind, dir string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, kind: kind, dir: dir, store: store, plane: plane, ca: ca, http: hs, client: client}
+	s := &stack{t: t, kind: kind, dir: dir, store: store, plane: plane, srv: srv, ca: ca, http: hs, client: client}
 	t.Cleanup(s.stop)
 	return s
 }
@@ -130,13 +155,18 @@ func (s *stack) stop() {
 
 func (s *stack) create(name string, tlsOn bool) gen.Database {
 	s.t.Helper()
-	resp, err := s.client.CreateDatabaseWithResponse(s.t.Context(), gen.CreateDatabaseJSONRequestBody{
-		DatabaseName: &name, PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionUsEast1), Tls: &tlsOn,
-	})
+	resp, err := s.client.CreateDatabaseWithResponse(s.t.Context(), createBody(name, tlsOn))
 	if err != nil || resp.JSON200 == nil {
 		s.t.Fatalf("create: %v, %d %s", err, resp.StatusCode(), resp.Body)
 	}
 	return *resp.JSON200
+}
+
+// createBody asks for a database in us-east-1.
+func createBody(name string, tlsOn bool) gen.CreateDatabaseJSONRequestBody {
+	return gen.CreateDatabaseJSONRequestBody{
+		DatabaseName: &name, PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionUsEast1), Tls: &tlsOn,
+	}
 }
 
 func (s *stack) reset(id string) gen.DatabaseWithCredentials {
@@ -180,10 +210,20 @@ func TestDatabasesAreRealRedis(t *testing.T) {
 		t.Run(kind.name, func(t *testing.T) {
 			s := newStack(t, kind, t.TempDir())
 			ctx := t.Context()
-			for _, tlsOn := range []bool{true, false} {
+			// On a pool the server decides TLS, whatever the create asks:
+			// poolKind's first server is plain, its second TLS, so the
+			// creates ask for what they get.
+			for _, tlsOn := range []bool{false, true} {
 				db := s.create(fmt.Sprintf("tls-%v", tlsOn), tlsOn)
-				if db.Endpoint != "127.0.0.1" || db.Port < 21000 || db.Port > 24999 {
-					t.Errorf("endpoint %s:%d is not the advertised host and a port of the range", db.Endpoint, db.Port)
+				lo, hi := int64(21000), int64(24999)
+				if kind.pool {
+					lo, hi = poolPortMin, poolPortMax
+				}
+				if db.Endpoint != "127.0.0.1" || db.Port < lo || db.Port > hi {
+					t.Errorf("endpoint %s:%d is not the advertised host and a port of %d-%d", db.Endpoint, db.Port, lo, hi)
+				}
+				if db.Tls != tlsOn {
+					t.Errorf("created with tls=%v, answered tls=%v", tlsOn, db.Tls)
 				}
 				c := s.connect(db, *db.Password)
 				if err := c.Set(ctx, "session", "abc", 400*time.Millisecond).Err(); err != nil {
@@ -251,18 +291,37 @@ func TestDeleteFreesPort(t *testing.T) {
 	for _, kind := range planeKinds(t) {
 		t.Run(kind.name, func(t *testing.T) {
 			s := newStack(t, kind, t.TempDir())
+			ctx := t.Context()
 			db := s.create("doomed", true)
-			resp, err := s.client.DeleteDatabaseWithResponse(t.Context(), db.DatabaseId)
+			if err := s.connect(db, *db.Password).Set(ctx, "k", "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := s.client.DeleteDatabaseWithResponse(ctx, db.DatabaseId)
 			if err != nil || resp.StatusCode() != 200 {
 				t.Fatalf("delete: %v %d", err, resp.StatusCode())
 			}
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", db.Port))
-			if err != nil {
-				t.Fatalf("port %d still taken after delete: %v", db.Port, err)
-			}
-			_ = ln.Close()
-			if ids, err := s.plane.Databases(t.Context()); err != nil || len(ids) != 0 {
+			if ids, err := s.plane.Databases(ctx); err != nil || len(ids) != 0 {
 				t.Errorf("plane still holds %v (%v)", ids, err)
+			}
+			if !kind.pool {
+				ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", db.Port))
+				if err != nil {
+					t.Fatalf("port %d still taken after delete: %v", db.Port, err)
+				}
+				_ = ln.Close()
+				return
+			}
+			// A pool server keeps running: it goes back to the pool with
+			// the password off and no keys, and the next create gets it.
+			if err := s.connect(db, *db.Password).Ping(ctx).Err(); !authRefused(err) {
+				t.Errorf("the deleted database's password: %v, want an auth error", err)
+			}
+			next := s.create("next", true)
+			if next.Endpoint != db.Endpoint || next.Port != db.Port {
+				t.Fatalf("the next create got %s:%d, want the freed %s:%d", next.Endpoint, next.Port, db.Endpoint, db.Port)
+			}
+			if n, err := s.connect(next, *next.Password).DBSize(ctx).Result(); err != nil || n != 0 {
+				t.Errorf("the freed server holds %d keys (%v) for the next database, want 0", n, err)
 			}
 		})
 	}
@@ -297,7 +356,9 @@ func TestRestartServesStoredPasswordOnSamePort(t *testing.T) {
 }
 
 // TestEnableTLSSwitchesTheRedis: after enable-tls the same port speaks TLS
-// only, with the same password and keys.
+// only, with the same password and keys. A pool server speaks TLS or not
+// as its operator configured it: there enable-tls answers 400, saying so,
+// and the database goes on as it was.
 func TestEnableTLSSwitchesTheRedis(t *testing.T) {
 	for _, kind := range planeKinds(t) {
 		t.Run(kind.name, func(t *testing.T) {
@@ -308,6 +369,15 @@ func TestEnableTLSSwitchesTheRedis(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp, err := s.client.EnableTlsWithResponse(ctx, db.DatabaseId)
+			if kind.pool {
+				if err != nil || resp.StatusCode() != 400 || !strings.Contains(string(resp.Body), "plain TCP only") {
+					t.Fatalf("enable-tls on a plain pool server: %v %d %s; want 400 saying the server speaks plain TCP only", err, resp.StatusCode(), resp.Body)
+				}
+				if got, err := s.connect(db, *db.Password).Get(ctx, "k").Result(); err != nil || got != "v" {
+					t.Errorf("plain TCP after the refused enable-tls: %q, %v", got, err)
+				}
+				return // that it changes nothing else: TestPoolRefusedEnableTLSChangesNothing
+			}
 			if err != nil || resp.JSON200 == nil || !resp.JSON200.Tls || resp.JSON200.Port != db.Port {
 				t.Fatalf("enable-tls: %v %s", err, resp.Body)
 			}

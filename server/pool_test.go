@@ -1,0 +1,334 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/poolplane"
+	"github.com/devapi-dev/devapi/tlsca"
+)
+
+// Ports of the pool's redis-servers: a range no other test uses, below
+// Linux's ephemeral range (32768 up).
+const (
+	poolPortMin = 32710
+	poolPortMax = 32767
+)
+
+// defaultPoolSize is the pool of the data-plane tests: enough for the
+// creates of each.
+const defaultPoolSize = 4
+
+// poolAdmin is the ACL user the pool's servers give devapi.
+const poolAdmin = "devapi-admin"
+
+// poolKind is the pool plane on n redis-servers that the test starts, as an
+// operator configures them: `default` off, an admin user, no persistence.
+// They speak plain TCP and TLS in turn, a plain one first, so that a test's
+// first database, which Place puts on the first server, is a plain one and
+// its second a TLS one; the TLS ones serve a certificate of the stack's CA,
+// as `devapi pool cert` issues. The servers of a stack's directory are
+// started with its first plane and outlive it: a stack re-created on the
+// same directory, as a restarted devapi, finds them with their keys and
+// passwords. They are killed when the test ends.
+func poolKind(n int) planeKind {
+	var mu sync.Mutex
+	pools := map[string]string{} // server list by plane directory
+	return planeKind{
+		name:       "pool",
+		persistent: true,
+		pool:       true,
+		open: func(t *testing.T, env planeEnv) devapi.Plane {
+			t.Helper()
+			mu.Lock()
+			list, ok := pools[env.dir]
+			if !ok {
+				list = startPool(t, n, env.cfg.TLS, env.ca)
+				pools[env.dir] = list
+			}
+			mu.Unlock()
+			servers, err := poolplane.ParseServers(list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := poolplane.Open(t.Context(), poolplane.Config{Servers: servers, Store: env.store, RootCAs: env.ca.Pool()})
+			if err != nil {
+				t.Fatalf("open pool plane: %v", err)
+			}
+			return p
+		},
+	}
+}
+
+// startPool starts n redis-servers and returns their server list, one URL
+// a line, as --pool-file holds it.
+func startPool(t *testing.T, n int, tlsCfg *tls.Config, ca *tlsca.CA) string {
+	t.Helper()
+	var urls []string
+	for i := range n {
+		var serverTLS *tls.Config
+		if i%2 == 1 {
+			serverTLS = tlsCfg
+		}
+		urls = append(urls, startPoolServer(t, serverTLS, ca))
+	}
+	return "# the test's Redis pool\n" + strings.Join(urls, "\n") + "\n"
+}
+
+// startPoolServer runs one redis-server on a free port of the pool range,
+// TLS only with tlsCfg's certificate if tlsCfg is not nil, and returns its
+// URL with the admin user.
+func startPoolServer(t *testing.T, tlsCfg *tls.Config, ca *tlsca.CA) string {
+	t.Helper()
+	dir := t.TempDir()
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	password := hex.EncodeToString(secret)
+	scheme, tlsLines := "redis", ""
+	if tlsCfg != nil {
+		certPEM, keyPEM, err := tlsca.ServerPEM(tlsCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM} {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		scheme = "rediss"
+		tlsLines = fmt.Sprintf("tls-cert-file %s\ntls-key-file %s\ntls-auth-clients no\n",
+			filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	}
+	conf := filepath.Join(dir, "redis.conf")
+	for range 50 {
+		port := poolPortMin + mrand.IntN(poolPortMax-poolPortMin+1)
+		if !bindable(port) {
+			continue
+		}
+		listen := fmt.Sprintf("port %d\n", port)
+		if tlsCfg != nil {
+			listen = fmt.Sprintf("port 0\ntls-port %d\n", port)
+		}
+		text := "bind 127.0.0.1\nprotected-mode no\ndaemonize no\nsave \"\"\nappendonly no\n" +
+			"dir " + dir + "\nlogfile " + filepath.Join(dir, "redis.log") + "\n" + listen + tlsLines +
+			"user default off\nuser " + poolAdmin + " on >" + password + " ~* &* +@all\n"
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("redis-server", conf)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stop := func() { _ = cmd.Process.Kill(); <-exited }
+		u := fmt.Sprintf("%s://%s:%s@127.0.0.1:%d", scheme, poolAdmin, password, port)
+		if poolServerReady(u, ca, exited) {
+			t.Cleanup(stop)
+			return u
+		}
+		stop() // another program took the port meanwhile: try another
+	}
+	t.Fatalf("no redis-server would start on a port of %d-%d", poolPortMin, poolPortMax)
+	return ""
+}
+
+// poolServerReady waits until the server at rawURL answers its admin user,
+// or exits.
+func poolServerReady(rawURL string, ca *tlsca.CA, exited <-chan struct{}) bool {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return false
+	}
+	if opt.TLSConfig != nil {
+		opt.TLSConfig.RootCAs = ca.Pool()
+	}
+	opt.MaxRetries = -1
+	opt.DialTimeout = time.Second
+	c := redis.NewClient(opt)
+	defer func() { _ = c.Close() }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if c.Ping(context.Background()).Err() == nil {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// bindable reports whether nothing listens on port of 127.0.0.1 now.
+func bindable(port int) bool {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	_ = ln.Close()
+	return true
+}
+
+// newPoolStack is a stack on a pool of n servers; it skips without
+// redis-server, except under CI=true.
+func newPoolStack(t *testing.T, n int) *stack {
+	t.Helper()
+	if !haveRedisServer(t) {
+		t.Skip("redis-server not installed: skipping the pool plane (install it with apt-get install redis-server)")
+	}
+	return newStack(t, poolKind(n), t.TempDir())
+}
+
+// poolServerOf returns the pool server ("host:port") id holds, or "" if it
+// holds none.
+func (s *stack) poolServerOf(id string) string {
+	s.t.Helper()
+	as, err := s.store.PoolAssignments(s.t.Context())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return as[id].Server
+}
+
+// TestPoolFullIsABadRequest: a create beyond the pool's size answers 400,
+// saying the pool is full, and stores nothing; a delete makes room again.
+func TestPoolFullIsABadRequest(t *testing.T) {
+	s := newPoolStack(t, 2)
+	ctx := t.Context()
+	first := s.create("one", false)
+	s.create("two", true)
+	resp, err := s.client.CreateDatabaseWithResponse(ctx, createBody("three", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != 400 || !strings.Contains(string(resp.Body), "pool is full") {
+		t.Errorf("create beyond the pool: %d %s; want 400 saying the pool is full", resp.StatusCode(), resp.Body)
+	}
+	dbs, err := s.store.AllDatabases(ctx)
+	if err != nil || len(dbs) != 2 {
+		t.Errorf("store holds %d databases (%v) after the refused create, want 2", len(dbs), err)
+	}
+	if as, err := s.store.PoolAssignments(ctx); err != nil || len(as) != 2 {
+		t.Errorf("pool assignments after the refused create: %v (%v), want 2", as, err)
+	}
+
+	if del, err := s.client.DeleteDatabaseWithResponse(ctx, first.DatabaseId); err != nil || del.StatusCode() != 200 {
+		t.Fatalf("delete: %v", err)
+	}
+	again := s.create("three", false)
+	if again.Endpoint != first.Endpoint || again.Port != first.Port {
+		t.Errorf("after a delete the create got %s:%d, want the freed %s:%d", again.Endpoint, again.Port, first.Endpoint, first.Port)
+	}
+}
+
+// TestReconcileFreesAPoolPlaceOrphanedTwice: Reconcile frees a place that
+// the store does not have only when this server's previous Reconcile found
+// it orphaned too, since another replica's create places its database
+// before it stores it.
+func TestReconcileFreesAPoolPlaceOrphanedTwice(t *testing.T) {
+	t.Run("PlacedNotStored", func(t *testing.T) {
+		s := newPoolStack(t, defaultPoolSize) // newStack reconciled once already, before the place
+		ctx := t.Context()
+		placer := s.plane.(devapi.Placer)
+		// Another replica's create, between its Place and its store.
+		placed, err := placer.Place(ctx, "in-flight")
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := s.poolServerOf("in-flight")
+		if server == "" {
+			t.Fatal("Place recorded no assignment")
+		}
+
+		if err := s.srv.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.poolServerOf("in-flight"); got != server {
+			t.Fatalf("after one Reconcile the place holds %q, want %q still", got, server)
+		}
+		other, err := placer.Place(ctx, "another")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other == placed {
+			t.Fatalf("a new place got %v, the server of the place Reconcile kept", other)
+		}
+
+		if err := s.srv.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.poolServerOf("in-flight"); got != "" {
+			t.Errorf("after two Reconciles the orphaned place still holds %q", got)
+		}
+		// "another" was orphaned at one Reconcile only: it stays for now,
+		// and goes at the next.
+		if s.poolServerOf("another") == "" {
+			t.Errorf("the place made after the first Reconcile went at the second")
+		}
+		if err := s.srv.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.poolServerOf("another"); got != "" {
+			t.Errorf("after its second Reconcile the orphaned place still holds %q", got)
+		}
+	})
+
+	t.Run("DeletedFromStoreOnly", func(t *testing.T) {
+		s := newPoolStack(t, defaultPoolSize)
+		ctx := t.Context()
+		db := s.create("half-deleted", false)
+		if err := s.connect(db, *db.Password).Set(ctx, "k", "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		server := s.poolServerOf(db.DatabaseId)
+		// A replica that died between the store delete and the plane's Remove.
+		if err := s.store.DeleteDatabase(ctx, email, db.DatabaseId); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := s.srv.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.poolServerOf(db.DatabaseId); got != server {
+			t.Fatalf("after one Reconcile the database holds %q, want %q still", got, server)
+		}
+		if err := s.srv.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.poolServerOf(db.DatabaseId); got != "" {
+			t.Fatalf("after two Reconciles the database still holds %q", got)
+		}
+		// Freed the way Remove frees: the password is off and the keys gone,
+		// so the next database starts empty on that server.
+		if err := s.connect(db, *db.Password).Ping(ctx).Err(); !authRefused(err) {
+			t.Errorf("the removed database's password after Reconcile freed it: %v, want an auth error", err)
+		}
+		next := s.create("next", false)
+		if next.Endpoint != db.Endpoint || next.Port != db.Port {
+			t.Fatalf("the next create got %s:%d, want the freed %s:%d", next.Endpoint, next.Port, db.Endpoint, db.Port)
+		}
+		if n, err := s.connect(next, *next.Password).DBSize(ctx).Result(); err != nil || n != 0 {
+			t.Errorf("the freed server holds %d keys (%v) for the next database, want 0", n, err)
+		}
+	})
+}
