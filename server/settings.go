@@ -14,7 +14,13 @@ import (
 // crash in between is repaired by Reconcile, which serves what is stored.
 // The plane never takes an older password from it: Serve carries the
 // stored generation.
+//
+// A Placer fixes where a database lives, TLS included, so on one a change
+// of TLS is refused (EINVALID) before anything is stored.
 func (s *Server) update(ctx context.Context, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
+	if _, placed := s.plane.(devapi.Placer); placed {
+		change = keepTLS(change)
+	}
 	d, err := s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, id, change)
 	if err != nil {
 		return nil, err
@@ -23,6 +29,24 @@ func (s *Server) update(ctx context.Context, id string, change func(*devapi.Data
 		return nil, err
 	}
 	return d, nil
+}
+
+// keepTLS wraps change to refuse changing the database's TLS.
+func keepTLS(change func(*devapi.Database) error) func(*devapi.Database) error {
+	return func(d *devapi.Database) error {
+		was := d.TLS
+		if err := change(d); err != nil {
+			return err
+		}
+		if d.TLS != was {
+			scheme := "plain TCP"
+			if was {
+				scheme = "TLS"
+			}
+			return devapi.Errorf(devapi.EINVALID, "database %s is on a pool server that speaks %s only; its TLS cannot change", d.ID, scheme)
+		}
+		return nil
+	}
 }
 
 // outcome sorts a database operation's error: the status to answer and its
