@@ -234,10 +234,12 @@ type PlaneConfig struct {
 // TLS.
 type Placer interface {
 	Plane
-	// Place reserves a place for the new database id and returns it. Placing
-	// an id again returns the place it holds. ECONFLICT when the plane has no
-	// free place (the message says so, for the caller). Remove frees it.
-	Place(ctx context.Context, id string) (Placement, error)
+	// Place reserves a place for the new database id and returns it: one
+	// with TLS as tls asks if one is free, else one of the other kind (the
+	// Placement says which). Placing an id again returns the place it holds.
+	// ECONFLICT when the plane has no free place (the message says so, for
+	// the caller). Remove frees it.
+	Place(ctx context.Context, id string, tls bool) (Placement, error)
 }
 
 // Placement is where a Placer serves a database.

@@ -119,7 +119,7 @@ func (e *env) place(id string, tlsOn bool) devapi.Placement {
 		}
 	}()
 	for {
-		pl, err := p.Place(ctx, id)
+		pl, err := p.Place(ctx, id, tlsOn)
 		if err != nil {
 			e.t.Fatalf("place %s (TLS %v): %v", id, tlsOn, err)
 		}
@@ -133,7 +133,7 @@ func (e *env) place(id string, tlsOn bool) devapi.Placement {
 			e.t.Fatalf("remove %s: %v", id, err)
 		}
 		filler := fmt.Sprintf("%s-filler-%d", id, len(fillers))
-		if _, err := p.Place(ctx, filler); err != nil {
+		if _, err := p.Place(ctx, filler, !tlsOn); err != nil {
 			e.t.Fatalf("no place with TLS %v for %s: %v", tlsOn, id, err)
 		}
 		fillers = append(fillers, filler)
@@ -348,7 +348,7 @@ func Run(t *testing.T, opts Options) {
 			p, freed := e.placer(), false
 			for i := 0; ; i++ {
 				id := fmt.Sprint("fill-", i)
-				pl, err := p.Place(ctx, id)
+				pl, err := p.Place(ctx, id, false)
 				if devapi.ErrorCode(err) == devapi.ECONFLICT {
 					break
 				}

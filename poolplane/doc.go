@@ -14,8 +14,9 @@
 // refuses every client.
 //
 // Place gives a new database the first server of the list that no database
-// holds: clients dial that server's host and port, with TLS if its URL is
-// rediss://. The server is handed out as it is: Remove empties a server
+// holds, of the kind (rediss:// or redis://) the create asked for if one is
+// free, else of the other: clients dial that server's host and port, with
+// TLS if its URL is rediss://. The server is handed out as it is: Remove empties a server
 // before it frees it, so a server added to the list should be empty.
 //
 // Serve and SetPassword apply the password with

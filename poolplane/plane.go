@@ -199,9 +199,10 @@ func checkPassword(pw string) error {
 }
 
 // Place implements devapi.Placer: the first server of the list that no
-// database holds, or the one id holds already. ECONFLICT when every server
-// is taken.
-func (p *Plane) Place(ctx context.Context, id string) (devapi.Placement, error) {
+// database holds and speaks TLS as tls asks, else the first free one of the
+// other kind, or the one id holds already. ECONFLICT when every server is
+// taken.
+func (p *Plane) Place(ctx context.Context, id string, tls bool) (devapi.Placement, error) {
 	done, err := p.open()
 	if err != nil {
 		return devapi.Placement{}, err
@@ -210,7 +211,16 @@ func (p *Plane) Place(ctx context.Context, id string) (devapi.Placement, error) 
 	if !validID.MatchString(id) {
 		return devapi.Placement{}, devapi.Errorf(devapi.EINVALID, "invalid database id %q", id)
 	}
-	key, err := p.store.AssignPoolServer(ctx, id, p.keys)
+	// The servers of the kind asked for first, each kind in list order.
+	keys := make([]string, 0, len(p.keys))
+	for _, want := range []bool{tls, !tls} {
+		for _, k := range p.keys {
+			if p.servers[k].spec.TLS == want {
+				keys = append(keys, k)
+			}
+		}
+	}
+	key, err := p.store.AssignPoolServer(ctx, id, keys)
 	switch {
 	case devapi.ErrorCode(err) == devapi.ECONFLICT:
 		return devapi.Placement{}, devapi.Errorf(devapi.ECONFLICT,

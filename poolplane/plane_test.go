@@ -77,7 +77,7 @@ func TestConformance(t *testing.T) {
 // servePlaced places id on p and serves it with password at generation 1.
 func servePlaced(tb testing.TB, p *poolplane.Plane, id, password string) devapi.PlaneDatabase {
 	tb.Helper()
-	pl, err := p.Place(tb.Context(), id)
+	pl, err := p.Place(tb.Context(), id, false)
 	if err != nil {
 		tb.Fatalf("place %s: %v", id, err)
 	}
@@ -93,22 +93,49 @@ func TestPlaceFullPool(t *testing.T) {
 	servers := []poolplane.ServerSpec{startServer(t, nil), startServer(t, nil)}
 	p := openPlane(t, servers, nil, openStore(t, filepath.Join(t.TempDir(), "devapi.db")))
 	ctx := t.Context()
-	a, err := p.Place(ctx, "a")
+	a, err := p.Place(ctx, "a", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (devapi.Placement{Host: "127.0.0.1", Port: servers[0].Port}); a != want {
 		t.Errorf("first placement %+v, want %+v", a, want)
 	}
-	if _, err := p.Place(ctx, "b"); err != nil {
+	if _, err := p.Place(ctx, "b", false); err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Place(ctx, "c")
+	_, err = p.Place(ctx, "c", false)
 	if devapi.ErrorCode(err) != devapi.ECONFLICT || !strings.Contains(devapi.ErrorMessage(err), "the Redis pool is full: all 2 servers hold a database") {
 		t.Errorf("place on a full pool: %v, want ECONFLICT saying the pool is full", err)
 	}
-	if again, err := p.Place(ctx, "a"); err != nil || again != a {
+	if again, err := p.Place(ctx, "a", false); err != nil || again != a {
 		t.Errorf("placing a again: %+v, %v; want %+v", again, err, a)
+	}
+}
+
+// TestPlacePrefersTheKindAsked: a create that asks for TLS gets a rediss://
+// server even when a plain one comes first in the list, and the other kind
+// only when none of its own is free.
+func TestPlacePrefersTheKindAsked(t *testing.T) {
+	needRedisServer(t)
+	tlsCfg, roots := serverConfig(t)
+	plain, secure := startServer(t, nil), startServer(t, tlsCfg)
+	p := openPlane(t, []poolplane.ServerSpec{plain, secure}, roots, openStore(t, filepath.Join(t.TempDir(), "devapi.db")))
+	ctx := t.Context()
+	for _, step := range []struct {
+		id       string
+		tls      bool
+		wantPort int
+	}{
+		{"wants-tls", true, secure.Port},
+		{"wants-tls-too", true, plain.Port}, // the only free one left
+	} {
+		pl, err := p.Place(ctx, step.id, step.tls)
+		if err != nil {
+			t.Fatalf("place %s: %v", step.id, err)
+		}
+		if pl.Port != step.wantPort || pl.TLS != (step.wantPort == secure.Port) {
+			t.Errorf("place %s (TLS %v): %+v, want port %d", step.id, step.tls, pl, step.wantPort)
+		}
 	}
 }
 
@@ -161,7 +188,7 @@ func TestRemoveWipesAndFrees(t *testing.T) {
 	if err := held.Set(ctx, "secret", "of old", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Place(ctx, "new"); devapi.ErrorCode(err) != devapi.ECONFLICT {
+	if _, err := p.Place(ctx, "new", false); devapi.ErrorCode(err) != devapi.ECONFLICT {
 		t.Fatalf("place on a full pool: %v", err)
 	}
 	if err := p.Remove(ctx, "old"); err != nil {
@@ -257,7 +284,7 @@ func TestOpenWithServerDown(t *testing.T) {
 		t.Errorf("log %q: want the down server named, without its password", log.String())
 	}
 	// Status of a database on the down server: stopped.
-	if _, err := p.Place(t.Context(), "db"); err != nil {
+	if _, err := p.Place(t.Context(), "db", false); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := p.Status(t.Context(), "db"); err != nil || st.State != devapi.PlaneStopped {

@@ -158,7 +158,7 @@ func bindable(port int) bool {
 // is reserved before the database is stored, and freed again if the database
 // cannot be stored or served.
 func (s *Server) createPlaced(ctx context.Context, placer devapi.Placer, d *devapi.Database) error {
-	p, err := placer.Place(ctx, d.ID)
+	p, err := placer.Place(ctx, d.ID, d.TLS)
 	if err != nil {
 		return err
 	}

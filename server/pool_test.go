@@ -251,7 +251,7 @@ func TestReconcileFreesAPoolPlaceOrphanedTwice(t *testing.T) {
 		ctx := t.Context()
 		placer := s.plane.(devapi.Placer)
 		// Another replica's create, between its Place and its store.
-		placed, err := placer.Place(ctx, "in-flight")
+		placed, err := placer.Place(ctx, "in-flight", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func TestReconcileFreesAPoolPlaceOrphanedTwice(t *testing.T) {
 		if got := s.poolServerOf("in-flight"); got != server {
 			t.Fatalf("after one Reconcile the place holds %q, want %q still", got, server)
 		}
-		other, err := placer.Place(ctx, "another")
+		other, err := placer.Place(ctx, "another", false)
 		if err != nil {
 			t.Fatal(err)
 		}
