@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/devapi-dev/devapi"
@@ -129,6 +130,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		return usageError{fmt.Errorf("a PostgreSQL store is shared by devapi replicas, and --plane %s would start a Redis of its own for every database in each replica: use --plane pool", o.plane)}
 	}
 	logger := slog.New(handler)
+	// go-redis reports dial failures through a process-wide logger of its
+	// own; send them to devapi's log, in its format.
+	redis.SetLogger(redisLogger{logger})
 
 	// Everything devapi writes is for its owner only.
 	syscall.Umask(0o077)
@@ -468,4 +472,11 @@ func readPool(file string, getenv func(string) string) ([]poolplane.ServerSpec, 
 		return nil, usageError{fmt.Errorf("--plane pool needs Redis servers: list their URLs in --pool-file or $%s", envPool)}
 	}
 	return servers, nil
+}
+
+// redisLogger passes go-redis's messages to devapi's log as warnings.
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
