@@ -22,8 +22,17 @@ func planeSpec(d *devapi.Database) devapi.PlaneDatabase {
 // it serves every stored database with its stored password (the password of
 // the reset that committed last) and removes what the plane holds for
 // databases the store no longer has. A database that cannot be served is
-// logged and skipped, so one taken port does not keep the others down.
+// logged and skipped, so one taken port does not keep the others down; so is
+// one that cannot be removed (a pool server that does not answer), to be
+// tried again next time. On a Placer, shared by replicas, what the store does
+// not have is removed only when the previous Reconcile found it too (see
+// confirmedOrphans).
 func (s *Server) Reconcile(ctx context.Context) error {
+	return s.reconcile(ctx, slog.LevelInfo)
+}
+
+// reconcile is Reconcile, logging its summary at level when nothing failed.
+func (s *Server) reconcile(ctx context.Context, level slog.Level) error {
 	dbs, err := s.store.AllDatabases(ctx)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
@@ -45,12 +54,17 @@ func (s *Server) Reconcile(ctx context.Context) error {
 	for _, id := range held {
 		if !stored[id] {
 			if err := s.plane.Remove(ctx, id); err != nil {
-				return fmt.Errorf("reconcile: remove %s: %w", id, err)
+				failed++
+				s.logger.ErrorContext(ctx, "cannot remove a database the store no longer has", slog.String("database_id", id), slog.Any("err", err))
+				continue
 			}
 			s.logger.InfoContext(ctx, "removed a database the store no longer has", slog.String("database_id", id))
 		}
 	}
-	s.logger.InfoContext(ctx, "reconciled data plane", slog.Int("databases", len(dbs)), slog.Int("failed", failed))
+	if failed > 0 {
+		level = slog.LevelWarn
+	}
+	s.logger.Log(ctx, level, "reconciled data plane", slog.Int("databases", len(dbs)), slog.Int("failed", failed))
 	return nil
 }
 
@@ -76,10 +90,11 @@ func (s *Server) confirmedOrphans(held []string, stored map[string]bool) []strin
 	s.orphans = make(map[string]bool, len(orphans))
 	var confirmed []string
 	for _, id := range orphans {
+		// Confirmed ones stay marked too: one whose Remove fails is
+		// confirmed again next time.
+		s.orphans[id] = true
 		if seen[id] {
 			confirmed = append(confirmed, id)
-		} else {
-			s.orphans[id] = true
 		}
 	}
 	return confirmed
@@ -96,7 +111,9 @@ func (s *Server) RunReconcile(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			// Once a minute on every replica: only worth a line when
+			// something failed.
+			if err := s.reconcile(ctx, slog.LevelDebug); err != nil && ctx.Err() == nil {
 				s.logger.ErrorContext(ctx, "periodic reconcile failed", slog.Any("err", err))
 			}
 		}
