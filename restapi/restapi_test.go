@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,9 +57,10 @@ func planes(t *testing.T) []plane {
 
 // env is a real devapi: store, plane, management API and REST API.
 type env struct {
-	t    *testing.T
-	api  string // management base …/v2
-	rest string // REST API base
+	t      *testing.T
+	api    string // management base …/v2
+	rest   string // REST API base
+	server *restapi.Server
 }
 
 type database struct {
@@ -69,6 +71,13 @@ type database struct {
 }
 
 func newEnv(t *testing.T, p plane) *env {
+	t.Helper()
+	return newEnvWith(t, p, restapi.Config{})
+}
+
+// newEnvWith is newEnv with the REST API configured as cfg says (its Store
+// and RootCAs are set here).
+func newEnvWith(t *testing.T, p plane, cfg restapi.Config) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -94,7 +103,8 @@ func newEnv(t *testing.T, p plane) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest, err := restapi.New(restapi.Config{Store: store, RootCAs: ca.Pool()})
+	cfg.Store, cfg.RootCAs = store, ca.Pool()
+	rest, err := restapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +113,7 @@ func newEnv(t *testing.T, p plane) *env {
 	t.Cleanup(ms.Close)
 	rs := httptest.NewServer(rest.Handler())
 	t.Cleanup(rs.Close)
-	return &env{t: t, api: ms.URL + "/v2", rest: rs.URL}
+	return &env{t: t, api: ms.URL + "/v2", rest: rs.URL, server: rest}
 }
 
 func (e *env) manage(method, path, body string) []byte {
@@ -312,4 +322,36 @@ func TestRequestSizeLimit(t *testing.T) {
 	big := `["SET","k","` + strings.Repeat("x", restapi.MaxBodyBytes) + `"]`
 	e.expect(e.call("POST", "/", tok, big), 413, `{"error":"ERR max request size exceeded. Limit: 10485760 bytes"}`)
 	e.expect(e.call("POST", "/", tok, `["SET","k","`+strings.Repeat("x", 1<<20)+`"]`), 200, `{"result":"OK"}`)
+}
+
+// TestIdlePoolsClose: the connection pool of a database no request used for
+// IdleTimeout is closed (a deleted database's, say), and a request after
+// that opens a new one.
+func TestIdlePoolsClose(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	e := newEnvWith(t, planes(t)[0], restapi.Config{IdleTimeout: time.Minute, Now: clock})
+	a, b := e.create(false), e.create(false)
+	for _, d := range []database{a, b} {
+		e.expect(e.call("POST", "/set/k/v", d.RestToken, ""), 200, `{"result":"OK"}`)
+	}
+	if n := e.server.OpenPools(); n != 2 {
+		t.Fatalf("%d pools open after requests to 2 databases", n)
+	}
+	advance(30 * time.Second)
+	e.expect(e.call("GET", "/get/k", a.RestToken, ""), 200, `{"result":"v"}`)
+	if n := e.server.OpenPools(); n != 2 {
+		t.Errorf("%d pools open before b was idle for a minute, want 2", n)
+	}
+	advance(40 * time.Second) // b idle 70 s, a 40 s
+	e.expect(e.call("GET", "/get/k", a.RestToken, ""), 200, `{"result":"v"}`)
+	if n := e.server.OpenPools(); n != 1 {
+		t.Errorf("%d pools open after b was idle for 70 s, want 1", n)
+	}
+	e.expect(e.call("GET", "/get/k", b.RestToken, ""), 200, `{"result":"v"}`)
+	if n := e.server.OpenPools(); n != 2 {
+		t.Errorf("%d pools open after b's next request, want 2", n)
+	}
 }

@@ -44,6 +44,12 @@ type Config struct {
 	RootCAs *x509.CertPool
 	// Logger receives one line per request. Default: discard.
 	Logger *slog.Logger
+	// IdleTimeout closes the connection pool of a database that no request
+	// used for this long (one that was deleted, say); the next request opens
+	// a new one. Default: 5 minutes.
+	IdleTimeout time.Duration
+	// Now tells the time. Default: time.Now.
+	Now func() time.Time
 }
 
 // Server serves the REST data API.
@@ -53,6 +59,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	clients map[string]*dbClient // by database id
+	swept   time.Time            // when idle pools were last looked for
 }
 
 // dbClient is a connection pool to one database, for one password.
@@ -62,6 +69,7 @@ type dbClient struct {
 	port     int
 	tls      bool
 	client   *redis.Client
+	used     time.Time // last handed to a request
 }
 
 // New returns a Server.
@@ -71,6 +79,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.PlaneHost == "" {
 		cfg.PlaneHost = "127.0.0.1"
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -90,17 +104,36 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// OpenPools reports how many databases have a connection pool open.
+func (s *Server) OpenPools() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
 // client returns the pool for d's current password, replacing a pool made
-// for an older one.
+// for an older one, and closes the pools of other databases idle for
+// IdleTimeout.
 func (s *Server) client(d *devapi.Database) *redis.Client {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	if now.Sub(s.swept) >= s.cfg.IdleTimeout/2 {
+		s.swept = now
+		for id, c := range s.clients {
+			if id != d.ID && now.Sub(c.used) >= s.cfg.IdleTimeout {
+				_ = c.client.Close()
+				delete(s.clients, id)
+			}
+		}
+	}
 	c, ok := s.clients[d.ID]
 	host := s.cfg.PlaneHost
 	if s.cfg.EndpointHosts {
 		host = d.Endpoint
 	}
 	if ok && c.password == d.Password && c.host == host && c.port == d.Port && c.tls == d.TLS {
+		c.used = now
 		return c.client
 	}
 	if ok {
@@ -117,7 +150,7 @@ func (s *Server) client(d *devapi.Database) *redis.Client {
 	if d.TLS {
 		opt.TLSConfig = &tls.Config{RootCAs: s.cfg.RootCAs, ServerName: host, MinVersion: tls.VersionTLS12}
 	}
-	c = &dbClient{password: d.Password, host: host, port: d.Port, tls: d.TLS, client: redis.NewClient(opt)}
+	c = &dbClient{password: d.Password, host: host, port: d.Port, tls: d.TLS, client: redis.NewClient(opt), used: now}
 	s.clients[d.ID] = c
 	return c.client
 }
