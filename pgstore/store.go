@@ -38,6 +38,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
+	// An acknowledged change must survive a crash of the server: whatever
+	// the server's or the database's default, devapi's sessions wait for
+	// the WAL flush of every commit.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	if !strings.Contains(url, "pool_max_conns") {
 		// pgx's default, 4 on this size of machine, queues concurrent
 		// requests behind 4 round trips; PostgreSQL batches the fsyncs of

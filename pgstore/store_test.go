@@ -167,3 +167,24 @@ func TestPoolStore(t *testing.T) {
 		return handles
 	})
 }
+
+// TestSynchronousCommit: devapi's sessions flush every commit even on a
+// database whose default says not to.
+func TestSynchronousCommit(t *testing.T) {
+	u := pgtest.NewDatabase(t)
+	s := openURL(t, u)
+	name := s.pool.Config().ConnConfig.Database
+	if _, err := s.pool.Exec(t.Context(), "ALTER DATABASE "+name+" SET synchronous_commit = off"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openURL(t, u)
+	defer s.Close()
+	var got string
+	if err := s.pool.QueryRow(t.Context(), "SHOW synchronous_commit").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "on" {
+		t.Errorf("synchronous_commit = %q in devapi's session on a database set to off, want on", got)
+	}
+}
