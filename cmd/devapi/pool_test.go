@@ -186,3 +186,44 @@ func TestPoolTLS(t *testing.T) {
 		t.Errorf("REST API over the TLS pool server: %d", status)
 	}
 }
+
+// TestPoolUsageErrors: what is wrong with a pool's configuration is a usage
+// error (exit 2) that says what, and never repeats an admin password.
+func TestPoolUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const secret = "pool-secret-xyz"
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"no servers", []string{"--plane", "pool"}, nil, "--pool-file"},
+		{"empty file", []string{"--plane", "pool", "--pool-file", write("empty", "# nothing\n")}, nil, "--pool-file"},
+		{"default user", []string{"--plane", "pool", "--pool-file", write("default", "redis://default:"+secret+"@127.0.0.1:6379\n")}, nil, "default"},
+		{"bad scheme", nil, []string{envPool + "=http://admin:" + secret + "@127.0.0.1:6379"}, "redis"},
+		{"file without pool", []string{"--plane", "embedded", "--pool-file", write("x", "redis://a:b@127.0.0.1:1\n")}, nil, "--plane pool"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--rest-addr", "127.0.0.1:0"}, c.args...)
+			if c.env != nil {
+				args = append(args, "--plane", "pool")
+			}
+			r := (&cliUser{t: t, env: c.env}).run(args...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 mentioning %q", r.code, r.stderr, c.want)
+			}
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Errorf("the error repeats the admin password: %s", r.stderr)
+			}
+		})
+	}
+}

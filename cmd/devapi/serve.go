@@ -463,6 +463,9 @@ func readPool(file string, getenv func(string) string) ([]poolplane.ServerSpec, 
 		text, from = string(b), "--pool-file "+file
 	} else {
 		text, from = strings.Join(strings.Fields(getenv(envPool)), "\n"), "$"+envPool
+		if text == "" {
+			return nil, usageError{fmt.Errorf("--plane pool needs Redis servers: list their URLs in --pool-file or $%s", envPool)}
+		}
 	}
 	servers, err := poolplane.ParseServers(text)
 	if err != nil {
