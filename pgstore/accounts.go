@@ -9,13 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
 
 // CreateAccount adds an account. ECONFLICT if the email exists.
 func (s *Store) CreateAccount(ctx context.Context, a *devapi.Account) error {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO accounts (email, created_at) VALUES ($1, $2)`,
-		a.Email, toMicros(a.CreatedAt))
+		a.Email, schema.Micros(a.CreatedAt))
 	switch {
 	case isUniqueViolation(err):
 		return devapi.Errorf(devapi.ECONFLICT, "account %s already exists", a.Email)
@@ -40,7 +41,7 @@ func (s *Store) Accounts(ctx context.Context) ([]*devapi.Account, error) {
 		if err := rows.Scan(&a.Email, &created); err != nil {
 			return nil, fmt.Errorf("pgstore: list accounts: %w", err)
 		}
-		a.CreatedAt = fromMicros(created)
+		a.CreatedAt = schema.FromMicros(created)
 		as = append(as, &a)
 	}
 	if err := rows.Err(); err != nil {
@@ -54,7 +55,7 @@ func (s *Store) Accounts(ctx context.Context) ([]*devapi.Account, error) {
 func (s *Store) AddAPIKey(ctx context.Context, k *devapi.APIKey) error {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO api_keys (id, email, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		k.ID, k.Email, k.Name, k.Hash, toMicros(k.CreatedAt))
+		k.ID, k.Email, k.Name, k.Hash, schema.Micros(k.CreatedAt))
 	switch {
 	case isForeignKeyViolation(err):
 		return devapi.Errorf(devapi.ENOTFOUND, "account %s not found", k.Email)
@@ -82,7 +83,7 @@ func (s *Store) APIKeys(ctx context.Context, email string) ([]*devapi.APIKey, er
 		if err := rows.Scan(&k.ID, &k.Email, &k.Name, &k.Hash, &created); err != nil {
 			return nil, fmt.Errorf("pgstore: list api keys: %w", err)
 		}
-		k.CreatedAt = fromMicros(created)
+		k.CreatedAt = schema.FromMicros(created)
 		ks = append(ks, &k)
 	}
 	if err := rows.Err(); err != nil {
@@ -123,6 +124,6 @@ func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devap
 	if subtle.ConstantTimeCompare([]byte(a.Email), []byte(email)) != 1 {
 		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")
 	}
-	a.CreatedAt = fromMicros(created)
+	a.CreatedAt = schema.FromMicros(created)
 	return &a, nil
 }

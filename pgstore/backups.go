@@ -9,13 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
 
 // CreateBackup implements devapi.BackupStore.
 func (s *Store) CreateBackup(ctx context.Context, b *devapi.Backup) error {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO backups (id, database_id, name, daily, created_at, size, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		b.ID, b.DatabaseID, b.Name, boolInt(b.Daily), toMicros(b.CreatedAt), b.Size, base64.StdEncoding.EncodeToString(b.Data))
+		b.ID, b.DatabaseID, b.Name, schema.Bool(b.Daily), schema.Micros(b.CreatedAt), b.Size, base64.StdEncoding.EncodeToString(b.Data))
 	switch {
 	case isUniqueViolation(err):
 		return devapi.Errorf(devapi.ECONFLICT, "backup %s already exists", b.ID)
@@ -42,7 +43,7 @@ func (s *Store) Backups(ctx context.Context, databaseID string) ([]*devapi.Backu
 		if err := rows.Scan(&b.ID, &b.DatabaseID, &b.Name, &daily, &created, &b.Size); err != nil {
 			return nil, fmt.Errorf("pgstore: list backups: %w", err)
 		}
-		b.Daily, b.CreatedAt = daily != 0, fromMicros(created)
+		b.Daily, b.CreatedAt = daily != 0, schema.FromMicros(created)
 		out = append(out, &b)
 	}
 	if err := rows.Err(); err != nil {
@@ -65,7 +66,7 @@ func (s *Store) Backup(ctx context.Context, databaseID, id string) (*devapi.Back
 	case err != nil:
 		return nil, fmt.Errorf("pgstore: get backup: %w", err)
 	}
-	b.Daily, b.CreatedAt = daily != 0, fromMicros(created)
+	b.Daily, b.CreatedAt = daily != 0, schema.FromMicros(created)
 	if b.Data, err = base64.StdEncoding.DecodeString(data); err != nil {
 		return nil, fmt.Errorf("pgstore: get backup %s: %w", id, err)
 	}

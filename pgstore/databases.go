@@ -9,12 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
-
-// databaseColumns are the columns scanDatabase reads, in its order.
-const databaseColumns = `id, owner, name, platform, primary_region, read_regions, plan, budget,
-	tls, eviction, auto_upgrade, prod_pack, state, endpoint, port, created_at,
-	password, rest_token, read_only_rest_token, generation, daily_backup`
 
 // CreateDatabase stores a new database. ECONFLICT if the id exists, ENOTFOUND
 // if its owner has no account. A nil ReadRegions is stored, and read back, as
@@ -29,12 +25,12 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
 		return fmt.Errorf("pgstore: create database: %w", err)
 	}
 	_, err = s.pool.Exec(ctx,
-		`INSERT INTO databases (`+databaseColumns+`)
+		`INSERT INTO databases (`+schema.DatabaseColumns+`)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		d.ID, d.Owner, d.Name, d.Platform, d.PrimaryRegion, string(readRegions), d.Plan, d.Budget,
-		boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
-		d.State, d.Endpoint, d.Port, toMicros(d.CreatedAt),
-		d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, boolInt(d.DailyBackup))
+		schema.Bool(d.TLS), schema.Bool(d.Eviction), schema.Bool(d.AutoUpgrade), schema.Bool(d.ProdPack),
+		d.State, d.Endpoint, d.Port, schema.Micros(d.CreatedAt),
+		d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, schema.Bool(d.DailyBackup))
 	switch {
 	case isUniqueViolation(err):
 		return devapi.Errorf(devapi.ECONFLICT, "database %s already exists", d.ID)
@@ -50,8 +46,8 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
 // belongs to another account.
 func (s *Store) Database(ctx context.Context, owner, id string) (*devapi.Database, error) {
 	row := s.pool.QueryRow(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE id = $1 AND owner = $2`, id, owner)
-	d, err := scanDatabase(row)
+		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE id = $1 AND owner = $2`, id, owner)
+	d, err := schema.ScanDatabase(row)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
@@ -64,7 +60,7 @@ func (s *Store) Database(ctx context.Context, owner, id string) (*devapi.Databas
 // Databases lists owner's databases, oldest first (ties by id).
 func (s *Store) Databases(ctx context.Context, owner string) ([]*devapi.Database, error) {
 	return s.listDatabases(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE owner = $1 ORDER BY created_at, id COLLATE "C"`, owner)
+		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE owner = $1 ORDER BY created_at, id COLLATE "C"`, owner)
 }
 
 // DatabaseByRestToken returns the database whose full or read-only REST
@@ -74,8 +70,8 @@ func (s *Store) DatabaseByRestToken(ctx context.Context, token string) (*devapi.
 		return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
 	}
 	row := s.pool.QueryRow(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE rest_token = $1 OR read_only_rest_token = $2 LIMIT 1`, token, token)
-	d, err := scanDatabase(row)
+		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE rest_token = $1 OR read_only_rest_token = $2 LIMIT 1`, token, token)
+	d, err := schema.ScanDatabase(row)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
@@ -87,7 +83,7 @@ func (s *Store) DatabaseByRestToken(ctx context.Context, token string) (*devapi.
 
 // AllDatabases lists every account's databases, oldest first (ties by id).
 func (s *Store) AllDatabases(ctx context.Context) ([]*devapi.Database, error) {
-	return s.listDatabases(ctx, `SELECT `+databaseColumns+` FROM databases ORDER BY created_at, id COLLATE "C"`)
+	return s.listDatabases(ctx, `SELECT `+schema.DatabaseColumns+` FROM databases ORDER BY created_at, id COLLATE "C"`)
 }
 
 func (s *Store) listDatabases(ctx context.Context, query string, args ...any) ([]*devapi.Database, error) {
@@ -98,7 +94,7 @@ func (s *Store) listDatabases(ctx context.Context, query string, args ...any) ([
 	defer rows.Close()
 	var ds []*devapi.Database
 	for rows.Next() {
-		d, err := scanDatabase(rows)
+		d, err := schema.ScanDatabase(rows)
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: list databases: %w", err)
 		}
@@ -136,9 +132,9 @@ func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.C
 		`UPDATE databases
 		 SET password = $1, rest_token = $2, read_only_rest_token = $3, generation = generation + 1
 		 WHERE id = $4 AND owner = $5
-		 RETURNING `+databaseColumns,
+		 RETURNING `+schema.DatabaseColumns,
 		c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
-	d, err := scanDatabase(row)
+	d, err := schema.ScanDatabase(row)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
@@ -157,8 +153,8 @@ func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change fun
 		return nil, fmt.Errorf("pgstore: update database: %w", err)
 	}
 	defer tx.Rollback(ctx) // a no-op after Commit
-	d, err := scanDatabase(tx.QueryRow(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE id = $1 AND owner = $2 FOR UPDATE`, id, owner))
+	d, err := schema.ScanDatabase(tx.QueryRow(ctx,
+		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE id = $1 AND owner = $2 FOR UPDATE`, id, owner))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
@@ -180,10 +176,10 @@ func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change fun
 		`UPDATE databases
 		 SET name = $1, owner = $2, plan = $3, budget = $4, tls = $5, eviction = $6, auto_upgrade = $7, prod_pack = $8, read_regions = $9, state = $10, daily_backup = $11
 		 WHERE id = $12 AND owner = $13
-		 RETURNING `+databaseColumns,
-		d.Name, d.Owner, d.Plan, d.Budget, boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
-		string(readRegions), d.State, boolInt(d.DailyBackup), id, owner)
-	updated, err := scanDatabase(row)
+		 RETURNING `+schema.DatabaseColumns,
+		d.Name, d.Owner, d.Plan, d.Budget, schema.Bool(d.TLS), schema.Bool(d.Eviction), schema.Bool(d.AutoUpgrade), schema.Bool(d.ProdPack),
+		string(readRegions), d.State, schema.Bool(d.DailyBackup), id, owner)
+	updated, err := schema.ScanDatabase(row)
 	switch {
 	case isForeignKeyViolation(err):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "account %s not found", d.Owner)
@@ -194,33 +190,4 @@ func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change fun
 		return nil, fmt.Errorf("pgstore: update database: commit: %w", err)
 	}
 	return updated, nil
-}
-
-type scanner interface {
-	Scan(dest ...any) error
-}
-
-// scanDatabase reads one row of databaseColumns.
-func scanDatabase(row scanner) (*devapi.Database, error) {
-	var (
-		d                                  devapi.Database
-		readRegions                        string
-		tls, eviction, autoUpgrade, prodPk int64
-		created, daily                     int64
-	)
-	err := row.Scan(&d.ID, &d.Owner, &d.Name, &d.Platform, &d.PrimaryRegion, &readRegions, &d.Plan, &d.Budget,
-		&tls, &eviction, &autoUpgrade, &prodPk, &d.State, &d.Endpoint, &d.Port, &created,
-		&d.Password, &d.RestToken, &d.ReadOnlyRestToken, &d.Generation, &daily)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
-		return nil, fmt.Errorf("database %s: read_regions: %w", d.ID, err)
-	}
-	if d.ReadRegions == nil {
-		d.ReadRegions = []string{}
-	}
-	d.TLS, d.Eviction, d.AutoUpgrade, d.ProdPack = tls != 0, eviction != 0, autoUpgrade != 0, prodPk != 0
-	d.CreatedAt, d.DailyBackup = fromMicros(created), daily != 0
-	return &d, nil
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -85,15 +84,3 @@ func pgCode(err error) string {
 func isUniqueViolation(err error) bool { return pgCode(err) == "23505" }
 
 func isForeignKeyViolation(err error) bool { return pgCode(err) == "23503" }
-
-// Times are stored as microseconds since the Unix epoch and read back in UTC.
-func toMicros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}

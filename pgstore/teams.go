@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
 
 // CreateTeam implements devapi.TeamStore: the team's account, the team and
@@ -29,8 +30,8 @@ func (s *Store) CreateTeam(ctx context.Context, t *devapi.Team, owner string) er
 		query string
 		args  []any
 	}{
-		{`INSERT INTO accounts (email, created_at) VALUES ($1, $2)`, []any{t.ID, toMicros(t.CreatedAt)}},
-		{`INSERT INTO teams (id, name, copy_cc, created_at) VALUES ($1, $2, $3, $4)`, []any{t.ID, t.Name, boolInt(t.CopyCC), toMicros(t.CreatedAt)}},
+		{`INSERT INTO accounts (email, created_at) VALUES ($1, $2)`, []any{t.ID, schema.Micros(t.CreatedAt)}},
+		{`INSERT INTO teams (id, name, copy_cc, created_at) VALUES ($1, $2, $3, $4)`, []any{t.ID, t.Name, schema.Bool(t.CopyCC), schema.Micros(t.CreatedAt)}},
 		{`INSERT INTO team_members (team_id, email, role) VALUES ($1, $2, $3)`, []any{t.ID, owner, devapi.RoleOwner}},
 	}
 	for _, st := range stmts {
@@ -57,7 +58,7 @@ func scanMembers(rows pgx.Rows) ([]*devapi.TeamMember, error) {
 		if err := rows.Scan(&m.Team.ID, &m.Team.Name, &copyCC, &created, &m.Email, &m.Role); err != nil {
 			return nil, err
 		}
-		m.Team.CopyCC, m.Team.CreatedAt = copyCC == 1, fromMicros(created)
+		m.Team.CopyCC, m.Team.CreatedAt = copyCC == 1, schema.FromMicros(created)
 		out = append(out, &m)
 	}
 	return out, rows.Err()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
 
 // CreateAccount adds an account. ECONFLICT if the email exists.
@@ -15,7 +16,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *devapi.Account) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO accounts (email, created_at) VALUES (?, ?)`,
-			a.Email, toMicros(a.CreatedAt))
+			a.Email, schema.Micros(a.CreatedAt))
 		switch {
 		case isUniqueViolation(err):
 			return devapi.Errorf(devapi.ECONFLICT, "account %s already exists", a.Email)
@@ -41,7 +42,7 @@ func (s *Store) Accounts(ctx context.Context) ([]*devapi.Account, error) {
 		if err := rows.Scan(&a.Email, &created); err != nil {
 			return nil, fmt.Errorf("sqlitestore: list accounts: %w", err)
 		}
-		a.CreatedAt = fromMicros(created)
+		a.CreatedAt = schema.FromMicros(created)
 		as = append(as, &a)
 	}
 	if err := rows.Err(); err != nil {
@@ -56,7 +57,7 @@ func (s *Store) AddAPIKey(ctx context.Context, k *devapi.APIKey) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO api_keys (id, email, name, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			k.ID, k.Email, k.Name, k.Hash, toMicros(k.CreatedAt))
+			k.ID, k.Email, k.Name, k.Hash, schema.Micros(k.CreatedAt))
 		switch {
 		case isForeignKeyViolation(err):
 			return devapi.Errorf(devapi.ENOTFOUND, "account %s not found", k.Email)
@@ -85,7 +86,7 @@ func (s *Store) APIKeys(ctx context.Context, email string) ([]*devapi.APIKey, er
 		if err := rows.Scan(&k.ID, &k.Email, &k.Name, &k.Hash, &created); err != nil {
 			return nil, fmt.Errorf("sqlitestore: list api keys: %w", err)
 		}
-		k.CreatedAt = fromMicros(created)
+		k.CreatedAt = schema.FromMicros(created)
 		ks = append(ks, &k)
 	}
 	if err := rows.Err(); err != nil {
@@ -127,6 +128,6 @@ func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devap
 	if subtle.ConstantTimeCompare([]byte(a.Email), []byte(email)) != 1 {
 		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")
 	}
-	a.CreatedAt = fromMicros(created)
+	a.CreatedAt = schema.FromMicros(created)
 	return &a, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
 
 // CreateBackup implements devapi.BackupStore.
@@ -16,7 +17,7 @@ func (s *Store) CreateBackup(ctx context.Context, b *devapi.Backup) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO backups (id, database_id, name, daily, created_at, size, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.DatabaseID, b.Name, boolInt(b.Daily), toMicros(b.CreatedAt), b.Size, data)
+			b.ID, b.DatabaseID, b.Name, schema.Bool(b.Daily), schema.Micros(b.CreatedAt), b.Size, data)
 		switch {
 		case isUniqueViolation(err):
 			return devapi.Errorf(devapi.ECONFLICT, "backup %s already exists", b.ID)
@@ -44,7 +45,7 @@ func (s *Store) Backups(ctx context.Context, databaseID string) ([]*devapi.Backu
 		if err := rows.Scan(&b.ID, &b.DatabaseID, &b.Name, &daily, &created, &b.Size); err != nil {
 			return nil, fmt.Errorf("sqlitestore: list backups: %w", err)
 		}
-		b.Daily, b.CreatedAt = daily != 0, fromMicros(created)
+		b.Daily, b.CreatedAt = daily != 0, schema.FromMicros(created)
 		out = append(out, &b)
 	}
 	if err := rows.Err(); err != nil {
@@ -67,7 +68,7 @@ func (s *Store) Backup(ctx context.Context, databaseID, id string) (*devapi.Back
 	case err != nil:
 		return nil, fmt.Errorf("sqlitestore: get backup: %w", err)
 	}
-	b.Daily, b.CreatedAt = daily != 0, fromMicros(created)
+	b.Daily, b.CreatedAt = daily != 0, schema.FromMicros(created)
 	if b.Data, err = base64.StdEncoding.DecodeString(data); err != nil {
 		return nil, fmt.Errorf("sqlitestore: get backup %s: %w", id, err)
 	}

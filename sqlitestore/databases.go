@@ -8,12 +8,8 @@ import (
 	"fmt"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
-
-// databaseColumns are the columns scanDatabase reads, in its order.
-const databaseColumns = `id, owner, name, platform, primary_region, read_regions, plan, budget,
-	tls, eviction, auto_upgrade, prod_pack, state, endpoint, port, created_at,
-	password, rest_token, read_only_rest_token, generation, daily_backup`
 
 // CreateDatabase stores a new database. ECONFLICT if the id exists, ENOTFOUND
 // if its owner has no account. A nil ReadRegions is stored, and read back, as
@@ -29,12 +25,12 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO databases (`+databaseColumns+`)
+			`INSERT INTO databases (`+schema.DatabaseColumns+`)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Owner, d.Name, d.Platform, d.PrimaryRegion, string(readRegions), d.Plan, d.Budget,
-			boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
-			d.State, d.Endpoint, d.Port, toMicros(d.CreatedAt),
-			d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, boolInt(d.DailyBackup))
+			schema.Bool(d.TLS), schema.Bool(d.Eviction), schema.Bool(d.AutoUpgrade), schema.Bool(d.ProdPack),
+			d.State, d.Endpoint, d.Port, schema.Micros(d.CreatedAt),
+			d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, schema.Bool(d.DailyBackup))
 		switch {
 		case isUniqueViolation(err):
 			return devapi.Errorf(devapi.ECONFLICT, "database %s already exists", d.ID)
@@ -47,12 +43,12 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
 	})
 }
 
-const databaseQuery = `SELECT ` + databaseColumns + ` FROM databases WHERE id = ? AND owner = ?`
+const databaseQuery = `SELECT ` + schema.DatabaseColumns + ` FROM databases WHERE id = ? AND owner = ?`
 
 // Database returns one database of owner. ENOTFOUND if it does not exist or
 // belongs to another account.
 func (s *Store) Database(ctx context.Context, owner, id string) (*devapi.Database, error) {
-	d, err := scanDatabase(s.stmts.database.QueryRowContext(ctx, id, owner))
+	d, err := schema.ScanDatabase(s.stmts.database.QueryRowContext(ctx, id, owner))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
@@ -65,7 +61,7 @@ func (s *Store) Database(ctx context.Context, owner, id string) (*devapi.Databas
 // Databases lists owner's databases, oldest first (ties by id).
 func (s *Store) Databases(ctx context.Context, owner string) ([]*devapi.Database, error) {
 	return s.listDatabases(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE owner = ? ORDER BY created_at, id`, owner)
+		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE owner = ? ORDER BY created_at, id`, owner)
 }
 
 // DatabaseByRestToken returns the database whose full or read-only REST
@@ -75,8 +71,8 @@ func (s *Store) DatabaseByRestToken(ctx context.Context, token string) (*devapi.
 		return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
 	}
 	row := s.reader.QueryRowContext(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE rest_token = ? OR read_only_rest_token = ? LIMIT 1`, token, token)
-	d, err := scanDatabase(row)
+		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE rest_token = ? OR read_only_rest_token = ? LIMIT 1`, token, token)
+	d, err := schema.ScanDatabase(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
@@ -88,7 +84,7 @@ func (s *Store) DatabaseByRestToken(ctx context.Context, token string) (*devapi.
 
 // AllDatabases lists every account's databases, oldest first (ties by id).
 func (s *Store) AllDatabases(ctx context.Context) ([]*devapi.Database, error) {
-	return s.listDatabases(ctx, `SELECT `+databaseColumns+` FROM databases ORDER BY created_at, id`)
+	return s.listDatabases(ctx, `SELECT `+schema.DatabaseColumns+` FROM databases ORDER BY created_at, id`)
 }
 
 func (s *Store) listDatabases(ctx context.Context, query string, args ...any) ([]*devapi.Database, error) {
@@ -99,7 +95,7 @@ func (s *Store) listDatabases(ctx context.Context, query string, args ...any) ([
 	defer rows.Close()
 	var ds []*devapi.Database
 	for rows.Next() {
-		d, err := scanDatabase(rows)
+		d, err := schema.ScanDatabase(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: list databases: %w", err)
 		}
@@ -128,7 +124,7 @@ func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
 const setCredentialsQuery = `UPDATE databases
 	SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
 	WHERE id = ? AND owner = ?
-	RETURNING ` + databaseColumns
+	RETURNING ` + schema.DatabaseColumns
 
 // SetCredentials replaces a database's password and tokens in one atomic
 // change, moves its generation one forward, and returns the database as
@@ -145,7 +141,7 @@ func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.C
 		row := tx.StmtContext(ctx, s.stmts.setCredentials).QueryRowContext(ctx,
 			c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
 		var err error
-		d, err = scanDatabase(row)
+		d, err = schema.ScanDatabase(row)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
@@ -179,8 +175,8 @@ func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change fun
 }
 
 func updateDatabase(ctx context.Context, tx *sql.Tx, owner, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
-	d, err := scanDatabase(tx.QueryRowContext(ctx,
-		`SELECT `+databaseColumns+` FROM databases WHERE id = ? AND owner = ?`, id, owner))
+	d, err := schema.ScanDatabase(tx.QueryRowContext(ctx,
+		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE id = ? AND owner = ?`, id, owner))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
@@ -202,10 +198,10 @@ func updateDatabase(ctx context.Context, tx *sql.Tx, owner, id string, change fu
 		`UPDATE databases
 		 SET name = ?, owner = ?, plan = ?, budget = ?, tls = ?, eviction = ?, auto_upgrade = ?, prod_pack = ?, read_regions = ?, state = ?, daily_backup = ?
 		 WHERE id = ? AND owner = ?
-		 RETURNING `+databaseColumns,
-		d.Name, d.Owner, d.Plan, d.Budget, boolInt(d.TLS), boolInt(d.Eviction), boolInt(d.AutoUpgrade), boolInt(d.ProdPack),
-		string(readRegions), d.State, boolInt(d.DailyBackup), id, owner)
-	updated, err := scanDatabase(row)
+		 RETURNING `+schema.DatabaseColumns,
+		d.Name, d.Owner, d.Plan, d.Budget, schema.Bool(d.TLS), schema.Bool(d.Eviction), schema.Bool(d.AutoUpgrade), schema.Bool(d.ProdPack),
+		string(readRegions), d.State, schema.Bool(d.DailyBackup), id, owner)
+	updated, err := schema.ScanDatabase(row)
 	switch {
 	case isForeignKeyViolation(err):
 		return nil, devapi.Errorf(devapi.ENOTFOUND, "account %s not found", d.Owner)
@@ -213,35 +209,4 @@ func updateDatabase(ctx context.Context, tx *sql.Tx, owner, id string, change fu
 		return nil, fmt.Errorf("sqlitestore: update database: %w", err)
 	}
 	return updated, nil
-}
-
-type scanner interface {
-	Scan(dest ...any) error
-}
-
-// scanDatabase reads one row of databaseColumns.
-func scanDatabase(row scanner) (*devapi.Database, error) {
-	var (
-		d                                  devapi.Database
-		readRegions                        string
-		tls, eviction, autoUpgrade, prodPk int64
-		created, daily                     int64
-	)
-	err := row.Scan(&d.ID, &d.Owner, &d.Name, &d.Platform, &d.PrimaryRegion, &readRegions, &d.Plan, &d.Budget,
-		&tls, &eviction, &autoUpgrade, &prodPk, &d.State, &d.Endpoint, &d.Port, &created,
-		&d.Password, &d.RestToken, &d.ReadOnlyRestToken, &d.Generation, &daily)
-	if err != nil {
-		return nil, err
-	}
-	if readRegions == "[]" { // most databases: skip the JSON decoder
-		d.ReadRegions = []string{}
-	} else if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
-		return nil, fmt.Errorf("database %s: read_regions: %w", d.ID, err)
-	}
-	if d.ReadRegions == nil {
-		d.ReadRegions = []string{}
-	}
-	d.TLS, d.Eviction, d.AutoUpgrade, d.ProdPack = tls != 0, eviction != 0, autoUpgrade != 0, prodPk != 0
-	d.CreatedAt, d.DailyBackup = fromMicros(created), daily != 0
-	return &d, nil
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -256,20 +255,4 @@ func isUniqueViolation(err error) bool {
 
 func isForeignKeyViolation(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
-}
-
-// Times are stored as microseconds since the Unix epoch, truncated: the
-// precision PostgreSQL keeps too. An int64 of them reaches some 292,000 years
-// either side of 1970, so the zero time.Time (year 1) round-trips; nanoseconds
-// would overflow outside 1678-2262.
-
-func toMicros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/schema"
 )
 
 // CreateTeam implements devapi.TeamStore: the team's account, the team and
@@ -29,8 +30,8 @@ func createTeam(ctx context.Context, tx *sql.Tx, t *devapi.Team, owner string) e
 		query string
 		args  []any
 	}{
-		{`INSERT INTO accounts (email, created_at) VALUES (?, ?)`, []any{t.ID, toMicros(t.CreatedAt)}},
-		{`INSERT INTO teams (id, name, copy_cc, created_at) VALUES (?, ?, ?, ?)`, []any{t.ID, t.Name, boolInt(t.CopyCC), toMicros(t.CreatedAt)}},
+		{`INSERT INTO accounts (email, created_at) VALUES (?, ?)`, []any{t.ID, schema.Micros(t.CreatedAt)}},
+		{`INSERT INTO teams (id, name, copy_cc, created_at) VALUES (?, ?, ?, ?)`, []any{t.ID, t.Name, schema.Bool(t.CopyCC), schema.Micros(t.CreatedAt)}},
 		{`INSERT INTO team_members (team_id, email, role) VALUES (?, ?, ?)`, []any{t.ID, owner, devapi.RoleOwner}},
 	}
 	for _, st := range stmts {
@@ -54,7 +55,7 @@ func scanMembers(rows *sql.Rows) ([]*devapi.TeamMember, error) {
 		if err := rows.Scan(&m.Team.ID, &m.Team.Name, &copyCC, &created, &m.Email, &m.Role); err != nil {
 			return nil, err
 		}
-		m.Team.CopyCC, m.Team.CreatedAt = copyCC == 1, fromMicros(created)
+		m.Team.CopyCC, m.Team.CreatedAt = copyCC == 1, schema.FromMicros(created)
 		out = append(out, &m)
 	}
 	return out, rows.Err()

@@ -1,0 +1,69 @@
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/devapi-dev/devapi"
+)
+
+// The encodings the migrations' columns use, shared by every store: times
+// are microseconds since the Unix epoch (UTC), booleans 0 or 1, read regions
+// a JSON array of names.
+
+// Micros encodes t for a time column: microseconds since the Unix epoch,
+// truncated, the precision PostgreSQL keeps too. An int64 of them reaches
+// some 292,000 years either side of 1970, so the zero time.Time (year 1)
+// round-trips; nanoseconds would overflow outside 1678-2262.
+func Micros(t time.Time) int64 { return t.UnixMicro() }
+
+// FromMicros decodes a time column.
+func FromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// Bool encodes b for a boolean column.
+func Bool(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// DatabaseColumns are the columns of the databases table ScanDatabase reads,
+// in its order.
+const DatabaseColumns = `id, owner, name, platform, primary_region, read_regions, plan, budget,
+	tls, eviction, auto_upgrade, prod_pack, state, endpoint, port, created_at,
+	password, rest_token, read_only_rest_token, generation, daily_backup`
+
+// Scanner is a row of database/sql or pgx.
+type Scanner interface {
+	Scan(dest ...any) error
+}
+
+// ScanDatabase reads a row of DatabaseColumns. The row's own error (no rows,
+// say) is returned as is.
+func ScanDatabase(row Scanner) (*devapi.Database, error) {
+	var (
+		d                                  devapi.Database
+		readRegions                        string
+		tls, eviction, autoUpgrade, prodPk int64
+		created, daily                     int64
+	)
+	err := row.Scan(&d.ID, &d.Owner, &d.Name, &d.Platform, &d.PrimaryRegion, &readRegions, &d.Plan, &d.Budget,
+		&tls, &eviction, &autoUpgrade, &prodPk, &d.State, &d.Endpoint, &d.Port, &created,
+		&d.Password, &d.RestToken, &d.ReadOnlyRestToken, &d.Generation, &daily)
+	if err != nil {
+		return nil, err
+	}
+	if readRegions == "[]" { // most databases: skip the JSON decoder
+		d.ReadRegions = []string{}
+	} else if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
+		return nil, fmt.Errorf("database %s: read_regions: %w", d.ID, err)
+	}
+	if d.ReadRegions == nil {
+		d.ReadRegions = []string{}
+	}
+	d.TLS, d.Eviction, d.AutoUpgrade, d.ProdPack = tls != 0, eviction != 0, autoUpgrade != 0, prodPk != 0
+	d.CreatedAt, d.DailyBackup = FromMicros(created), daily != 0
+	return &d, nil
+}
