@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,15 +13,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/devapi-dev/devapi/pgstore/pgtest"
 )
 
 // replicas starts n devapi replicas on one new PostgreSQL database and one
 // Redis pool of poolSize servers, with the store URL in a file as an
 // operator would keep it.
-func replicas(t *testing.T, n, poolSize int, env ...string) (ps []*proc, start func(i int, env ...string) *proc) {
+func replicas(t *testing.T, n, poolSize int, env ...string) (ps []*proc, start func(i int, env ...string) *proc, storeURL string) {
 	t.Helper()
-	storeURL := pgtest.NewDatabase(t)
+	storeURL = pgtest.NewDatabase(t)
 	poolFile, _ := startRedisPool(t, poolSize, "")
 	datas := make([]string, n)
 	for i := range datas {
@@ -33,7 +36,7 @@ func replicas(t *testing.T, n, poolSize int, env ...string) (ps []*proc, start f
 	for i := range n {
 		ps = append(ps, start(i))
 	}
-	return ps, start
+	return ps, start, storeURL
 }
 
 // ack is one acknowledged reset: its answer, and when it was sent and
@@ -157,6 +160,34 @@ func checkLinearised(t *testing.T, ps []*proc, dbs []dbAnswer, acks []ack, allow
 	}
 }
 
+// checkGenerations checks, in the store itself, that no acknowledged reset
+// was lost: every reset moves a database's generation one forward from 1
+// (its creation), so it is at least 1 + the resets acknowledged for it
+// (more if some committed without their answer arriving).
+func checkGenerations(t *testing.T, storeURL string, dbs []dbAnswer, acks []ack) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	for _, db := range dbs {
+		acked := 0
+		for _, a := range acks {
+			if a.db.ID == db.ID {
+				acked++
+			}
+		}
+		var gen int64
+		if err := conn.QueryRow(t.Context(), `SELECT generation FROM databases WHERE id = $1`, db.ID).Scan(&gen); err != nil {
+			t.Fatalf("%s: generation: %v", db.ID, err)
+		}
+		if gen < int64(1+acked) {
+			t.Errorf("%s: stored generation %d, but %d resets were acknowledged: some were lost", db.ID, gen, acked)
+		}
+	}
+}
+
 // restCall sends PING to the REST data API of p with token and returns the
 // status.
 func restCall(t *testing.T, p *proc, token string) int {
@@ -201,7 +232,7 @@ func createOnPool(t *testing.T, p *proc, n int) []dbAnswer {
 func TestReplicasConcurrentResets(t *testing.T) {
 	// A pause between the store commit and the plane lets later resets
 	// overtake earlier ones on their way to the plane.
-	ps, _ := replicas(t, 2, 4, envJitter+"=reset-after-store:30ms")
+	ps, _, storeURL := replicas(t, 2, 4, envJitter+"=reset-after-store:30ms")
 	dbs := createOnPool(t, ps[0], 3)
 	for _, db := range dbs { // both replicas serve every database
 		if got := ps[1].database("GET", "/redis/database/"+db.ID, ""); got.Password != db.Password {
@@ -213,6 +244,7 @@ func TestReplicasConcurrentResets(t *testing.T) {
 		t.Fatalf("%d resets acknowledged, %d failed; want all %d", len(acks), failed, 8*15)
 	}
 	checkLinearised(t, ps, dbs, acks, false)
+	checkGenerations(t, storeURL, dbs, acks)
 
 	for i, p := range ps { // no secret in any replica's log
 		for _, secret := range []string{poolAdminSecret, acks[0].db.Password, acks[0].db.RestToken, e2eKey} {
@@ -234,7 +266,7 @@ func TestReplicasConcurrentResets(t *testing.T) {
 // take a stream of resets, restarts it, and checks that every acknowledged
 // reset survived and that the plane and the REST API match the store.
 func TestReplicaKilledDuringResets(t *testing.T) {
-	ps, start := replicas(t, 2, 3, envJitter+"=reset-after-store:30ms")
+	ps, start, storeURL := replicas(t, 2, 3, envJitter+"=reset-after-store:30ms")
 	dbs := createOnPool(t, ps[0], 3)
 	stop := make(chan struct{})
 	var acks []ack
@@ -261,6 +293,7 @@ func TestReplicaKilledDuringResets(t *testing.T) {
 
 	ps[0] = start(0)
 	checkLinearised(t, ps, dbs, acks, true)
+	checkGenerations(t, storeURL, dbs, acks)
 }
 
 // TestSurvivingReplicaRepairsThePlane: a replica dies between its store
