@@ -13,40 +13,35 @@ import (
 var _ devapi.PoolStore = (*Store)(nil)
 
 // AssignPoolServer implements devapi.PoolStore: it reads the taken servers
-// and inserts the first free one in one BEGIN IMMEDIATE transaction, which
-// holds the file's write lock from the start, so concurrent callers, of this
-// process or another on the same file, see each other's assignments.
+// and inserts the first free one in one write of the store (see write), so
+// concurrent callers, of this process or another on the same file, see
+// each other's assignments.
 func (s *Store) AssignPoolServer(ctx context.Context, id string, servers []string) (string, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return "", fmt.Errorf("sqlitestore: assign pool server: %w", err)
-	}
-	defer tx.Rollback() // a no-op after Commit
-
-	var held string
-	err = tx.QueryRowContext(ctx, `SELECT server FROM pool_assignments WHERE database_id = ?`, id).Scan(&held)
+	var assigned string
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT server FROM pool_assignments WHERE database_id = ?`, id).Scan(&assigned)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err // held already, or a failure
+		}
+		taken, err := takenServers(ctx, tx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(servers, func(server string) bool { return !taken[server] })
+		if i < 0 {
+			return devapi.Errorf(devapi.ECONFLICT, "every pool server is taken (%d of %d)", len(taken), len(servers))
+		}
+		assigned = servers[i]
+		_, err = tx.ExecContext(ctx, `INSERT INTO pool_assignments (database_id, server, generation) VALUES (?, ?, -1)`, id, assigned)
+		return err
+	})
 	switch {
-	case err == nil:
-		return held, nil
-	case !errors.Is(err, sql.ErrNoRows):
+	case devapi.ErrorCode(err) == devapi.ECONFLICT:
+		return "", err
+	case err != nil:
 		return "", fmt.Errorf("sqlitestore: assign pool server: %w", err)
 	}
-	taken, err := takenServers(ctx, tx)
-	if err != nil {
-		return "", fmt.Errorf("sqlitestore: assign pool server: %w", err)
-	}
-	i := slices.IndexFunc(servers, func(server string) bool { return !taken[server] })
-	if i < 0 {
-		return "", devapi.Errorf(devapi.ECONFLICT, "every pool server is taken (%d of %d)", len(taken), len(servers))
-	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO pool_assignments (database_id, server, generation) VALUES (?, ?, -1)`, id, servers[i]); err != nil {
-		return "", fmt.Errorf("sqlitestore: assign pool server: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return "", fmt.Errorf("sqlitestore: assign pool server: commit: %w", err)
-	}
-	return servers[i], nil
+	return assigned, nil
 }
 
 // takenServers returns the set of servers some database holds.
@@ -127,7 +122,11 @@ func (s *Store) ApplyPoolGeneration(ctx context.Context, id string, generation i
 
 // ReleasePoolServer implements devapi.PoolStore.
 func (s *Store) ReleasePoolServer(ctx context.Context, id string) error {
-	if _, err := s.writer.ExecContext(ctx, `DELETE FROM pool_assignments WHERE database_id = ?`, id); err != nil {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM pool_assignments WHERE database_id = ?`, id)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sqlitestore: release pool server: %w", err)
 	}
 	return nil
