@@ -179,7 +179,10 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err := srv.Reconcile(ctx); err != nil {
 		return err
 	}
-	if _, placed := plane.(devapi.Placer); placed && o.reconcileEvery > 0 {
+	// A plane that places databases itself is shared by replicas: reconcile
+	// it periodically, and dial its databases at their endpoints.
+	_, placed := plane.(devapi.Placer)
+	if placed && o.reconcileEvery > 0 {
 		go srv.RunReconcile(ctx, o.reconcileEvery)
 	}
 	go srv.RunStats(ctx)
@@ -193,7 +196,6 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
-	_, placed := plane.(devapi.Placer)
 	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: planeHost, EndpointHosts: placed, RootCAs: ca.Pool(), Logger: logger})
 	if err != nil {
 		return err
@@ -470,9 +472,6 @@ func readPool(file string, getenv func(string) string) ([]poolplane.ServerSpec, 
 	servers, err := poolplane.ParseServers(text)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", from, err)}
-	}
-	if len(servers) == 0 {
-		return nil, usageError{fmt.Errorf("--plane pool needs Redis servers: list their URLs in --pool-file or $%s", envPool)}
 	}
 	return servers, nil
 }
