@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // PlaneDatabase is what a data plane needs to serve one database.
@@ -24,6 +26,11 @@ type PlaneDatabase struct {
 	// Eviction evicts keys (allkeys-lru) when MaxMemory is reached, where
 	// the plane can; otherwise writes fail when it is reached.
 	Eviction bool
+	// MaxClients caps the client connections the database accepts at once
+	// (the plan's db_max_clients); past it a new connection is answered
+	// "ERR max number of clients reached" and closed. 0 means the plane's
+	// default.
+	MaxClients int
 }
 
 // PlaneStatus is what a data plane reports about one database.
@@ -225,6 +232,17 @@ type PlaneConfig struct {
 	// TLS is the server configuration for databases with TLS on. Required
 	// when any database has TLS.
 	TLS *tls.Config
+	// ScriptTimeLimit stops a Lua script (EVAL, FCALL) that runs longer,
+	// with an error, where the plane runs scripts itself (embedded).
+	// Default: 5 seconds.
+	ScriptTimeLimit time.Duration
+	// ScriptMemoryLimit fails a Lua script that allocates more, where the
+	// plane runs scripts itself (embedded). Default: 256 MiB, or the
+	// database's MaxMemory when that is less.
+	ScriptMemoryLimit int64
+	// Logger receives the plane's warnings (accept errors, restarts).
+	// Default: discard.
+	Logger *slog.Logger
 }
 
 // A Placer is a Plane that decides itself where each database is served,
