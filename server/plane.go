@@ -18,6 +18,13 @@ func planeSpec(d *devapi.Database) devapi.PlaneDatabase {
 		MaxMemory: limits.MemoryThreshold, Eviction: d.Eviction, MaxClients: int(limits.MaxClients)}
 }
 
+// planeContext bounds one call into the plane by Config.PlaneTimeout. It
+// keeps ctx's values but not its cancellation: a change the store committed
+// is finished on the plane even if the caller goes away.
+func (s *Server) planeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.planeTimeout)
+}
+
 // Reconcile makes the plane match the store, as start-up must after a crash:
 // it serves every stored database with its stored password (the password of
 // the reset that committed last) and removes what the plane holds for
@@ -141,7 +148,9 @@ func (s *Server) createOnPlane(ctx context.Context, d *devapi.Database) error {
 			s.releasePort(port, false)
 			return err
 		}
-		err = s.plane.Serve(ctx, planeSpec(d))
+		pctx, cancel := s.planeContext(ctx)
+		err = s.plane.Serve(pctx, planeSpec(d))
+		cancel()
 		if err == nil {
 			s.storedPort(port)
 			return nil
@@ -190,7 +199,9 @@ func (s *Server) createPlaced(ctx context.Context, placer devapi.Placer, d *deva
 		undo()
 		return err
 	}
-	if err := s.plane.Serve(ctx, planeSpec(d)); err != nil {
+	pctx, cancel := s.planeContext(ctx)
+	defer cancel()
+	if err := s.plane.Serve(pctx, planeSpec(d)); err != nil {
 		if derr := s.store.DeleteDatabase(context.WithoutCancel(ctx), d.Owner, d.ID); derr != nil {
 			s.logger.ErrorContext(ctx, "cannot undo a failed create", slog.String("database_id", d.ID), slog.Any("err", derr))
 		}

@@ -150,7 +150,9 @@ func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseReque
 	}
 	// The store no longer has it; a crash before the Redis stops is undone by
 	// start-up reconciliation.
-	if err := s.plane.Remove(ctx, req.Id); err != nil {
+	pctx, cancel := s.planeContext(ctx)
+	defer cancel()
+	if err := s.plane.Remove(pctx, req.Id); err != nil {
 		return nil, err
 	}
 	s.releasePort(d.Port, false)
@@ -185,7 +187,9 @@ func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequest
 	}
 	s.crash(CrashResetAfterStore)
 	// The reset is committed: finish applying it even if the caller gives up.
-	err = s.plane.SetPassword(context.WithoutCancel(ctx), d.ID, d.Password, d.Generation)
+	pctx, cancel := s.planeContext(ctx)
+	defer cancel()
+	err = s.plane.SetPassword(pctx, d.ID, d.Password, d.Generation)
 	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
 		return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil // deleted meanwhile
 	} else if err != nil {

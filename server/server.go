@@ -41,6 +41,11 @@ type Config struct {
 	// StatsInterval is how often RunStats samples every database's
 	// counters. Default: one minute.
 	StatsInterval time.Duration
+	// PlaneTimeout bounds every call into the plane (serve, password change,
+	// remove, status): a wedged or busy Redis answers an error after it
+	// instead of holding a request, the stats sampler or a shutdown.
+	// Default: 10 seconds.
+	PlaneTimeout time.Duration
 	// Crash, when set, is called at the named steps of a change (see
 	// crashPoints) so tests can kill the process there. Nil in normal runs.
 	Crash func(point string)
@@ -77,6 +82,7 @@ type Server struct {
 	validator      *validator
 	statsInterval  time.Duration
 	stats          *statsBook
+	planeTimeout   time.Duration
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -107,9 +113,13 @@ func New(cfg Config) (*Server, error) {
 		maxBody:        cfg.MaxBodyBytes,
 		validator:      newValidator(doc),
 		statsInterval:  cfg.StatsInterval,
+		planeTimeout:   cfg.PlaneTimeout,
 		stats:          &statsBook{samples: map[string]*series{}},
 		reserved:       map[int]bool{},
 		busy:           map[int]time.Time{},
+	}
+	if s.planeTimeout <= 0 {
+		s.planeTimeout = 10 * time.Second
 	}
 	if s.statsInterval <= 0 {
 		s.statsInterval = time.Minute

@@ -25,7 +25,9 @@ func (s *Server) update(ctx context.Context, id string, change func(*devapi.Data
 	if err != nil {
 		return nil, err
 	}
-	if err := s.plane.Serve(context.WithoutCancel(ctx), planeSpec(d)); err != nil {
+	pctx, cancel := s.planeContext(ctx)
+	defer cancel()
+	if err := s.plane.Serve(pctx, planeSpec(d)); err != nil {
 		return nil, err
 	}
 	return d, nil

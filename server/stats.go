@@ -137,7 +137,9 @@ func (s *Server) SampleStats(ctx context.Context) error {
 	ids := make(map[string]bool, len(dbs))
 	for _, d := range dbs {
 		ids[d.ID] = true
-		st, err := s.plane.Status(ctx, d.ID)
+		sctx, cancel := context.WithTimeout(ctx, s.planeTimeout)
+		st, err := s.plane.Status(sctx, d.ID)
+		cancel()
 		if err != nil {
 			s.logger.WarnContext(ctx, "cannot sample database stats", slog.String("database_id", d.ID), slog.Any("err", err))
 			continue
