@@ -1,7 +1,10 @@
 package devapi_test
 
 import (
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/devapi-dev/devapi"
@@ -53,5 +56,29 @@ func TestACLRules(t *testing.T) {
 	// re-allowed subcommands after its deny.
 	if slices.Index(r70, "+keys") < 1 || slices.Index(r70, "+client|id") < slices.Index(r70, "-client") {
 		t.Errorf("rules out of order: %q", r70)
+	}
+}
+
+// TestREADMEShowsTheCommandPolicy keeps the README's table of the command
+// policy in step with CommandPolicy.
+func TestREADMEShowsTheCommandPolicy(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("| command | for a database's users | why |\n|---|---|---|\n")
+	for _, r := range devapi.CommandPolicy {
+		verdict := "refused"
+		switch {
+		case r.Allowed:
+			verdict = "allowed (in `@dangerous`, re-allowed)"
+		case r.Subcommands != nil:
+			verdict = "refused, but `" + strings.Join(r.Subcommands, "`, `") + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r.Command, verdict, r.Why)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), b.String()) {
+		t.Errorf("README.md does not show devapi.CommandPolicy as it is; paste this table:\n%s", b.String())
 	}
 }
