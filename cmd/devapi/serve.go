@@ -59,6 +59,8 @@ type serveOptions struct {
 	restAddr       string
 	poolFile       string
 	reconcileEvery time.Duration
+	scriptTime     time.Duration
+	scriptMemory   int64
 }
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -91,6 +93,8 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.ports, "ports", "16380-17379", "range of TCP ports for databases (keep below 32768)")
 	f.StringVar(&o.restAddr, "rest-addr", "127.0.0.1:8081", "address of the REST data API (UPSTASH_REDIS_REST_URL for every database; the token picks the database)")
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
+	f.DurationVar(&o.scriptTime, "script-time-limit", 5*time.Second, "for --plane embedded: stop a Lua script (EVAL) that runs longer, with an error; other clients of its database get BUSY meanwhile")
+	f.Int64Var(&o.scriptMemory, "script-memory-limit", 256<<20, "for --plane embedded: fail a Lua script that allocates more bytes than this (or than its plan's memory, when less)")
 	return c
 }
 
@@ -110,6 +114,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	ports, err := parsePortRange(o.ports)
 	if err != nil {
 		return usageError{err}
+	}
+	if o.scriptTime <= 0 || o.scriptMemory <= 0 {
+		return usageError{errors.New("--script-time-limit and --script-memory-limit must be above 0")}
 	}
 	storeURL, err := o.store.resolve(getenv)
 	if err != nil {
@@ -268,7 +275,7 @@ func openPlane(ctx context.Context, o serveOptions, store devapi.Store, pool []p
 	if err != nil {
 		return nil, nil, "", err
 	}
-	cfg := devapi.PlaneConfig{Host: planeHost, TLS: tlsConfig}
+	cfg := devapi.PlaneConfig{Host: planeHost, TLS: tlsConfig, ScriptTimeLimit: o.scriptTime, ScriptMemoryLimit: o.scriptMemory, Logger: logger}
 	switch o.plane {
 	case "pool":
 		ps, ok := store.(devapi.PoolStore)
