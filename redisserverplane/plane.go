@@ -51,6 +51,21 @@ const (
 	adminUser   = "devapi-admin"
 )
 
+// Client limits. redis-server counts every connection against maxclients,
+// devapi's own among them, and refuses the next with "ERR max number of
+// clients reached" before it authenticates: a database's clients could
+// otherwise take the slot devapi needs to change their password. So
+// maxclients is the database's limit plus adminConns, and the admin client
+// holds exactly that many connections open for good (start dials it before
+// the probe lets go of its own, and it is never dropped for idling): the
+// database's clients get MaxClients, and devapi always has its own.
+const (
+	// defaultMaxClients is the limit of a database whose MaxClients is 0.
+	defaultMaxClients = 10000
+	// adminConns is the admin client's pool, held open: the reserve.
+	adminConns = 1
+)
+
 // Files in a database's folder.
 const (
 	confFile       = "redis.conf"
@@ -67,8 +82,11 @@ var errClosed = errors.New("redisserverplane: the plane is closed")
 
 // Plane runs one redis-server per database.
 type Plane struct {
-	cfg     Config
-	binary  string
+	cfg    Config
+	binary string
+	// rules are the default user's command rules for the binary's Redis
+	// version (devapi.ACLRules), after its password and key patterns.
+	rules   []string
 	certPEM []byte
 	keyPEM  []byte
 	certDER []byte // the certificate TLS databases serve, which the admin client pins
@@ -99,8 +117,9 @@ type instance struct {
 
 var _ devapi.Plane = (*Plane)(nil)
 
-// Open returns a Plane. It fails when the redis-server binary is missing.
-func Open(_ context.Context, cfg Config) (*Plane, error) {
+// Open returns a Plane. It fails when the redis-server binary is missing,
+// or is older than Redis 7.0.
+func Open(ctx context.Context, cfg Config) (*Plane, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("redisserverplane: Config.Dir is required")
 	}
@@ -119,10 +138,14 @@ func Open(_ context.Context, cfg Config) (*Plane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis-server plane: %q not found on PATH; install it (Debian: apt-get install redis-server) or choose --plane embedded", cfg.Binary)
 	}
+	minor, err := redisMinor(ctx, binary)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("redisserverplane: %w", err)
 	}
-	p := &Plane{cfg: cfg, binary: binary, dbs: map[string]*instance{}}
+	p := &Plane{cfg: cfg, binary: binary, rules: devapi.ACLRules(minor), dbs: map[string]*instance{}}
 	if cfg.TLS != nil {
 		if p.certPEM, p.keyPEM, err = tlsca.ServerPEM(cfg.TLS); err != nil {
 			return nil, fmt.Errorf("redisserverplane: %w", err)
@@ -202,26 +225,39 @@ func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 		if err := p.start(ctx, in, d); err != nil {
 			return err
 		}
-	} else if in.spec.MaxMemory != d.MaxMemory || in.spec.Eviction != d.Eviction {
-		if err := setMemory(ctx, in.admin, d); err != nil {
+	} else if in.spec.MaxMemory != d.MaxMemory || in.spec.Eviction != d.Eviction || in.spec.MaxClients != d.MaxClients {
+		if err := setLimits(ctx, in.admin, d); err != nil {
 			return fmt.Errorf("redisserverplane: %s: %w", in.id, err)
 		}
-		in.spec.MaxMemory, in.spec.Eviction = d.MaxMemory, d.Eviction
+		in.spec.MaxMemory, in.spec.Eviction, in.spec.MaxClients = d.MaxMemory, d.Eviction, d.MaxClients
 	}
 	// After a devapi restart the plane holds no generation (-1): the stored
 	// password, which Serve brings, is applied whatever the process had.
 	return p.apply(ctx, in, d.Password, d.Generation)
 }
 
-// setMemory applies d's memory cap and eviction to a running process.
-func setMemory(ctx context.Context, admin *redis.Client, d devapi.PlaneDatabase) error {
+// setLimits applies d's memory cap, eviction and client limit to a running
+// process.
+func setLimits(ctx context.Context, admin *redis.Client, d devapi.PlaneDatabase) error {
 	if err := admin.ConfigSet(ctx, "maxmemory", strconv.FormatInt(d.MaxMemory, 10)).Err(); err != nil {
 		return fmt.Errorf("set maxmemory: %w", err)
 	}
 	if err := admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err(); err != nil {
 		return fmt.Errorf("set maxmemory-policy: %w", err)
 	}
+	if err := admin.ConfigSet(ctx, "maxclients", strconv.Itoa(maxClients(d))).Err(); err != nil {
+		return fmt.Errorf("set maxclients: %w", err)
+	}
 	return nil
+}
+
+// anys is ss as arguments of a command.
+func anys(ss []string) []any {
+	args := make([]any, len(ss))
+	for i, s := range ss {
+		args[i] = s
+	}
+	return args
 }
 
 // SetPassword implements devapi.Plane.
@@ -255,9 +291,12 @@ func (p *Plane) SetPassword(ctx context.Context, id, password string, generation
 }
 
 // apply makes the running process accept password for new connections, and
-// records it in redis.conf and the generation file for the next start.
+// records it in redis.conf and the generation file for the next start. It
+// sets the whole of the default user, so a process started by an older
+// devapi gets today's command rules too.
 func (p *Plane) apply(ctx context.Context, in *instance, password string, generation int64) error {
-	if err := in.admin.Do(ctx, "ACL", "SETUSER", "default", "resetpass", ">"+password).Err(); err != nil {
+	args := append([]any{"ACL", "SETUSER", "default", "reset", "on", ">" + password, "~*", "&*"}, anys(p.rules)...)
+	if err := in.admin.Do(ctx, args...).Err(); err != nil {
 		return fmt.Errorf("redisserverplane: set password of %s: %w", in.id, err)
 	}
 	in.spec.Password, in.spec.Generation, in.generation = password, generation, generation
@@ -299,10 +338,11 @@ func (p *Plane) conf(in *instance, secret string) []byte {
 	w(`proc-title-template "{title} {config-file} {listen-addr}"`)
 	w("maxmemory %d", in.spec.MaxMemory)
 	w("maxmemory-policy %s", policy(in.spec.Eviction))
+	w("maxclients %d", maxClients(in.spec))
 	w("appendonly yes")
 	w("appendfsync everysec")
 	w(`save ""`)
-	w("user default reset on %s ~* &* +@all -acl -config -shutdown -debug -module -replicaof -slaveof -monitor -failover -sync -psync", quote(">"+in.spec.Password))
+	w("user default reset on %s ~* &* %s", quote(">"+in.spec.Password), strings.Join(p.rules, " "))
 	w("user %s reset on %s ~* &* +@all", adminUser, quote(">"+secret))
 	return b.Bytes()
 }
@@ -323,6 +363,15 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// maxClients is the maxclients of d's process: its limit and the admin
+// client's reserve.
+func maxClients(d devapi.PlaneDatabase) int {
+	if d.MaxClients <= 0 {
+		return defaultMaxClients + adminConns
+	}
+	return d.MaxClients + adminConns
 }
 
 // policy is the maxmemory-policy for a database's eviction setting.
@@ -417,7 +466,15 @@ func (p *Plane) start(ctx context.Context, in *instance, d devapi.PlaneDatabase)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The admin client takes its connection while the probe still holds
+	// one: a client of the database that connects meanwhile cannot take
+	// the slot the probe leaves.
 	in.admin = p.adminClient(d, secret, nil)
+	if err := in.admin.Ping(ctx).Err(); err != nil {
+		_ = in.admin.Close()
+		in.admin = nil
+		return failed(fmt.Sprintf("did not answer devapi's admin connection (%v)", err))
+	}
 	in.pid, in.proc, in.exited, in.running = cmd.Process.Pid, cmd.Process, exited, true
 	return nil
 }
@@ -478,7 +535,7 @@ func (p *Plane) adopt(ctx context.Context, in *instance, secret string) (bool, e
 		in.admin = p.adminClient(d, secret, nil)
 	}
 	// It may run with older settings than d's.
-	if err := setMemory(ctx, in.admin, d); err != nil {
+	if err := setLimits(ctx, in.admin, d); err != nil {
 		return true, fmt.Errorf("redisserverplane: %s: %w", in.id, err)
 	}
 	return true, nil
@@ -494,14 +551,19 @@ func (p *Plane) adminClient(d devapi.PlaneDatabase, secret string, alsoTrust []b
 // adminOptions are the options of adminClient.
 func (p *Plane) adminOptions(d devapi.PlaneDatabase, secret string, alsoTrust []byte) *redis.Options {
 	opt := &redis.Options{
-		Addr:         net.JoinHostPort(p.cfg.Host, strconv.Itoa(d.Port)),
-		Username:     adminUser,
-		Password:     secret,
-		PoolSize:     1, // Status subtracts this one connection
-		MaxRetries:   -1,
-		DialTimeout:  2 * time.Second,
-		ReadTimeout:  5 * time.Second,
-		WriteTimeout: 5 * time.Second,
+		Addr:     net.JoinHostPort(p.cfg.Host, strconv.Itoa(d.Port)),
+		Username: adminUser,
+		Password: secret,
+		// adminConns connections, held open for good once dialled (see
+		// adminConns; start and adopt dial it); Status subtracts them.
+		// Not MinIdleConns: it would redial in the background, and log,
+		// after every SHUTDOWN.
+		PoolSize:        adminConns,
+		ConnMaxIdleTime: -1,
+		MaxRetries:      -1,
+		DialTimeout:     2 * time.Second,
+		ReadTimeout:     5 * time.Second,
+		WriteTimeout:    5 * time.Second,
 	}
 	if d.TLS {
 		own := p.certDER
@@ -641,7 +703,7 @@ func (p *Plane) Status(ctx context.Context, id string) (devapi.PlaneStatus, erro
 		n, _ := strconv.ParseInt(value, 10, 64)
 		switch {
 		case name == "connected_clients":
-			st.Connections = max(n-1, 0) // not devapi's admin connection, which asks
+			st.Connections = max(n-adminConns, 0) // not devapi's admin connections
 		case name == "total_connections_received":
 			st.TotalConnections = n
 		case name == "total_commands_processed":
