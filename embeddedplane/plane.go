@@ -6,8 +6,10 @@
 //   - Its clock only moves on FastForward/SetTime unless ClockTTL is on:
 //     every database runs with ClockTTL, so TTLs follow the wall clock and
 //     keys expire in real time.
-//   - Its Restart comes back without TLS, so a database is always started
-//     with StartAddrTLS (or StartAddr) and never restarted.
+//   - Its listener gives up on the first accept error and lets anyone talk
+//     before AUTH, so miniredis runs without one: devapi's front door
+//     (conn.go) accepts connections, limits them, authenticates them,
+//     applies the command policy and hands them to miniredis.
 //
 // Data lives in memory only: keys are gone when devapi stops. Passwords are
 // not: devapi keeps them in its store and serves them again at start-up.
@@ -18,31 +20,50 @@ package embeddedplane
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/devapi-dev/devapi"
 )
 
+// Script limits when PlaneConfig leaves them 0.
+const (
+	defaultScriptTimeLimit   = 5 * time.Second
+	defaultScriptMemoryLimit = 256 << 20
+)
+
 // Plane serves databases with miniredis.
 type Plane struct {
 	cfg devapi.PlaneConfig
+	log *slog.Logger
+	// authTimeout closes connections that do not authenticate in time
+	// (defaultAuthTimeout); tests shorten it.
+	authTimeout time.Duration
 
 	mu     sync.Mutex
 	dbs    map[string]*database
 	closed bool
 }
 
-// database is one served database. mu orders password changes.
+// database is one served database. mu orders password changes and moves of
+// its listener.
 type database struct {
 	mu         sync.Mutex
 	spec       devapi.PlaneDatabase
 	redis      *miniredis.Miniredis
+	front      *front
 	generation int64
+	// password is what AUTH compares with, read by the front without mu.
+	password atomic.Pointer[string]
+	// carried counts the connections earlier fronts accepted.
+	carried int64
 }
 
 var _ devapi.Plane = (*Plane)(nil)
@@ -52,7 +73,11 @@ func New(cfg devapi.PlaneConfig) *Plane {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
-	return &Plane{cfg: cfg, dbs: map[string]*database{}}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Plane{cfg: cfg, log: log, authTimeout: defaultAuthTimeout, dbs: map[string]*database{}}
 }
 
 func (p *Plane) get(id string) (*database, error) {
@@ -70,90 +95,166 @@ func (p *Plane) Serve(ctx context.Context, spec devapi.PlaneDatabase) error {
 	p.mu.Lock()
 	d, ok := p.dbs[spec.ID]
 	p.mu.Unlock()
-	if ok && (d.spec.Port != spec.Port || d.spec.TLS != spec.TLS) {
-		// A changed listener: start a new Redis and move the data over.
-		return p.relisten(d, spec)
-	}
 	if ok {
-		return d.setPassword(spec.Password, spec.Generation, true)
+		return p.update(d, spec)
 	}
-	m, err := p.start(spec, nil)
+	d, err := p.start(spec)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		m.Close()
+		d.stop()
 		return fmt.Errorf("embeddedplane: closed")
 	}
 	if _, raced := p.dbs[spec.ID]; raced {
-		m.Close()
+		d.stop()
 		return devapi.Errorf(devapi.ECONFLICT, "database %s is being served already", spec.ID)
 	}
-	p.dbs[spec.ID] = &database{spec: spec, redis: m, generation: spec.Generation}
+	p.dbs[spec.ID] = d
 	return nil
 }
 
 // start runs a new miniredis for spec, on its port, with TLS if asked.
-func (p *Plane) start(spec devapi.PlaneDatabase, m *miniredis.Miniredis) (*miniredis.Miniredis, error) {
-	if m == nil {
-		m = miniredis.NewMiniRedis()
+func (p *Plane) start(spec devapi.PlaneDatabase) (*database, error) {
+	ln, err := p.listen(spec)
+	if err != nil {
+		return nil, err
 	}
+	m := miniredis.NewMiniRedis()
 	m.ClockTTL(true)
-	m.RequireUserAuth("default", spec.Password)
-	addr := net.JoinHostPort(p.cfg.Host, strconv.Itoa(spec.Port))
-	var err error
-	if spec.TLS {
-		if p.cfg.TLS == nil {
-			return nil, fmt.Errorf("embeddedplane: database %s wants TLS but the plane has no certificate", spec.ID)
-		}
-		err = m.StartAddrTLS(addr, p.cfg.TLS)
-	} else {
-		err = m.StartAddr(addr)
+	// Dial starts miniredis's server without a listener; the front door
+	// hands it connections. The pipe itself is not needed.
+	pipe, err := m.Dial()
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("embeddedplane: start database %s: %w", spec.ID, err)
 	}
+	_ = pipe.Close()
+	d := &database{spec: spec, redis: m, generation: spec.Generation}
+	d.password.Store(&spec.Password)
+	d.front = openFront(m, ln, p.frontConfig(d))
+	return d, nil
+}
+
+// listen opens the listener spec asks for.
+func (p *Plane) listen(spec devapi.PlaneDatabase) (net.Listener, error) {
+	if spec.TLS && p.cfg.TLS == nil {
+		return nil, fmt.Errorf("embeddedplane: database %s wants TLS but the plane has no certificate", spec.ID)
+	}
+	addr := net.JoinHostPort(p.cfg.Host, strconv.Itoa(spec.Port))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("embeddedplane: serve database %s on %s: %w", spec.ID, addr, err)
 	}
-	return m, nil
+	return ln, nil
 }
 
-// relisten moves a database to a new port or TLS setting, keeping its keys.
-func (p *Plane) relisten(d *database, spec devapi.PlaneDatabase) error {
+// frontConfig is what d's front needs, from d.spec and the plane's
+// configuration. The script memory limit is the plane's, or the database's
+// MaxMemory when that is less.
+func (p *Plane) frontConfig(d *database) frontConfig {
+	timeLimit := p.cfg.ScriptTimeLimit
+	if timeLimit <= 0 {
+		timeLimit = defaultScriptTimeLimit
+	}
+	memoryLimit := p.cfg.ScriptMemoryLimit
+	if memoryLimit <= 0 {
+		memoryLimit = defaultScriptMemoryLimit
+	}
+	if d.spec.MaxMemory > 0 && d.spec.MaxMemory < memoryLimit {
+		memoryLimit = d.spec.MaxMemory
+	}
+	cfg := frontConfig{
+		id:          d.spec.ID,
+		maxClients:  d.spec.MaxClients,
+		authTimeout: p.authTimeout,
+		password:    func() string { return *d.password.Load() },
+		logger:      p.log,
+		scripts:     scriptConfig{timeLimit: timeLimit, memoryLimit: memoryLimit, logger: p.log},
+	}
+	if d.spec.TLS {
+		cfg.tls = p.cfg.TLS
+	}
+	return cfg
+}
+
+// update applies spec to a served database: a changed listener moves it,
+// keeping its keys; otherwise its password and client limit change in place.
+func (p *Plane) update(d *database, spec devapi.PlaneDatabase) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.redis.Close()
-	if spec.Generation < d.generation {
-		spec.Password = d.spec.Password
-		spec.Generation = d.generation
+	if d.spec.Port != spec.Port || d.spec.TLS != spec.TLS || d.front.stopped() {
+		if spec.Generation < d.generation {
+			spec.Password, spec.Generation = d.spec.Password, d.generation
+		}
+		return p.relisten(d, spec)
 	}
-	if _, err := p.start(spec, d.redis); err != nil {
-		return err
-	}
-	d.spec, d.generation = spec, spec.Generation
+	d.setPassword(spec.Password, spec.Generation, true)
+	d.spec.MaxClients = spec.MaxClients
+	d.front.setMaxClients(spec.MaxClients)
 	return nil
 }
 
-// SetPassword implements devapi.Plane.
+// relisten moves d to the listener spec asks for; d.mu is held. The new
+// port is taken before the old one is let go, so a port that cannot be had
+// leaves the database where it was. Connections to the old listener are
+// closed (redis-server drops them on a restart too); keys stay.
+func (p *Plane) relisten(d *database, spec devapi.PlaneDatabase) error {
+	var ln net.Listener
+	if d.spec.Port != spec.Port || d.front.stopped() {
+		var err error
+		if ln, err = p.listen(spec); err != nil {
+			return err
+		}
+	} else if spec.TLS && p.cfg.TLS == nil {
+		_, err := p.listen(spec)
+		return err
+	}
+	old := d.front
+	old.close()
+	if ln == nil {
+		var err error
+		if ln, err = p.listen(spec); err != nil {
+			return err // Status says stopped; the next Serve tries again
+		}
+	}
+	d.spec, d.generation = spec, spec.Generation
+	d.password.Store(&spec.Password)
+	d.carried += old.accepted.Load()
+	d.front = openFront(d.redis, ln, p.frontConfig(d))
+	old.drain(d.front.wake)
+	return nil
+}
+
+// SetPassword implements devapi.Plane. Connections authenticated with the
+// previous password stay, as on redis-server.
 func (p *Plane) SetPassword(_ context.Context, id, password string, generation int64) error {
 	d, err := p.get(id)
 	if err != nil {
 		return err
 	}
-	return d.setPassword(password, generation, false)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.setPassword(password, generation, false)
+	return nil
 }
 
 // setPassword applies password when generation is newer than the one held
-// (or as new, when orEqual).
-func (d *database) setPassword(password string, generation int64, orEqual bool) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+// (or as new, when orEqual); d.mu is held.
+func (d *database) setPassword(password string, generation int64, orEqual bool) {
 	if generation < d.generation || (generation == d.generation && !orEqual) {
-		return nil
+		return
 	}
-	d.redis.RequireUserAuth("default", password)
+	d.password.Store(&password)
 	d.spec.Password, d.generation = password, generation
-	return nil
+}
+
+// stop closes d's front, then miniredis; d.mu is held, or d is not shared.
+func (d *database) stop() {
+	d.front.close() // stops a running script before anything takes miniredis's lock
+	d.redis.Close()
 }
 
 // Remove implements devapi.Plane.
@@ -164,14 +265,15 @@ func (p *Plane) Remove(_ context.Context, id string) error {
 	p.mu.Unlock()
 	if ok {
 		d.mu.Lock()
-		d.redis.Close()
+		d.stop()
 		d.mu.Unlock()
 	}
 	return nil
 }
 
-// Status implements devapi.Plane. miniredis counts commands and
-// connections; Connections excludes none, since devapi holds none open.
+// Status implements devapi.Plane. State is PlaneStopped when moving the
+// database to another listener failed; Connections excludes none, since
+// devapi holds none open.
 func (p *Plane) Status(_ context.Context, id string) (devapi.PlaneStatus, error) {
 	d, err := p.get(id)
 	if err != nil {
@@ -180,17 +282,21 @@ func (p *Plane) Status(_ context.Context, id string) (devapi.PlaneStatus, error)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var keys int64
-	for i := range 16 {
+	for i := range logicalDBs {
 		keys += int64(len(d.redis.DB(i).Keys()))
 	}
+	state := devapi.PlaneRunning
+	if d.front.stopped() {
+		state = devapi.PlaneStopped
+	}
 	return devapi.PlaneStatus{
-		State:            devapi.PlaneRunning,
+		State:            state,
 		Generation:       d.generation,
-		Addr:             d.redis.Addr(),
+		Addr:             d.front.ln.Addr().String(),
 		Keys:             keys,
-		Connections:      int64(d.redis.CurrentConnectionCount()),
-		TotalConnections: int64(d.redis.TotalConnectionCount()),
-		Commands:         int64(d.redis.CommandCount()),
+		Connections:      int64(d.front.open()),
+		TotalConnections: d.carried + d.front.accepted.Load(),
+		Commands:         int64(d.front.srv.TotalCommands()),
 	}, nil
 }
 
@@ -212,7 +318,9 @@ func (p *Plane) Close() error {
 	defer p.mu.Unlock()
 	p.closed = true
 	for id, d := range p.dbs {
-		d.redis.Close()
+		d.mu.Lock()
+		d.stop()
+		d.mu.Unlock()
 		delete(p.dbs, id)
 	}
 	return nil
