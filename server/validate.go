@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -56,8 +58,12 @@ func (v *validator) route(r *http.Request, base string) (*routers.Route, map[str
 	return &routers.Route{Spec: v.doc, Path: pattern, PathItem: item, Method: r.Method, Operation: op}, params, nil
 }
 
-// middleware validates a routed request: parameters, content type and body.
-// Bodies over maxBody are refused with 413 whatever their declared length.
+// validate checks a routed request: parameters, content type and body.
+// Bodies over maxBody are refused with 413 whatever their declared length;
+// the body of an operation that takes one must be exactly one JSON document
+// in valid UTF-8 (checkBody), and then match the spec's schema, the names'
+// length and character limits included (namePattern). A refused request
+// reaches no handler, so it changes nothing.
 func (s *Server) validate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.maxBody {
@@ -70,8 +76,28 @@ func (s *Server) validate(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if route.Operation.RequestBody != nil && r.ContentLength != 0 {
-			normalizeContentType(r)
+		if route.Operation.RequestBody != nil {
+			// Read the body once, here: checkBody sees the bytes as sent, and
+			// the validator and the handler decode the same bytes after it.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				var tooLarge *http.MaxBytesError
+				if errors.As(err, &tooLarge) {
+					s.writeTooLarge(w, r)
+					return
+				}
+				s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "request body could not be read"))
+				return
+			}
+			if err := checkBody(body); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			if len(body) != 0 {
+				normalizeContentType(r)
+			}
 		}
 		err = openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
 			Request:    r,
@@ -126,6 +152,9 @@ func describe(err error) string {
 		reason := se.Reason
 		if strings.HasPrefix(reason, "Value is not nullable") {
 			reason = "value must not be null"
+		}
+		if name, ok := se.Value.(string); ok && se.SchemaField == "pattern" && se.Schema != nil && se.Schema.Pattern == namePattern {
+			reason = nameProblem(name)
 		}
 		switch {
 		case re.Parameter != nil:
