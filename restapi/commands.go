@@ -1,6 +1,11 @@
 package restapi
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+
+	"github.com/devapi-dev/devapi"
+)
 
 // readOnly are the commands a read-only token may run: reads that name their
 // keys. KEYS and SCAN are left out, as Upstash leaves them out.
@@ -19,37 +24,66 @@ var readOnly = set(
 	"PFCOUNT", "JSON.GET", "JSON.MGET", "JSON.TYPE", "JSON.STRLEN", "JSON.ARRLEN", "JSON.OBJKEYS", "JSON.OBJLEN",
 )
 
-// refused are commands the REST API never runs: they block, hold state on a
-// connection the REST API does not keep, or reach past the database.
+// refused are the commands the REST API refuses on top of the command policy
+// (devapi.CommandPolicy), which is checked first and answers NOPERM. These
+// are not dangerous to the server; they make no sense over REST, where every
+// request borrows a pooled connection: they block it, hold state on it that
+// the next request would inherit (SELECT, CLIENT SETNAME, CLIENT REPLY OFF
+// would desynchronise it), or need a connection of their own.
+//
+// CLIENT is refused here as a whole: the policy refuses its subcommands that
+// reach other clients (CLIENT KILL answers NOPERM), and the ones the policy
+// keeps for TCP clients (SETNAME, REPLY, TRACKING, ...) act on the pooled
+// connection, so REST refuses them with its own text.
 var refused = map[string]string{}
 
 func init() {
 	for _, c := range []string{"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF"} {
 		refused[c] = "ERR blocking commands are not supported in REST API"
 	}
-	for _, c := range []string{"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR"} {
+	for _, c := range []string{"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"} {
 		refused[c] = "ERR " + c + " is not supported in REST API, use a TCP connection"
 	}
 	for _, c := range []string{"WATCH", "UNWATCH", "MULTI", "EXEC", "DISCARD"} {
 		refused[c] = "ERR " + c + " is not supported in REST API, use /multi-exec for transactions"
 	}
-	for _, c := range []string{"AUTH", "HELLO", "SELECT", "QUIT", "RESET", "CLIENT", "SYNC", "PSYNC", "REPLICAOF", "SLAVEOF", "SHUTDOWN", "DEBUG", "CONFIG", "ACL", "MODULE", "FAILOVER"} {
+	for _, c := range []string{"AUTH", "HELLO", "SELECT", "QUIT", "RESET", "CLIENT"} {
 		refused[c] = "ERR " + c + " is not allowed in REST API"
 	}
 }
 
-// isBlockingXRead reports an XREAD/XREADGROUP with BLOCK, which Upstash
-// refuses like the other blocking commands.
-func isBlockingXRead(name string, args []string) bool {
-	if name != "XREAD" && name != "XREADGROUP" {
-		return false
+// check refuses what the token or the REST API may not run: the command
+// policy first (Redis's NOPERM), then the REST API's own refusals, then what
+// a read-only token may not run. It returns "" when command i of cmds may
+// run.
+func check(cmds *commands, i int, readOnlyToken bool) string {
+	lo, hi := cmds.command(i)
+	if lo == hi {
+		return "ERR empty command"
 	}
-	for _, a := range args[1:] {
-		if strings.EqualFold(a, "BLOCK") {
-			return true
+	head := make([]string, 0, 2)
+	for j := lo; j < hi && j < lo+2; j++ {
+		head = append(head, string(cmds.arg(j)))
+	}
+	if msg := devapi.CommandRefused(head); msg != "" {
+		return msg
+	}
+	name := strings.ToUpper(head[0])
+	if msg, ok := refused[name]; ok {
+		return msg
+	}
+	if name == "XREAD" || name == "XREADGROUP" {
+		for j := lo + 1; j < hi; j++ {
+			if bytes.EqualFold(cmds.arg(j), []byte("BLOCK")) {
+				// Upstash refuses XREAD BLOCK like the other blocking commands.
+				return refused["BLPOP"]
+			}
 		}
 	}
-	return false
+	if readOnlyToken && !readOnly[name] {
+		return devapi.NoPermission(strings.ToLower(head[0]))
+	}
+	return ""
 }
 
 func set(names ...string) map[string]bool {

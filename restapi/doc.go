@@ -20,7 +20,20 @@
 //     status; numbers, nulls and errors are left as they are
 //   - results in RESP2 shapes only: strings, integers, nulls and arrays
 //   - a fresh upstash-sync-token header on every answer
-//   - bodies over 10 MB are refused
+//   - bodies over 10 MB are refused (413)
+//
+// Requests are bounded at the door (Limits): the body's size on the wire,
+// the commands of one pipeline or transaction, the size of the answer, and
+// the bytes and requests in flight per database and overall (429 with
+// Retry-After, at once, never queued). A request costs a small multiple of
+// its size: its body is parsed a token at a time into flat storage, its
+// commands go to the database in batches, and each reply is written into
+// the JSON answer as it is read (resp.go), never held as a tree of values.
+// One log line per request, never one per command.
+//
+// What a database's users may run is devapi.CommandPolicy, checked before a
+// command is sent (Redis's NOPERM); on top of it the REST API refuses what
+// needs a connection of its own (commands.go).
 //
 // Tokens are looked up in the store on every request, so a token replaced by
 // reset-password, or a deleted database's, stops working the moment the
