@@ -39,6 +39,31 @@ func (s *Server) manager(ctx context.Context, teamID string) (*devapi.TeamMember
 	return m, nil
 }
 
+// refuseTeamMember refuses (EINVALID) to make the account email a member of
+// the team teamID ("" for a team about to be created, whose owner email
+// would be) when that account is a team's: a team's API key acts as the
+// team, so a team that was a member of another would let every holder of
+// its keys administer the other, and a team that was a member of itself
+// would be its own manager. A team's account is the one whose email is the
+// team's id.
+func (s *Server) refuseTeamMember(ctx context.Context, teamID, email string) error {
+	if email == teamID {
+		return devapi.Errorf(devapi.EINVALID, "a team cannot be a member of itself")
+	}
+	_, err := s.store.TeamMembers(ctx, email)
+	switch devapi.ErrorCode(err) {
+	case devapi.ENOTFOUND: // no team has this id: a person's account, or none
+		return nil
+	case "":
+		if teamID == "" {
+			return devapi.Errorf(devapi.EINVALID, "a team cannot create a team: its account would be the new team's owner; create it with a personal account's API key")
+		}
+		return devapi.Errorf(devapi.EINVALID, "%s is a team; a team cannot be a member of a team", email)
+	default:
+		return err
+	}
+}
+
 func toTeam(t devapi.Team, role string) gen.Team {
 	out := gen.Team{TeamId: t.ID, TeamName: t.Name, CopyCc: t.CopyCC}
 	if role != "" {
@@ -64,8 +89,15 @@ func (s *Server) ListTeams(ctx context.Context, _ gen.ListTeamsRequestObject) (g
 	return out, nil
 }
 
-// CreateTeam handles POST /v2/team. The caller becomes its owner.
+// CreateTeam handles POST /v2/team. The caller becomes its owner, so a
+// team's account cannot create one (see refuseTeamMember).
 func (s *Server) CreateTeam(ctx context.Context, req gen.CreateTeamRequestObject) (gen.CreateTeamResponseObject, error) {
+	if err := s.refuseTeamMember(ctx, "", accountFrom(ctx).Email); err != nil {
+		if errorStatus(err) == http.StatusBadRequest {
+			return gen.CreateTeam400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
+		}
+		return nil, err
+	}
 	t := &devapi.Team{ID: uuid.NewString(), Name: req.Body.TeamName, CopyCC: req.Body.CopyCc, CreatedAt: s.now().UTC()}
 	err := s.store.CreateTeam(ctx, t, accountFrom(ctx).Email)
 	switch status, body, err := outcomeOf(err, teamNotFound); status {
@@ -128,10 +160,22 @@ func (s *Server) GetTeamMembers(ctx context.Context, req gen.GetTeamMembersReque
 }
 
 // AddTeamMember handles POST /v2/teams/member. The member must be an
-// account of this devapi.
+// account of this devapi, and not a team's (see refuseTeamMember).
+//
+// An email with no account answers 400 "no account with email ...", unlike
+// a known one, so the answer tells whether an email has an account. That is
+// kept on purpose: devapi has no invitations (Upstash's console invites an
+// email by mail; its API documents nothing for an unknown one), so a 200
+// would say a member was added when none was, and the caller's next
+// GET /v2/teams/{team_id} would show the difference anyway. Only the team's
+// owner and admins get this answer: anyone else gets "team not found" or
+// "only the team's owner or an admin ...", whatever the email.
 func (s *Server) AddTeamMember(ctx context.Context, req gen.AddTeamMemberRequestObject) (gen.AddTeamMemberResponseObject, error) {
 	var m *devapi.TeamMember
 	_, err := s.manager(ctx, req.Body.TeamId)
+	if err == nil {
+		err = s.refuseTeamMember(ctx, req.Body.TeamId, req.Body.MemberEmail)
+	}
 	if err == nil {
 		m, err = s.store.AddTeamMember(ctx, req.Body.TeamId, req.Body.MemberEmail, string(req.Body.MemberRole))
 		if devapi.ErrorCode(err) == devapi.ENOTFOUND { // the team exists: the account does not
