@@ -924,6 +924,9 @@ type NotFound = Error
 // errors as an object with an `error` member; both are valid here.
 type PayloadTooLarge = Error
 
+// TooManyRequests defines model for TooManyRequests.
+type TooManyRequests = ErrorObject
+
 // Unauthorized An error answer. Upstash sends business errors as a bare JSON string and authentication
 // errors as an object with an `error` member; both are valid here.
 type Unauthorized = Error
@@ -3666,6 +3669,11 @@ type ClientWithResponsesInterface interface {
 	GetTeamMembersWithResponse(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*GetTeamMembersResponse, error)
 }
 
+// CreateBackupResponse429Headers the declared response headers of an HTTP 429 response for CreateBackup
+type CreateBackupResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateBackupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3679,8 +3687,12 @@ type CreateBackupResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateBackupResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3706,6 +3718,11 @@ func (r CreateBackupResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateBackupResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateBackupResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3742,6 +3759,11 @@ func (r CreateBackupResponse) ContentType() string {
 	return ""
 }
 
+// CreateDatabaseResponse429Headers the declared response headers of an HTTP 429 response for CreateDatabase
+type CreateDatabaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateDatabaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3753,8 +3775,12 @@ type CreateDatabaseResponse struct {
 	JSON401 *Unauthorized
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateDatabaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3775,6 +3801,11 @@ func (r CreateDatabaseResponse) GetJSON401() *Unauthorized {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateDatabaseResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateDatabaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3811,6 +3842,11 @@ func (r CreateDatabaseResponse) ContentType() string {
 	return ""
 }
 
+// DeleteDatabaseResponse429Headers the declared response headers of an HTTP 429 response for DeleteDatabase
+type DeleteDatabaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteDatabaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3820,8 +3856,12 @@ type DeleteDatabaseResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteDatabaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3837,6 +3877,11 @@ func (r DeleteDatabaseResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteDatabaseResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteDatabaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3873,6 +3918,11 @@ func (r DeleteDatabaseResponse) ContentType() string {
 	return ""
 }
 
+// GetDatabaseResponse429Headers the declared response headers of an HTTP 429 response for GetDatabase
+type GetDatabaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetDatabaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3884,8 +3934,12 @@ type GetDatabaseResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDatabaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3906,6 +3960,11 @@ func (r GetDatabaseResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetDatabaseResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetDatabaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3942,6 +4001,11 @@ func (r GetDatabaseResponse) ContentType() string {
 	return ""
 }
 
+// ListDatabasesResponse429Headers the declared response headers of an HTTP 429 response for ListDatabases
+type ListDatabasesResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListDatabasesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3949,8 +4013,12 @@ type ListDatabasesResponse struct {
 	JSON200 *[]Database
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDatabasesResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3961,6 +4029,11 @@ func (r ListDatabasesResponse) GetJSON200() *[]Database {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListDatabasesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListDatabasesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3997,6 +4070,11 @@ func (r ListDatabasesResponse) ContentType() string {
 	return ""
 }
 
+// DeleteBackupResponse429Headers the declared response headers of an HTTP 429 response for DeleteBackup
+type DeleteBackupResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteBackupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4008,8 +4086,12 @@ type DeleteBackupResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteBackupResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4030,6 +4112,11 @@ func (r DeleteBackupResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteBackupResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteBackupResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4066,6 +4153,11 @@ func (r DeleteBackupResponse) ContentType() string {
 	return ""
 }
 
+// DisableAutoUpgradeResponse429Headers the declared response headers of an HTTP 429 response for DisableAutoUpgrade
+type DisableAutoUpgradeResponse429Headers struct {
+	RetryAfter int
+}
+
 type DisableAutoUpgradeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4077,8 +4169,12 @@ type DisableAutoUpgradeResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DisableAutoUpgradeResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4099,6 +4195,11 @@ func (r DisableAutoUpgradeResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DisableAutoUpgradeResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisableAutoUpgradeResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4135,6 +4236,11 @@ func (r DisableAutoUpgradeResponse) ContentType() string {
 	return ""
 }
 
+// DisableDailyBackupResponse429Headers the declared response headers of an HTTP 429 response for DisableDailyBackup
+type DisableDailyBackupResponse429Headers struct {
+	RetryAfter int
+}
+
 type DisableDailyBackupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4146,8 +4252,12 @@ type DisableDailyBackupResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DisableDailyBackupResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4168,6 +4278,11 @@ func (r DisableDailyBackupResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DisableDailyBackupResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisableDailyBackupResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4204,6 +4319,11 @@ func (r DisableDailyBackupResponse) ContentType() string {
 	return ""
 }
 
+// DisableEvictionResponse429Headers the declared response headers of an HTTP 429 response for DisableEviction
+type DisableEvictionResponse429Headers struct {
+	RetryAfter int
+}
+
 type DisableEvictionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4215,8 +4335,12 @@ type DisableEvictionResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DisableEvictionResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4237,6 +4361,11 @@ func (r DisableEvictionResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DisableEvictionResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisableEvictionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4273,6 +4402,11 @@ func (r DisableEvictionResponse) ContentType() string {
 	return ""
 }
 
+// EnableAutoUpgradeResponse429Headers the declared response headers of an HTTP 429 response for EnableAutoUpgrade
+type EnableAutoUpgradeResponse429Headers struct {
+	RetryAfter int
+}
+
 type EnableAutoUpgradeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4284,8 +4418,12 @@ type EnableAutoUpgradeResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnableAutoUpgradeResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4306,6 +4444,11 @@ func (r EnableAutoUpgradeResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r EnableAutoUpgradeResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EnableAutoUpgradeResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4342,6 +4485,11 @@ func (r EnableAutoUpgradeResponse) ContentType() string {
 	return ""
 }
 
+// EnableDailyBackupResponse429Headers the declared response headers of an HTTP 429 response for EnableDailyBackup
+type EnableDailyBackupResponse429Headers struct {
+	RetryAfter int
+}
+
 type EnableDailyBackupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4353,8 +4501,12 @@ type EnableDailyBackupResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnableDailyBackupResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4375,6 +4527,11 @@ func (r EnableDailyBackupResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r EnableDailyBackupResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EnableDailyBackupResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4411,6 +4568,11 @@ func (r EnableDailyBackupResponse) ContentType() string {
 	return ""
 }
 
+// EnableEvictionResponse429Headers the declared response headers of an HTTP 429 response for EnableEviction
+type EnableEvictionResponse429Headers struct {
+	RetryAfter int
+}
+
 type EnableEvictionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4422,8 +4584,12 @@ type EnableEvictionResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnableEvictionResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4444,6 +4610,11 @@ func (r EnableEvictionResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r EnableEvictionResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EnableEvictionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4480,6 +4651,11 @@ func (r EnableEvictionResponse) ContentType() string {
 	return ""
 }
 
+// EnableTlsResponse429Headers the declared response headers of an HTTP 429 response for EnableTls
+type EnableTlsResponse429Headers struct {
+	RetryAfter int
+}
+
 type EnableTlsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4491,8 +4667,12 @@ type EnableTlsResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnableTlsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4513,6 +4693,11 @@ func (r EnableTlsResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r EnableTlsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EnableTlsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4549,6 +4734,11 @@ func (r EnableTlsResponse) ContentType() string {
 	return ""
 }
 
+// ListBackupResponse429Headers the declared response headers of an HTTP 429 response for ListBackup
+type ListBackupResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListBackupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4560,8 +4750,12 @@ type ListBackupResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListBackupResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4582,6 +4776,11 @@ func (r ListBackupResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListBackupResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListBackupResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4618,6 +4817,11 @@ func (r ListBackupResponse) ContentType() string {
 	return ""
 }
 
+// MoveToTeamResponse429Headers the declared response headers of an HTTP 429 response for MoveToTeam
+type MoveToTeamResponse429Headers struct {
+	RetryAfter int
+}
+
 type MoveToTeamResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4631,8 +4835,12 @@ type MoveToTeamResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *MoveToTeamResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4658,6 +4866,11 @@ func (r MoveToTeamResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r MoveToTeamResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r MoveToTeamResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4694,6 +4907,11 @@ func (r MoveToTeamResponse) ContentType() string {
 	return ""
 }
 
+// RenameDatabaseResponse429Headers the declared response headers of an HTTP 429 response for RenameDatabase
+type RenameDatabaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type RenameDatabaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4707,8 +4925,12 @@ type RenameDatabaseResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RenameDatabaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4734,6 +4956,11 @@ func (r RenameDatabaseResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r RenameDatabaseResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RenameDatabaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4770,6 +4997,11 @@ func (r RenameDatabaseResponse) ContentType() string {
 	return ""
 }
 
+// ResetPasswordResponse429Headers the declared response headers of an HTTP 429 response for ResetPassword
+type ResetPasswordResponse429Headers struct {
+	RetryAfter int
+}
+
 type ResetPasswordResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4779,8 +5011,12 @@ type ResetPasswordResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResetPasswordResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4796,6 +5032,11 @@ func (r ResetPasswordResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ResetPasswordResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ResetPasswordResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4832,6 +5073,11 @@ func (r ResetPasswordResponse) ContentType() string {
 	return ""
 }
 
+// RestoreBackupResponse429Headers the declared response headers of an HTTP 429 response for RestoreBackup
+type RestoreBackupResponse429Headers struct {
+	RetryAfter int
+}
+
 type RestoreBackupResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4845,8 +5091,12 @@ type RestoreBackupResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RestoreBackupResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4872,6 +5122,11 @@ func (r RestoreBackupResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r RestoreBackupResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RestoreBackupResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4908,6 +5163,11 @@ func (r RestoreBackupResponse) ContentType() string {
 	return ""
 }
 
+// GetDatabaseStatsResponse429Headers the declared response headers of an HTTP 429 response for GetDatabaseStats
+type GetDatabaseStatsResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetDatabaseStatsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4919,8 +5179,12 @@ type GetDatabaseStatsResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDatabaseStatsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4941,6 +5205,11 @@ func (r GetDatabaseStatsResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetDatabaseStatsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetDatabaseStatsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4977,6 +5246,11 @@ func (r GetDatabaseStatsResponse) ContentType() string {
 	return ""
 }
 
+// UpdateBudgetResponse429Headers the declared response headers of an HTTP 429 response for UpdateBudget
+type UpdateBudgetResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdateBudgetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4990,8 +5264,12 @@ type UpdateBudgetResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateBudgetResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5017,6 +5295,11 @@ func (r UpdateBudgetResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateBudgetResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateBudgetResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5053,6 +5336,11 @@ func (r UpdateBudgetResponse) ContentType() string {
 	return ""
 }
 
+// UpdateRegionsResponse429Headers the declared response headers of an HTTP 429 response for UpdateRegions
+type UpdateRegionsResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdateRegionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5066,8 +5354,12 @@ type UpdateRegionsResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateRegionsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5093,6 +5385,11 @@ func (r UpdateRegionsResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateRegionsResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateRegionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5129,6 +5426,11 @@ func (r UpdateRegionsResponse) ContentType() string {
 	return ""
 }
 
+// ChangePlanResponse429Headers the declared response headers of an HTTP 429 response for ChangePlan
+type ChangePlanResponse429Headers struct {
+	RetryAfter int
+}
+
 type ChangePlanResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5142,8 +5444,12 @@ type ChangePlanResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangePlanResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5169,6 +5475,11 @@ func (r ChangePlanResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ChangePlanResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ChangePlanResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5205,6 +5516,11 @@ func (r ChangePlanResponse) ContentType() string {
 	return ""
 }
 
+// CreateTeamResponse429Headers the declared response headers of an HTTP 429 response for CreateTeam
+type CreateTeamResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateTeamResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5218,8 +5534,12 @@ type CreateTeamResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateTeamResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5245,6 +5565,11 @@ func (r CreateTeamResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateTeamResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateTeamResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5281,6 +5606,11 @@ func (r CreateTeamResponse) ContentType() string {
 	return ""
 }
 
+// DeleteTeamResponse429Headers the declared response headers of an HTTP 429 response for DeleteTeam
+type DeleteTeamResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteTeamResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5292,8 +5622,12 @@ type DeleteTeamResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteTeamResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5314,6 +5648,11 @@ func (r DeleteTeamResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteTeamResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteTeamResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5350,6 +5689,11 @@ func (r DeleteTeamResponse) ContentType() string {
 	return ""
 }
 
+// ListTeamsResponse429Headers the declared response headers of an HTTP 429 response for ListTeams
+type ListTeamsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListTeamsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5357,8 +5701,12 @@ type ListTeamsResponse struct {
 	JSON200 *[]Team
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTeamsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5369,6 +5717,11 @@ func (r ListTeamsResponse) GetJSON200() *[]Team {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListTeamsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListTeamsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5405,6 +5758,11 @@ func (r ListTeamsResponse) ContentType() string {
 	return ""
 }
 
+// DeleteTeamMemberResponse429Headers the declared response headers of an HTTP 429 response for DeleteTeamMember
+type DeleteTeamMemberResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteTeamMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5418,8 +5776,12 @@ type DeleteTeamMemberResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteTeamMemberResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5445,6 +5807,11 @@ func (r DeleteTeamMemberResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r DeleteTeamMemberResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteTeamMemberResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5481,6 +5848,11 @@ func (r DeleteTeamMemberResponse) ContentType() string {
 	return ""
 }
 
+// AddTeamMemberResponse429Headers the declared response headers of an HTTP 429 response for AddTeamMember
+type AddTeamMemberResponse429Headers struct {
+	RetryAfter int
+}
+
 type AddTeamMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5494,8 +5866,12 @@ type AddTeamMemberResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AddTeamMemberResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5521,6 +5897,11 @@ func (r AddTeamMemberResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AddTeamMemberResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddTeamMemberResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5557,6 +5938,11 @@ func (r AddTeamMemberResponse) ContentType() string {
 	return ""
 }
 
+// GetTeamMembersResponse429Headers the declared response headers of an HTTP 429 response for GetTeamMembers
+type GetTeamMembersResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetTeamMembersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5568,8 +5954,12 @@ type GetTeamMembersResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTeamMembersResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5590,6 +5980,11 @@ func (r GetTeamMembersResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetTeamMembersResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTeamMembersResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -6259,6 +6654,13 @@ func ParseCreateBackupResponse(rsp *http.Response) (*CreateBackupResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6266,6 +6668,19 @@ func ParseCreateBackupResponse(rsp *http.Response) (*CreateBackupResponse, error
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateBackupResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6313,6 +6728,13 @@ func ParseCreateDatabaseResponse(rsp *http.Response) (*CreateDatabaseResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6320,6 +6742,19 @@ func ParseCreateDatabaseResponse(rsp *http.Response) (*CreateDatabaseResponse, e
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateDatabaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6360,6 +6795,13 @@ func ParseDeleteDatabaseResponse(rsp *http.Response) (*DeleteDatabaseResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6367,6 +6809,19 @@ func ParseDeleteDatabaseResponse(rsp *http.Response) (*DeleteDatabaseResponse, e
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteDatabaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6414,6 +6869,13 @@ func ParseGetDatabaseResponse(rsp *http.Response) (*GetDatabaseResponse, error) 
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6421,6 +6883,19 @@ func ParseGetDatabaseResponse(rsp *http.Response) (*GetDatabaseResponse, error) 
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetDatabaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6454,6 +6929,13 @@ func ParseListDatabasesResponse(rsp *http.Response) (*ListDatabasesResponse, err
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6461,6 +6943,19 @@ func ParseListDatabasesResponse(rsp *http.Response) (*ListDatabasesResponse, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListDatabasesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6508,6 +7003,13 @@ func ParseDeleteBackupResponse(rsp *http.Response) (*DeleteBackupResponse, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6515,6 +7017,19 @@ func ParseDeleteBackupResponse(rsp *http.Response) (*DeleteBackupResponse, error
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteBackupResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6562,6 +7077,13 @@ func ParseDisableAutoUpgradeResponse(rsp *http.Response) (*DisableAutoUpgradeRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6569,6 +7091,19 @@ func ParseDisableAutoUpgradeResponse(rsp *http.Response) (*DisableAutoUpgradeRes
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DisableAutoUpgradeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6616,6 +7151,13 @@ func ParseDisableDailyBackupResponse(rsp *http.Response) (*DisableDailyBackupRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6623,6 +7165,19 @@ func ParseDisableDailyBackupResponse(rsp *http.Response) (*DisableDailyBackupRes
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DisableDailyBackupResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6670,6 +7225,13 @@ func ParseDisableEvictionResponse(rsp *http.Response) (*DisableEvictionResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6677,6 +7239,19 @@ func ParseDisableEvictionResponse(rsp *http.Response) (*DisableEvictionResponse,
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DisableEvictionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6724,6 +7299,13 @@ func ParseEnableAutoUpgradeResponse(rsp *http.Response) (*EnableAutoUpgradeRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6731,6 +7313,19 @@ func ParseEnableAutoUpgradeResponse(rsp *http.Response) (*EnableAutoUpgradeRespo
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers EnableAutoUpgradeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6778,6 +7373,13 @@ func ParseEnableDailyBackupResponse(rsp *http.Response) (*EnableDailyBackupRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6785,6 +7387,19 @@ func ParseEnableDailyBackupResponse(rsp *http.Response) (*EnableDailyBackupRespo
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers EnableDailyBackupResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6832,6 +7447,13 @@ func ParseEnableEvictionResponse(rsp *http.Response) (*EnableEvictionResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6839,6 +7461,19 @@ func ParseEnableEvictionResponse(rsp *http.Response) (*EnableEvictionResponse, e
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers EnableEvictionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6886,6 +7521,13 @@ func ParseEnableTlsResponse(rsp *http.Response) (*EnableTlsResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6893,6 +7535,19 @@ func ParseEnableTlsResponse(rsp *http.Response) (*EnableTlsResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers EnableTlsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -6940,6 +7595,13 @@ func ParseListBackupResponse(rsp *http.Response) (*ListBackupResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6947,6 +7609,19 @@ func ParseListBackupResponse(rsp *http.Response) (*ListBackupResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListBackupResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7001,6 +7676,13 @@ func ParseMoveToTeamResponse(rsp *http.Response) (*MoveToTeamResponse, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7008,6 +7690,19 @@ func ParseMoveToTeamResponse(rsp *http.Response) (*MoveToTeamResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers MoveToTeamResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7062,6 +7757,13 @@ func ParseRenameDatabaseResponse(rsp *http.Response) (*RenameDatabaseResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7069,6 +7771,19 @@ func ParseRenameDatabaseResponse(rsp *http.Response) (*RenameDatabaseResponse, e
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RenameDatabaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7109,6 +7824,13 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7116,6 +7838,19 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ResetPasswordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7170,6 +7905,13 @@ func ParseRestoreBackupResponse(rsp *http.Response) (*RestoreBackupResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7177,6 +7919,19 @@ func ParseRestoreBackupResponse(rsp *http.Response) (*RestoreBackupResponse, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RestoreBackupResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7224,6 +7979,13 @@ func ParseGetDatabaseStatsResponse(rsp *http.Response) (*GetDatabaseStatsRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7231,6 +7993,19 @@ func ParseGetDatabaseStatsResponse(rsp *http.Response) (*GetDatabaseStatsRespons
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetDatabaseStatsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7285,6 +8060,13 @@ func ParseUpdateBudgetResponse(rsp *http.Response) (*UpdateBudgetResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7292,6 +8074,19 @@ func ParseUpdateBudgetResponse(rsp *http.Response) (*UpdateBudgetResponse, error
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateBudgetResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7346,6 +8141,13 @@ func ParseUpdateRegionsResponse(rsp *http.Response) (*UpdateRegionsResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7353,6 +8155,19 @@ func ParseUpdateRegionsResponse(rsp *http.Response) (*UpdateRegionsResponse, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateRegionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7407,6 +8222,13 @@ func ParseChangePlanResponse(rsp *http.Response) (*ChangePlanResponse, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7414,6 +8236,19 @@ func ParseChangePlanResponse(rsp *http.Response) (*ChangePlanResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ChangePlanResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7468,6 +8303,13 @@ func ParseCreateTeamResponse(rsp *http.Response) (*CreateTeamResponse, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7475,6 +8317,19 @@ func ParseCreateTeamResponse(rsp *http.Response) (*CreateTeamResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateTeamResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7522,6 +8377,13 @@ func ParseDeleteTeamResponse(rsp *http.Response) (*DeleteTeamResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7529,6 +8391,19 @@ func ParseDeleteTeamResponse(rsp *http.Response) (*DeleteTeamResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteTeamResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7562,6 +8437,13 @@ func ParseListTeamsResponse(rsp *http.Response) (*ListTeamsResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7569,6 +8451,19 @@ func ParseListTeamsResponse(rsp *http.Response) (*ListTeamsResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListTeamsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7623,6 +8518,13 @@ func ParseDeleteTeamMemberResponse(rsp *http.Response) (*DeleteTeamMemberRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7630,6 +8532,19 @@ func ParseDeleteTeamMemberResponse(rsp *http.Response) (*DeleteTeamMemberRespons
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteTeamMemberResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7684,6 +8599,13 @@ func ParseAddTeamMemberResponse(rsp *http.Response) (*AddTeamMemberResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7691,6 +8613,19 @@ func ParseAddTeamMemberResponse(rsp *http.Response) (*AddTeamMemberResponse, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AddTeamMemberResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7738,6 +8673,13 @@ func ParseGetTeamMembersResponse(rsp *http.Response) (*GetTeamMembersResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7745,6 +8687,19 @@ func ParseGetTeamMembersResponse(rsp *http.Response) (*GetTeamMembersResponse, e
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetTeamMembersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -8945,6 +9900,15 @@ func (t *PayloadTooLargeJSONResponse) UnmarshalJSON(b []byte) error {
 	return (*Error)(t).UnmarshalJSON(b)
 }
 
+type TooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type TooManyRequestsJSONResponse struct {
+	Body ErrorObject
+
+	Headers TooManyRequestsResponseHeaders
+}
+
 type UnauthorizedJSONResponse Error
 
 func (t UnauthorizedJSONResponse) MarshalJSON() ([]byte, error) {
@@ -9034,6 +9998,21 @@ func (response CreateBackup413JSONResponse) VisitCreateBackupResponse(w http.Res
 	return err
 }
 
+type CreateBackup429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateBackup429JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateBackup500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateBackup500JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
@@ -9112,6 +10091,21 @@ func (response CreateDatabase413JSONResponse) VisitCreateDatabaseResponse(w http
 	return err
 }
 
+type CreateDatabase429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateDatabase429JSONResponse) VisitCreateDatabaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDatabase500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateDatabase500JSONResponse) VisitCreateDatabaseResponse(w http.ResponseWriter) error {
@@ -9172,6 +10166,21 @@ func (response DeleteDatabase404JSONResponse) VisitDeleteDatabaseResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDatabase429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteDatabase429JSONResponse) VisitDeleteDatabaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9255,6 +10264,21 @@ func (response GetDatabase404JSONResponse) VisitGetDatabaseResponse(w http.Respo
 	return err
 }
 
+type GetDatabase429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetDatabase429JSONResponse) VisitGetDatabaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDatabase500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetDatabase500JSONResponse) VisitGetDatabaseResponse(w http.ResponseWriter) error {
@@ -9300,6 +10324,21 @@ func (response ListDatabases401JSONResponse) VisitListDatabasesResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDatabases429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListDatabases429JSONResponse) VisitListDatabasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9383,6 +10422,21 @@ func (response DeleteBackup404JSONResponse) VisitDeleteBackupResponse(w http.Res
 	return err
 }
 
+type DeleteBackup429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteBackup429JSONResponse) VisitDeleteBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteBackup500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteBackup500JSONResponse) VisitDeleteBackupResponse(w http.ResponseWriter) error {
@@ -9457,6 +10511,21 @@ func (response DisableAutoUpgrade404JSONResponse) VisitDisableAutoUpgradeRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableAutoUpgrade429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DisableAutoUpgrade429JSONResponse) VisitDisableAutoUpgradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9539,6 +10608,21 @@ func (response DisableDailyBackup404JSONResponse) VisitDisableDailyBackupRespons
 	return err
 }
 
+type DisableDailyBackup429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DisableDailyBackup429JSONResponse) VisitDisableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DisableDailyBackup500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DisableDailyBackup500JSONResponse) VisitDisableDailyBackupResponse(w http.ResponseWriter) error {
@@ -9613,6 +10697,21 @@ func (response DisableEviction404JSONResponse) VisitDisableEvictionResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableEviction429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DisableEviction429JSONResponse) VisitDisableEvictionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9695,6 +10794,21 @@ func (response EnableAutoUpgrade404JSONResponse) VisitEnableAutoUpgradeResponse(
 	return err
 }
 
+type EnableAutoUpgrade429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response EnableAutoUpgrade429JSONResponse) VisitEnableAutoUpgradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EnableAutoUpgrade500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response EnableAutoUpgrade500JSONResponse) VisitEnableAutoUpgradeResponse(w http.ResponseWriter) error {
@@ -9769,6 +10883,21 @@ func (response EnableDailyBackup404JSONResponse) VisitEnableDailyBackupResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableDailyBackup429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response EnableDailyBackup429JSONResponse) VisitEnableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9851,6 +10980,21 @@ func (response EnableEviction404JSONResponse) VisitEnableEvictionResponse(w http
 	return err
 }
 
+type EnableEviction429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response EnableEviction429JSONResponse) VisitEnableEvictionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EnableEviction500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response EnableEviction500JSONResponse) VisitEnableEvictionResponse(w http.ResponseWriter) error {
@@ -9929,6 +11073,21 @@ func (response EnableTls404JSONResponse) VisitEnableTlsResponse(w http.ResponseW
 	return err
 }
 
+type EnableTls429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response EnableTls429JSONResponse) VisitEnableTlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EnableTls500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response EnableTls500JSONResponse) VisitEnableTlsResponse(w http.ResponseWriter) error {
@@ -10003,6 +11162,21 @@ func (response ListBackup404JSONResponse) VisitListBackupResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackup429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListBackup429JSONResponse) VisitListBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10095,6 +11269,21 @@ func (response MoveToTeam413JSONResponse) VisitMoveToTeamResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MoveToTeam429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response MoveToTeam429JSONResponse) VisitMoveToTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10192,6 +11381,21 @@ func (response RenameDatabase413JSONResponse) VisitRenameDatabaseResponse(w http
 	return err
 }
 
+type RenameDatabase429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RenameDatabase429JSONResponse) VisitRenameDatabaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RenameDatabase500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response RenameDatabase500JSONResponse) VisitRenameDatabaseResponse(w http.ResponseWriter) error {
@@ -10252,6 +11456,21 @@ func (response ResetPassword404JSONResponse) VisitResetPasswordResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetPassword429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ResetPassword429JSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10349,6 +11568,21 @@ func (response RestoreBackup413JSONResponse) VisitRestoreBackupResponse(w http.R
 	return err
 }
 
+type RestoreBackup429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RestoreBackup429JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RestoreBackup500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response RestoreBackup500JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
@@ -10424,6 +11658,21 @@ func (response GetDatabaseStats404JSONResponse) VisitGetDatabaseStatsResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatabaseStats429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetDatabaseStats429JSONResponse) VisitGetDatabaseStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10521,6 +11770,21 @@ func (response UpdateBudget413JSONResponse) VisitUpdateBudgetResponse(w http.Res
 	return err
 }
 
+type UpdateBudget429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateBudget429JSONResponse) VisitUpdateBudgetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateBudget500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateBudget500JSONResponse) VisitUpdateBudgetResponse(w http.ResponseWriter) error {
@@ -10610,6 +11874,21 @@ func (response UpdateRegions413JSONResponse) VisitUpdateRegionsResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRegions429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateRegions429JSONResponse) VisitUpdateRegionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10707,6 +11986,21 @@ func (response ChangePlan413JSONResponse) VisitChangePlanResponse(w http.Respons
 	return err
 }
 
+type ChangePlan429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ChangePlan429JSONResponse) VisitChangePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangePlan500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ChangePlan500JSONResponse) VisitChangePlanResponse(w http.ResponseWriter) error {
@@ -10799,6 +12093,21 @@ func (response CreateTeam413JSONResponse) VisitCreateTeamResponse(w http.Respons
 	return err
 }
 
+type CreateTeam429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateTeam429JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTeam500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateTeam500JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
@@ -10877,6 +12186,21 @@ func (response DeleteTeam404JSONResponse) VisitDeleteTeamResponse(w http.Respons
 	return err
 }
 
+type DeleteTeam429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteTeam429JSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTeam500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteTeam500JSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
@@ -10922,6 +12246,21 @@ func (response ListTeams401JSONResponse) VisitListTeamsResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListTeams429JSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11018,6 +12357,21 @@ func (response DeleteTeamMember413JSONResponse) VisitDeleteTeamMemberResponse(w 
 	return err
 }
 
+type DeleteTeamMember429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteTeamMember429JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTeamMember500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteTeamMember500JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
@@ -11110,6 +12464,21 @@ func (response AddTeamMember413JSONResponse) VisitAddTeamMemberResponse(w http.R
 	return err
 }
 
+type AddTeamMember429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response AddTeamMember429JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddTeamMember500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response AddTeamMember500JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
@@ -11184,6 +12553,21 @@ func (response GetTeamMembers404JSONResponse) VisitGetTeamMembersResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeamMembers429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetTeamMembers429JSONResponse) VisitGetTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12128,128 +13512,133 @@ func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9s4svZfQfHdqtjvoWX5kptT54Mnl9mcccYpx6nZU+OsBJEtEWsS4ACgFW0q//1UN8CbRMlyYjme",
-	"HX+II4kkrn15utHd/BJEKsuVBGlNcPQlyLnmGVjQ9O0Vt3zEDbx9hd9iMJEWuRVKBkfBeQIs9teZiNnW",
-	"sPw2EPFwuxeEgcD7cm6TIAwkzyA4CkQchIGGPwqhIQ6OrC4gDEyUQMaxCzvL8S5jtZCT4OvXr3izyZU0",
-	"QAP6icdn8EcBxuK3SEkLkj7yPE9FxHFsu/8yOMAvjWb/pmEcHAX/b7ee7K67anZfa62062pxgtp1xoRh",
-	"Ql7xVMQvmE2AZWAMnwAzfGbYNJn1gq9h8FZa0JKnrsU7GZ8BfQWajblIYW5oEddagGFSsRgsFymN8Vdl",
-	"36hCxpsf3q+KmSJKahoZK81sIgzjUaQKaWk87/ksVTw+V+qE6wnc7a6OVDzDrU2xaxwcl7SEflV5FEFu",
-	"DY3zo+SFTZQW/4Y7WLt3whghJ0xpNtVKTlikIQZpBU9xOF9LliGeOI7jc+DZO8hGoBvckWuVg7bCcU5G",
-	"lweQcZHSdyFPQE5sEhzthfN8F5a3a5XSnoAssuDo94DHmZABDvcqCIOxkFxGEHzqaMACzwYi7mLqpgD4",
-	"vboxbA+xPYS6BzX6F0QWe/iJR5dFvjjTEf3e3XdYXjXi37Ao036aWTAoucZKZ9yivJL2yWFQ9S6khQlo",
-	"bCjSQHs+sCLraOqjFJ+ZgUjJeO0WC2NVBtoPfZFu1VQiVVT807HsMRfpbDCqlqZDZNC97CJA2XsRII1d",
-	"BGOeGrgIQsYN+5gby03CDMjYMLGsn0rWdy5zogp9JwMRXuj6rgaWTzoH5PRPxwVjue3Yv1+kmkp2xdMC",
-	"zBHLQcZCTkKGXJyChTj0QrfHYrjiuWCuf8O4hvouNk1AMiIViDvGP8cLNem2V9gPf57oysF3ccfLhMsJ",
-	"vE+5XCoSeGHVoMgnmscdC3ACY8sKGVE7fiIqE7Y9kZFSKXDZQRJzrQmDyzGalbv6yDCTQ+R0loiZcKIX",
-	"0QKKZPysJLDCdK5bGOQpl4NyU1cJWVwCekCreJDz6HIAko9SiL97ynObV4+ocz9UlnEZv0TOXdwKXLtB",
-	"roRHYcJCZq6b2LnI4AOgjkeYRjLXdcq15jMnxK0W0UCQ6hgL0N3SeHGsRK8l+GvQT3u5zoCnLEoFjoqY",
-	"lNUQENdhyLbOQWuOoi+kHY0KrUFa9vLk7TYjOAAshQmPZmzon7AJXEiVxniPe+jdy/deI2+/IJpQY/w9",
-	"QzKRADHy4FDDRCg5JG1ODR6x4SRVI57Sb06VQ3whuYyZmEilkYW5nDFlE9CO0elO5prCqXlmY/SMYRrG",
-	"JTnehJE+4IxHM1atRY+9gjEvUstI2nVz06iIJ9Cx6O+UtEk6Y+46sk2s0pRrU7e63+9UOJmQIkM13u9U",
-	"Pkoa5FHp+8w1RCi0SozePSeVxqDrmb0ol/YaCVHy7Rxi5Fm5uRVq7LFjyzJlLNvbf8aihGseoXUSIq5F",
-	"EKZV2vgZ+4XPHKVvcBRkMw2xMLhf3KKaCI6Cf/7+z4uLz/3+zsXF5703Fxefn77Bj8/ffPrSD/f2n339",
-	"W5e0gSsRuVHOD/o1XmGXQHYASJZBpjShynGRpmttdVakVvxbSdjcytcLvrr1E8eMPBXc4FbMMXTvFpYS",
-	"xeTaMjvlFme3uOwvU1XErLxeL/OQTw0Ns0KsU9z/SZR3otRci4zr2cDx/GI37911LxNesOPfPvjPhk2F",
-	"TVx/Ifv55fu53ydR3hpHYXaAG7uzF4TV5333eQr17/QZf4/4TgTSap7SJSjmv1ZPlZ/xKcPrXni+Y1Rh",
-	"k/KLVNomC1e7f8C2+LjxfGHK/hsTOKTeURTSCKgVI3jd096SRb9WE3+bzNTAY7+VplNdxeUmvWBZYSyT",
-	"CiVolBYxOPTR2m5yYZSa+M+6j5222RxOaFL/OvKh16lbX3SpU68zEc53aNZOZGdT00UQ+grY+cmHmhBo",
-	"fNiwctBRIxxBoCAiWALXliAdNJ+XouRI5bNBFDWgU4PiyHjt1mY31ltti/z7xGyXjV2aEH4+XSC1hHwd",
-	"tkKaDpxB3gao19IWT1M1hXgg8oFGWH3Tx+eg1W0ApTWt8bQwtjLGFwY6j5eaXb+quOiFE1fk+5IwrWCN",
-	"6RZg1/gUXpaAFC/jjOadDBX02Xvy+Nnz/vMnT/e+3/NwOpWgWW1EXOt3aIr1G5qJb18tAMAWonv+hMf9",
-	"Z4+f7PQPRns7hwBPd54/efJkB57t8VHcPzh8Dnsr3RUlr9ZNvpudeZC4/Cl3pQMcREJOWMpHkPZY22Pw",
-	"RgOE7D2foYT6X1Wwn1XIXksLOtdiflqt2zpHMhrwKB3ETvQNCgN6gLZ/YW7uW+mt6GCpQv7WRiMl5UDE",
-	"KRBJq8J2wX6pbuYoi0eDkt5kPBWxTQapyIT9PocetirM5cAmGkyi0vi7m2taDR2MMBqkBR9EaKNYM8hB",
-	"DzJB967XOj58u4ua8c8Db8+vPwx6yDk33CRctzdrACHR7Bacsr65VPF6MDcbiT8buKWxkDF4ixRVjm4J",
-	"uZ8ri+jK7wbzurfHjlmsilEKbAQRLwxUrlUuzRS08VKL5dygprRPDtnW8/39g4On+/2DJ88eHz59+vhZ",
-	"/9l2a6CuyXqkskB4UA3UqEJHsGQd27LyQ8jehewkZP/Af/jn4B8nyySKsUoDbRWKlVui/G4B/8EqzSfA",
-	"QE6EhHkJP1KpDdmIxxPQIcthNEqhc9AgY3LtLXbwdwSIqJKYVSwWPA3JelSFZWQKA8rYXGnbVhdQ7CPG",
-	"nyR2J1NpWpjLnYP+3uFBr3Db2hPqOifGojhKubED8mF6uLXGwcYL1ndeDwlXoJl/MF5z3TMVi/FMyMlg",
-	"iQ/+dZbbGZsmIgWCzeSXRauikDFoNuWzzvWe86d0I7MlfhL4bActLHNrpzs5N2aqdNxlmMaCeI+u9xi5",
-	"oZEGnCehcfb334mInRdm0ahWKl2GVZGCOoTFy/dEWyXicsMoibVFcU8Onj5fb5Len/JNpsLNnDG9WojF",
-	"sam8LwoJETctZEaRRephiyApJ+I2KzXN+fUcFYtEk2uVgU2gMLeMn8ifoWSKS2LswKpLkN1+jR28i529",
-	"/nDO6K5vJKJ5B8r6e7dszypHAVpA7nNtBL0onf+VY6C6xDQQbdoEhPbX2Rb0Jj3WdKFst3fTddA9Mzqk",
-	"XxfXaKATh5gwhOt9kGsRQev55Rpw1X69KdJ0h0cRGPP9O2YgKrSws+M49nvWtttBRnpGPR/bM+/fWKRg",
-	"kf+WCAupMBbbXULl4opbOBHycokvJDXvClvw9LiwSfctV3n0HkAv6aPLQbPW6SyPrLhChi9MDjKGOCRp",
-	"Sr/FQAexbTpxD6xwPnXMrtsE5LMMpGWoN+fxwZgswJzPJiHLtcKP89IHL3aNguy7KlRjXilykdLhGfCM",
-	"ibgU3wrN9OuPmNvHym27uGJjrzKWnTc3II1bsVW+pA+W2w4rtXEMjDcw92B1mj4WaWoYSbVpwi0TlmXA",
-	"TaFRapC2en386t1rhiTrTovHAtLYsBw07QYsHtNV1mLHcH5VVQd0Su2G0fIAf99ZrAflAwrdWP+Qt3Vs",
-	"3NmslECozrXc4b7JQfpTWlbfbRi3DHiUMEPEeJszdYe8BNT5ZJkRhWRbnpVJVhgIEUlq74fHDaw23Id+",
-	"rIPkCblJsJVF2uFEK60jH3GAuJftH7JEFZpG5RbE3KhLrzjJOLsRda3dw1QLCxvtomKPjTQu0tSL/Ttm",
-	"POr+W9bt1vqf3RBLxcJcFmYV60iG92yOhRPxQ5bqEmYm51GXvofZBiVWyi3IaDZ4/vwHTNp3ngGXP6D3",
-	"TBgfWn3XHSsprNK11rpZc38UUMBA5VZkZUhu93nwD5gaKYMfSlOtEfwgyrKJVsUkybu805UORrTm3Chs",
-	"BHYKIJvq97ZGoixPB5k7DxxsSs3N9VLruzXMxfazmwQT8z0t66TaIedPSYBdQo6mqYzVlG09ZajWtr+p",
-	"U9fN3UxwKQa9xT42isyo8R/AvW5SP1SItYfwQ6TY1xV27W/CJi9rH40PkjgdB0e/r+60CrL4Gn5pBxCX",
-	"HuKW/2iJG3DR5P40H6xzXOfeTBNlwJ/2MJ5O+cxUCULC1s5nCnWtnVIu9+UVuVC+Icfk1pNCuvwMVbbV",
-	"3OQlA7ziJ92byyYYFUZIMMbdZFx80ohrYP/z4fTX0lWLq8ELm+AeuwyfC9l4QHqvhfPYccmGdHHI3KBf",
-	"sJHC3zU4zzND+xZpU0lYg05oYu9cNhfRyrU3n5aUUC5L+XSnO9otj4XPtnv2bVdV7aId1YHRwrBGxFiH",
-	"I6s5rEXfZPfOtcfWHkUrDes6V5drv4tm3qkrOFcrw76uS3D5BlJuNtk1qtNfuhfDs60ak6NTScNswi3T",
-	"YAstmVSl76wRbXr6S2fg3/u0S4gee/dl1Ar7Zz7YxDCryIvZbH+sASgWmPyXY/EZ4sH+4342qr7tTerP",
-	"jxuf9/rNC/3WlfYl/NY1iTPg8Vl13PCfFJeJBLkyALG9b78lQMGWlFmBe6f0I8NcPAlK95hNuWGRygXE",
-	"uIl4HzmNtzRESscQk4N1e0lUejsDcJEsI56mgD3iLaU3zbWfCmNxMmZ73ilOXuqQUR5hiOo6ZD6LsDsW",
-	"dCmXzcVersuD60ZC1truhhGh1+rAlet6fxfrhsmZc8hqYQ0/d0RbkJD3Z7fcsItgv7//eKf/bOdgj+09",
-	"PtrbP3q833v6/Pnhs/7zg332X/1+v88+nr9ccno6W8v4mpv85wAfXJxR46jtA0Vm+BMFI6LyuGsutOP8",
-	"/D37Ca87dIDM4RM3GS0iTrEwoF38ByENyY7fv2WXQMGAVTxA4LN9idCwwXoSibW5yx8Wcqy62bSMLqgP",
-	"+ksk9AquIMVNwW5pyd2hJwJpbNkc7e4imi6jSiKV7V7t01BHswvpT2q2hv4DPTwMfXDGcPdqf7jdY6cS",
-	"XLwzjywdAiMmOqJxTECCRuTAflblCYXl6SVqnAsJAoVbSN25HlC4lS1ZtLUcrOIWGFyBnlX4dsKFNNYl",
-	"m49FCr0LeSF/86cL/jcELlxbw8ZaZY2kxLwYpcIkEFN6ItuK4UrlZjcu12qH52JX5SBxZWZZyoS8kBNh",
-	"k2JEC+QXazdWkdkOmbAsVmCYUUxJlhc6VwaOcDw77DUNGht1aCqGKOXaI/ImeDXz6NVOFTMJzykMqY1k",
-	"LyRjW4f9fsgO+4ch6/V620vALWXnc8OGF2uAu4tgSFuBzbcRcQNBD79cONB1ERyxixZYuwi+DnsM6XH4",
-	"2mFkh1zLJHsiix6uyrAEIMPKQvEKzpta5UlfFfOPTOPAkGFbw5JvhiEb1vbSMMSRD7tMqeE20ZjLQ8Uu",
-	"7KzsAjeiTHDER9nWsD6a9U22goSx0zpwHL/5uBz8uCxsdei2iWZ/5qtdlCNwhpsPzyuJ4BIgNww+W5eV",
-	"jPqcQjZCOksFExKgYzggs432Bw40T7mQfu9NLZMuGxqHTlOhzMUVmjWkiQunoSB2H41BMV/Y8piLFGkl",
-	"UrEvWuD5sorS0YgK3FEtHelWUSGNtBDaBKOYBpS4tPbYOI6ugisaDNidylgtS4M4upkPj3TJKT7y8aha",
-	"vIQbNiJHI/6xqpQaHfGOIVPSrR0ncQI+NpISGVynbcw8rMh56hD6XILs0UKGbFcSrKOrMrdtyBRtAE9R",
-	"GDWy3LbDMu0Vmc2t6EUw7LGzhQTWrSozx3MBJctuNxN0iCAO+/2biAPDinJzUcjRirggvR0iQFFpFG7Z",
-	"8P3ph3O2SxmZu19E/HW3cevQB718uajTqFGI9Hq9r0N/MoxDL/vz2eMsU9i6oPSOd3zG9vv7T1x8gMuP",
-	"pHTyVtMoiJz9VMv8lydvmbEiTbELX23AUHKYH/6WamixdiqzkuA4t8hRE+2UcWhlZC3e25S6w4vg9Jf5",
-	"5XtkGOoLZvjsRWNcdeYzDgw+58QYvHLrhGxUOLqkp7k/PT9+//aRIcYh/ICD+4mSYNwtdSYMjaFKsSMG",
-	"bIzIW91s6+BJf5sl/Ipaz9zyvjzBPhJIc6qBg+ND+8nRwARsK/qDWX4Jhg1z0ELFQ7a1l4TsIAnZ3j7+",
-	"iUN2EIfsabxN4EFFRQYS5VBFXThN41ICsaeuFQprkeaFWYM2XYuG8McVRFZpF3Xi1saB951UXFZit61u",
-	"ERl5ubk1bGdKoFx3hUh6zbBRL9KxFxqxfzx0Ao6nzcBrQjBe+DsfMm0TPhJZHxQxT/dUd0gqmwg5OULl",
-	"7ivZwGce2XRGafJEdeXccRBCej/Ux/M3O8/YltVcpEiTSE8h4+VJTPlMWNY88g8QHmFgIp5DzFLswxRa",
-	"qwm3CGkYio9tB9gcHnPItiq3Y5ACtxrES0sVks1Isoh3pswRovkoRaRiZMIYmCuUsB0y2SwHwBfz6tjW",
-	"R7ISdvC/vTchw/+fvqGvz9/gWKl1JJqhT7gbunRCVatgXOsagJX4kAorkZ7BB3Cmjppe+8ioJmOhpeyd",
-	"NvMbSeAQJQ1qR7blqGo3Fgb/38m1inMeXYZO9pGAoaB+vJs0e0NKoaGQigiky9/zBbeOcx4lwPZ7/SAM",
-	"Cp16qwGx/XQ67XG63FN6suufNbsnb1++/vXD6539Xr+X2Cwl+1FY54Drsh0IJfNcbAdhcAXaOONjr9fv",
-	"9fFZj5aDo+Cg1+8duBxyF4Tl1YHTojuOIEg5zNciW+IrrW/ZbdQq+/opDHJlOg8ecwSUjjzR0JrLNvNS",
-	"BHEfoiei5fPzE+QEW8IfN8oqUs3JNmGRepWMXNwxtunuQ7qeKwdja59epDJ31FlZAW/j4MiF3YEvcOQM",
-	"VDD2JxXPblR7qm1yL0lTdVw69kCknNx9yl5dUlOlfZvVBcxXi9vv92+tVtfpL12Ful4pCc6sKSXwvL53",
-	"6p7OUQ7dcLp6qYa926hwR4/sXf9IyylODx1e/1BVCA4f2Du4/oH5Sm1fw+DxOhNqV8VrOlKIqxsulN8/",
-	"IeOaIsu4npXprsAqNrB8gpIgcEU9PmFTXn7EzbzlbsanthA8+SB05xapy4w0HO1Ns7N1MEbHOa3TsW7G",
-	"rU74vp11V8aEdpbnuWN+qE8xu2vsNbOd75b67zUxO7JrEMj1RF3pQxfK3pXUhL83DYMagxFCROTnYmjb",
-	"1OoabFHr3UpPH5u/vgC9C2m4YUJwk15FAmHQWdDgZyD3SaPqqgcvDX8cmtp1dcD2bjesMoJgLXA1l7VD",
-	"CScsBX5Fdlu3S42orNulRnks5fDcAXxZD/aPAvSsLgjbSHMJVlWC/fQDZdmPkWP3jG5/BruaaL8Dri8K",
-	"PdrjTjY4ITeiQ/DfyAloPb2qOvpOwlor0KgR8zMfYtRJcX7oj2qEYkJyaRnLxkIb++3ycMNkgtvDmou7",
-	"QsGRJGxafbtfqgqYcxqvS3E17KMH0H9P1dxS8P498iLsOucsze14SeXxZm3V9QuQN0WTd8rwwiqf6b5J",
-	"V8UvAHmVDMU4uRiE6bFj7zk87PcZT1H7zph3RpKHzv/kR1u7HDR4pzYhQlum07cq7ZIXfxEmuqaOC6s+",
-	"+kpMDzx3L3nObRTDnWL1Vq2QwJ6kff7XLXrfuI2SzoIaufEON5HOyprJLxh8dqnHVRVlY/msm9bbhE1M",
-	"wdR4vJRsX2FPD6riT0C2tFNruXs82ZYFTTYphs/ofJRRMLphW6en77ZrL26FPzXwKPGRGz6rlc4GfqC4",
-	"fl1We3kg+vtM9I1tWk7wjmDuCnmcgK2Bx0SrqTsUoZTUH0HQrvUH+HHfSfq1vBn68FR9V+CjPK8jeqRD",
-	"O14aDXOngHSOR+7UGduKEoguIWbujRbbqxmgiUnkMkp+QCR/EkpeG5B4Sr4LPNKoN7/F0xQ/7KS6uO+g",
-	"xLX+gEn+DGR/E0hiU7NJan9HcrpF1aasBE6hpGFZ/dvwDFypRNzlklDZlDsrsywU7qn0GhaQjFMPzSLE",
-	"XfR8nprgHpxLMD62ZR4QMeQDFROFrCTgVBg7H3G04sChSYOPTOmnmHfKd5003I6mX+uYwXe15iGDn8Nf",
-	"mljouGIjTuqG5zhTV7Bj1Y4t8/u6ZZ26AtN4wVGdYFdXRaQgNMqxq29gI0iVnNBFCvSmfLxRYctksW2n",
-	"+CppQQi48VCZt/eoejUjnexKxfAWFCyqNZ5FMs+qfNoNhbwsJuzei/AvHFb8EP+1Id7E1WXninm6Wi7K",
-	"NUiewWa9gBThu/BmgjYbuHHcQvTXOoGbZZAVXn2I1/yrYKd7yqqOP9aLa2sncW2Sa38WV/PWgwvhbkV1",
-	"4g+NoM7Q5+I686BKKpkmqFUr3r+Q5y7JqN2Wa4IZq3I2VfrSl9GYFxMG7PtWsZfN8sB8qZrrWKKKgV9Y",
-	"q0ZVmP8I+HeGW8Eae7GSbK3Sd5GkcAZ5yqNVaQo1WbrRPDJH5BIKXc5nWKZAlXmt5+cnxAczlvBGEoL3",
-	"fk65y9CSnaSKk77lTITWG5qXRnJYxXz3YY2KGzHbj8xNXqj7kD/wF1RKRD3rOHApG3C1G8BlMlK1gDlf",
-	"gEvzRbuJIJcrYNgoR+b5OBOysC40m2rpjZVmro5ej72pU9pd7eMqL8xXN6Ncr9RXiA/9+zaEvKJESUdB",
-	"LruSUXwtq2QO2+pMqQzLfMrOZMptZiClZFNSfVT070VZEIjtJSuDi13B7wXTuSv41w25Ffdb1vPZS4Iw",
-	"OMA/e/v0F287wD9P447iOXcSH+xmdo32rCual5UT3SwfgodL5VUSyIa8LT5P0r33b7PhTOA5JFv2rsHG",
-	"G7ArZUx5n2VydWGgvLdKrK7Tql1O9fYiu7k5uqzu21PLS96kWFqa2Y3eqLjqddPzWtp1/KCi/3Iq+iPR",
-	"MasIebmGbpdXuBP47QvMVC8Nrg+N5ing9Je5I1BXy4FtoRFVq9WOEg4v6vINUyGXcvqZfyfPbbH66jcl",
-	"lwyvv+uNyatYrVHDr6voalM4tIb6ICL+qiKi5oDlMmK+qsymighQDzVadx4j7zRx/Dwa/H8Xa+G1ejP8",
-	"gup0yLHSkYusaL3zxB/AlAEbSFXClBRF1WxKIeNK31i1rPRNWVqhXg5aH1+r1gX3UYWLkE0TEdUNV9Vw",
-	"XPWTsF0LpyPnmXqg0qIbyneuOrhXhz8PXL/JdGn3rkdPVV0sv/owtc73p9NSV0ZNuTdZm8Zp5rIU/g2e",
-	"ZS6+c/6OyZnmtiJtH1fsgWi/Pcd/7rwSl7NJtDfI58fbX7iSeYgkHf1GXPbYcRkFwK0X1moqm5ECXmj7",
-	"199RScjtZRUAKmK/59n/f+lMyiVUdU0m/3lZk3lpXuS3JES6zq8PmKL7ukNVumOlqGj0nYRKOSG4XqBU",
-	"FYhD87nfqdflCi6TPmY3q8paLxNAZ5BRLBKvXmTQ2EIyA0dQv3PS14XzVapLL1clq1AKjdCQznywjA+9",
-	"Jy5Htm9VQlwlonw97s1o5WUvubgXUPOsWrwHtLlhEcsqKuuQtJ1Q8ziO6V0gVQ5rGURXBet18k+t0Bv8",
-	"s0j+PI43TvvHzT5+ICj1k1wBTf17xRORP9D5N9D5cRxfQ+S1mvji3wNwXWA0L2NH/d6EnqpdRDQ7RfDq",
-	"L6E6YAZcHdnOM8SaCu4OBZRUtx4WaE/2L3+o16Amswl0Wr+M4iYQlSahr7o7rVJAmu8tMI0kEm4T499i",
-	"kFibH+3u/v30w/nR+9Oz892r/d5CHdXFdySQ89CvxWJKi+QTmKs/SEdofsrOybFY5MQ/6DC1h1lC15TY",
-	"WjMTfP309f8CAAD//w==",
+	"7H17c9u4sudX6eXeqrF3aVl+5OXU/uHJY+7sJJOs46m5W6O5EkS2JFxTAA8AWtFJ5btvdQN8SZQtJ7aT",
+	"zfEfcSSRBBpAd+PXje7mpyjR81wrVM5GJ5+iXBgxR4eGv70UToyFxV9f0rcUbWJk7qRW0Ul0PkNIw3WQ",
+	"KeyMym9DmY52e1EcSbovF24WxZESc4xOIplGcWTwH4U0mEYnzhQYRzaZ4VxQF26Z013WGamm0efPn+lm",
+	"m2tlkQn6WaRn+I8CraNviVYOFX8UeZ7JRBBt+/9licBPjWb/zeAkOon++3492H1/1e6/MkYb39X6AI3v",
+	"DKQFqS5FJtPn4GYIc7RWTBGsWFpYzJa96HMc/aocGiUy3+K90GfRXKKBiZAZrpCWCGMkWlAaUnRCZkzj",
+	"79q91oVK75683zXYIpnVPDLRBtxMWhBJogvlmJ73YplpkZ5r/UaYKd7vqo51uqSlzahrIk4onsIwqyJJ",
+	"MHeW6TzX+q1Qy8B89nbpfDf+L0xcJ7Vaw1yoZUmyjUGoFJR2M6mmsBAWUq3wJHAAiMLNULlAi4WJ0XM/",
+	"6UkmUTkQaWrQ2oHSpl4QnAuZxaBN1Q3oSWutYkjEHGEirCsnKsVLkUsQWaYXFnYsIs3dQJ29On359lUM",
+	"g+j/FNoJywQb4RAyOZfODqLdHvw5kxluIloYaspo5zJMYxCQaGMwcQN1gbxeQtkFGkzh+PAZOK17cG6W",
+	"IKZCKhATovAMnVnunfJni4lWqSWFNEORBtXWuGNdt/050xmWD4LTsBDSwRgnmkgzS5p77i4G4SBDYR0c",
+	"9K7UbHOp5LyYRycHcanlpHI4RebSz3H0h6J50Eb+E+9BOt9Ka2kU2sDCaDWFxGBKiyAyYvjPJek8V6dp",
+	"eo5i/hbnYzQN/ZsbnaNx0uvmOV8eMjOFEb9BNXWz5phLzR6XtxudsdSjosn5KxLpXKqIyL2M4mgilVAJ",
+	"Rn93NOBQzIcy7do2mgvxV3Vj3CaxTULdgw7SGEc/i+SiyNdHOubfu/uOy6tW/hPXOevnpUNmxYk2c+E8",
+	"Fzw+jtaZIo4Sg7zmQyfnHU39oeTHJnNv02JhnZ6jCaSva0a9UMzbpYbumPZUyGw5HFdT07Ep8b0wiEgG",
+	"BhHx2CCaiMziIIpBWPgjt07YGVgk8ZKb+qnQROc0z3Rh7oUQGbb10NXQiWknQR7hdFywTriO9ftN6YWC",
+	"S5EVaE8gR5VKNY2BpDhDR5rP68deqWp9/14/VnfBYoYKmFUw7aB/RRZq1m3PcCB/lelK4ruk48VMqCm+",
+	"z4TaqBJE4fSwyKdGpB0T8AYnDgqVcDthIHouXXsgY60zFKqDJVZak5amY7wsV/UnCzbHxKMimYL0mzvh",
+	"UdpE6LNWCIXtnLc4yjOhhuWiXqVkaQr4AaPTYS6SiyEqMc4w/eohryxeTVHneuj5XKj0BUnu+lLQ3A1z",
+	"LQPOlw7n9rqBncs5fkBCkWQIsM71nQpjxNIrcWdkMpS8dUyk30vXOXCdVubX0rxo8E97us5QZAG5WBZS",
+	"qI0MmocR7JyjMYJUX8wrmhTGEM558ebXXWB8g5DhVCRLGIUnGKXoLKV7/ENvX7wPmG/3OfMEox+cE5so",
+	"xJRkcGRwKrUaMV7kBk9gNM30WGT8mweLmA4U4R05VdoweFFL0G6Gxgs63wm+KRpaEDbGSNKCwUnJjjcR",
+	"pA804vESqrnowUuciCJzwNquW5rGRTrFjkl/q5WbZUvw10lsUp1lwti61cN+54ZTYZx+5+ajlSUZVaHP",
+	"3GBCSqvESt1j0lmKph7Z83Jqr9EQpdyu2CQEYv3iVnZJD04dzDUhuMOnkMyEEQnZvzFZTgTCjM4aP1O/",
+	"+FGQ9o1OovnSYCotrZdwtE1EJ9F//vWfg8HHfn9vMPh48How+PjkNX189vrvT/344PDp53/r0jZ4KRNP",
+	"5SrRr+gKXCBbmqhgjnNtGAdPiizbaqnnRebkP7XCu5v5esKvbv2NF0aRScFWxopA925hKklNbq2zM+Fo",
+	"dOvT/iLTRQrl9XqaR2JhmcwKsS5o/adJ3olScyPnwiyHXubXu3nvrwed8BxO//wQPltYSDfz/cXwy4v3",
+	"K79Pk7xFR2H3yBDZO4ji6vOh/7zA+nf+TL8nYi9B5YzI+BIWq1+rp8rP9JQVdS8i37O6cLPyi9LGzdau",
+	"dv9AbYlJ4/nClv03BnDMvZMqZAq4FStF3dPBhkm/dif+Mp1pUKRhKW3ndpWWi/Qc5oV1ZKmDVElWpOjR",
+	"R2u52UlW7sT/v65jp222ghOa3L+Nfuh17q3Pu7bTsGcSnO/YWTuRnctsF0OYS4TzNx9qRmD6qGHtoaMh",
+	"OEJAQSa4Aa5tQDpkPm9EyYnOl8MkaUCnBsex8dq9m91432pb5F+nZrts7NKECOPpAqkl5OuwFbJs6A3y",
+	"NkC9lrfYA4XpUOZDQ7D6po+vQKvbAEpbWuNZYV1ljK8RuoqXml2/rKTouVdX7MxTuKhgje1WYNf4FF6U",
+	"gJQu04hWnQwV9Dl4/Ojps/6zx08Ovt7z8G6h0EBtRFzrd2iq9Ruaib++XAOALUT37LFI+08fPd7rH40P",
+	"9o4Rn+w9e/z48R4+PRDjtH90/AwPrnRXlLJaN/l2eRZA4uan/JUOcJBINYVMjDHrQdtj8NogxvBeLElD",
+	"/V9dwC86hlfKocmNXB1W67ZOSsZDkWTD1Ku+YWHRDMn2L+zNfSu9KzrYuCF/aaOJVmoo0wyZpXXhumC/",
+	"0jdzlKXjYclvKl3I1M2G7L3+OocetSrtxdDNDNqZztKvbq5pNXQIwniYFWKYkI3i7DBHM5xLvne71unh",
+	"253Uufg4DPb89mTwQ9654Qfhu71ZAwSJlrfglA3NZVrUxNyMknDGcku0sDF4ixxVUreB3c+1I3QVVgPC",
+	"3tuDU0h1Mc4QxpiIwmLlWvVnNTZoLciFpZ3SPT6GnWeHh0dHTw77R4+fPjp+8uTR0/7T3RahvsmaUlUQ",
+	"PKgItbowCW6Yx7au/BDD2xjexPAf9I/+HP3Hm00axTptkJeK1MotcX63gv/gtBFTBFRTqXBVw4915mIY",
+	"i3SKJoYcx+MMO4lGlbJrb72DfyeASFsSOA2pFFnM1qMuHLApjKRjc21ce7vA4pAw/nTm9uY6ywp7sXfU",
+	"Pzg+6hV+WXtSX+fEWFdHmbBuyD7MALe2ONh4Dn3v9VB4iQbCg+mW8z7XqZwspZoON/jgX81zt4QFn0YS",
+	"bGa/LFkVhUrRwEIsO+d7xZ/Sjcw2+Enwoxu2sMytne7kwtqFNmmXYZpKlj2+3gN2QxMPeE9C4+zvf81k",
+	"6r0w60a11tkmrEoc1KEsXrxn3ioRlyejZNYWxz0+evJsu0EGf8oXmQo3c8b0aiWWprbyvmhiRFq0GKxm",
+	"izTAFslaTqZtUWqa89s5KtaZJjd6jm6Ghb1l/MT+DK0ymhLrhk5foOr2a+zRXXD26sM58F1fyESrDpTt",
+	"127TmlWOArKA/OfaCHpeOv8rx0B1CQwyb7oZShOuww72pj1oulB226vpO+geGR/Sb4trDPKJQ8oYwvc+",
+	"zI1MsPX85h3wqvV6XWTZnkgStPbrV8xiUhjplqdpGtasbbejSsySez51Z8G/sc7BMv9zJh1m0jpqdwOX",
+	"y0vh8I1UFxt8IZl9W7hCZKeFm3Xfcpkn7xHNhj66HDRbnc6KxMlLEvjC5qhSTGPWpvxbinwQ2+YT/8AV",
+	"zqeO0XWbgGI5R+WA9s1VfDBhCzAXy2kMudH0cVX70MUuKti+q0I1VjdFITM+PEMxB5mW6luTmX79EXP7",
+	"WLltF1diHLaMTefNDUjjZ+wqX9IHJ1yHldo4BqYbwD9YnaZPZJZZYK22mAkH0sEchS0MaQ3erTiQCYhl",
+	"/WnxRGKWWsjR8Grg+jFdZS12kPO7rjrgU2pPRssD/HVnsQGUDzl0Y/tD3taxcWezSiGjOt9yh/smR1XG",
+	"l9V3WxAOUCQzsMyMtzlSf8jLQF1MNxlRxLblWZmCwmJMSNIEPzwtYLXgIfRjGyTPyE2hqyzSDidaaR2F",
+	"iAPCvXB4DDNdGKbKT4i9UZdh46zDD7flrq17WBjp8E67qMTjThqXWRbU/j0LHnf/JfN2a/0vb4ilUmkv",
+	"CnuV6Cige+5OhGfym0zVBS5tLpKu/R6Xd6ixMuFQJcvhs2ffYNCh8zkK9Q16n0sbgvfvu2OtpNOm3rVu",
+	"1tw/CixwqHMn52VIbvd58DcYGm8G35SnWhR8I85yM6OL6Szv8k5Xe3BeRYDDGN0CUTW339uiRDuRDef+",
+	"PHB4V9vcSi/1freFudh+9i7BxGpPmzqpVsj7U2YIF5iTaapSvYCdJ0Db2u4Xdeq7uZ8BbsSgt9jHnSIz",
+	"bvwbSK8f1DdVYm0SvokW+3yFXfundLMXtY8mBEm8m0Qnf13daRVk8Tn+1A4gLj3ELf/RBjfgusn992qw",
+	"zmmd3bWYaYvhtAdEthBLW6WgSVc7nznUtXZK+eyql+xC+YIck1tPCunyM1T5fCuDV4B0JQy6t5JNMC6s",
+	"VGitv8n6+KSxMAj/+8O730tXLc1GO/9poBoPqOC18B47oWDEF0fgiX4OY02/G/SeZyD7lnhTK9yCT3hg",
+	"b32+IPPK1plqf5fTUj7d6Y720+Pwo+sefdtVVbtox3VgtLTQiBjrcGQ1yVr3TXavXJu2NhWtNKzrXF2+",
+	"/S6eeasv8VxfGfZ1XYLLF7Bys8kuqt791j0ZQWz1hB2dWllwM+HAoCuMAqVL31kj2vTdb52Bf++zLiV6",
+	"GtyXSSvsH0KwCWfY5WI5bbY/MYgcC8z+y4n8iOnw8FF/Pq6+HUzrz48anw/6zQv91pX2JfrWNYgzFOlZ",
+	"ddzwI8VlEkNeGYC4mgeJHGzJmRW0dtr8ZMHHk5B2TzkDNdG5xJQWke5jp/GOwUSbFFN2sO5uiEpvZwCu",
+	"s2UisgypR7ql9Kb59jNpHQ3G7q46xdlLHQPnEca0XccQsgi7Y0E3StlK7OW2MrhtJGS9290wIvTaPfDK",
+	"ef1+J+uGyZkryGptDj92RFuwkg9nt8LCIDrsHz7a6z/dOzqAg0cnB4cnjw57T549O37af3Z0CP+z3+/3",
+	"4Y/zFxtOT5dbGV8rg/8Y0YPrI2octX3gyIxwomBlUh53rYR2nJ+/h5/pukcHJBwhcdNndNMQC4vGx38w",
+	"0lBw+v5XuEAOBqziAaKQ7cuMRg3Wg5g5l/v8YakmultMy+iC+qC/REIv8RIzWhTqlqfcH3oSkKaW7cn+",
+	"PqHpMqok0fP9y0MmdbwcqHBSszMKH/jhURyCM0b7l4ej3R68U+jjnUXi+BCYMNEJ0zFFhYaQA/yiyxMK",
+	"J7IL2nEGCiUpN59R73sg5Va25DgPnmGVcAh4iWZZ4dupkMo6nyI/kRn2Bmqg/gynC+E3Ai7CuJCEX59G",
+	"5cU4k3aGKacnwk6Klzq3+2k5V3sil/s6R0Uzs5xnINVATaWbFWOeoDBZ+6lO7G4M0kGq0YLVoBXkhcm1",
+	"xROiZw9eMdHUqEdTKSaZMAGRN8GrXUWvbqHBzkTOYUhtJDtQADvH/X4Mx/3jGHq93u4GcMv1H4SF0WAL",
+	"cDeIRrwU1HwbETcQ9OjTwIOuQXQCgxZYG0SfRz0gfhy98hjZI9eyjAOzRY9mZVQCkFFloYQNLpha5Ulf",
+	"FfNPQuPBkIWdUSk3oxhGtb00ionyUZcpNdplHvN5qNSFW5Zd0EKUCY70KOyM6qPZ0GQrSJg6rQPH6VuI",
+	"y6GPm8JWR36ZePRnoZ5KSYE33EJ4XskEF4i5BfzofFYy7eccshHzWSramAEdEEF2l+wPIjTPhFRh7W2t",
+	"ky4aOw6fpmKZiysNNLSJD6fhIPYQjcExX9TyRMiMeCXRaShaEOSyitIxhAr8US0f6VZRIY20EF4Eq8Eg",
+	"aVyee2qcqKvgikGLbq8yVsviM55vVsMjfXJKiHw8qSZvJiyM2dFIf5wutUZHvGMMWvm5E6xOMMRGciKD",
+	"77SNmUcVOy88Ql9JkD1Zy5DtSoL1fFXmto1A8wKIjJRRI8ttNy7TXknY/IwOolEPztYSWHeqzJwgBZws",
+	"u9tM0GGGOO73b6IOLBTl4pKS4xnxQXp7zICy2lGEg9H7dx/OYZ8zMvc/yfTzfuPWUQh6+TSo06hJifR6",
+	"vc+jcDJMpJf9hexxmGtqXXJ6x1uxhMP+4WMfH+DzIzmdvNU0KSJvP9U6/8WbX8E6mWXURag2YDk5LJC/",
+	"oxu7WDuVWSv0klvktBPtlXFoZWQt3dvUuqNB9O631en7yQLtF2DF8nmDrjrzmQjDjzkLhqjcOjGMC8+X",
+	"/LQIp+en73/9ybLgMH4g4n7mJBh/S50JwzRUKXYsgA2KgtUNO0eP+7swE5fc+txP74s31McMs5yrLBF9",
+	"ZD95Hpiia0V/gBMXaGGUo5E6HcHOwSyGo1kMB4f0J43hKI3hSbrL4EEnxRwV6aGKu2iY1qcEUk9dMxTX",
+	"Ki0oswZv+hYt449LTJw2PurEz40H73uZvKjUbnu7JWQU9ObOqJ0pQXrdFyLpNcNGg0qnXpji8HjsFZzI",
+	"moHXjGCC8g/1fWiZ6JHEhaCIVb7nylahztAJbe6hVhJ+FInLlpwmz1xXjp2IkCr4of44f733FHacETIj",
+	"niR+ikGUJzHlM3FZVSs8wHgE0CYixxQy6sMWxuipcARpgNTHrgdsHo95ZFsVdLLEgTsN5uWpitlmZF0k",
+	"OlPmGNH8oWSiUxLCFMEXStiNQTXLAYj1vDrY+YOthD367+B1DPT/k9f89dlropVbJ6YZhYS7kU8n1PUW",
+	"THNdA7ASH3LpLt5n6AEaqeemjaDu+PBZ0ESN4kajE2gHQhUkLOMMw25JD+0Mog+ZXhChqV6o/zaIdlkg",
+	"CJwwM1RdKL0KGyto7iuoxGsoLShYAtwAk0zrlGNgOms/8crqCTNXMGXI+g9M60cf4sKaaiURWRZcVqts",
+	"zNCY9CyNFna8TO2n0tL/e7nRaS6Si9hrflavnNJAdzOuaehoMpMymaDy2YuhoN1pLpIZwmGvH8VRYbJg",
+	"M5Fls1gseoIv97SZ7odn7f6bX1+8+v3Dq73DXr83c/OMrWfpvPuxy3JiG0HkcjeKo0s01pteB71+r0/P",
+	"BlshOomOev3ekc+g9yFoYTP0GGLPiwNvjau1/jZ4iutb9hu1AD//HUe5tp3HrjnBaS+cZGau5NoFHUqM",
+	"RdiR1/v8/A3pAVeCP09lxVles0tHsqtV4qOuqU1/H0n1SjEcV3s0Ez33B72VuPyaRic+6BBDeSdvnqN1",
+	"P+t0eaPKW22Hw4YkXa+jJgGGlYP7nnJ3N1SUad/mTIGr1RgP+/1bq1T27reuMmUvtUJv1JX7zyra8WCH",
+	"T5GOPTldvVRk7zcqSPIjB9c/0joS4IeOr3+oKrRIDxwcXf/AaiVEeu7w2fXPrVYm/BxHj7aZiHa1yqb7",
+	"ibVBw/H0198k8LaYz4VZlknCCJX4ODElDRL5Uih/U1NB76TNbO9uhcFtEeQMofvemVQXZ2kcTzSN9dZx",
+	"Ih+Ctc4UuwW+Ohf9cpG/MpK2s6jRPctRffbbXfuymSN+v1LzQwqBZ9cGY10vDNX+6xMHulLI6PemGVYj",
+	"Xl/3U6oQsdzmct9gi8vvV1uHTIjtFfa9aN/vk4H8ZF3FOnHUWXbiF2QnV6P6cgBZDSxNyLqu4djmkobt",
+	"zFCxBQJXcqs4LQgyFJdsXXc7Ppk7ux2fnG1UkufDJMq60P8o0CzrwtCNZKToqorQf39D3flt9OYPwu+/",
+	"oLua2b/CHFlXsswbneLzhs1eb6F8oQSRdfiy6ugrGXKrMLJGRNdqAFknp9bGczUhMTssrYOJNNZ9hf79",
+	"PtmLlhWai3LFRsyat2kN73+q6qKu7MxdG2zDbnwwhn6w7XijUfM1+inuOjUv3RfphjclNCv1bv/ChKYq",
+	"DE4uUTgd6ibcpevnN8S8Sq0DwS4baXtwGvzQx/0+iIxQwhKCa5v9veGnQG3twjEYjkgY8bqyOEOrbjOf",
+	"Ca3DYN/UaeH0H6Gu14Os/lCy6hcYaIWhXuIrNH4QhZCFeIteUOGSWWdZl9wGx6fMlmXl7ueAH30CfFXL",
+	"2zqx7JaRtkCwMIGeTDay+0vq6WFr+oHZnVd4K7dbYPeyHM9dqv0zPt0HTqWwsPPu3dvd2gtf4WuDIpmF",
+	"uKOQk80nW99we3hV1ip6EJYfUVgay7tZUDyj3RdCeoOuBkhToxf+MIwTsb+FIPjWH2DSjyoKr9TNUFKQ",
+	"hvsCSeX5LvMxH/KK0ihaOTXmc192hy9hJ5lhcoEp+Pe/7F4tOE3spDZJwANy+sElYGvgFCTgPnBT460O",
+	"OyLL6MNeZorvHTz51h+w048sLjeBTi6zdyklb3lfaEmDLev0c6B3XNbmt2KOvpApcUfJ4LAQ3vouy/gH",
+	"7r5GdBQI7qFZIrxLDs4zG30H51HhpYccNMyC/MD9X879528+XMn4mbRuNZLuioOmJu/+ZEu/z+phTNcJ",
+	"0+0gkq2Ol0JXWx4uhTE8MNmXHlPdySFDw/M/15e45/SeK7N9u3WrvkTbeN1ZnW5b10jloEzOuK1vgDFm",
+	"Wk35Iqd9cHbuuHBl6uiu36Ar7cQIv/FQmcX7U/V62fBSW6BbSJHpFj3r4jGvsuvvKJRrPX3/uwiHJLLS",
+	"h3jI70ymaVXgXEPgx81bh0El5ni33ljOE1h7v0lbfDwdtxANuU0AdBl0SFcf4p7/ZTDejyXiXq62i/Ns",
+	"p5DepbT/Ii9XrSOfQtGKjqYfGsHRcagE4M2fKqVtwa88r3TGQJ37FMd2W74JsE7nsNDmIhTxWVUvFt37",
+	"Vqmpu5Wd1UJZ14lSlYOyNleNmlT/0jD1jJYQGmt4Jbs7be4juegM80wkV6UX1ezsqfnJnrCLLfaZ6nGZ",
+	"uFlm45+fv2H5WcJMNJKHghd6IXxeqepkcRr0LWcQtd4rvzFiyGkI3cc1em/kTPxkb/Ia8Ie8n4dNcHul",
+	"QFy3jSOdc5+vdo/4vG2ujbLiI/FFDcguZGjoy7U2ii8G+Z9LVTifGsGVQyfagK8a2oPXdQEPX+m9ygMN",
+	"tRw5tzML78OIw9uFpLrktHDPeT6XHDhOHSpdBTudCeRxmT3emTq+CxYzTq3nrZZLnD4vy5/BwezKIH3/",
+	"eoM110BXEL0nuRU/X1YvO5hFcXREfw4O+S/ddkR/nqQdpcLuJc7ej+ya3bp+f0NZJ9aP8sH99JVB+FAy",
+	"1h15oUI+tX876t2G22GQrPmmN7LCTrsIBZ8Y5JhUJSgKi+W9VfmJuviErzyxuy6mfoy+9sXtwYAN75st",
+	"Len5jd47e9VL+VdRge/4ARI8QIIt9ckfzP9QCcBmRNAuXnMvZkIo31W9kr0+9FvlnHe/rRx9+0o5sENG",
+	"Yr2NdxTIeV4Xx1lItVFDnIU3nt2Wirj6PfSlojBf9T76q0S0USG1q6R1U6m0SH1QLQ+q5WaqpZaczbpl",
+	"tdbXXRU34R5qq8J70oIzyeuB8fB/+NicgCKa4TpcPUlNtEl8JE7rTVThIKwM8CFulLbkRK4xVionX5DM",
+	"6U0FycqSL/V08PyECuI++JTrDsWwmMmkbriqUeaL+cTtCmUdNRW4By74fEf1FKoOvqtDuAdt8T2WY/Bv",
+	"7g3c2KUqrj4Mr+uQ8Gm3L4rJ1ZHLBfan0ZtKi9zhWfSLqoNvJAY8tivKidCMPTD7/dceWTlvpmVoMvsN",
+	"6ozQ7c994VRCvJ7vE6F6cFpGfwgXNge9UM0IkbBJhJegcmHg3U2VSSoh+c6rkjz4lL4gc3oDN15TYeS8",
+	"rOi/MQ/6SxKgfefXB+bxfd2hTd0xefzKgXsJyfNKd7uAvCpwi8fzY5Z2KGd+k7az+/PqZQqbFN4Zzjnm",
+	"TVSvz2ksPZvHY6zfdByqkYZ3I5Rew0o3ktYbIxhuk7RLSGFhrUJqplV/9yqVGN4CcTfoYdOrlb4LKH1W",
+	"Td4Dmv5OVTpU3Nmh2Tuh9Gma8purqlz3MsizCibtlLsaeDTkbl1sRJreucycNvv4hqA7DPIK6O31mJ3J",
+	"/EE+7lE+TtP0GuGot6VP4W031yUKiDImOqxpHKTBZwjAOwLn4RJtP2DRV0vvPDuuuef+0ErJrdthlvZg",
+	"H4D3Fx7mNrjQ3gX6rl/VdBMIzoMwl92dVilYzbf62EYSl3AzG97xM3MuP9nf//d3H85P3r87O9+/POyt",
+	"1dlef4MQO3HDXKynlCkxxZU6s3x0GobsnUbrRZvCg95mCHBQmpqDW3Nmo89/f/5/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
