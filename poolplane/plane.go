@@ -49,12 +49,6 @@ const (
 	openTimeout = 5 * time.Second
 )
 
-// clientRules are what `default`, the database's user, may do: everything
-// but changing its password or the server behind devapi's back (as on
-// redisserverplane).
-var clientRules = []any{"~*", "&*", "+@all", "-acl", "-config", "-shutdown", "-debug", "-module",
-	"-replicaof", "-slaveof", "-monitor", "-failover", "-sync", "-psync"}
-
 // errClosed is what every call on a closed Plane returns.
 var errClosed = errors.New("poolplane: the plane is closed")
 
@@ -76,6 +70,9 @@ type Plane struct {
 type server struct {
 	spec  ServerSpec
 	admin *redis.Client
+	// beforeCheck, set by tests only, runs in wipe between its commands
+	// and its check.
+	beforeCheck func(context.Context)
 }
 
 var (
@@ -113,19 +110,28 @@ func Open(ctx context.Context, cfg Config) (*Plane, error) {
 		p.keys = append(p.keys, key)
 		p.servers[key] = &server{spec: spec, admin: redis.NewClient(adminOptions(spec, cfg.RootCAs))}
 	}
+	errs := make([]error, len(p.keys))
 	var wg sync.WaitGroup
-	for _, key := range p.keys {
+	for i, key := range p.keys {
 		srv := p.servers[key]
 		wg.Go(func() {
 			pctx, cancel := context.WithTimeout(ctx, openTimeout)
 			defer cancel()
-			if err := srv.admin.Ping(pctx).Err(); err != nil {
+			_, err := srv.rules(pctx) // reads the version
+			switch {
+			case errors.Is(err, errTooOld):
+				errs[i] = err
+			case err != nil:
 				logger.WarnContext(ctx, "pool server does not answer devapi's admin user; databases on it are down until it does",
 					slog.String("server", srv.spec.String()), slog.Any("err", err))
 			}
 		})
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		_ = p.closeClients()
+		return nil, fmt.Errorf("poolplane: %w", err)
+	}
 	as, err := cfg.Store.PoolAssignments(ctx)
 	if err != nil {
 		_ = p.closeClients()
@@ -143,14 +149,16 @@ func Open(ctx context.Context, cfg Config) (*Plane, error) {
 // adminOptions connect to spec as its admin user.
 func adminOptions(spec ServerSpec, roots *x509.CertPool) *redis.Options {
 	opt := &redis.Options{
-		Addr:         spec.Key(),
-		Username:     spec.Username,
-		Password:     spec.Password,
-		PoolSize:     4,
-		MaxRetries:   maxRetries,
-		DialTimeout:  dialTimeout,
-		ReadTimeout:  ioTimeout,
-		WriteTimeout: ioTimeout,
+		Addr:     spec.Key(),
+		Username: spec.Username,
+		Password: spec.Password,
+		PoolSize: adminConns,
+		// Held open for good: see adminConns.
+		ConnMaxIdleTime: -1,
+		MaxRetries:      maxRetries,
+		DialTimeout:     dialTimeout,
+		ReadTimeout:     ioTimeout,
+		WriteTimeout:    ioTimeout,
 	}
 	if spec.TLS {
 		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, ServerName: spec.Host}
@@ -232,6 +240,16 @@ func (p *Plane) Place(ctx context.Context, id string, tls bool) (devapi.Placemen
 	if srv == nil {
 		return devapi.Placement{}, fmt.Errorf("poolplane: database %s holds pool server %s, which is not in the configured server list", id, key)
 	}
+	// A safety net: Remove wiped the server before it freed it, but an
+	// operator may have used it since. Only for a place no Serve has used
+	// yet (the generation -1 of a new assignment): placing again a
+	// database that holds data must not delete it.
+	if _, err := p.store.ApplyPoolGeneration(ctx, id, -1, srv.wipe); err != nil {
+		if rerr := p.store.ReleasePoolServer(context.WithoutCancel(ctx), id); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return devapi.Placement{}, fmt.Errorf("poolplane: place %s: %w", id, err)
+	}
 	return devapi.Placement{Host: srv.spec.Host, Port: srv.spec.Port, TLS: srv.spec.TLS}, nil
 }
 
@@ -273,6 +291,9 @@ func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 	if err := srv.admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err(); err != nil {
 		return fmt.Errorf("poolplane: serve %s: set maxmemory-policy on %s: %w", d.ID, srv.spec.Key(), err)
 	}
+	if err := srv.setMaxClients(ctx, d.MaxClients); err != nil {
+		return fmt.Errorf("poolplane: serve %s: %w", d.ID, err)
+	}
 	return nil
 }
 
@@ -285,9 +306,13 @@ func policy(eviction bool) string {
 }
 
 // setPassword makes `default` accept password, and only it, for new
-// connections, with clientRules.
+// connections, with the command rules of the server's version.
 func (srv *server) setPassword(ctx context.Context, password string) error {
-	args := append([]any{"ACL", "SETUSER", "default", "reset", "on", ">" + password}, clientRules...)
+	rules, err := srv.rules(ctx)
+	if err != nil {
+		return err
+	}
+	args := append([]any{"ACL", "SETUSER", "default", "reset", "on", ">" + password, "~*", "&*"}, rules...)
 	if err := srv.admin.Do(ctx, args...).Err(); err != nil {
 		return fmt.Errorf("set the password on %s: %w", srv.spec.Key(), err)
 	}
@@ -336,10 +361,12 @@ func (p *Plane) SetPassword(ctx context.Context, id, password string, generation
 }
 
 // Remove implements devapi.Plane: under the store's lock of id, and with
-// the largest generation so no password change follows it, it turns
-// `default` off, disconnects its clients and flushes the server; then it
-// frees the server. If the server cannot be reached id keeps it, and the
-// error says so: a server is never handed on with data or a password.
+// the largest generation so no password change follows it, it wipes the
+// server (see wipe: `default` off, its clients disconnected, keys,
+// functions, scripts, logs and statistics gone, and checked); then it
+// frees the server. If the server cannot be reached, or keeps anything of
+// the database, id keeps it, and the error says so: a server is never
+// handed on with data or a password.
 func (p *Plane) Remove(ctx context.Context, id string) error {
 	done, err := p.open()
 	if err != nil {
@@ -367,20 +394,6 @@ func (p *Plane) Remove(ctx context.Context, id string) error {
 		return fmt.Errorf("poolplane: remove %s: %w", id, err)
 	}
 	return nil
-}
-
-// wipe turns `default` off, disconnects its clients and deletes every key.
-func (srv *server) wipe(ctx context.Context) error {
-	for _, args := range [][]any{
-		{"ACL", "SETUSER", "default", "reset", "off"},
-		{"CLIENT", "KILL", "USER", "default"},
-		{"FLUSHALL", "ASYNC"}, // the keys are gone at once, their memory freed in the background
-	} {
-		if err := srv.admin.Do(ctx, args...).Err(); err != nil {
-			return fmt.Errorf("%s %s on %s: %w", args[0], args[1], srv.spec.Key(), err)
-		}
-	}
-	return srv.saveACL(ctx)
 }
 
 // Status implements devapi.Plane from INFO and CLIENT LIST. A server that

@@ -265,14 +265,16 @@ func checkNewestWins(t *testing.T, replicas []*poolplane.Plane, srv poolplane.Se
 }
 
 // TestOpenWithServerDown: a server that does not answer is logged, without
-// its password, and does not fail Open.
+// its password, and does not fail Open. Place does not hand it out, since
+// it cannot check it is empty; a database on a server that goes down
+// reports stopped, and keeps the server when removed.
 func TestOpenWithServerDown(t *testing.T) {
 	needRedisServer(t)
-	up := startServer(t, nil)
+	up := runServer(t, nil, false)
 	down := poolplane.ServerSpec{Host: "127.0.0.1", Port: planetest.FreePort(t), Username: adminUser, Password: "very-secret-password"}
 	var log bytes.Buffer
 	p, err := poolplane.Open(t.Context(), poolplane.Config{
-		Servers: []poolplane.ServerSpec{down, up},
+		Servers: []poolplane.ServerSpec{up.spec, down},
 		Store:   openStore(t, filepath.Join(t.TempDir(), "devapi.db")),
 		Logger:  slog.New(slog.NewTextHandler(&log, nil)),
 	})
@@ -283,10 +285,17 @@ func TestOpenWithServerDown(t *testing.T) {
 	if !strings.Contains(log.String(), down.Key()) || strings.Contains(log.String(), down.Password) {
 		t.Errorf("log %q: want the down server named, without its password", log.String())
 	}
-	// Status of a database on the down server: stopped.
 	if _, err := p.Place(t.Context(), "db", false); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := p.Place(t.Context(), "on-down", false); err == nil || !strings.Contains(err.Error(), down.Key()) {
+		t.Errorf("Place on the down server: %v, want an error naming it", err)
+	}
+	if ids, err := p.Databases(t.Context()); err != nil || len(ids) != 1 {
+		t.Errorf("databases after a failed Place: %v, %v; want only db", ids, err)
+	}
+	// Status of a database on a server gone down: stopped.
+	up.stop()
 	if st, err := p.Status(t.Context(), "db"); err != nil || st.State != devapi.PlaneStopped {
 		t.Errorf("status on a down server: %+v, %v; want stopped", st, err)
 	}
