@@ -92,7 +92,13 @@ const flushAt = 32 << 10
 
 func (e *encoder) raw(s string) {
 	e.buf = append(e.buf, s...)
-	if len(e.buf) >= flushAt {
+	e.spill()
+}
+
+// spill flushes the buffer when it is full, or when it would not fit in the
+// answer: the answer's error then tells at once.
+func (e *encoder) spill() {
+	if len(e.buf) >= flushAt || e.out.size+int64(len(e.buf)) > e.out.limit {
 		e.flush()
 	}
 }
@@ -102,11 +108,6 @@ func (e *encoder) flush() error {
 	err := e.out.write(e.buf)
 	e.buf = e.buf[:0]
 	return err
-}
-
-// fits reports whether n more bytes could still fit in the answer.
-func (e *encoder) fits(n int64) bool {
-	return e.out.err == nil && e.out.size+int64(len(e.buf))+n <= e.out.limit
 }
 
 // stringPart writes part of a string's value, opened and closed by the
@@ -123,9 +124,7 @@ func (e *encoder) stringPart(p []byte, b64, final bool) int {
 	} else {
 		e.buf, n = appendEscaped(e.buf, p, final)
 	}
-	if len(e.buf) >= flushAt {
-		e.flush()
-	}
+	e.spill()
 	return n
 }
 

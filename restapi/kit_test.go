@@ -236,26 +236,31 @@ func (s *syncBuffer) String() string {
 }
 
 // cutProxy forwards connections to a Redis, and cuts every connection
-// (both ways) once it has passed cut bytes of replies to the client.
+// (both ways) once it has passed cut bytes of replies to the client; or,
+// with a stall channel, holds the replies there until the channel closes.
 type cutProxy struct {
-	ln   net.Listener
-	to   string
-	cut  int
-	port int
-	cuts atomic.Int64 // connections cut so far
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	open []net.Conn
+	ln    net.Listener
+	to    string
+	cut   int
+	stall <-chan struct{}
+	port  int
+	cuts  atomic.Int64 // connections cut so far
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	open  []net.Conn
 }
 
 // startCutProxy starts a proxy to 127.0.0.1:port.
-func startCutProxy(tb testing.TB, port, cut int) *cutProxy {
+func startCutProxy(tb testing.TB, port, cut int, stall ...<-chan struct{}) *cutProxy {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p := &cutProxy{ln: ln, to: fmt.Sprintf("127.0.0.1:%d", port), cut: cut, port: ln.Addr().(*net.TCPAddr).Port}
+	if len(stall) > 0 {
+		p.stall = stall[0]
+	}
 	p.wg.Add(1)
 	go p.accept()
 	tb.Cleanup(func() {
@@ -294,6 +299,10 @@ func (p *cutProxy) accept() {
 		go func() {
 			defer p.wg.Done()
 			_, _ = io.CopyN(client, server, int64(p.cut))
+			if p.stall != nil {
+				<-p.stall
+				_, _ = io.Copy(client, server)
+			}
 			_ = client.Close()
 			_ = server.Close()
 			p.cuts.Add(1)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,6 +221,15 @@ func TestResponseLimit(t *testing.T) {
 	k.expect(k.post("/multi-exec", db.token, `[["SET","c","1"],["LRANGE","list",0,-1]]`), 400,
 		errorJSON(over+"; the transaction ran"))
 	k.expect(k.post("/", db.token, `["MGET","a","b","c","small"]`), 200, `{"result":["1","1","1","v"]}`)
+	// Simple strings count too; and an answer that passes the limit on
+	// refusals leaves the PING after them unread: its connection is not
+	// reused.
+	k.expect(k.post("/pipeline", db.token, "["+strings.TrimSuffix(strings.Repeat(`["PING"],`, 1000), ",")+"]"), 400,
+		errorJSON(over+" (at command 228 of 1000); the first 1000 commands were sent to the database, the rest were not"))
+	refusals := strings.Repeat(`["CONFIG","GET","x"],`, 100)
+	k.expect(k.post("/pipeline", db.token, `[["GET","small"],`+refusals+`["PING"]]`), 400,
+		errorJSON(over+" (at command 55 of 102); the first 102 commands were sent to the database, the rest were not"))
+	k.expect(k.post("/", db.token, `["GET","small"]`), 200, `{"result":"v"}`)
 	// Base64 makes answers larger; the limit is on what is sent.
 	k.expect(k.post("/", db.token, `["GET","string"]`, "Upstash-Encoding", "base64"), 400, errorJSON(over))
 }
@@ -350,4 +360,51 @@ func TestClosedIdleConnection(t *testing.T) {
 	if v, _ := db.redis.Get("k"); v != "w" {
 		t.Errorf("k = %q after the second SET", v)
 	}
+}
+
+// TestAnswerFailureDropsConnection: a pipeline whose answer passes the limit
+// stops with replies still to come on its connection; that connection is
+// closed, not handed to the next request, which would read those replies as
+// its own.
+func TestAnswerFailureDropsConnection(t *testing.T) {
+	k := newKit(t, restapi.Config{Limits: restapi.Limits{MaxResponseBytes: 4096}, PlaneTimeout: time.Second})
+	// The proxy passes AUTH's +OK and GET's answer, and holds back the rest
+	// (the PING's +PONG) until the test ends.
+	stall := make(chan struct{})
+	db := k.addDB("drop", func(port int) int {
+		p := startCutProxy(t, port, len("+OK\r\n")+len("$1\r\nv\r\n"), stall)
+		t.Cleanup(func() { close(stall) })
+		return p.port
+	})
+	db.redis.Set("small", "v")
+	refusals := strings.Repeat(`["CONFIG","GET","x"],`, 100)
+	k.expect(k.post("/pipeline", db.token, `[["GET","small"],`+refusals+`["PING"]]`), 400,
+		errorJSON("ERR response too large: the answer passed the limit of 4096 bytes (at command 55 of 102); the first 102 commands were sent to the database, the rest were not"))
+	k.expect(k.post("/", db.token, `["GET","small"]`), 200, `{"result":"v"}`)
+}
+
+// TestChunkedBodyHoldsItsSize: a body sent without Content-Length holds the
+// body limit in flight while it is read, and its own size after.
+func TestChunkedBodyHoldsItsSize(t *testing.T) {
+	const kb = 1 << 10
+	k := newKit(t, restapi.Config{})
+	// The proxy passes AUTH's +OK and holds back SET's until told.
+	stall := make(chan struct{})
+	release := sync.OnceFunc(func() { close(stall) })
+	db := k.addDB("chunked", func(port int) int {
+		p := startCutProxy(t, port, len("+OK\r\n"), stall)
+		t.Cleanup(release)
+		return p.port
+	})
+	h := k.hold(db.token, 300*kb, false)
+	k.waitInFlight(db.id, restapi.Load{Bytes: -1, Requests: -1}, restapi.Load{Bytes: restapi.MaxBodyBytes, Requests: 1})
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		_, _ = io.WriteString(h.w, h.rest)
+		_ = h.w.Close()
+	}()
+	k.waitInFlight(db.id, restapi.Load{Bytes: -1, Requests: -1}, restapi.Load{Bytes: 300 * kb, Requests: 1})
+	release()
+	k.expect(<-h.done, 200, `{"result":"OK"}`)
 }

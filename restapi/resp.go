@@ -307,6 +307,7 @@ func (c *planeConn) value(e *encoder, line []byte, depth int) error {
 			return c.fail(errors.New("malformed integer reply"))
 		}
 		e.buf = append(e.buf, line[1:]...)
+		e.spill()
 	case '$':
 		n, ok := parseInt(line[1:])
 		if !ok || n < -1 || n > 1<<40 {
@@ -352,17 +353,14 @@ func (c *planeConn) value(e *encoder, line []byte, depth int) error {
 	return nil
 }
 
-// bulkString writes a bulk string of n bytes, reading it a part at a time,
-// after making sure it can fit in the answer at all.
+// bulkString writes a bulk string of n bytes, reading it a part at a time:
+// one that does not fit in the answer stops after its first parts.
 func (c *planeConn) bulkString(e *encoder, n int) error {
 	b64 := e.b64
 	if b64 && n == 2 {
 		if p, err := c.br.Peek(2); err == nil && string(p) == "OK" {
 			b64 = false
 		}
-	}
-	if !e.fits(int64(n) + 2) {
-		return c.fail(errTooLarge)
 	}
 	if c.bulk == nil {
 		c.bulk = make([]byte, 32<<10)

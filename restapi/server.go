@@ -102,9 +102,6 @@ func New(cfg Config) (*Server, error) {
 	return &Server{cfg: cfg, logger: logger, admit: newAdmission(limits), pools: map[string]*dbPool{}}, nil
 }
 
-// Limits returns the limits the server applies, defaults filled in.
-func (s *Server) Limits() Limits { return s.cfg.Limits }
-
 // Close closes every connection to the plane.
 func (s *Server) Close() error {
 	s.mu.Lock()
@@ -193,7 +190,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if out.commands > 1 {
 		attrs = append(attrs, slog.Int("commands", out.commands))
 	}
-	if out.err != nil {
+	switch {
+	case out.err != nil && r.Context().Err() != nil:
+		// The client went away: the request's own doing, not the plane's.
+		attrs = append(attrs, slog.Bool("canceled", true))
+	case out.err != nil:
 		level = slog.LevelError
 		attrs = append(attrs, slog.String("err", out.err.Error()))
 		if out.failed > 0 {
