@@ -75,7 +75,11 @@ func (s *Server) ListBackup(ctx context.Context, req gen.ListBackupRequestObject
 func (s *Server) CreateBackup(ctx context.Context, req gen.CreateBackupRequestObject) (gen.CreateBackupResponseObject, error) {
 	d, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id)
 	if err == nil {
-		_, err = s.takeBackup(ctx, d, req.Body.Name, false)
+		var release func()
+		if release, err = s.reserveBackup(ctx, d.ID, uuid.NewString()); err == nil {
+			defer release()
+			_, err = s.takeBackup(ctx, d, req.Body.Name, false)
+		}
 	}
 	return okOutcome[gen.CreateBackupResponseObject]{
 		ok: func() gen.CreateBackupResponseObject { return gen.CreateBackup200JSONResponse(gen.OKOK) },
@@ -195,9 +199,15 @@ func (s *Server) TakeDailyBackups(ctx context.Context) error {
 		if !due {
 			continue
 		}
+		replace, ok := s.dailyToReplace(ctx, d, backups)
+		if !ok {
+			continue
+		}
 		if _, err := s.takeBackup(ctx, d, "daily-"+now.Format("2006-01-02"), true); err != nil {
 			s.logger.WarnContext(ctx, "daily backup failed", slog.String("database_id", d.ID), slog.Any("err", err))
+			continue
 		}
+		s.dropReplaced(ctx, d, replace)
 	}
 	return nil
 }

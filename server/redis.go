@@ -44,7 +44,12 @@ func (s *Server) CreateDatabase(ctx context.Context, req gen.CreateDatabaseReque
 		}
 		return nil, err
 	}
-	if err := s.createOnPlane(ctx, d); err != nil {
+	release, err := s.reserveDatabase(ctx, d.Owner, d.ID)
+	if err == nil {
+		defer release()
+		err = s.createOnPlane(ctx, d)
+	}
+	if err != nil {
 		if errorStatus(err) == http.StatusBadRequest {
 			return gen.CreateDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
 		}

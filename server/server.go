@@ -49,6 +49,28 @@ type Config struct {
 	// Crash, when set, is called at the named steps of a change (see
 	// crashPoints) so tests can kill the process there. Nil in normal runs.
 	Crash func(point string)
+
+	// MaxDatabasesPerAccount caps the databases one account (a team
+	// account too) may own: a create or a move-to-team past it answers 400
+	// and changes nothing. Default: 100. Negative: no cap.
+	MaxDatabasesPerAccount int
+	// MaxTeamsPerAccount caps the teams one account may own (create and
+	// not delete): past it create-team answers 400. Default: 5. Negative:
+	// no cap.
+	MaxTeamsPerAccount int
+	// MaxBackupsPerDatabase caps the backups one database may have: past
+	// it create-backup answers 400, and a daily backup replaces the
+	// database's oldest daily backup. Default: 50. Negative: no cap.
+	MaxBackupsPerDatabase int
+	// AuthFailures throttles failed authentication, per client address
+	// and per email: once a bucket is empty every request from that
+	// address or for that email answers 429 with Retry-After, whatever
+	// its key, until the bucket refills. Default: 10 per second, burst 20.
+	AuthFailures RateLimit
+	// AccountRequests limits the requests of each authenticated account;
+	// past it they answer 429 with Retry-After. Default: 1000 per second,
+	// burst 2000.
+	AccountRequests RateLimit
 }
 
 // PortRange is an inclusive range of TCP ports.
@@ -83,6 +105,13 @@ type Server struct {
 	statsInterval  time.Duration
 	stats          *statsBook
 	planeTimeout   time.Duration
+
+	quota          quota        // reservations of creates under way, per capped key
+	maxDatabases   int          // per account; -1: no cap
+	maxTeams       int          // owned per account; -1: no cap
+	maxBackups     int          // per database; -1: no cap
+	authLimiter    *authLimiter // nil: off
+	accountLimiter *buckets     // nil: off
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -117,6 +146,15 @@ func New(cfg Config) (*Server, error) {
 		stats:          &statsBook{samples: map[string]*series{}},
 		reserved:       map[int]bool{},
 		busy:           map[int]time.Time{},
+	}
+	s.maxDatabases = quotaLimit(cfg.MaxDatabasesPerAccount, defaultMaxDatabases)
+	s.maxTeams = quotaLimit(cfg.MaxTeamsPerAccount, defaultMaxTeams)
+	s.maxBackups = quotaLimit(cfg.MaxBackupsPerDatabase, defaultMaxBackups)
+	if l, ok := cfg.AuthFailures.resolve(defaultAuthFailures); ok {
+		s.authLimiter = &authLimiter{byAddr: newBuckets(l), byEmail: newBuckets(l)}
+	}
+	if l, ok := cfg.AccountRequests.resolve(defaultAccountRequests); ok {
+		s.accountLimiter = newBuckets(l)
 	}
 	if s.planeTimeout <= 0 {
 		s.planeTimeout = 10 * time.Second
@@ -180,7 +218,7 @@ func (s *Server) Handler() http.Handler {
 	gen.HandlerWithOptions(strict, gen.ChiServerOptions{
 		BaseURL:     apiBase,
 		BaseRouter:  r,
-		Middlewares: []gen.MiddlewareFunc{s.authenticate, s.validate},
+		Middlewares: []gen.MiddlewareFunc{s.throttleAuth, s.authenticate, s.limitAccount, s.validate},
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "%s", err.Error()))
 		},

@@ -99,7 +99,11 @@ func (s *Server) CreateTeam(ctx context.Context, req gen.CreateTeamRequestObject
 		return nil, err
 	}
 	t := &devapi.Team{ID: uuid.NewString(), Name: req.Body.TeamName, CopyCC: req.Body.CopyCc, CreatedAt: s.now().UTC()}
-	err := s.store.CreateTeam(ctx, t, accountFrom(ctx).Email)
+	release, err := s.reserveTeam(ctx, accountFrom(ctx).Email, t.ID)
+	if err == nil {
+		defer release()
+		err = s.store.CreateTeam(ctx, t, accountFrom(ctx).Email)
+	}
 	switch status, body, err := outcomeOf(err, teamNotFound); status {
 	case http.StatusOK:
 		return gen.CreateTeam200JSONResponse(toTeam(*t, devapi.RoleOwner)), nil
@@ -241,6 +245,11 @@ func (s *Server) MoveToTeam(ctx context.Context, req gen.MoveToTeamRequestObject
 		if m.Role == devapi.RoleFinance {
 			return devapi.Errorf(devapi.EINVALID, "finance members cannot move databases")
 		}
+		release, err := s.reserveDatabase(ctx, req.Body.TeamId, req.Body.DatabaseId)
+		if err != nil {
+			return err
+		}
+		defer release()
 		_, err = s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, req.Body.DatabaseId, func(d *devapi.Database) error {
 			d.Owner = req.Body.TeamId
 			return nil
