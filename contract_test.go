@@ -1216,3 +1216,51 @@ func TestEveryOperationRefusesWithoutCredentials(t *testing.T) {
 		t.Errorf("only %d operations in openapi.yaml", n)
 	}
 }
+
+// TestTooManyRequests produces 429s on a real server through the generated
+// client, validated against the spec like every answer: failed logins past
+// the default budget (burst 20) answer 429 with Retry-After and
+// {"error": ...}, and so does the right key meanwhile, on any operation. It
+// also proves the validator refuses a 429 without Retry-After.
+func TestTooManyRequests(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	guesser := s.client(t, testEmail, "wrong-key-0123456789abcdef0123456789abcdef")
+	var limited *gen.ListDatabasesResponse
+	for i := 0; i < 100 && limited == nil; i++ {
+		resp, err := guesser.ListDatabasesWithResponse(ctx)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case resp.StatusCode() == http.StatusTooManyRequests:
+			limited = resp
+		case resp.StatusCode() != http.StatusUnauthorized:
+			t.Fatalf("failed login %d: %d %s", i, resp.StatusCode(), resp.Body)
+		}
+	}
+	if limited == nil {
+		t.Fatal("100 failed logins never answered 429")
+	}
+	if limited.HTTPResponse.Header.Get("Retry-After") == "" || errorText(t, limited.Body) == "" {
+		t.Errorf("429 without Retry-After or error text: %v %s", limited.HTTPResponse.Header, limited.Body)
+	}
+	owner := s.client(t, testEmail, testKey)
+	create, err := owner.CreateDatabaseWithResponse(ctx, gen.CreateDatabaseJSONRequestBody{DatabaseName: ptr("x"), PrimaryRegion: ptr(gen.CreateDatabaseRequestPrimaryRegionUsEast1)})
+	if err != nil || create.StatusCode() != http.StatusTooManyRequests {
+		t.Fatalf("the right key while throttled: %v, %d %s", err, create.StatusCode(), create.Body)
+	}
+
+	c := newContract(t, "https://api.upstash.com/v2", false)
+	req, err := http.NewRequest("GET", "https://api.upstash.com/v2/redis/databases", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("a@example.com", "k")
+	body := []byte(`{"error":"rate limit exceeded: retry later"}`)
+	if err := c.checkResponse(req, 429, http.Header{"Content-Type": {"application/json"}}, body, false); err == nil {
+		t.Error("validator accepted a 429 without Retry-After")
+	}
+	if err := c.checkResponse(req, 429, http.Header{"Content-Type": {"application/json"}, "Retry-After": {"1"}}, body, false); err != nil {
+		t.Errorf("validator refused a good 429: %v", err)
+	}
+}
