@@ -59,6 +59,13 @@ func DefaultLimits() Limits {
 // limit, 10 MB.
 const MaxBodyBytes = 10 << 20
 
+// Check reports whether the limits fit together, with their zero fields
+// filled as New fills them.
+func (l Limits) Check() error {
+	_, err := l.withDefaults()
+	return err
+}
+
 // withDefaults fills zero fields and checks that the limits fit together: a
 // request as large as MaxBodyBytes with an answer as large as
 // MaxResponseBytes must fit in an idle database's room, or it could never be

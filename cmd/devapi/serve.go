@@ -61,6 +61,7 @@ type serveOptions struct {
 	reconcileEvery time.Duration
 	scriptTime     time.Duration
 	scriptMemory   int64
+	restLimits     restapi.Limits
 }
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -95,6 +96,15 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
 	f.DurationVar(&o.scriptTime, "script-time-limit", 5*time.Second, "for --plane embedded: stop a Lua script (EVAL) that runs longer, with an error; other clients of its database get BUSY meanwhile")
 	f.Int64Var(&o.scriptMemory, "script-memory-limit", 256<<20, "for --plane embedded: fail a Lua script that allocates more bytes than this (or than its plan's memory, when less)")
+	// The REST API's limits: 0 means its default, which shrinks to fit
+	// the other limits given.
+	rd := restapi.DefaultLimits()
+	f.Int64Var(&o.restLimits.MaxBodyBytes, "rest-max-body", 0, fmt.Sprintf("REST API: largest request body in bytes, counted on the wire; 413 past it (0: %d, Upstash's 10 MB)", rd.MaxBodyBytes))
+	f.IntVar(&o.restLimits.MaxCommands, "rest-max-commands", 0, fmt.Sprintf("REST API: most commands in one /pipeline or /multi-exec; 400 past it, and none runs (0: %d)", rd.MaxCommands))
+	f.Int64Var(&o.restLimits.MaxResponseBytes, "rest-max-response", 0, fmt.Sprintf("REST API: largest JSON answer in bytes; an error answer past it (0: %d)", rd.MaxResponseBytes))
+	f.Int64Var(&o.restLimits.MaxInFlightBytes, "rest-max-inflight", 0, fmt.Sprintf("REST API: bytes of request bodies and answers held at once over every database; 429 past it (0: %d)", rd.MaxInFlightBytes))
+	f.Int64Var(&o.restLimits.MaxDatabaseInFlightBytes, "rest-max-inflight-db", 0, fmt.Sprintf("REST API: bytes of request bodies and answers held at once for one database; 429 past it (0: %d)", rd.MaxDatabaseInFlightBytes))
+	f.IntVar(&o.restLimits.MaxDatabaseRequests, "rest-max-requests-db", 0, fmt.Sprintf("REST API: requests one database serves at once; 429 past it (0: %d)", rd.MaxDatabaseRequests))
 	return c
 }
 
@@ -107,6 +117,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		handler = slog.NewJSONHandler(stderr, nil)
 	default:
 		return usageError{fmt.Errorf("--log-format must be text or json, not %q", o.logFormat)}
+	}
+	if err := o.restLimits.Check(); err != nil {
+		return usageError{fmt.Errorf("--rest-max-*: %w", err)}
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
@@ -203,7 +216,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
-	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: planeHost, EndpointHosts: placed, RootCAs: ca.Pool(), Logger: logger})
+	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: planeHost, EndpointHosts: placed, RootCAs: ca.Pool(), Logger: logger, Limits: o.restLimits})
 	if err != nil {
 		return err
 	}
