@@ -9,6 +9,7 @@ package embeddedplane
 // Copyright (C) 1994-2012 Lua.org, PUC-Rio).
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -74,6 +75,8 @@ type scriptEnv struct {
 	// libraries), as in Redis 7.
 	readonly map[*lua.LTable]bool
 	concat   *lua.LFunction
+	// stringMeta is the metatable of strings.
+	stringMeta *lua.LTable
 }
 
 // newScriptEnv returns a fresh Lua state with Redis's globals but KEYS and
@@ -117,14 +120,16 @@ func newScriptEnv(s *scripts, caller *server.Peer, sha string, readOnly bool, li
 	}
 	e.concat = L.NewFunction(e.luaConcat)
 	e.setFuncs(g, map[string]lua.LGFunction{
-		"collectgarbage": luaCollectGarbage,
-		"gcinfo":         luaGCInfo,
-		"load":           e.luaLoad,
-		"loadstring":     e.luaLoadString,
-		"unpack":         luaUnpack,
-		"tostring":       luaToString,
-		"rawset":         e.luaRawSet,
-		"setmetatable":   e.luaSetMetatable,
+		"collectgarbage":        luaCollectGarbage,
+		"gcinfo":                luaGCInfo,
+		"load":                  e.luaLoad,
+		"loadstring":            e.luaLoadString,
+		"unpack":                luaUnpack,
+		"tostring":              luaToString,
+		"rawset":                e.luaRawSet,
+		"error":                 luaError,
+		"pcall":                 luaPcall,
+		"setmetatable":          e.luaSetMetatable,
 		"__redis__err__handler": luaErrHandler,
 	})
 	str := g.RawGetString("string").(*lua.LTable)
@@ -138,7 +143,13 @@ func newScriptEnv(s *scripts, caller *server.Peer, sha string, readOnly bool, li
 		"match":  e.strMatch,
 		"gsub":   e.strGsub,
 	})
-	gmatch := L.NewClosure(e.strGmatch)
+	// The string metatable is a table of its own, {__index = string}, as
+	// in Lua 5.1; gopher-lua uses the string table itself.
+	str.RawSetString("__index", lua.LNil)
+	e.stringMeta = L.NewTable()
+	e.stringMeta.RawSetString("__index", str)
+	L.SetMetatable(lua.LString(""), e.stringMeta)
+	gmatch := L.NewFunction(e.strGmatch)
 	str.RawSetString("gmatch", gmatch)
 	str.RawSetString("gfind", gmatch)
 	tbl := g.RawGetString("table").(*lua.LTable)
@@ -168,6 +179,7 @@ func (e *scriptEnv) protect() {
 	L := e.L
 	g := L.G.Global
 	e.readonly[g] = true
+	e.readonly[e.stringMeta] = true
 	for _, name := range []string{"string", "table", "math", "coroutine", "bit", "cjson", "cmsgpack", "struct", "redis"} {
 		if t, ok := g.RawGetString(name).(*lua.LTable); ok {
 			e.readonly[t] = true
@@ -180,22 +192,90 @@ func (e *scriptEnv) protect() {
 			L.Push(e.concat)
 			return 1
 		}
-		L.RaiseError(msgNoGlobal, lua.LVAsString(name))
+		raise(L, msgNoGlobal, lua.LVAsString(name))
 		return 0
 	}))
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError(msgReadonlyTable)
+		raise(L, msgReadonlyTable)
 		return 0
 	}))
 	mt.RawSetString("__metatable", lua.LFalse)
 	g.Metatable = mt
 }
 
+// raise raises a Lua error as luaL_error does: with the position of the
+// caller when that is Lua code (not when a Go function such as pcall
+// called it). gopher-lua's RaiseError always adds the nearest Lua
+// position.
+func raise(L *lua.LState, format string, args ...any) {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	if dbg, ok := L.GetStack(1); ok {
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err == nil && dbg.What != "G" && dbg.CurrentLine > 0 {
+			msg = fmt.Sprintf("%s:%d: %s", dbg.Source, dbg.CurrentLine, msg)
+		}
+	}
+	L.Error(lua.LString(msg), 0)
+}
+
+// luaError is Lua's error(): any value, nil included; a string gets the
+// position of the given level.
+func luaError(L *lua.LState) int {
+	v := L.Get(1)
+	level := L.OptInt(2, 1)
+	if s, ok := v.(lua.LString); ok && level > 0 {
+		if dbg, ok := L.GetStack(level); ok {
+			if _, err := L.GetInfo("Sl", dbg, lua.LNil); err == nil && dbg.What != "G" && dbg.CurrentLine > 0 {
+				v = lua.LString(fmt.Sprintf("%s:%d: %s", dbg.Source, dbg.CurrentLine, s))
+			}
+		}
+	}
+	L.Error(v, 0)
+	return 0
+}
+
+// luaPcall is Redis 7's pcall: an error table with an err field is
+// caught as that string.
+func luaPcall(L *lua.LState) int {
+	L.CheckAny(1)
+	v := L.Get(1)
+	if v.Type() != lua.LTFunction && L.GetMetaField(v, "__call").Type() != lua.LTFunction {
+		L.Push(lua.LFalse)
+		L.Push(lua.LString("attempt to call a " + v.Type().String() + " value"))
+		return 2
+	}
+	if err := L.PCall(L.GetTop()-1, lua.MultRet, nil); err != nil {
+		L.Push(lua.LFalse)
+		var obj lua.LValue = lua.LString(err.Error())
+		var ae *lua.ApiError
+		if errors.As(err, &ae) {
+			obj = ae.Object
+			if ae.Type == lua.ApiErrorPanic {
+				obj = lua.LString(luaRuntimeText(ae))
+			}
+		}
+		if t, ok := obj.(*lua.LTable); ok {
+			if s, ok := t.RawGetString("err").(lua.LString); ok {
+				obj = s
+			}
+		}
+		if s, ok := obj.(lua.LString); ok {
+			obj = lua.LString(translateError(string(s)))
+		}
+		L.Push(obj)
+		return 2
+	}
+	L.Insert(lua.LTrue, 1)
+	return L.GetTop()
+}
+
 // tooLarge raises the error for a value of n bytes over the memory limit,
 // before anything is allocated.
 func (e *scriptEnv) tooLarge(L *lua.LState, what string, n float64) {
 	if n > float64(e.limit) {
-		L.RaiseError("%s: a result of %.0f bytes is over the script memory limit (%s)", what, n, bytesText(e.limit))
+		raise(L, "%s: a result of %.0f bytes is over the script memory limit (%s)", what, n, bytesText(e.limit))
 	}
 }
 
@@ -221,7 +301,7 @@ func (e *scriptEnv) luaConcat(L *lua.LState) int {
 		if aok {
 			bad = b
 		}
-		L.RaiseError("attempt to concatenate a %s value", bad.Type().String())
+		raise(L, "attempt to concatenate a %s value", bad.Type().String())
 		return 0
 	}
 	L.Push(mm)
@@ -242,7 +322,10 @@ func concatString(v lua.LValue) (string, bool) {
 }
 
 // fmtNumber writes a number as Lua 5.1 does ("%.14g"): 1e+15, 0.1, inf.
-func fmtNumber(f float64) string {
+func fmtNumber(f float64) string { return fmtFloat(f, 14) }
+
+// fmtFloat is C's "%.<prec>g".
+func fmtFloat(f float64, prec int) string {
 	switch {
 	case math.IsInf(f, 1):
 		return "inf"
@@ -253,7 +336,7 @@ func fmtNumber(f float64) string {
 	case f == math.Trunc(f) && math.Abs(f) < 1e14:
 		return strconv.FormatInt(int64(f), 10)
 	}
-	return strconv.FormatFloat(f, 'g', 14, 64)
+	return strconv.FormatFloat(f, 'g', prec, 64)
 }
 
 func luaToString(L *lua.LState) int {
@@ -308,7 +391,7 @@ func luaUnpack(L *lua.LState) int {
 	}
 	n := int64(j) - int64(i) + 1
 	if n >= maxResults {
-		L.RaiseError("too many results to unpack")
+		raise(L, "too many results to unpack")
 	}
 	for k := i; k <= j; k++ {
 		L.Push(t.RawGetInt(k))
@@ -319,11 +402,11 @@ func luaUnpack(L *lua.LState) int {
 func (e *scriptEnv) luaRawSet(L *lua.LState) int {
 	t := L.CheckTable(1)
 	if e.readonly[t] {
-		L.RaiseError(msgReadonlyTable)
+		raise(L, msgReadonlyTable)
 	}
 	k := L.CheckAny(2)
 	if k == lua.LNil {
-		L.RaiseError("table index is nil")
+		raise(L, "table index is nil")
 	}
 	t.RawSet(k, L.CheckAny(3))
 	L.Push(t)
@@ -333,7 +416,7 @@ func (e *scriptEnv) luaRawSet(L *lua.LState) int {
 func (e *scriptEnv) luaSetMetatable(L *lua.LState) int {
 	t := L.CheckTable(1)
 	if e.readonly[t] {
-		L.RaiseError(msgReadonlyTable)
+		raise(L, msgReadonlyTable)
 	}
 	mt := L.Get(2)
 	if _, ok := mt.(*lua.LTable); !ok && mt != lua.LNil {
@@ -341,7 +424,7 @@ func (e *scriptEnv) luaSetMetatable(L *lua.LState) int {
 	}
 	if t.Metatable != lua.LNil && t.Metatable != nil {
 		if cur, ok := t.Metatable.(*lua.LTable); ok && cur.RawGetString("__metatable") != lua.LNil {
-			L.RaiseError("cannot change a protected metatable")
+			raise(L, "cannot change a protected metatable")
 		}
 	}
 	L.SetMetatable(t, mt)
@@ -606,7 +689,7 @@ func strByte(L *lua.LState) int {
 	}
 	n := j - i + 1
 	if n >= maxResults {
-		L.RaiseError("string slice too long")
+		raise(L, "string slice too long")
 	}
 	for k := i; k <= j; k++ {
 		L.Push(lua.LNumber(s[k-1]))
@@ -641,7 +724,7 @@ func strChar(L *lua.LState) int {
 // cannot dump.
 func strDump(L *lua.LState) int {
 	L.CheckFunction(1)
-	L.RaiseError("unable to dump given function")
+	raise(L, "unable to dump given function")
 	return 0
 }
 
@@ -668,7 +751,7 @@ func (e *scriptEnv) strFormat(L *lua.LState) int {
 			i++
 		}
 		if i-start > 5 {
-			L.RaiseError("invalid format (repeated flags)")
+			raise(L, "invalid format (repeated flags)")
 		}
 		digits := func() {
 			n := 0
@@ -677,7 +760,7 @@ func (e *scriptEnv) strFormat(L *lua.LState) int {
 				n++
 			}
 			if n > 2 {
-				L.RaiseError("invalid format (width or precision too long)")
+				raise(L, "invalid format (width or precision too long)")
 			}
 		}
 		digits()
@@ -686,7 +769,7 @@ func (e *scriptEnv) strFormat(L *lua.LState) int {
 			digits()
 		}
 		if i >= len(f) {
-			L.RaiseError("invalid option '%%' to 'format'")
+			raise(L, "invalid option '%%' to 'format'")
 		}
 		spec := f[start:i]
 		arg++
@@ -715,7 +798,7 @@ func (e *scriptEnv) strFormat(L *lua.LState) int {
 		case 's':
 			out = formatString(spec, stringArg(L, arg))
 		default:
-			L.RaiseError("invalid option '%%%c' to 'format'", conv)
+			raise(L, "invalid option '%%%c' to 'format'", conv)
 		}
 		e.tooLarge(L, "string.format", float64(b.Len())+float64(len(out)))
 		b.WriteString(out)
@@ -798,7 +881,7 @@ func (e *scriptEnv) tabConcat(L *lua.LState) int {
 	for k := i; k <= j; k++ {
 		s, ok := concatString(t.RawGetInt(k))
 		if !ok {
-			L.RaiseError("invalid value (at index %d) in table for 'concat'", k)
+			raise(L, "invalid value (%s) at index %d in table for 'concat'", t.RawGetInt(k).Type().String(), k)
 		}
 		size += float64(len(s))
 		if k < j {
@@ -845,7 +928,7 @@ func tabForeachi(L *lua.LState) int {
 }
 
 func tabSetn(L *lua.LState) int {
-	L.RaiseError("'setn' is obsolete")
+	raise(L, "'setn' is obsolete")
 	return 0
 }
 

@@ -41,11 +41,11 @@ func (e *scriptEnv) bitLib() *lua.LTable {
 		}
 	}
 	e.setFuncs(t, map[string]lua.LGFunction{
-		"tobit": func(L *lua.LState) int { return bitPush(L, bitArg(L, 1)) },
-		"bnot":  func(L *lua.LState) int { return bitPush(L, ^bitArg(L, 1)) },
-		"band":  fold(func(a, b uint32) uint32 { return a & b }),
-		"bor":   fold(func(a, b uint32) uint32 { return a | b }),
-		"bxor":  fold(func(a, b uint32) uint32 { return a ^ b }),
+		"tobit":  func(L *lua.LState) int { return bitPush(L, bitArg(L, 1)) },
+		"bnot":   func(L *lua.LState) int { return bitPush(L, ^bitArg(L, 1)) },
+		"band":   fold(func(a, b uint32) uint32 { return a & b }),
+		"bor":    fold(func(a, b uint32) uint32 { return a | b }),
+		"bxor":   fold(func(a, b uint32) uint32 { return a ^ b }),
 		"lshift": shift(func(b uint32, n uint) uint32 { return b << n }),
 		"rshift": shift(func(b uint32, n uint) uint32 { return b >> n }),
 		"arshift": shift(func(b uint32, n uint) uint32 {

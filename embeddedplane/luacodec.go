@@ -92,7 +92,7 @@ func jsonArrayLen(L *lua.LState, t *lua.LTable) int {
 		items++
 	}
 	if maxKey > items*cjsonSparseRatio && maxKey > cjsonSparseSafe {
-		L.RaiseError("Cannot serialise table: excessively sparse array")
+		raise(L, "Cannot serialise table: excessively sparse array")
 	}
 	return maxKey
 }
@@ -107,7 +107,7 @@ func (e *scriptEnv) jsonEncode(L *lua.LState, b *bytes.Buffer, v lua.LValue, nul
 	case lua.LNumber:
 		f := float64(v)
 		if math.IsInf(f, 0) || math.IsNaN(f) {
-			L.RaiseError("Cannot serialise number: must not be NaN or Inf")
+			raise(L, "Cannot serialise number: must not be NaN or Inf")
 		}
 		b.WriteString(fmtNumber(f))
 	case lua.LString:
@@ -116,7 +116,7 @@ func (e *scriptEnv) jsonEncode(L *lua.LState, b *bytes.Buffer, v lua.LValue, nul
 	case *lua.LTable:
 		depth++
 		if depth > cjsonMaxDepth {
-			L.RaiseError("Cannot serialise, excessive nesting (%d)", depth)
+			raise(L, "Cannot serialise, excessive nesting (%d)", depth)
 		}
 		n := jsonArrayLen(L, v)
 		if n > 0 {
@@ -143,7 +143,7 @@ func (e *scriptEnv) jsonEncode(L *lua.LState, b *bytes.Buffer, v lua.LValue, nul
 			case lua.LNumber:
 				jsonString(b, fmtNumber(float64(k)))
 			default:
-				L.RaiseError("Cannot serialise %s: table key must be a number or string", k.Type().String())
+				raise(L, "Cannot serialise %s: table key must be a number or string", k.Type().String())
 			}
 			b.WriteByte(':')
 			e.jsonEncode(L, b, x, null, depth)
@@ -154,7 +154,7 @@ func (e *scriptEnv) jsonEncode(L *lua.LState, b *bytes.Buffer, v lua.LValue, nul
 			b.WriteString("null")
 			return
 		}
-		L.RaiseError("Cannot serialise %s: type not supported", v.Type().String())
+		raise(L, "Cannot serialise %s: type not supported", v.Type().String())
 	}
 }
 
@@ -204,7 +204,7 @@ func jsonDecode(L *lua.LState, s string, null lua.LValue) lua.LValue {
 		}
 	}
 	if err != nil {
-		L.RaiseError("%s", jsonError(err))
+		raise(L, "%s", jsonError(err))
 	}
 	return v
 }
@@ -444,17 +444,17 @@ var (
 // as unpack_one and unpack_limit do.
 func msgpackUnpack(L *lua.LState, s string, limit, offset int) int {
 	if offset < 0 || offset > len(s) {
-		L.RaiseError("Start offset %d greater than input length %d.", offset, len(s))
+		raise(L, "Start offset %d greater than input length %d.", offset, len(s))
 	}
 	d := &msgpackDecoder{L: L, s: s, pos: offset}
 	var vals []lua.LValue
 	for d.pos < len(s) && (limit <= 0 || len(vals) < limit) {
 		if len(vals) >= maxResults {
-			L.RaiseError("too many results to unpack")
+			raise(L, "too many results to unpack")
 		}
 		v, err := d.value(0)
 		if err != nil {
-			L.RaiseError("%s", err.Error())
+			raise(L, "%s", err.Error())
 		}
 		vals = append(vals, v)
 	}
@@ -627,7 +627,7 @@ func structNum(L *lua.LState, f string, i *int, df int) int {
 	a := 0
 	for *i < len(f) && isDigit(f[*i]) {
 		if a > (math.MaxInt32-int(f[*i]-'0'))/10 {
-			L.RaiseError("integral size overflow")
+			raise(L, "integral size overflow")
 		}
 		a = a*10 + int(f[*i]-'0')
 		*i++
@@ -650,7 +650,7 @@ func structOptSize(L *lua.LState, opt byte, f string, i *int) int {
 	case 'i', 'I':
 		sz := structNum(L, f, i, 4)
 		if sz > structMaxInt {
-			L.RaiseError("integral size %d is larger than limit of %d", sz, structMaxInt)
+			raise(L, "integral size %d is larger than limit of %d", sz, structMaxInt)
 		}
 		return sz
 	}
@@ -677,7 +677,7 @@ func structControl(L *lua.LState, opt byte, f string, i *int, h *structHeader) {
 	case '!':
 		a := structNum(L, f, i, structMaxAlign)
 		if a == 0 || a&(a-1) != 0 {
-			L.RaiseError("alignment %d is not a power of 2", a)
+			raise(L, "alignment %d is not a power of 2", a)
 		}
 		h.align = a
 	default:
@@ -777,7 +777,7 @@ func structUnpack(L *lua.LState) int {
 		pos += structToAlign(pos, &h, opt, size)
 		short(size)
 		if n >= maxResults {
-			L.RaiseError("too many results")
+			raise(L, "too many results")
 		}
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
@@ -816,7 +816,7 @@ func structUnpack(L *lua.LState) int {
 			if size == 0 {
 				prev, ok := L.Get(-1).(lua.LNumber)
 				if n == 0 || !ok {
-					L.RaiseError("format 'c0' needs a previous size")
+					raise(L, "format 'c0' needs a previous size")
 				}
 				size = int(prev)
 				L.Pop(1)
@@ -828,7 +828,7 @@ func structUnpack(L *lua.LState) int {
 		case 's':
 			end := strings.IndexByte(data[pos:], 0)
 			if end < 0 {
-				L.RaiseError("unfinished string in data")
+				raise(L, "unfinished string in data")
 			}
 			size = end + 1
 			L.Push(lua.LString(data[pos : pos+end]))

@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	maxCaptures = 32 // LUA_MAXCAPTURES
+	maxCaptures   = 32 // LUA_MAXCAPTURES
 	capUnfinished = -1
 	capPosition   = -2
 	// maxMatchDepth bounds match's recursion, as Lua 5.2 does
@@ -48,7 +48,7 @@ func (ms *matchState) step() {
 	ms.steps++
 	if ms.steps%matchCheckEvery == 0 {
 		if ctx := ms.L.Context(); ctx != nil && ctx.Err() != nil {
-			ms.L.RaiseError("%s", ctx.Err().Error())
+			raise(ms.L, "%s", ctx.Err().Error())
 		}
 	}
 }
@@ -64,7 +64,7 @@ func (ms *matchState) at(p int) byte {
 func (ms *matchState) checkCapture(l int) int {
 	l -= '1'
 	if l < 0 || l >= ms.level || ms.capture[l].len == capUnfinished {
-		ms.L.RaiseError("invalid capture index")
+		raise(ms.L, "invalid capture index")
 	}
 	return l
 }
@@ -75,7 +75,7 @@ func (ms *matchState) captureToClose() int {
 			return level
 		}
 	}
-	ms.L.RaiseError("invalid pattern capture")
+	raise(ms.L, "invalid pattern capture")
 	return 0
 }
 
@@ -85,7 +85,7 @@ func (ms *matchState) classEnd(p int) int {
 	switch c {
 	case '%':
 		if p >= len(ms.pat) {
-			ms.L.RaiseError("malformed pattern (ends with '%%')")
+			raise(ms.L, "malformed pattern (ends with '%%')")
 		}
 		return p + 1
 	case '[':
@@ -94,7 +94,7 @@ func (ms *matchState) classEnd(p int) int {
 		}
 		for {
 			if p >= len(ms.pat) {
-				ms.L.RaiseError("malformed pattern (missing ']')")
+				raise(ms.L, "malformed pattern (missing ']')")
 			}
 			c := ms.pat[p]
 			p++
@@ -199,7 +199,7 @@ func (ms *matchState) singleMatch(c byte, p, ep int) bool {
 
 func (ms *matchState) matchBalance(s, p int) int {
 	if p+1 >= len(ms.pat) {
-		ms.L.RaiseError("unbalanced pattern")
+		raise(ms.L, "unbalanced pattern")
 	}
 	if s >= len(ms.src) || ms.src[s] != ms.pat[p] {
 		return -1
@@ -250,7 +250,7 @@ func (ms *matchState) minExpand(s, p, ep int) int {
 
 func (ms *matchState) startCapture(s, p, what int) int {
 	if ms.level >= maxCaptures {
-		ms.L.RaiseError("too many captures")
+		raise(ms.L, "too many captures")
 	}
 	ms.capture[ms.level] = capture{init: s, len: what}
 	ms.level++
@@ -286,7 +286,7 @@ func (ms *matchState) match(s, p int) int {
 	ms.depth++
 	defer func() { ms.depth-- }()
 	if ms.depth > maxMatchDepth {
-		ms.L.RaiseError("pattern too complex")
+		raise(ms.L, "pattern too complex")
 	}
 	for {
 		ms.step()
@@ -313,7 +313,7 @@ func (ms *matchState) match(s, p int) int {
 			case 'f':
 				p += 2
 				if ms.at(p) != '[' {
-					ms.L.RaiseError("missing '[' after '%%f' in pattern")
+					raise(ms.L, "missing '[' after '%%f' in pattern")
 				}
 				ep := ms.classEnd(p)
 				var prev, cur byte
@@ -381,7 +381,7 @@ func (ms *matchState) pushCapture(i, s, e int) {
 	L := ms.L
 	if i >= ms.level {
 		if i != 0 {
-			L.RaiseError("invalid capture index")
+			raise(L, "invalid capture index")
 		}
 		L.Push(lua.LString(ms.src[s:e]))
 		return
@@ -389,7 +389,7 @@ func (ms *matchState) pushCapture(i, s, e int) {
 	c := ms.capture[i]
 	switch c.len {
 	case capUnfinished:
-		L.RaiseError("unfinished capture")
+		raise(L, "unfinished capture")
 	case capPosition:
 		L.Push(lua.LNumber(c.init + 1))
 	default:
@@ -582,7 +582,7 @@ func (ms *matchState) replacement(repl lua.LValue, s, e int) string {
 	}
 	out, ok := concatString(v)
 	if !ok {
-		L.RaiseError("invalid replacement value (a %s)", v.Type().String())
+		raise(L, "invalid replacement value (a %s)", v.Type().String())
 	}
 	return out
 }

@@ -121,7 +121,8 @@ func callArgs(L *lua.LState) []string {
 		case lua.LString:
 			args[i-1] = string(v)
 		case lua.LNumber:
-			args[i-1] = fmtNumber(float64(v))
+			// Redis writes numbers with "%.17g" here.
+			args[i-1] = fmtFloat(float64(v), 17)
 		default:
 			raiseTable(L, msgCallArgType)
 		}
@@ -243,7 +244,7 @@ func replyToLua(L *lua.LState, r any) lua.LValue {
 func redisErrorReply(L *lua.LState) int {
 	s, ok := L.Get(1).(lua.LString)
 	if !ok || L.GetTop() != 1 {
-		L.RaiseError("wrong number or type of arguments")
+		raise(L, "wrong number or type of arguments")
 	}
 	msg := string(s)
 	msg = strings.TrimPrefix(msg, "-")
@@ -259,7 +260,7 @@ func redisErrorReply(L *lua.LState) int {
 func redisStatusReply(L *lua.LState) int {
 	s, ok := L.Get(1).(lua.LString)
 	if !ok || L.GetTop() != 1 {
-		L.RaiseError("wrong number or type of arguments")
+		raise(L, "wrong number or type of arguments")
 	}
 	t := L.NewTable()
 	t.RawSetString("ok", s)
@@ -269,7 +270,7 @@ func redisStatusReply(L *lua.LState) int {
 
 func redisSha1hex(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		L.RaiseError("wrong number of arguments")
+		raise(L, "wrong number of arguments")
 	}
 	s, _ := concatString(L.Get(1))
 	L.Push(lua.LString(sha1hex(s)))
@@ -281,14 +282,14 @@ func redisSha1hex(L *lua.LState) int {
 func (e *scriptEnv) redisLog(L *lua.LState) int {
 	n := L.GetTop()
 	if n < 2 {
-		L.RaiseError("redis.log() requires two arguments or more.")
+		raise(L, "redis.log() requires two arguments or more.")
 	}
 	level, ok := L.Get(1).(lua.LNumber)
 	if !ok {
-		L.RaiseError("First argument must be a number (log level).")
+		raise(L, "First argument must be a number (log level).")
 	}
 	if level < 0 || level > 3 {
-		L.RaiseError("Invalid debug level.")
+		raise(L, "Invalid debug level.")
 	}
 	parts := make([]string, 0, n-1)
 	size := 0
@@ -305,20 +306,20 @@ func (e *scriptEnv) redisLog(L *lua.LState) int {
 // redis.call replies stay RESP2-shaped either way.
 func redisSetresp(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		L.RaiseError("redis.setresp() requires one argument.")
+		raise(L, "redis.setresp() requires one argument.")
 	}
 	if v := L.CheckInt(1); v != 2 && v != 3 {
-		L.RaiseError("RESP version must be 2 or 3.")
+		raise(L, "RESP version must be 2 or 3.")
 	}
 	return 0
 }
 
 func redisSetRepl(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		L.RaiseError("redis.set_repl() requires one argument.")
+		raise(L, "redis.set_repl() requires one argument.")
 	}
 	if v := L.CheckInt(1); v < 0 || v > 3 {
-		L.RaiseError("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+		raise(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
 	}
 	return 0
 }
@@ -327,10 +328,14 @@ func redisSetRepl(L *lua.LState) int {
 // the command (the command policy).
 func (e *scriptEnv) aclCheckCmd(L *lua.LState) int {
 	args := callArgs(L)
-	if !e.s.m.Server().IsRegisteredCommand(args[0]) {
-		L.RaiseError("Invalid command passed to redis.acl_check_cmd()")
+	if devapi.CommandRefused(args) != "" {
+		L.Push(lua.LFalse)
+		return 1
 	}
-	L.Push(lua.LBool(devapi.CommandRefused(args) == ""))
+	if !e.s.m.Server().IsRegisteredCommand(args[0]) {
+		raise(L, "Invalid command passed to redis.acl_check_cmd()")
+	}
+	L.Push(lua.LTrue)
 	return 1
 }
 
@@ -375,11 +380,7 @@ func scriptError(err error, sha string) reply {
 	}
 	line := errLine(err)
 	if ae.Type == lua.ApiErrorPanic {
-		// A Go panic inside gopher-lua: its text is internal.
-		if strings.Contains(fmt.Sprint(ae.Object), "callstack overflow") {
-			return errorReply("ERR user_script: stack overflow", sha, line)
-		}
-		return errorReply(msgScriptRuntime, sha, line)
+		return errorReply("ERR "+luaRuntimeText(ae), sha, line)
 	}
 	if t, ok := ae.Object.(*lua.LTable); ok {
 		if s, ok := t.RawGetString("err").(lua.LString); ok {
@@ -387,7 +388,54 @@ func scriptError(err error, sha string) reply {
 		}
 		return errorReply("ERR unknown error", sha, line)
 	}
-	return errorReply("ERR "+lua.LVAsString(ae.Object), sha, line)
+	return errorReply("ERR "+translateError(lua.LVAsString(ae.Object)), sha, line)
+}
+
+// luaRuntimeText is the text for a Go panic inside gopher-lua, whose own
+// text is internal.
+func luaRuntimeText(ae *lua.ApiError) string {
+	if strings.Contains(fmt.Sprint(ae.Object), "callstack overflow") {
+		return "stack overflow"
+	}
+	return "the Lua runtime failed"
+}
+
+// gopher-lua's texts for runtime errors, and Lua 5.1's.
+var (
+	reArith   = regexp.MustCompile(`cannot perform \w+ operation between (\w+) and (\w+)`)
+	reIndex   = regexp.MustCompile(`attempt to index a non-table object\((\w+)\) with key '[^']*'`)
+	reCompare = regexp.MustCompile(`attempt to compare (\w+) with (\w+)`)
+	reBadArg  = regexp.MustCompile(`bad argument #(\d+) to ([\w.]+|\(anonymous\)) \(`)
+)
+
+// translateError rewrites gopher-lua's texts of runtime errors into Lua
+// 5.1's where they differ only in words (Lua's names of variables are not
+// known here: "attempt to index a nil value", not "... local 't' ...").
+func translateError(msg string) string {
+	msg = reArith.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := reArith.FindStringSubmatch(m)
+		bad := sub[1]
+		if bad == "number" || bad == "string" {
+			bad = sub[2]
+		}
+		return "attempt to perform arithmetic on a " + bad + " value"
+	})
+	msg = reIndex.ReplaceAllString(msg, "attempt to index a $1 value")
+	msg = reCompare.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := reCompare.FindStringSubmatch(m)
+		if sub[1] == sub[2] {
+			return "attempt to compare two " + sub[1] + " values"
+		}
+		return m
+	})
+	return reBadArg.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := reBadArg.FindStringSubmatch(m)
+		name := sub[2]
+		if name == "(anonymous)" {
+			name = "?"
+		}
+		return "bad argument #" + sub[1] + " to '" + name + "' ("
+	})
 }
 
 // toReply checks v can be written (nesting within maxReplyDepth).

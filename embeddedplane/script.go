@@ -23,8 +23,8 @@ package embeddedplane
 //     it.
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"container/list"
 	"context"
 	"crypto/sha1"
