@@ -607,3 +607,66 @@ func readCommand(r *bufio.Reader) ([]string, error) {
 	}
 	return args, nil
 }
+
+// TestLoopingScriptCannotStopResetOrRemove: a script that loops holds the
+// server past busy-reply-threshold (5 s), when it answers BUSY; devapi then
+// kills the script, and the password change, or the Remove, goes through.
+func TestLoopingScriptCannotStopResetOrRemove(t *testing.T) {
+	p, srv := onePool(t)
+	ctx := t.Context()
+	servePlaced(t, p, "db", "pw")
+	loop := startLoop(t, srv.spec.Key(), "pw")
+	if err := p.SetPassword(ctx, "db", "pw2", 2); err != nil {
+		t.Fatalf("reset during a looping script: %v", err)
+	}
+	if reply := <-loop; !strings.Contains(reply, "killed") {
+		t.Errorf("the looping script answered %q, want it killed", reply)
+	}
+	startLoop(t, srv.spec.Key(), "pw2")
+	if err := p.Remove(ctx, "db"); err != nil {
+		t.Fatalf("remove during a looping script: %v", err)
+	}
+}
+
+// startLoop runs a script that loops for ever on a connection of its own
+// and returns once the server answers BUSY to another one. The channel
+// gets the script's first answer line, or the read error, once it ends.
+func startLoop(t *testing.T, addr, password string) <-chan string {
+	t.Helper()
+	conn, reply := dialAuth(t, addr, password)
+	if reply != "+OK" {
+		t.Fatalf("AUTH: %q", reply)
+	}
+	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	const script = "while true do end"
+	if _, err := fmt.Fprintf(conn, "*3\r\n$4\r\nEVAL\r\n$%d\r\n%s\r\n$1\r\n0\r\n", len(script), script); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil {
+			line = err.Error()
+		}
+		done <- line
+	})
+	t.Cleanup(func() { _ = conn.Close(); wg.Wait() })
+	probe, _ := dialAuth(t, addr, password) // sent before the script runs or answered BUSY
+	_ = probe.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(probe)
+	for range 1000 {
+		if _, err := io.WriteString(probe, "*1\r\n$4\r\nPING\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		if strings.HasPrefix(line, "-BUSY") {
+			return done
+		}
+	}
+	t.Fatal("the server never answered BUSY")
+	return nil
+}

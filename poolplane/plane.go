@@ -313,7 +313,7 @@ func (srv *server) setPassword(ctx context.Context, password string) error {
 		return err
 	}
 	args := append([]any{"ACL", "SETUSER", "default", "reset", "on", ">" + password, "~*", "&*"}, rules...)
-	if err := srv.admin.Do(ctx, args...).Err(); err != nil {
+	if err := srv.do(ctx, args...); err != nil {
 		return fmt.Errorf("set the password on %s: %w", srv.spec.Key(), err)
 	}
 	return srv.saveACL(ctx)

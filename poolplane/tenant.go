@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -45,7 +46,11 @@ var versionRE = regexp.MustCompile(`(?m)^redis_version:(\d+)\.(\d+)\.`)
 // version, which INFO server tells: devapi.ACLRules names subcommands only
 // the versions that know them. errTooOld before Redis 7.0.
 func (srv *server) rules(ctx context.Context) ([]any, error) {
-	info, err := srv.admin.Info(ctx, "server").Result()
+	var info string
+	err := srv.unbusy(ctx, func() (err error) {
+		info, err = srv.admin.Info(ctx, "server").Result()
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read the version of %s: %w", srv.spec.Key(), err)
 	}
@@ -148,6 +153,14 @@ func (srv *server) eachClient(ctx context.Context, f func(map[string]string)) er
 // commands with their arguments), the latency history, the ACL log and
 // the statistics INFO shows; and checks that none of it is left.
 func (srv *server) wipe(ctx context.Context) error {
+	for _, args := range [][]any{
+		{"ACL", "SETUSER", "default", "reset", "off"},
+		{"CLIENT", "KILL", "USER", "default"},
+	} {
+		if err := srv.do(ctx, args...); err != nil {
+			return fmt.Errorf("%s on %s: %w", strings.Join(strs(args), " "), srv.spec.Key(), err)
+		}
+	}
 	before, err := srv.admin.SlowLogGet(ctx, 1).Result()
 	if err != nil {
 		return fmt.Errorf("SLOWLOG GET on %s: %w", srv.spec.Key(), err)
@@ -157,8 +170,6 @@ func (srv *server) wipe(ctx context.Context) error {
 		lastSlow = before[0].ID
 	}
 	for _, args := range [][]any{
-		{"ACL", "SETUSER", "default", "reset", "off"},
-		{"CLIENT", "KILL", "USER", "default"},
 		{"FLUSHALL", "ASYNC"}, // the keys are gone at once, their memory freed in the background
 		{"FUNCTION", "FLUSH", "ASYNC"},
 		{"SCRIPT", "FLUSH", "ASYNC"},
@@ -167,7 +178,7 @@ func (srv *server) wipe(ctx context.Context) error {
 		{"ACL", "LOG", "RESET"},
 		{"CONFIG", "RESETSTAT"},
 	} {
-		if err := srv.admin.Do(ctx, args...).Err(); err != nil {
+		if err := srv.do(ctx, args...); err != nil {
 			return fmt.Errorf("%s on %s: %w", strings.Join(strs(args), " "), srv.spec.Key(), err)
 		}
 	}
@@ -229,6 +240,43 @@ func (srv *server) checkWiped(ctx context.Context, lastSlow int64) error {
 		return fmt.Errorf("%s still holds the previous database's %s", srv.spec.Key(), strings.Join(left, ", "))
 	}
 	return nil
+}
+
+// do runs args as the admin user. A server running a script of the
+// database's past its busy-reply-threshold (default 5 s, less than the
+// admin client's read timeout) answers BUSY to everything else: the script
+// is killed (SCRIPT KILL, FUNCTION KILL) and args run once more, so a
+// looping script cannot stop a password change or a Remove. A script that
+// has written cannot be killed (only SHUTDOWN NOSAVE ends it, losing the
+// server's data): args then fail with BUSY.
+func (srv *server) do(ctx context.Context, args ...any) error {
+	return srv.unbusy(ctx, func() error { return srv.admin.Do(ctx, args...).Err() })
+}
+
+// unbusy calls f, and again after killing the script when f fails with
+// BUSY (see do). The script stops at its next instruction check, after
+// SCRIPT KILL has answered: f is tried until it ends, for up to
+// killWait.
+func (srv *server) unbusy(ctx context.Context, f func() error) error {
+	err := f()
+	if !isBusy(err) {
+		return err
+	}
+	_ = srv.admin.Do(ctx, "SCRIPT", "KILL").Err()   // NOTBUSY when a function runs
+	_ = srv.admin.Do(ctx, "FUNCTION", "KILL").Err() // NOTBUSY when a script runs
+	for deadline := time.Now().Add(killWait); isBusy(err) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		err = f()
+	}
+	return err
+}
+
+// killWait bounds the wait for a killed script to end.
+const killWait = 2 * time.Second
+
+// isBusy reports whether err is a server's answer while a script runs.
+func isBusy(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "BUSY ")
 }
 
 // nonZero reports whether a count of CLIENT LIST is set and not 0.

@@ -1,6 +1,7 @@
 // Package redisserverplane is a devapi.Plane in which every database is one
 // real redis-server process (Debian package redis-server, Redis 7). Open
-// fails, naming the binary, when it is not installed.
+// fails, naming the binary, when it is not installed or older than Redis
+// 7.0 (it asks `redis-server --version`).
 //
 // Each database has a folder of its own under Config.Dir, created 0700:
 //
@@ -22,14 +23,26 @@
 // off because every connection must authenticate.
 //
 // Two ACL users: `default`, the database's user, with the database password
-// and every command but those that would let it change its password or the
-// server behind devapi's back (ACL, CONFIG, SHUTDOWN, DEBUG, MODULE,
-// replication, MONITOR); and `devapi-admin`, with a random secret kept in
-// the folder and reused on every start, which devapi uses to change
-// passwords (ACL SETUSER default resetpass), read INFO, take and restore
-// backups and shut the process down. A new password holds for new
-// connections; connections already authenticated stay so. Every change
-// also rewrites redis.conf, so a restarted process keeps the password.
+// and devapi's command policy (devapi.CommandPolicy as ACL rules,
+// devapi.ACLRules for the binary's Redis 7.x: `+@all -@dangerous`, the
+// refused commands denied and the re-allowed ones allowed by name), in
+// redis.conf and on every password change (ACL SETUSER default reset on
+// >PASSWORD ~* &* RULES...), so a process an older devapi started gets
+// today's rules with its next password; and `devapi-admin`, with a random
+// secret kept in the folder and reused on every start, which devapi uses
+// to change passwords, read INFO, take and restore backups and shut the
+// process down. A new password holds for new connections; connections
+// already authenticated stay so. Every change also rewrites redis.conf, so
+// a restarted process keeps the password.
+//
+// maxclients is the database's MaxClients (default 10000) plus one: the
+// admin client's single connection, which it opens at start, before the
+// probe that waited for the process lets go of its own, and never drops
+// for idling. redis-server counts every connection against maxclients, so
+// the database's clients get exactly MaxClients and cannot take the one a
+// password change needs. A lost admin connection (a timeout) frees its
+// slot; a client of the database at its limit may take it, and devapi's
+// calls then fail until one of them disconnects.
 //
 // Durability: append-only persistence with appendfsync everysec, no RDB
 // snapshots. Redis writes each command to the AOF file before it replies,

@@ -251,6 +251,36 @@ func setLimits(ctx context.Context, admin *redis.Client, d devapi.PlaneDatabase)
 	return nil
 }
 
+// adminDo runs args as devapi-admin. A server running a script of the
+// database's past busy-reply-threshold answers BUSY to everything else: the
+// script is killed (SCRIPT KILL, FUNCTION KILL) and args run once more, so
+// a looping script cannot stop a password change or a stop. A script that
+// has written cannot be killed (only SHUTDOWN NOSAVE ends it, losing its
+// writes): args then fail with BUSY.
+func adminDo(ctx context.Context, admin *redis.Client, args ...any) error {
+	err := admin.Do(ctx, args...).Err()
+	if !isBusy(err) {
+		return err
+	}
+	_ = admin.Do(ctx, "SCRIPT", "KILL").Err()   // NOTBUSY when a function runs
+	_ = admin.Do(ctx, "FUNCTION", "KILL").Err() // NOTBUSY when a script runs
+	// The script stops at its next instruction check, after SCRIPT KILL
+	// has answered.
+	for deadline := time.Now().Add(killWait); isBusy(err) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		err = admin.Do(ctx, args...).Err()
+	}
+	return err
+}
+
+// killWait bounds the wait for a killed script to end.
+const killWait = 2 * time.Second
+
+// isBusy reports whether err is a server's answer while a script runs.
+func isBusy(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "BUSY ")
+}
+
 // anys is ss as arguments of a command.
 func anys(ss []string) []any {
 	args := make([]any, len(ss))
@@ -296,7 +326,7 @@ func (p *Plane) SetPassword(ctx context.Context, id, password string, generation
 // devapi gets today's command rules too.
 func (p *Plane) apply(ctx context.Context, in *instance, password string, generation int64) error {
 	args := append([]any{"ACL", "SETUSER", "default", "reset", "on", ">" + password, "~*", "&*"}, anys(p.rules)...)
-	if err := in.admin.Do(ctx, args...).Err(); err != nil {
+	if err := adminDo(ctx, in.admin, args...); err != nil {
 		return fmt.Errorf("redisserverplane: set password of %s: %w", in.id, err)
 	}
 	in.spec.Password, in.spec.Generation, in.generation = password, generation, generation
@@ -562,8 +592,11 @@ func (p *Plane) adminOptions(d devapi.PlaneDatabase, secret string, alsoTrust []
 		ConnMaxIdleTime: -1,
 		MaxRetries:      -1,
 		DialTimeout:     2 * time.Second,
-		ReadTimeout:     5 * time.Second,
-		WriteTimeout:    5 * time.Second,
+		// Longer than busy-reply-threshold (5 s): a server busy with a
+		// script answers BUSY (see adminDo) before the read times out,
+		// which would drop the connection (see adminConns).
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 5 * time.Second,
 	}
 	if d.TLS {
 		own := p.certDER
@@ -628,7 +661,7 @@ func (p *Plane) stop(in *instance) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	_ = in.admin.Shutdown(ctx).Err() // the connection closes: an error is expected
+	_ = adminDo(ctx, in.admin, "SHUTDOWN") // the connection closes: an error is expected
 	if in.waitExit(stopTimeout) {
 		return nil
 	}
