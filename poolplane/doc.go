@@ -55,6 +55,12 @@
 // used yet), in case it was used since; Place fails, freeing the place,
 // when it cannot.
 //
+// A script of the database's that runs past busy-reply-threshold makes the
+// server answer BUSY to everything else: password changes and Remove then
+// kill it (SCRIPT KILL, FUNCTION KILL) and go through. A script that has
+// written cannot be killed but by SHUTDOWN NOSAVE, which devapi does not
+// send: they fail meanwhile.
+//
 // A server configured with an ACL file (the aclfile directive) keeps the
 // password across its restarts: every change is followed by ACL SAVE.
 // Without one, the password lives in the server's memory only: a server

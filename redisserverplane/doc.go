@@ -44,6 +44,13 @@
 // slot; a client of the database at its limit may take it, and devapi's
 // calls then fail until one of them disconnects.
 //
+// A script of the database's that runs past busy-reply-threshold (5 s)
+// makes the server answer BUSY to everything else: devapi's password
+// changes and stops then kill it (SCRIPT KILL, FUNCTION KILL) and go
+// through. A script that has written cannot be killed but by SHUTDOWN
+// NOSAVE, which loses data: a password change fails meanwhile, and a stop
+// falls back to SIGTERM, then SIGKILL.
+//
 // Durability: append-only persistence with appendfsync everysec, no RDB
 // snapshots. Redis writes each command to the AOF file before it replies,
 // and fsyncs the file every second: a crash of the redis-server process
