@@ -20,7 +20,10 @@ const (
 )
 
 // unreachable answers a command the database did not answer.
-const unreachable = "ERR database is unreachable"
+const (
+	unreachable     = "ERR database is unreachable"
+	unreachableItem = `{"error":"` + unreachable + `"}`
+)
 
 // failure is an error answer that replaces a request's whole answer.
 type failure struct {
@@ -206,7 +209,7 @@ func (x *exchange) pipeline() *failure {
 				x.item([]byte(refusal))
 			case x.down:
 				x.failed++
-				x.item([]byte(unreachable))
+				e.raw(unreachableItem)
 			default:
 				redisErr, err := x.conn.reply(e)
 				switch {

@@ -298,6 +298,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) outcome {
 	default:
 		f = x.single()
 	}
+	x.release() // before the answer goes to a client that may read it slowly
 	out := outcome{commands: cmds.len(), failed: x.failed, err: x.err}
 	if f != nil {
 		if f.status == http.StatusTooManyRequests {
