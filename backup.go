@@ -2,6 +2,7 @@ package devapi
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -12,19 +13,29 @@ type Backup struct {
 	Name       string
 	Daily      bool // taken by the daily schedule, not by a request
 	CreatedAt  time.Time
-	Size       int64  // bytes of Data
-	Data       []byte // the plane's Snapshot, encoded by the server; empty in lists
+	Size       int64 // bytes of its content, as stored
 }
 
-// BackupStore keeps backups. Deleting a database deletes its backups.
+// BackupStore keeps backups. A backup's content is bytes the server encodes
+// (the store does not read them), written and read as a stream: a store
+// keeps it in chunks, as it is written, never whole in memory, and lists a
+// backup only once its content is complete. Deleting a database deletes its
+// backups.
 type BackupStore interface {
-	// CreateBackup stores a backup. ENOTFOUND if the database does not exist;
-	// ECONFLICT if the id exists.
-	CreateBackup(ctx context.Context, b *Backup) error
-	// Backups lists a database's backups, oldest first, without their Data.
+	// CreateBackup stores b, with the content write writes, as write writes
+	// it, and sets b.Size to its bytes. The backup is listed once write has
+	// returned nil and the content is stored; when write fails, the store
+	// fails or ctx ends, nothing of it is kept and the error is returned
+	// (write's as is). ENOTFOUND if the database does not exist or is
+	// deleted meanwhile; ECONFLICT if the id exists.
+	CreateBackup(ctx context.Context, b *Backup, write func(w io.Writer) error) error
+	// Backups lists a database's backups, oldest first.
 	Backups(ctx context.Context, databaseID string) ([]*Backup, error)
-	// Backup returns one backup with its Data. ENOTFOUND if none.
-	Backup(ctx context.Context, databaseID, id string) (*Backup, error)
+	// ReadBackup calls read with the content of one backup, fetched in
+	// chunks as read reads it, and returns read's error as is. The content
+	// read is the backup's whole, even if it is deleted meanwhile.
+	// ENOTFOUND, without calling read, if there is no such backup.
+	ReadBackup(ctx context.Context, databaseID, id string, read func(r io.Reader) error) error
 	// DeleteBackup removes one backup. ENOTFOUND if none.
 	DeleteBackup(ctx context.Context, databaseID, id string) error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"iter"
 	"log/slog"
 	"math"
 	"strconv"
@@ -72,21 +73,31 @@ type Plane interface {
 	// Databases lists the ids of the databases the plane serves or holds
 	// data for, so reconciliation can remove those the store no longer has.
 	Databases(ctx context.Context) ([]string, error)
-	// Snapshot captures every key of every logical database (0-15) of the
-	// database: its type, value and remaining TTL. Keys come ordered by DB,
-	// then Key; set members sorted; the other types in their Redis order.
-	// Keys are read one at a time, so a snapshot taken while clients write
-	// is not of one instant. Not captured: stream consumer groups, empty
-	// streams, per-field TTLs of hashes. ENOTFOUND if the plane does not
-	// serve the database; EINVALID if it holds a key of a type a Snapshot
-	// cannot hold; ECONFLICT if a key kept changing while it was read.
-	Snapshot(ctx context.Context, id string) (Snapshot, error)
-	// Restore replaces the whole content of the database with s: it flushes
-	// every logical database, then writes every key of s with its TTL, which
-	// counts from the restore. Clients connected meanwhile may see it half
-	// done. ENOTFOUND if the plane does not serve the database; EINVALID,
-	// with the database untouched, if s does not pass Snapshot.Validate.
-	Restore(ctx context.Context, id string, s Snapshot) error
+	// Snapshot reads every key of every logical database (0-15) of the
+	// database, with its type, value and remaining TTL, and calls emit with
+	// each in turn, in Snapshot order (see SnapshotKey.Follows): by DB, then
+	// Key. Set members come sorted; the other types in their Redis order. A
+	// plane holds a bounded batch of keys at a time, not the database, so a
+	// backup streams. Keys are read one at a time, so a snapshot taken
+	// while clients write is not of one instant. Not captured: stream
+	// consumer groups, empty streams, per-field TTLs of hashes. An error
+	// from emit stops the snapshot and is returned (possibly wrapped).
+	// ENOTFOUND if the plane does not serve the database; EINVALID if it
+	// holds a key of a type a Snapshot cannot hold; ECONFLICT if a key kept
+	// changing while it was read.
+	Snapshot(ctx context.Context, id string, emit func(SnapshotKey) error) error
+	// Restore replaces the whole content of the database with the keys
+	// keys yields, in Snapshot order, as they come: once the first key has
+	// passed SnapshotKey.Validate (or keys yielded none) it flushes every
+	// logical database, then writes each key with its TTL, which counts
+	// from the restore. Clients connected meanwhile may see it half done.
+	// ENOTFOUND if the plane does not serve the database. EINVALID if a key
+	// fails SnapshotKey.Validate or does not follow the one before; that,
+	// or an error keys yields (returned possibly wrapped), stops the
+	// restore with the keys before it written, and the database untouched
+	// when it is the first. Callers that want all or nothing check the
+	// keys with ValidKeys first.
+	Restore(ctx context.Context, id string, keys iter.Seq2[SnapshotKey, error]) error
 	// Close stops serving. Data a plane persists stays for the next start.
 	Close() error
 }
@@ -99,7 +110,7 @@ type Plane interface {
 // snapshot with binary values or ±Inf scores does not survive encoding/json
 // unchanged.
 type Snapshot struct {
-	Keys []SnapshotKey `json:"keys"`
+	Keys []SnapshotKey `json:"keys"` // in Snapshot order: by DB, then Key
 }
 
 // Key types a SnapshotKey holds, as Redis's TYPE names them.
@@ -142,74 +153,136 @@ type StreamEntry struct {
 	Fields []string `json:"fields"` // name, value, name, value, ...
 }
 
-// Validate reports, as EINVALID, what in s no Redis could restore: a DB out
-// of 0-15, an empty or duplicate key, an unknown type, an empty collection
-// (Redis holds none), a negative TTL, a NaN score, or stream entries without
-// fields, with an odd field list, or with IDs that are malformed, 0-0 or not
-// increasing.
-func (s Snapshot) Validate() error {
-	type dbKey struct {
-		db  int
-		key string
+// All yields the keys of s, for Plane.Restore.
+func (s Snapshot) All() iter.Seq2[SnapshotKey, error] {
+	return func(yield func(SnapshotKey, error) bool) {
+		for _, k := range s.Keys {
+			if !yield(k, nil) {
+				return
+			}
+		}
 	}
-	seen := make(map[dbKey]bool, len(s.Keys))
-	for i, k := range s.Keys {
-		bad := func(format string, args ...any) error {
-			return Errorf(EINVALID, "snapshot key %d (db %d, %q): %s", i, k.DB, k.Key, fmt.Sprintf(format, args...))
+}
+
+// CollectSnapshot returns the whole snapshot of database id on p, in
+// memory: for tests and small databases. Backups stream instead.
+func CollectSnapshot(ctx context.Context, p Plane, id string) (Snapshot, error) {
+	var s Snapshot
+	err := p.Snapshot(ctx, id, func(k SnapshotKey) error {
+		s.Keys = append(s.Keys, k)
+		return nil
+	})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return s, nil
+}
+
+// Validate reports, as EINVALID, what in s no Redis could restore: a key
+// that fails SnapshotKey.Validate, or keys out of Snapshot order (which
+// includes a key listed twice).
+func (s Snapshot) Validate() error {
+	for _, err := range ValidKeys(s.All()) {
+		if err != nil {
+			return err
 		}
-		if k.DB < 0 || k.DB > 15 {
-			return bad("db must be 0-15")
-		}
-		if k.Key == "" {
-			return bad("key is empty")
-		}
-		id := dbKey{k.DB, k.Key}
-		if seen[id] {
-			return bad("key appears twice")
-		}
-		seen[id] = true
-		if k.TTLMillis < 0 {
-			return bad("ttl_millis is negative")
-		}
-		var n int
-		switch k.Type {
-		case TypeString:
-			n = 1
-		case TypeList:
-			n = len(k.List)
-		case TypeSet:
-			n = len(k.Set)
-		case TypeZSet:
-			n = len(k.ZSet)
-			for _, m := range k.ZSet {
-				if math.IsNaN(m.Score) {
-					return bad("score of %q is NaN", m.Member)
-				}
+	}
+	return nil
+}
+
+// ValidKeys yields what keys yields, checked: a key that fails
+// SnapshotKey.Validate, or does not follow the key before it in Snapshot
+// order, is replaced by an EINVALID error; an error keys yields is passed
+// on as is. It stops after the first error. It holds one key at a time, so
+// a stream of any length is checked in bounded memory.
+func ValidKeys(keys iter.Seq2[SnapshotKey, error]) iter.Seq2[SnapshotKey, error] {
+	return func(yield func(SnapshotKey, error) bool) {
+		var prev SnapshotKey
+		i := 0
+		for k, err := range keys {
+			if err == nil {
+				err = k.Validate()
 			}
-		case TypeHash:
-			n = len(k.Hash)
-		case TypeStream:
-			n = len(k.Stream)
-			var last [2]uint64
-			for j, e := range k.Stream {
-				ms, seq, ok := parseStreamID(e.ID)
-				if !ok || (ms == 0 && seq == 0) {
-					return bad("stream entry id %q is not <ms>-<seq> above 0-0", e.ID)
-				}
-				if j > 0 && (ms < last[0] || (ms == last[0] && seq <= last[1])) {
-					return bad("stream entry id %q does not follow %q", e.ID, k.Stream[j-1].ID)
-				}
-				last = [2]uint64{ms, seq}
-				if len(e.Fields) == 0 || len(e.Fields)%2 != 0 {
-					return bad("stream entry %q needs name, value pairs", e.ID)
-				}
+			if err == nil && i > 0 && !k.Follows(prev) {
+				err = Errorf(EINVALID, "snapshot key %q in db %d does not follow %q in db %d: keys go by db, then key, each once", k.Key, k.DB, prev.Key, prev.DB)
 			}
-		default:
-			return bad("unknown type %q", k.Type)
+			if err != nil {
+				var zero SnapshotKey
+				yield(zero, err)
+				return
+			}
+			if !yield(k, nil) {
+				return
+			}
+			prev = k
+			i++
 		}
-		if n == 0 {
-			return bad("a %s key without elements", k.Type)
+	}
+}
+
+// Follows reports whether k comes after prev in Snapshot order: a higher
+// DB, or the same DB and a Key that sorts after prev's, byte by byte. Keys
+// in that order are each listed once.
+func (k SnapshotKey) Follows(prev SnapshotKey) bool {
+	return k.DB > prev.DB || (k.DB == prev.DB && k.Key > prev.Key)
+}
+
+// Validate reports, as EINVALID, what in k no Redis could restore: a DB
+// out of 0-15, an empty key, an unknown type, an empty collection (Redis
+// holds none), a negative TTL, a NaN score, or stream entries without
+// fields, with an odd field list, or with IDs that are malformed, 0-0 or
+// not increasing.
+func (k SnapshotKey) Validate() error {
+	bad := func(format string, args ...any) error {
+		return Errorf(EINVALID, "snapshot key %q in db %d: %s", k.Key, k.DB, fmt.Sprintf(format, args...))
+	}
+	if k.DB < 0 || k.DB > 15 {
+		return bad("db must be 0-15")
+	}
+	if k.Key == "" {
+		return bad("key is empty")
+	}
+	if k.TTLMillis < 0 {
+		return bad("ttl_millis is negative")
+	}
+	var n int
+	switch k.Type {
+	case TypeString:
+		n = 1
+	case TypeList:
+		n = len(k.List)
+	case TypeSet:
+		n = len(k.Set)
+	case TypeZSet:
+		n = len(k.ZSet)
+		for _, m := range k.ZSet {
+			if math.IsNaN(m.Score) {
+				return bad("score of %q is NaN", m.Member)
+			}
 		}
+	case TypeHash:
+		n = len(k.Hash)
+	case TypeStream:
+		n = len(k.Stream)
+		var last [2]uint64
+		for j, e := range k.Stream {
+			ms, seq, ok := parseStreamID(e.ID)
+			if !ok || (ms == 0 && seq == 0) {
+				return bad("stream entry id %q is not <ms>-<seq> above 0-0", e.ID)
+			}
+			if j > 0 && (ms < last[0] || (ms == last[0] && seq <= last[1])) {
+				return bad("stream entry id %q does not follow %q", e.ID, k.Stream[j-1].ID)
+			}
+			last = [2]uint64{ms, seq}
+			if len(e.Fields) == 0 || len(e.Fields)%2 != 0 {
+				return bad("stream entry %q needs name, value pairs", e.ID)
+			}
+		}
+	default:
+		return bad("unknown type %q", k.Type)
+	}
+	if n == 0 {
+		return bad("a %s key without elements", k.Type)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func TestSnapshotWhileClientsWrite(t *testing.T) {
 		})
 	}
 	for range 300 {
-		s, err := p.Snapshot(ctx, "db")
+		s, err := devapi.CollectSnapshot(ctx, p, "db")
 		if err != nil && devapi.ErrorCode(err) != devapi.ECONFLICT {
 			t.Errorf("Snapshot: %v", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,29 +21,47 @@ const logicalDBs = 16
 
 // Snapshot implements devapi.Plane through miniredis's Go API, since its
 // DUMP/RESTORE handle strings only. Each key is read at one instant, but a
-// hash field by field. EINVALID for a HyperLogLog, which that API cannot
-// read out.
-func (p *Plane) Snapshot(_ context.Context, id string) (devapi.Snapshot, error) {
-	d, err := p.get(id)
+// hash field by field, and handed to emit before the next is read. EINVALID
+// for a HyperLogLog, which that API cannot read out.
+func (p *Plane) Snapshot(ctx context.Context, id string, emit func(devapi.SnapshotKey) error) error {
+	m, err := p.redisOf(id)
 	if err != nil {
-		return devapi.Snapshot{}, err
+		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var s devapi.Snapshot
 	for i := range logicalDBs {
-		db := d.redis.DB(i)
+		db := m.DB(i)
 		for _, key := range db.Keys() { // sorted
-			k, ok, err := snapshotKey(d.redis, db, i, key)
-			if err != nil {
-				return devapi.Snapshot{}, err
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			if ok {
-				s.Keys = append(s.Keys, k)
+			k, ok, err := snapshotKey(m, db, i, key)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := emit(k); err != nil {
+				return err
 			}
 		}
 	}
-	return s, nil
+	return nil
+}
+
+// redisOf returns the Redis of a served database. The database's lock is
+// held only to read it, not while keys stream to or from the caller, so a
+// backup being stored does not hold up a password change or a status. The
+// Redis outlives a change of listener; one removed meanwhile is read or
+// written to the end and then dropped.
+func (p *Plane) redisOf(id string) (*miniredis.Miniredis, error) {
+	d, err := p.get(id)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.redis, nil
 }
 
 // snapshotKey reads one key. Each miniredis call locks on its own, so a
@@ -196,52 +215,68 @@ func readHash(db *miniredis.RedisDB, key string) (map[string]string, error) {
 }
 
 // Restore implements devapi.Plane.
-func (p *Plane) Restore(_ context.Context, id string, s devapi.Snapshot) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	d, err := p.get(id)
+func (p *Plane) Restore(ctx context.Context, id string, keys iter.Seq2[devapi.SnapshotKey, error]) error {
+	m, err := p.redisOf(id)
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.redis.FlushAll()
-	for _, k := range s.Keys {
-		db := d.redis.DB(k.DB)
-		var err error
-		switch k.Type {
-		case devapi.TypeString:
-			err = db.Set(k.Key, k.String)
-		case devapi.TypeList:
-			_, err = db.Push(k.Key, k.List...)
-		case devapi.TypeSet:
-			_, err = db.SetAdd(k.Key, k.Set...)
-		case devapi.TypeZSet:
-			for _, m := range k.ZSet {
-				if _, err = db.ZAdd(k.Key, m.Score, m.Member); err != nil {
-					break
-				}
-			}
-		case devapi.TypeHash:
-			fv := make([]string, 0, 2*len(k.Hash))
-			for f, v := range k.Hash {
-				fv = append(fv, f, v)
-			}
-			db.HSet(k.Key, fv...)
-		case devapi.TypeStream:
-			for _, e := range k.Stream {
-				if _, err = db.XAdd(k.Key, e.ID, e.Fields); err != nil {
-					break
-				}
-			}
+	flushed := false
+	for k, err := range devapi.ValidKeys(keys) {
+		if err == nil {
+			err = ctx.Err()
 		}
 		if err != nil {
+			return err
+		}
+		if !flushed {
+			m.FlushAll()
+			flushed = true
+		}
+		if err := restoreKey(m, k); err != nil {
 			return fmt.Errorf("embeddedplane: restore key %q in db %d of %s: %w", k.Key, k.DB, id, err)
 		}
-		if k.TTLMillis > 0 {
-			db.SetTTL(k.Key, time.Duration(k.TTLMillis)*time.Millisecond)
+	}
+	if !flushed {
+		m.FlushAll()
+	}
+	return nil
+}
+
+// restoreKey writes one key, with its TTL.
+func restoreKey(m *miniredis.Miniredis, k devapi.SnapshotKey) error {
+	db := m.DB(k.DB)
+	var err error
+	switch k.Type {
+	case devapi.TypeString:
+		err = db.Set(k.Key, k.String)
+	case devapi.TypeList:
+		_, err = db.Push(k.Key, k.List...)
+	case devapi.TypeSet:
+		_, err = db.SetAdd(k.Key, k.Set...)
+	case devapi.TypeZSet:
+		for _, z := range k.ZSet {
+			if _, err = db.ZAdd(k.Key, z.Score, z.Member); err != nil {
+				break
+			}
 		}
+	case devapi.TypeHash:
+		fv := make([]string, 0, 2*len(k.Hash))
+		for f, v := range k.Hash {
+			fv = append(fv, f, v)
+		}
+		db.HSet(k.Key, fv...)
+	case devapi.TypeStream:
+		for _, e := range k.Stream {
+			if _, err = db.XAdd(k.Key, e.ID, e.Fields); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if k.TTLMillis > 0 {
+		db.SetTTL(k.Key, time.Duration(k.TTLMillis)*time.Millisecond)
 	}
 	return nil
 }

@@ -391,6 +391,10 @@ func Run(t *testing.T, opts Options) {
 		testSnapshotRestore(t, newEnv(t, opts))
 	})
 
+	t.Run("SnapshotStream", func(t *testing.T) {
+		testSnapshotStream(t, newEnv(t, opts))
+	})
+
 	t.Run("Restart", func(t *testing.T) {
 		e := newEnv(t, opts)
 		d := e.serve("db", true, "pw", 3)

@@ -2,8 +2,12 @@ package planetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,19 +44,31 @@ func SampleSnapshot() devapi.Snapshot {
 // are equal. A TTL counts as equal when it is at most a minute below want's:
 // TTLs run down between snapshots.
 func DiffSnapshot(got, want devapi.Snapshot) string {
-	if len(got.Keys) != len(want.Keys) {
-		return fmt.Sprintf("%d keys, want %d:\n got %+v\nwant %+v", len(got.Keys), len(want.Keys), got.Keys, want.Keys)
-	}
-	for i, g := range got.Keys {
-		w := want.Keys[i]
+	for i := range max(len(got.Keys), len(want.Keys)) {
+		if i >= len(got.Keys) || i >= len(want.Keys) {
+			return fmt.Sprintf("%d keys, want %d; the first of the difference:\n got %s\nwant %s", len(got.Keys), len(want.Keys), keyAt(got, i), keyAt(want, i))
+		}
+		g, w := got.Keys[i], want.Keys[i]
 		if w.TTLMillis > 0 && g.TTLMillis > 0 && g.TTLMillis <= w.TTLMillis && g.TTLMillis > w.TTLMillis-time.Minute.Milliseconds() {
 			g.TTLMillis = w.TTLMillis
 		}
 		if !reflect.DeepEqual(g, w) {
-			return fmt.Sprintf("key %d:\n got %+v\nwant %+v", i, g, w)
+			return fmt.Sprintf("key %d:\n got %s\nwant %s", i, keyAt(got, i), keyAt(want, i))
 		}
 	}
 	return ""
+}
+
+// keyAt describes key i of s, in at most 300 bytes.
+func keyAt(s devapi.Snapshot, i int) string {
+	if i >= len(s.Keys) {
+		return "(none)"
+	}
+	d := fmt.Sprintf("%+v", s.Keys[i])
+	if len(d) > 300 {
+		d = d[:300] + "..."
+	}
+	return d
 }
 
 // fillSample writes SampleSnapshot with client commands, on db 0 through c
@@ -82,7 +98,7 @@ func testSnapshotRestore(t *testing.T, e *env) {
 	c, c3, c5 := e.clientDB(d, "pw", 0), e.clientDB(d, "pw", 3), e.clientDB(d, "pw", 5)
 	fillSample(ctx, t, c, c3)
 
-	snap, err := e.plane.Snapshot(ctx, "db")
+	snap, err := devapi.CollectSnapshot(ctx, e.plane, "db")
 	if err != nil {
 		t.Fatalf("Snapshot: %v", err)
 	}
@@ -109,7 +125,7 @@ func testSnapshotRestore(t *testing.T, e *env) {
 		}
 	}
 
-	if err := e.plane.Restore(ctx, "db", snap); err != nil {
+	if err := e.plane.Restore(ctx, "db", snap.All()); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	// What clients see.
@@ -141,7 +157,7 @@ func testSnapshotRestore(t *testing.T, e *env) {
 		t.Errorf("db 3 after restore: %q, %v", v, err)
 	}
 	// And all of it, through a second snapshot.
-	again, err := e.plane.Snapshot(ctx, "db")
+	again, err := devapi.CollectSnapshot(ctx, e.plane, "db")
 	if err != nil {
 		t.Fatalf("Snapshot after Restore: %v", err)
 	}
@@ -151,17 +167,165 @@ func testSnapshotRestore(t *testing.T, e *env) {
 
 	// A snapshot no Redis can restore is refused before anything is flushed.
 	bad := devapi.Snapshot{Keys: []devapi.SnapshotKey{{DB: 16, Key: "k", Type: devapi.TypeString, String: "v"}}}
-	if err := e.plane.Restore(ctx, "db", bad); devapi.ErrorCode(err) != devapi.EINVALID {
+	if err := e.plane.Restore(ctx, "db", bad.All()); devapi.ErrorCode(err) != devapi.EINVALID {
 		t.Errorf("Restore of a key in db 16: %v, want EINVALID", err)
 	}
 	if n := c.DBSize(ctx).Val(); n != 7 {
 		t.Errorf("db 0 holds %d keys after a refused restore, want 7", n)
 	}
 
-	if _, err := e.plane.Snapshot(ctx, "nope"); devapi.ErrorCode(err) != devapi.ENOTFOUND {
+	if _, err := devapi.CollectSnapshot(ctx, e.plane, "nope"); devapi.ErrorCode(err) != devapi.ENOTFOUND {
 		t.Errorf("Snapshot of an unserved database: %v, want ENOTFOUND", err)
 	}
-	if err := e.plane.Restore(ctx, "nope", snap); devapi.ErrorCode(err) != devapi.ENOTFOUND {
+	if err := e.plane.Restore(ctx, "nope", snap.All()); devapi.ErrorCode(err) != devapi.ENOTFOUND {
 		t.Errorf("Restore of an unserved database: %v, want ENOTFOUND", err)
 	}
+}
+
+// keysThenError yields keys, then err.
+func keysThenError(keys []devapi.SnapshotKey, err error) iter.Seq2[devapi.SnapshotKey, error] {
+	return func(yield func(devapi.SnapshotKey, error) bool) {
+		for _, k := range keys {
+			if !yield(k, nil) {
+				return
+			}
+		}
+		yield(devapi.SnapshotKey{}, err)
+	}
+}
+
+// bigSnapshot is a snapshot larger than one batch of a plane's reads and
+// writes: 2500 small keys, and values of 3 MiB, in db 0 and 1.
+func bigSnapshot() devapi.Snapshot {
+	var s devapi.Snapshot
+	for db := range 2 {
+		for i := range 1250 {
+			k := devapi.SnapshotKey{DB: db, Key: fmt.Sprintf("k%05d", i), Type: devapi.TypeString, String: fmt.Sprint("v", i)}
+			if i%250 == 0 {
+				k.String = strings.Repeat(string(rune('a'+i/250)), 3<<20)
+			}
+			if i%100 == 1 {
+				k.Type, k.String, k.List = devapi.TypeList, "", []string{"x", "y", "z"}
+			}
+			s.Keys = append(s.Keys, k)
+		}
+	}
+	return s
+}
+
+func testSnapshotStream(t *testing.T, e *env) {
+	d := e.serve("db", false, "pw", 1)
+	ctx := t.Context()
+	c := e.clientDB(d, "pw", 0)
+
+	t.Run("LargerThanABatch", func(t *testing.T) {
+		want := bigSnapshot()
+		if err := e.plane.Restore(ctx, "db", want.All()); err != nil {
+			t.Fatalf("Restore: %v", err)
+		}
+		got, err := devapi.CollectSnapshot(ctx, e.plane, "db")
+		if err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		if diff := DiffSnapshot(got, want); diff != "" {
+			t.Error(diff)
+		}
+	})
+
+	t.Run("EmitErrorStops", func(t *testing.T) {
+		if err := e.plane.Restore(ctx, "db", SampleSnapshot().All()); err != nil {
+			t.Fatal(err)
+		}
+		stop := errors.New("stop here")
+		calls := 0
+		err := e.plane.Snapshot(ctx, "db", func(devapi.SnapshotKey) error {
+			calls++
+			return stop
+		})
+		if !errors.Is(err, stop) || calls != 1 {
+			t.Errorf("Snapshot whose emit fails: %v after %d calls, want the emit's error after 1", err, calls)
+		}
+	})
+
+	t.Run("KeysErrorStops", func(t *testing.T) {
+		broken := errors.New("backup unreadable")
+		// At once: the database keeps what it holds.
+		if err := e.plane.Restore(ctx, "db", SampleSnapshot().All()); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.plane.Restore(ctx, "db", keysThenError(nil, broken)); !errors.Is(err, broken) {
+			t.Errorf("Restore of keys that fail at once: %v, want the keys' error", err)
+		}
+		if n := c.DBSize(ctx).Val(); n != 7 {
+			t.Errorf("db 0 holds %d keys after a restore that failed at once, want the 7 it held", n)
+		}
+		// After a key: flushed, that key written, then stopped.
+		one := devapi.SnapshotKey{DB: 0, Key: "first", Type: devapi.TypeString, String: "1"}
+		if err := e.plane.Restore(ctx, "db", keysThenError([]devapi.SnapshotKey{one}, broken)); !errors.Is(err, broken) {
+			t.Errorf("Restore of keys that fail after one: %v, want the keys' error", err)
+		}
+		if keys := c.Keys(ctx, "*").Val(); len(keys) != 1 || keys[0] != "first" {
+			t.Errorf("keys after a restore that failed after one key: %q, want [first]", keys)
+		}
+	})
+
+	t.Run("OutOfOrder", func(t *testing.T) {
+		for name, keys := range map[string][]devapi.SnapshotKey{
+			"Twice":    {{DB: 0, Key: "a", Type: devapi.TypeString, String: "1"}, {DB: 0, Key: "a", Type: devapi.TypeString, String: "2"}},
+			"Backward": {{DB: 0, Key: "b", Type: devapi.TypeString, String: "1"}, {DB: 0, Key: "a", Type: devapi.TypeString, String: "2"}},
+			"LowerDB":  {{DB: 1, Key: "a", Type: devapi.TypeString, String: "1"}, {DB: 0, Key: "b", Type: devapi.TypeString, String: "2"}},
+		} {
+			err := e.plane.Restore(ctx, "db", devapi.Snapshot{Keys: keys}.All())
+			if devapi.ErrorCode(err) != devapi.EINVALID {
+				t.Errorf("%s: Restore: %v, want EINVALID", name, err)
+			}
+		}
+	})
+
+	// While a snapshot's keys go to a slow consumer (a backup being
+	// stored), the database's password can change and its status be read.
+	t.Run("OthersGoOnMeanwhile", func(t *testing.T) {
+		if err := e.plane.Restore(ctx, "db", SampleSnapshot().All()); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 2)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		first := true
+		err := e.plane.Snapshot(ctx, "db", func(devapi.SnapshotKey) error {
+			if !first {
+				return nil
+			}
+			first = false
+			wg.Go(func() { done <- e.plane.SetPassword(ctx, "db", "pw", 2) })
+			wg.Go(func() { _, err := e.plane.Status(ctx, "db"); done <- err })
+			for range 2 {
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Errorf("during a snapshot: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					return errors.New("a password change or a status waited for the snapshot to end")
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("Empty", func(t *testing.T) {
+		if err := e.plane.Restore(ctx, "db", SampleSnapshot().All()); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.plane.Restore(ctx, "db", devapi.Snapshot{}.All()); err != nil {
+			t.Fatalf("Restore of no keys: %v", err)
+		}
+		got, err := devapi.CollectSnapshot(ctx, e.plane, "db")
+		if err != nil || len(got.Keys) != 0 {
+			t.Errorf("after restoring no keys: %d keys, %v; want none", len(got.Keys), err)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"math"
 	"regexp"
@@ -474,30 +475,25 @@ func (p *Plane) Databases(ctx context.Context) ([]string, error) {
 
 // Snapshot implements devapi.Plane with respsnapshot.Take as the admin
 // user. ENOTFOUND if id holds no server.
-func (p *Plane) Snapshot(ctx context.Context, id string) (devapi.Snapshot, error) {
+func (p *Plane) Snapshot(ctx context.Context, id string, emit func(devapi.SnapshotKey) error) error {
 	done, err := p.open()
 	if err != nil {
-		return devapi.Snapshot{}, err
+		return err
 	}
 	defer done()
 	srv, _, err := p.assigned(ctx, id)
 	if err != nil {
-		return devapi.Snapshot{}, err
+		return err
 	}
-	s, err := respsnapshot.Take(ctx, srv.admin)
-	if err != nil {
-		return devapi.Snapshot{}, fmt.Errorf("poolplane: snapshot of %s: %w", id, err)
+	if err := respsnapshot.Take(ctx, srv.admin, emit); err != nil {
+		return fmt.Errorf("poolplane: snapshot of %s: %w", id, err)
 	}
-	return s, nil
+	return nil
 }
 
 // Restore implements devapi.Plane with respsnapshot.Restore as the admin
-// user. ENOTFOUND if id holds no server; EINVALID, with nothing flushed, if
-// s does not pass Snapshot.Validate.
-func (p *Plane) Restore(ctx context.Context, id string, s devapi.Snapshot) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
+// user. ENOTFOUND if id holds no server.
+func (p *Plane) Restore(ctx context.Context, id string, keys iter.Seq2[devapi.SnapshotKey, error]) error {
 	done, err := p.open()
 	if err != nil {
 		return err
@@ -507,7 +503,7 @@ func (p *Plane) Restore(ctx context.Context, id string, s devapi.Snapshot) error
 	if err != nil {
 		return err
 	}
-	if err := respsnapshot.Restore(ctx, srv.admin, s); err != nil {
+	if err := respsnapshot.Restore(ctx, srv.admin, keys); err != nil {
 		return fmt.Errorf("poolplane: restore %s: %w", id, err)
 	}
 	return nil

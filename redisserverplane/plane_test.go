@@ -249,17 +249,17 @@ func TestSnapshotAcrossPlanes(t *testing.T) {
 		{"RedisServerToEmbedded", server, embedded},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if err := c.from.Restore(ctx, "db", planetest.SampleSnapshot()); err != nil {
+			if err := c.from.Restore(ctx, "db", planetest.SampleSnapshot().All()); err != nil {
 				t.Fatal(err)
 			}
-			snap, err := c.from.Snapshot(ctx, "db")
+			snap, err := devapi.CollectSnapshot(ctx, c.from, "db")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := c.to.Restore(ctx, "db", snap); err != nil {
+			if err := c.to.Restore(ctx, "db", snap.All()); err != nil {
 				t.Fatal(err)
 			}
-			got, err := c.to.Snapshot(ctx, "db")
+			got, err := devapi.CollectSnapshot(ctx, c.to, "db")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,9 @@ package redisserverplane
 import (
 	"context"
 	"fmt"
+	"iter"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/respsnapshot"
@@ -21,35 +24,43 @@ func (p *Plane) running(id string) (*instance, error) {
 	return in, nil
 }
 
+// admin returns the admin client of a running database. The instance's
+// lock is held only to read it, not while keys stream to or from the
+// caller, so a backup being stored does not hold up a password change or a
+// status; a database stopped or restarted meanwhile fails the stream with
+// the closed client's error.
+func (p *Plane) admin(id string) (*redis.Client, error) {
+	in, err := p.running(id)
+	if err != nil {
+		return nil, err
+	}
+	defer in.mu.Unlock()
+	return in.admin, nil
+}
+
 // Snapshot implements devapi.Plane with respsnapshot.Take as devapi-admin:
 // typed reads, not DUMP, whose format only Redis reads. EINVALID for a key
 // of another type (a module's, a vector set).
-func (p *Plane) Snapshot(ctx context.Context, id string) (devapi.Snapshot, error) {
-	in, err := p.running(id)
+func (p *Plane) Snapshot(ctx context.Context, id string, emit func(devapi.SnapshotKey) error) error {
+	admin, err := p.admin(id)
 	if err != nil {
-		return devapi.Snapshot{}, err
+		return err
 	}
-	defer in.mu.Unlock()
-	s, err := respsnapshot.Take(ctx, in.admin)
-	if err != nil {
-		return devapi.Snapshot{}, fmt.Errorf("redisserverplane: snapshot of %s: %w", id, err)
+	if err := respsnapshot.Take(ctx, admin, emit); err != nil {
+		return fmt.Errorf("redisserverplane: snapshot of %s: %w", id, err)
 	}
-	return s, nil
+	return nil
 }
 
 // Restore implements devapi.Plane with respsnapshot.Restore as devapi-admin:
 // FLUSHALL, then typed writes and PEXPIRE, pipelined. A write Redis refuses
 // (OOM at the memory cap) stops it half done.
-func (p *Plane) Restore(ctx context.Context, id string, s devapi.Snapshot) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	in, err := p.running(id)
+func (p *Plane) Restore(ctx context.Context, id string, keys iter.Seq2[devapi.SnapshotKey, error]) error {
+	admin, err := p.admin(id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
-	if err := respsnapshot.Restore(ctx, in.admin, s); err != nil {
+	if err := respsnapshot.Restore(ctx, admin, keys); err != nil {
 		return fmt.Errorf("redisserverplane: restore %s: %w", id, err)
 	}
 	return nil

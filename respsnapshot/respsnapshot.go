@@ -2,9 +2,10 @@ package respsnapshot
 
 import (
 	"bufio"
-	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strconv"
@@ -16,72 +17,150 @@ import (
 )
 
 // Take reads every key of every logical database of the Redis c talks to,
-// with typed reads (not DUMP, whose format only Redis reads) on a connection
-// of its own: for each logical database INFO keyspace lists, SCAN, then per
-// key one MULTI of TYPE, PTTL and the read for its type, so each key is read
-// at one instant. c must be allowed SELECT, INFO, SCAN, MULTI and the reads.
-// EINVALID for a key of a type a Snapshot cannot hold (a module's, a vector
-// set); ECONFLICT for a key that kept changing type while it was read.
-func Take(ctx context.Context, c *redis.Client) (devapi.Snapshot, error) {
+// with typed reads (not DUMP, whose format only Redis reads), and calls emit
+// with each in Snapshot order: for each logical database INFO keyspace
+// lists, SCAN lists the key names (held, sorted, for the whole database),
+// then keys are read in groups of at most readBatch keys and about
+// readBytes (by MEMORY USAGE), per key one MULTI of TYPE, PTTL and the read
+// for its type, so each key is read at one instant. Each round trip takes a
+// connection of c's pool and gives it back (see onDB), so c's other users
+// go on meanwhile. c must be allowed SELECT, INFO, SCAN, MEMORY USAGE,
+// MULTI and the reads. An error from emit stops it and is returned as is.
+// EINVALID for a key of a type a Snapshot cannot hold (a module's, a
+// vector set); ECONFLICT for a key that kept changing type while it was
+// read.
+func Take(ctx context.Context, c *redis.Client, emit func(devapi.SnapshotKey) error) error {
 	dbs, err := keyspaces(ctx, c)
 	if err != nil {
-		return devapi.Snapshot{}, err
+		return err
 	}
-	conn := c.EphemeralConn() // SELECT changes it: never pooled again
-	defer func() { _ = conn.Close() }()
-	var s devapi.Snapshot
 	for _, db := range dbs {
-		if err := conn.Select(ctx, db).Err(); err != nil {
-			return devapi.Snapshot{}, err
-		}
-		keys, err := scanAll(ctx, conn)
+		keys, err := scanAll(ctx, c, db)
 		if err != nil {
-			return devapi.Snapshot{}, err
+			return err
 		}
 		for batch := range slices.Chunk(keys, readBatch) {
-			read, err := readKeys(ctx, conn, db, batch)
+			groups, err := bySize(ctx, c, db, batch)
 			if err != nil {
-				return devapi.Snapshot{}, err
+				return err
 			}
-			s.Keys = append(s.Keys, read...)
+			for _, group := range groups {
+				read, err := readKeys(ctx, c, db, group)
+				if err != nil {
+					return err
+				}
+				for _, k := range read {
+					if err := emit(k); err != nil {
+						return err
+					}
+				}
+			}
 		}
 	}
-	return s, nil
+	return nil
 }
 
-// Restore replaces the whole content of the Redis c talks to with s, on a
-// connection of its own: FLUSHALL, then for each logical database SELECT
-// and typed writes (SET, RPUSH, SADD, ZADD, HSET, XADD with the snapshot's
-// IDs) and PEXPIRE, pipelined. EINVALID, before anything is flushed, if s
-// does not pass Snapshot.Validate. A write Redis refuses (OOM at the memory
-// cap) stops it half done.
-func Restore(ctx context.Context, c *redis.Client, s devapi.Snapshot) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	conn := c.EphemeralConn() // SELECT changes it: never pooled again
-	defer func() { _ = conn.Close() }()
-	if err := conn.FlushAll(ctx).Err(); err != nil {
-		return err
-	}
-	keys := slices.Clone(s.Keys)
-	slices.SortStableFunc(keys, func(a, b devapi.SnapshotKey) int { return cmp.Compare(a.DB, b.DB) })
-	w := &writer{ctx: ctx, conn: conn, db: -1}
-	for _, k := range keys {
+// Restore replaces the whole content of the Redis c talks to with the keys
+// keys yields, in Snapshot order: FLUSHALL once the first key is valid,
+// then typed writes (SET, RPUSH, SADD, ZADD, HSET, XADD with the
+// snapshot's IDs) and PEXPIRE, pipelined in round trips of at most
+// writeBatch commands and about writeBytes, each on a connection of c's
+// pool that it gives back (see onDB). EINVALID for a key that fails
+// devapi.ValidKeys (before anything is flushed when it is the first); an
+// error keys yields is returned as is; either stops it half done, with the
+// keys before written, and so does a write Redis refuses (OOM at the
+// memory cap).
+func Restore(ctx context.Context, c *redis.Client, keys iter.Seq2[devapi.SnapshotKey, error]) error {
+	var w *writer
+	for k, err := range devapi.ValidKeys(keys) {
+		if err != nil {
+			if w != nil {
+				_ = w.flush() // the keys before it are written, as on every plane
+			}
+			return err
+		}
+		if w == nil {
+			if err := c.FlushAll(ctx).Err(); err != nil {
+				return err
+			}
+			w = &writer{ctx: ctx, c: c}
+		}
 		if err := w.key(k); err != nil {
 			return err
 		}
 	}
+	if w == nil {
+		return c.FlushAll(ctx).Err()
+	}
 	return w.flush()
 }
 
-// Batch sizes of Snapshot and Restore: keys read per round trip, commands
-// written per round trip, elements per variadic write command.
+// onDB sends the commands queue queues as one pipeline (a MULTI when tx)
+// in logical database db: SELECT db first and SELECT 0 last. The
+// connection goes back to c's pool after the round trip, in database 0
+// where go-redis expects it, so c's other users share it between round
+// trips: redisserverplane's admin client has one connection, which a
+// password change needs while a backup is taken. Errors are per command,
+// for the caller to read; the pipeline's first is returned too.
+func onDB(ctx context.Context, c *redis.Client, db int, tx bool, queue func(pipe redis.Pipeliner)) error {
+	fn := func(pipe redis.Pipeliner) error {
+		if db != 0 {
+			pipe.Select(ctx, db)
+		}
+		queue(pipe)
+		if db != 0 {
+			pipe.Select(ctx, 0)
+		}
+		return nil
+	}
+	var err error
+	if tx {
+		_, err = c.TxPipelined(ctx, fn)
+	} else {
+		_, err = c.Pipelined(ctx, fn)
+	}
+	return err
+}
+
+// Batch sizes of Take and Restore. Take reads at most readBatch keys a
+// round trip, and fewer when MEMORY USAGE says they hold more than
+// readBytes, so that large values are read a few at a time. Restore writes
+// at most writeBatch commands a round trip, and fewer when their arguments
+// pass writeBytes; a variadic write takes at most chunk elements.
 const (
 	readBatch  = 100
+	readBytes  = 8 << 20
 	writeBatch = 1000
+	writeBytes = 8 << 20
 	chunk      = 1000
 )
+
+// bySize splits keys into groups to read in one round trip each: up to
+// readBytes of MEMORY USAGE a group, and at least one key. A key gone
+// meanwhile counts as nothing.
+func bySize(ctx context.Context, c *redis.Client, db int, keys []string) ([][]string, error) {
+	sizes := make([]*redis.IntCmd, len(keys))
+	// Errors are per command, and checked below: redis.Nil is a key gone.
+	_ = onDB(ctx, c, db, false, func(pipe redis.Pipeliner) {
+		for i, k := range keys {
+			sizes[i] = pipe.MemoryUsage(ctx, k)
+		}
+	})
+	var groups [][]string
+	start, bytes := 0, int64(0)
+	for i := range keys {
+		n, err := sizes[i].Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		if i > start && bytes+n > readBytes {
+			groups = append(groups, keys[start:i])
+			start, bytes = i, 0
+		}
+		bytes += n
+	}
+	return append(groups, keys[start:]), nil
+}
 
 // keyspaces lists the logical databases that hold keys, from INFO keyspace
 // ("db3:keys=1,expires=0,...").
@@ -102,13 +181,19 @@ func keyspaces(ctx context.Context, c *redis.Client) ([]int, error) {
 	return dbs, nil
 }
 
-// scanAll lists the keys of the selected database, sorted. SCAN may return
+// scanAll lists the keys of logical database db, sorted. SCAN may return
 // a key twice; it is listed once.
-func scanAll(ctx context.Context, conn *redis.Conn) ([]string, error) {
+func scanAll(ctx context.Context, c *redis.Client, db int) ([]string, error) {
 	var keys []string
 	var cursor uint64
 	for {
-		batch, next, err := conn.Scan(ctx, cursor, "", 1000).Result()
+		var scan *redis.ScanCmd
+		if err := onDB(ctx, c, db, false, func(pipe redis.Pipeliner) {
+			scan = pipe.Scan(ctx, cursor, "", 1000)
+		}); err != nil {
+			return nil, err
+		}
+		batch, next, err := scan.Result()
 		if err != nil {
 			return nil, err
 		}
@@ -130,10 +215,10 @@ type keyRead struct {
 	read redis.Cmder
 }
 
-// readKeys reads keys of the selected database db. A key is first asked its
+// readKeys reads keys of logical database db. A key is first asked its
 // type, then read in a MULTI that asks again: when a client changed the type
 // meanwhile, the key is read again.
-func readKeys(ctx context.Context, conn *redis.Conn, db int, keys []string) ([]devapi.SnapshotKey, error) {
+func readKeys(ctx context.Context, c *redis.Client, db int, keys []string) ([]devapi.SnapshotKey, error) {
 	got := make(map[string]devapi.SnapshotKey, len(keys))
 	pending := keys
 	for range 10 {
@@ -141,11 +226,10 @@ func readKeys(ctx context.Context, conn *redis.Conn, db int, keys []string) ([]d
 			break
 		}
 		types := make([]*redis.StatusCmd, len(pending))
-		if _, err := conn.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		if err := onDB(ctx, c, db, false, func(pipe redis.Pipeliner) {
 			for i, k := range pending {
 				types[i] = pipe.Type(ctx, k)
 			}
-			return nil
 		}); err != nil {
 			return nil, err
 		}
@@ -161,14 +245,13 @@ func readKeys(ctx context.Context, conn *redis.Conn, db int, keys []string) ([]d
 		}
 		// Errors are per command: a read of a type changed meanwhile fails
 		// with WRONGTYPE, which the TYPE in the same MULTI explains.
-		_, _ = conn.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		_ = onDB(ctx, c, db, true, func(pipe redis.Pipeliner) {
 			for i := range reads {
 				r := &reads[i]
 				r.tx = pipe.Type(ctx, r.key)
 				r.pttl = pipe.Do(ctx, "PTTL", r.key)
 				r.read = typedRead(ctx, pipe, r.key, r.typ)
 			}
-			return nil
 		})
 		pending = nil
 		for _, r := range reads {
@@ -297,22 +380,32 @@ func decodeStream(v any) ([]devapi.StreamEntry, error) {
 	return out, nil
 }
 
-// writer pipelines the writes of a Restore, writeBatch commands a round
-// trip.
+// writer pipelines the writes of a Restore: writeBatch commands, or
+// writeBytes of arguments, a round trip, each in the logical database of
+// its keys and back to 0 at its end, as onDB does.
 type writer struct {
-	ctx  context.Context
-	conn *redis.Conn
-	pipe redis.Pipeliner
-	db   int // selected on conn once the pipeline is sent; -1 at first
+	ctx   context.Context
+	c     *redis.Client
+	pipe  redis.Pipeliner // nil between round trips
+	bytes int             // of the string arguments queued
+	db    int             // of the last key queued
 }
 
 // do queues one command.
 func (w *writer) do(args ...any) error {
 	if w.pipe == nil {
-		w.pipe = w.conn.Pipeline()
+		w.pipe = w.c.Pipeline()
+		if w.db != 0 {
+			w.pipe.Select(w.ctx, w.db)
+		}
 	}
 	w.pipe.Do(w.ctx, args...)
-	if w.pipe.Len() >= writeBatch {
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			w.bytes += len(s)
+		}
+	}
+	if w.pipe.Len() >= writeBatch || w.bytes >= writeBytes {
 		return w.flush()
 	}
 	return nil
@@ -320,18 +413,22 @@ func (w *writer) do(args ...any) error {
 
 // flush sends what is queued.
 func (w *writer) flush() error {
-	if w.pipe == nil || w.pipe.Len() == 0 {
+	if w.pipe == nil {
 		return nil
 	}
+	if w.db != 0 {
+		w.pipe.Select(w.ctx, 0)
+	}
 	_, err := w.pipe.Exec(w.ctx)
+	w.pipe, w.bytes = nil, 0
 	return err
 }
 
 // key queues the writes of one key.
 func (w *writer) key(k devapi.SnapshotKey) error {
 	if k.DB != w.db {
-		if err := w.do("SELECT", k.DB); err != nil {
-			return err
+		if w.pipe != nil {
+			w.pipe.Select(w.ctx, k.DB)
 		}
 		w.db = k.DB
 	}

@@ -1,12 +1,14 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/gob"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,21 +19,41 @@ import (
 
 const backupNotFound = "backup not found"
 
-// takeBackup snapshots d on the plane and stores the snapshot, gob-encoded:
-// unlike JSON, gob keeps binary values and infinite scores intact.
+// backupTimeout bounds taking or restoring one backup, plane and store
+// together: far above what a database within the plans' limits takes (a
+// 250 MB one: seconds), so that only a wedged plane or store reaches it.
+const backupTimeout = 10 * time.Minute
+
+// backupLimit is the most bytes a backup of d may hold, before compression:
+// its plan's disk limit (DiskThreshold), or Config.MaxBackupBytes when
+// that is less.
+func (s *Server) backupLimit(d *devapi.Database) int64 {
+	limit := s.maxBackup
+	if l, ok := devapi.PlanLimits(d.Plan); ok && l.DiskThreshold > 0 && (limit <= 0 || l.DiskThreshold < limit) {
+		limit = l.DiskThreshold
+	}
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
+	return limit
+}
+
+// takeBackup streams a snapshot of d from the plane into the store, key by
+// key (see backupcodec.go): devapi holds a key and a chunk at a time, not
+// the database. A database larger than backupLimit fails with a
+// *tooLargeError (EINVALID) as soon as the limit is passed, and nothing of
+// the backup is kept.
 func (s *Server) takeBackup(ctx context.Context, d *devapi.Database, name string, daily bool) (*devapi.Backup, error) {
-	snap, err := s.plane.Snapshot(ctx, d.ID)
+	ctx, cancel := context.WithTimeout(ctx, backupTimeout)
+	defer cancel()
+	limit := s.backupLimit(d)
+	b := &devapi.Backup{ID: uuid.NewString(), DatabaseID: d.ID, Name: name, Daily: daily, CreatedAt: s.now().UTC()}
+	err := s.store.CreateBackup(ctx, b, func(w io.Writer) error {
+		return writeBackup(w, limit, func(emit func(devapi.SnapshotKey) error) error {
+			return s.plane.Snapshot(ctx, d.ID, emit)
+		})
+	})
 	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	err = gob.NewEncoder(&buf).Encode(snap)
-	data := buf.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("server: encode snapshot of %s: %w", d.ID, err)
-	}
-	b := &devapi.Backup{ID: uuid.NewString(), DatabaseID: d.ID, Name: name, Daily: daily, CreatedAt: s.now().UTC(), Size: int64(len(data)), Data: data}
-	if err := s.store.CreateBackup(ctx, b); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -113,24 +135,27 @@ func (s *Server) DeleteBackup(ctx context.Context, req gen.DeleteBackupRequestOb
 }
 
 // RestoreBackup handles POST /v2/redis/restore-backup/{id}: the database's
-// keys are replaced by the backup's.
+// keys are replaced by the backup's, streamed from the store to the plane.
+// The backup is read twice: first to check that it is whole (checkBackup:
+// gzip's checksum, no key decoded), so that a damaged backup leaves the
+// database untouched; then to restore it, key by key, which a client going
+// away does not stop half done.
 func (s *Server) RestoreBackup(ctx context.Context, req gen.RestoreBackupRequestObject) (gen.RestoreBackupResponseObject, error) {
 	msg := "database not found"
 	err := func() error {
 		if _, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id); err != nil {
 			return err
 		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backupTimeout)
+		defer cancel()
 		msg = backupNotFound
-		b, err := s.store.Backup(ctx, req.Id, req.Body.BackupId)
-		if err != nil {
+		if err := s.store.ReadBackup(ctx, req.Id, req.Body.BackupId, checkBackup); err != nil {
 			return err
 		}
-		var snap devapi.Snapshot
-		if err := gob.NewDecoder(bytes.NewReader(b.Data)).Decode(&snap); err != nil {
-			return fmt.Errorf("server: decode backup %s: %w", b.ID, err)
-		}
-		msg = "database not found"
-		return s.plane.Restore(context.WithoutCancel(ctx), req.Id, snap)
+		return s.store.ReadBackup(ctx, req.Id, req.Body.BackupId, func(r io.Reader) error {
+			msg = "database not found"
+			return s.plane.Restore(ctx, req.Id, backupKeys(r))
+		})
 	}()
 	return okOutcome[gen.RestoreBackupResponseObject]{
 		notFound404: msg,
@@ -175,15 +200,18 @@ func (s *Server) DisableDailyBackup(ctx context.Context, req gen.DisableDailyBac
 }
 
 // TakeDailyBackups backs up every database with daily backups on whose
-// newest daily backup is a day old or more.
+// newest daily backup is a day old or more. A database larger than its
+// backup limit is skipped with one warning, and not read again that day
+// (UTC).
 func (s *Server) TakeDailyBackups(ctx context.Context) error {
 	dbs, err := s.store.AllDatabases(ctx)
 	if err != nil {
 		return err
 	}
 	now := s.now().UTC()
+	day := now.Format("2006-01-02")
 	for _, d := range dbs {
-		if !d.DailyBackup {
+		if !d.DailyBackup || s.skips.skipped(d.ID, day) {
 			continue
 		}
 		backups, err := s.store.Backups(ctx, d.ID)
@@ -203,13 +231,51 @@ func (s *Server) TakeDailyBackups(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		if _, err := s.takeBackup(ctx, d, "daily-"+now.Format("2006-01-02"), true); err != nil {
+		_, err = s.takeBackup(ctx, d, "daily-"+day, true)
+		var tooLarge *tooLargeError
+		switch {
+		case errors.As(err, &tooLarge):
+			s.skips.skip(d.ID, day)
+			s.logger.WarnContext(ctx, "daily backup skipped: the database is larger than the backup limit",
+				slog.String("database_id", d.ID), slog.Int64("limit_mb", tooLarge.limit>>20))
+			continue
+		case err != nil:
 			s.logger.WarnContext(ctx, "daily backup failed", slog.String("database_id", d.ID), slog.Any("err", err))
 			continue
 		}
 		s.dropReplaced(ctx, d, replace)
 	}
 	return nil
+}
+
+// dailySkips remembers the databases whose daily backup was skipped today
+// for being over the backup limit, so that the hourly run neither reads
+// them again nor warns again until the next day. The zero value is ready.
+type dailySkips struct {
+	mu  sync.Mutex
+	day map[string]string // database id -> the day ("2006-01-02") it was skipped
+}
+
+// skipped reports whether id was skipped on day.
+func (k *dailySkips) skipped(id, day string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.day[id] == day
+}
+
+// skip records that id was skipped on day, and forgets earlier days.
+func (k *dailySkips) skip(id, day string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for other, d := range k.day {
+		if d != day {
+			delete(k.day, other)
+		}
+	}
+	if k.day == nil {
+		k.day = map[string]string{}
+	}
+	k.day[id] = day
 }
 
 // RunDailyBackups calls TakeDailyBackups every hour until ctx ends.

@@ -103,7 +103,9 @@ type stack struct {
 	client *gen.ClientWithResponses
 }
 
-func newStack(t *testing.T, kind planeKind, dir string) *stack {
+// newStack starts a stack; configure, if any, adjusts the server's Config
+// (its Plane included) before the server is made.
+func newStack(t *testing.T, kind planeKind, dir string, configure ...func(*server.Config)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "devapi.db"))
@@ -122,7 +124,12 @@ func newStack(t *testing.T, kind planeKind, dir string) *stack {
 		t.Fatal(err)
 	}
 	plane := kind.open(t, planeEnv{dir: filepath.Join(dir, "redis"), cfg: devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg}, store: store, ca: ca})
-	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: server.PortRange{Min: 21000, Max: 24999}})
+	cfg := server.Config{Store: store, Plane: plane, Ports: server.PortRange{Min: 21000, Max: 24999}}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	plane = cfg.Plane
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

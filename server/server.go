@@ -62,6 +62,12 @@ type Config struct {
 	// it create-backup answers 400, and a daily backup replaces the
 	// database's oldest daily backup. Default: 50. Negative: no cap.
 	MaxBackupsPerDatabase int
+	// MaxBackupBytes caps the size of a backup (of its keys, before
+	// compression) below the plan's disk limit (DiskThreshold), which caps
+	// it too: a bigger database answers create-backup with 400, "database is
+	// larger than the backup limit (N MB)", and its daily backup is skipped
+	// with one warning a day. Default (0): the plan's limit alone.
+	MaxBackupBytes int64
 	// AuthFailures throttles failed authentication, per client address
 	// and per email: once a bucket is empty every request from that
 	// address or for that email answers 429 with Retry-After, whatever
@@ -110,6 +116,8 @@ type Server struct {
 	maxDatabases   int          // per account; -1: no cap
 	maxTeams       int          // owned per account; -1: no cap
 	maxBackups     int          // per database; -1: no cap
+	maxBackup      int64        // bytes of one backup, below the plan's; 0: the plan's
+	skips          dailySkips   // daily backups skipped today, for being over the limit
 	authLimiter    *authLimiter // nil: off
 	accountLimiter *buckets     // nil: off
 }
@@ -143,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 		validator:      newValidator(doc),
 		statsInterval:  cfg.StatsInterval,
 		planeTimeout:   cfg.PlaneTimeout,
+		maxBackup:      cfg.MaxBackupBytes,
 		stats:          &statsBook{samples: map[string]*series{}},
 		reserved:       map[int]bool{},
 		busy:           map[int]time.Time{},

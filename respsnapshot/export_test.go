@@ -1,0 +1,4 @@
+package respsnapshot
+
+// WriteBytes is writeBytes, for the tests.
+const WriteBytes = writeBytes
