@@ -47,6 +47,7 @@ const defaultEmail = "dev@devapi.local"
 
 type serveOptions struct {
 	addr           string
+	limits         limitFlags
 	data           string
 	store          storeFlags
 	tlsCert        string
@@ -84,6 +85,7 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&o.data, "data", defaultDataDir(getenv), "folder for devapi's files (created 0700)")
 	o.store.register(f)
+	o.limits.register(f)
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (needs --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&o.advertisedHost, "advertised-host", "127.0.0.1", "host name put into each database's endpoint")
@@ -185,7 +187,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	}
 	defer func() { _ = plane.Close() }()
 
-	srv, err := server.New(server.Config{
+	cfg, err := o.limits.apply(server.Config{
 		Store:          store,
 		Plane:          plane,
 		Ports:          ports,
@@ -193,6 +195,10 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		AdvertisedHost: o.advertisedHost,
 		Crash:          crashHook(getenv, logger),
 	})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -387,6 +393,9 @@ func ensureDefaultAccount(ctx context.Context, store devapi.Store, dataDir strin
 	email, key := getenv(envEmail), getenv(envAPIKey)
 	switch {
 	case email != "" && key != "":
+		if err := checkAPIKey("$"+envAPIKey, key); err != nil {
+			return err
+		}
 		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, envAPIKey, now); err != nil {
 			return fmt.Errorf("default account from %s: %w", envEmail, err)
 		}
@@ -400,6 +409,9 @@ func ensureDefaultAccount(ctx context.Context, store devapi.Store, dataDir strin
 	email, key, err := readCredentialsFile(path)
 	switch {
 	case err == nil:
+		if err := checkAPIKey(path, key); err != nil {
+			return err
+		}
 		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "credentials file", now); err != nil {
 			return fmt.Errorf("default account from %s: %w", path, err)
 		}
