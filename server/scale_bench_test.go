@@ -155,7 +155,7 @@ func benchmarkScale(b *testing.B, n int) {
 
 	plane := embeddedplane.New(devapi.PlaneConfig{})
 	b.Cleanup(func() { _ = plane.Close() })
-	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: scalePorts, Logger: logger})
+	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: scalePorts, Logger: logger, AccountRequests: unlimited})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func benchmarkScale(b *testing.B, n int) {
 	// reset-password-no-commit is reset-password with the store's commit
 	// left out (noCommitStore): what is left when the disk's fsync, which
 	// does not depend on the number of databases but varies, is taken away.
-	noCommit, err := server.New(server.Config{Store: noCommitStore{store}, Plane: plane, Ports: scalePorts})
+	noCommit, err := server.New(server.Config{Store: noCommitStore{store}, Plane: plane, Ports: scalePorts, AccountRequests: unlimited})
 	if err != nil {
 		b.Fatal(err)
 	}
