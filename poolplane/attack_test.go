@@ -2,11 +2,15 @@ package poolplane_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -669,4 +673,50 @@ func startLoop(t *testing.T, addr, password string) <-chan string {
 	}
 	t.Fatal("the server never answered BUSY")
 	return nil
+}
+
+// TestMaxClientsBeyondOpenFileLimit: a server whose open-file limit cannot
+// hold the database's client limit gets as many clients as it can, with a
+// warning, instead of failing Serve.
+func TestMaxClientsBeyondOpenFileLimit(t *testing.T) {
+	needRedisServer(t)
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("prlimit (util-linux) is not installed, and CI=true requires this test to run")
+		}
+		t.Skip("prlimit (util-linux) not installed: skipping")
+	}
+	srv := runServer(t, nil, false)
+	var log bytes.Buffer // written by the calls below only, in this goroutine
+	p, err := poolplane.Open(t.Context(), poolplane.Config{Servers: []poolplane.ServerSpec{srv.spec},
+		Store: openStore(t, filepath.Join(t.TempDir(), "devapi.db")), Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	ctx := t.Context()
+	pl, err := p.Place(ctx, "db", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := devapi.PlaneDatabase{ID: "db", Port: pl.Port, Password: "pw", Generation: 1, MaxClients: 3}
+	if err := p.Serve(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(prlimit, "--pid", strconv.Itoa(srv.cmd.Process.Pid), "--nofile=64:64").CombinedOutput(); err != nil {
+		t.Fatalf("prlimit: %v: %s", err, out)
+	}
+	d.MaxClients = 1000
+	if err := p.Serve(ctx, d); err != nil {
+		t.Fatalf("Serve past the open-file limit: %v", err)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "lowered") {
+		t.Errorf("log %q, want a warning that the limit was lowered", log.String())
+	}
+	for i := range 4 { // more than the 3 of before: the limit was raised as far as it goes
+		if _, reply := dialAuth(t, srv.spec.Key(), "pw"); reply != "+OK" {
+			t.Errorf("connection %d: %q", i+1, reply)
+		}
+	}
 }

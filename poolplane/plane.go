@@ -292,7 +292,7 @@ func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 	if err := srv.admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err(); err != nil {
 		return fmt.Errorf("poolplane: serve %s: set maxmemory-policy on %s: %w", d.ID, srv.spec.Key(), err)
 	}
-	if err := srv.setMaxClients(ctx, d.MaxClients); err != nil {
+	if err := srv.setMaxClients(ctx, d.MaxClients, p.logger); err != nil {
 		return fmt.Errorf("poolplane: serve %s: %w", d.ID, err)
 	}
 	return nil

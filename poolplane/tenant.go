@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -76,8 +77,10 @@ func (srv *server) rules(ctx context.Context) ([]any, error) {
 
 // setMaxClients sets the server's maxclients to limit (0: the default)
 // plus the connections of other users than `default` open now, after the
-// admin client has opened all its own.
-func (srv *server) setMaxClients(ctx context.Context, limit int) error {
+// admin client has opened all its own. A server whose open-file limit
+// cannot hold that many gets as many as it can, as redis-server does at
+// start, and a warning goes to logger.
+func (srv *server) setMaxClients(ctx context.Context, limit int, logger *slog.Logger) error {
 	if limit <= 0 {
 		limit = defaultMaxClients
 	}
@@ -93,11 +96,21 @@ func (srv *server) setMaxClients(ctx context.Context, limit int) error {
 	}
 	// The admin connections this replica could not open count too.
 	others += max(adminConns-int(srv.admin.PoolStats().TotalConns), 0)
-	if err := srv.admin.ConfigSet(ctx, "maxclients", strconv.Itoa(limit+others)).Err(); err != nil {
+	err = srv.admin.ConfigSet(ctx, "maxclients", strconv.Itoa(limit+others)).Err()
+	if m := fewerClients.FindStringSubmatch(fmt.Sprint(err)); m != nil {
+		logger.WarnContext(ctx, "the database's client limit is more than its pool server's open-file limit holds; lowered",
+			slog.String("server", srv.spec.Key()), slog.Int("max_clients", limit+others), slog.String("lowered_to", m[1]))
+		err = srv.admin.ConfigSet(ctx, "maxclients", m[1]).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("set maxclients on %s: %w", srv.spec.Key(), err)
 	}
 	return nil
 }
+
+// fewerClients is a server's refusal of a maxclients its open-file limit
+// cannot hold, with the most it can.
+var fewerClients = regexp.MustCompile(`not able to handle the specified number of clients, try with (\d+)`)
 
 // hold opens the admin connections the client does not have, so that it
 // holds adminConns (which it never drops for idling). Best effort: a slot

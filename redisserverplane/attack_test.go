@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -391,4 +392,58 @@ func startLoop(t *testing.T, port int, password string) <-chan string {
 	}
 	t.Fatal("the server never answered BUSY")
 	return nil
+}
+
+// TestMaxClientsBeyondOpenFileLimit: a redis-server whose open-file limit
+// cannot hold the database's client limit gets as many clients as it can,
+// with a warning, instead of failing Serve (as redis-server does at start).
+func TestMaxClientsBeyondOpenFileLimit(t *testing.T) {
+	needRedisServer(t)
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("prlimit (util-linux) is not installed, and CI=true requires this test to run")
+		}
+		t.Skip("prlimit (util-linux) not installed: skipping")
+	}
+	var log strings.Builder
+	var mu sync.Mutex
+	dir := t.TempDir()
+	p := open(t, dir, devapi.PlaneConfig{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil))})
+	ctx := t.Context()
+	d := devapi.PlaneDatabase{ID: "db", Port: planetest.FreePort(t), Password: "pw", Generation: 1, MaxClients: 3}
+	if err := p.Serve(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(pidOf(t, dir, "db"))
+	if out, err := exec.Command(prlimit, "--pid", pid, "--nofile=64:64").CombinedOutput(); err != nil {
+		t.Fatalf("prlimit: %v: %s", err, out)
+	}
+	d.MaxClients = 1000
+	if err := p.Serve(ctx, d); err != nil {
+		t.Fatalf("Serve past the open-file limit: %v", err)
+	}
+	mu.Lock()
+	logged := log.String()
+	mu.Unlock()
+	if !strings.Contains(logged, "level=WARN") || !strings.Contains(logged, "lowered") {
+		t.Errorf("log %q, want a warning that the limit was lowered", logged)
+	}
+	for i := range 4 { // more than the 3 of before: the limit was raised as far as it goes
+		if _, reply := dialAuth(t, d.Port, "pw"); reply != "+OK" {
+			t.Errorf("connection %d: %q", i+1, reply)
+		}
+	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -134,6 +135,9 @@ func Open(ctx context.Context, cfg Config) (*Plane, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	binary, err := exec.LookPath(cfg.Binary)
 	if err != nil {
 		return nil, fmt.Errorf("redis-server plane: %q not found on PATH; install it (Debian: apt-get install redis-server) or choose --plane embedded", cfg.Binary)
@@ -226,7 +230,7 @@ func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 			return err
 		}
 	} else if in.spec.MaxMemory != d.MaxMemory || in.spec.Eviction != d.Eviction || in.spec.MaxClients != d.MaxClients {
-		if err := setLimits(ctx, in.admin, d); err != nil {
+		if err := p.setLimits(ctx, in.admin, d); err != nil {
 			return fmt.Errorf("redisserverplane: %s: %w", in.id, err)
 		}
 		in.spec.MaxMemory, in.spec.Eviction, in.spec.MaxClients = d.MaxMemory, d.Eviction, d.MaxClients
@@ -237,19 +241,32 @@ func (p *Plane) Serve(ctx context.Context, d devapi.PlaneDatabase) error {
 }
 
 // setLimits applies d's memory cap, eviction and client limit to a running
-// process.
-func setLimits(ctx context.Context, admin *redis.Client, d devapi.PlaneDatabase) error {
+// process. A process whose open-file limit cannot hold that many clients
+// gets as many as it can, as redis-server does at start, and a warning is
+// logged.
+func (p *Plane) setLimits(ctx context.Context, admin *redis.Client, d devapi.PlaneDatabase) error {
 	if err := admin.ConfigSet(ctx, "maxmemory", strconv.FormatInt(d.MaxMemory, 10)).Err(); err != nil {
 		return fmt.Errorf("set maxmemory: %w", err)
 	}
 	if err := admin.ConfigSet(ctx, "maxmemory-policy", policy(d.Eviction)).Err(); err != nil {
 		return fmt.Errorf("set maxmemory-policy: %w", err)
 	}
-	if err := admin.ConfigSet(ctx, "maxclients", strconv.Itoa(maxClients(d))).Err(); err != nil {
+	err := admin.ConfigSet(ctx, "maxclients", strconv.Itoa(maxClients(d))).Err()
+	m := fewerClients.FindStringSubmatch(fmt.Sprint(err))
+	if m != nil {
+		p.cfg.Logger.WarnContext(ctx, "the database's client limit is more than its redis-server's open-file limit holds; lowered",
+			slog.String("database_id", d.ID), slog.Int("max_clients", maxClients(d)), slog.String("lowered_to", m[1]))
+		err = admin.ConfigSet(ctx, "maxclients", m[1]).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("set maxclients: %w", err)
 	}
 	return nil
 }
+
+// fewerClients is redis-server's refusal of a maxclients its open-file
+// limit cannot hold, with the most it can.
+var fewerClients = regexp.MustCompile(`not able to handle the specified number of clients, try with (\d+)`)
 
 // adminDo runs args as devapi-admin. A server running a script of the
 // database's past busy-reply-threshold answers BUSY to everything else: the
@@ -565,7 +582,7 @@ func (p *Plane) adopt(ctx context.Context, in *instance, secret string) (bool, e
 		in.admin = p.adminClient(d, secret, nil)
 	}
 	// It may run with older settings than d's.
-	if err := setLimits(ctx, in.admin, d); err != nil {
+	if err := p.setLimits(ctx, in.admin, d); err != nil {
 		return true, fmt.Errorf("redisserverplane: %s: %w", in.id, err)
 	}
 	return true, nil
