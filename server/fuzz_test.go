@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -67,6 +69,8 @@ var seedBodies = map[string][]string{
 	},
 	"renameDatabase": {
 		`{"name":"renamed"}`,
+		`{"name":"ok","NAME":"a\u0000"}`,
+		`{"Name":"b"}`,
 		`{"name":"\ud83d\ude00 ok"}`,
 		`{"name":"\ud800"}`,
 		"{\"name\":\"\xff\"}",
@@ -77,7 +81,7 @@ var seedBodies = map[string][]string{
 	"updateBudget":  {`{"budget":100}`, `{"budget":-1}`, `{"budget":9223372036854775808}`, `{"budget":1.5}`},
 	"updateRegions": {`{"read_regions":["us-west-1","eu-west-1"]}`, `{"read_regions":["us-east-1"]}`, `{"read_regions":"x"}`},
 	"moveToTeam":    {`{"team_id":"$TEAM","database_id":"$DB"}`, `{"team_id":"nope","database_id":"$DB"}`},
-	"createTeam":    {`{"team_name":"fz","copy_cc":true}`, `{"team_name":"","copy_cc":false}`, `{"team_name":"fz"}`},
+	"createTeam":    {`{"team_name":"fz","copy_cc":true}`, `{"team_name":"","copy_cc":false}`, `{"team_name":"fz"}`, `{"team_name":"fz","Team_Name":"\u0007","copy_cc":true}`},
 	"addTeamMember": {
 		`{"team_id":"$TEAM","member_email":"$MEMBER","member_role":"admin"}`,
 		`{"team_id":"$TEAM","member_email":"$TEAM","member_role":"dev"}`,
@@ -108,6 +112,18 @@ func FuzzManagementBodies(f *testing.F) {
 			f.Add(uint8(i), []byte(body))
 		}
 	}
+	f.Cleanup(func() {
+		// tidy kept the fixtures, and only them.
+		var dbs []gen.Database
+		var teams []gen.Team
+		var backups []gen.Backup
+		s.mustJSON(f, "GET", "/redis/databases", "", &dbs)
+		s.mustJSON(f, "GET", "/teams", "", &teams)
+		s.mustJSON(f, "GET", "/redis/list-backup/"+s.db, "", &backups)
+		if len(dbs) != 1 || len(teams) != 1 || len(backups) != 1 {
+			f.Errorf("after fuzzing: %d databases, %d teams, %d backups; want the one fixture of each", len(dbs), len(teams), len(backups))
+		}
+	})
 	f.Fuzz(func(t *testing.T, pick uint8, body []byte) {
 		op := ops[int(pick)%len(ops)]
 		path := strings.ReplaceAll(op.path, "{id}", s.db)
@@ -152,7 +168,46 @@ func checkAnswer(t *testing.T, op bodyOperation, path string, a answer) {
 	if err := openapi3filter.ValidateResponse(context.Background(), in.SetBodyBytes(a.body)); err != nil {
 		t.Fatalf("%s: %d %s: the spec refuses the answer: %v", op.id, a.status, a.body, err)
 	}
+	if a.status == http.StatusOK {
+		var fields map[string]any
+		if json.Unmarshal(a.body, &fields) == nil {
+			checkNames(t, op.id, fields["database_name"], fields["team_name"])
+		}
+	}
 }
+
+// checkNames fails t unless every name is a string that the spec's name
+// pattern accepts: what a request stored must obey the limits its body was
+// checked against, whatever door it came in by.
+func checkNames(t *testing.T, what string, names ...any) {
+	t.Helper()
+	for _, n := range names {
+		if n == nil {
+			continue
+		}
+		if name, ok := n.(string); !ok || !namePattern(t).MatchString(name) {
+			t.Fatalf("%s: stored the name %.100q, which the spec's pattern %s refuses", what, n, namePattern(t))
+		}
+	}
+}
+
+// namePattern is the pattern openapi.yaml puts on every name a request sets.
+func namePattern(tb testing.TB) *regexp.Regexp {
+	tb.Helper()
+	re, err := loadNamePattern()
+	if err != nil {
+		tb.Fatalf("the spec's name pattern: %v", err)
+	}
+	return re
+}
+
+var loadNamePattern = sync.OnceValues(func() (*regexp.Regexp, error) {
+	doc, err := server.Spec()
+	if err != nil {
+		return nil, err
+	}
+	return regexp.Compile(doc.Components.Schemas["CreateTeamRequest"].Value.Properties["team_name"].Value.Pattern)
+})
 
 // tidy undoes what an accepted request changed that would let the stack
 // grow or lose its fixtures: a created database, team or backup is deleted,
@@ -180,6 +235,7 @@ func (s *strictStack) tidy(t *testing.T, opID string, a answer) {
 		var backups []gen.Backup
 		s.mustJSON(t, "GET", "/redis/list-backup/"+s.db, "", &backups)
 		for _, b := range backups {
+			checkNames(t, "createBackup", b.Name)
 			if b.BackupId != s.backup {
 				s.mustJSON(t, "DELETE", "/redis/delete-backup/"+s.db+"/"+b.BackupId, "", nil)
 			}

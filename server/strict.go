@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/devapi-dev/devapi"
 )
@@ -43,13 +46,15 @@ func nameProblem(name string) string {
 }
 
 // checkBody refuses (EINVALID) a request body that is not exactly one JSON
-// document in valid UTF-8. Go's encoding/json, which the validator and the
-// handlers decode with, reads the first document of a body and ignores what
-// follows it, and turns invalid UTF-8 and lone surrogate escapes into U+FFFD;
-// so without this check `{"name":"x"} trailing`, two concatenated documents
-// or a name in Latin-1 would be taken, silently changed. A body of only white
-// space passes: the validator answers that the body is required.
-func checkBody(b []byte) error {
+// document in valid UTF-8, or whose field names only the handlers would
+// match to schema's properties (see checkFieldNames). Go's encoding/json,
+// which the validator and the handlers decode with, reads the first
+// document of a body and ignores what follows it, and turns invalid UTF-8
+// and lone surrogate escapes into U+FFFD; so without this check
+// `{"name":"x"} trailing`, two concatenated documents or a name in Latin-1
+// would be taken, silently changed. A body of only white space passes: the
+// validator answers that the body is required. schema may be nil.
+func checkBody(b []byte, schema *openapi3.Schema) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
@@ -57,15 +62,56 @@ func checkBody(b []byte) error {
 		return devapi.Errorf(devapi.EINVALID, "request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	var doc json.RawMessage
+	dec.UseNumber() // 1e400 is valid JSON; the schema, not this check, judges it
+	var doc any
 	if err := dec.Decode(&doc); err != nil {
 		return devapi.Errorf(devapi.EINVALID, "request body is not valid JSON")
 	}
-	if rest := bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+	end := dec.InputOffset()
+	if rest := bytes.TrimLeft(b[end:], " \t\r\n"); len(rest) > 0 {
 		return devapi.Errorf(devapi.EINVALID, "request body must be exactly one JSON document: found more data after it at byte %d", len(b)-len(rest))
 	}
-	if hasLoneSurrogate(doc) {
+	if hasLoneSurrogate(b[:end]) {
 		return devapi.Errorf(devapi.EINVALID, "request body is not valid UTF-8: a \\u escape encodes an unpaired UTF-16 surrogate")
+	}
+	return checkFieldNames(doc, schema)
+}
+
+// checkFieldNames refuses (EINVALID) an object key of doc that is not a
+// property schema declares but equals one under Unicode case folding, such
+// as "TEAM_NAME" or "databa\u017fe_name" ("ſ" folds to "s"). The handlers'
+// decoder (encoding/json) matches such a key to the property, while the
+// validator matches keys exactly and lets an unknown one through; so
+// {"team_name":"ok","TEAM_NAME":"\u0000"} would store a name no check saw.
+// Keys that fold to no property stay allowed and ignored, as on Upstash.
+func checkFieldNames(doc any, schema *openapi3.Schema) error {
+	if schema == nil {
+		return nil
+	}
+	switch v := doc.(type) {
+	case map[string]any:
+		for key, val := range v {
+			if prop, ok := schema.Properties[key]; ok {
+				if err := checkFieldNames(val, prop.Value); err != nil {
+					return err
+				}
+				continue
+			}
+			for name := range schema.Properties {
+				if strings.EqualFold(key, name) {
+					return devapi.Errorf(devapi.EINVALID, "request body: %q is not a field: did you mean %q? Field names are case-sensitive", key, name)
+				}
+			}
+		}
+	case []any:
+		if schema.Items == nil {
+			return nil
+		}
+		for _, val := range v {
+			if err := checkFieldNames(val, schema.Items.Value); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -256,6 +256,10 @@ func TestStrictBodiesRefused(t *testing.T) {
 		{"add member: two documents", "POST", "/teams/member", fmt.Sprintf(`{"team_id":%q,"member_email":"x@example.com","member_role":"dev"}[]`, s.team), "exactly one JSON document"},
 		{"remove member: trailing garbage", "DELETE", "/teams/member", fmt.Sprintf(`{"team_id":%q,"member_email":%q} x`, s.team, memberEmail), "exactly one JSON document"},
 		{"move to team: invalid UTF-8", "POST", "/redis/move-to-team", fmt.Sprintf("{\"team_id\":%q,\"database_id\":%q,\"x\":\"\xc0\"}", s.team, s.db), "not valid UTF-8"},
+		{"create: a name field in capitals", "POST", "/redis/database", `{"DATABASE_NAME":"x\u0000y","primary_region":"us-east-1"}`, `"DATABASE_NAME" is not a field: did you mean "database_name"?`},
+		{"create: a name field with a long s", "POST", "/redis/database", `{"databa\u017fe_name":"` + huge + `","primary_region":"us-east-1"}`, `did you mean "database_name"?`},
+		{"rename: a second name field in capitals", "POST", "/redis/rename/" + s.db, `{"name":"ok","Name":"` + huge + `"}`, `"Name" is not a field`},
+		{"team: a second name field in capitals", "POST", "/team", `{"team_name":"ok","TEAM_NAME":"a\u0000b","copy_cc":false}`, `did you mean "team_name"?`},
 		{"budget: trailing number", "PATCH", "/redis/update-budget/" + s.db, `{"budget":10} 11`, "exactly one JSON document"},
 		{"restore: trailing garbage", "POST", "/redis/restore-backup/" + s.db, fmt.Sprintf(`{"backup_id":%q}?`, s.backup), "exactly one JSON document"},
 	} {
@@ -291,6 +295,7 @@ func TestStrictBodiesAccepted(t *testing.T) {
 		{"escaped backslash before u", `{"name":"a\\ud800"}`, `a\ud800`},
 		{"white space around", " \r\n\t{\"name\":\"spaced\"}\n\n", "spaced"},
 		{"spaces inside", `{"name":"a b c"}`, "a b c"},
+		{"an unknown field", `{"name":"extra","names":["x"],"nom":1}`, "extra"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got gen.Database

@@ -89,7 +89,11 @@ func (s *Server) validate(next http.Handler) http.Handler {
 				s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "request body could not be read"))
 				return
 			}
-			if err := checkBody(body); err != nil {
+			var schema *openapi3.Schema
+			if mt := route.Operation.RequestBody.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+				schema = mt.Schema.Value
+			}
+			if err := checkBody(body, schema); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
