@@ -82,7 +82,16 @@ func (e *tooLargeError) Error() string { return e.Unwrap().Error() }
 
 // Unwrap returns the domain error the client gets.
 func (e *tooLargeError) Unwrap() error {
-	return devapi.Errorf(devapi.EINVALID, "database is larger than the backup limit (%d MB)", e.limit>>20)
+	return devapi.Errorf(devapi.EINVALID, "database is larger than the backup limit (%s)", sizeText(e.limit))
+}
+
+// sizeText writes a limit of bytes in whole MB (MiB), or in bytes when it
+// is less than one.
+func sizeText(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%d MB", n>>20)
 }
 
 // writeBackup writes to w the content of a backup of the keys snapshot

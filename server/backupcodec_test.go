@@ -157,6 +157,9 @@ func TestBackupCodecLimit(t *testing.T) {
 	if emitted > 12 {
 		t.Errorf("the snapshot went on for %d keys of 100 KiB past a 1 MiB limit", emitted)
 	}
+	if msg := devapi.ErrorMessage(&tooLargeError{limit: 4096}); msg != "database is larger than the backup limit (4096 bytes)" {
+		t.Errorf("message of a limit under 1 MB: %q", msg)
+	}
 	// At the limit exactly, it fits.
 	b, err := encode(t, devapi.Snapshot{Keys: s.Keys[:1]}, math.MaxInt64)
 	if err != nil {

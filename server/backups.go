@@ -237,7 +237,7 @@ func (s *Server) TakeDailyBackups(ctx context.Context) error {
 		case errors.As(err, &tooLarge):
 			s.skips.skip(d.ID, day)
 			s.logger.WarnContext(ctx, "daily backup skipped: the database is larger than the backup limit",
-				slog.String("database_id", d.ID), slog.Int64("limit_mb", tooLarge.limit>>20))
+				slog.String("database_id", d.ID), slog.String("limit", sizeText(tooLarge.limit)))
 			continue
 		case err != nil:
 			s.logger.WarnContext(ctx, "daily backup failed", slog.String("database_id", d.ID), slog.Any("err", err))

@@ -395,7 +395,7 @@ func TestDailyBackupOverTheLimit(t *testing.T) {
 	if w, b := warnings(), backups(big); w != 1 || b != 0 {
 		t.Errorf("first run: %d warnings and %d backups of the big database, want 1 and 0; log:\n%s", w, b, log.String())
 	}
-	if !strings.Contains(log.String(), "limit_mb=1") || !strings.Contains(log.String(), big.DatabaseId) {
+	if !strings.Contains(log.String(), `limit="1 MB"`) || !strings.Contains(log.String(), big.DatabaseId) {
 		t.Errorf("the warning does not name the database and the limit:\n%s", log.String())
 	}
 	if b := backups(small); b != 1 {

@@ -63,6 +63,7 @@ type serveOptions struct {
 	scriptTime     time.Duration
 	scriptMemory   int64
 	restLimits     restapi.Limits
+	maxBackupSize  int64
 }
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -98,6 +99,7 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
 	f.DurationVar(&o.scriptTime, "script-time-limit", 5*time.Second, "for --plane embedded: stop a Lua script (EVAL) that runs longer, with an error; other clients of its database get BUSY meanwhile")
 	f.Int64Var(&o.scriptMemory, "script-memory-limit", 256<<20, "for --plane embedded: fail a Lua script that allocates more bytes than this (or than its plan's memory, when less)")
+	f.Int64Var(&o.maxBackupSize, "max-backup-size", 0, "most bytes of keys and values a backup may hold, when less than the plan's disk limit (0: the plan's limit); create-backup of a bigger database answers 400, its daily backup is skipped")
 	// The REST API's limits: 0 means its default, which shrinks to fit
 	// the other limits given.
 	rd := restapi.DefaultLimits()
@@ -132,6 +134,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	}
 	if o.scriptTime <= 0 || o.scriptMemory <= 0 {
 		return usageError{errors.New("--script-time-limit and --script-memory-limit must be above 0")}
+	}
+	if o.maxBackupSize < 0 {
+		return usageError{errors.New("--max-backup-size must be 0 (the plan's limit) or more")}
 	}
 	storeURL, err := o.store.resolve(getenv)
 	if err != nil {
@@ -193,6 +198,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		Ports:          ports,
 		Logger:         logger,
 		AdvertisedHost: o.advertisedHost,
+		MaxBackupBytes: o.maxBackupSize,
 		Crash:          crashHook(getenv, logger),
 	})
 	if err != nil {
