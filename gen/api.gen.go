@@ -1146,7 +1146,7 @@ type ClientInterface interface {
 
 	// CreateBackupWithBody Create Backup
 	//
-	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1155,7 +1155,7 @@ type ClientInterface interface {
 
 	// CreateBackup Create Backup
 	//
-	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1463,7 +1463,7 @@ type ClientInterface interface {
 
 // CreateBackupWithBody Create Backup
 //
-// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1482,7 +1482,7 @@ func (c *Client) CreateBackupWithBody(ctx context.Context, id DatabaseID, conten
 
 // CreateBackup Create Backup
 //
-// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3320,7 +3320,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateBackupWithBodyWithResponse Create Backup
 	//
-	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3329,7 +3329,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateBackupWithResponse Create Backup
 	//
-	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6023,7 +6023,7 @@ func (r GetTeamMembersResponse) ContentType() string {
 
 // CreateBackupWithBodyWithResponse Create Backup
 //
-// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6038,7 +6038,7 @@ func (c *ClientWithResponses) CreateBackupWithBodyWithResponse(ctx context.Conte
 
 // CreateBackupWithResponse Create Backup
 //
-// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes.
+// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13512,133 +13512,135 @@ func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9u4sudX6eXeqrF3aVl+5OXU/uHJY+7sJJOs46m5W6O5EkS2JFxTAA8AWtFJ5btvdQN8SZQtJ7aT",
-	"zfEfcSSRBBpAd+PXje7mpyjR81wrVM5GJ5+iXBgxR4eGv70UToyFxV9f0rcUbWJk7qRW0Ul0PkNIw3WQ",
-	"KeyMym9DmY52e1EcSbovF24WxZESc4xOIplGcWTwH4U0mEYnzhQYRzaZ4VxQF26Z013WGamm0efPn+lm",
-	"m2tlkQn6WaRn+I8CraNviVYOFX8UeZ7JRBBt+/9licBPjWb/zeAkOon++3492H1/1e6/MkYb39X6AI3v",
-	"DKQFqS5FJtPn4GYIc7RWTBGsWFpYzJa96HMc/aocGiUy3+K90GfRXKKBiZAZrpCWCGMkWlAaUnRCZkzj",
-	"79q91oVK75683zXYIpnVPDLRBtxMWhBJogvlmJ73YplpkZ5r/UaYKd7vqo51uqSlzahrIk4onsIwqyJJ",
-	"MHeW6TzX+q1Qy8B89nbpfDf+L0xcJ7Vaw1yoZUmyjUGoFJR2M6mmsBAWUq3wJHAAiMLNULlAi4WJ0XM/",
-	"6UkmUTkQaWrQ2oHSpl4QnAuZxaBN1Q3oSWutYkjEHGEirCsnKsVLkUsQWaYXFnYsIs3dQJ29On359lUM",
-	"g+j/FNoJywQb4RAyOZfODqLdHvw5kxluIloYaspo5zJMYxCQaGMwcQN1gbxeQtkFGkzh+PAZOK17cG6W",
-	"IKZCKhATovAMnVnunfJni4lWqSWFNEORBtXWuGNdt/050xmWD4LTsBDSwRgnmkgzS5p77i4G4SBDYR0c",
-	"9K7UbHOp5LyYRycHcanlpHI4RebSz3H0h6J50Eb+E+9BOt9Ka2kU2sDCaDWFxGBKiyAyYvjPJek8V6dp",
-	"eo5i/hbnYzQN/ZsbnaNx0uvmOV8eMjOFEb9BNXWz5phLzR6XtxudsdSjosn5KxLpXKqIyL2M4mgilVAJ",
-	"Rn93NOBQzIcy7do2mgvxV3Vj3CaxTULdgw7SGEc/i+SiyNdHOubfu/uOy6tW/hPXOevnpUNmxYk2c+E8",
-	"Fzw+jtaZIo4Sg7zmQyfnHU39oeTHJnNv02JhnZ6jCaSva0a9UMzbpYbumPZUyGw5HFdT07Ep8b0wiEgG",
-	"BhHx2CCaiMziIIpBWPgjt07YGVgk8ZKb+qnQROc0z3Rh7oUQGbb10NXQiWknQR7hdFywTriO9ftN6YWC",
-	"S5EVaE8gR5VKNY2BpDhDR5rP68deqWp9/14/VnfBYoYKmFUw7aB/RRZq1m3PcCB/lelK4ruk48VMqCm+",
-	"z4TaqBJE4fSwyKdGpB0T8AYnDgqVcDthIHouXXsgY60zFKqDJVZak5amY7wsV/UnCzbHxKMimYL0mzvh",
-	"UdpE6LNWCIXtnLc4yjOhhuWiXqVkaQr4AaPTYS6SiyEqMc4w/eohryxeTVHneuj5XKj0BUnu+lLQ3A1z",
-	"LQPOlw7n9rqBncs5fkBCkWQIsM71nQpjxNIrcWdkMpS8dUyk30vXOXCdVubX0rxo8E97us5QZAG5WBZS",
-	"qI0MmocR7JyjMYJUX8wrmhTGEM558ebXXWB8g5DhVCRLGIUnGKXoLKV7/ENvX7wPmG/3OfMEox+cE5so",
-	"xJRkcGRwKrUaMV7kBk9gNM30WGT8mweLmA4U4R05VdoweFFL0G6Gxgs63wm+KRpaEDbGSNKCwUnJjjcR",
-	"pA804vESqrnowUuciCJzwNquW5rGRTrFjkl/q5WbZUvw10lsUp1lwti61cN+54ZTYZx+5+ajlSUZVaHP",
-	"3GBCSqvESt1j0lmKph7Z83Jqr9EQpdyu2CQEYv3iVnZJD04dzDUhuMOnkMyEEQnZvzFZTgTCjM4aP1O/",
-	"+FGQ9o1OovnSYCotrZdwtE1EJ9F//vWfg8HHfn9vMPh48How+PjkNX189vrvT/344PDp53/r0jZ4KRNP",
-	"5SrRr+gKXCBbmqhgjnNtGAdPiizbaqnnRebkP7XCu5v5esKvbv2NF0aRScFWxopA925hKklNbq2zM+Fo",
-	"dOvT/iLTRQrl9XqaR2JhmcwKsS5o/adJ3olScyPnwiyHXubXu3nvrwed8BxO//wQPltYSDfz/cXwy4v3",
-	"K79Pk7xFR2H3yBDZO4ji6vOh/7zA+nf+TL8nYi9B5YzI+BIWq1+rp8rP9JQVdS8i37O6cLPyi9LGzdau",
-	"dv9AbYlJ4/nClv03BnDMvZMqZAq4FStF3dPBhkm/dif+Mp1pUKRhKW3ndpWWi/Qc5oV1ZKmDVElWpOjR",
-	"R2u52UlW7sT/v65jp222ghOa3L+Nfuh17q3Pu7bTsGcSnO/YWTuRnctsF0OYS4TzNx9qRmD6qGHtoaMh",
-	"OEJAQSa4Aa5tQDpkPm9EyYnOl8MkaUCnBsex8dq9m91432pb5F+nZrts7NKECOPpAqkl5OuwFbJs6A3y",
-	"NkC9lrfYA4XpUOZDQ7D6po+vQKvbAEpbWuNZYV1ljK8RuoqXml2/rKTouVdX7MxTuKhgje1WYNf4FF6U",
-	"gJQu04hWnQwV9Dl4/Ojps/6zx08Ovt7z8G6h0EBtRFzrd2iq9Ruaib++XAOALUT37LFI+08fPd7rH40P",
-	"9o4Rn+w9e/z48R4+PRDjtH90/AwPrnRXlLJaN/l2eRZA4uan/JUOcJBINYVMjDHrQdtj8NogxvBeLElD",
-	"/V9dwC86hlfKocmNXB1W67ZOSsZDkWTD1Ku+YWHRDMn2L+zNfSu9KzrYuCF/aaOJVmoo0wyZpXXhumC/",
-	"0jdzlKXjYclvKl3I1M2G7L3+OocetSrtxdDNDNqZztKvbq5pNXQIwniYFWKYkI3i7DBHM5xLvne71unh",
-	"253Uufg4DPb89mTwQ9654Qfhu71ZAwSJlrfglA3NZVrUxNyMknDGcku0sDF4ixxVUreB3c+1I3QVVgPC",
-	"3tuDU0h1Mc4QxpiIwmLlWvVnNTZoLciFpZ3SPT6GnWeHh0dHTw77R4+fPjp+8uTR0/7T3RahvsmaUlUQ",
-	"PKgItbowCW6Yx7au/BDD2xjexPAf9I/+HP3Hm00axTptkJeK1MotcX63gv/gtBFTBFRTqXBVw4915mIY",
-	"i3SKJoYcx+MMO4lGlbJrb72DfyeASFsSOA2pFFnM1qMuHLApjKRjc21ce7vA4pAw/nTm9uY6ywp7sXfU",
-	"Pzg+6hV+WXtSX+fEWFdHmbBuyD7MALe2ONh4Dn3v9VB4iQbCg+mW8z7XqZwspZoON/jgX81zt4QFn0YS",
-	"bGa/LFkVhUrRwEIsO+d7xZ/Sjcw2+Enwoxu2sMytne7kwtqFNmmXYZpKlj2+3gN2QxMPeE9C4+zvf81k",
-	"6r0w60a11tkmrEoc1KEsXrxn3ioRlyejZNYWxz0+evJsu0EGf8oXmQo3c8b0aiWWprbyvmhiRFq0GKxm",
-	"izTAFslaTqZtUWqa89s5KtaZJjd6jm6Ghb1l/MT+DK0ymhLrhk5foOr2a+zRXXD26sM58F1fyESrDpTt",
-	"127TmlWOArKA/OfaCHpeOv8rx0B1CQwyb7oZShOuww72pj1oulB226vpO+geGR/Sb4trDPKJQ8oYwvc+",
-	"zI1MsPX85h3wqvV6XWTZnkgStPbrV8xiUhjplqdpGtasbbejSsySez51Z8G/sc7BMv9zJh1m0jpqdwOX",
-	"y0vh8I1UFxt8IZl9W7hCZKeFm3Xfcpkn7xHNhj66HDRbnc6KxMlLEvjC5qhSTGPWpvxbinwQ2+YT/8AV",
-	"zqeO0XWbgGI5R+WA9s1VfDBhCzAXy2kMudH0cVX70MUuKti+q0I1VjdFITM+PEMxB5mW6luTmX79EXP7",
-	"WLltF1diHLaMTefNDUjjZ+wqX9IHJ1yHldo4BqYbwD9YnaZPZJZZYK22mAkH0sEchS0MaQ3erTiQCYhl",
-	"/WnxRGKWWsjR8Grg+jFdZS12kPO7rjrgU2pPRssD/HVnsQGUDzl0Y/tD3taxcWezSiGjOt9yh/smR1XG",
-	"l9V3WxAOUCQzsMyMtzlSf8jLQF1MNxlRxLblWZmCwmJMSNIEPzwtYLXgIfRjGyTPyE2hqyzSDidaaR2F",
-	"iAPCvXB4DDNdGKbKT4i9UZdh46zDD7flrq17WBjp8E67qMTjThqXWRbU/j0LHnf/JfN2a/0vb4ilUmkv",
-	"CnuV6Cige+5OhGfym0zVBS5tLpKu/R6Xd6ixMuFQJcvhs2ffYNCh8zkK9Q16n0sbgvfvu2OtpNOm3rVu",
-	"1tw/CixwqHMn52VIbvd58DcYGm8G35SnWhR8I85yM6OL6Szv8k5Xe3BeRYDDGN0CUTW339uiRDuRDef+",
-	"PHB4V9vcSi/1freFudh+9i7BxGpPmzqpVsj7U2YIF5iTaapSvYCdJ0Db2u4Xdeq7uZ8BbsSgt9jHnSIz",
-	"bvwbSK8f1DdVYm0SvokW+3yFXfundLMXtY8mBEm8m0Qnf13daRVk8Tn+1A4gLj3ELf/RBjfgusn992qw",
-	"zmmd3bWYaYvhtAdEthBLW6WgSVc7nznUtXZK+eyql+xC+YIck1tPCunyM1T5fCuDV4B0JQy6t5JNMC6s",
-	"VGitv8n6+KSxMAj/+8O730tXLc1GO/9poBoPqOC18B47oWDEF0fgiX4OY02/G/SeZyD7lnhTK9yCT3hg",
-	"b32+IPPK1plqf5fTUj7d6Y720+Pwo+sefdtVVbtox3VgtLTQiBjrcGQ1yVr3TXavXJu2NhWtNKzrXF2+",
-	"/S6eeasv8VxfGfZ1XYLLF7Bys8kuqt791j0ZQWz1hB2dWllwM+HAoCuMAqVL31kj2vTdb52Bf++zLiV6",
-	"GtyXSSvsH0KwCWfY5WI5bbY/MYgcC8z+y4n8iOnw8FF/Pq6+HUzrz48anw/6zQv91pX2JfrWNYgzFOlZ",
-	"ddzwI8VlEkNeGYC4mgeJHGzJmRW0dtr8ZMHHk5B2TzkDNdG5xJQWke5jp/GOwUSbFFN2sO5uiEpvZwCu",
-	"s2UisgypR7ql9Kb59jNpHQ3G7q46xdlLHQPnEca0XccQsgi7Y0E3StlK7OW2MrhtJGS9290wIvTaPfDK",
-	"ef1+J+uGyZkryGptDj92RFuwkg9nt8LCIDrsHz7a6z/dOzqAg0cnB4cnjw57T549O37af3Z0CP+z3+/3",
-	"4Y/zFxtOT5dbGV8rg/8Y0YPrI2octX3gyIxwomBlUh53rYR2nJ+/h5/pukcHJBwhcdNndNMQC4vGx38w",
-	"0lBw+v5XuEAOBqziAaKQ7cuMRg3Wg5g5l/v8YakmultMy+iC+qC/REIv8RIzWhTqlqfcH3oSkKaW7cn+",
-	"PqHpMqok0fP9y0MmdbwcqHBSszMKH/jhURyCM0b7l4ej3R68U+jjnUXi+BCYMNEJ0zFFhYaQA/yiyxMK",
-	"J7IL2nEGCiUpN59R73sg5Va25DgPnmGVcAh4iWZZ4dupkMo6nyI/kRn2Bmqg/gynC+E3Ai7CuJCEX59G",
-	"5cU4k3aGKacnwk6Klzq3+2k5V3sil/s6R0Uzs5xnINVATaWbFWOeoDBZ+6lO7G4M0kGq0YLVoBXkhcm1",
-	"xROiZw9eMdHUqEdTKSaZMAGRN8GrXUWvbqHBzkTOYUhtJDtQADvH/X4Mx/3jGHq93u4GcMv1H4SF0WAL",
-	"cDeIRrwU1HwbETcQ9OjTwIOuQXQCgxZYG0SfRz0gfhy98hjZI9eyjAOzRY9mZVQCkFFloYQNLpha5Ulf",
-	"FfNPQuPBkIWdUSk3oxhGtb00ionyUZcpNdplHvN5qNSFW5Zd0EKUCY70KOyM6qPZ0GQrSJg6rQPH6VuI",
-	"y6GPm8JWR36ZePRnoZ5KSYE33EJ4XskEF4i5BfzofFYy7eccshHzWSramAEdEEF2l+wPIjTPhFRh7W2t",
-	"ky4aOw6fpmKZiysNNLSJD6fhIPYQjcExX9TyRMiMeCXRaShaEOSyitIxhAr8US0f6VZRIY20EF4Eq8Eg",
-	"aVyee2qcqKvgikGLbq8yVsviM55vVsMjfXJKiHw8qSZvJiyM2dFIf5wutUZHvGMMWvm5E6xOMMRGciKD",
-	"77SNmUcVOy88Ql9JkD1Zy5DtSoL1fFXmto1A8wKIjJRRI8ttNy7TXknY/IwOolEPztYSWHeqzJwgBZws",
-	"u9tM0GGGOO73b6IOLBTl4pKS4xnxQXp7zICy2lGEg9H7dx/OYZ8zMvc/yfTzfuPWUQh6+TSo06hJifR6",
-	"vc+jcDJMpJf9hexxmGtqXXJ6x1uxhMP+4WMfH+DzIzmdvNU0KSJvP9U6/8WbX8E6mWXURag2YDk5LJC/",
-	"oxu7WDuVWSv0klvktBPtlXFoZWQt3dvUuqNB9O631en7yQLtF2DF8nmDrjrzmQjDjzkLhqjcOjGMC8+X",
-	"/LQIp+en73/9ybLgMH4g4n7mJBh/S50JwzRUKXYsgA2KgtUNO0eP+7swE5fc+txP74s31McMs5yrLBF9",
-	"ZD95Hpiia0V/gBMXaGGUo5E6HcHOwSyGo1kMB4f0J43hKI3hSbrL4EEnxRwV6aGKu2iY1qcEUk9dMxTX",
-	"Ki0oswZv+hYt449LTJw2PurEz40H73uZvKjUbnu7JWQU9ObOqJ0pQXrdFyLpNcNGg0qnXpji8HjsFZzI",
-	"moHXjGCC8g/1fWiZ6JHEhaCIVb7nylahztAJbe6hVhJ+FInLlpwmz1xXjp2IkCr4of44f733FHacETIj",
-	"niR+ikGUJzHlM3FZVSs8wHgE0CYixxQy6sMWxuipcARpgNTHrgdsHo95ZFsVdLLEgTsN5uWpitlmZF0k",
-	"OlPmGNH8oWSiUxLCFMEXStiNQTXLAYj1vDrY+YOthD367+B1DPT/k9f89dlropVbJ6YZhYS7kU8n1PUW",
-	"THNdA7ASH3LpLt5n6AEaqeemjaDu+PBZ0ESN4kajE2gHQhUkLOMMw25JD+0Mog+ZXhChqV6o/zaIdlkg",
-	"CJwwM1RdKL0KGyto7iuoxGsoLShYAtwAk0zrlGNgOms/8crqCTNXMGXI+g9M60cf4sKaaiURWRZcVqts",
-	"zNCY9CyNFna8TO2n0tL/e7nRaS6Si9hrflavnNJAdzOuaehoMpMymaDy2YuhoN1pLpIZwmGvH8VRYbJg",
-	"M5Fls1gseoIv97SZ7odn7f6bX1+8+v3Dq73DXr83c/OMrWfpvPuxy3JiG0HkcjeKo0s01pteB71+r0/P",
-	"BlshOomOev3ekc+g9yFoYTP0GGLPiwNvjau1/jZ4iutb9hu1AD//HUe5tp3HrjnBaS+cZGau5NoFHUqM",
-	"RdiR1/v8/A3pAVeCP09lxVles0tHsqtV4qOuqU1/H0n1SjEcV3s0Ez33B72VuPyaRic+6BBDeSdvnqN1",
-	"P+t0eaPKW22Hw4YkXa+jJgGGlYP7nnJ3N1SUad/mTIGr1RgP+/1bq1T27reuMmUvtUJv1JX7zyra8WCH",
-	"T5GOPTldvVRk7zcqSPIjB9c/0joS4IeOr3+oKrRIDxwcXf/AaiVEeu7w2fXPrVYm/BxHj7aZiHa1yqb7",
-	"ibVBw/H0198k8LaYz4VZlknCCJX4ODElDRL5Uih/U1NB76TNbO9uhcFtEeQMofvemVQXZ2kcTzSN9dZx",
-	"Ih+Ctc4UuwW+Ohf9cpG/MpK2s6jRPctRffbbXfuymSN+v1LzQwqBZ9cGY10vDNX+6xMHulLI6PemGVYj",
-	"Xl/3U6oQsdzmct9gi8vvV1uHTIjtFfa9aN/vk4H8ZF3FOnHUWXbiF2QnV6P6cgBZDSxNyLqu4djmkobt",
-	"zFCxBQJXcqs4LQgyFJdsXXc7Ppk7ux2fnG1UkufDJMq60P8o0CzrwtCNZKToqorQf39D3flt9OYPwu+/",
-	"oLua2b/CHFlXsswbneLzhs1eb6F8oQSRdfiy6ugrGXKrMLJGRNdqAFknp9bGczUhMTssrYOJNNZ9hf79",
-	"PtmLlhWai3LFRsyat2kN73+q6qKu7MxdG2zDbnwwhn6w7XijUfM1+inuOjUv3RfphjclNCv1bv/ChKYq",
-	"DE4uUTgd6ibcpevnN8S8Sq0DwS4baXtwGvzQx/0+iIxQwhKCa5v9veGnQG3twjEYjkgY8bqyOEOrbjOf",
-	"Ca3DYN/UaeH0H6Gu14Os/lCy6hcYaIWhXuIrNH4QhZCFeIteUOGSWWdZl9wGx6fMlmXl7ueAH30CfFXL",
-	"2zqx7JaRtkCwMIGeTDay+0vq6WFr+oHZnVd4K7dbYPeyHM9dqv0zPt0HTqWwsPPu3dvd2gtf4WuDIpmF",
-	"uKOQk80nW99we3hV1ip6EJYfUVgay7tZUDyj3RdCeoOuBkhToxf+MIwTsb+FIPjWH2DSjyoKr9TNUFKQ",
-	"hvsCSeX5LvMxH/KK0ihaOTXmc192hy9hJ5lhcoEp+Pe/7F4tOE3spDZJwANy+sElYGvgFCTgPnBT460O",
-	"OyLL6MNeZorvHTz51h+w048sLjeBTi6zdyklb3lfaEmDLev0c6B3XNbmt2KOvpApcUfJ4LAQ3vouy/gH",
-	"7r5GdBQI7qFZIrxLDs4zG30H51HhpYccNMyC/MD9X879528+XMn4mbRuNZLuioOmJu/+ZEu/z+phTNcJ",
-	"0+0gkq2Ol0JXWx4uhTE8MNmXHlPdySFDw/M/15e45/SeK7N9u3WrvkTbeN1ZnW5b10jloEzOuK1vgDFm",
-	"Wk35Iqd9cHbuuHBl6uiu36Ar7cQIv/FQmcX7U/V62fBSW6BbSJHpFj3r4jGvsuvvKJRrPX3/uwiHJLLS",
-	"h3jI70ymaVXgXEPgx81bh0El5ni33ljOE1h7v0lbfDwdtxANuU0AdBl0SFcf4p7/ZTDejyXiXq62i/Ns",
-	"p5DepbT/Ii9XrSOfQtGKjqYfGsHRcagE4M2fKqVtwa88r3TGQJ37FMd2W74JsE7nsNDmIhTxWVUvFt37",
-	"Vqmpu5Wd1UJZ14lSlYOyNleNmlT/0jD1jJYQGmt4Jbs7be4juegM80wkV6UX1ezsqfnJnrCLLfaZ6nGZ",
-	"uFlm45+fv2H5WcJMNJKHghd6IXxeqepkcRr0LWcQtd4rvzFiyGkI3cc1em/kTPxkb/Ia8Ie8n4dNcHul",
-	"QFy3jSOdc5+vdo/4vG2ujbLiI/FFDcguZGjoy7U2ii8G+Z9LVTifGsGVQyfagK8a2oPXdQEPX+m9ygMN",
-	"tRw5tzML78OIw9uFpLrktHDPeT6XHDhOHSpdBTudCeRxmT3emTq+CxYzTq3nrZZLnD4vy5/BwezKIH3/",
-	"eoM110BXEL0nuRU/X1YvO5hFcXREfw4O+S/ddkR/nqQdpcLuJc7ej+ya3bp+f0NZJ9aP8sH99JVB+FAy",
-	"1h15oUI+tX876t2G22GQrPmmN7LCTrsIBZ8Y5JhUJSgKi+W9VfmJuviErzyxuy6mfoy+9sXtwYAN75st",
-	"Len5jd47e9VL+VdRge/4ARI8QIIt9ckfzP9QCcBmRNAuXnMvZkIo31W9kr0+9FvlnHe/rRx9+0o5sENG",
-	"Yr2NdxTIeV4Xx1lItVFDnIU3nt2Wirj6PfSlojBf9T76q0S0USG1q6R1U6m0SH1QLQ+q5WaqpZaczbpl",
-	"tdbXXRU34R5qq8J70oIzyeuB8fB/+NicgCKa4TpcPUlNtEl8JE7rTVThIKwM8CFulLbkRK4xVionX5DM",
-	"6U0FycqSL/V08PyECuI++JTrDsWwmMmkbriqUeaL+cTtCmUdNRW4By74fEf1FKoOvqtDuAdt8T2WY/Bv",
-	"7g3c2KUqrj4Mr+uQ8Gm3L4rJ1ZHLBfan0ZtKi9zhWfSLqoNvJAY8tivKidCMPTD7/dceWTlvpmVoMvsN",
-	"6ozQ7c994VRCvJ7vE6F6cFpGfwgXNge9UM0IkbBJhJegcmHg3U2VSSoh+c6rkjz4lL4gc3oDN15TYeS8",
-	"rOi/MQ/6SxKgfefXB+bxfd2hTd0xefzKgXsJyfNKd7uAvCpwi8fzY5Z2KGd+k7az+/PqZQqbFN4Zzjnm",
-	"TVSvz2ksPZvHY6zfdByqkYZ3I5Rew0o3ktYbIxhuk7RLSGFhrUJqplV/9yqVGN4CcTfoYdOrlb4LKH1W",
-	"Td4Dmv5OVTpU3Nmh2Tuh9Gma8purqlz3MsizCibtlLsaeDTkbl1sRJreucycNvv4hqA7DPIK6O31mJ3J",
-	"/EE+7lE+TtP0GuGot6VP4W031yUKiDImOqxpHKTBZwjAOwLn4RJtP2DRV0vvPDuuuef+0ErJrdthlvZg",
-	"H4D3Fx7mNrjQ3gX6rl/VdBMIzoMwl92dVilYzbf62EYSl3AzG97xM3MuP9nf//d3H85P3r87O9+/POyt",
-	"1dlef4MQO3HDXKynlCkxxZU6s3x0GobsnUbrRZvCg95mCHBQmpqDW3Nmo89/f/5/AQAA//8=",
+	"7H3rctu48uerYLn/qti7lCxfcrFT+8GTy5zsOOOs49ScrVGOBJEtCcckwAFAy5qU332rG+BNomQ5sZ1s",
+	"jj/EkUQSaADdjV83uptfgkilmZIgrQmOvgQZ1zwFC5q+veaWj7iBd6/xWwwm0iKzQsngKDifAov9dSZi",
+	"tjUsvg1EPNzuBmEg8L6M22kQBpKnEBwFIg7CQMNfudAQB0dW5xAGJppCyrELO8/wLmO1kJPg+voabzaZ",
+	"kgaIoF94fAZ/5WAsfouUtCDpI8+yREQcadv5t0ECv9Sa/S8N4+Ao+O871WB33FWz80ZrpV1XywPUrjMm",
+	"DBPykicifsnsFFgKxvAJMMPnhs2m825wHQbvpAUteeJafBD6DOhL0GzMRQILpEVcawGGScVisFwkROPv",
+	"yr5VuYzvn7zfFTN5NK14ZKw0s1NhGI8ilUtL9Hzg80Tx+FypE64n8LCrOlLxHJc2wa6ROC5pCv2s8iiC",
+	"zBqi81yp91zOPfOZu6XzdPRviGwrtUqxlMt5QbIJGZcxk8pOhZywGTcsVhKOPAcwntspSOtpMWysVeom",
+	"PUoESMt4HGswpi+VrhYEUi6SkClddsPUuLFWIYt4CmzMjS0mKoZLngnGk0TNDNsyADh3fXn25vj1+zch",
+	"6wf/J1eWGyJYcwssEamwph9sd9kfU5HAKqK5xqa0sjaBOGScRUpriGxfXgCtF5dmBhpidrB3yKxSXXau",
+	"54xPuJCMj5HCM7B63jmmzwYiJWODCmkKPPaqrXbHsm77Y6oSKB5kVrEZF5aNYKyQND3HuafuQsYtS4Ab",
+	"y3a7azVbKqRI8zQ42g0LLSekhQkQl16HwSeJ86C0+BseQDrfC2NwFEqzmVZywiINMS4CT5DhrwvSaa6O",
+	"4/gcePoe0hHomv7NtMpAW+F0c0qXB8RMfsQnICd2Wh9zodnD4natEpJ6kDg5fwY8ToUMkNzLIAzGQnIZ",
+	"QfC5pQELPB2IuG3bqC/En+WNYZPEJglVD8pLYxj8wqOLPFse6Yh+b+87LK4a8Tcsc9YvcwvEimOlU24d",
+	"Fzw7CJaZIgwiDbTmAyvSlqY+SXFVZ+5NWsyNVSloT/qyZlQzSbxdaOiWaY+5SOaDUTk1LZsS3cv6AcpA",
+	"P0Ae6wdjnhjoByHjhn3KjOVmygygeIlV/ZRoonWapyrXD0KI8Nu672pg+aSVIIdwWi4Yy23L+v0m1Uyy",
+	"S57kYI5YBjIWchIylOIELGo+px+7hap1/Tv9WN7FZlOQjFgF4hb6F2ShYt3mDHvyF5muIL5NOl5NuZzA",
+	"h4TLlSqB51YN8myiedwyAScwtiyXEbXjB6JSYZsDGSmVAJctLLHQmjA4HaN5sapPDDMZRA4ViZgJt7kj",
+	"HsVNBD8rCSw3rfMWBlnC5aBY1HVKFqeAHtAqHmQ8uhiA5KME4m8e8sLiVRS1rodKUy7jVyi5y0uBczfI",
+	"lPA4X1hIzU0DOxcpfAREkWgIkM51nXKt+dwpcatFNBC0dYyF20uXOXCZVuLXwryo8U9zus6AJx65GBJS",
+	"VhkZOA9DtnUOWnNUfSGtaJRrjTjn1cm7bUb4BlgCEx7N2dA/QShFJTHe4x56/+qDx3zbL4knCP1Aimwi",
+	"AWKUwaGGiVBySHiRGjxiw0miRjyh3xxYhLgvEe+IiVSawIucM2WnoJ2g053MNYVD88JGGEkYpmFcsONt",
+	"BOkjjng0Z+VcdNlrGPM8sYy0Xbs0jfJ4Ai2T/l5JO03mzF1HsYlVknBtqlb3eq0bTolxeq2bj5IGZVT6",
+	"PjMNESqtAiu1j0klMehqZC+Lqb1BQxRyu2CTIIh1i1vaJV12bFmqEMHtvWDRlGseof0bouWEIEyrpPYz",
+	"9gtXHLVvcBSkcw2xMLhe3OI2ERwF//rzX/3+Va/X6fevdt/2+1fP3+LHw7efv/TC3b0X1//Vpm3gUkSO",
+	"ykWi3+AVdgFkaYJkKaRKEw4e50my0VKneWLF30rC/c18NeHrWz9xwsgTwcnKWBDo7h1MJarJjXV2wi2O",
+	"bnnaXyUqj1lxvZrmIZ8ZIrNErDNc/0mUtaLUTIuU6/nAyfxyNx/cda8TXrLjPz76z4bNhJ26/kL266sP",
+	"C79PoqxBR246aIh0doOw/LznPs+g+p0+4+8R70QgreYJXYJ88Wv5VPEZnzK86oVnHaNyOy2+SKXtdOlq",
+	"+w/YFh/Xns9N0X9tAAfUO6pCooBaMYJXPe2umPQbd+Kv05kaeOyX0rRuV3GxSC9ZmhuLljoTMkryGBz6",
+	"aCw3OcmKnfj/13Vstc0WcEKd+zfRD93WvfVl23bq90yE8y07ayuys4lpYwh9Cez85GPFCEQfNqwcdNQI",
+	"RxAoiAhWwLUVSAfN55UoOVLZfBBFNehU4zgyXtt3s1vvW02L/NvUbJuNXZgQfjxtILWAfC22QpIMnEHe",
+	"BKg38hZ5oCAeiGygEVbf9vEFaHUXQGlDazzJjS2N8SVCF/FSvevXpRS9dOqKnHkSZiWsMe0K7AafwqsC",
+	"kOJlHNGik6GEPrvPnr447B0+e7777Z6H05kEzSoj4ka/Q12t39JMfPd6CQA2EN3hMx73Xjx91untj3Y7",
+	"BwDPO4fPnj3rwItdPop7+weHsLvWXVHIatXk+/mZB4mrn3JXWsBBJOSEJXwESZc1PQZvNUDIPvA5aqj/",
+	"q3L2qwrZG2lBZ1osDqtxWyslowGPkkHsVN8gN6AHaPvn5va+le6aDlZuyF/baKSkHIg4AWJplds22C/V",
+	"7Rxl8WhQ8JuMZyK20wF5r7/NoYetCnMxsFMNZqqS+Jubq1sNLYIwGiQ5H0Roo1gzyEAPUkH3btY6Pny3",
+	"k5ryq4G35zcngx5yzg03CNft7RpASDS/A6esby5RvCLmdpT4M5Y7ooWMwTvkqIK6Fex+riyiK78azO+9",
+	"XXbMYpWPEmAjiHhuoHSturMa47UWy7jBndI+O2Bbh3t7+/vP93r7z148PXj+/OmL3ovtBqGuyYpSmSM8",
+	"KAk1KtcRrJjHpq78GLL3ITsJ2T/xH/7Z/+fJKo1irNJAS4Vq5Y44v13Bf7RK8wkwkBMhYVHDj1RiQzbi",
+	"8QR0yDIYjRJoJRpkTK695Q7+gQARtyRmFYsFT0KyHlVuGZnCgDo2U9o2twvI9xDjT6a2k6okyc1FZ7+3",
+	"e7Dfzd2ydoW6yYmxrI4SbuyAfJgebm1wsPGS9ZzXQ8IlaOYfjDec91TFYjwXcjJY4YN/k2Z2zmZ0Gomw",
+	"mfyyaFXkMgbNZnzeOt8L/pR2ZLbCTwJXdtDAMnd2upNxY2ZKx22GaSxI9uh6l5EbGnnAeRJqZ3//aypi",
+	"54VZNqqVSlZhVeSgFmXx6gPxVoG4HBkFszY47tn+88PNBun9KV9lKtzOGdOtlFgcm9L7opARcdFCZhRZ",
+	"pB62CNJyIm6KUt2c38xRscw0mVYp2Cnk5o7xE/kzlExwSowdWHUBst2v0cG72Nmbj+eM7vpKJlp0oGy+",
+	"dqvWrHQUoAXkPldG0MvC+V86BspLTAPxpp2C0P4624LupMvqLpTt5mq6DtpHRof0m+IaDXTiEBOGcL0P",
+	"Mi0iaDy/egdct15v8yTp8CgCY759xQxEuRZ2fhzHfs2adjvISM+p52N75v0byxwssj+mwkIijMV2V3C5",
+	"uOQWToS8WOELScz73OY8Oc7ttP2Wyyz6AKBX9NHmoNnodJZHVlyiwOcmAxlDHJI2pd9ioIPYJp+4B9Y4",
+	"n1pG124C8nkK0jLcNxfxwZgswIzPJyHLtMKPi9oHL7ZRQfZdGaqxuClykdDhGfCUibhQ3wrN9JuPmJvH",
+	"yk27uBRjv2WsOm+uQRo3Y+t8SR8tty1Wau0YGG9g7sHyNH0sksQw0mqzKbdMWJYCN7lGrUG7FQUyMWRZ",
+	"d1o8FpDEhmWgaTVg+ZiutBZbyPldlR3QKbUjo+EB/razWA/KBxS6sfkhb+PYuLVZKYFQnWu5xX2TgSzi",
+	"y6q7DeOWAY+mzBAz3uVI3SEvAXU+WWVEIdsWZ2WS5QZCRJLa++FxAcsF96EfmyB5Qm4SbGmRtjjRCuvI",
+	"Rxwg7mV7B2yqck1UuQkxt+rSb5xV+OGm3LVxDzMtLNxrF6V43EvjIkm82n9gwaPuv2be7qz/+S2xVCzM",
+	"RW7WiY5keM/9ifBUfJepuoC5yXjUtt/D/B41VsItyGg+ODz8DoP2nafA5XfoPRXGB+8/dMdKCqt0tWvd",
+	"rrm/cshhoDIr0iIkt/08+DsMjTaD78pTDQq+E2fZqVb5ZJq1eafLPTgrI8DZCOwMQNa337uiRFmeDFJ3",
+	"Hji4r21uoZdqv9vAXGw+e59gYrGnVZ2UK+T8KVNgF5ChaSpjNWNbzxlua9tf1anr5mEGuBKD3mEf94rM",
+	"qPHvIL1uUN9ViTVJ+C5a7HqNXfuHsNNXlY/GB0mcjoOjP9d3WgZZXIdfmgHEhYe44T9a4QZcNrk/Lwbr",
+	"HFfZXbOpMuBPexhPZnxuyhQ0YSvnM4W6Vk4pl131mlwoX5FjcudJIW1+hjKfb2HwkgFe8YPuLmQTjHIj",
+	"JBjjbjIuPmnENbD//fH098JVi7PRzH/qy9oD0nstnMeOSzaki0PmiH7JRgp/1+A8zwztW+RNJWEDPqGB",
+	"vXf5gsQrG2eqfS6mpXi61R3tpsfClW0ffdNVVbloR1VgtDCsFjHW4siqk7Xsm2xfuSZtTSoaaVg3ubpc",
+	"+208815dwrlaG/Z1U4LLV7Byvck2qk5/a58ML7ZqTI5OJQ2zU26ZBptryaQqfGe1aNPT31oD/z4kbUr0",
+	"2Lsvo0bYP/PBJpRhl/H5pN7+WANQLDD5L8fiCuLB3tNeOiq/7U6qz09rn3d79Qu9xpXmJfzWNogz4PFZ",
+	"edzwM8VlIkOuDUBczIMECrakzApcO6WfGObiSVC7x5SBGqlMQIyLiPeR03hLQ6R0DDE5WLdXRKU3MwCX",
+	"2TLiSQLYI95SeNNc+4kwFgdjthed4uSlDhnlEYa4XYfMZxG2x4KulLKF2MtNZXDTSMhqt7tlROiNe+Da",
+	"ef1xJ+uWyZkLyGppDq9aoi1IyfuzW25YP9jr7T3t9F509nfZ7tOj3b2jp3vd54eHBy96h/t77H/2er0e",
+	"+3T+asXp6Xwj42th8FcBPrg8otpR20eKzPAnCkZExXHXQmjH+fkH9gted+gAhcMnbrqMbhxibkC7+A9C",
+	"GpIdf3jHLoCCAct4gMBn+xKjYYPVIKbWZi5/WMixahfTIrqgOugvkNBruIQEFwW7pSl3h54IpLFlc7Sz",
+	"g2i6iCqJVLpzuUekjuZ96U9qtob+Az08DH1wxnDncm+43WWnEly8M48sHQIjJjoiOiYgQSNyYL+q4oTC",
+	"8uQCd5y+BIHKzWXUux5QuRUtWcqDJ1jFLTC4BD0v8e2EC2msS5EfiwS6fdmXf/jTBf8bAheurU/Cr06j",
+	"snyUCDOFmNIT2VYMlyozO3ExVx2eiR2VgcSZmacJE7IvJ8JO8xFNkJ+snVhFZjtkwrJYgWFGMSVZlutM",
+	"GThCejrsDRGNjTo0FUOUcO0ReR28mkX0ameKmSnPKAypiWT7krGtg14vZAe9g5B1u93tFeCW6j9ww4b9",
+	"DcBdPxjSUmDzTURcQ9DDL30HuvrBEes3wFo/uB52GfLj8I3DyA65FmUciC26OCvDAoAMSwvFb3De1CpO",
+	"+sqYfxQaB4YM2xoWcjMM2bCyl4YhUj5sM6WG28RjLg8Vu7DzogtciCLBER9lW8PqaNY32QgSxk6rwHH8",
+	"5uNy8OOqsNWhWyYa/Zmvp1JQ4Aw3H55XMMEFQGYYXFmXlYz7OYVshHSWCiYkQMeQILON9gcSmiVcSL/2",
+	"ptJJF7Udh05TocjFFZrVtIkLp6Egdh+NQTFf2PKYiwR5JVKxL1rg5bKM0tGICtxRLR3pllEhtbQQWgSj",
+	"mAbUuDT32DhSV8IVDQZspzRWi+Izjm8WwyNdcoqPfDwqJ2/KDRuRoxH/WFVojZZ4x5Ap6eaOkzoBHxtJ",
+	"iQyu0yZmHpbsPHMIfSFB9mgpQ7YtCdbxVZHbNmSKFoAnqIxqWW7bYZH2isLmZrQfDLvsbCmBdavMzPFS",
+	"QMmy2/UEHWKIg17vNurAsLxYXFRyNCMuSK9DDCjKHYVbNvxw+vGc7VBG5s4XEV/v1G4d+qCXL/0qjRqV",
+	"SLfbvR76k2EkvejPZ4+zVGHrgtI73vM52+vtPXPxAS4/ktLJG02jInL2U6XzX528Y8aKJMEufLUBQ8lh",
+	"nvwtVdvFmqnMSoKT3DzDnahTxKEVkbV4b13rDvvB6W+L0/fEMNwvmOHzlzW6qsxnJAyuMhIMXrp1QjbK",
+	"HV/S09yfnh9/ePfEkOAQfkDifqEkGHdLlQlDNJQpdiSANYq81c229p/1ttmUX1LrqZveVyfYxxSSjKos",
+	"IX1oPzkemIBtRH8wyy/AsGEGWqh4yLZ2pyHbn4Zsdw//xCHbj0P2PN4m8KCiPAWJeqjkLhymcSmB2FPb",
+	"DIWVSvPKrMabrkVD+OMSIqu0izpxc+PAeycRF6XabW63iIy83twaNjMlUK+7QiTdetioV+nYC1HsHw+d",
+	"guNJPfCaEIxX/r6+Dy4TPhJZHxSxyPdU2crXGTrCzd3XSoIrHtlkTmnyxHXF2JEIIb0f6tP5284LtmU1",
+	"FwnyJPJTyHhxElM8ExZVtfwDhEcYmIhnELME+zC51mrCLUIahupj2wE2h8ccsi0LOhnkwK0a89JUhWQz",
+	"ki7irSlzhGg+SRGpGIUwBuYKJWyHTNbLAfDlvDq29YmshA7+t/s2ZPj/87f09fAt0kqtI9MMfcLd0KUT",
+	"qmoLxrmuAFiBD6l0F+0z+ACO1HHTSlB3sHfoNVGtuNHwiDUDoXIUllECfrfEh7b6wcdEzZDQWM3kf+sH",
+	"2yQQCE6IGcoupFqEjSU0dxVUwiWU5hUsAm7GxolSMcXAtNZ+opVVY2Iub8qg9e+Z1o3ex4XV1UrEk8S7",
+	"rBbZmKAx6lkcLdtyMrUTC4P/dzKt4oxHF6HT/KReKaUB7yZcU9PRaCYlIgLpshd9QbvjjEdTYHvdXhAG",
+	"uU68zYSWzWw263K63FV6suOfNTsn7169+f3jm85et9ed2jQh61lY535ss5zIRuCZ2A7C4BK0cabXbrfX",
+	"7eGz3lYIjoL9bq+77zLoXQia3wwdhug4caCtcbHW3wpPcXXLTq0W4PXnMMiUaT12zRBOO+FEM3Mh187r",
+	"UGQsxI603ufnJ6gHbAH+HJUlZznNLizKrpKRi7rGNt19KNULxXBs5dGMFEoNq51TLNZ68604Oduik4qE",
+	"S9wuhblwP1NltLoJyjqdlF/56ewY8Te4jk1KDqvtUvci2ukHVZVEc0P3v7P3v2z3A1/jrTbCC8jI+1pK",
+	"/bs4OHKxk+CrVDkvAxj7i4rntyog1vSbrMg1dqp27NFksUY/UgryisI4zduszmGxqORer3dnBddOf2ur",
+	"tvZaSXC2abGNLoI2h9noMOzAkdPWS0n2Tq0QJj2ye/MjjZMNeujg5ofKepH4wO7+zQ8sFnTE5/YOb35u",
+	"scDidRg83WQimkU36140Umo1/9mfn1FvmTxNuZ4Xuc7ASvGxfIKKMHAVXT5jU159xvWk9Xa9R20hcvYZ",
+	"CM4nVtWYqZ2y1H0OjVNROstrHI22C3x5vPv1Ir82ILi1NtMDy1F1hN1ewrOe6v6wUvNTCoFj1xpj3SwM",
+	"JYxw+Q9tmXD4e92arIC7K18qpA+8bnK5a7DB5Q+rrX1Cx+YK+0G074/JQG6y1rFOGLRWz/gVyFdXKyLt",
+	"sWLNJEADoSpF2eSSmguAEG8Dyy6kiFF2E0uAX5KToN1/S9zZ7r+lpKmCPBftUZS3/isHPa/qW9dyqoJ1",
+	"ha0/f0fd+X305k/C77+CXc/s32BVLStZ4o1W8Tkh690ZWl8pQWjkvi47+kaG3CgarhaYthgH18qplQ+g",
+	"nJCQ/K7GsrHQxn6D/v0x2QuXldUXZc1GTJq3btTvfCnLuy7szG0bbM1ufDSGfrLteKVR8y36KWw7/C98",
+	"FPGKFz7UCw5v/t6Huir0vjqeW+XLP9ynB+s3gKzMEGScPE/CdNlxzaXDE0QJc+Y99OS29j95aitPlAZ/",
+	"0kOI1xY1Jhrlp+loaxkGu6aOc6s++fJkj7L6U8mqW2CGK8yqJV6j8b0o+GTKO3TmchtNW6vTZMb7b0Uy",
+	"LwqQv2Rw5fL4y5LkxvJ5u4w0BYKEianxeCW7v8aeHremn5jdaYU3crt5di+qCt2n2j+jIAVGGSGGbZ2e",
+	"vt+uDhNKfK2BR1MfPuVTy8lz/x23hzdFyaVHYfkZhaW2vKsFxTHaQyGkE7AVQJpoNXNnepRP/j0EwbX+",
+	"CJN+VlF4I2+Hkrw0PBRIKo6piY/prJoXRtHC4TcdX5M7fM62oilEFxAz9xqb7fWCU8dOcpUEPCKnn1wC",
+	"NgZOXgIeAjfVXk6xxZMEP3QSnf/o4Mm1/oidfmZxuQ10som5Tyl5T/tCQxpM8boBilcPi1cMGJ6Cq8eK",
+	"3FEwOJtxZ30XbyPw3H2D6EjGqYd6pfM2OThPTPADnEf5dzdS7DMJ8iP3fz33n598XMv4iTB2MSBwzUFT",
+	"nXefmMLvs3gY03bCdDeIZKPjJd/VhodLfgyPTPa1x1T3cshQ8/yn6hI6VnVskbTcrlvVJZjaW9uqrOGq",
+	"1CvFllLicHUDG0Gi5IQuUvYKJRmPcltkwG67DbrUToTwaw8VychPyrfkFnGbeAsqMtWgZ1k80rJIwD2F",
+	"ci1XIfghwiGRrPgxHvIHk2lcFXaumOfH1VuHBslTuF9vLKU7LL2mpSk+jo47iIbcJAC6CDrEq49xz/8x",
+	"GO/nEnEnV5vFeTYzYe9T2n8Vl4vWkcsEaURH4w+14OjQFzRw5k+ZmTejN7eXOqMvz12mZrMt1wQzVmVs",
+	"pvSFr0W0qF4M2A+Niln3KzuL9b5uEqUylWZprmqltf6jYeoZLiGrreFadrdKP0SO1BlkCY/WZUlV7Oyo",
+	"eWKOyMUWuoT7sMg/LYoKnJ+fkPzM2ZTXcqC8F3rGXXqsbGVxHPQdZxA1Xo+/MmLIKua7Dyv0XsuZeGJu",
+	"8zbzx7yfx01wc6WAXLeJI51SuNe7R1z6OZV4WfCRuNoMaBcSNHRVZ2s1JL38p0Lm1qVGUAHUsdLMFT/t",
+	"srdVHRJXsL5MZ/UlKSlFNfGv9Qj9S5KEvKTsdsd5LiWeUZw6K3UV22rNgw+LJPjWDPhtZiChCgG01VKl",
+	"1pdFFTe2O10bpO/e0rDkGmgLonckN+LniyJsu9MgDPbxz+4e/cXb9vHP87il4tmDxNm7kd2wW1evoSjK",
+	"3bpRPrqfvjEInxWMdU9eKJ8W7l7yer/hduAlK131Ylm21aylQScGGURlJY3cQHFvWUWjqqHhCmhsL4up",
+	"G6Mr4XF3MGDFa3MLSzq91etzUyFFijqgt1zEeBEVuI4fIcEjJNhQn3wi/melAKxGBM0aPA9iJvgqZOWb",
+	"5atDv0XOOf1t4ejbFfxxZQ2qbbylzs/LqsbPTMiVGuLMv7jtrlTE+tfpF4pCf9Nr9deJaK3Qa1tl7rpS",
+	"aZD6qFoeVcvtVEslOat1y2LJsvuq0UI9VFaF86R5Z5LTA6PB/3CxOR5F1MN1qAiUHCsduUicxgu1/EFY",
+	"EeCD3ChMwYlUKq1QTq6umlWr6qoVlWuq6aD58YXQXfAplU8K2WwqoqrhstSaq0kUNguttdRUoB6obvU9",
+	"1VMoO/ihDuEetcWPWI7BvYDYc2Obqlh/GF7VIaHTblfbk4o8FwvsTqNXlRa5x7PoV2UH30kMaGxryong",
+	"jD0y+8PXHlk4b8ZlqDP7LeqM4O0vXf1XRLyO7yMuu+y4iP7g1m8OaibrESJ+k/DvcqX6xturKpOUQvKD",
+	"VyV59Cl9Reb0Cm68ocLIefFigpV50F+TAO06vzkwj+5rD21qj8mjNyc8SEieU7qbBeSVgVs0np+ztEMx",
+	"86u0ndlJy3dCrFJ4Z5BSzBsv3wJUW3oyj0dQvbDZF1X1r3govIalbkStNwKmqU3ULj6FhbQKqplGGeF1",
+	"KtG/zOJ+0MOqN0T9EFD6rJy8RzT9g6p0VnJni2ZvhdLHcUwv4Cpz3YsgzzKYtFXuKuBRk7tlseFxfO8y",
+	"c1zv4zuCbj/INdDb6TEzFdmjfDygfBzH8Q3CUW1LX/xLe25KFOBFTLRf09BLg8sQYKcIzv0l3H6YAVf0",
+	"vfXsuOKeh0MrBbduhlmag30E3l95mFvjQnMf6Lt649RtIDgNQl+2d1qmYNUrQ5taEhe3U+NfVTS1Njva",
+	"2fnH6cfzow+nZ+c7l3vdpXLhyy9CIieun4vllDLJJ7BQZ5aOTv2QndNouWiTf9DZDB4OCl1xcGPOTHD9",
+	"+fr/BQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
