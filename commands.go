@@ -24,6 +24,10 @@ type CommandRule struct {
 	Command string
 	// Allowed is true for a @dangerous command re-allowed on purpose.
 	Allowed bool
+	// Container is true for a command Redis 7 splits into subcommands
+	// (CONFIG GET, CLIENT KILL): Redis's NOPERM names the subcommand then,
+	// 'config|get'.
+	Container bool
 	// Subcommands, for a refused container command (CLIENT, ACL), are the
 	// subcommands that stay allowed, upper case.
 	Subcommands []string
@@ -35,10 +39,10 @@ type CommandRule struct {
 // CommandPolicy is the table, in the order the README shows it. Refused
 // commands come first.
 var CommandPolicy = []CommandRule{
-	{Command: "CONFIG", Why: "reads or changes the server's configuration (files, persistence, limits)"},
-	{Command: "ACL", Subcommands: []string{"WHOAMI"}, Why: "reads or changes the server's users, including devapi's own"},
+	{Command: "CONFIG", Container: true, Why: "reads or changes the server's configuration (files, persistence, limits)"},
+	{Command: "ACL", Container: true, Subcommands: []string{"WHOAMI"}, Why: "reads or changes the server's users, including devapi's own"},
 	{Command: "DEBUG", Why: "crashes, stalls or reloads the server"},
-	{Command: "MODULE", Why: "loads code from the host into the server"},
+	{Command: "MODULE", Container: true, Why: "loads code from the host into the server"},
 	{Command: "SHUTDOWN", Why: "stops the server"},
 	{Command: "REPLICAOF", Why: "turns the server into a replica of another, dropping its data"},
 	{Command: "SLAVEOF", Why: "old name of REPLICAOF"},
@@ -48,15 +52,15 @@ var CommandPolicy = []CommandRule{
 	{Command: "FAILOVER", Why: "hands the server's role to a replica"},
 	{Command: "MIGRATE", Why: "writes keys into any other Redis the host can reach"},
 	{Command: "RESTORE-ASKING", Why: "cluster-only RESTORE"},
-	{Command: "CLIENT", Subcommands: []string{"SETNAME", "GETNAME", "ID", "INFO", "TRACKING", "TRACKINGINFO", "REPLY", "CACHING", "GETREDIR", "SETINFO", "HELP"},
+	{Command: "CLIENT", Container: true, Subcommands: []string{"SETNAME", "GETNAME", "ID", "INFO", "TRACKING", "TRACKINGINFO", "REPLY", "CACHING", "GETREDIR", "SETINFO", "HELP"},
 		Why: "PAUSE, UNPAUSE, KILL, LIST, UNBLOCK, NO-EVICT and NO-TOUCH stall, see or cut other clients, devapi's among them; what clients send on connect stays"},
 	{Command: "MONITOR", Why: "every command of every client, devapi's password changes among them"},
 	{Command: "SAVE", Why: "blocks the server while it writes to the host's disk"},
 	{Command: "BGSAVE", Why: "forks the server and writes to the host's disk"},
 	{Command: "BGREWRITEAOF", Why: "forks the server and rewrites its files"},
-	{Command: "LATENCY", Why: "server-wide diagnostics, kept across tenants"},
-	{Command: "SLOWLOG", Why: "server-wide log of commands with their arguments, kept across tenants"},
-	{Command: "CLUSTER", Why: "cluster administration"},
+	{Command: "LATENCY", Container: true, Why: "server-wide diagnostics, kept across tenants"},
+	{Command: "SLOWLOG", Container: true, Why: "server-wide log of commands with their arguments, kept across tenants"},
+	{Command: "CLUSTER", Container: true, Why: "cluster administration"},
 	{Command: "SWAPDB", Why: "server-wide logical database swap (refused by Upstash)"},
 	{Command: "PFDEBUG", Why: "internal HyperLogLog debugging"},
 	{Command: "PFSELFTEST", Why: "internal self-test that stalls the server"},
@@ -95,7 +99,7 @@ func CommandRefused(args []string) string {
 		return ""
 	}
 	shown := strings.ToLower(name)
-	if r.Subcommands != nil {
+	if r.Container {
 		if len(args) < 2 {
 			// Redis answers the arity error before the ACL check.
 			return ""

@@ -16,7 +16,9 @@ func TestCommandRefused(t *testing.T) {
 		want string
 	}{
 		{[]string{"GET", "k"}, ""},
-		{[]string{"config", "get", "*"}, "NOPERM this user has no permissions to run the 'config' command"},
+		{[]string{"config", "get", "*"}, "NOPERM this user has no permissions to run the 'config|get' command"},
+		{[]string{"SLOWLOG", "get"}, "NOPERM this user has no permissions to run the 'slowlog|get' command"},
+		{[]string{"CONFIG"}, ""},
 		{[]string{"CLIENT", "kill", "ID", "1"}, "NOPERM this user has no permissions to run the 'client|kill' command"},
 		{[]string{"client", "PAUSE", "30000"}, "NOPERM this user has no permissions to run the 'client|pause' command"},
 		{[]string{"CLIENT", "SETNAME", "x"}, ""},
