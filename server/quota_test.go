@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -75,7 +76,17 @@ func newLimitServer(t *testing.T, configure func(*server.Config)) *limitServer {
 	plane := embeddedplane.New(devapi.PlaneConfig{Host: "127.0.0.1"})
 	t.Cleanup(func() { _ = plane.Close() })
 	clock := &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
-	cfg := server.Config{Store: store, Plane: plane, Ports: limitPorts, Now: clock.Now}
+	logs := &strings.Builder{}
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			logMu.Lock()
+			t.Logf("server log:\n%s", logs)
+			logMu.Unlock()
+		}
+	})
+	cfg := server.Config{Store: store, Plane: plane, Ports: limitPorts, Now: clock.Now, Logger: logger}
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -86,6 +97,18 @@ func newLimitServer(t *testing.T, configure func(*server.Config)) *limitServer {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &limitServer{url: hs.URL + "/v2", srv: srv, store: store, plane: plane, clock: clock}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // reply is an HTTP reply, read whole.
