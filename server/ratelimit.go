@@ -39,8 +39,8 @@ var (
 	defaultAccountRequests = RateLimit{PerSecond: 1000, Burst: 2000}
 )
 
-// maxBuckets bounds the buckets one limiter keeps: about 130 bytes each, so
-// 10,000 keys are about 1.3 MB whatever a flood of addresses or emails sends.
+// maxBuckets bounds the buckets one limiter keeps: about 110 bytes each, so
+// 10,000 keys are about 1.1 MB whatever a flood of addresses or emails sends.
 const maxBuckets = 10_000
 
 // resolve returns l with defaults filled in, or ok false when it is off.
