@@ -106,10 +106,12 @@ func newStrictStack(tb testing.TB) *strictStack {
 
 // strictPorts is where a strictStack's databases listen, in blocks of
 // strictPortBlock, one per process: fuzz workers are processes, each with
-// its own stack, and tests of other packages may run at the same time.
+// its own stack, and tests of other packages may run at the same time. No
+// other test of the module uses this range (cmd/devapi's use 29000-29999,
+// devapitest's 31000-31999).
 const (
-	strictPortMin   = 29000
-	strictPortMax   = 29999
+	strictPortMin   = 30000
+	strictPortMax   = 30999
 	strictPortBlock = 100
 )
 
