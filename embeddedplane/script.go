@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -493,15 +494,24 @@ func (s *scripts) eval(c *server.Peer, cmd string, args []string) {
 		c.WriteError(busyError)
 		return
 	}
-	rep := s.execute(ctx, stop, c, sha, proto, keys, argv, readOnly)
+	goal := heapGoal()
+	rep, overMemory := s.execute(ctx, stop, c, sha, proto, keys, argv, readOnly)
 	s.release(run)
+	if overMemory || heapGoal() > goal+bigScriptHeap {
+		// A collection during the script saw its values live and set the
+		// collector's next goal from them: the process could grow by that
+		// much garbage again, whoever allocates, before collecting. Collect
+		// now, and give the memory back.
+		debug.FreeOSMemory()
+	}
 	// The answer is written with the gate open: a client that reads slowly
 	// holds up only itself.
 	rep.write(c)
 }
 
-// execute runs one script with the gate held and returns its answer.
-func (s *scripts) execute(parent context.Context, stop context.CancelCauseFunc, c *server.Peer, sha string, proto *lua.FunctionProto, keys, argv []string, readOnly bool) reply {
+// execute runs one script with the gate held and returns its answer, and
+// whether the memory watchdog stopped it.
+func (s *scripts) execute(parent context.Context, stop context.CancelCauseFunc, c *server.Peer, sha string, proto *lua.FunctionProto, keys, argv []string, readOnly bool) (reply, bool) {
 	ctx, cancel := context.WithTimeoutCause(parent, s.cfg.timeLimit, context.DeadlineExceeded)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -526,16 +536,16 @@ func (s *scripts) execute(parent context.Context, stop context.CancelCauseFunc, 
 	L.Push(fn)
 	err := L.PCall(0, 1, nil)
 	if cause := context.Cause(ctx); cause != nil {
-		return errorReply(s.stopped(cause), sha, errLine(err))
+		return errorReply(s.stopped(cause), sha, errLine(err)), errors.Is(cause, errOverMemory)
 	}
 	if err != nil {
-		return scriptError(err, sha)
+		return scriptError(err, sha), false
 	}
 	rep, msg := toReply(L.Get(-1), 0)
 	if msg != "" {
-		return errorReply(msg, sha, 0)
+		return errorReply(msg, sha, 0), false
 	}
-	return rep
+	return rep, false
 }
 
 // stopped is the answer for a script stopped for cause.
@@ -600,6 +610,17 @@ func (s *scripts) watch(stop context.CancelCauseFunc, done <-chan struct{}) {
 		}
 		next = max(base+limit, live+limit/4)
 	}
+}
+
+// bigScriptHeap is how far a script may raise the collector's heap goal
+// before run collects after it.
+const bigScriptHeap = 64 << 20
+
+// heapGoal is the heap size at which the next collection starts.
+func heapGoal() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(sample)
+	return heapValue(sample[0])
 }
 
 func heapValue(s metrics.Sample) uint64 {
