@@ -36,7 +36,7 @@ type PlaneDatabase struct {
 
 // PlaneStatus is what a data plane reports about one database.
 type PlaneStatus struct {
-	State            string // PlaneRunning or PlaneStopped
+	State            string // PlaneRunning, PlaneRestarting or PlaneStopped
 	Generation       int64  // generation of the password now accepted
 	Addr             string // host:port the Redis listens on
 	Keys             int64  // keys in all logical databases
@@ -47,7 +47,15 @@ type PlaneStatus struct {
 
 // States a PlaneStatus reports.
 const (
+	// PlaneRunning: the database's Redis serves clients.
 	PlaneRunning = "running"
+	// PlaneRestarting: its Redis died and the plane is starting it again,
+	// on its own (with back-off after repeated crashes), with the password
+	// of the generation it holds and the data it persisted.
+	PlaneRestarting = "restarting"
+	// PlaneStopped: it does not serve clients and the plane is not
+	// starting it again by itself (a listener it could not reopen, a
+	// server that does not answer): the next Serve tries.
 	PlaneStopped = "stopped"
 )
 
@@ -100,6 +108,20 @@ type Plane interface {
 	Restore(ctx context.Context, id string, keys iter.Seq2[SnapshotKey, error]) error
 	// Close stops serving. Data a plane persists stays for the next start.
 	Close() error
+}
+
+// A Retirer is a Plane that persists databases and can set one's data
+// aside instead of deleting it. Reconciliation retires, rather than
+// removes, what the plane holds for databases the store does not have: a
+// store that is new, emptied or older than the plane is no licence to
+// delete data.
+type Retirer interface {
+	Plane
+	// Retire stops the database's Redis, frees its port and moves its data
+	// out of the plane, to a folder of orphans it returns the path of
+	// (devapi orphans lists and purges them). Retiring a database the
+	// plane does not hold returns "" and no error.
+	Retire(ctx context.Context, id string) (string, error)
 }
 
 // Snapshot is the content of a database, independent of the plane that took

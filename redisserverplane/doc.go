@@ -71,8 +71,26 @@
 // the certificate of the new devapi with CONFIG SET, without a restart. A
 // process of ours that does not answer is stopped and a new one started; a
 // pidfile that names a dead or foreign process is ignored. Serve restarts a
-// process whose port or TLS setting changed, or that died; Status reports a
-// process that died as stopped.
+// process whose port or TLS setting changed.
+//
+// A supervisor goroutine, which Close stops and waits for, starts a
+// process that died (kill -9, the OOM killer, a crash) again: with the
+// password of the generation the plane holds (redis.conf) and its
+// append-only file. Our own children are seen to exit at once, adopted
+// processes within a second (they are polled through /proc). The first
+// restart comes 100 ms after the death; while processes keep dying the
+// delay doubles, up to 30 s, and starts over once one has run for a
+// minute. Each death, restart and failed restart is logged at WARN with
+// the database id. Meanwhile Status reports devapi.PlaneRestarting, and a
+// SetPassword starts the process at once, on the new password.
+//
+// Retire (devapi.Retirer) stops a database's process and moves its folder
+// to OrphansDir (default <Dir>/../orphans) as <id>-<UTC time>, instead of
+// deleting it: what reconciliation does with a database the store does not
+// have.
+//
+// The processes get an environment of their own, a PATH only: nothing of
+// devapi's (its API key, its store URL) reaches them.
 //
 // Backups (Snapshot, Restore) read and write keys with typed commands as
 // devapi-admin (package respsnapshot), not DUMP/RESTORE, so a snapshot

@@ -37,6 +37,9 @@ type Config struct {
 	Dir string
 	// Binary is the redis-server to run. Default: "redis-server" on PATH.
 	Binary string
+	// OrphansDir receives the folders of retired databases (Retire), each
+	// as <id>-<UTC time>. Default: "orphans" next to Dir.
+	OrphansDir string
 	devapi.PlaneConfig
 }
 
@@ -51,6 +54,28 @@ const (
 	stopTimeout = 10 * time.Second
 	adminUser   = "devapi-admin"
 )
+
+// Supervision: a process that dies is started again by the plane's
+// supervisor, with the password of the generation the plane holds and its
+// append-only file, after a delay that doubles from minRestartDelay up to
+// maxRestartDelay while it keeps dying, and starts over once a process has
+// run for healthyAfter.
+const (
+	// superviseEvery is how often the supervisor looks at the processes.
+	// Our own children are seen to exit at once (their Wait returned);
+	// processes adopted from an earlier devapi are not our children and
+	// are polled through /proc every adoptedEvery rounds.
+	superviseEvery  = 200 * time.Millisecond
+	adoptedEvery    = 5
+	minRestartDelay = 100 * time.Millisecond
+	maxRestartDelay = 30 * time.Second
+	healthyAfter    = time.Minute
+)
+
+// childEnv is the whole environment of the redis-server processes: a PATH,
+// and nothing of devapi's own (its API key, its store URL). redis-server
+// reads no variable.
+var childEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 // Client limits. redis-server counts every connection against maxclients,
 // devapi's own among them, and refuses the next with "ERR max number of
@@ -95,6 +120,11 @@ type Plane struct {
 	mu     sync.Mutex
 	dbs    map[string]*instance
 	closed bool
+
+	// The supervisor goroutine: stopSupervisor ends it, supervised is
+	// closed when it has returned.
+	stopSupervisor context.CancelFunc
+	supervised     chan struct{}
 }
 
 // instance is one database's redis-server. mu orders every change to it.
@@ -111,8 +141,19 @@ type instance struct {
 	proc    *os.Process   // bound to the process (a pidfd), safe to signal
 	exited  chan struct{} // closed when a process we started exits; nil when adopted
 	admin   *redis.Client // devapi-admin on the database's port; nil unless running
-	// gone: removed from the plane (Remove, Close). Whoever waited for mu
-	// looks the id up again.
+	// served: a process was started or adopted for the database and it
+	// was not removed since, so one must run: while none does (it died, or
+	// a restart failed) the supervisor starts one, and Status says
+	// PlaneRestarting.
+	served bool
+	// Restart back-off: upSince is when the process last started (zero
+	// while none runs), delay the last wait between restarts, retryAt when
+	// the supervisor tries next (zero: not scheduled).
+	upSince time.Time
+	delay   time.Duration
+	retryAt time.Time
+	// gone: removed from the plane (Remove, Retire, Close). Whoever waited
+	// for mu looks the id up again.
 	gone bool
 }
 
@@ -149,6 +190,9 @@ func Open(ctx context.Context, cfg Config) (*Plane, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("redisserverplane: %w", err)
 	}
+	if cfg.OrphansDir == "" {
+		cfg.OrphansDir = filepath.Join(filepath.Dir(cfg.Dir), "orphans")
+	}
 	p := &Plane{cfg: cfg, binary: binary, rules: devapi.ACLRules(minor), dbs: map[string]*instance{}}
 	if cfg.TLS != nil {
 		if p.certPEM, p.keyPEM, err = tlsca.ServerPEM(cfg.TLS); err != nil {
@@ -156,6 +200,9 @@ func Open(ctx context.Context, cfg Config) (*Plane, error) {
 		}
 		p.certDER = cfg.TLS.Certificates[0].Certificate[0]
 	}
+	sctx, stop := context.WithCancel(context.Background())
+	p.stopSupervisor, p.supervised = stop, make(chan struct{})
+	go p.supervise(sctx)
 	return p, nil
 }
 
@@ -317,14 +364,15 @@ func (p *Plane) SetPassword(ctx context.Context, id, password string, generation
 		return err
 	}
 	defer in.mu.Unlock()
-	if !in.running {
+	if !in.running && !in.served {
 		return devapi.Errorf(devapi.ENOTFOUND, "database %s is not served", id)
 	}
 	if generation <= in.generation {
 		return nil
 	}
-	if !in.alive() {
-		// The process died: start it again, on the new password.
+	if !in.running || !in.alive() {
+		// The process died: start it again now, on the new password,
+		// whatever the supervisor's back-off.
 		spec := in.spec
 		spec.Password, spec.Generation = password, generation
 		if err := p.stop(in); err != nil {
@@ -469,6 +517,7 @@ func (p *Plane) start(ctx context.Context, in *instance, d devapi.PlaneDatabase)
 	logStart, _ := logOut.Seek(0, io.SeekEnd)
 	cmd := exec.Command(p.binary, confPath) // the password stays in the 0600 file
 	cmd.Dir = in.dir
+	cmd.Env = childEnv
 	cmd.Stdout, cmd.Stderr = logOut, logOut
 	// Its own process group: a Ctrl-C on devapi's terminal does not reach
 	// it, devapi stops it with SHUTDOWN.
@@ -523,7 +572,13 @@ func (p *Plane) start(ctx context.Context, in *instance, d devapi.PlaneDatabase)
 		return failed(fmt.Sprintf("did not answer devapi's admin connection (%v)", err))
 	}
 	in.pid, in.proc, in.exited, in.running = cmd.Process.Pid, cmd.Process, exited, true
+	in.started()
 	return nil
+}
+
+// started records that in's process runs, started or adopted.
+func (in *instance) started() {
+	in.served, in.upSince, in.retryAt = true, time.Now(), time.Time{}
 }
 
 // adopt takes over the process a killed devapi left running for in, if its
@@ -562,6 +617,7 @@ func (p *Plane) adopt(ctx context.Context, in *instance, secret string) (bool, e
 		return false, fmt.Errorf("redisserverplane: %w", err)
 	}
 	in.admin, in.pid, in.proc, in.exited, in.running = admin, pid, proc, nil, true
+	in.started()
 	if d.TLS && !bytes.Equal(served, p.certDER) {
 		// Serve this plane's certificate: CONFIG SET of the same files
 		// reloads them, without a restart.
@@ -609,6 +665,9 @@ func (p *Plane) adminOptions(d devapi.PlaneDatabase, secret string, alsoTrust []
 		ConnMaxIdleTime: -1,
 		MaxRetries:      -1,
 		DialTimeout:     2 * time.Second,
+		// A caller's deadline (the server's PlaneTimeout) bounds a read
+		// too, so a stopped or wedged process fails a call in time.
+		ContextTimeoutEnabled: true,
 		// Longer than busy-reply-threshold (5 s): a server busy with a
 		// script answers BUSY (see adminDo) before the read times out,
 		// which would drop the connection (see adminConns).
@@ -721,24 +780,25 @@ func (p *Plane) Remove(_ context.Context, id string) error {
 }
 
 // Status implements devapi.Plane. A served database whose process died
-// reports PlaneStopped; the next Serve or SetPassword starts it again.
+// reports PlaneRestarting until the supervisor (or a Serve or SetPassword)
+// has started it again. ENOTFOUND for a database whose first start failed.
 func (p *Plane) Status(ctx context.Context, id string) (devapi.PlaneStatus, error) {
 	in, err := p.lock(id, false)
 	if err != nil {
 		return devapi.PlaneStatus{}, err
 	}
 	defer in.mu.Unlock()
-	if !in.running {
+	st := devapi.PlaneStatus{State: devapi.PlaneRestarting, Generation: in.generation, Addr: net.JoinHostPort(p.cfg.Host, strconv.Itoa(in.spec.Port))}
+	switch {
+	case !in.running && !in.served:
 		return devapi.PlaneStatus{}, devapi.Errorf(devapi.ENOTFOUND, "database %s is not served", id)
-	}
-	st := devapi.PlaneStatus{State: devapi.PlaneRunning, Generation: in.generation, Addr: in.admin.Options().Addr}
-	if !in.alive() {
-		st.State = devapi.PlaneStopped
+	case !in.running, !in.alive():
 		return st, nil
 	}
+	st.State = devapi.PlaneRunning
 	info, err := in.admin.Info(ctx, "clients", "stats", "keyspace").Result()
 	if err != nil && in.waitExit(time.Second) {
-		st.State = devapi.PlaneStopped // it died as we asked
+		st.State = devapi.PlaneRestarting // it died as we asked
 		return st, nil
 	}
 	if err != nil {
@@ -766,6 +826,59 @@ func (p *Plane) Status(ctx context.Context, id string) (devapi.PlaneStatus, erro
 	}
 	return st, nil
 }
+
+// Retire implements devapi.Retirer: it stops the database's process (one
+// a killed devapi left too) and moves its folder, append-only file and
+// all, to OrphansDir as <id>-<UTC time>, whose path it returns.
+func (p *Plane) Retire(_ context.Context, id string) (string, error) {
+	in, err := p.lock(id, true)
+	if err != nil {
+		return "", err
+	}
+	defer in.mu.Unlock()
+	forget := func() {
+		in.gone = true
+		p.mu.Lock()
+		if p.dbs[id] == in {
+			delete(p.dbs, id)
+		}
+		p.mu.Unlock()
+	}
+	if err := p.stop(in); err != nil {
+		return "", err
+	}
+	if pid := readPid(in.dir); pid > 0 && p.ownProcess(pid, in.dir) {
+		if err := terminate(pid); err != nil {
+			return "", fmt.Errorf("redisserverplane: stop redis-server %d of %s: %w", pid, id, err)
+		}
+	}
+	if _, err := os.Stat(in.dir); errors.Is(err, os.ErrNotExist) {
+		forget()
+		return "", nil
+	}
+	if err := os.MkdirAll(p.cfg.OrphansDir, 0o700); err != nil {
+		return "", fmt.Errorf("redisserverplane: retire %s: %w", id, err)
+	}
+	base := filepath.Join(p.cfg.OrphansDir, id+"-"+time.Now().UTC().Format(OrphanTimeFormat))
+	dst := base
+	for n := 2; ; n++ {
+		err := os.Rename(in.dir, dst)
+		if err == nil {
+			break
+		}
+		// A retire of the same id in the same second: a name of its own.
+		if _, serr := os.Stat(dst); serr != nil || n > 100 {
+			return "", fmt.Errorf("redisserverplane: retire %s: %w", id, err)
+		}
+		dst = fmt.Sprintf("%s.%d", base, n)
+	}
+	forget()
+	return dst, nil
+}
+
+// OrphanTimeFormat is the time in the name of a retired database's folder,
+// <id>-<time>, in UTC.
+const OrphanTimeFormat = "20060102T150405Z"
 
 // Databases implements devapi.Plane: every database folder under Dir.
 func (p *Plane) Databases(context.Context) ([]string, error) {
@@ -799,6 +912,10 @@ func (p *Plane) Close() error {
 	}
 	p.dbs = map[string]*instance{}
 	p.mu.Unlock()
+	// The supervisor first, so that it starts nothing the stops below
+	// have stopped.
+	p.stopSupervisor()
+	<-p.supervised
 	errs := make([]error, len(ins))
 	var wg sync.WaitGroup
 	for i, in := range ins {
@@ -811,6 +928,93 @@ func (p *Plane) Close() error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// supervise starts again, until ctx ends, the processes of served
+// databases that died, with back-off (see schedule). A database whose lock
+// is held is left for the next round: whoever holds it (Serve,
+// SetPassword) starts a dead process itself.
+func (p *Plane) supervise(ctx context.Context) {
+	defer close(p.supervised)
+	t := time.NewTicker(superviseEvery)
+	defer t.Stop()
+	var ins []*instance
+	for round := 1; ; round++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ins = ins[:0]
+		p.mu.Lock()
+		for _, in := range p.dbs {
+			ins = append(ins, in)
+		}
+		p.mu.Unlock()
+		for _, in := range ins {
+			if ctx.Err() != nil {
+				return
+			}
+			if !in.mu.TryLock() {
+				continue
+			}
+			if !in.gone {
+				p.heal(ctx, in, round%adoptedEvery == 0)
+			}
+			in.mu.Unlock()
+		}
+		clear(ins) // keep no instance alive past its removal
+	}
+}
+
+// heal notices that in's process died, and starts a new one once its
+// back-off has passed; in.mu is held. Each death, restart and failed
+// restart is logged at WARN.
+func (p *Plane) heal(ctx context.Context, in *instance, pollAdopted bool) {
+	log := p.cfg.Logger
+	if in.running {
+		if (in.exited == nil && !pollAdopted) || in.alive() {
+			return
+		}
+		pid := in.pid
+		_ = p.stop(in) // it is gone: this lets go of its admin client
+		in.schedule(time.Now())
+		log.WarnContext(ctx, "the redis-server of a database died; restarting it",
+			slog.String("database_id", in.id), slog.Int("pid", pid), slog.Duration("in", in.delay))
+		return
+	}
+	if !in.served {
+		return // its first start failed: the next Serve tries
+	}
+	if in.retryAt.IsZero() {
+		in.schedule(time.Now()) // a restart by Serve or SetPassword failed
+	}
+	if time.Now().Before(in.retryAt) {
+		return
+	}
+	if err := p.start(ctx, in, in.spec); err != nil {
+		if ctx.Err() != nil {
+			return // the plane is closing
+		}
+		in.schedule(time.Now())
+		log.WarnContext(ctx, "cannot restart the redis-server of a database; trying again",
+			slog.String("database_id", in.id), slog.Duration("in", in.delay), slog.Any("err", err))
+		return
+	}
+	log.WarnContext(ctx, "restarted the redis-server of a database",
+		slog.String("database_id", in.id), slog.Int("pid", in.pid), slog.Int64("generation", in.generation))
+}
+
+// schedule sets when the supervisor next starts in's process: after a
+// delay that doubles from minRestartDelay to maxRestartDelay, back to the
+// start when the last process ran for healthyAfter.
+func (in *instance) schedule(now time.Time) {
+	if !in.upSince.IsZero() && now.Sub(in.upSince) >= healthyAfter {
+		in.delay = 0
+	}
+	in.upSince = time.Time{}
+	in.delay = min(max(2*in.delay, minRestartDelay), maxRestartDelay)
+	in.retryAt = now.Add(in.delay)
 }
 
 // adminSecret returns the folder's admin secret, creating it once.

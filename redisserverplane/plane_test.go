@@ -111,6 +111,7 @@ func TestAdoptsProcessOfKilledDevapi(t *testing.T) {
 	if err := first.Serve(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
+	redisserverplane.Abandon(first)
 	pid := pidOf(t, dir, "db")
 	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", d.Port), Password: "pw1"})
 	defer func() { _ = c.Close() }()

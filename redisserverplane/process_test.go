@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -86,13 +87,67 @@ func TestPidfileOfDeadProcessStartsFresh(t *testing.T) {
 	}
 }
 
-// TestCrashedProcessRestarts: a redis-server killed with SIGKILL reports
-// stopped, Serve starts it again, and acknowledged writes survive (they
-// reach the AOF file before the reply; everysec only bounds the fsync).
+// TestCrashedProcessRestarts: a redis-server killed with SIGKILL is
+// started again by the supervisor, on its password and with the
+// acknowledged writes (they reach the AOF file before the reply;
+// everysec only bounds the fsync), and the restart is logged at WARN with
+// the database id.
 func TestCrashedProcessRestarts(t *testing.T) {
 	needRedisServer(t)
 	dir := t.TempDir()
+	var log syncBuffer
+	p := open(t, dir, devapi.PlaneConfig{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	ctx := t.Context()
+	d := devapi.PlaneDatabase{ID: "db", Port: planetest.FreePort(t), Password: "pw", Generation: 1}
+	if err := p.Serve(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := connect(t, d, "pw").Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pid := pidOf(t, dir, "db")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, d, "pw")
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			st, err := p.Status(ctx, "db")
+			t.Fatalf("no PONG with the password 5s after SIGKILL; status %+v, %v\n%s", st, err, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := pidOf(t, dir, "db"); got == pid || !alive(got) {
+		t.Errorf("pid %d after the restart, was %d", got, pid)
+	}
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("key after the crash: %q, %v", v, err)
+	}
+	if st, err := p.Status(ctx, "db"); err != nil || st.State != devapi.PlaneRunning || st.Generation != 1 {
+		t.Errorf("status after the restart: %+v, %v", st, err)
+	}
+	for _, want := range []string{"level=WARN msg=\"the redis-server of a database died; restarting it\" database_id=db", "level=WARN msg=\"restarted the redis-server of a database\" database_id=db"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, log.String())
+		}
+	}
+	if err := p.SetPassword(ctx, "db", "pw2", 2); err != nil {
+		t.Fatalf("SetPassword after the restart: %v", err)
+	}
+	if v, err := connect(t, d, "pw2").Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("key with the new password: %q, %v", v, err)
+	}
+}
+
+// TestSetPasswordWhileRestarting: a SetPassword that finds the process
+// dead, before the supervisor restarted it, starts it at once on the new
+// password, and Status meanwhile says restarting.
+func TestSetPasswordWhileRestarting(t *testing.T) {
+	needRedisServer(t)
+	dir := t.TempDir()
 	p := open(t, dir, devapi.PlaneConfig{})
+	redisserverplane.Abandon(p) // no supervisor: the process stays dead
 	ctx := t.Context()
 	d := devapi.PlaneDatabase{ID: "db", Port: planetest.FreePort(t), Password: "pw", Generation: 1}
 	if err := p.Serve(ctx, d); err != nil {
@@ -106,30 +161,20 @@ func TestCrashedProcessRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := p.Status(ctx, "db")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.State == devapi.PlaneStopped {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status %+v 10s after SIGKILL, want stopped", st)
-		}
+	for alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := p.SetPassword(ctx, "db", "pw2", 2); err != nil {
-		t.Fatalf("SetPassword on the crashed database: %v", err)
+	if st, err := p.Status(ctx, "db"); err != nil || st.State != devapi.PlaneRestarting || st.Generation != 1 {
+		t.Errorf("status of the killed database: %+v, %v; want restarting, generation 1", st, err)
 	}
-	if got := pidOf(t, dir, "db"); got == pid || !alive(got) {
-		t.Errorf("pid %d after the restart, was %d", got, pid)
+	if err := p.SetPassword(ctx, "db", "pw2", 2); err != nil {
+		t.Fatalf("SetPassword on the killed database: %v", err)
 	}
 	if v, err := connect(t, d, "pw2").Get(ctx, "k").Result(); err != nil || v != "v" {
-		t.Errorf("key after the crash: %q, %v", v, err)
+		t.Errorf("key with the new password: %q, %v", v, err)
 	}
 	if st, err := p.Status(ctx, "db"); err != nil || st.State != devapi.PlaneRunning || st.Generation != 2 {
-		t.Errorf("status after the restart: %+v, %v", st, err)
+		t.Errorf("status after SetPassword: %+v, %v", st, err)
 	}
 }
 
@@ -232,6 +277,7 @@ func TestRemoveStopsProcessOfKilledDevapi(t *testing.T) {
 	if err := first.Serve(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
+	redisserverplane.Abandon(first)
 	pid := pidOf(t, dir, "db")
 	second := open(t, dir, devapi.PlaneConfig{})
 	if err := second.Remove(t.Context(), "db"); err != nil {
@@ -308,6 +354,7 @@ func TestTLSAdoptionTakesNewCertificate(t *testing.T) {
 	if err := first.Serve(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
+	redisserverplane.Abandon(first)
 	pid := pidOf(t, dir, "db")
 
 	newCfg := cfg()
@@ -326,4 +373,22 @@ func TestTLSAdoptionTakesNewCertificate(t *testing.T) {
 	if served := conn.ConnectionState().PeerCertificates[0].Raw; !bytes.Equal(served, newCfg.TLS.Certificates[0].Certificate[0]) {
 		t.Errorf("the adopted process serves the old certificate")
 	}
+}
+
+// syncBuffer collects a plane's log while its goroutines write to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

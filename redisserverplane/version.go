@@ -24,7 +24,9 @@ var versionRE = regexp.MustCompile(`\bv=(\d+)\.(\d+)\.\d+`)
 func redisMinor(ctx context.Context, binary string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "--version").Output()
+	cmd := exec.CommandContext(ctx, binary, "--version")
+	cmd.Env = childEnv
+	out, err := cmd.Output()
 	if err != nil {
 		return 0, fmt.Errorf("redisserverplane: %s --version: %w", binary, err)
 	}
