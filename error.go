@@ -13,6 +13,10 @@ const (
 	EINVALID      = "invalid"      // the request is wrong; the message says how
 	ENOTFOUND     = "not_found"    // no such thing, or not the caller's
 	EUNAUTHORIZED = "unauthorized" // missing or wrong credentials
+	// EUNAVAILABLE: the change is stored but the data plane has not taken
+	// it yet; devapi goes on applying it.
+	EUNAVAILABLE = "unavailable"
+	ENOSPACE     = "no_space" // the store's disk is full: nothing was written
 )
 
 // Error is a domain error: a code from the set above and a message that is

@@ -577,7 +577,10 @@ type Database struct {
 		VpcPeering       *bool `json:"vpcPeering,omitempty"`
 	} `json:"securityAddons,omitempty"`
 
-	// State Known values: active, suspended, passive, deleted.
+	// State Known values: active, suspended, passive, deleted. devapi also answers `restarting` (the
+	// database's Redis died and devapi is starting it again) and `unavailable` (devapi's data
+	// plane does not serve it as stored: its port was taken, its Redis does not answer, or a
+	// new password is not applied yet; devapi keeps repairing it).
 	//
 	// Example: active
 	State string `json:"state"`
@@ -821,7 +824,10 @@ type DatabaseWithCredentials struct {
 		VpcPeering       *bool `json:"vpcPeering,omitempty"`
 	} `json:"securityAddons,omitempty"`
 
-	// State Known values: active, suspended, passive, deleted.
+	// State Known values: active, suspended, passive, deleted. devapi also answers `restarting` (the
+	// database's Redis died and devapi is starting it again) and `unavailable` (devapi's data
+	// plane does not serve it as stored: its port was taken, its Redis does not answer, or a
+	// new password is not applied yet; devapi keeps repairing it).
 	//
 	// Example: active
 	State string `json:"state"`
@@ -912,6 +918,9 @@ type DatabaseID = string
 // errors as an object with an `error` member; both are valid here.
 type BadRequest = Error
 
+// InsufficientStorage defines model for InsufficientStorage.
+type InsufficientStorage = ErrorObject
+
 // InternalError An error answer. Upstash sends business errors as a bare JSON string and authentication
 // errors as an object with an `error` member; both are valid here.
 type InternalError = Error
@@ -923,6 +932,9 @@ type NotFound = Error
 // PayloadTooLarge An error answer. Upstash sends business errors as a bare JSON string and authentication
 // errors as an object with an `error` member; both are valid here.
 type PayloadTooLarge = Error
+
+// ServiceUnavailable defines model for ServiceUnavailable.
+type ServiceUnavailable = ErrorObject
 
 // TooManyRequests defines model for TooManyRequests.
 type TooManyRequests = ErrorObject
@@ -1301,7 +1313,10 @@ type ClientInterface interface {
 	// ResetPassword Reset Password
 	//
 	// Gives the database a new password and new REST tokens, and answers with the whole database.
-	// The old password and tokens stop working.
+	// The old password and tokens stop working. devapi answers 200 once the database's Redis
+	// takes the new password; when it cannot (restarting, paused, wedged, not served), 503: the
+	// new credentials are stored (getDatabase shows them) and devapi applies them as soon as the
+	// Redis answers again.
 	//
 	// Corresponds with POST /redis/reset-password/{id} (the `ResetPassword` operationId).
 	ResetPassword(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1818,7 +1833,10 @@ func (c *Client) RenameDatabase(ctx context.Context, id DatabaseID, body RenameD
 // ResetPassword Reset Password
 //
 // Gives the database a new password and new REST tokens, and answers with the whole database.
-// The old password and tokens stop working.
+// The old password and tokens stop working. devapi answers 200 once the database's Redis
+// takes the new password; when it cannot (restarting, paused, wedged, not served), 503: the
+// new credentials are stored (getDatabase shows them) and devapi applies them as soon as the
+// Redis answers again.
 //
 // Corresponds with POST /redis/reset-password/{id} (the `ResetPassword` operationId).
 func (c *Client) ResetPassword(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3499,7 +3517,10 @@ type ClientWithResponsesInterface interface {
 	// ResetPasswordWithResponse Reset Password
 	//
 	// Gives the database a new password and new REST tokens, and answers with the whole database.
-	// The old password and tokens stop working.
+	// The old password and tokens stop working. devapi answers 200 once the database's Redis
+	// takes the new password; when it cannot (restarting, paused, wedged, not served), 503: the
+	// new credentials are stored (getDatabase shows them) and devapi applies them as soon as the
+	// Redis answers again.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3691,6 +3712,8 @@ type CreateBackupResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateBackupResponse429Headers
 }
@@ -3728,6 +3751,11 @@ func (r CreateBackupResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r CreateBackupResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r CreateBackupResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -3779,6 +3807,8 @@ type CreateDatabaseResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateDatabaseResponse429Headers
 }
@@ -3811,6 +3841,11 @@ func (r CreateDatabaseResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r CreateDatabaseResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r CreateDatabaseResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -3860,6 +3895,8 @@ type DeleteDatabaseResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteDatabaseResponse429Headers
 }
@@ -3887,6 +3924,11 @@ func (r DeleteDatabaseResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DeleteDatabaseResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r DeleteDatabaseResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4090,6 +4132,8 @@ type DeleteBackupResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteBackupResponse429Headers
 }
@@ -4122,6 +4166,11 @@ func (r DeleteBackupResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DeleteBackupResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r DeleteBackupResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4173,6 +4222,8 @@ type DisableAutoUpgradeResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DisableAutoUpgradeResponse429Headers
 }
@@ -4205,6 +4256,11 @@ func (r DisableAutoUpgradeResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DisableAutoUpgradeResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r DisableAutoUpgradeResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4256,6 +4312,8 @@ type DisableDailyBackupResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DisableDailyBackupResponse429Headers
 }
@@ -4288,6 +4346,11 @@ func (r DisableDailyBackupResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DisableDailyBackupResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r DisableDailyBackupResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4339,6 +4402,8 @@ type DisableEvictionResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DisableEvictionResponse429Headers
 }
@@ -4371,6 +4436,11 @@ func (r DisableEvictionResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DisableEvictionResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r DisableEvictionResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4422,6 +4492,8 @@ type EnableAutoUpgradeResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *EnableAutoUpgradeResponse429Headers
 }
@@ -4454,6 +4526,11 @@ func (r EnableAutoUpgradeResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r EnableAutoUpgradeResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r EnableAutoUpgradeResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4505,6 +4582,8 @@ type EnableDailyBackupResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *EnableDailyBackupResponse429Headers
 }
@@ -4537,6 +4616,11 @@ func (r EnableDailyBackupResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r EnableDailyBackupResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r EnableDailyBackupResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4588,6 +4672,8 @@ type EnableEvictionResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *EnableEvictionResponse429Headers
 }
@@ -4620,6 +4706,11 @@ func (r EnableEvictionResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r EnableEvictionResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r EnableEvictionResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4671,6 +4762,8 @@ type EnableTlsResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *EnableTlsResponse429Headers
 }
@@ -4703,6 +4796,11 @@ func (r EnableTlsResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r EnableTlsResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r EnableTlsResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4839,6 +4937,8 @@ type MoveToTeamResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *MoveToTeamResponse429Headers
 }
@@ -4876,6 +4976,11 @@ func (r MoveToTeamResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r MoveToTeamResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r MoveToTeamResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4929,6 +5034,8 @@ type RenameDatabaseResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RenameDatabaseResponse429Headers
 }
@@ -4966,6 +5073,11 @@ func (r RenameDatabaseResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r RenameDatabaseResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r RenameDatabaseResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -5015,6 +5127,10 @@ type ResetPasswordResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ResetPasswordResponse429Headers
 }
@@ -5042,6 +5158,16 @@ func (r ResetPasswordResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ResetPasswordResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResetPasswordResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r ResetPasswordResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -5268,6 +5394,8 @@ type UpdateBudgetResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateBudgetResponse429Headers
 }
@@ -5305,6 +5433,11 @@ func (r UpdateBudgetResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r UpdateBudgetResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r UpdateBudgetResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -5358,6 +5491,8 @@ type UpdateRegionsResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateRegionsResponse429Headers
 }
@@ -5395,6 +5530,11 @@ func (r UpdateRegionsResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r UpdateRegionsResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r UpdateRegionsResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -5448,6 +5588,8 @@ type ChangePlanResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ChangePlanResponse429Headers
 }
@@ -5485,6 +5627,11 @@ func (r ChangePlanResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ChangePlanResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r ChangePlanResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -5538,6 +5685,8 @@ type CreateTeamResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateTeamResponse429Headers
 }
@@ -5575,6 +5724,11 @@ func (r CreateTeamResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r CreateTeamResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r CreateTeamResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -5626,6 +5780,8 @@ type DeleteTeamResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteTeamResponse429Headers
 }
@@ -5658,6 +5814,11 @@ func (r DeleteTeamResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DeleteTeamResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r DeleteTeamResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -5780,6 +5941,8 @@ type DeleteTeamMemberResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteTeamMemberResponse429Headers
 }
@@ -5817,6 +5980,11 @@ func (r DeleteTeamMemberResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DeleteTeamMemberResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r DeleteTeamMemberResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -5870,6 +6038,8 @@ type AddTeamMemberResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AddTeamMemberResponse429Headers
 }
@@ -5907,6 +6077,11 @@ func (r AddTeamMemberResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AddTeamMemberResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r AddTeamMemberResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -6322,7 +6497,10 @@ func (c *ClientWithResponses) RenameDatabaseWithResponse(ctx context.Context, id
 // ResetPasswordWithResponse Reset Password
 //
 // Gives the database a new password and new REST tokens, and answers with the whole database.
-// The old password and tokens stop working.
+// The old password and tokens stop working. devapi answers 200 once the database's Redis
+// takes the new password; when it cannot (restarting, paused, wedged, not served), 503: the
+// new credentials are stored (getDatabase shows them) and devapi applies them as soon as the
+// Redis answers again.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6668,6 +6846,13 @@ func ParseCreateBackupResponse(rsp *http.Response) (*CreateBackupResponse, error
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -6742,6 +6927,13 @@ func ParseCreateDatabaseResponse(rsp *http.Response) (*CreateDatabaseResponse, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -6808,6 +7000,13 @@ func ParseDeleteDatabaseResponse(rsp *http.Response) (*DeleteDatabaseResponse, e
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -7017,6 +7216,13 @@ func ParseDeleteBackupResponse(rsp *http.Response) (*DeleteBackupResponse, error
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -7090,6 +7296,13 @@ func ParseDisableAutoUpgradeResponse(rsp *http.Response) (*DisableAutoUpgradeRes
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -7165,6 +7378,13 @@ func ParseDisableDailyBackupResponse(rsp *http.Response) (*DisableDailyBackupRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -7238,6 +7458,13 @@ func ParseDisableEvictionResponse(rsp *http.Response) (*DisableEvictionResponse,
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -7313,6 +7540,13 @@ func ParseEnableAutoUpgradeResponse(rsp *http.Response) (*EnableAutoUpgradeRespo
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -7386,6 +7620,13 @@ func ParseEnableDailyBackupResponse(rsp *http.Response) (*EnableDailyBackupRespo
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -7461,6 +7702,13 @@ func ParseEnableEvictionResponse(rsp *http.Response) (*EnableEvictionResponse, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -7534,6 +7782,13 @@ func ParseEnableTlsResponse(rsp *http.Response) (*EnableTlsResponse, error) {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -7690,6 +7945,13 @@ func ParseMoveToTeamResponse(rsp *http.Response) (*MoveToTeamResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -7771,6 +8033,13 @@ func ParseRenameDatabaseResponse(rsp *http.Response) (*RenameDatabaseResponse, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -7837,6 +8106,20 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -8074,6 +8357,13 @@ func ParseUpdateBudgetResponse(rsp *http.Response) (*UpdateBudgetResponse, error
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -8154,6 +8444,13 @@ func ParseUpdateRegionsResponse(rsp *http.Response) (*UpdateRegionsResponse, err
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -8236,6 +8533,13 @@ func ParseChangePlanResponse(rsp *http.Response) (*ChangePlanResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -8317,6 +8621,13 @@ func ParseCreateTeamResponse(rsp *http.Response) (*CreateTeamResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -8390,6 +8701,13 @@ func ParseDeleteTeamResponse(rsp *http.Response) (*DeleteTeamResponse, error) {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -8532,6 +8850,13 @@ func ParseDeleteTeamMemberResponse(rsp *http.Response) (*DeleteTeamMemberRespons
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
 	}
 
 	switch {
@@ -8612,6 +8937,13 @@ func ParseAddTeamMemberResponse(rsp *http.Response) (*AddTeamMemberResponse, err
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -9870,6 +10202,8 @@ func (t *BadRequestJSONResponse) UnmarshalJSON(b []byte) error {
 	return (*Error)(t).UnmarshalJSON(b)
 }
 
+type InsufficientStorageJSONResponse ErrorObject
+
 type InternalErrorJSONResponse Error
 
 func (t InternalErrorJSONResponse) MarshalJSON() ([]byte, error) {
@@ -9899,6 +10233,8 @@ func (t PayloadTooLargeJSONResponse) MarshalJSON() ([]byte, error) {
 func (t *PayloadTooLargeJSONResponse) UnmarshalJSON(b []byte) error {
 	return (*Error)(t).UnmarshalJSON(b)
 }
+
+type ServiceUnavailableJSONResponse ErrorObject
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter int
@@ -10027,6 +10363,22 @@ func (response CreateBackup500JSONResponse) VisitCreateBackupResponse(w http.Res
 	return err
 }
 
+type CreateBackup507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response CreateBackup507JSONResponse) VisitCreateBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDatabaseRequestObject struct {
 	Body *CreateDatabaseJSONRequestBody
 }
@@ -10120,6 +10472,22 @@ func (response CreateDatabase500JSONResponse) VisitCreateDatabaseResponse(w http
 	return err
 }
 
+type CreateDatabase507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response CreateDatabase507JSONResponse) VisitCreateDatabaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDatabaseRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -10195,6 +10563,22 @@ func (response DeleteDatabase500JSONResponse) VisitDeleteDatabaseResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDatabase507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response DeleteDatabase507JSONResponse) VisitDeleteDatabaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10451,6 +10835,22 @@ func (response DeleteBackup500JSONResponse) VisitDeleteBackupResponse(w http.Res
 	return err
 }
 
+type DeleteBackup507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response DeleteBackup507JSONResponse) VisitDeleteBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DisableAutoUpgradeRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -10540,6 +10940,22 @@ func (response DisableAutoUpgrade500JSONResponse) VisitDisableAutoUpgradeRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableAutoUpgrade507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response DisableAutoUpgrade507JSONResponse) VisitDisableAutoUpgradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10637,6 +11053,22 @@ func (response DisableDailyBackup500JSONResponse) VisitDisableDailyBackupRespons
 	return err
 }
 
+type DisableDailyBackup507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response DisableDailyBackup507JSONResponse) VisitDisableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DisableEvictionRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -10726,6 +11158,22 @@ func (response DisableEviction500JSONResponse) VisitDisableEvictionResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableEviction507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response DisableEviction507JSONResponse) VisitDisableEvictionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10823,6 +11271,22 @@ func (response EnableAutoUpgrade500JSONResponse) VisitEnableAutoUpgradeResponse(
 	return err
 }
 
+type EnableAutoUpgrade507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response EnableAutoUpgrade507JSONResponse) VisitEnableAutoUpgradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EnableDailyBackupRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -10912,6 +11376,22 @@ func (response EnableDailyBackup500JSONResponse) VisitEnableDailyBackupResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableDailyBackup507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response EnableDailyBackup507JSONResponse) VisitEnableDailyBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11009,6 +11489,22 @@ func (response EnableEviction500JSONResponse) VisitEnableEvictionResponse(w http
 	return err
 }
 
+type EnableEviction507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response EnableEviction507JSONResponse) VisitEnableEvictionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EnableTlsRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -11098,6 +11594,22 @@ func (response EnableTls500JSONResponse) VisitEnableTlsResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableTls507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response EnableTls507JSONResponse) VisitEnableTlsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11302,6 +11814,22 @@ func (response MoveToTeam500JSONResponse) VisitMoveToTeamResponse(w http.Respons
 	return err
 }
 
+type MoveToTeam507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response MoveToTeam507JSONResponse) VisitMoveToTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RenameDatabaseRequestObject struct {
 	Id   DatabaseID `json:"id"`
 	Body *RenameDatabaseJSONRequestBody
@@ -11410,6 +11938,22 @@ func (response RenameDatabase500JSONResponse) VisitRenameDatabaseResponse(w http
 	return err
 }
 
+type RenameDatabase507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response RenameDatabase507JSONResponse) VisitRenameDatabaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResetPasswordRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -11485,6 +12029,36 @@ func (response ResetPassword500JSONResponse) VisitResetPasswordResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetPassword503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ResetPassword503JSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetPassword507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response ResetPassword507JSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11799,6 +12373,22 @@ func (response UpdateBudget500JSONResponse) VisitUpdateBudgetResponse(w http.Res
 	return err
 }
 
+type UpdateBudget507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response UpdateBudget507JSONResponse) VisitUpdateBudgetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateRegionsRequestObject struct {
 	Id   DatabaseID `json:"id"`
 	Body *UpdateRegionsJSONRequestBody
@@ -11903,6 +12493,22 @@ func (response UpdateRegions500JSONResponse) VisitUpdateRegionsResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRegions507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response UpdateRegions507JSONResponse) VisitUpdateRegionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12015,6 +12621,22 @@ func (response ChangePlan500JSONResponse) VisitChangePlanResponse(w http.Respons
 	return err
 }
 
+type ChangePlan507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response ChangePlan507JSONResponse) VisitChangePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTeamRequestObject struct {
 	Body *CreateTeamJSONRequestBody
 }
@@ -12122,6 +12744,22 @@ func (response CreateTeam500JSONResponse) VisitCreateTeamResponse(w http.Respons
 	return err
 }
 
+type CreateTeam507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response CreateTeam507JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTeamRequestObject struct {
 	Id string `json:"id"`
 }
@@ -12211,6 +12849,22 @@ func (response DeleteTeam500JSONResponse) VisitDeleteTeamResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response DeleteTeam507JSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12386,6 +13040,22 @@ func (response DeleteTeamMember500JSONResponse) VisitDeleteTeamMemberResponse(w 
 	return err
 }
 
+type DeleteTeamMember507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response DeleteTeamMember507JSONResponse) VisitDeleteTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddTeamMemberRequestObject struct {
 	Body *AddTeamMemberJSONRequestBody
 }
@@ -12489,6 +13159,22 @@ func (response AddTeamMember500JSONResponse) VisitAddTeamMemberResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response AddTeamMember507JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13512,135 +14198,144 @@ func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rctu48uerYLn/qti7lCxfcrFT+8GTy5zsOOOs49ScrVGOBJEtCcckwAFAy5qU332rG+BNomQ5sZ1s",
-	"jj/EkUQSaADdjV83uptfgkilmZIgrQmOvgQZ1zwFC5q+veaWj7iBd6/xWwwm0iKzQsngKDifAov9dSZi",
-	"tjUsvg1EPNzuBmEg8L6M22kQBpKnEBwFIg7CQMNfudAQB0dW5xAGJppCyrELO8/wLmO1kJPg+voabzaZ",
-	"kgaIoF94fAZ/5WAsfouUtCDpI8+yREQcadv5t0ECv9Sa/S8N4+Ao+O871WB33FWz80ZrpV1XywPUrjMm",
-	"DBPykicifsnsFFgKxvAJMMPnhs2m825wHQbvpAUteeJafBD6DOhL0GzMRQILpEVcawGGScVisFwkROPv",
-	"yr5VuYzvn7zfFTN5NK14ZKw0s1NhGI8ilUtL9Hzg80Tx+FypE64n8LCrOlLxHJc2wa6ROC5pCv2s8iiC",
-	"zBqi81yp91zOPfOZu6XzdPRviGwrtUqxlMt5QbIJGZcxk8pOhZywGTcsVhKOPAcwntspSOtpMWysVeom",
-	"PUoESMt4HGswpi+VrhYEUi6SkClddsPUuLFWIYt4CmzMjS0mKoZLngnGk0TNDNsyADh3fXn25vj1+zch",
-	"6wf/J1eWGyJYcwssEamwph9sd9kfU5HAKqK5xqa0sjaBOGScRUpriGxfXgCtF5dmBhpidrB3yKxSXXau",
-	"54xPuJCMj5HCM7B63jmmzwYiJWODCmkKPPaqrXbHsm77Y6oSKB5kVrEZF5aNYKyQND3HuafuQsYtS4Ab",
-	"y3a7azVbKqRI8zQ42g0LLSekhQkQl16HwSeJ86C0+BseQDrfC2NwFEqzmVZywiINMS4CT5DhrwvSaa6O",
-	"4/gcePoe0hHomv7NtMpAW+F0c0qXB8RMfsQnICd2Wh9zodnD4natEpJ6kDg5fwY8ToUMkNzLIAzGQnIZ",
-	"QfC5pQELPB2IuG3bqC/En+WNYZPEJglVD8pLYxj8wqOLPFse6Yh+b+87LK4a8Tcsc9YvcwvEimOlU24d",
-	"Fzw7CJaZIgwiDbTmAyvSlqY+SXFVZ+5NWsyNVSloT/qyZlQzSbxdaOiWaY+5SOaDUTk1LZsS3cv6AcpA",
-	"P0Ae6wdjnhjoByHjhn3KjOVmygygeIlV/ZRoonWapyrXD0KI8Nu672pg+aSVIIdwWi4Yy23L+v0m1Uyy",
-	"S57kYI5YBjIWchIylOIELGo+px+7hap1/Tv9WN7FZlOQjFgF4hb6F2ShYt3mDHvyF5muIL5NOl5NuZzA",
-	"h4TLlSqB51YN8myiedwyAScwtiyXEbXjB6JSYZsDGSmVAJctLLHQmjA4HaN5sapPDDMZRA4ViZgJt7kj",
-	"HsVNBD8rCSw3rfMWBlnC5aBY1HVKFqeAHtAqHmQ8uhiA5KME4m8e8sLiVRS1rodKUy7jVyi5y0uBczfI",
-	"lPA4X1hIzU0DOxcpfAREkWgIkM51nXKt+dwpcatFNBC0dYyF20uXOXCZVuLXwryo8U9zus6AJx65GBJS",
-	"VhkZOA9DtnUOWnNUfSGtaJRrjTjn1cm7bUb4BlgCEx7N2dA/QShFJTHe4x56/+qDx3zbL4knCP1Aimwi",
-	"AWKUwaGGiVBySHiRGjxiw0miRjyh3xxYhLgvEe+IiVSawIucM2WnoJ2g053MNYVD88JGGEkYpmFcsONt",
-	"BOkjjng0Z+VcdNlrGPM8sYy0Xbs0jfJ4Ai2T/l5JO03mzF1HsYlVknBtqlb3eq0bTolxeq2bj5IGZVT6",
-	"PjMNESqtAiu1j0klMehqZC+Lqb1BQxRyu2CTIIh1i1vaJV12bFmqEMHtvWDRlGseof0bouWEIEyrpPYz",
-	"9gtXHLVvcBSkcw2xMLhe3OI2ERwF//rzX/3+Va/X6fevdt/2+1fP3+LHw7efv/TC3b0X1//Vpm3gUkSO",
-	"ykWi3+AVdgFkaYJkKaRKEw4e50my0VKneWLF30rC/c18NeHrWz9xwsgTwcnKWBDo7h1MJarJjXV2wi2O",
-	"bnnaXyUqj1lxvZrmIZ8ZIrNErDNc/0mUtaLUTIuU6/nAyfxyNx/cda8TXrLjPz76z4bNhJ26/kL266sP",
-	"C79PoqxBR246aIh0doOw/LznPs+g+p0+4+8R70QgreYJXYJ88Wv5VPEZnzK86oVnHaNyOy2+SKXtdOlq",
-	"+w/YFh/Xns9N0X9tAAfUO6pCooBaMYJXPe2umPQbd+Kv05kaeOyX0rRuV3GxSC9ZmhuLljoTMkryGBz6",
-	"aCw3OcmKnfj/13Vstc0WcEKd+zfRD93WvfVl23bq90yE8y07ayuys4lpYwh9Cez85GPFCEQfNqwcdNQI",
-	"RxAoiAhWwLUVSAfN55UoOVLZfBBFNehU4zgyXtt3s1vvW02L/NvUbJuNXZgQfjxtILWAfC22QpIMnEHe",
-	"BKg38hZ5oCAeiGygEVbf9vEFaHUXQGlDazzJjS2N8SVCF/FSvevXpRS9dOqKnHkSZiWsMe0K7AafwqsC",
-	"kOJlHNGik6GEPrvPnr447B0+e7777Z6H05kEzSoj4ka/Q12t39JMfPd6CQA2EN3hMx73Xjx91untj3Y7",
-	"BwDPO4fPnj3rwItdPop7+weHsLvWXVHIatXk+/mZB4mrn3JXWsBBJOSEJXwESZc1PQZvNUDIPvA5aqj/",
-	"q3L2qwrZG2lBZ1osDqtxWyslowGPkkHsVN8gN6AHaPvn5va+le6aDlZuyF/baKSkHIg4AWJplds22C/V",
-	"7Rxl8WhQ8JuMZyK20wF5r7/NoYetCnMxsFMNZqqS+Jubq1sNLYIwGiQ5H0Roo1gzyEAPUkH3btY6Pny3",
-	"k5ryq4G35zcngx5yzg03CNft7RpASDS/A6esby5RvCLmdpT4M5Y7ooWMwTvkqIK6Fex+riyiK78azO+9",
-	"XXbMYpWPEmAjiHhuoHSturMa47UWy7jBndI+O2Bbh3t7+/vP93r7z148PXj+/OmL3ovtBqGuyYpSmSM8",
-	"KAk1KtcRrJjHpq78GLL3ITsJ2T/xH/7Z/+fJKo1irNJAS4Vq5Y44v13Bf7RK8wkwkBMhYVHDj1RiQzbi",
-	"8QR0yDIYjRJoJRpkTK695Q7+gQARtyRmFYsFT0KyHlVuGZnCgDo2U9o2twvI9xDjT6a2k6okyc1FZ7+3",
-	"e7Dfzd2ydoW6yYmxrI4SbuyAfJgebm1wsPGS9ZzXQ8IlaOYfjDec91TFYjwXcjJY4YN/k2Z2zmZ0Gomw",
-	"mfyyaFXkMgbNZnzeOt8L/pR2ZLbCTwJXdtDAMnd2upNxY2ZKx22GaSxI9uh6l5EbGnnAeRJqZ3//aypi",
-	"54VZNqqVSlZhVeSgFmXx6gPxVoG4HBkFszY47tn+88PNBun9KV9lKtzOGdOtlFgcm9L7opARcdFCZhRZ",
-	"pB62CNJyIm6KUt2c38xRscw0mVYp2Cnk5o7xE/kzlExwSowdWHUBst2v0cG72Nmbj+eM7vpKJlp0oGy+",
-	"dqvWrHQUoAXkPldG0MvC+V86BspLTAPxpp2C0P4624LupMvqLpTt5mq6DtpHRof0m+IaDXTiEBOGcL0P",
-	"Mi0iaDy/egdct15v8yTp8CgCY759xQxEuRZ2fhzHfs2adjvISM+p52N75v0byxwssj+mwkIijMV2V3C5",
-	"uOQWToS8WOELScz73OY8Oc7ttP2Wyyz6AKBX9NHmoNnodJZHVlyiwOcmAxlDHJI2pd9ioIPYJp+4B9Y4",
-	"n1pG124C8nkK0jLcNxfxwZgswIzPJyHLtMKPi9oHL7ZRQfZdGaqxuClykdDhGfCUibhQ3wrN9JuPmJvH",
-	"yk27uBRjv2WsOm+uQRo3Y+t8SR8tty1Wau0YGG9g7sHyNH0sksQw0mqzKbdMWJYCN7lGrUG7FQUyMWRZ",
-	"d1o8FpDEhmWgaTVg+ZiutBZbyPldlR3QKbUjo+EB/razWA/KBxS6sfkhb+PYuLVZKYFQnWu5xX2TgSzi",
-	"y6q7DeOWAY+mzBAz3uVI3SEvAXU+WWVEIdsWZ2WS5QZCRJLa++FxAcsF96EfmyB5Qm4SbGmRtjjRCuvI",
-	"Rxwg7mV7B2yqck1UuQkxt+rSb5xV+OGm3LVxDzMtLNxrF6V43EvjIkm82n9gwaPuv2be7qz/+S2xVCzM",
-	"RW7WiY5keM/9ifBUfJepuoC5yXjUtt/D/B41VsItyGg+ODz8DoP2nafA5XfoPRXGB+8/dMdKCqt0tWvd",
-	"rrm/cshhoDIr0iIkt/08+DsMjTaD78pTDQq+E2fZqVb5ZJq1eafLPTgrI8DZCOwMQNa337uiRFmeDFJ3",
-	"Hji4r21uoZdqv9vAXGw+e59gYrGnVZ2UK+T8KVNgF5ChaSpjNWNbzxlua9tf1anr5mEGuBKD3mEf94rM",
-	"qPHvIL1uUN9ViTVJ+C5a7HqNXfuHsNNXlY/GB0mcjoOjP9d3WgZZXIdfmgHEhYe44T9a4QZcNrk/Lwbr",
-	"HFfZXbOpMuBPexhPZnxuyhQ0YSvnM4W6Vk4pl131mlwoX5FjcudJIW1+hjKfb2HwkgFe8YPuLmQTjHIj",
-	"JBjjbjIuPmnENbD//fH098JVi7PRzH/qy9oD0nstnMeOSzaki0PmiH7JRgp/1+A8zwztW+RNJWEDPqGB",
-	"vXf5gsQrG2eqfS6mpXi61R3tpsfClW0ffdNVVbloR1VgtDCsFjHW4siqk7Xsm2xfuSZtTSoaaVg3ubpc",
-	"+208815dwrlaG/Z1U4LLV7Byvck2qk5/a58ML7ZqTI5OJQ2zU26ZBptryaQqfGe1aNPT31oD/z4kbUr0",
-	"2Lsvo0bYP/PBJpRhl/H5pN7+WANQLDD5L8fiCuLB3tNeOiq/7U6qz09rn3d79Qu9xpXmJfzWNogz4PFZ",
-	"edzwM8VlIkOuDUBczIMECrakzApcO6WfGObiSVC7x5SBGqlMQIyLiPeR03hLQ6R0DDE5WLdXRKU3MwCX",
-	"2TLiSQLYI95SeNNc+4kwFgdjthed4uSlDhnlEYa4XYfMZxG2x4KulLKF2MtNZXDTSMhqt7tlROiNe+Da",
-	"ef1xJ+uWyZkLyGppDq9aoi1IyfuzW25YP9jr7T3t9F509nfZ7tOj3b2jp3vd54eHBy96h/t77H/2er0e",
-	"+3T+asXp6Xwj42th8FcBPrg8otpR20eKzPAnCkZExXHXQmjH+fkH9gted+gAhcMnbrqMbhxibkC7+A9C",
-	"GpIdf3jHLoCCAct4gMBn+xKjYYPVIKbWZi5/WMixahfTIrqgOugvkNBruIQEFwW7pSl3h54IpLFlc7Sz",
-	"g2i6iCqJVLpzuUekjuZ96U9qtob+Az08DH1wxnDncm+43WWnEly8M48sHQIjJjoiOiYgQSNyYL+q4oTC",
-	"8uQCd5y+BIHKzWXUux5QuRUtWcqDJ1jFLTC4BD0v8e2EC2msS5EfiwS6fdmXf/jTBf8bAheurU/Cr06j",
-	"snyUCDOFmNIT2VYMlyozO3ExVx2eiR2VgcSZmacJE7IvJ8JO8xFNkJ+snVhFZjtkwrJYgWFGMSVZlutM",
-	"GThCejrsDRGNjTo0FUOUcO0ReR28mkX0ameKmSnPKAypiWT7krGtg14vZAe9g5B1u93tFeCW6j9ww4b9",
-	"DcBdPxjSUmDzTURcQ9DDL30HuvrBEes3wFo/uB52GfLj8I3DyA65FmUciC26OCvDAoAMSwvFb3De1CpO",
-	"+sqYfxQaB4YM2xoWcjMM2bCyl4YhUj5sM6WG28RjLg8Vu7DzogtciCLBER9lW8PqaNY32QgSxk6rwHH8",
-	"5uNy8OOqsNWhWyYa/Zmvp1JQ4Aw3H55XMMEFQGYYXFmXlYz7OYVshHSWCiYkQMeQILON9gcSmiVcSL/2",
-	"ptJJF7Udh05TocjFFZrVtIkLp6Egdh+NQTFf2PKYiwR5JVKxL1rg5bKM0tGICtxRLR3pllEhtbQQWgSj",
-	"mAbUuDT32DhSV8IVDQZspzRWi+Izjm8WwyNdcoqPfDwqJ2/KDRuRoxH/WFVojZZ4x5Ap6eaOkzoBHxtJ",
-	"iQyu0yZmHpbsPHMIfSFB9mgpQ7YtCdbxVZHbNmSKFoAnqIxqWW7bYZH2isLmZrQfDLvsbCmBdavMzPFS",
-	"QMmy2/UEHWKIg17vNurAsLxYXFRyNCMuSK9DDCjKHYVbNvxw+vGc7VBG5s4XEV/v1G4d+qCXL/0qjRqV",
-	"SLfbvR76k2EkvejPZ4+zVGHrgtI73vM52+vtPXPxAS4/ktLJG02jInL2U6XzX528Y8aKJMEufLUBQ8lh",
-	"nvwtVdvFmqnMSoKT3DzDnahTxKEVkbV4b13rDvvB6W+L0/fEMNwvmOHzlzW6qsxnJAyuMhIMXrp1QjbK",
-	"HV/S09yfnh9/ePfEkOAQfkDifqEkGHdLlQlDNJQpdiSANYq81c229p/1ttmUX1LrqZveVyfYxxSSjKos",
-	"IX1oPzkemIBtRH8wyy/AsGEGWqh4yLZ2pyHbn4Zsdw//xCHbj0P2PN4m8KCiPAWJeqjkLhymcSmB2FPb",
-	"DIWVSvPKrMabrkVD+OMSIqu0izpxc+PAeycRF6XabW63iIy83twaNjMlUK+7QiTdetioV+nYC1HsHw+d",
-	"guNJPfCaEIxX/r6+Dy4TPhJZHxSxyPdU2crXGTrCzd3XSoIrHtlkTmnyxHXF2JEIIb0f6tP5284LtmU1",
-	"FwnyJPJTyHhxElM8ExZVtfwDhEcYmIhnELME+zC51mrCLUIahupj2wE2h8ccsi0LOhnkwK0a89JUhWQz",
-	"ki7irSlzhGg+SRGpGIUwBuYKJWyHTNbLAfDlvDq29YmshA7+t/s2ZPj/87f09fAt0kqtI9MMfcLd0KUT",
-	"qmoLxrmuAFiBD6l0F+0z+ACO1HHTSlB3sHfoNVGtuNHwiDUDoXIUllECfrfEh7b6wcdEzZDQWM3kf+sH",
-	"2yQQCE6IGcoupFqEjSU0dxVUwiWU5hUsAm7GxolSMcXAtNZ+opVVY2Iub8qg9e+Z1o3ex4XV1UrEk8S7",
-	"rBbZmKAx6lkcLdtyMrUTC4P/dzKt4oxHF6HT/KReKaUB7yZcU9PRaCYlIgLpshd9QbvjjEdTYHvdXhAG",
-	"uU68zYSWzWw263K63FV6suOfNTsn7169+f3jm85et9ed2jQh61lY535ss5zIRuCZ2A7C4BK0cabXbrfX",
-	"7eGz3lYIjoL9bq+77zLoXQia3wwdhug4caCtcbHW3wpPcXXLTq0W4PXnMMiUaT12zRBOO+FEM3Mh187r",
-	"UGQsxI603ufnJ6gHbAH+HJUlZznNLizKrpKRi7rGNt19KNULxXBs5dGMFEoNq51TLNZ68604Oduik4qE",
-	"S9wuhblwP1NltLoJyjqdlF/56ewY8Te4jk1KDqvtUvci2ukHVZVEc0P3v7P3v2z3A1/jrTbCC8jI+1pK",
-	"/bs4OHKxk+CrVDkvAxj7i4rntyog1vSbrMg1dqp27NFksUY/UgryisI4zduszmGxqORer3dnBddOf2ur",
-	"tvZaSXC2abGNLoI2h9noMOzAkdPWS0n2Tq0QJj2ye/MjjZMNeujg5ofKepH4wO7+zQ8sFnTE5/YOb35u",
-	"scDidRg83WQimkU36140Umo1/9mfn1FvmTxNuZ4Xuc7ASvGxfIKKMHAVXT5jU159xvWk9Xa9R20hcvYZ",
-	"CM4nVtWYqZ2y1H0OjVNROstrHI22C3x5vPv1Ir82ILi1NtMDy1F1hN1ewrOe6v6wUvNTCoFj1xpj3SwM",
-	"JYxw+Q9tmXD4e92arIC7K18qpA+8bnK5a7DB5Q+rrX1Cx+YK+0G074/JQG6y1rFOGLRWz/gVyFdXKyLt",
-	"sWLNJEADoSpF2eSSmguAEG8Dyy6kiFF2E0uAX5KToN1/S9zZ7r+lpKmCPBftUZS3/isHPa/qW9dyqoJ1",
-	"ha0/f0fd+X305k/C77+CXc/s32BVLStZ4o1W8Tkh690ZWl8pQWjkvi47+kaG3CgarhaYthgH18qplQ+g",
-	"nJCQ/K7GsrHQxn6D/v0x2QuXldUXZc1GTJq3btTvfCnLuy7szG0bbM1ufDSGfrLteKVR8y36KWw7/C98",
-	"FPGKFz7UCw5v/t6Huir0vjqeW+XLP9ynB+s3gKzMEGScPE/CdNlxzaXDE0QJc+Y99OS29j95aitPlAZ/",
-	"0kOI1xY1Jhrlp+loaxkGu6aOc6s++fJkj7L6U8mqW2CGK8yqJV6j8b0o+GTKO3TmchtNW6vTZMb7b0Uy",
-	"LwqQv2Rw5fL4y5LkxvJ5u4w0BYKEianxeCW7v8aeHremn5jdaYU3crt5di+qCt2n2j+jIAVGGSGGbZ2e",
-	"vt+uDhNKfK2BR1MfPuVTy8lz/x23hzdFyaVHYfkZhaW2vKsFxTHaQyGkE7AVQJpoNXNnepRP/j0EwbX+",
-	"CJN+VlF4I2+Hkrw0PBRIKo6piY/prJoXRtHC4TcdX5M7fM62oilEFxAz9xqb7fWCU8dOcpUEPCKnn1wC",
-	"NgZOXgIeAjfVXk6xxZMEP3QSnf/o4Mm1/oidfmZxuQ10som5Tyl5T/tCQxpM8boBilcPi1cMGJ6Cq8eK",
-	"3FEwOJtxZ30XbyPw3H2D6EjGqYd6pfM2OThPTPADnEf5dzdS7DMJ8iP3fz33n598XMv4iTB2MSBwzUFT",
-	"nXefmMLvs3gY03bCdDeIZKPjJd/VhodLfgyPTPa1x1T3cshQ8/yn6hI6VnVskbTcrlvVJZjaW9uqrOGq",
-	"1CvFllLicHUDG0Gi5IQuUvYKJRmPcltkwG67DbrUToTwaw8VychPyrfkFnGbeAsqMtWgZ1k80rJIwD2F",
-	"ci1XIfghwiGRrPgxHvIHk2lcFXaumOfH1VuHBslTuF9vLKU7LL2mpSk+jo47iIbcJAC6CDrEq49xz/8x",
-	"GO/nEnEnV5vFeTYzYe9T2n8Vl4vWkcsEaURH4w+14OjQFzRw5k+ZmTejN7eXOqMvz12mZrMt1wQzVmVs",
-	"pvSFr0W0qF4M2A+Niln3KzuL9b5uEqUylWZprmqltf6jYeoZLiGrreFadrdKP0SO1BlkCY/WZUlV7Oyo",
-	"eWKOyMUWuoT7sMg/LYoKnJ+fkPzM2ZTXcqC8F3rGXXqsbGVxHPQdZxA1Xo+/MmLIKua7Dyv0XsuZeGJu",
-	"8zbzx7yfx01wc6WAXLeJI51SuNe7R1z6OZV4WfCRuNoMaBcSNHRVZ2s1JL38p0Lm1qVGUAHUsdLMFT/t",
-	"srdVHRJXsL5MZ/UlKSlFNfGv9Qj9S5KEvKTsdsd5LiWeUZw6K3UV22rNgw+LJPjWDPhtZiChCgG01VKl",
-	"1pdFFTe2O10bpO/e0rDkGmgLonckN+LniyJsu9MgDPbxz+4e/cXb9vHP87il4tmDxNm7kd2wW1evoSjK",
-	"3bpRPrqfvjEInxWMdU9eKJ8W7l7yer/hduAlK131Ylm21aylQScGGURlJY3cQHFvWUWjqqHhCmhsL4up",
-	"G6Mr4XF3MGDFa3MLSzq91etzUyFFijqgt1zEeBEVuI4fIcEjJNhQn3wi/melAKxGBM0aPA9iJvgqZOWb",
-	"5atDv0XOOf1t4ejbFfxxZQ2qbbylzs/LqsbPTMiVGuLMv7jtrlTE+tfpF4pCf9Nr9deJaK3Qa1tl7rpS",
-	"aZD6qFoeVcvtVEslOat1y2LJsvuq0UI9VFaF86R5Z5LTA6PB/3CxOR5F1MN1qAiUHCsduUicxgu1/EFY",
-	"EeCD3ChMwYlUKq1QTq6umlWr6qoVlWuq6aD58YXQXfAplU8K2WwqoqrhstSaq0kUNguttdRUoB6obvU9",
-	"1VMoO/ihDuEetcWPWI7BvYDYc2Obqlh/GF7VIaHTblfbk4o8FwvsTqNXlRa5x7PoV2UH30kMaGxryong",
-	"jD0y+8PXHlk4b8ZlqDP7LeqM4O0vXf1XRLyO7yMuu+y4iP7g1m8OaibrESJ+k/DvcqX6xturKpOUQvKD",
-	"VyV59Cl9Reb0Cm68ocLIefFigpV50F+TAO06vzkwj+5rD21qj8mjNyc8SEieU7qbBeSVgVs0np+ztEMx",
-	"86u0ndlJy3dCrFJ4Z5BSzBsv3wJUW3oyj0dQvbDZF1X1r3govIalbkStNwKmqU3ULj6FhbQKqplGGeF1",
-	"KtG/zOJ+0MOqN0T9EFD6rJy8RzT9g6p0VnJni2ZvhdLHcUwv4Cpz3YsgzzKYtFXuKuBRk7tlseFxfO8y",
-	"c1zv4zuCbj/INdDb6TEzFdmjfDygfBzH8Q3CUW1LX/xLe25KFOBFTLRf09BLg8sQYKcIzv0l3H6YAVf0",
-	"vfXsuOKeh0MrBbduhlmag30E3l95mFvjQnMf6Lt649RtIDgNQl+2d1qmYNUrQ5taEhe3U+NfVTS1Njva",
-	"2fnH6cfzow+nZ+c7l3vdpXLhyy9CIieun4vllDLJJ7BQZ5aOTv2QndNouWiTf9DZDB4OCl1xcGPOTHD9",
-	"+fr/BQAA//8=",
+	"7L1rcxs5ryf+VfDX/1SNvduWZTtXu/aFJ5c5s5NMso5Tc7ZGcySqG5J43E32Q7Kt6Enlu28BZN+kli0n",
+	"tpNnjl9MRpa6SZAEwB9AAPzci3WWa4XK2d7x514ujMjQoeG/XgonJsLiry/prwRtbGTupFa94975HCEJ",
+	"v4NMYGdc/jWSyXi334t6kp7LhZv3op4SGfaOezLpRT2D/yikwaR37EyBUc/Gc8wEdeGWOT1lnZFq1vvy",
+	"5Qs9bHOtLDJBP4vkDP9RoHX0V6yVQ8UfRZ6nMhZE2/5/WSLwc6PZfzM47R33/v/9erD7/le7/8oYbXxX",
+	"6wM0vjOQFqS6FKlMTsDNETK0VswQrFhaWMyX/d6XqPerssV0KmOJyn1w2ogZ3i6V7yb/hbHrojXBS5HL",
+	"nyxYpw3CXFhQGhJpL8DmIkZIceoiECoBpd1cqhkshIV4LtQMkz68NojNx+lBZ5ZDJWZCqjA6h0aJ1M/X",
+	"vcy+RXOJBqZCprgy8bEwRqIfJTohU6bxd+1e60Ild0/e7xpsEc9rCZhqA24uLYg41oVyTM97sUy1SM61",
+	"fiPMbXPDdTw70cmSGDelrok4oXgKw6yKOMbcWabzA5pLGeNHJS6FTMUkvTfGJYI9FxKpzL1JBJPCManl",
+	"7P5k4QwTaQNjO3DiAhVIB0t0sCNZQA1aJ4yTahYNVS4KSy0tMJnR/7WBWBcpsz9MwiQku33wkgMzjRa0",
+	"AhroksRDuggW0s114UCQzKAZqjC1J6vEja0TDsdExVjETl7iGFhyQKsYic658DN9rvVboZZBidl7m2at",
+	"IRNqWTKHXdcFiVZ4HGQNROHmqFygxcLU6Myzd5ySegORJAatHSptatbHTMiU57rsBvS0JRURxCJDmArr",
+	"SpYMCyDSVC8s7FhEmt2hOnt1+vLtqwiGvf9TaCcsE2yEQ0hlJp0d9nb78MdcpriJaGGoKaOdS4kFBMTa",
+	"GIzdUF0gS4ZQdoEGE3h0+Byc1n04N8uwcGJKFJ6hM8u9U/5sMdYqsbSxzVEkYYtsPLG+R/4x1ymWL4LT",
+	"sBCS2G9KStoZZjTuLgLhIEVhHRz0r9whM6lkVmS944Oo3C2lcjhD1gdfot5HRfOgjfwn3oMefCutpVFo",
+	"Awuj1QxigwktgkiJ4b+UpPNcnSbJOYrsLWYTNI19PDc6R+Ok3+Mz/nnEzBRG/AbVzM2bYy4RQlQ+brRX",
+	"Wqhocv7siSSTqkfkXvai3lQqoWLs/dXRgEORjWTSBT+aC/Fn9WDUJrFNQt2DDtIY9X4W8UWRr490wt93",
+	"9x2Vv1r5T1znrJ+XDpkVp9pkwnkuePKot84UUS82yGs+cjLraOqjkp+azL1Ni4V1OkMTSF9X6XqhmLfL",
+	"vbBj2hMh0+VoUk1Nx/bPz8KwRzIw7BGPDXtTkVoc9iIQFj7m1gk7B4skXnJTPxUq7ZzmuS7MvRAiA4AK",
+	"XY2cmHUS5JFyxw+8yaxT+JvSCwWXIi3QHkOOKqEtEEiKU3Sk+bx+rPY637/Xj9VTsJijAmYVTDroX5GF",
+	"mnXbMxzIX2W6kvgu6XjB2//7VKiNKkEUTo+KfGZE0jEBb3DqoFABzPqB6Ey69kAmWqcoVAdLrLQmLU3H",
+	"ZFmuKqHqHGO/6csEpIdRZNfQJkKftUIgvNG57nkq1Khc1KuULE0Bv2B0MspFfDFCRVgs+eYhryxeTVHn",
+	"eugsEyp5QZK7vhQ0d6Ncy2AvSoeZvW5g5zLDD0h4nQxK1rm+U2GMWHol7oyMR5K3jqn0e+k6B67Tyvxa",
+	"mqkN/mlP1xmKNCAXy0IKtbFK8zCGnXM0RpDqi3hF48IYwjkv3vy6C4xvyIaaiXgJ4/AGoxSdJvSMf+nt",
+	"i/cBXe+eME8w+sGM2EQhJiSDY4MzqRVjRd/gMYxnqZ6IlL/zsByToSK8I2fKI2LCbgxCvaDzk+CboqEF",
+	"YWOMxFB4WrLjTQTpA414soRqLvrwEqeiSB2wtuuWpkmRzLBj0t9q5ebpEvzvJDaJTlNhbN3q4aBzw6kw",
+	"zqBz89HKkoyq0GduMCalVWKl7jHpNEFTj+yknNprNEQptyvWH4FYv7iVGdCHUweZJgR3+IxsGiNih8ZG",
+	"ZKMSCDM6bXxN/eInQdq3d9zLlobsG1ov4Wib6B33/vPP/xwOPw0Ge8Php4PXw+Gnp6/p4/PXf30eRAeH",
+	"z778W5e2wUsZeypXiX5Fv8AFsscCFWSYacM4eFqk6VZLnRWpk//UCu9u5usJv7r1N14YRSoFWxkrAt2/",
+	"hakkNbm1zk6Fo9GtT/uLVBcJlL/X0zwWC8tkVoh1Qes/i/NOlJobmQmzHHmZX+/mvf896IQTOP3jQ/hs",
+	"2Y71/UXwy4v3K9/P4rxFR2H3yBDZO+hF1edD/3mB9ff8mb6PxV6MyhmR8k9YrP5ZvVV+presqHsR+Z7V",
+	"hZuXfyht3Hzt1+4vqC0xbbxf2LL/xgAece+kCpkCbsVKUfd0sGHSr92Jv05nGhRJWErbuV0l5SKdQFZY",
+	"x24LqeK0SNCjj9Zys7O13In/Vdex0zZbwQlN7t9GP/Q799aTru007JkE5zt21k5k51LbxRDmEuH8zYea",
+	"EZg+alh76GgIjljvc9sA1zYgHTKfN6LkWOfLURw3oFOD49h47d7NbrxvtS3yb1OzXTZ2aUKE8XSB1BLy",
+	"ddgKaTryBnkboF7LW+yBwmQk85EhWH3T11eg1W0ApS2t8bSwrjLG1whdxUvNrl9WUnTi1RU78xQuKlhj",
+	"uxXYNT6FFyUgpZ9pRKtOhgr6HDx5/Oz54PmTpwff7nl4t1BooDYirvU7NNX6Dc3EX1+uAcAWonv+RCSD",
+	"Z4+f7A2OJgd7jxCf7j1/8uTJHj47EJNkcPToOR5c6a4oZbVu8u3yLIDEzW/5XzrAQSzVDFIxwbQPbY/B",
+	"a4MYwXuxJA31f3UBv+gIXimHJjdydVitxzopmYxEnI4Sr/pGhUUzItu/sDf3rfSv6GDjhvy1jcZaqZFM",
+	"UmSW1oXrgv1K38xRlkxGJb+pZCETNx+x9/rbHHrUqrQXIzc3aOc6Tb65uabV0CEIk1FaiFFMNoqzoxzN",
+	"KJP87Hat08u3O6mZ+DQK9vz2ZPBL3rnhB+G7vVkDBImWt+CUDc2lWtTE3IyScMZyS7SwMXiLHFVSt4Hd",
+	"z7UjdBVWA8Le24dTSHQxSREmGIvCYuVa9Wc1NmgtyIWlndI9eQQ7zw8Pj46eHg6Onjx7/Ojp08fPBs92",
+	"W4T6JmtKVUHwoCLU6sLEuGEe27ryQwRvI3gTwX/Qf/TP0X+82aRR+DSTl4rUyi1xfreCD+EGgGomFa5q",
+	"+IlOXQQTkczQRJDjZJJiJ9GoEnbtrXfw7wQQaUsCpyGRIq1PR9kURtKxuTauvV1gcUgYfzZ3e5lO08Je",
+	"7B0NDh4d9Qu/rH2pr3NirKujVFg3Yh9mgFtbHGycwMB7PRReooHwYrLlvGc6kdOlVLPRBh/8qyx3S1jw",
+	"aSTB5upEu1AJGliIZed8r/hTupHZBj8JfnKjFpa5tdOdXFi70CbpMkwTybLHv/eB3dDEA96T0Dj7+19z",
+	"mXgvzLpRrXW6CasSB3UoixfvmbdKxOXJKJm1xXFPjp4+326QwZ/yVabCzZwx/VqJJYmtvC+aGJEWLQKr",
+	"2SINsEWylpNJW5Sa5vx2jop1psmNztDNsbC3jJ/Yn6FVSlNi3cjpC1Tdfo09egrOXn04B37qK5lo1YGy",
+	"/dptWrPKUUAWkP9cG0EnpfO/cgxUP4FB5k03R2nC77CD/Vkfmi6U3fZq+g66R8aH9NviGoM+lIUxhO99",
+	"lBsZY+v9zTvgVev1ukjTPRHHaO23r5jFuDDSLU+TJKxZ225HFZsl93zqzoJ/Y52DZf7HXDpMpXXU7gYu",
+	"l5fC4RupLjb4QlL7tnCFSE8LN+9+5DKP3yOaDX10OWi2Op31wUER2MLmqBJMItam/F2CfBDbryNiWC14",
+	"2DOuo5vKo6e14KhEYsInQKEBDqjy74B0PtBklx8YF3Wk1xh2quhBanKoaGtFSDT6WCvmL26gDNA6Bums",
+	"18gLYX0wVsTfBULKVz31HBEkhkrhoto7+EiMnsjzlMheojsp6b5AzFmshPT60K0Ij5/FKzxyHUvebReL",
+	"ZYbKAY14FTRN2SzOxXIWQW40fVxVyfRjFxVs9FbxK6tIQciUTxRRZCCTck/TC9XpsFjxj7XP2tvOgkq3",
+	"hX100yF8A+f5GbvKwfbBCddhujfOxukB8C9WvDuVaWqBVf1iLhxxT4bCFoZUKW/hHN0FJMf+CH0qMU0s",
+	"5Gh4NXD97LIyoTvI+V1XHfDRvSej5Rb/tgPqYKmMOJ5l+5Pv1ll6Z7NKIUNd33KHTytHVQbd1U9bEA5Q",
+	"xHOwzIy3OVJ/8s3WS4hg7jAEiW3LA0QFhcWI4LUJhxOsQMoFD/Ew25g3DGcVuspM7/AsliZjCMMgYwAO",
+	"H8FcF4ap8hNib9RlQBN1TOa23LV1DwsjHd5pF5V43EnjMk3DXnjPgsfdf8283Vr/yxsCzETai8JeJTrK",
+	"h9rfmQjP5XeZqgtccvZABwjC5R1qrFQ4VPFy9Pz5dxh06DxDob5D75m0ITPmvjvWSjpt6l3rZs39o8AC",
+	"Rzp3MivjlLsPyb/D0Hgz+K481aLgO3GWmxtdzOZ5l8u+2oPzKiweJugWiKq5/d4WJdqJdJT5Q9LRXW1z",
+	"K73U+90WNnT73bsEE6s9beqkWiHvZJojXGBO9rpK9AJ2ngJta7tf1anv5n4GuBGD3mIfd4rMuPHvIL1+",
+	"UN9VibVJ+C5a7MsVdu0f0s1f1I6rEDnybto7/vPqTqvIky/R53ZUdek2bznVNvhG103uv1YjmE7r5MLF",
+	"XFsM3hQQ6UIsbZUBya6Y0qsiVNLw1PmUs5fsV/qKxJtbz5Tp8jNU6aQrg1eA9EsYdH8lxWJSWKnQWv+Q",
+	"9UFbE2EQ/veHd7+X/muajXZS2FA1XlDBa+HdmELBmH8cgyf6BCaavjfo3fFA9i3xpla4BZ/wwN76dFXm",
+	"la3T9/4qp6V8u9NH76fH4SfXPfq2q6r2W0/qaHFpoRFG1+HIapK17rDtXrk2bW0qWrlp17m6fPtdPPNW",
+	"X+K5vjIW7rqsn69g5WaTXVS9+617MoLY6il7f7Wy4ObCgUFXGAVKl76zRgjuu986oyHfp11K9DS4L+NW",
+	"LgSECBxOO8zFctZsf2oQOUCa/ZdT+QmT0eHjQTap/jqY1Z8fNz4fDJo/DFq/tH+iv7oGcYYiOavOYP5O",
+	"warEkFdGZa4mhyJHoHK6Ca2dNj9Z8EE2pN0Tn6Kvc4kJLSI9x07jHYOxNgkm7GDd3RCq306L7Mi6FmmK",
+	"1CM9UnrTfPuptI4GY3dXneLspY6Akysj2q4jCKmV3QGyG6VsJSB1WxncNjy03u1uGCZ77R545bz+uJN1",
+	"w4zVFWS1NoefOkJQWMmHA21hYdg7HBw+3hs82zs6gIPHxweHx48P+0+fP3/0bPD86BD+52AwGMDH8xcb",
+	"jpSXWxlfK4P/1KMX10fUOH/8wOEq4UTByrg8A1yJdzk/fw8/0+8eHZBwhGxWn+ZOQywsGh8Uw0hDwen7",
+	"X+ECOUKyCpLohRRoZjRqsB7E3LncJ1VLNdXdYlqGXNTRDyUSeomXmNKiULc85f4kmIA0tWyP9/cJTZeh",
+	"NrHO9i8PmdTJcqjCSc3OOHzgl8dRiFgZ718ejnf78E6hDwIXseOTccJEx0zHDBUaQg7wiy5PKJxIL2jH",
+	"GSqUpNyixnkkKbeyJcfFARhWCYeAl2iWFb6dCams83UDpjLF/lAN1R/hdCF8R8BFGBcqE9SnUXkxSaWd",
+	"Y8I5m3y0qXO7n5RztSdyua9zVDQzyywFqYZqJt28mPAEhcnaT3RsdyOQzh9mWg1aQV6YXFs8Jnr24BUT",
+	"TY16NJVgnAoTEHkTvNpV9OoWGuxc5Byb1UayQwWw82gwiODR4FEE/X5/dwO45fIjwsJ4uAW4G/bGvBTU",
+	"fBsRNxD0+PPQg65h7xiGLbA27H0Z94H4cfzKY2SPXMsqIswWfZqVcQlAxpWFEja4YGqVJ31VIgQJjQdD",
+	"FnbGpdyMI3/m7e2lcUSUj7tMqbE/0vbJudSFW5Zd0EKUWZ/0KuyM66PZ0GQrcpo6raPp6a8QrEQfN8Xy",
+	"jv0y8ejPQrGikgJvuIWYxZIJ/Pk2fnI+VZv2c45jifgsFW3EgA6IILtL9gcRmqdCqrD2ttZJF40dh09T",
+	"sUxQlgYa2sTHGHFkfwhR4UA4ankqZEq8EuskVHIIclmFLhlCBf6olo90q1CZRq4ML4LVYJA0Ls89NU7U",
+	"VXDFoEW3VxmrZWUnzzerMaM+YyeEgx5XkzcXFibsaKR/XBkhAR1BoBFo5edOWF9PxgeMcnaH77SNmccV",
+	"Oy88Ql/JGj5eSxvuygz2fFUm/I1B8wKIlJRRI/VvNypzgUnY/IwOe+M+nK1l9e5U6UpBCjiDeLeZtcQM",
+	"8WgwuIk6sFCUi0tKjmfERy7uMQPKakcRDsbv3304h31OU93/LJMv+41HxyES6POwzi0nJdLv97+Mw8kw",
+	"kV72F1LqIdPUuuScl7diCYeDwyc+PsAnjXKOfatpUkTefqp1/os3v4J1Mk2pi1CCoRG6ksCObuxi7fxu",
+	"rdBLbpHTTrRXBueVcTf0bFPrjoe9d7+tTt9PFmi/ACuWJw266nRwIgw/5SwYonLrNOoc0dsinJ6fvv/1",
+	"J8uCw/iBiPuZM4P8I3V6ENNQ5R2yADYoClY37Bw9GezCXFxy65mf3hdvqI85pjmXMCP6yH7yPDBD14r+",
+	"4AAfC+McjdTJGHYO5hEczSM4OKR/kgiOkgieJrsMHnRcZKhID1XcRcO0Pk+SeuqaoahWaUGZNXjTt2gZ",
+	"f1xi7LTxUSd+bjx430vlRaV229stxy15vbkzbqePkF731Vn6zVjaoNKpF6Y4vB55BSfSZjQ6I5ig/EPR",
+	"I1omeiV2IShile+5bFwovnRMm3so1YWfROzSJdcOYK4rx05ESBX8UB/PX+89gx1nhEyJJ4mfIhDlSUz5",
+	"TlSWrAsvMB4BtLHIMYGU+rCFMXomHEEaIPWx6wGbx2Me2Vb1xCxx4E6DeXmqIrYZWReJzjxCRjQflYx1",
+	"QkKYIPjqEbsRqGaNBLGebAg7H9lK2KP/HbyOgP7/9DX/+fw10cqtE9OMQxbi2OdY6noLprmuAViJD7ly",
+	"HO8z9AKN1HPTRlD36PB50ESNik/jY2gHQhUkLJMUw25JL+0Mex9SvSBCE71Q/9+wt8sCQeCEmaHqQulV",
+	"2FhBc19WJlpDaUHBEuAGmKZaJxwD01kQi1dWT5m5gilD1n9gWh79ygZdcvnjwVFHtz6efosybfSIwkXY",
+	"iX3ToWabjydsBi12FGJrMWW9NLwL+E2I2cBybLP3+5Z0P91I91YVE/tlZTdqPxNLmGA7ElOblVhKnwLQ",
+	"CqiEznjKehsIXOynwjNhCM9ravdYpGnwHK5qk6plYjrY8aptP5GW/r+XG53kIr6I/AbMuxyn29DTDC8b",
+	"WyVZq6mMUfnM2lC08zQX8RzhsD/oRb3CpMF0JQNzsVj0Bf/c12a2H961+29+ffHq9w+v9g77g/7cZSk7",
+	"MaTzXuAuA7aMQt3tRb1LNNZbwAf9QX9A7waTrXfcO+oP+ke+uoOPBAyYxEO5Pa+VGKGs1jPd4LCvH9lv",
+	"1Dv98lfUy7XtPP3Oyarx7EjW/koeaNjKSL4JwjPvnp+/IXXsSgzuqawE3G+w0pEK1Sr2GQHUpn+OJGWl",
+	"UJOrHcuxJuUFjeOi1YqPoRWv7nb4wCgVitiT2J2/5hjdpicA9vYy8SlM556V/0Tfsc3Yb7hbCRmBzmGv",
+	"rgRrr+n+d3j78+6wF+oPNkZ4gTk7wSsJ/zXpHfsQVgwV1LyzB637WSfLGxW3a7uvNuTB+x1vGkB9uUY/",
+	"Unr8hqJN7cecKXC1cO7hYHBrxQDf/dZVCfClVuhdBCWaWcXOHjrzmeQjT05XLxXZ+41iv/zKwfWvtA6Y",
+	"+KVH179UVY2lFw6Orn9htawrvXf4/Pr3Vot/fol6j7eZiHbpXX7r6TZvrZcjbjpCWSE2XKB//kU6zxZZ",
+	"JsyyzOFHqETPiRkp0Z6vVPQXNRVUb9IsxtCtM7ktMn5CZk1IFKhqJzUOyppuo9bBNh/Htk63u5VFdUL/",
+	"9eriypjuzppj9yyDdRRCd03dZgmH+5W4BwFaESDP6g2mvF6QKvjic4K6skPpe9tCkSVE9hhYqhB335YQ",
+	"32BLQu53lyiTnLbeKO5F6//9mM9P9FVsF/U6q9H8guzmbRT3D/i2YU2SyVaXdm1zWMN7xCi9hb9XUi45",
+	"WxBSFJfsX+p2/fuMtU7XPychluT5QKHy2oF/FGiW9b0DjRzF3lUXDvz1HXX299HXP7Ks3IDff0F3NbN/",
+	"gyW4rqCZNzrF5w07frxx+JUSRIb5y6qjb2TIrQIpGzGNqyGUnZxau4+qCYnYZW8dTKWx7ht094/JXrSs",
+	"0FyUKzZx1rxNR8T+56pc8squ3rU5N2zdBwPuYSuvtvKNhti36LaoK+ak9MkkGy7xaRb/3v4un6YaDb5J",
+	"UTgdSrHcpcfuN8S8SkwFwZ42aftw2nBhiZQQxhLCwRCfloSvArW1581gOGBkpO3Kei+tUvB8oroOv31T",
+	"p4XTH0OpwAc5f5DzIOeeOYC4A2r2uGKnCWIU8n9v0fEtXDzvrDKV2+DrlumyvEjgBPCTr8dRXS1gnVh2",
+	"y1dbmPwpkJ5ON4rKS+rpYUt8EJVOUWHu2MpFGUSlrCx2l9vNGcfkACdAWdh59+7t7vpZKRgU8TxEC4ZK",
+	"CnxC8h23pVdl2bUHQXsQtLagNVhjs5B5Jr0vVPcGXQ3qZkYv/Lkrl174HkLkW3+Adg9itC5Gr9TNkF2Q",
+	"pPsCdmUYAssAxyKI0ghcCW7wFxoKSMQSduI5xheYgL9Ca/dqoWviPbVJeh7Q3oP0bJSercFekJ77wHqN",
+	"S3V2RJrSh73UFD864POtP+C9B1HrFrWbwD2X2ruUsLe8H7UkyZZXrHA6SlReq2JFhr4GNXFWKRywEN5T",
+	"Ud7AEiTjGrFTILiH5u0OXTJ0ntreD3BmGO6rddV1yg+S830k5/zNhyuFJpXWrQapXnGQuBJeHfxrq4dt",
+	"XSeIt4Oitjo+DF1teXgYxvDAoF97DHknB0GN05lMX+Ke03uurGfQrZf1JdrGLZd1QYG6NDbHO3NNgfoB",
+	"mGCq1Yx/5MQ2rj8wKVyZHL/rgUGl2dgqabxU1in4qbpVvIwlpkdICeoWPevikVX1Q+4oRHC9QMkPEaJL",
+	"ZCUPMbp/o02HVhTONQRe3rztGFQiw7v1enMW1dqVWG3R83TcQoTuNgH9ZSAs/foQx//fBls+qIdSPXiZ",
+	"3C72uJ37d5ea4hd5uWrR+ayoVrQ/fdEI9o9CjRVvslXJwos5oYdK3wzVuU8eb7flmwDrdA4LbS6kmtXX",
+	"LIQmDwcD79zsymgcKleZoU1KTyq3ZiyU0g526uzACHJRWEwiWGAyo//XeXa7ETweHHEdFX8vQiM+NaQP",
+	"c2LkTiOaFuxcL5iEbLeZMemvULAhi9aC1ZqDXLhtH3xejpFLq3QpZYvufat84d1qnNXii9cpoCqhbo1L",
+	"GnUO/56W6xa67IO/SfZjnYd6jwrGooMG61ypX4in7yFB8wzzVMRXpWjW+sNT85M9Zh9u5IuuRGUNgrKw",
+	"zPn5G5anJcxFIwEzHJFUd6B0ShYN+pbTF+v4u+MrwvechtB9VJtpjaSrn+z1143UPT0kHf73Riw3Uwqc",
+	"U7/FSQ2X8bjaD+ZLkHCZr5Wd2dfn0YXyON5XHm/UEQ7yn0lVOJ8fxUWwp9qAL4Ddh9d1LaqVLP1Qlpg3",
+	"4zTcdxWF2wOluuQKJ57zfFkU4IQTqHQV7HTWQonKQiidVVB2wWLKVWIY23C17pOykicczK/MtvE39az5",
+	"gLqyYTzJrUSYshDnwbwX9Y7on4ND/pceO6J/niYdVS/vJWHGj+wakFBfRVSWPPejfPAzfmM2DZSMdUfu",
+	"xlCTwt9+frfxqxgkK9t04zrstOsp8bFSjnFVTamwWD5bVVKq6yj5Ikq762Lqx+jLON0eDNhwn3zp9shu",
+	"dK98JpXMSAcM1gvZr6IC3/EDJHhwYtyDjfGRZQcq4dmMJto13O7FxAhVLJPyVtf6VHmV6979thKX4QvG",
+	"+XosNQToqBN3UteIW0i1UbuchdtQb0u9rF6x2q1kmoM/gaywjuGTVHFaJOE6uPZtuNve7tAoFN51s0NT",
+	"IbVIfVBLD2rp/tRSLXWb9dJqucy7Kkzla6FV1ox3mQbfmdchk9H/8EFnAb0049C4AKGaahP7ELPWZY7h",
+	"pLWMXCNOlrbkYi7TWSo2X9PT6U01PctyXfV08PyESzh8NDeX7otgMZdx3XBV5tPXw4vaRT47isFwD3xn",
+	"wh0Vgqk6+KFOeR80zd+tjgzzGQRO7lIzV0dq1MWXOBTD16TmywlK5vChEpvqKd1hoMSLqoPvJEI8titq",
+	"KNGMPQjKv1bBpZVgCFrCpqDcoLgSPX7ia54TSvcyEwvVh9MyrEm4sCnphWqGPoXNKVzqzjX9dzeVY6oE",
+	"7AcvxfTgQ7vnkg8bOPmaskrn5UU+Gws4fE3lBt/59dGq/Fx3vF93oCrfNHQvcape2W8XpVpFM/J4/p71",
+	"bMqZ36Qp7X5W3aG0SVmeYcaBoKK6Na+x9OwOmHg7witPX4Q8XIlUelgrvUoac4JguE3STCEXjTUSqahW",
+	"2f2r1Gm4/OluUMumGxV/CPh/Vk3egwXwN9wOoOLsjl2hE/6fJglfdlkV6Sijpqvo7E6ZrQFPQ2bXRU4k",
+	"yZ3L22mzj+9oKIRBXmEueB1o5zJ/kK1/Edk6TZJrBKveDj+Hy/Wuy9oRZYJC4IcoSJJP14F3ZFCEn2jb",
+	"A4v+cpbO8/2a8+4PJZWcvh1Wag/2wVj4ygP3Bhfau0D99c2QN4H+PAhz2d1plUvZvDrANrIxhZvbcKXg",
+	"3Ln8eH//3999OD9+/+7sfP/ysL92n8T6hYXs8A5zsZ4bqsQMV4qJ8/F2GLJ3kq1XuQsvelslwFBpag5u",
+	"zZntffnry/8LAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

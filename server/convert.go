@@ -36,7 +36,7 @@ func (s *Server) toDatabase(d *devapi.Database, withCredentials bool) gen.Databa
 		AllMembers:             &members,
 		Port:                   int64(d.Port),
 		CreationTime:           d.CreatedAt.Unix(),
-		State:                  d.State,
+		State:                  s.health.state(d.ID, d.State),
 		ModifyingState:         ptr(""),
 		UserEmail:              ptr(d.Owner),
 		CustomerId:             ptr(d.Owner),

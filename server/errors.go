@@ -16,6 +16,8 @@ var statusOf = map[string]int{
 	devapi.EINVALID:      http.StatusBadRequest,
 	devapi.ENOTFOUND:     http.StatusNotFound,
 	devapi.EUNAUTHORIZED: http.StatusUnauthorized,
+	devapi.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	devapi.ENOSPACE:      http.StatusInsufficientStorage,
 }
 
 // errorStatus returns the HTTP status for err.
@@ -35,10 +37,12 @@ func messageBody(msg string) gen.Error {
 }
 
 // errorBody is the Error answer for err. Authentication failures use the
-// object shape Upstash sends for them, {"error": "Unauthorized"}; every other
-// error the bare-string shape. Internal errors carry no detail.
+// object shape Upstash sends for them, {"error": "Unauthorized"}, and so do
+// devapi's own 503 and 507 (as its 429); every other error the bare-string
+// shape. Internal errors carry no detail.
 func errorBody(err error) gen.Error {
-	if devapi.ErrorCode(err) == devapi.EUNAUTHORIZED {
+	switch devapi.ErrorCode(err) {
+	case devapi.EUNAUTHORIZED, devapi.EUNAVAILABLE, devapi.ENOSPACE:
 		var e gen.Error
 		_ = e.FromErrorObject(gen.ErrorObject{Error: devapi.ErrorMessage(err)})
 		return e
@@ -48,10 +52,18 @@ func errorBody(err error) gen.Error {
 
 // writeError answers err as JSON with the status from the table. Internal
 // errors are logged with the request id; their text never reaches the client.
+// A full disk is logged once, when the first change fails for it (see
+// diskFull).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := errorStatus(err)
-	if status == http.StatusInternalServerError {
+	switch status {
+	case http.StatusInternalServerError:
 		s.logger.ErrorContext(r.Context(), "internal error", slog.String("request_id", requestID(r.Context())), slog.Any("err", err))
+	case http.StatusInsufficientStorage:
+		if s.diskFull.CompareAndSwap(false, true) {
+			s.logger.ErrorContext(r.Context(), "the store's disk is full: changes answer 507 until space is freed",
+				slog.String("request_id", requestID(r.Context())), slog.Any("err", err))
+		}
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="devapi"`)

@@ -107,6 +107,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				attrs = append(attrs, slog.String("account", ri.account.Email))
 			}
 			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			// A change went through: a full disk episode is over.
+			if r.Method != http.MethodGet && rec.status > 0 && rec.status < 400 && s.diskFull.CompareAndSwap(true, false) {
+				s.logger.InfoContext(r.Context(), "the store writes again: its disk has room", slog.String("request_id", id))
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})

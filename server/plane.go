@@ -27,19 +27,23 @@ func (s *Server) planeContext(ctx context.Context) (context.Context, context.Can
 
 // Reconcile makes the plane match the store, as start-up must after a crash:
 // it serves every stored database with its stored password (the password of
-// the reset that committed last) and removes what the plane holds for
-// databases the store no longer has. A database that cannot be served is
-// logged and skipped, so one taken port does not keep the others down; so is
-// one that cannot be removed (a pool server that does not answer), to be
-// tried again next time. On a Placer, shared by replicas, what the store does
-// not have is removed only when the previous Reconcile found it too (see
-// confirmedOrphans).
+// the reset that committed last), and deals with what the plane holds for
+// databases the store does not have (see dropOrphans: nothing is deleted on
+// the word of a store that holds no database). A database that cannot be
+// served is logged at WARN, shows the state "unavailable", and is left to
+// RunReconcile, so one taken port does not keep the others down; so is an
+// orphan that cannot be removed (a pool server that does not answer). On a
+// Placer, shared by replicas, what the store does not have is removed only
+// when the previous Reconcile found it too (see confirmedOrphans).
 func (s *Server) Reconcile(ctx context.Context) error {
-	return s.reconcile(ctx, slog.LevelInfo)
+	return s.reconcile(ctx, false)
 }
 
-// reconcile is Reconcile, logging its summary at level when nothing failed.
-func (s *Server) reconcile(ctx context.Context, level slog.Level) error {
+// reconcile is Reconcile at start, and RunReconcile's round when
+// periodic: then each stored database is checked (repair) rather than
+// served again, every orphan must be found twice, and the summary is
+// logged at DEBUG (failures are logged once per episode).
+func (s *Server) reconcile(ctx context.Context, periodic bool) error {
 	dbs, err := s.store.AllDatabases(ctx)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
@@ -48,47 +52,108 @@ func (s *Server) reconcile(ctx context.Context, level slog.Level) error {
 	var failed int
 	for _, d := range dbs {
 		stored[d.ID] = true
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if periodic {
+			if s.repair(ctx, d) != nil {
+				failed++
+			}
+			continue
+		}
+		// No plane timeout at start: adopting a redis-server that
+		// reads a large append-only file takes minutes.
 		if err := s.plane.Serve(ctx, planeSpec(d)); err != nil {
 			failed++
-			s.logger.ErrorContext(ctx, "cannot serve database", slog.String("database_id", d.ID), slog.Int("port", d.Port), slog.Any("err", err))
+			s.planeDown(ctx, d.ID, stateUnavailable, err)
+			continue
 		}
+		s.planeUp(ctx, d.ID)
 	}
+	s.health.forget(stored)
 	held, err := s.plane.Databases(ctx)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	held = s.confirmedOrphans(held, stored)
-	for _, id := range held {
-		if !stored[id] {
-			if err := s.plane.Remove(ctx, id); err != nil {
-				failed++
-				s.logger.ErrorContext(ctx, "cannot remove a database the store no longer has", slog.String("database_id", id), slog.Any("err", err))
-				continue
-			}
-			s.logger.InfoContext(ctx, "removed a database the store no longer has", slog.String("database_id", id))
-		}
-	}
-	if failed > 0 {
+	failed += s.dropOrphans(ctx, s.confirmedOrphans(held, stored, periodic), len(dbs))
+	level := slog.LevelInfo
+	switch {
+	case periodic:
+		level = slog.LevelDebug
+	case failed > 0:
 		level = slog.LevelWarn
 	}
 	s.logger.Log(ctx, level, "reconciled data plane", slog.Int("databases", len(dbs)), slog.Int("failed", failed))
 	return nil
 }
 
+// dropOrphans deals with orphans, databases the plane holds and the store
+// does not have, and returns how many it failed to. A Retirer moves their
+// data aside (devapi orphans lists and purges it). Another plane removes
+// them, but only while the store holds some database (stored): a store that
+// is new or was emptied says nothing about what should be deleted, so then
+// they are kept, with one warning per orphan.
+func (s *Server) dropOrphans(ctx context.Context, orphans []string, stored int) (failed int) {
+	retirer, retires := s.plane.(devapi.Retirer)
+	if !retires && stored == 0 {
+		s.orphanMu.Lock()
+		var fresh []string
+		for _, id := range orphans {
+			if !s.keptOrphans[id] {
+				fresh = append(fresh, id)
+			}
+			if s.keptOrphans == nil {
+				s.keptOrphans = map[string]bool{}
+			}
+			s.keptOrphans[id] = true
+		}
+		s.orphanMu.Unlock()
+		for _, id := range fresh {
+			s.logger.WarnContext(ctx, "the store holds no database but the data plane holds this one: kept, since a new or emptied store is no reason to delete",
+				slog.String("database_id", id))
+		}
+		return 0
+	}
+	for _, id := range orphans {
+		if retires {
+			where, err := retirer.Retire(ctx, id)
+			if err != nil {
+				failed++
+				s.logger.ErrorContext(ctx, "cannot move aside a database the store does not have", slog.String("database_id", id), slog.Any("err", err))
+				continue
+			}
+			if where != "" {
+				s.logger.WarnContext(ctx, "moved a database the store does not have to the orphans folder (devapi orphans lists and purges them)",
+					slog.String("database_id", id), slog.String("path", where))
+			}
+			continue
+		}
+		if err := s.plane.Remove(ctx, id); err != nil {
+			failed++
+			s.logger.ErrorContext(ctx, "cannot remove a database the store does not have", slog.String("database_id", id), slog.Any("err", err))
+			continue
+		}
+		s.logger.WarnContext(ctx, "removed a database the store does not have", slog.String("database_id", id))
+	}
+	return failed
+}
+
 // confirmedOrphans returns the ids of held that the store does not have and
-// that may be removed now. A Placer plane is shared by replicas, and another
-// replica's create places a database before it stores it: such a place looks
-// like an orphan for a moment. So on a Placer only ids found orphaned by
-// this process's previous Reconcile too are returned; a create is long done
-// by then.
-func (s *Server) confirmedOrphans(held []string, stored map[string]bool) []string {
+// that may be dropped now. On a Placer, shared by replicas, another
+// replica's create places a database before it stores it, and on any plane a create of this process
+// may be stored after the round read the store and served before it read
+// the plane: such a database looks like an orphan for a moment. So on a
+// Placer, and in periodic rounds, only ids found orphaned by this process's
+// previous round too are returned; a create is long done by then. At start
+// on another plane nothing is under way.
+func (s *Server) confirmedOrphans(held []string, stored map[string]bool, periodic bool) []string {
 	var orphans []string
 	for _, id := range held {
 		if !stored[id] {
 			orphans = append(orphans, id)
 		}
 	}
-	if _, placed := s.plane.(devapi.Placer); !placed {
+	if _, placed := s.plane.(devapi.Placer); !placed && !periodic {
 		return orphans
 	}
 	s.orphanMu.Lock()
@@ -107,9 +172,14 @@ func (s *Server) confirmedOrphans(held []string, stored map[string]bool) []strin
 	return confirmed
 }
 
-// RunReconcile calls Reconcile every interval until ctx ends, so that what a
-// replica that died in the middle of a change left behind on a shared plane
-// is repaired by the replicas that live on. Failures are logged.
+// RunReconcile repairs the plane every interval until ctx ends: every
+// stored database whose plane state or password generation differs from
+// the store is served again (on a Placer every one is, see repair), so a
+// reset the plane could not apply, a database whose port was taken at
+// start, and what a replica that died in the middle of a change left
+// behind on a shared plane are repaired without a restart; orphans found
+// twice are dropped (dropOrphans). A database's failures are logged once
+// per episode, and its state shows them meanwhile.
 func (s *Server) RunReconcile(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -118,13 +188,18 @@ func (s *Server) RunReconcile(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			// Once a minute on every replica: only worth a line when
-			// something failed.
-			if err := s.reconcile(ctx, slog.LevelDebug); err != nil && ctx.Err() == nil {
+			if err := s.Repair(ctx); err != nil && ctx.Err() == nil {
 				s.logger.ErrorContext(ctx, "periodic reconcile failed", slog.Any("err", err))
 			}
 		}
 	}
+}
+
+// Repair runs one round of RunReconcile. It fails only when the store or
+// the plane cannot list databases; a database it cannot repair is logged
+// (once per episode) and left to the next round.
+func (s *Server) Repair(ctx context.Context) error {
+	return s.reconcile(ctx, true)
 }
 
 // createOnPlane stores d on a free port of the range and serves it. Ports

@@ -244,11 +244,13 @@ func TestPoolFullIsABadRequest(t *testing.T) {
 // TestReconcileFreesAPoolPlaceOrphanedTwice: Reconcile frees a place that
 // the store does not have only when this server's previous Reconcile found
 // it orphaned too, since another replica's create places its database
-// before it stores it.
+// before it stores it. (The store holds a database throughout: one that
+// holds none frees nothing, see TestReconcileKeepsPoolPlacesOfAnEmptyStore.)
 func TestReconcileFreesAPoolPlaceOrphanedTwice(t *testing.T) {
 	t.Run("PlacedNotStored", func(t *testing.T) {
 		s := newPoolStack(t, defaultPoolSize) // newStack reconciled once already, before the place
 		ctx := t.Context()
+		s.create("keeper", false)
 		placer := s.plane.(devapi.Placer)
 		// Another replica's create, between its Place and its store.
 		placed, err := placer.Place(ctx, "in-flight", false)
@@ -296,6 +298,7 @@ func TestReconcileFreesAPoolPlaceOrphanedTwice(t *testing.T) {
 	t.Run("DeletedFromStoreOnly", func(t *testing.T) {
 		s := newPoolStack(t, defaultPoolSize)
 		ctx := t.Context()
+		s.create("keeper", false)
 		db := s.create("half-deleted", false)
 		if err := s.connect(db, *db.Password).Set(ctx, "k", "v", 0).Err(); err != nil {
 			t.Fatal(err)
@@ -333,6 +336,40 @@ func TestReconcileFreesAPoolPlaceOrphanedTwice(t *testing.T) {
 	})
 }
 
+// TestReconcileKeepsPoolPlacesOfAnEmptyStore: a store that holds no
+// database (new, or emptied) is no reason to wipe the pool servers it
+// still records as held: Reconcile keeps them, with one warning each.
+func TestReconcileKeepsPoolPlacesOfAnEmptyStore(t *testing.T) {
+	if !haveRedisServer(t) {
+		t.Skip("redis-server not installed: skipping the pool plane (install it with apt-get install redis-server)")
+	}
+	var log syncBuffer
+	s := newStack(t, poolKind(defaultPoolSize), t.TempDir(), logTo(&log))
+	ctx := t.Context()
+	db := s.create("only", false)
+	if err := s.connect(db, *db.Password).Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	server := s.poolServerOf(db.DatabaseId)
+	if err := s.store.DeleteDatabase(ctx, email, db.DatabaseId); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := s.srv.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.poolServerOf(db.DatabaseId); got != server {
+		t.Errorf("after three Reconciles on a store without databases the place is %q, want %q kept", got, server)
+	}
+	if v, err := s.connect(db, *db.Password).Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("the kept server's key: %q, %v", v, err)
+	}
+	if n := strings.Count(log.String(), "level=WARN msg=\"the store holds no database but the data plane holds this one"); n != 1 {
+		t.Errorf("%d warnings about the kept place, want 1:\n%s", n, log.String())
+	}
+}
+
 // TestReconcileSurvivesAnUnreachablePoolServer: a pool server that does not
 // answer while it holds an orphaned place makes that place's removal fail;
 // Reconcile logs it and goes on (devapi still starts), and the place stays
@@ -341,7 +378,7 @@ func TestReconcileSurvivesAnUnreachablePoolServer(t *testing.T) {
 	if !haveRedisServer(t) {
 		t.Skip("redis-server not installed: skipping the pool plane (install it with apt-get install redis-server)")
 	}
-	list := startPool(t, 2, nil, nil) // plain servers only
+	list := startPool(t, 3, nil, nil) // plain servers only
 	servers, err := poolplane.ParseServers(list)
 	if err != nil {
 		t.Fatal(err)
@@ -355,6 +392,7 @@ func TestReconcileSurvivesAnUnreachablePoolServer(t *testing.T) {
 	}}
 	s := newStack(t, kind, t.TempDir())
 	ctx := t.Context()
+	s.create("keeper", false) // a store that holds none frees nothing anyway
 	if _, err := s.plane.(devapi.Placer).Place(ctx, "orphan", false); err != nil {
 		t.Fatal(err)
 	}

@@ -173,6 +173,11 @@ func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseReque
 // credentials of the one that committed last, on the store and on the plane,
 // whatever order they reach the plane in; and a crash at any step loses no
 // acknowledged reset: what is stored is served again by Reconcile at start.
+//
+// When the plane does not take the password (a Redis restarting, paused or
+// wedged, or one the plane could not serve) the answer is 503, never a 404
+// for a database that exists: the reset is stored, and the repair loop
+// (RunReconcile) applies it once the Redis answers, without another reset.
 func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequestObject) (gen.ResetPasswordResponseObject, error) {
 	owner := accountFrom(ctx).Email
 	d, err := s.store.Database(ctx, owner, req.Id)
@@ -195,16 +200,26 @@ func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequest
 	pctx, cancel := s.planeContext(ctx)
 	defer cancel()
 	err = s.plane.SetPassword(pctx, d.ID, d.Password, d.Generation)
-	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
-		return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil // deleted meanwhile
-	} else if err != nil {
-		return nil, err
+	if err != nil {
+		if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+			if _, gerr := s.store.Database(ctx, owner, req.Id); devapi.ErrorCode(gerr) == devapi.ENOTFOUND {
+				return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil // deleted meanwhile
+			}
+		}
+		s.planeDown(ctx, d.ID, stateUnavailable, err)
+		return gen.ResetPassword503JSONResponse{ServiceUnavailableJSONResponse: gen.ServiceUnavailableJSONResponse{Error: notApplied}}, nil
+	}
+	if s.health.isDown(d.ID) {
+		_ = s.repair(ctx, d) // it took the password: is the rest as stored now?
 	}
 	s.crash(CrashResetAfterPlane)
 	answer := gen.ResetPassword200JSONResponse(s.toDatabaseWithCredentials(d))
 	s.crash(CrashResetBeforeAnswer)
 	return answer, nil
 }
+
+// notApplied is reset-password's 503 message.
+const notApplied = "the new password is stored, but the database's Redis has not taken it yet: devapi goes on applying it; get the database for its credentials, its state is active again once the Redis took them"
 
 func notFound() gen.NotFoundJSONResponse {
 	return gen.NotFoundJSONResponse(messageBody("database not found"))

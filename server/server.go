@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -102,7 +103,10 @@ type Server struct {
 	busy     map[int]time.Time // ports another process held, and until when to skip them
 
 	orphanMu       sync.Mutex
-	orphans        map[string]bool // held by a Placer, not stored, at the last Reconcile
+	orphans        map[string]bool // held by the plane, not stored, at the last round that confirms them
+	keptOrphans    map[string]bool // orphans kept because the store holds no database, warned about
+	health         healthBook      // databases the plane does not serve as stored
+	diskFull       atomic.Bool     // a change failed for a full disk, and none succeeded since
 	logger         *slog.Logger
 	now            func() time.Time
 	advertisedHost string
