@@ -55,6 +55,9 @@ type APIKey struct {
 
 // Store keeps accounts and databases. Implementations are safe for concurrent
 // use, and a method that returns without error has made its change durable.
+// Every method that writes (here, in TeamStore, BackupStore and PoolStore)
+// returns ENOSPACE, having changed nothing, when the disk it writes to is
+// full.
 type Store interface {
 	TeamStore
 	BackupStore

@@ -13,8 +13,9 @@ import (
 )
 
 // CreateAccount adds an account. ECONFLICT if the email exists.
-func (s *Store) CreateAccount(ctx context.Context, a *devapi.Account) error {
-	_, err := s.pool.Exec(ctx,
+func (s *Store) CreateAccount(ctx context.Context, a *devapi.Account) (err error) {
+	defer noSpace(&err)
+	_, err = s.pool.Exec(ctx,
 		`INSERT INTO accounts (email, created_at) VALUES ($1, $2)`,
 		a.Email, schema.Micros(a.CreatedAt))
 	switch {
@@ -52,8 +53,9 @@ func (s *Store) Accounts(ctx context.Context) ([]*devapi.Account, error) {
 
 // AddAPIKey stores a key for an existing account. ENOTFOUND if the account
 // does not exist, ECONFLICT if the hash (or the id) is already stored.
-func (s *Store) AddAPIKey(ctx context.Context, k *devapi.APIKey) error {
-	_, err := s.pool.Exec(ctx,
+func (s *Store) AddAPIKey(ctx context.Context, k *devapi.APIKey) (err error) {
+	defer noSpace(&err)
+	_, err = s.pool.Exec(ctx,
 		`INSERT INTO api_keys (id, email, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		k.ID, k.Email, k.Name, k.Hash, schema.Micros(k.CreatedAt))
 	switch {
@@ -93,7 +95,8 @@ func (s *Store) APIKeys(ctx context.Context, email string) ([]*devapi.APIKey, er
 }
 
 // DeleteAPIKey removes one key of an account. ENOTFOUND if no such key.
-func (s *Store) DeleteAPIKey(ctx context.Context, email, id string) error {
+func (s *Store) DeleteAPIKey(ctx context.Context, email, id string) (err error) {
+	defer noSpace(&err)
 	res, err := s.pool.Exec(ctx,
 		`DELETE FROM api_keys WHERE id = $1 AND email = $2`, id, email)
 	if err != nil {

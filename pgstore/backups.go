@@ -14,12 +14,13 @@ import (
 // its own, and the row is marked complete last, so no transaction stays open
 // while the backup is taken. Incomplete rows a crashed replica left behind
 // for the database are removed first.
-func (s *Store) CreateBackup(ctx context.Context, b *devapi.Backup, write func(io.Writer) error) error {
+func (s *Store) CreateBackup(ctx context.Context, b *devapi.Backup, write func(io.Writer) error) (err error) {
+	defer noSpace(&err)
 	if _, err := s.pool.Exec(ctx, `DELETE FROM backups WHERE database_id = $1 AND complete = 0 AND created_at < $2`,
 		b.DatabaseID, schema.Micros(b.CreatedAt.Add(-schema.StaleBackupAge))); err != nil {
 		return fmt.Errorf("pgstore: remove stale backups: %w", err)
 	}
-	_, err := s.pool.Exec(ctx,
+	_, err = s.pool.Exec(ctx,
 		`INSERT INTO backups (id, database_id, name, daily, created_at, size, data, complete) VALUES ($1, $2, $3, $4, $5, 0, '', 0)`,
 		b.ID, b.DatabaseID, b.Name, schema.Bool(b.Daily), schema.Micros(b.CreatedAt))
 	switch {
@@ -123,7 +124,8 @@ func (s *Store) ReadBackup(ctx context.Context, databaseID, id string, read func
 }
 
 // DeleteBackup implements devapi.BackupStore.
-func (s *Store) DeleteBackup(ctx context.Context, databaseID, id string) error {
+func (s *Store) DeleteBackup(ctx context.Context, databaseID, id string) (err error) {
+	defer noSpace(&err)
 	res, err := s.pool.Exec(ctx, `DELETE FROM backups WHERE database_id = $1 AND id = $2 AND complete = 1`, databaseID, id)
 	if err != nil {
 		return fmt.Errorf("pgstore: delete backup: %w", err)

@@ -15,7 +15,8 @@ import (
 // CreateDatabase stores a new database. ECONFLICT if the id exists, ENOTFOUND
 // if its owner has no account. A nil ReadRegions is stored, and read back, as
 // an empty list.
-func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
+func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) (err error) {
+	defer noSpace(&err)
 	regions := d.ReadRegions
 	if regions == nil {
 		regions = []string{}
@@ -107,7 +108,8 @@ func (s *Store) listDatabases(ctx context.Context, query string, args ...any) ([
 }
 
 // DeleteDatabase removes one database of owner. ENOTFOUND as Database.
-func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
+func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) (err error) {
+	defer noSpace(&err)
 	res, err := s.pool.Exec(ctx,
 		`DELETE FROM databases WHERE id = $1 AND owner = $2`, id, owner)
 	if err != nil {
@@ -127,7 +129,8 @@ func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
 // It is one UPDATE ... RETURNING, committed on its own: the row lock makes
 // overlapping calls apply one after another, each gets the row it wrote, and
 // the one that commits last wins.
-func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
+func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (_ *devapi.Database, err error) {
+	defer noSpace(&err)
 	row := s.pool.QueryRow(ctx,
 		`UPDATE databases
 		 SET password = $1, rest_token = $2, read_only_rest_token = $3, generation = generation + 1
@@ -147,7 +150,8 @@ func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.C
 // UpdateDatabase implements devapi.Store: SELECT, change, UPDATE in one
 // transaction that reads the row FOR UPDATE, so concurrent updates apply one
 // after another.
-func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
+func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change func(*devapi.Database) error) (_ *devapi.Database, err error) {
+	defer noSpace(&err)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: update database: %w", err)

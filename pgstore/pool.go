@@ -16,7 +16,8 @@ var _ devapi.PoolStore = (*Store)(nil)
 // the first server it sees free with ON CONFLICT DO NOTHING, and when a
 // concurrent caller, of any process, took that server (or assigned id)
 // first, the UNIQUE constraints make the insert a no-op and it looks again.
-func (s *Store) AssignPoolServer(ctx context.Context, id string, servers []string) (string, error) {
+func (s *Store) AssignPoolServer(ctx context.Context, id string, servers []string) (_ string, err error) {
+	defer noSpace(&err)
 	for {
 		var held string
 		err := s.pool.QueryRow(ctx, `SELECT server FROM pool_assignments WHERE database_id = $1`, id).Scan(&held)
@@ -88,7 +89,8 @@ func (s *Store) PoolAssignments(ctx context.Context) (map[string]devapi.PoolAssi
 // generation, until COMMIT, so calls for one id from any process run one
 // after another, and calls for other ids do not wait. A caller that waits
 // holds a connection of the pool meanwhile.
-func (s *Store) ApplyPoolGeneration(ctx context.Context, id string, generation int64, apply func(ctx context.Context) error) (bool, error) {
+func (s *Store) ApplyPoolGeneration(ctx context.Context, id string, generation int64, apply func(ctx context.Context) error) (_ bool, err error) {
+	defer noSpace(&err)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("pgstore: apply pool generation: %w", err)
@@ -120,7 +122,8 @@ func (s *Store) ApplyPoolGeneration(ctx context.Context, id string, generation i
 
 // ReleasePoolServer implements devapi.PoolStore. It waits for an
 // ApplyPoolGeneration of id that holds the row lock.
-func (s *Store) ReleasePoolServer(ctx context.Context, id string) error {
+func (s *Store) ReleasePoolServer(ctx context.Context, id string) (err error) {
+	defer noSpace(&err)
 	if _, err := s.pool.Exec(ctx, `DELETE FROM pool_assignments WHERE database_id = $1`, id); err != nil {
 		return fmt.Errorf("pgstore: release pool server: %w", err)
 	}

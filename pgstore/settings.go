@@ -26,7 +26,8 @@ func (s *Store) Setting(ctx context.Context, name string) ([]byte, error) {
 // InitSetting stores value under name unless a value is there already, and
 // returns the value stored in the end. The insert and the read back run in
 // one transaction, so concurrent callers agree.
-func (s *Store) InitSetting(ctx context.Context, name string, value []byte) ([]byte, error) {
+func (s *Store) InitSetting(ctx context.Context, name string, value []byte) (_ []byte, err error) {
+	defer noSpace(&err)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: init setting: %w", err)

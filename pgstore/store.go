@@ -84,3 +84,12 @@ func pgCode(err error) string {
 func isUniqueViolation(err error) bool { return pgCode(err) == "23505" }
 
 func isForeignKeyViolation(err error) bool { return pgCode(err) == "23503" }
+
+// noSpace turns *err into ENOSPACE, wrapping it, when PostgreSQL answered
+// disk_full (53100): the server's disk has no room for the change. Every
+// method that writes defers it.
+func noSpace(err *error) {
+	if pgCode(*err) == "53100" {
+		*err = fmt.Errorf("%w: %w", devapi.Errorf(devapi.ENOSPACE, "the disk of devapi's store is full: nothing was changed; free disk space and try again"), *err)
+	}
+}

@@ -13,7 +13,8 @@ import (
 
 // CreateTeam implements devapi.TeamStore: the team's account, the team and
 // its owner in one transaction.
-func (s *Store) CreateTeam(ctx context.Context, t *devapi.Team, owner string) error {
+func (s *Store) CreateTeam(ctx context.Context, t *devapi.Team, owner string) (err error) {
+	defer noSpace(&err)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: create team: %w", err)
@@ -98,8 +99,9 @@ func (s *Store) TeamMembers(ctx context.Context, teamID string) ([]*devapi.TeamM
 }
 
 // AddTeamMember implements devapi.TeamStore.
-func (s *Store) AddTeamMember(ctx context.Context, teamID, email, role string) (*devapi.TeamMember, error) {
-	_, err := s.pool.Exec(ctx, `INSERT INTO team_members (team_id, email, role) VALUES ($1, $2, $3)`, teamID, email, role)
+func (s *Store) AddTeamMember(ctx context.Context, teamID, email, role string) (_ *devapi.TeamMember, err error) {
+	defer noSpace(&err)
+	_, err = s.pool.Exec(ctx, `INSERT INTO team_members (team_id, email, role) VALUES ($1, $2, $3)`, teamID, email, role)
 	switch {
 	case isUniqueViolation(err):
 		return nil, devapi.Errorf(devapi.ECONFLICT, "%s is already a member of the team", email)
@@ -121,7 +123,8 @@ func (s *Store) AddTeamMember(ctx context.Context, teamID, email, role string) (
 }
 
 // RemoveTeamMember implements devapi.TeamStore.
-func (s *Store) RemoveTeamMember(ctx context.Context, teamID, email string) error {
+func (s *Store) RemoveTeamMember(ctx context.Context, teamID, email string) (err error) {
+	defer noSpace(&err)
 	res, err := s.pool.Exec(ctx, `DELETE FROM team_members WHERE team_id = $1 AND email = $2`, teamID, email)
 	if err != nil {
 		return fmt.Errorf("pgstore: remove team member: %w", err)
@@ -133,7 +136,8 @@ func (s *Store) RemoveTeamMember(ctx context.Context, teamID, email string) erro
 }
 
 // DeleteTeam implements devapi.TeamStore.
-func (s *Store) DeleteTeam(ctx context.Context, teamID string) error {
+func (s *Store) DeleteTeam(ctx context.Context, teamID string) (err error) {
+	defer noSpace(&err)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: delete team: %w", err)

@@ -112,10 +112,10 @@ func (s *Store) ApplyPoolGeneration(ctx context.Context, id string, generation i
 	}
 	if _, err := tx.ExecContext(ctx,
 		`UPDATE pool_assignments SET generation = ? WHERE database_id = ?`, generation, id); err != nil {
-		return false, fmt.Errorf("sqlitestore: apply pool generation: %w", err)
+		return false, noSpace(fmt.Errorf("sqlitestore: apply pool generation: %w", err))
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("sqlitestore: apply pool generation: commit: %w", err)
+		return false, noSpace(fmt.Errorf("sqlitestore: apply pool generation: commit: %w", err))
 	}
 	return true, nil
 }

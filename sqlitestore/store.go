@@ -232,8 +232,19 @@ func (s *Store) GroupCommitStats() (commits, writes int64) {
 // write runs fn in the group committer's next transaction, inside a
 // savepoint of its own, and returns when that transaction has committed:
 // fn's error as it is, or an error of the whole transaction. See commit.go.
+// A full disk is ENOSPACE (noSpace).
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.committer.write(ctx, fn)
+	return noSpace(s.committer.write(ctx, fn))
+}
+
+// noSpace returns err as ENOSPACE, wrapping it, when SQLite found the disk
+// full (SQLITE_FULL: the file system has no room, or the database reached
+// its max_page_count); any other err as it is.
+func noSpace(err error) error {
+	if sqliteCode(err)&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w: %w", devapi.Errorf(devapi.ENOSPACE, "the disk of devapi's store is full: nothing was changed; free disk space and try again"), err)
+	}
+	return err
 }
 
 // execCount runs a statement in tx and returns how many rows it changed.
