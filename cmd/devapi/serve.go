@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,6 +42,10 @@ const (
 	// --pool-file is not given: URLs separated by newlines or spaces.
 	envPool = "DEVAPI_POOL"
 )
+
+// poolReconcileEvery is --reconcile-every's default for --plane pool,
+// where every round applies every password again.
+const poolReconcileEvery = time.Minute
 
 // defaultEmail is the default account's email when UPSTASH_EMAIL is unset.
 const defaultEmail = "dev@devapi.local"
@@ -79,6 +84,9 @@ are unset, devapi creates an account and an API key on first start and writes
 them to the file "credentials" in the data folder (mode 0600).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("reconcile-every") && o.plane == "pool" {
+				o.reconcileEvery = poolReconcileEvery
+			}
 			return runServe(cmd.Context(), o, getenv, cmd.ErrOrStderr())
 		},
 	}
@@ -93,7 +101,7 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.plane, "plane", "embedded", "data plane: embedded (in-process Redis, data in memory), redis-server (one redis-server process per database, data on disk) or pool (a Redis server of its own per database, out of the running servers listed by --pool-file or $"+envPool+"; what replicas on one PostgreSQL store use)")
 	f.StringVar(&o.poolFile, "pool-file", "", "for --plane pool: file listing the pool's Redis servers, one redis:// or rediss:// URL with admin credentials a line (default: $"+envPool+"); keep it mode 0600")
-	f.DurationVar(&o.reconcileEvery, "reconcile-every", time.Minute, "for --plane pool: how often to re-apply the stored passwords to the pool, repairing what a replica that died mid-reset left behind (0: only at start)")
+	f.DurationVar(&o.reconcileEvery, "reconcile-every", 10*time.Second, "how often to check every database against the store and repair what differs: a database that is not served, or a password the plane did not take (a reset answered 503). With --plane pool every password is applied again, and the default is "+poolReconcileEvery.String()+" (0: only at start)")
 	f.StringVar(&o.ports, "ports", "16380-17379", "range of TCP ports for databases (keep below 32768)")
 	f.StringVar(&o.restAddr, "rest-addr", "127.0.0.1:8081", "address of the REST data API (UPSTASH_REDIS_REST_URL for every database; the token picks the database)")
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
@@ -175,6 +183,11 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		return fmt.Errorf("data folder %s is in use by another devapi serve; stop it or pass another --data", o.data)
 	}
 	defer func() { _ = lock.Unlock() }()
+	unlockStore, err := lockSQLiteStore(storeURL, o.data)
+	if err != nil {
+		return err
+	}
+	defer unlockStore()
 
 	store, storeName, err := openStore(ctx, storeURL, o.data)
 	if err != nil {
@@ -211,14 +224,19 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err := srv.Reconcile(ctx); err != nil {
 		return err
 	}
-	// A plane that places databases itself is shared by replicas: reconcile
-	// it periodically, and dial its databases at their endpoints.
-	_, placed := plane.(devapi.Placer)
-	if placed && o.reconcileEvery > 0 {
-		go srv.RunReconcile(ctx, o.reconcileEvery)
+	// The background loops are stopped and awaited before the plane and
+	// the store close (their defers, above, run after this one).
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	defer func() { stopLoops(); loops.Wait() }()
+	if o.reconcileEvery > 0 {
+		loops.Go(func() { srv.RunReconcile(loopCtx, o.reconcileEvery) })
 	}
-	go srv.RunStats(ctx)
-	go srv.RunDailyBackups(ctx)
+	loops.Go(func() { srv.RunStats(loopCtx) })
+	loops.Go(func() { srv.RunDailyBackups(loopCtx) })
+	// A plane that places databases itself is shared by replicas: dial its
+	// databases at their endpoints.
+	_, placed := plane.(devapi.Placer)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -322,7 +340,7 @@ func openPlane(ctx context.Context, o serveOptions, store devapi.Store, pool []p
 	case "embedded":
 		return embeddedplane.New(cfg), ca, caFile, nil
 	}
-	p, err := redisserverplane.Open(ctx, redisserverplane.Config{Dir: filepath.Join(o.data, "redis"), Binary: o.redisServer, PlaneConfig: cfg})
+	p, err := redisserverplane.Open(ctx, redisserverplane.Config{Dir: filepath.Join(o.data, "redis"), OrphansDir: filepath.Join(o.data, orphansDir), Binary: o.redisServer, PlaneConfig: cfg})
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gofrs/flock"
 	"github.com/spf13/pflag"
 
 	"github.com/devapi-dev/devapi"
@@ -34,10 +35,27 @@ func defaultDataDir(getenv func(string) string) string {
 	return ".devapi"
 }
 
-// makeDataDir creates the data folder, readable by its owner only.
+// makeDataDir creates the data folder, for its owner only (0700). A folder
+// that exists is made 0700 too; one that other users may write to is
+// refused instead: any of them could have replaced what devapi trusts in it
+// (ca.pem, which clients trust, the credentials file, a database's
+// redis.conf), so its owner must check it first.
 func makeDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	perm := info.Mode().Perm()
+	if perm&0o022 != 0 {
+		return fmt.Errorf("data folder %s is writable by other users (mode %04o): one of them could have replaced the files devapi trusts there (ca.pem, credentials); check them, then chmod 700 %s", dir, perm, dir)
+	}
+	if perm != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data folder: %w", err)
+		}
 	}
 	return nil
 }
@@ -97,20 +115,36 @@ func readURLFile(path string) (string, error) {
 // sqlite:///ABS/PATH, file:PATH, a plain file path, or postgres://... (also
 // postgresql://). The name it returns is safe to log: it holds no password.
 func openStore(ctx context.Context, rawURL, dataDir string) (devapi.Store, string, error) {
-	if rawURL == "" {
-		path := filepath.Join(dataDir, "devapi.db")
+	path, isSQLite, err := sqlitePath(rawURL, dataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	if isSQLite {
 		s, err := sqlitestore.Open(ctx, path)
 		return s, "sqlite:" + path, err
+	}
+	u, _ := url.Parse(rawURL) // sqlitePath parsed it
+	s, err := pgstore.Open(ctx, rawURL)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, redactURL(u), nil
+}
+
+// sqlitePath returns the file of the SQLite store rawURL names (see
+// openStore), or false for a PostgreSQL URL.
+func sqlitePath(rawURL, dataDir string) (string, bool, error) {
+	if rawURL == "" {
+		return filepath.Join(dataDir, "devapi.db"), true, nil
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || len(u.Scheme) == 1 { // "C:" is a path
 		if strings.Contains(rawURL, "://") {
 			// Not a path but a URL that does not parse; url's error would
 			// quote it, password and all.
-			return nil, "", usageError{errors.New("the store URL does not parse as a URL")}
+			return "", false, usageError{errors.New("the store URL does not parse as a URL")}
 		}
-		s, err := sqlitestore.Open(ctx, rawURL)
-		return s, "sqlite:" + rawURL, err
+		return rawURL, true, nil
 	}
 	switch u.Scheme {
 	case "sqlite", "sqlite3", "file":
@@ -119,19 +153,39 @@ func openStore(ctx context.Context, rawURL, dataDir string) (devapi.Store, strin
 			path = u.Path
 		}
 		if path == "" {
-			return nil, "", usageError{fmt.Errorf("store %s names no file", redactURL(u))}
+			return "", false, usageError{fmt.Errorf("store %s names no file", redactURL(u))}
 		}
-		s, err := sqlitestore.Open(ctx, path)
-		return s, "sqlite:" + path, err
+		return path, true, nil
 	case "postgres", "postgresql":
-		s, err := pgstore.Open(ctx, rawURL)
-		if err != nil {
-			return nil, "", err
-		}
-		return s, redactURL(u), nil
+		return "", false, nil
 	default:
-		return nil, "", usageError{fmt.Errorf("unsupported store %q (supported: sqlite:PATH, postgres://...)", u.Scheme+":")}
+		return "", false, usageError{fmt.Errorf("unsupported store %q (supported: sqlite:PATH, postgres://...)", u.Scheme+":")}
 	}
+}
+
+// lockSQLiteStore takes the lock file next to the SQLite store rawURL names
+// (<file>.lock), so that one devapi serve at a time runs on a store file,
+// whatever --data each was given: a second one would answer from the same
+// store with planes of its own. It returns the unlock, a no-op for a
+// PostgreSQL store, which replicas share by design.
+func lockSQLiteStore(rawURL, dataDir string) (func(), error) {
+	path, isSQLite, err := sqlitePath(rawURL, dataDir)
+	if err != nil || !isSQLite {
+		return func() {}, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("lock the store: %w", err)
+	}
+	lock := flock.New(abs + ".lock")
+	locked, err := lock.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("lock the store: %w", err)
+	}
+	if !locked {
+		return nil, fmt.Errorf("store %s is in use by another devapi serve (it holds %s.lock); stop it, or give this one a store of its own (--store)", abs, abs)
+	}
+	return func() { _ = lock.Unlock() }, nil
 }
 
 // isShared reports whether a store URL names a store that several devapi
