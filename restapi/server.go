@@ -205,13 +205,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // commandName is what the log shows of a path: its first segment only, so
-// keys and values never reach the log.
+// keys and values never reach the log, and only when it is a known command
+// (knownCommands) or endpoint (pipeline, multi-exec); anything else, which
+// may be a token or a value sent in the wrong place, is "?".
 func commandName(path string) string {
 	name, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	if name == "" {
+	name = strings.ToLower(name)
+	switch {
+	case name == "":
 		return "/"
+	case name == "pipeline", name == "multi-exec", knownCommands[name]:
+		return name
 	}
-	return strings.ToLower(name)
+	return "?"
 }
 
 // serve answers one request. In order: the token (401), the body's declared
