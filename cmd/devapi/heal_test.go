@@ -201,3 +201,49 @@ func TestDataFolderModes(t *testing.T) {
 		t.Errorf("serve wrote %d files into the refused folder", len(entries))
 	}
 }
+
+// TestDataFolderFileModes: every file devapi writes in its data folder has
+// the mode the README states: ca.pem 0644 (a public certificate that
+// clients, maybe as other users or in containers, must read), every other
+// file 0600 and every folder 0700, the redis-server plane's included.
+func TestDataFolderFileModes(t *testing.T) {
+	plane := "embedded"
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		plane = "redis-server"
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	p := serve(t, data, plane)
+	db := p.database("POST", "/redis/database", `{"database_name":"modes","primary_region":"us-east-1","tls":true}`)
+	p.database("POST", "/redis/reset-password/"+db.ID, "")
+	files := 0
+	err := filepath.WalkDir(data, func(path string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(data, path)
+		want := os.FileMode(0o600)
+		switch {
+		case e.IsDir():
+			want = 0o700
+		case rel == "ca.pem":
+			want = 0o644
+		case info.Mode()&os.ModeSocket != 0:
+			return nil
+		}
+		files++
+		if info.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", rel, info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 5 {
+		t.Errorf("only %d files and folders under the data folder", files)
+	}
+}
