@@ -288,3 +288,72 @@ func stillOpen(c *client) bool {
 	var ne interface{ Timeout() bool }
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestAttackArgumentsMiniredisDoesNotSurvive sends, with the password, the
+// arguments that made miniredis panic (taking the process with it),
+// allocate gigabytes, loop for ever holding its lock, or make databases
+// without end; over TCP and from a script. Each is answered an error, as
+// redis-server answers them where it has one.
+func TestAttackArgumentsMiniredisDoesNotSurvive(t *testing.T) {
+	p, _ := newTestPlane(t)
+	d := serve(t, p, nil)
+	c := login(t, d.Port, nil)
+	for _, setup := range [][]string{
+		{"SET", "n", "inf"}, {"HSET", "h", "f", "inf"}, {"SADD", "s", "a"}, {"ZADD", "z", "1", "a"},
+		{"RPUSH", "l", "a"}, {"XADD", "x", "*", "f", "v"},
+	} {
+		if got := c.do(setup...); strings.HasPrefix(got, "-") {
+			t.Fatalf("%q = %q", setup, got)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"INCRBYFLOAT", "n", "-inf"}, "ERR increment would produce NaN or Infinity"},
+		{[]string{"HINCRBYFLOAT", "h", "f", "-inf"}, "ERR value is NaN or Infinity"},
+		{[]string{"SETBIT", "k", "9223372036854775807", "1"}, "ERR bit offset is not an integer or out of range"},
+		{[]string{"SETBIT", "k", "4294967296", "1"}, "ERR bit offset is not an integer or out of range"},
+		{[]string{"SETBIT", "k", "-1", "1"}, "ERR bit offset is not an integer or out of range"},
+		{[]string{"SETRANGE", "k", "9223372036854775807", "x"}, "ERR string exceeds maximum allowed size (proto-max-bulk-len)"},
+		{[]string{"SETRANGE", "k", "4294967296", ""}, "ERR string exceeds maximum allowed size (proto-max-bulk-len)"},
+		{[]string{"SETRANGE", "k", "-1", "x"}, "ERR offset is out of range"},
+		{[]string{"SSCAN", "s", "-1"}, "ERR invalid cursor"},
+		{[]string{"ZSCAN", "z", "-1"}, "ERR invalid cursor"},
+		{[]string{"XTRIM", "x", "MAXLEN", "-1"}, "ERR The MAXLEN argument must be >= 0."},
+		{[]string{"XTRIM", "x", "MAXLEN", "~", "-1"}, "ERR The MAXLEN argument must be >= 0."},
+		{[]string{"LPOS", "l", "a", "COUNT", "9223372036854775807"}, fmt.Sprintf("ERR COUNT can't be more than %d on the embedded plane", maxCount)},
+		{[]string{"SRANDMEMBER", "s", "-9223372036854775807"}, fmt.Sprintf("ERR value is out of range, value must between %d and 9223372036854775807 on the embedded plane", -maxCount)},
+		{[]string{"ZRANDMEMBER", "z", "-100000000"}, fmt.Sprintf("ERR value is out of range, value must between %d and 9223372036854775807 on the embedded plane", -maxCount)},
+		{[]string{"HRANDFIELD", "h", "-100000000"}, fmt.Sprintf("ERR value is out of range, value must between %d and 9223372036854775807 on the embedded plane", -maxCount)},
+		{[]string{"SELECT", "16"}, "ERR DB index is out of range"},
+		{[]string{"MOVE", "n", "9223372036854775807"}, "ERR DB index is out of range"},
+		{[]string{"COPY", "n", "n2", "DB", "-1"}, "ERR DB index is out of range"},
+	} {
+		if got := c.do(tc.args...); got != "-"+tc.want {
+			t.Errorf("%q = %q, want %q", tc.args, got, "-"+tc.want)
+		}
+		script := append([]string{"EVAL", "return redis.pcall(unpack(ARGV))", "0"}, tc.args...)
+		if got := c.do(script...); !strings.Contains(got, tc.want) {
+			t.Errorf("from a script, %q = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	// Within the bounds, the commands run.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"SELECT", "15"}, "+OK"},
+		{[]string{"SELECT", "0"}, "+OK"},
+		{[]string{"SETBIT", "b", "7", "1"}, ":0"},
+		{[]string{"SETRANGE", "k", "2", "x"}, ":3"},
+		{[]string{"SRANDMEMBER", "s", "-3"}, "*3 $a $a $a"},
+		{[]string{"LPOS", "l", "a", "COUNT", "0"}, "*1 :0"},
+		{[]string{"XADD", "x", "*", "MAXLEN", "-1"}, "$"}, // a field named MAXLEN
+		{[]string{"INCRBYFLOAT", "f", "1.5"}, "$1.5"},
+	} {
+		if got := c.do(tc.args...); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%q = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}

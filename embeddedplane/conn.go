@@ -30,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +122,7 @@ type frontConfig struct {
 // another on the same miniredis.
 type front struct {
 	cfg     frontConfig
+	m       *miniredis.Miniredis
 	srv     *server.Server
 	scripts *scripts
 	ln      net.Listener
@@ -157,6 +159,7 @@ func openFront(m *miniredis.Miniredis, ln net.Listener, cfg frontConfig) *front 
 	}
 	f := &front{
 		cfg:       cfg,
+		m:         m,
 		srv:       m.Server(),
 		scripts:   newScripts(m, cfg.scripts),
 		ln:        ln,
@@ -356,32 +359,64 @@ func (f *front) wake() {
 	f.internal(np, []string{"PING"})
 }
 
-// internal dispatches args on np, a peer of devapi's own, past the hook.
+// internal dispatches args on np, a peer of devapi's own or of the
+// script sandbox's, past the hook.
 func (f *front) internal(np *server.Peer, args []string) {
 	f.mu.Lock()
 	f.peers[np] = &peerState{passing: true}
 	f.mu.Unlock()
-	f.srv.Dispatch(np, args)
+	f.dispatch(np, args)
 	f.mu.Lock()
 	delete(f.peers, np)
 	f.mu.Unlock()
 }
 
+// dispatch runs a command in miniredis. A panic in miniredis ends the
+// command with an error instead of the process: argsRefused keeps out the
+// arguments known to cause one, this catches the others. miniredis's
+// withTx does not unlock on a panic: when the panic struck inside it, its
+// lock is given back, or the database would answer nothing again.
+func (f *front) dispatch(c *server.Peer, args []string) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if bytes.Contains(debug.Stack(), []byte("github.com/alicebob/miniredis/v2.withTx(")) {
+			// Held, it is the panicking command's: give it back. Free
+			// (the panic struck before withTx locked), TryLock took it:
+			// give that back.
+			f.m.TryLock()
+			f.m.Unlock()
+		}
+		f.cfg.logger.Error("embeddedplane: a command failed inside miniredis", "database", f.cfg.id, "command", args[0], "panic", fmt.Sprint(r))
+		c.WriteError("ERR internal error")
+	}()
+	f.srv.Dispatch(c, args)
+}
+
 // hook runs before miniredis sees a command; it returns true when it has
 // answered the command itself.
 func (f *front) hook(c *server.Peer, cmd string, args ...string) bool {
-	if f.scripts.nested(c) {
-		return false // redis.call from a script: the sandbox applied the policy
-	}
 	f.mu.Lock()
 	st := f.peers[c]
 	f.mu.Unlock()
+	if st != nil && st.passing {
+		return false
+	}
+	if f.scripts.nested(c) {
+		// redis.call from a script: the sandbox applied the policy; the
+		// arguments miniredis does not survive are refused here.
+		if msg := argsRefused(cmd, args); msg != "" {
+			c.WriteError(msg)
+			return true
+		}
+		f.internal(c, append([]string{cmd}, args...))
+		return true
+	}
 	if st == nil {
 		f.bind(c, cmd, args)
 		return true
-	}
-	if st.passing {
-		return false
 	}
 	switch cmd {
 	case "AUTH":
@@ -404,6 +439,10 @@ func (f *front) hook(c *server.Peer, cmd string, args ...string) bool {
 		f.refuse(c, st, msg)
 		return true
 	}
+	if msg := argsRefused(cmd, args); msg != "" {
+		f.refuse(c, st, msg)
+		return true
+	}
 	if isScriptCommand(cmd) {
 		if st.multi {
 			f.refuse(c, st, msgScriptInMulti)
@@ -421,11 +460,11 @@ func (f *front) hook(c *server.Peer, cmd string, args ...string) bool {
 		// It must not hold the gate while it waits: a script waiting for
 		// the gate would stall the database.
 		leave()
-		return false
+	} else {
+		defer leave()
 	}
-	defer leave()
 	st.passing = true
-	f.srv.Dispatch(c, append([]string{cmd}, args...))
+	f.dispatch(c, append([]string{cmd}, args...))
 	st.passing = false
 	if len(args) == 0 {
 		switch cmd {

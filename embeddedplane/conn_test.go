@@ -2,15 +2,19 @@ package embeddedplane
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2/server"
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/planetest"
@@ -341,7 +345,7 @@ func TestRefusedInsideMultiAbortsExec(t *testing.T) {
 	}{
 		{[]string{"MULTI"}, "+OK"},
 		{[]string{"SET", "k", "v"}, "+QUEUED"},
-		{[]string{"CONFIG", "GET", "maxmemory"}, "-" + devapi.NoPermission("config")},
+		{[]string{"CONFIG", "GET", "maxmemory"}, "-" + devapi.CommandRefused([]string{"CONFIG", "GET", "maxmemory"})},
 		{[]string{"EXEC"}, "-EXECABORT Transaction discarded because of previous errors."},
 		{[]string{"GET", "k"}, "$nil"},
 		// The transaction is over: the next one runs.
@@ -556,5 +560,37 @@ func TestRelistenMovesConnections(t *testing.T) {
 	st, err := p.Status(t.Context(), "db")
 	if err != nil || st.State != devapi.PlaneRunning || st.Addr != fmt.Sprint("127.0.0.1:", moved.Port) || st.TotalConnections != 3 || st.Connections != 1 {
 		t.Errorf("status %+v, %v", st, err)
+	}
+}
+
+// TestPanicInMiniredisIsContained makes miniredis panic inside its lock,
+// past argsRefused: the command answers an error, the panic is logged, and
+// the database serves on.
+func TestPanicInMiniredisIsContained(t *testing.T) {
+	var log bytes.Buffer
+	p := New(devapi.PlaneConfig{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	t.Cleanup(func() { _ = p.Close() })
+	d := serve(t, p, nil)
+	db, err := p.get("db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	np := server.NewPeer(w)
+	db.front.internal(np, []string{"HSET", "h", "f", "inf"})
+	db.front.internal(np, []string{"HINCRBYFLOAT", "h", "f", "-inf"}) // +inf + -inf panics in withTx
+	_ = w.Flush()
+	if !strings.HasSuffix(out.String(), "-ERR internal error\r\n") {
+		t.Errorf("the panicking command answered %q", out.String())
+	}
+	if !strings.Contains(log.String(), "level=ERROR") || !strings.Contains(log.String(), "command=HINCRBYFLOAT") {
+		t.Errorf("log %q: want the panic at ERROR with its command", log.String())
+	}
+	if got := login(t, d.Port, nil).do("HGET", "h", "f"); got != "$inf" {
+		t.Errorf("HGET after the panic = %q", got)
+	}
+	if err := p.Remove(t.Context(), "db"); err != nil {
+		t.Fatal(err)
 	}
 }
