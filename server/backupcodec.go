@@ -400,8 +400,10 @@ func (d *decoder) string() (string, error) {
 		}
 		return string(b), nil
 	}
+	// Grown up front only up to 16 MiB: a damaged length asks for no more
+	// than that before its bytes turn out to be missing.
 	var sb strings.Builder
-	sb.Grow(int(n))
+	sb.Grow(int(min(n, 16<<20)))
 	for left := int(n); left > 0; {
 		b := d.scratch[:min(left, len(d.scratch))]
 		if _, err := io.ReadFull(d.r, b); err != nil {
