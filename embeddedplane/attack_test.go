@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -355,5 +356,44 @@ func TestAttackArgumentsMiniredisDoesNotSurvive(t *testing.T) {
 		if got := c.do(tc.args...); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%q = %q, want %q", tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestAttackStalledReader asks for a reply of 40 MB and does not read it.
+// miniredis writes replies holding the database's lock, so until the write
+// times out nobody else is served; then the connection is closed and the
+// others are.
+func TestAttackStalledReader(t *testing.T) {
+	p, _ := newTestPlane(t)
+	p.writeTimeout = 300 * time.Millisecond
+	d := serve(t, p, nil)
+	c := login(t, d.Port, nil)
+	push := []string{"RPUSH", "big"}
+	for range 2000 {
+		push = append(push, strings.Repeat("x", 1000))
+	}
+	for range 20 {
+		if got := c.do(push...); strings.HasPrefix(got, "-") {
+			t.Fatal(got)
+		}
+	}
+	staller := login(t, d.Port, nil)
+	_ = staller.c.(*net.TCPConn).SetReadBuffer(4096)
+	staller.send("LRANGE", "big", "0", "-1")
+	// The reply has begun: miniredis holds the lock while it writes the rest.
+	_ = staller.c.SetReadDeadline(time.Now().Add(testTimeout))
+	if line, err := staller.r.ReadString('\n'); line != "*40000\r\n" {
+		t.Fatalf("LRANGE began with %q, %v", line, err)
+	}
+	if got := c.do("PING"); got != "+PONG" {
+		t.Errorf("PING of another client = %q", got)
+	}
+	// The staller's connection is gone: only c holds a place.
+	deadline := time.Now().Add(testTimeout)
+	for openConns(t, p) > 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled connection still holds its place")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

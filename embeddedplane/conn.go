@@ -52,6 +52,12 @@ const (
 	// descriptor and two goroutines. redis-server has no such timer (its
 	// timeout is 0 by default); Upstash drops idle connections.
 	defaultAuthTimeout = 10 * time.Second
+	// defaultWriteTimeout closes a connection whose client has not taken
+	// what devapi writes to it in that time. miniredis writes a reply while
+	// it holds the database's lock: a client that asks for a large reply and
+	// does not read it would otherwise stall every client of the database
+	// (redis-server buffers instead).
+	defaultWriteTimeout = 30 * time.Second
 	// handshakeTimeout bounds a TLS handshake, which runs in a goroutine of
 	// its own so that a slow one does not stall accept.
 	handshakeTimeout = 10 * time.Second
@@ -112,9 +118,11 @@ type frontConfig struct {
 	tls         *tls.Config   // nil: plain TCP
 	maxClients  int           // 0: defaultMaxClients
 	authTimeout time.Duration // 0: defaultAuthTimeout
-	password    func() string // the password AUTH compares with now; "" lets nobody in
-	logger      *slog.Logger
-	scripts     scriptConfig
+	// writeTimeout: 0 means defaultWriteTimeout.
+	writeTimeout time.Duration
+	password     func() string // the password AUTH compares with now; "" lets nobody in
+	logger       *slog.Logger
+	scripts      scriptConfig
 }
 
 // front serves one database on one listener. A database has one front at a
@@ -156,6 +164,9 @@ type peerState struct {
 func openFront(m *miniredis.Miniredis, ln net.Listener, cfg frontConfig) *front {
 	if cfg.authTimeout <= 0 {
 		cfg.authTimeout = defaultAuthTimeout
+	}
+	if cfg.writeTimeout <= 0 {
+		cfg.writeTimeout = defaultWriteTimeout
 	}
 	f := &front{
 		cfg:       cfg,
@@ -645,6 +656,18 @@ func (c *conn) Read(p []byte) (int, error) {
 			_, _ = io.WriteString(c.Conn, "-ERR "+msg+"\r\n")
 			return 0, errFraming
 		}
+	}
+	return n, err
+}
+
+// Write implements net.Conn. A write that the client does not take in time
+// closes the connection: miniredis's reader ends, and the command that
+// wrote, holding the database's lock, writes no further.
+func (c *conn) Write(p []byte) (int, error) {
+	_ = c.raw.SetWriteDeadline(time.Now().Add(c.front.cfg.writeTimeout))
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		_ = c.raw.Close()
 	}
 	return n, err
 }

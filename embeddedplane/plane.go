@@ -44,8 +44,10 @@ type Plane struct {
 	cfg devapi.PlaneConfig
 	log *slog.Logger
 	// authTimeout closes connections that do not authenticate in time
-	// (defaultAuthTimeout); tests shorten it.
-	authTimeout time.Duration
+	// (defaultAuthTimeout), writeTimeout those that do not take what is
+	// written to them (defaultWriteTimeout); tests shorten them.
+	authTimeout  time.Duration
+	writeTimeout time.Duration
 
 	mu     sync.Mutex
 	dbs    map[string]*database
@@ -77,7 +79,7 @@ func New(cfg devapi.PlaneConfig) *Plane {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Plane{cfg: cfg, log: log, authTimeout: defaultAuthTimeout, dbs: map[string]*database{}}
+	return &Plane{cfg: cfg, log: log, authTimeout: defaultAuthTimeout, writeTimeout: defaultWriteTimeout, dbs: map[string]*database{}}
 }
 
 func (p *Plane) get(id string) (*database, error) {
@@ -167,12 +169,13 @@ func (p *Plane) frontConfig(d *database) frontConfig {
 		memoryLimit = d.spec.MaxMemory
 	}
 	cfg := frontConfig{
-		id:          d.spec.ID,
-		maxClients:  d.spec.MaxClients,
-		authTimeout: p.authTimeout,
-		password:    func() string { return *d.password.Load() },
-		logger:      p.log,
-		scripts:     scriptConfig{timeLimit: timeLimit, memoryLimit: memoryLimit, logger: p.log},
+		id:           d.spec.ID,
+		maxClients:   d.spec.MaxClients,
+		authTimeout:  p.authTimeout,
+		writeTimeout: p.writeTimeout,
+		password:     func() string { return *d.password.Load() },
+		logger:       p.log,
+		scripts:      scriptConfig{timeLimit: timeLimit, memoryLimit: memoryLimit, logger: p.log},
 	}
 	if d.spec.TLS {
 		cfg.tls = p.cfg.TLS
