@@ -565,6 +565,12 @@ func TestBodiesWhereNoneIsTaken(t *testing.T) {
 	if status != 200 {
 		t.Errorf("create as curl -d sends it: %d %s", status, b)
 	}
+	// Upstash's Terraform provider toggles prod_pack with the body null.
+	for _, path := range []string{"/redis/enable-prodpack/", "/redis/disable-prodpack/"} {
+		if status, b := s.raw(t, "POST", path+db.DatabaseId, "null", testEmail, testKey); status != 200 || strings.TrimSpace(string(b)) != `"OK"` {
+			t.Errorf("%s with body null: %d %s", path, status, b)
+		}
+	}
 }
 
 func TestOverlappingResetsEndWithOneReset(t *testing.T) {
@@ -830,6 +836,22 @@ func TestSettingsOperations(t *testing.T) {
 			r, err := cl.DisableAutoUpgradeWithResponse(ctx, id)
 			return r.StatusCode(), r.Body, err
 		}, 400, "already disabled", func(d gen.Database) bool { return !*d.AutoUpgrade }},
+		{"enable prod pack", func() (int, []byte, error) {
+			r, err := cl.EnableProdPackWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool { return *d.ProdPackEnabled }},
+		{"enable prod pack again", func() (int, []byte, error) {
+			r, err := cl.EnableProdPackWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 400, "already enabled", func(d gen.Database) bool { return *d.ProdPackEnabled }},
+		{"disable prod pack", func() (int, []byte, error) {
+			r, err := cl.DisableProdPackWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 200, `"OK"`, func(d gen.Database) bool { return !*d.ProdPackEnabled }},
+		{"disable prod pack again", func() (int, []byte, error) {
+			r, err := cl.DisableProdPackWithResponse(ctx, id)
+			return r.StatusCode(), r.Body, err
+		}, 400, "already disabled", func(d gen.Database) bool { return !*d.ProdPackEnabled }},
 		{"change plan", func() (int, []byte, error) {
 			r, err := cl.ChangePlanWithResponse(ctx, id, gen.ChangePlanJSONRequestBody{PlanName: gen.Fixed250mb, AutoUpgrade: ptr(true)})
 			return r.StatusCode(), r.Body, err
@@ -869,6 +891,8 @@ func TestSettingsOperations(t *testing.T) {
 			{"POST", "/redis/disable-eviction/" + target, ``},
 			{"POST", "/redis/enable-autoupgrade/" + target, ``},
 			{"POST", "/redis/disable-autoupgrade/" + target, ``},
+			{"POST", "/redis/enable-prodpack/" + target, `null`},
+			{"POST", "/redis/disable-prodpack/" + target, `null`},
 			{"POST", "/redis/" + target + "/change-plan", `{"plan_name":"payg"}`},
 			{"PATCH", "/redis/update-budget/" + target, `{"budget":1}`},
 			{"POST", "/redis/update-regions/" + target, `{"read_regions":[]}`},
@@ -1212,7 +1236,7 @@ func TestEveryOperationRefusesWithoutCredentials(t *testing.T) {
 			}
 		}
 	}
-	if n != 28 { // 22 Redis operations and 6 Teams operations
+	if n != 30 { // 24 Redis operations and 6 Teams operations
 		t.Errorf("only %d operations in openapi.yaml", n)
 	}
 }

@@ -1239,6 +1239,13 @@ type ClientInterface interface {
 	// Corresponds with POST /redis/disable-eviction/{id} (the `DisableEviction` operationId).
 	DisableEviction(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DisableProdPack Disable Prod Pack
+	//
+	// Turns the Prod Pack add-on off. Not in Upstash's published spec; Upstash's Terraform provider calls it. Answers 400 already disabled when it is off, as the other toggles do.
+	//
+	// Corresponds with POST /redis/disable-prodpack/{id} (the `DisableProdPack` operationId).
+	DisableProdPack(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// EnableAutoUpgrade Enable Auto Upgrade
 	//
 	// Let the plan grow with usage. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -1259,6 +1266,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /redis/enable-eviction/{id} (the `EnableEviction` operationId).
 	EnableEviction(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnableProdPack Enable Prod Pack
+	//
+	// Turns the Prod Pack add-on on (shown as prod_pack_enabled). Not in Upstash's published spec; Upstash's Terraform provider calls it, with the body null, which is taken like no body. devapi stores the flag only: the add-on's features (uptime SLA, SOC-2, ...) have no local meaning. Answers 400 already enabled when it is on, as the other toggles do.
+	//
+	// Corresponds with POST /redis/enable-prodpack/{id} (the `EnableProdPack` operationId).
+	EnableProdPack(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EnableTls Enable TLS
 	//
@@ -1669,6 +1683,23 @@ func (c *Client) DisableEviction(ctx context.Context, id DatabaseID, reqEditors 
 	return c.Client.Do(req)
 }
 
+// DisableProdPack Disable Prod Pack
+//
+// Turns the Prod Pack add-on off. Not in Upstash's published spec; Upstash's Terraform provider calls it. Answers 400 already disabled when it is off, as the other toggles do.
+//
+// Corresponds with POST /redis/disable-prodpack/{id} (the `DisableProdPack` operationId).
+func (c *Client) DisableProdPack(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisableProdPackRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // EnableAutoUpgrade Enable Auto Upgrade
 //
 // Let the plan grow with usage. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -1710,6 +1741,23 @@ func (c *Client) EnableDailyBackup(ctx context.Context, id DatabaseID, reqEditor
 // Corresponds with POST /redis/enable-eviction/{id} (the `EnableEviction` operationId).
 func (c *Client) EnableEviction(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEnableEvictionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnableProdPack Enable Prod Pack
+//
+// Turns the Prod Pack add-on on (shown as prod_pack_enabled). Not in Upstash's published spec; Upstash's Terraform provider calls it, with the body null, which is taken like no body. devapi stores the flag only: the add-on's features (uptime SLA, SOC-2, ...) have no local meaning. Answers 400 already enabled when it is on, as the other toggles do.
+//
+// Corresponds with POST /redis/enable-prodpack/{id} (the `EnableProdPack` operationId).
+func (c *Client) EnableProdPack(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnableProdPackRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -2537,6 +2585,40 @@ func NewDisableEvictionRequest(server string, id DatabaseID) (*http.Request, err
 	return req, nil
 }
 
+// NewDisableProdPackRequest constructs an http.Request for the DisableProdPack method
+func NewDisableProdPackRequest(server string, id DatabaseID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/disable-prodpack/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewEnableAutoUpgradeRequest constructs an http.Request for the EnableAutoUpgrade method
 func NewEnableAutoUpgradeRequest(server string, id DatabaseID) (*http.Request, error) {
 	var err error
@@ -2622,6 +2704,40 @@ func NewEnableEvictionRequest(server string, id DatabaseID) (*http.Request, erro
 	}
 
 	operationPath := fmt.Sprintf("/redis/enable-eviction/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEnableProdPackRequest constructs an http.Request for the EnableProdPack method
+func NewEnableProdPackRequest(server string, id DatabaseID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/enable-prodpack/%s", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3433,6 +3549,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /redis/disable-eviction/{id} (the `DisableEviction` operationId).
 	DisableEvictionWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*DisableEvictionResponse, error)
 
+	// DisableProdPackWithResponse Disable Prod Pack
+	//
+	// Turns the Prod Pack add-on off. Not in Upstash's published spec; Upstash's Terraform provider calls it. Answers 400 already disabled when it is off, as the other toggles do.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/disable-prodpack/{id} (the `DisableProdPack` operationId).
+	DisableProdPackWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*DisableProdPackResponse, error)
+
 	// EnableAutoUpgradeWithResponse Enable Auto Upgrade
 	//
 	// Let the plan grow with usage. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -3459,6 +3584,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /redis/enable-eviction/{id} (the `EnableEviction` operationId).
 	EnableEvictionWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*EnableEvictionResponse, error)
+
+	// EnableProdPackWithResponse Enable Prod Pack
+	//
+	// Turns the Prod Pack add-on on (shown as prod_pack_enabled). Not in Upstash's published spec; Upstash's Terraform provider calls it, with the body null, which is taken like no body. devapi stores the flag only: the add-on's features (uptime SLA, SOC-2, ...) have no local meaning. Answers 400 already enabled when it is on, as the other toggles do.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/enable-prodpack/{id} (the `EnableProdPack` operationId).
+	EnableProdPackWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*EnableProdPackResponse, error)
 
 	// EnableTlsWithResponse Enable TLS
 	//
@@ -4472,6 +4606,96 @@ func (r DisableEvictionResponse) ContentType() string {
 	return ""
 }
 
+// DisableProdPackResponse429Headers the declared response headers of an HTTP 429 response for DisableProdPack
+type DisableProdPackResponse429Headers struct {
+	RetryAfter int
+}
+
+type DisableProdPackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DisableProdPackResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DisableProdPackResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DisableProdPackResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DisableProdPackResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DisableProdPackResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisableProdPackResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DisableProdPackResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r DisableProdPackResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
+}
+
+// GetBody returns the raw response body bytes
+func (r DisableProdPackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisableProdPackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisableProdPackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisableProdPackResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // EnableAutoUpgradeResponse429Headers the declared response headers of an HTTP 429 response for EnableAutoUpgrade
 type EnableAutoUpgradeResponse429Headers struct {
 	RetryAfter int
@@ -4736,6 +4960,96 @@ func (r EnableEvictionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r EnableEvictionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EnableProdPackResponse429Headers the declared response headers of an HTTP 429 response for EnableProdPack
+type EnableProdPackResponse429Headers struct {
+	RetryAfter int
+}
+
+type EnableProdPackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnableProdPackResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EnableProdPackResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EnableProdPackResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EnableProdPackResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EnableProdPackResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EnableProdPackResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EnableProdPackResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r EnableProdPackResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
+}
+
+// GetBody returns the raw response body bytes
+func (r EnableProdPackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EnableProdPackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EnableProdPackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EnableProdPackResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6359,6 +6673,21 @@ func (c *ClientWithResponses) DisableEvictionWithResponse(ctx context.Context, i
 	return ParseDisableEvictionResponse(rsp)
 }
 
+// DisableProdPackWithResponse Disable Prod Pack
+//
+// Turns the Prod Pack add-on off. Not in Upstash's published spec; Upstash's Terraform provider calls it. Answers 400 already disabled when it is off, as the other toggles do.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/disable-prodpack/{id} (the `DisableProdPack` operationId).
+func (c *ClientWithResponses) DisableProdPackWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*DisableProdPackResponse, error) {
+	rsp, err := c.DisableProdPack(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisableProdPackResponse(rsp)
+}
+
 // EnableAutoUpgradeWithResponse Enable Auto Upgrade
 //
 // Let the plan grow with usage. Answers 400 already enabled or already disabled when there is nothing to change, as Upstash does.
@@ -6402,6 +6731,21 @@ func (c *ClientWithResponses) EnableEvictionWithResponse(ctx context.Context, id
 		return nil, err
 	}
 	return ParseEnableEvictionResponse(rsp)
+}
+
+// EnableProdPackWithResponse Enable Prod Pack
+//
+// Turns the Prod Pack add-on on (shown as prod_pack_enabled). Not in Upstash's published spec; Upstash's Terraform provider calls it, with the body null, which is taken like no body. devapi stores the flag only: the add-on's features (uptime SLA, SOC-2, ...) have no local meaning. Answers 400 already enabled when it is on, as the other toggles do.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/enable-prodpack/{id} (the `EnableProdPack` operationId).
+func (c *ClientWithResponses) EnableProdPackWithResponse(ctx context.Context, id DatabaseID, reqEditors ...RequestEditorFn) (*EnableProdPackResponse, error) {
+	rsp, err := c.EnableProdPack(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnableProdPackResponse(rsp)
 }
 
 // EnableTlsWithResponse Enable TLS
@@ -7484,6 +7828,87 @@ func ParseDisableEvictionResponse(rsp *http.Response) (*DisableEvictionResponse,
 	return response, nil
 }
 
+// ParseDisableProdPackResponse parses an HTTP response from a DisableProdPackWithResponse call
+func ParseDisableProdPackResponse(rsp *http.Response) (*DisableProdPackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisableProdPackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DisableProdPackResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseEnableAutoUpgradeResponse parses an HTTP response from a EnableAutoUpgradeWithResponse call
 func ParseEnableAutoUpgradeResponse(rsp *http.Response) (*EnableAutoUpgradeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -7714,6 +8139,87 @@ func ParseEnableEvictionResponse(rsp *http.Response) (*EnableEvictionResponse, e
 	switch {
 	case rsp.StatusCode == 429:
 		var headers EnableEvictionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEnableProdPackResponse parses an HTTP response from a EnableProdPackWithResponse call
+func ParseEnableProdPackResponse(rsp *http.Response) (*EnableProdPackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EnableProdPackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers EnableProdPackResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -9066,6 +9572,9 @@ type ServerInterface interface {
 	// DisableEviction Disable Eviction
 	// (POST /redis/disable-eviction/{id})
 	DisableEviction(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// DisableProdPack Disable Prod Pack
+	// (POST /redis/disable-prodpack/{id})
+	DisableProdPack(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// EnableAutoUpgrade Enable Auto Upgrade
 	// (POST /redis/enable-autoupgrade/{id})
 	EnableAutoUpgrade(w http.ResponseWriter, r *http.Request, id DatabaseID)
@@ -9075,6 +9584,9 @@ type ServerInterface interface {
 	// EnableEviction Enable Eviction
 	// (POST /redis/enable-eviction/{id})
 	EnableEviction(w http.ResponseWriter, r *http.Request, id DatabaseID)
+	// EnableProdPack Enable Prod Pack
+	// (POST /redis/enable-prodpack/{id})
+	EnableProdPack(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// EnableTls Enable TLS
 	// (POST /redis/enable-tls/{id})
 	EnableTls(w http.ResponseWriter, r *http.Request, id DatabaseID)
@@ -9183,6 +9695,12 @@ func (_ Unimplemented) DisableEviction(w http.ResponseWriter, r *http.Request, i
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// DisableProdPack Disable Prod Pack
+// (POST /redis/disable-prodpack/{id})
+func (_ Unimplemented) DisableProdPack(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // EnableAutoUpgrade Enable Auto Upgrade
 // (POST /redis/enable-autoupgrade/{id})
 func (_ Unimplemented) EnableAutoUpgrade(w http.ResponseWriter, r *http.Request, id DatabaseID) {
@@ -9198,6 +9716,12 @@ func (_ Unimplemented) EnableDailyBackup(w http.ResponseWriter, r *http.Request,
 // EnableEviction Enable Eviction
 // (POST /redis/enable-eviction/{id})
 func (_ Unimplemented) EnableEviction(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// EnableProdPack Enable Prod Pack
+// (POST /redis/enable-prodpack/{id})
+func (_ Unimplemented) EnableProdPack(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -9541,6 +10065,32 @@ func (siw *ServerInterfaceWrapper) DisableEviction(w http.ResponseWriter, r *htt
 	handler.ServeHTTP(w, r)
 }
 
+// DisableProdPack operation middleware
+func (siw *ServerInterfaceWrapper) DisableProdPack(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DisableProdPack(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // EnableAutoUpgrade operation middleware
 func (siw *ServerInterfaceWrapper) EnableAutoUpgrade(w http.ResponseWriter, r *http.Request) {
 
@@ -9610,6 +10160,32 @@ func (siw *ServerInterfaceWrapper) EnableEviction(w http.ResponseWriter, r *http
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.EnableEviction(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// EnableProdPack operation middleware
+func (siw *ServerInterfaceWrapper) EnableProdPack(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.EnableProdPack(w, r, id)
 	}))
 
 	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
@@ -10133,6 +10709,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/redis/disable-autoupgrade/{id}", wrapper.DisableAutoUpgrade)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/redis/enable-prodpack/{id}", wrapper.EnableProdPack)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/redis/disable-prodpack/{id}", wrapper.DisableProdPack)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/redis/{id}/change-plan", wrapper.ChangePlan)
@@ -11178,6 +11760,115 @@ func (response DisableEviction507JSONResponse) VisitDisableEvictionResponse(w ht
 	return err
 }
 
+type DisableProdPackRequestObject struct {
+	Id DatabaseID `json:"id"`
+}
+
+type DisableProdPackResponseObject interface {
+	VisitDisableProdPackResponse(w http.ResponseWriter) error
+}
+
+type DisableProdPack200JSONResponse OK
+
+func (response DisableProdPack200JSONResponse) VisitDisableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableProdPack400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DisableProdPack400JSONResponse) VisitDisableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableProdPack401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DisableProdPack401JSONResponse) VisitDisableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableProdPack404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DisableProdPack404JSONResponse) VisitDisableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableProdPack429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DisableProdPack429JSONResponse) VisitDisableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableProdPack500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DisableProdPack500JSONResponse) VisitDisableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisableProdPack507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response DisableProdPack507JSONResponse) VisitDisableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EnableAutoUpgradeRequestObject struct {
 	Id DatabaseID `json:"id"`
 }
@@ -11494,6 +12185,115 @@ type EnableEviction507JSONResponse struct {
 }
 
 func (response EnableEviction507JSONResponse) VisitEnableEvictionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableProdPackRequestObject struct {
+	Id DatabaseID `json:"id"`
+}
+
+type EnableProdPackResponseObject interface {
+	VisitEnableProdPackResponse(w http.ResponseWriter) error
+}
+
+type EnableProdPack200JSONResponse OK
+
+func (response EnableProdPack200JSONResponse) VisitEnableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableProdPack400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response EnableProdPack400JSONResponse) VisitEnableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableProdPack401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response EnableProdPack401JSONResponse) VisitEnableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableProdPack404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response EnableProdPack404JSONResponse) VisitEnableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableProdPack429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response EnableProdPack429JSONResponse) VisitEnableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableProdPack500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response EnableProdPack500JSONResponse) VisitEnableProdPackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnableProdPack507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response EnableProdPack507JSONResponse) VisitEnableProdPackResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -13301,6 +14101,9 @@ type StrictServerInterface interface {
 	// DisableEviction Disable Eviction
 	// (POST /redis/disable-eviction/{id})
 	DisableEviction(ctx context.Context, request DisableEvictionRequestObject) (DisableEvictionResponseObject, error)
+	// DisableProdPack Disable Prod Pack
+	// (POST /redis/disable-prodpack/{id})
+	DisableProdPack(ctx context.Context, request DisableProdPackRequestObject) (DisableProdPackResponseObject, error)
 	// EnableAutoUpgrade Enable Auto Upgrade
 	// (POST /redis/enable-autoupgrade/{id})
 	EnableAutoUpgrade(ctx context.Context, request EnableAutoUpgradeRequestObject) (EnableAutoUpgradeResponseObject, error)
@@ -13310,6 +14113,9 @@ type StrictServerInterface interface {
 	// EnableEviction Enable Eviction
 	// (POST /redis/enable-eviction/{id})
 	EnableEviction(ctx context.Context, request EnableEvictionRequestObject) (EnableEvictionResponseObject, error)
+	// EnableProdPack Enable Prod Pack
+	// (POST /redis/enable-prodpack/{id})
+	EnableProdPack(ctx context.Context, request EnableProdPackRequestObject) (EnableProdPackResponseObject, error)
 	// EnableTls Enable TLS
 	// (POST /redis/enable-tls/{id})
 	EnableTls(ctx context.Context, request EnableTlsRequestObject) (EnableTlsResponseObject, error)
@@ -13645,6 +14451,32 @@ func (sh *strictHandler) DisableEviction(w http.ResponseWriter, r *http.Request,
 	}
 }
 
+// DisableProdPack operation middleware
+func (sh *strictHandler) DisableProdPack(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request DisableProdPackRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DisableProdPack(ctx, request.(DisableProdPackRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DisableProdPack")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DisableProdPackResponseObject); ok {
+		if err := validResponse.VisitDisableProdPackResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // EnableAutoUpgrade operation middleware
 func (sh *strictHandler) EnableAutoUpgrade(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	var request EnableAutoUpgradeRequestObject
@@ -13716,6 +14548,32 @@ func (sh *strictHandler) EnableEviction(w http.ResponseWriter, r *http.Request, 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(EnableEvictionResponseObject); ok {
 		if err := validResponse.VisitEnableEvictionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// EnableProdPack operation middleware
+func (sh *strictHandler) EnableProdPack(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request EnableProdPackRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.EnableProdPack(ctx, request.(EnableProdPackRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EnableProdPack")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(EnableProdPackResponseObject); ok {
+		if err := validResponse.VisitEnableProdPackResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -14198,144 +15056,148 @@ func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rcxs5ryf+VfDX/1SNvduWZTtXu/aFJ5c5s5NMso5Tc7ZGcySqG5J43E32Q7Kt6Enlu28BZN+kli0n",
-	"tpNnjl9MRpa6SZAEwB9AAPzci3WWa4XK2d7x514ujMjQoeG/XgonJsLiry/prwRtbGTupFa94975HCEJ",
-	"v4NMYGdc/jWSyXi334t6kp7LhZv3op4SGfaOezLpRT2D/yikwaR37EyBUc/Gc8wEdeGWOT1lnZFq1vvy",
-	"5Qs9bHOtLDJBP4vkDP9RoHX0V6yVQ8UfRZ6nMhZE2/5/WSLwc6PZfzM47R33/v/9erD7/le7/8oYbXxX",
-	"6wM0vjOQFqS6FKlMTsDNETK0VswQrFhaWMyX/d6XqPerssV0KmOJyn1w2ogZ3i6V7yb/hbHrojXBS5HL",
-	"nyxYpw3CXFhQGhJpL8DmIkZIceoiECoBpd1cqhkshIV4LtQMkz68NojNx+lBZ5ZDJWZCqjA6h0aJ1M/X",
-	"vcy+RXOJBqZCprgy8bEwRqIfJTohU6bxd+1e60Ild0/e7xpsEc9rCZhqA24uLYg41oVyTM97sUy1SM61",
-	"fiPMbXPDdTw70cmSGDelrok4oXgKw6yKOMbcWabzA5pLGeNHJS6FTMUkvTfGJYI9FxKpzL1JBJPCManl",
-	"7P5k4QwTaQNjO3DiAhVIB0t0sCNZQA1aJ4yTahYNVS4KSy0tMJnR/7WBWBcpsz9MwiQku33wkgMzjRa0",
-	"AhroksRDuggW0s114UCQzKAZqjC1J6vEja0TDsdExVjETl7iGFhyQKsYic658DN9rvVboZZBidl7m2at",
-	"IRNqWTKHXdcFiVZ4HGQNROHmqFygxcLU6Myzd5ySegORJAatHSptatbHTMiU57rsBvS0JRURxCJDmArr",
-	"SpYMCyDSVC8s7FhEmt2hOnt1+vLtqwiGvf9TaCcsE2yEQ0hlJp0d9nb78MdcpriJaGGoKaOdS4kFBMTa",
-	"GIzdUF0gS4ZQdoEGE3h0+Byc1n04N8uwcGJKFJ6hM8u9U/5sMdYqsbSxzVEkYYtsPLG+R/4x1ymWL4LT",
-	"sBCS2G9KStoZZjTuLgLhIEVhHRz0r9whM6lkVmS944Oo3C2lcjhD1gdfot5HRfOgjfwn3oMefCutpVFo",
-	"Awuj1QxigwktgkiJ4b+UpPNcnSbJOYrsLWYTNI19PDc6R+Ok3+Mz/nnEzBRG/AbVzM2bYy4RQlQ+brRX",
-	"Wqhocv7siSSTqkfkXvai3lQqoWLs/dXRgEORjWTSBT+aC/Fn9WDUJrFNQt2DDtIY9X4W8UWRr490wt93",
-	"9x2Vv1r5T1znrJ+XDpkVp9pkwnkuePKot84UUS82yGs+cjLraOqjkp+azL1Ni4V1OkMTSF9X6XqhmLfL",
-	"vbBj2hMh0+VoUk1Nx/bPz8KwRzIw7BGPDXtTkVoc9iIQFj7m1gk7B4skXnJTPxUq7ZzmuS7MvRAiA4AK",
-	"XY2cmHUS5JFyxw+8yaxT+JvSCwWXIi3QHkOOKqEtEEiKU3Sk+bx+rPY637/Xj9VTsJijAmYVTDroX5GF",
-	"mnXbMxzIX2W6kvgu6XjB2//7VKiNKkEUTo+KfGZE0jEBb3DqoFABzPqB6Ey69kAmWqcoVAdLrLQmLU3H",
-	"ZFmuKqHqHGO/6csEpIdRZNfQJkKftUIgvNG57nkq1Khc1KuULE0Bv2B0MspFfDFCRVgs+eYhryxeTVHn",
-	"eugsEyp5QZK7vhQ0d6Ncy2AvSoeZvW5g5zLDD0h4nQxK1rm+U2GMWHol7oyMR5K3jqn0e+k6B67Tyvxa",
-	"mqkN/mlP1xmKNCAXy0IKtbFK8zCGnXM0RpDqi3hF48IYwjkv3vy6C4xvyIaaiXgJ4/AGoxSdJvSMf+nt",
-	"i/cBXe+eME8w+sGM2EQhJiSDY4MzqRVjRd/gMYxnqZ6IlL/zsByToSK8I2fKI2LCbgxCvaDzk+CboqEF",
-	"YWOMxFB4WrLjTQTpA414soRqLvrwEqeiSB2wtuuWpkmRzLBj0t9q5ebpEvzvJDaJTlNhbN3q4aBzw6kw",
-	"zqBz89HKkoyq0GduMCalVWKl7jHpNEFTj+yknNprNEQptyvWH4FYv7iVGdCHUweZJgR3+IxsGiNih8ZG",
-	"ZKMSCDM6bXxN/eInQdq3d9zLlobsG1ov4Wib6B33/vPP/xwOPw0Ge8Php4PXw+Gnp6/p4/PXf30eRAeH",
-	"z778W5e2wUsZeypXiX5Fv8AFsscCFWSYacM4eFqk6VZLnRWpk//UCu9u5usJv7r1N14YRSoFWxkrAt2/",
-	"hakkNbm1zk6Fo9GtT/uLVBcJlL/X0zwWC8tkVoh1Qes/i/NOlJobmQmzHHmZX+/mvf896IQTOP3jQ/hs",
-	"2Y71/UXwy4v3K9/P4rxFR2H3yBDZO+hF1edD/3mB9ff8mb6PxV6MyhmR8k9YrP5ZvVV+presqHsR+Z7V",
-	"hZuXfyht3Hzt1+4vqC0xbbxf2LL/xgAece+kCpkCbsVKUfd0sGHSr92Jv05nGhRJWErbuV0l5SKdQFZY",
-	"x24LqeK0SNCjj9Zys7O13In/Vdex0zZbwQlN7t9GP/Q799aTru007JkE5zt21k5k51LbxRDmEuH8zYea",
-	"EZg+alh76GgIjljvc9sA1zYgHTKfN6LkWOfLURw3oFOD49h47d7NbrxvtS3yb1OzXTZ2aUKE8XSB1BLy",
-	"ddgKaTryBnkboF7LW+yBwmQk85EhWH3T11eg1W0ApS2t8bSwrjLG1whdxUvNrl9WUnTi1RU78xQuKlhj",
-	"uxXYNT6FFyUgpZ9pRKtOhgr6HDx5/Oz54PmTpwff7nl4t1BooDYirvU7NNX6Dc3EX1+uAcAWonv+RCSD",
-	"Z4+f7A2OJgd7jxCf7j1/8uTJHj47EJNkcPToOR5c6a4oZbVu8u3yLIDEzW/5XzrAQSzVDFIxwbQPbY/B",
-	"a4MYwXuxJA31f3UBv+gIXimHJjdydVitxzopmYxEnI4Sr/pGhUUzItu/sDf3rfSv6GDjhvy1jcZaqZFM",
-	"UmSW1oXrgv1K38xRlkxGJb+pZCETNx+x9/rbHHrUqrQXIzc3aOc6Tb65uabV0CEIk1FaiFFMNoqzoxzN",
-	"KJP87Hat08u3O6mZ+DQK9vz2ZPBL3rnhB+G7vVkDBImWt+CUDc2lWtTE3IyScMZyS7SwMXiLHFVSt4Hd",
-	"z7UjdBVWA8Le24dTSHQxSREmGIvCYuVa9Wc1NmgtyIWlndI9eQQ7zw8Pj46eHg6Onjx7/Ojp08fPBs92",
-	"W4T6JmtKVUHwoCLU6sLEuGEe27ryQwRvI3gTwX/Qf/TP0X+82aRR+DSTl4rUyi1xfreCD+EGgGomFa5q",
-	"+IlOXQQTkczQRJDjZJJiJ9GoEnbtrXfw7wQQaUsCpyGRIq1PR9kURtKxuTauvV1gcUgYfzZ3e5lO08Je",
-	"7B0NDh4d9Qu/rH2pr3NirKujVFg3Yh9mgFtbHGycwMB7PRReooHwYrLlvGc6kdOlVLPRBh/8qyx3S1jw",
-	"aSTB5upEu1AJGliIZed8r/hTupHZBj8JfnKjFpa5tdOdXFi70CbpMkwTybLHv/eB3dDEA96T0Dj7+19z",
-	"mXgvzLpRrXW6CasSB3UoixfvmbdKxOXJKJm1xXFPjp4+326QwZ/yVabCzZwx/VqJJYmtvC+aGJEWLQKr",
-	"2SINsEWylpNJW5Sa5vx2jop1psmNztDNsbC3jJ/Yn6FVSlNi3cjpC1Tdfo09egrOXn04B37qK5lo1YGy",
-	"/dptWrPKUUAWkP9cG0EnpfO/cgxUP4FB5k03R2nC77CD/Vkfmi6U3fZq+g66R8aH9NviGoM+lIUxhO99",
-	"lBsZY+v9zTvgVev1ukjTPRHHaO23r5jFuDDSLU+TJKxZ225HFZsl93zqzoJ/Y52DZf7HXDpMpXXU7gYu",
-	"l5fC4RupLjb4QlL7tnCFSE8LN+9+5DKP3yOaDX10OWi2Op31wUER2MLmqBJMItam/F2CfBDbryNiWC14",
-	"2DOuo5vKo6e14KhEYsInQKEBDqjy74B0PtBklx8YF3Wk1xh2quhBanKoaGtFSDT6WCvmL26gDNA6Bums",
-	"18gLYX0wVsTfBULKVz31HBEkhkrhoto7+EiMnsjzlMheojsp6b5AzFmshPT60K0Ij5/FKzxyHUvebReL",
-	"ZYbKAY14FTRN2SzOxXIWQW40fVxVyfRjFxVs9FbxK6tIQciUTxRRZCCTck/TC9XpsFjxj7XP2tvOgkq3",
-	"hX100yF8A+f5GbvKwfbBCddhujfOxukB8C9WvDuVaWqBVf1iLhxxT4bCFoZUKW/hHN0FJMf+CH0qMU0s",
-	"5Gh4NXD97LIyoTvI+V1XHfDRvSej5Rb/tgPqYKmMOJ5l+5Pv1ll6Z7NKIUNd33KHTytHVQbd1U9bEA5Q",
-	"xHOwzIy3OVJ/8s3WS4hg7jAEiW3LA0QFhcWI4LUJhxOsQMoFD/Ew25g3DGcVuspM7/AsliZjCMMgYwAO",
-	"H8FcF4ap8hNib9RlQBN1TOa23LV1DwsjHd5pF5V43EnjMk3DXnjPgsfdf8283Vr/yxsCzETai8JeJTrK",
-	"h9rfmQjP5XeZqgtccvZABwjC5R1qrFQ4VPFy9Pz5dxh06DxDob5D75m0ITPmvjvWSjpt6l3rZs39o8AC",
-	"Rzp3MivjlLsPyb/D0Hgz+K481aLgO3GWmxtdzOZ5l8u+2oPzKiweJugWiKq5/d4WJdqJdJT5Q9LRXW1z",
-	"K73U+90WNnT73bsEE6s9beqkWiHvZJojXGBO9rpK9AJ2ngJta7tf1anv5n4GuBGD3mIfd4rMuPHvIL1+",
-	"UN9VibVJ+C5a7MsVdu0f0s1f1I6rEDnybto7/vPqTqvIky/R53ZUdek2bznVNvhG103uv1YjmE7r5MLF",
-	"XFsM3hQQ6UIsbZUBya6Y0qsiVNLw1PmUs5fsV/qKxJtbz5Tp8jNU6aQrg1eA9EsYdH8lxWJSWKnQWv+Q",
-	"9UFbE2EQ/veHd7+X/muajXZS2FA1XlDBa+HdmELBmH8cgyf6BCaavjfo3fFA9i3xpla4BZ/wwN76dFXm",
-	"la3T9/4qp6V8u9NH76fH4SfXPfq2q6r2W0/qaHFpoRFG1+HIapK17rDtXrk2bW0qWrlp17m6fPtdPPNW",
-	"X+K5vjIW7rqsn69g5WaTXVS9+617MoLY6il7f7Wy4ObCgUFXGAVKl76zRgjuu986oyHfp11K9DS4L+NW",
-	"LgSECBxOO8zFctZsf2oQOUCa/ZdT+QmT0eHjQTap/jqY1Z8fNz4fDJo/DFq/tH+iv7oGcYYiOavOYP5O",
-	"warEkFdGZa4mhyJHoHK6Ca2dNj9Z8EE2pN0Tn6Kvc4kJLSI9x07jHYOxNgkm7GDd3RCq306L7Mi6FmmK",
-	"1CM9UnrTfPuptI4GY3dXneLspY6Akysj2q4jCKmV3QGyG6VsJSB1WxncNjy03u1uGCZ77R545bz+uJN1",
-	"w4zVFWS1NoefOkJQWMmHA21hYdg7HBw+3hs82zs6gIPHxweHx48P+0+fP3/0bPD86BD+52AwGMDH8xcb",
-	"jpSXWxlfK4P/1KMX10fUOH/8wOEq4UTByrg8A1yJdzk/fw8/0+8eHZBwhGxWn+ZOQywsGh8Uw0hDwen7",
-	"X+ECOUKyCpLohRRoZjRqsB7E3LncJ1VLNdXdYlqGXNTRDyUSeomXmNKiULc85f4kmIA0tWyP9/cJTZeh",
-	"NrHO9i8PmdTJcqjCSc3OOHzgl8dRiFgZ718ejnf78E6hDwIXseOTccJEx0zHDBUaQg7wiy5PKJxIL2jH",
-	"GSqUpNyixnkkKbeyJcfFARhWCYeAl2iWFb6dCams83UDpjLF/lAN1R/hdCF8R8BFGBcqE9SnUXkxSaWd",
-	"Y8I5m3y0qXO7n5RztSdyua9zVDQzyywFqYZqJt28mPAEhcnaT3RsdyOQzh9mWg1aQV6YXFs8Jnr24BUT",
-	"TY16NJVgnAoTEHkTvNpV9OoWGuxc5Byb1UayQwWw82gwiODR4FEE/X5/dwO45fIjwsJ4uAW4G/bGvBTU",
-	"fBsRNxD0+PPQg65h7xiGLbA27H0Z94H4cfzKY2SPXMsqIswWfZqVcQlAxpWFEja4YGqVJ31VIgQJjQdD",
-	"FnbGpdyMI3/m7e2lcUSUj7tMqbE/0vbJudSFW5Zd0EKUWZ/0KuyM66PZ0GQrcpo6raPp6a8QrEQfN8Xy",
-	"jv0y8ejPQrGikgJvuIWYxZIJ/Pk2fnI+VZv2c45jifgsFW3EgA6IILtL9gcRmqdCqrD2ttZJF40dh09T",
-	"sUxQlgYa2sTHGHFkfwhR4UA4ankqZEq8EuskVHIIclmFLhlCBf6olo90q1CZRq4ML4LVYJA0Ls89NU7U",
-	"VXDFoEW3VxmrZWUnzzerMaM+YyeEgx5XkzcXFibsaKR/XBkhAR1BoBFo5edOWF9PxgeMcnaH77SNmccV",
-	"Oy88Ql/JGj5eSxvuygz2fFUm/I1B8wKIlJRRI/VvNypzgUnY/IwOe+M+nK1l9e5U6UpBCjiDeLeZtcQM",
-	"8WgwuIk6sFCUi0tKjmfERy7uMQPKakcRDsbv3304h31OU93/LJMv+41HxyES6POwzi0nJdLv97+Mw8kw",
-	"kV72F1LqIdPUuuScl7diCYeDwyc+PsAnjXKOfatpUkTefqp1/os3v4J1Mk2pi1CCoRG6ksCObuxi7fxu",
-	"rdBLbpHTTrRXBueVcTf0bFPrjoe9d7+tTt9PFmi/ACuWJw266nRwIgw/5SwYonLrNOoc0dsinJ6fvv/1",
-	"J8uCw/iBiPuZM4P8I3V6ENNQ5R2yADYoClY37Bw9GezCXFxy65mf3hdvqI85pjmXMCP6yH7yPDBD14r+",
-	"4AAfC+McjdTJGHYO5hEczSM4OKR/kgiOkgieJrsMHnRcZKhID1XcRcO0Pk+SeuqaoahWaUGZNXjTt2gZ",
-	"f1xi7LTxUSd+bjx430vlRaV229stxy15vbkzbqePkF731Vn6zVjaoNKpF6Y4vB55BSfSZjQ6I5ig/EPR",
-	"I1omeiV2IShile+5bFwovnRMm3so1YWfROzSJdcOYK4rx05ESBX8UB/PX+89gx1nhEyJJ4mfIhDlSUz5",
-	"TlSWrAsvMB4BtLHIMYGU+rCFMXomHEEaIPWx6wGbx2Me2Vb1xCxx4E6DeXmqIrYZWReJzjxCRjQflYx1",
-	"QkKYIPjqEbsRqGaNBLGebAg7H9lK2KP/HbyOgP7/9DX/+fw10cqtE9OMQxbi2OdY6noLprmuAViJD7ly",
-	"HO8z9AKN1HPTRlD36PB50ESNik/jY2gHQhUkLJMUw25JL+0Mex9SvSBCE71Q/9+wt8sCQeCEmaHqQulV",
-	"2FhBc19WJlpDaUHBEuAGmKZaJxwD01kQi1dWT5m5gilD1n9gWh79ygZdcvnjwVFHtz6efosybfSIwkXY",
-	"iX3ToWabjydsBi12FGJrMWW9NLwL+E2I2cBybLP3+5Z0P91I91YVE/tlZTdqPxNLmGA7ElOblVhKnwLQ",
-	"CqiEznjKehsIXOynwjNhCM9ravdYpGnwHK5qk6plYjrY8aptP5GW/r+XG53kIr6I/AbMuxyn29DTDC8b",
-	"WyVZq6mMUfnM2lC08zQX8RzhsD/oRb3CpMF0JQNzsVj0Bf/c12a2H961+29+ffHq9w+v9g77g/7cZSk7",
-	"MaTzXuAuA7aMQt3tRb1LNNZbwAf9QX9A7waTrXfcO+oP+ke+uoOPBAyYxEO5Pa+VGKGs1jPd4LCvH9lv",
-	"1Dv98lfUy7XtPP3Oyarx7EjW/koeaNjKSL4JwjPvnp+/IXXsSgzuqawE3G+w0pEK1Sr2GQHUpn+OJGWl",
-	"UJOrHcuxJuUFjeOi1YqPoRWv7nb4wCgVitiT2J2/5hjdpicA9vYy8SlM556V/0Tfsc3Yb7hbCRmBzmGv",
-	"rgRrr+n+d3j78+6wF+oPNkZ4gTk7wSsJ/zXpHfsQVgwV1LyzB637WSfLGxW3a7uvNuTB+x1vGkB9uUY/",
-	"Unr8hqJN7cecKXC1cO7hYHBrxQDf/dZVCfClVuhdBCWaWcXOHjrzmeQjT05XLxXZ+41iv/zKwfWvtA6Y",
-	"+KVH179UVY2lFw6Orn9htawrvXf4/Pr3Vot/fol6j7eZiHbpXX7r6TZvrZcjbjpCWSE2XKB//kU6zxZZ",
-	"JsyyzOFHqETPiRkp0Z6vVPQXNRVUb9IsxtCtM7ktMn5CZk1IFKhqJzUOyppuo9bBNh/Htk63u5VFdUL/",
-	"9eriypjuzppj9yyDdRRCd03dZgmH+5W4BwFaESDP6g2mvF6QKvjic4K6skPpe9tCkSVE9hhYqhB335YQ",
-	"32BLQu53lyiTnLbeKO5F6//9mM9P9FVsF/U6q9H8guzmbRT3D/i2YU2SyVaXdm1zWMN7xCi9hb9XUi45",
-	"WxBSFJfsX+p2/fuMtU7XPychluT5QKHy2oF/FGiW9b0DjRzF3lUXDvz1HXX299HXP7Ks3IDff0F3NbN/",
-	"gyW4rqCZNzrF5w07frxx+JUSRIb5y6qjb2TIrQIpGzGNqyGUnZxau4+qCYnYZW8dTKWx7ht094/JXrSs",
-	"0FyUKzZx1rxNR8T+56pc8squ3rU5N2zdBwPuYSuvtvKNhti36LaoK+ak9MkkGy7xaRb/3v4un6YaDb5J",
-	"UTgdSrHcpcfuN8S8SkwFwZ42aftw2nBhiZQQxhLCwRCfloSvArW1581gOGBkpO3Kei+tUvB8oroOv31T",
-	"p4XTH0OpwAc5f5DzIOeeOYC4A2r2uGKnCWIU8n9v0fEtXDzvrDKV2+DrlumyvEjgBPCTr8dRXS1gnVh2",
-	"y1dbmPwpkJ5ON4rKS+rpYUt8EJVOUWHu2MpFGUSlrCx2l9vNGcfkACdAWdh59+7t7vpZKRgU8TxEC4ZK",
-	"CnxC8h23pVdl2bUHQXsQtLagNVhjs5B5Jr0vVPcGXQ3qZkYv/Lkrl174HkLkW3+Adg9itC5Gr9TNkF2Q",
-	"pPsCdmUYAssAxyKI0ghcCW7wFxoKSMQSduI5xheYgL9Ca/dqoWviPbVJeh7Q3oP0bJSercFekJ77wHqN",
-	"S3V2RJrSh73UFD864POtP+C9B1HrFrWbwD2X2ruUsLe8H7UkyZZXrHA6SlReq2JFhr4GNXFWKRywEN5T",
-	"Ud7AEiTjGrFTILiH5u0OXTJ0ntreD3BmGO6rddV1yg+S830k5/zNhyuFJpXWrQapXnGQuBJeHfxrq4dt",
-	"XSeIt4Oitjo+DF1teXgYxvDAoF97DHknB0GN05lMX+Ke03uurGfQrZf1JdrGLZd1QYG6NDbHO3NNgfoB",
-	"mGCq1Yx/5MQ2rj8wKVyZHL/rgUGl2dgqabxU1in4qbpVvIwlpkdICeoWPevikVX1Q+4oRHC9QMkPEaJL",
-	"ZCUPMbp/o02HVhTONQRe3rztGFQiw7v1enMW1dqVWG3R83TcQoTuNgH9ZSAs/foQx//fBls+qIdSPXiZ",
-	"3C72uJ37d5ea4hd5uWrR+ayoVrQ/fdEI9o9CjRVvslXJwos5oYdK3wzVuU8eb7flmwDrdA4LbS6kmtXX",
-	"LIQmDwcD79zsymgcKleZoU1KTyq3ZiyU0g526uzACHJRWEwiWGAyo//XeXa7ETweHHEdFX8vQiM+NaQP",
-	"c2LkTiOaFuxcL5iEbLeZMemvULAhi9aC1ZqDXLhtH3xejpFLq3QpZYvufat84d1qnNXii9cpoCqhbo1L",
-	"GnUO/56W6xa67IO/SfZjnYd6jwrGooMG61ypX4in7yFB8wzzVMRXpWjW+sNT85M9Zh9u5IuuRGUNgrKw",
-	"zPn5G5anJcxFIwEzHJFUd6B0ShYN+pbTF+v4u+MrwvechtB9VJtpjaSrn+z1143UPT0kHf73Riw3Uwqc",
-	"U7/FSQ2X8bjaD+ZLkHCZr5Wd2dfn0YXyON5XHm/UEQ7yn0lVOJ8fxUWwp9qAL4Ddh9d1LaqVLP1Qlpg3",
-	"4zTcdxWF2wOluuQKJ57zfFkU4IQTqHQV7HTWQonKQiidVVB2wWLKVWIY23C17pOykicczK/MtvE39az5",
-	"gLqyYTzJrUSYshDnwbwX9Y7on4ND/pceO6J/niYdVS/vJWHGj+wakFBfRVSWPPejfPAzfmM2DZSMdUfu",
-	"xlCTwt9+frfxqxgkK9t04zrstOsp8bFSjnFVTamwWD5bVVKq6yj5Ikq762Lqx+jLON0eDNhwn3zp9shu",
-	"dK98JpXMSAcM1gvZr6IC3/EDJHhwYtyDjfGRZQcq4dmMJto13O7FxAhVLJPyVtf6VHmV6979thKX4QvG",
-	"+XosNQToqBN3UteIW0i1UbuchdtQb0u9rF6x2q1kmoM/gaywjuGTVHFaJOE6uPZtuNve7tAoFN51s0NT",
-	"IbVIfVBLD2rp/tRSLXWb9dJqucy7Kkzla6FV1ox3mQbfmdchk9H/8EFnAb0049C4AKGaahP7ELPWZY7h",
-	"pLWMXCNOlrbkYi7TWSo2X9PT6U01PctyXfV08PyESzh8NDeX7otgMZdx3XBV5tPXw4vaRT47isFwD3xn",
-	"wh0Vgqk6+KFOeR80zd+tjgzzGQRO7lIzV0dq1MWXOBTD16TmywlK5vChEpvqKd1hoMSLqoPvJEI8titq",
-	"KNGMPQjKv1bBpZVgCFrCpqDcoLgSPX7ia54TSvcyEwvVh9MyrEm4sCnphWqGPoXNKVzqzjX9dzeVY6oE",
-	"7AcvxfTgQ7vnkg8bOPmaskrn5UU+Gws4fE3lBt/59dGq/Fx3vF93oCrfNHQvcape2W8XpVpFM/J4/p71",
-	"bMqZ36Qp7X5W3aG0SVmeYcaBoKK6Na+x9OwOmHg7witPX4Q8XIlUelgrvUoac4JguE3STCEXjTUSqahW",
-	"2f2r1Gm4/OluUMumGxV/CPh/Vk3egwXwN9wOoOLsjl2hE/6fJglfdlkV6Sijpqvo7E6ZrQFPQ2bXRU4k",
-	"yZ3L22mzj+9oKIRBXmEueB1o5zJ/kK1/Edk6TZJrBKveDj+Hy/Wuy9oRZYJC4IcoSJJP14F3ZFCEn2jb",
-	"A4v+cpbO8/2a8+4PJZWcvh1Wag/2wVj4ygP3Bhfau0D99c2QN4H+PAhz2d1plUvZvDrANrIxhZvbcKXg",
-	"3Ln8eH//3999OD9+/+7sfP/ysL92n8T6hYXs8A5zsZ4bqsQMV4qJ8/F2GLJ3kq1XuQsvelslwFBpag5u",
-	"zZntffnry/8LAAD//w==",
+	"7L1rcxs3lyD8V87Ld6oi7bYoSvJVqv2g+JLJxo69llyZrTBDgt2HJEZNoB8ALZqPy/996xygr2xKlC3J",
+	"fjL6EIciu4ED4Nxv+NyL9SLTCpWzvePPvUwYsUCHhv96KZyYCIu/vqS/ErSxkZmTWvWOe+dzhCT8DjKB",
+	"nXHx10gm491+L+pJei4Tbt6LekossHfck0kv6hn8Ry4NJr1jZ3KMejae40LQFG6V0VPWGalmvS9fvtDD",
+	"NtPKIgP0s0g+4D9ytI7+irVyqPijyLJUxoJg2/8vSwB+rg37bwanvePe/79fLXbf/2r3XxmjjZ9qfYHG",
+	"TwbSglSXIpXJCbg5wgKtFTMEK1YWlvNVv/cl6v2qbD6dyliicmdOGzHD24Xy3eS/MHZdsCZ4KTL5kwXr",
+	"tEGYCwtKQyLtBdhMxAgpTl0EQiWgtJtLNYOlsBDPhZph0ofXBrH+OD3ozGqoxExIFVbn0CiR+v26l923",
+	"aC7RwFTIFFsbHwtjJPpVohMyZRh/1+61zlVy9+D9rsHm8byigKk24ObSgohjnSvH8LwXq1SL5FzrN8Lc",
+	"NjZch7MTnawIcVOamoATircw7KqIY8ycZTjP0FzKGD8qcSlkKibpvSEuAeyxkEBl7E0imOSOQS129ycL",
+	"HzCRNiC2AycuUIF0sEIHO5IJ1KB1wjipZtFQZSK3NNISkxn9XxuIdZ4y+sMkbEKy2wdPOTDTaEEroIWu",
+	"iDyki2Ap3VznDgTRDJqhClt70gZubJ1wOCYoxiJ28hLHwJQDWsVIcM6F3+lzrd8KtQpMzN7bNmsNC6FW",
+	"BXLYdV6QaIXHgdZA5G6OygVYLEyNXnj0jlNibyCSxKC1Q6VNhfq4EDLlvS6mAT1tUEUEsVggTIV1BUqG",
+	"AxBpqpcWdiwi7e5QfXh1+vLtqwiGvf+TaycsA2yEQ0jlQjo77O324Y+5THET0MLQUEY7lxIKCIi1MRi7",
+	"obpApgyh7BINJvDo8Dk4rftwblbh4MSUIPyAzqz2TvmzxVirxJJgm6NIgoisPbEuI/+Y6xSLF8FpWApJ",
+	"6DclJu0MIxpPF4FwkKKwDg76V0rIhVRykS96xwdRIS2lcjhD5gdfot5HRfugjfwn3gMffCutpVVoA0uj",
+	"1QxigwkdgkgJ4b8UoPNenSbJOYrFW1xM0NTkeGZ0hsZJL+MX/POIkSms+A2qmZvX11xoCFHxuNGeaaGi",
+	"zfmzJ5KFVD0C97IX9aZSCRVj76+OARyKxUgmXepH/SD+LB+MmiA2Qahm0IEao97PIr7Is/WVTvj77rmj",
+	"4lcr/4nrmPXzyiGj4lSbhXAeC5486q0jRdSLDfKZj5xcdAz1UclPdeTeZsTcOr1AE0BfZ+l6qRi3C1nY",
+	"se2JkOlqNCm3pkP887Mw7BENDHuEY8PeVKQWh70IhIWPmXXCzsEikZfcNE+plXZu81zn5l4AkUGBClON",
+	"nJh1AuQ15Y4fWMisQ/ib0ksFlyLN0R5DhiohEQhExSk64nyeP5ayzs/v+WP5FCznqIBRBZMO+Fu0UKFu",
+	"c4cD+G2kK4Dvoo4XLP7fp0JtZAkid3qUZzMjko4NeINTB7kKyqxfiF5I11zIROsUhepAidZo0tJ2TFbF",
+	"qZJWnWHshb5MQHo1iuwaEiL0WSsE0jc6zz1LhRoVh3oVk6Ut4BeMTkaZiC9GqEgXS755ya3DqyDqPA+9",
+	"WAiVvCDKXT8K2rtRpmWwF6XDhb1uYedygWdI+joZlMxz/aTCGLHyTNwZGY8ki46p9LJ0HQPXYWV8LczU",
+	"Gv40t+sDijRoLpaJFCpjlfZhDDvnaIwg1hfxica5MaTnvHjz6y6wfkM21EzEKxiHN1hL0WlCz/iX3r54",
+	"H7Tr3RPGCdZ+cEFoohATosGxwZnUinVFP+AxjGepnoiUv/NqOSZDRfqOnCmvEZPuxkqoJ3R+EvxQtLRA",
+	"bKwjsSo8LdDxJoR0RiuerKDciz68xKnIUwfM7bqpaZInM+zY9LdauXm6Av87kU2i01QYW416OOgUOKWO",
+	"M+gUPlpZolEV5swMxsS0Cl2pe006TdBUKzsptvYaDlHQbcv6IyXWH25pBvTh1MFCkwZ3+IxsGiNih8ZG",
+	"ZKOSEmZ0Wvua5sVPgrhv77i3WBmyb+i8hCMx0Tvu/eef/zkcfhoM9obDTwevh8NPT1/Tx+ev//o8iA4O",
+	"n335ty5ug5cy9lC2gX5Fv8AFsscCFSxwoQ3rwdM8Tbc66kWeOvlPrfDudr7a8KtHf+OJUaRSsJXRIuj+",
+	"LWwlscmteXYqHK1ufdtfpDpPoPi92uaxWFoGs9RYl3T+szjr1FIzIxfCrEae5tenee9/DzzhBE7/OAuf",
+	"Lduxfr4IfnnxvvX9LM4acOR2jwyRvYNeVH4+9J+XWH3Pn+n7WOzFqJwRKf+EefvP8q3iM71lRTWLyPas",
+	"zt28+ENp4+Zrv3Z/QWOJae393Bbz1xbwiGcnVsgQ8ChWimqmgw2bfq0k/jqeaVAk4Shtp7hKikM6gUVu",
+	"HbstpIrTPEGvfTSOm52thST+Vz3HTtuspSfUsX8b/tDvlK0nXeI0yExS5zska6dm51LbhRDmEuH8zVmF",
+	"CAwfDay96mhIHbHe57ZBXdug6ZD5vFFLjnW2GsVxTXWqYRwbr93S7MZyq2mRfxub7bKxCxMirKdLSS1U",
+	"vg5bIU1H3iBvKqjX4hZ7oDAZyWxkSK2+6est1eo2FKUtrfE0t640xtcAbetL9alfllR04tkVO/MULku1",
+	"xnYzsGt8Ci8KhZR+phW1nQyl6nPw5PGz54PnT54efLvn4d1SoYHKiLjW71Bn6zc0E399uaYANjS6509E",
+	"Mnj2+Mne4GhysPcI8ene8ydPnuzhswMxSQZHj57jwZXuioJWqyHfrj4EJXHzW/6XDuUglmoGqZhg2oem",
+	"x+C1QYzgvVgRh/q/OodfdASvlEOTGdleVuOxTkgmIxGno8SzvlFu0YzI9s/tzX0r/Ssm2CiQv3bQWCs1",
+	"kkmKjNI6d11qv9I3c5Qlk1GBbypZysTNR+y9/jaHHo0q7cXIzQ3auU6Tbx6ubjV0EMJklOZiFJON4uwo",
+	"QzNaSH52u9Hp5dvd1IX4NAr2/PZg8EveueEX4ae92QCkEq1uwSkbhku1qIC5GSQhxnJLsLAxeIsYVUC3",
+	"Ad3PtSPtKpwGBNnbh1NIdD5JESYYi9xi6Vr1sRobuBZkwpKkdE8ewc7zw8Ojo6eHg6Mnzx4/evr08bPB",
+	"s90GoH7IClKVk3pQAmp1bmLcsI9NXnkWwdsI3kTwH/Qf/XP0H282cRSOZvJREVu5JczvZvAh3QBQzaTC",
+	"Noef6NRFMBHJDE0EGU4mKXYCjSph1976BP9OCiKJJHAaEinSKjrKpjASj820cU1xgfkh6fizudtb6DTN",
+	"7cXe0eDg0VE/98fal/o6J8Y6O0qFdSP2YQZ1a4vAxgkMvNdD4SUaCC8mW+77QidyupJqNtrgg3+1yNwK",
+	"lhyNJLW5jGjnKkEDS7Hq3O+WP6VbM9vgJ8FPbtTQZW4tupMJa5faJF2GaSKZ9vj3PrAbmnDAexJqsb//",
+	"NZeJ98KsG9Vap5t0VcKgDmbx4j3jVqFxeTAKZG1g3JOjp8+3W2Twp3yVqXAzZ0y/YmJJYkvviyZEpEOL",
+	"wGq2SIPaIpnLyaRJSnVzfjtHxTrSZEYv0M0xt7esP7E/Q6uUtsS6kdMXqLr9Gnv0FHx4dXYO/NRXIlHb",
+	"gbL92W06s9JRQBaQ/1wZQSeF8790DJQ/gUHGTTdHacLvsIP9WR/qLpTd5mn6CbpXxkH6bfUagz6VhXUI",
+	"P/soMzLGxvubJeBV5/U6T9M9Ecdo7befmMU4N9KtTpMknFnTbkcVmxXPfOo+BP/GOgbL7I+5dJhK62jc",
+	"DVguL4XDN1JdbPCFpPZt7nKRnuZu3v3IZRa/RzQb5uhy0GwVnfXJQRHY3GaoEkwi5qb8XYIciO1XGTHM",
+	"FrzaM66ym4rQ01pyVCIx4QhQGIATqvw7IJ1PNNnlB8Z5lek1hp0ye5CGHCoSrQiJRp9rxfjFAxQJWscg",
+	"nfUceSmsT8aK+LsASPGqh54zgsRQKVyWsoNDYvRElqUE9grdSQH3BWLGZCWk54euRTx+F6/wyHUcebdd",
+	"LFYLVA5oxW2lacpmcSZWswgyo+ljmyXTj11QsNFb5q+0NQUhU44ooliATAqZppeq02HR8o81Y+1NZ0HJ",
+	"24Ic3RSEr+l5fseucrCdOeE6TPdabJweAP9iibtTmaYWmNUv58IR9ixQ2NwQK2URztldQHTsQ+hTiWli",
+	"IUPDp4HrscvShO4A53ddTsChew9Gwy3+bQHqYKmMOJ9l+8h3I5beOaxSyKquH7nDp5WhKpLuqqctCAco",
+	"4jlYRsbbXKmPfLP1EjKYOwxBQtsigKggtxiRem1CcIIZSHHgIR9mG/OG1VmFrjTTOzyLhckY0jDIGIDD",
+	"RzDXuWGo/IbYG00ZtIkqJ3Nb7Np6hqWRDu90ipI87mRwmaZBFt4z4fH0X7Nvtzb/6oYKZiLtRW6vIh3l",
+	"U+3vjITn8rts1QWuuHqgQwnC1R1yrFQ4VPFq9Pz5d1h0mHyBQn2H2RfShsqY+55YK+m0qaTWzYb7R445",
+	"jnTm5KLIU+4Okn+HpbEw+K441YDgO2GWmxudz+ZZl8u+lMFZmRYPE3RLRFUXv7cFiXYiHS18kHR0V2Ku",
+	"NUsl77awoZvv3qUy0Z5p0yTlCXkn0xzhAjOy11Wil7DzFEis7X7VpH6a+1ngRh30Fue4U82MB/8O1OsX",
+	"9V2ZWBOE78LFvlxh1/4h3fxF5bgKmSPvpr3jP6+etMw8+RJ9bmZVF27zhlNtg2903eT+q53BdFoVFy7n",
+	"2mLwpoBIl2JlywpIdsUUXhWhkpqnzpecvWS/0lcU3tx6pUyXn6EsJ20tXgHSL2HR/VaJxSS3UqG1/iHr",
+	"k7YmwiD877N3vxf+a9qNZlHYUNVeUMFr4d2YQsGYfxyDB/oEJpq+N+jd8UD2LeGmVrgFnvDC3vpyVcaV",
+	"rcv3/iq2pXi700fvt8fhJ9e9+qarqvJbT6pscWmhlkbX4ciqg7XusO0+uSZsTSgatWnXubr8+F0481Zf",
+	"4rm+Mhfuuqqfr0Dl+pBdUL37rXszAtnqKXt/tbLg5sKBQZcbBUoXvrNaCu673zqzId+nXUz0NLgv40Yt",
+	"BIQMHC47zMRqVh9/ahA5QZr9l1P5CZPR4ePBYlL+dTCrPj+ufT4Y1H8YNH5p/kR/dS3iA4rkQxmD+Tsl",
+	"qxJCXpmV2S4ORc5A5XITOjttfrLgk2yIuye+RF9nEhM6RHqOncY7BmNtEkzYwbq7IVW/WRbZUXUt0hRp",
+	"Rnqk8Kb58VNpHS3G7rad4uyljoCLKyMS1xGE0sruBNmNVNZKSN2WBrdND62k3Q3TZK+VgVfu64+7WTes",
+	"WG1pVmt7+KkjBYWZfAhoCwvD3uHg8PHe4Nne0QEcPD4+ODx+fNh/+vz5o2eD50eH8D8Hg8EAPp6/2BBS",
+	"Xm1lfLUW/6lHL66vqBZ/PON0lRBRsDIuYoCtfJfz8/fwM/3utQMijlDN6svcaYm5ReOTYljTUHD6/le4",
+	"QM6QLJMkeqEEmhGNBqwWMXcu80XVUk11N5kWKRdV9kOhCb3ES0zpUGha3nIfCSZFmka2x/v7pE0XqTax",
+	"XuxfHjKok9VQhUjNzjh84JfHUchYGe9fHo53+/BOoU8CF7HjyDjpRMcMxwwVGtIc4BddRCicSC9I4gwV",
+	"SmJuUS0eScytGMlxcwBWq4RDwEs0q1K/nQmprPN9A6Yyxf5QDdUfIboQviPFRRgXOhNU0agsn6TSzjHh",
+	"mk0OberM7ifFXu2JTO7rDBXtzGqRglRDNZNunk94g8Jm7Sc6trsRSOeDmVaDVpDlJtMWjwmePXjFQNOg",
+	"XptKME6FCRp5XXm1be3VLTXYucg4N6upyQ4VwM6jwSCCR4NHEfT7/d0Nyi23HxEWxsMtlLthb8xHQcM3",
+	"NeKaBj3+PPRK17B3DMOGsjbsfRn3gfBx/MrryF5zLbqIMFr0aVfGhQIyLi2UIOCCqVVE+spCCCIarwxZ",
+	"2BkXdDOOfMzb20vjiCAfd5lSYx/S9sW5NIVbFVPQQRRVn/Qq7Iyr0GwYspE5TZNW2fT0V0hWoo+bcnnH",
+	"/ph49R9Cs6ICAm+4hZzFAgl8fBs/OV+qTfKc81gijqWijVihAwLI7pL9QYBmqZAqnL2teNJFTeJwNBWL",
+	"AmVpoMZNfI4RZ/aHFBVOhKORp0KmhCuxTkInh0CXZeqSIa3Ah2o5pFumytRqZfgQrAaDxHF572lwgq5U",
+	"VwxadHulsVp0dvJ4084Z9RU7IR30uNy8ubAwYUcj/eOKDAnoSAKNQCu/d8L6fjI+YZSrO/ykTZ15XKLz",
+	"0mvorarh47Wy4a7KYI9XRcHfGDQfgEiJGdVK/3ajohaYiM3v6LA37sOHtarenbJcKVABVxDv1quWGCEe",
+	"DQY3YQcW8uJwicnxjvjMxT1GQFlKFOFg/P7d2Tnsc5nq/meZfNmvPToOmUCfh1VtOTGRfr//ZRwiwwR6",
+	"MV8oqYeFptEl17y8FSs4HBw+8fkBvmiUa+wbQxMj8vZTxfNfvPkVrJNpSlOEFgy11JUEdnRNijXru7VC",
+	"T7l5RpJor0jOK/Ju6Nk61x0Pe+9+a2/fTxZIXoAVq5MaXFU5OAGGnzImDFG6dWp9juhtEaLnp+9//cky",
+	"4bD+QMD9zJVB/pGqPIhhKOsOmQBrEAWrG3aOngx2YS4uefSF394Xb2iOOaYZtzAj+Mh+8jgwQ9fI/uAE",
+	"HwvjDI3UyRh2DuYRHM0jODikf5IIjpIInia7rDzoOF+gIj5UYhct0/o6SZqpa4eiiqUFZlbDTT+iZf3j",
+	"EmOnjc868Xvjlfe9VF6UbLcpbjlvyfPNnXGzfIT4uu/O0q/n0gaWTrMwxOH1yDM4kdaz0VmDCcw/ND2i",
+	"Y6JXYheSItp4z23jQvOlYxLuoVUXfhKxS1fcO4Cxrlg7ASFV8EN9PH+99wx2nBEyJZwkfIpAFJGY4p2o",
+	"aFkXXmB9BNDGIsMEUprD5sbomXCk0gCxj12vsHl9zGu2ZT8xSxi4U0Ne3qqIbUbmRaKzjpA1mo9Kxjoh",
+	"IkwQfPeI3QhUvUeCWC82hJ2PbCXs0f8OXkdA/3/6mv98/ppg5dEJacahCnHsayx1JYJprysFrNAPuXMc",
+	"yxl6gVbqsWmjUvfo8HngRLWOT+NjaCZC5UQskxSDtKSXdoa9s1QvCdBEL9X/N+ztMkGQcsLIUE6hdFtt",
+	"LFVz31YmWtPSAoMlhRtgmmqdcA5MZ0MsPlk9ZeQKpgxZ/wFpefUtAV1g+ePBUce0Pp9+izZt9IjCZZDE",
+	"fujQs83nE9aTFjsasTWQsjoalgJeCDEaWM5t9n7fAu6nG+HeqmNiv+jsRuMvxAom2MzE1KaVS+lLABoJ",
+	"ldCZT1mJgYDFfis8Eob0PFvDrorPZ0ZfSpKOsUjT4ExsM5hyMsJDz49YFDKde963lxmdZCK+8LsvbfPL",
+	"HU7KS8WsdUx2TpKJ8HAt53x84ju3AYgk2SOdw1lMp8XepjoWKSxQKKlmu/1C4nLpD4PZFNorZJdoKmNU",
+	"vs43tBA9zUQ8RzjsD3pRLzdpMKTJ3F0ul33BP/e1me2Hd+3+m19fvPr97NXeYX/Qn7tFyi4V6bxPusuc",
+	"LnJid3tR7xKN9fb4QX/QH9C7wYDsHfeO+oP+ke814fMSg4bkFcs9zyNZX2p3V90QPqge2a91X/3yV9TL",
+	"tO2MxWdkY3niuMBVuyo1CFbiNmRQ8Bmen78h4eAKi8BDWbIbL+6lI4auVezrE2hM/xydU6ttlKvc3LEm",
+	"Vgq14FW7/2QYxTPfHQ5fpUIRsRDx8decMVz3S8De3kJ8Ctu5Z+U/0U9sF+zF3C1JnlTgYa/qS2uvmf53",
+	"ePvz7rAXuiHWVniBGeNfyW9+TXrHPqEWQz8373pC637WyepGrfaazrQNVfle/k6DiVGc0Y9UrL+hhVTz",
+	"MWdybLfxPRwMbq014bvfuvoSvtQKvcOi0K3amrxX5DlC+siD0zVLCfZ+rfUwv3Jw/SuNcBe/9Oj6l8oe",
+	"tvTCwdH1L7SbzNJ7h8+vf6/divRL1Hu8zUY0GwHzW0+3eWu9OXLdLcsMseaQ/fMv4nk2XyyEWRUdBRBK",
+	"0nNiRky05/sm/UVDBdab1FtDdPNMHotMsVDnE8oWyk5OtbBd3YnVCLNzcLgRa+9mFmW+wNeziyszzDs7",
+	"oN0zDVY5Ed0dfusNJe6X4h4IqEVAHtVrSHk9IZXqi69Q6qpVpe9tQ6ctFHavkUsVqgCaFOIHbFDI/UqJ",
+	"ouRqa0FxL1z/74d8fqOvQruo19kb5xdkp3PtqoGg39ZsW7JMqkazTQyr+bJYS2/o360CUK5dhBTFJXu7",
+	"ugMRvn6uMxDBJZEFeD5tqbgE4R85mlV1C0KtYrJ31fUHf31Hnv19+PWPTCs3wPdf0F2N7N9gCa4zaMaN",
+	"TvJ5w24obxx+JQWRaf6ynOgbEXKrtM5ahmU7obMTUytnVrkhEQcQrIOpNNZ9A+/+MdGLjhXqh3KFEGfO",
+	"W3dE7H8umze3pHqXcK7Zug8G3IMoL0X5RkPsW3hb1JUBU/hkkg1XCtVbkW9/s1CdjQbfp8idDo1h7tJj",
+	"9xtiVpbJgmBPm7R9OK25sERKGsYquGoTjt2ErwK0lefNYPCcsqbtiu4zjcb0HN9dV7/9UKe50x9D48IH",
+	"On+g80DnHjmAsAMq9LhC0gQyCtXIt+j4Fi6ed/a8ymzwdct0VVxrcAL4yXcHKS86sE6suumrSUw+JqWn",
+	"042k8pJmehCJD6TSSSqMHVu5KAOpFH3O7lLcfOAMIeByLAs779693V2P3IJBEc9D7mLo68ARku8oll4V",
+	"TeAeCO2B0JqEVkON64msCGnfJZGdc/YqYcl7oxN4z2F1HwQncQK/c/v2jXnKJ9sE+jcR4wYZxoTGqXS+",
+	"ykTPZilaSPRGgiPQCfIHgnsguBbBlVh9JcWFxJJ7sqPeoKvMqJnRS5/pwK1XvofY8qM/GFMPdLROR6/U",
+	"zWypQEn3ZUoViT9MA5z9Iwq3SyudyF9oKiARK9iJ5xhfYAL+Cr3dq4muLp3UJup5sK8eqGcj9WxtXgXq",
+	"uQ/rqnap1o5IU/qwl5r8Rzex/OgPFtYDqXWT2lYGViuP+HvZVwp2yqTktZzk3duyvWoFKoyyKk/TCJZz",
+	"GftbQDnTnWtQlOYnqux9p01IION8aq3Sla+g9Sv4ycIUheNWmTt5xjfmnL05jeDs3Yu9w1CJwvU77STq",
+	"GwjcG1iD/v0HY/CBN3TzhhvZgi61d8kX3rKy2hCztrh/jQktKu5cs2KB/oIKQq1CcsJS+MBBcT1b4AXX",
+	"yGQFgmeoX/3URUTnqe39ACk84TJ7rntkDeGBdL4P6Zy/ObuSaFJpXbtm5Iq8nlbtVQh3tXNfuhJ6bsfE",
+	"2iqbJ0y1ZS5PWMMDgn5tVtCd5GXUkiUW+hL3nN5zRbOjbr6sL9HWrsCuug1V92Zw+RE3HKoegAmmWs34",
+	"R6565+ZEk9wVnXN2vWZQcjZ2WdReKpoY/WTLdi2htIceYc2nAc86eSzK5mJ3lLG/3r3sh6iYIbCSh5KZ",
+	"v5HQoROFcw0BlzeLHYNKLPBug9BcYr12X2aT9Dwct1Aws019XVGXQr8+lNX9t9EtH9hDwR48TW5XCtRs",
+	"DHCXnOIXedm26HyRcqP4jr6o1d5FoQGbN9lKR81yTtpDyW+G6tx3lmmO5YcA63QGS20u2LFS3MEUhjwc",
+	"DHzko6vdwVC50gytQ3pSumBioZR2sFO1DoggE7nFJIIlJjP6f1X6vhvB48HRsS+mpwFr5SKhtwiX4+/U",
+	"ilu4Lp9BWOzW2yn4+5VsaLFhwWqtgitoqHwtWLFG7rvWxZQtuveN3sZ3y3HanZmvY0BlffsaltSaIP89",
+	"LdcteNmZv2b+Y9Wk4h4ZjEUHNdS5kr8QTt9Dv4QPmKUivqpjQs3Ry9D8ZI85wBP5jmxR0aCo6Dp3fv6G",
+	"6WkFc1HrhxDip+UFaZ2URYu+5W4CVTr88RXZ9E5DmD6qzLRaDfRP9vq7yKqZHnoA/PfWWG7GFLjhzhZh",
+	"XO7xdbUfzPcn4x6gLcnsm/fpXHk93l9LUrtkIND/Qqrc+XJlviFjqg342zH68LpqVNlq4RPuLGBhnIbL",
+	"MKNwtbBUl9z+zGOe75kGXP8JJa+Cnc5GaVHRJa2zRdouWEy5hRzrNnyVx0nR5hsO5lcWv/pr/NZ8QF3F",
+	"qR7kRl1q0aX7YN6Lekf0z8Eh/0uPHdE/T5OOltj3Ur/qV3aNklDdU1jch+JX+eBn/MbiVigQ647cjaFJ",
+	"1IQbIN5tOQkGygoXw4Cfs9ZvEXaazRY5rJRhXLZazC0Wz5ZtFqsmi77D4u46mfo1+h6Pt6cG+OE2uj02",
+	"rrLzZpuFVHJBPGCwfstNWyvwEz+oBA9OjHuwMT4y7UBJPJu1iWaD13sxMUKL66S48r2KKrex7t1vraQt",
+	"303Wt0erVICOJrInVQPZpVQbucuHcFX6bbGX9v3r3UymvvgTWOTWsfokVZzmSbgrtnlV/rZXP9VuEem6",
+	"9qnOkBqgPrClB7Z0f2yporrNfKndS/uu+kT6RqmlNeNdpsF35nnIZPQ/fEZq0F7qSarcnVhNtYl9Zlnj",
+	"pucQaS3SWgmTpS2wmHt4F4zNN/x2elPD76J7ZrUdvD/hhi5f6sF9fYvUu2Lgsge4b5YbNZuJdvRm4xn4",
+	"QqU76stWTvBDRXkfOM3fra0b4xkETO5iM1dnalS9EDkVw19YwTcXFcjhUyU2tTe8w0SJF+UE34mEeG1X",
+	"tDSkHXsglH+t/oetZAg6wjqh3KDXIT1+4i9EIS3d00wsVB9Oi7Qm4YJQ0ktVT30KwsnPkfCFP7ubuiOW",
+	"BPaDd0Z88KHdcwemDZh8TZfD8+KWv439lL6mkZKf/PpsVX6uO9+vO1GVryG8lzxVz+y3y1Itsxl5PX/P",
+	"9nLFzm/ilHZ/UV6wuIlZfsAFJ4KK8krd2tGzO2Di7QjPPP0NJeG+xMLDWvJV4pgTBMNjEmcKharMkYhF",
+	"Ne7kuYqdhpsh70Zr2XTd8g+h/n8oN+/BAvgbigMoMbtDKnSq/6dJwjdhlz2ziqzpMju7k2YrhadGs+sk",
+	"J5LkzunttD7HdzQUwiKvMBc8D7RzmT3Q1r8IbZ0myTWEVYnDz+Hm3euqdkRRoBDwIQqU5Mt14B0ZFOEn",
+	"Entg0d/c1hnfrzDv/rSkAtO305Wai30wFr4y4F7DQnsXWn91bfRNVH9ehLnsnrSspazf5GNr1ZjCzW24",
+	"b3juXHa8v//v787Oj9+/+3C+f3nYX7veaf02Y3Z4h71Yrw1VYoatuz04vB2W7J1k601nw4veVglqqDQV",
+	"Bjf2zPa+/PXl/wUAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

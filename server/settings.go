@@ -91,6 +91,7 @@ func toggle(what string, field func(*devapi.Database) *bool, on bool) func(*deva
 
 func eviction(d *devapi.Database) *bool    { return &d.Eviction }
 func autoUpgrade(d *devapi.Database) *bool { return &d.AutoUpgrade }
+func prodPack(d *devapi.Database) *bool    { return &d.ProdPack }
 
 // RenameDatabase handles POST /v2/redis/rename/{id}.
 func (s *Server) RenameDatabase(ctx context.Context, req gen.RenameDatabaseRequestObject) (gen.RenameDatabaseResponseObject, error) {
@@ -204,6 +205,36 @@ func (s *Server) DisableAutoUpgrade(ctx context.Context, req gen.DisableAutoUpgr
 		},
 		notFound: func(b gen.NotFoundJSONResponse) gen.DisableAutoUpgradeResponseObject {
 			return gen.DisableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// EnableProdPack handles POST /v2/redis/enable-prodpack/{id}, which
+// Upstash's Terraform provider calls (with the body null) though upstream's
+// spec does not list it. The flag is stored and shown; nothing else changes.
+func (s *Server) EnableProdPack(ctx context.Context, req gen.EnableProdPackRequestObject) (gen.EnableProdPackResponseObject, error) {
+	_, err := s.update(ctx, req.Id, toggle("prod pack", prodPack, true))
+	return okOutcome[gen.EnableProdPackResponseObject]{
+		ok: func() gen.EnableProdPackResponseObject { return gen.EnableProdPack200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.EnableProdPackResponseObject {
+			return gen.EnableProdPack400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.EnableProdPackResponseObject {
+			return gen.EnableProdPack404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// DisableProdPack handles POST /v2/redis/disable-prodpack/{id}.
+func (s *Server) DisableProdPack(ctx context.Context, req gen.DisableProdPackRequestObject) (gen.DisableProdPackResponseObject, error) {
+	_, err := s.update(ctx, req.Id, toggle("prod pack", prodPack, false))
+	return okOutcome[gen.DisableProdPackResponseObject]{
+		ok: func() gen.DisableProdPackResponseObject { return gen.DisableProdPack200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.DisableProdPackResponseObject {
+			return gen.DisableProdPack400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.DisableProdPackResponseObject {
+			return gen.DisableProdPack404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
