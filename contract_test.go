@@ -870,6 +870,10 @@ func TestSettingsOperations(t *testing.T) {
 			r, err := cl.UpdateRegionsWithResponse(ctx, id, gen.UpdateRegionsJSONRequestBody{ReadRegions: []gen.ReadRegion{gen.ReadRegionUsEast1}})
 			return r.StatusCode(), r.Body, err
 		}, 400, "primary region", func(d gen.Database) bool { return slices.Equal(*d.ReadRegions, []string{"eu-west-1", "us-west-2"}) }},
+		{"remove every read region with null, as Terraform does", func() (int, []byte, error) {
+			status, body := s.raw(t, "POST", "/redis/update-regions/"+id, `{"read_regions":null}`, testEmail, testKey)
+			return status, body, nil
+		}, 200, `"OK"`, func(d gen.Database) bool { return d.ReadRegions == nil || len(*d.ReadRegions) == 0 }},
 	} {
 		status, body, err := step.call()
 		if err != nil {
