@@ -1042,6 +1042,71 @@ func TestTeamsAndMoveToTeam(t *testing.T) {
 	}
 }
 
+// TestChangePlanOlderPath: POST /redis/change-plan/{id}, the path Upstash's
+// CLI 1.0.2 calls with {"plan": ...}, changes the plan as the current path
+// does; plan_name is taken too; the CLI's pro and paid, which name no size,
+// are refused and change nothing.
+func TestChangePlanOlderPath(t *testing.T) {
+	s := startServer(t)
+	cl := s.client(t, testEmail, testKey)
+	ctx := t.Context()
+	id := createDatabase(t, cl, "older-path").DatabaseId
+	get := func() gen.Database {
+		t.Helper()
+		g, err := cl.GetDatabaseWithResponse(ctx, id, nil)
+		if err != nil || g.JSON200 == nil {
+			t.Fatalf("get: %v", err)
+		}
+		return *g.JSON200
+	}
+	for _, step := range []struct {
+		name string
+		body gen.ChangePlanLegacyJSONRequestBody
+		want func(gen.Database) bool
+	}{
+		{"plan free, as the CLI sends it", gen.ChangePlanLegacyJSONRequestBody{Plan: ptr("free")},
+			func(d gen.Database) bool { return *d.Type == "free" }},
+		{"plan payg, as the CLI sends it", gen.ChangePlanLegacyJSONRequestBody{Plan: ptr("payg")},
+			func(d gen.Database) bool { return *d.Type == "payg" }},
+		{"plan_name, as upstream's spec had it", gen.ChangePlanLegacyJSONRequestBody{PlanName: ptr(gen.Fixed1gb), AutoUpgrade: ptr(true), ProdPackEnabled: ptr(true)},
+			func(d gen.Database) bool {
+				return *d.Type == "paid" && *d.DbMemoryThreshold == 1<<30 && *d.AutoUpgrade && *d.ProdPackEnabled
+			}},
+	} {
+		r, err := cl.ChangePlanLegacyWithResponse(ctx, id, step.body)
+		if err != nil || r.StatusCode() != 200 || strings.TrimSpace(string(r.Body)) != `"OK"` {
+			t.Fatalf("%s: %v %d %s", step.name, err, r.StatusCode(), r.Body)
+		}
+		if !step.want(get()) {
+			d := get()
+			t.Errorf("%s: GET shows type %s, memory %d, auto upgrade %t, prod pack %t", step.name, *d.Type, *d.DbMemoryThreshold, *d.AutoUpgrade, *d.ProdPackEnabled)
+		}
+	}
+	// The CLI's pro and paid name no size; bodies naming no plan or two.
+	for _, tc := range []struct{ body, text string }{
+		{`{"plan":"pro"}`, "names no size"},
+		{`{"plan":"paid"}`, "names no size"},
+		{`{"plan":"platinum"}`, "plan"},
+		{`{}`, "plan_name is required"},
+		{`{"plan":"free","plan_name":"payg"}`, "not both"},
+		{`{"plan_name":"pro"}`, "plan_name"},
+	} {
+		status, body := s.raw(t, "POST", "/redis/change-plan/"+id, tc.body, testEmail, testKey)
+		if status != 400 || !strings.Contains(errorText(t, body), tc.text) {
+			t.Errorf("%s: %d %s, want 400 with %q", tc.body, status, body, tc.text)
+		}
+	}
+	if d := get(); *d.Type != "paid" || *d.DbMemoryThreshold != 1<<30 {
+		t.Errorf("refused requests changed the plan: type %s, memory %d", *d.Type, *d.DbMemoryThreshold)
+	}
+	theirs := createDatabase(t, s.client(t, otherMail, otherKey), "theirs")
+	for _, target := range []string{"no-such-id", theirs.DatabaseId} {
+		if status, body := s.raw(t, "POST", "/redis/change-plan/"+target, `{"plan":"free"}`, testEmail, testKey); status != 404 {
+			t.Errorf("change-plan of %s: %d %s, want 404", target, status, body)
+		}
+	}
+}
+
 func TestDatabaseStats(t *testing.T) {
 	s := startServer(t)
 	cl := s.client(t, testEmail, testKey)
@@ -1240,7 +1305,7 @@ func TestEveryOperationRefusesWithoutCredentials(t *testing.T) {
 			}
 		}
 	}
-	if n != 30 { // 24 Redis operations and 6 Teams operations
+	if n != 31 { // 25 Redis operations and 6 Teams operations
 		t.Errorf("only %d operations in openapi.yaml", n)
 	}
 }

@@ -867,6 +867,24 @@ type ErrorObject struct {
 	Error string `json:"error"`
 }
 
+// LegacyChangePlanRequest The body of the older change-plan path. Exactly one of plan_name and plan.
+type LegacyChangePlanRequest struct {
+	// AutoUpgrade Left unchanged when omitted.
+	AutoUpgrade *bool `json:"auto_upgrade,omitempty"`
+
+	// DatabaseId The id in the path is the one used.
+	DatabaseId *string `json:"database_id,omitempty"`
+
+	// Plan What Upstash's CLI sends: free, payg, pro or paid; a Plan is taken too. pro and paid name no size and are refused with 400. A pattern rather than an enum, so the generated Plan constants keep their names.
+	Plan *string `json:"plan,omitempty"`
+
+	// PlanName A plan. createDatabase defaults to payg.
+	PlanName *Plan `json:"plan_name,omitempty"`
+
+	// ProdPackEnabled Left unchanged when omitted.
+	ProdPackEnabled *bool `json:"prod_pack_enabled,omitempty"`
+}
+
 // MoveToTeamRequest defines model for MoveToTeamRequest.
 type MoveToTeamRequest struct {
 	DatabaseId string `json:"database_id"`
@@ -986,6 +1004,11 @@ type UpdateRegionsJSONBody struct {
 	// ReadRegions The new read regions; must not include the primary region. null is an empty list (Upstash's Terraform provider sends null when a user removes every read region).
 	ReadRegions []ReadRegion `json:"read_regions"`
 }
+
+// ChangePlanLegacyJSONRequestBody defines body for ChangePlanLegacy for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type ChangePlanLegacyJSONRequestBody = LegacyChangePlanRequest
 
 // CreateBackupJSONRequestBody defines body for CreateBackup for application/json ContentType.
 type CreateBackupJSONRequestBody CreateBackupJSONBody
@@ -1155,6 +1178,28 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ChangePlanLegacyWithBody Change Plan (older path)
+	//
+	// The path change-plan had before Upstash moved it in May 2026, still sent by Upstash's CLI (1.0.2: {"plan": "free|payg|pro|paid"}). Served by the same handler as changePlan. The body names the plan in plan_name (as upstream's spec had it for this path) or in plan (as the CLI sends it), not both. plan pro and paid name no size, so devapi refuses them with 400 and asks for a fixed_* plan rather than pick one.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /redis/change-plan/{id} (the `ChangePlanLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ChangePlanLegacyWithBody(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangePlanLegacy Change Plan (older path)
+	//
+	// The path change-plan had before Upstash moved it in May 2026, still sent by Upstash's CLI (1.0.2: {"plan": "free|payg|pro|paid"}). Served by the same handler as changePlan. The body names the plan in plan_name (as upstream's spec had it for this path) or in plan (as the CLI sends it), not both. plan pro and paid name no size, so devapi refuses them with 400 and asks for a fixed_* plan rather than pick one.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /redis/change-plan/{id} (the `ChangePlanLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ChangePlanLegacy(ctx context.Context, id DatabaseID, body ChangePlanLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateBackupWithBody Create Backup
 	//
@@ -1398,7 +1443,7 @@ type ClientInterface interface {
 
 	// ChangePlanWithBody Change Plan
 	//
-	// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} with a plan field, which Upstash CLI still sends, is not served.
+	// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} (changePlanLegacy) is served by the same handler.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1407,7 +1452,7 @@ type ClientInterface interface {
 
 	// ChangePlan Change Plan
 	//
-	// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} with a plan field, which Upstash CLI still sends, is not served.
+	// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} (changePlanLegacy) is served by the same handler.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1488,6 +1533,46 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /teams/{team_id} (the `GetTeamMembers` operationId).
 	GetTeamMembers(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ChangePlanLegacyWithBody Change Plan (older path)
+//
+// The path change-plan had before Upstash moved it in May 2026, still sent by Upstash's CLI (1.0.2: {"plan": "free|payg|pro|paid"}). Served by the same handler as changePlan. The body names the plan in plan_name (as upstream's spec had it for this path) or in plan (as the CLI sends it), not both. plan pro and paid name no size, so devapi refuses them with 400 and asks for a fixed_* plan rather than pick one.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /redis/change-plan/{id} (the `ChangePlanLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) ChangePlanLegacyWithBody(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangePlanLegacyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangePlanLegacy Change Plan (older path)
+//
+// The path change-plan had before Upstash moved it in May 2026, still sent by Upstash's CLI (1.0.2: {"plan": "free|payg|pro|paid"}). Served by the same handler as changePlan. The body names the plan in plan_name (as upstream's spec had it for this path) or in plan (as the CLI sends it), not both. plan pro and paid name no size, so devapi refuses them with 400 and asks for a fixed_* plan rather than pick one.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /redis/change-plan/{id} (the `ChangePlanLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) ChangePlanLegacy(ctx context.Context, id DatabaseID, body ChangePlanLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangePlanLegacyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // CreateBackupWithBody Create Backup
@@ -2032,7 +2117,7 @@ func (c *Client) UpdateRegions(ctx context.Context, id DatabaseID, body UpdateRe
 
 // ChangePlanWithBody Change Plan
 //
-// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} with a plan field, which Upstash CLI still sends, is not served.
+// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} (changePlanLegacy) is served by the same handler.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2051,7 +2136,7 @@ func (c *Client) ChangePlanWithBody(ctx context.Context, id DatabaseID, contentT
 
 // ChangePlan Change Plan
 //
-// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} with a plan field, which Upstash CLI still sends, is not served.
+// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} (changePlanLegacy) is served by the same handler.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2231,6 +2316,53 @@ func (c *Client) GetTeamMembers(ctx context.Context, teamId string, reqEditors .
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewChangePlanLegacyRequest calls the generic ChangePlanLegacy builder with application/json body
+func NewChangePlanLegacyRequest(server string, id DatabaseID, body ChangePlanLegacyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangePlanLegacyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewChangePlanLegacyRequestWithBody constructs an http.Request for the ChangePlanLegacy method, with any body, and a specified content type
+func NewChangePlanLegacyRequestWithBody(server string, id DatabaseID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/change-plan/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewCreateBackupRequest calls the generic CreateBackup builder with application/json body
@@ -3452,6 +3584,28 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ChangePlanLegacyWithBodyWithResponse Change Plan (older path)
+	//
+	// The path change-plan had before Upstash moved it in May 2026, still sent by Upstash's CLI (1.0.2: {"plan": "free|payg|pro|paid"}). Served by the same handler as changePlan. The body names the plan in plan_name (as upstream's spec had it for this path) or in plan (as the CLI sends it), not both. plan pro and paid name no size, so devapi refuses them with 400 and asks for a fixed_* plan rather than pick one.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/change-plan/{id} (the `ChangePlanLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ChangePlanLegacyWithBodyWithResponse(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangePlanLegacyResponse, error)
+
+	// ChangePlanLegacyWithResponse Change Plan (older path)
+	//
+	// The path change-plan had before Upstash moved it in May 2026, still sent by Upstash's CLI (1.0.2: {"plan": "free|payg|pro|paid"}). Served by the same handler as changePlan. The body names the plan in plan_name (as upstream's spec had it for this path) or in plan (as the CLI sends it), not both. plan pro and paid name no size, so devapi refuses them with 400 and asks for a fixed_* plan rather than pick one.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/change-plan/{id} (the `ChangePlanLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ChangePlanLegacyWithResponse(ctx context.Context, id DatabaseID, body ChangePlanLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangePlanLegacyResponse, error)
+
 	// CreateBackupWithBodyWithResponse Create Backup
 	//
 	// Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
@@ -3726,7 +3880,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangePlanWithBodyWithResponse Change Plan
 	//
-	// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} with a plan field, which Upstash CLI still sends, is not served.
+	// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} (changePlanLegacy) is served by the same handler.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3735,7 +3889,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangePlanWithResponse Change Plan
 	//
-	// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} with a plan field, which Upstash CLI still sends, is not served.
+	// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} (changePlanLegacy) is served by the same handler.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3822,6 +3976,103 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /teams/{team_id} (the `GetTeamMembers` operationId).
 	GetTeamMembersWithResponse(ctx context.Context, teamId string, reqEditors ...RequestEditorFn) (*GetTeamMembersResponse, error)
+}
+
+// ChangePlanLegacyResponse429Headers the declared response headers of an HTTP 429 response for ChangePlanLegacy
+type ChangePlanLegacyResponse429Headers struct {
+	RetryAfter int
+}
+
+type ChangePlanLegacyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangePlanLegacyResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangePlanLegacyResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ChangePlanLegacyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ChangePlanLegacyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ChangePlanLegacyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ChangePlanLegacyResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ChangePlanLegacyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ChangePlanLegacyResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r ChangePlanLegacyResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangePlanLegacyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangePlanLegacyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangePlanLegacyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangePlanLegacyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // CreateBackupResponse429Headers the declared response headers of an HTTP 429 response for CreateBackup
@@ -6510,6 +6761,39 @@ func (r GetTeamMembersResponse) ContentType() string {
 	return ""
 }
 
+// ChangePlanLegacyWithBodyWithResponse Change Plan (older path)
+//
+// The path change-plan had before Upstash moved it in May 2026, still sent by Upstash's CLI (1.0.2: {"plan": "free|payg|pro|paid"}). Served by the same handler as changePlan. The body names the plan in plan_name (as upstream's spec had it for this path) or in plan (as the CLI sends it), not both. plan pro and paid name no size, so devapi refuses them with 400 and asks for a fixed_* plan rather than pick one.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/change-plan/{id} (the `ChangePlanLegacy` operationId).
+//
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) ChangePlanLegacyWithBodyWithResponse(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangePlanLegacyResponse, error) {
+	rsp, err := c.ChangePlanLegacyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangePlanLegacyResponse(rsp)
+}
+
+// ChangePlanLegacyWithResponse Change Plan (older path)
+//
+// The path change-plan had before Upstash moved it in May 2026, still sent by Upstash's CLI (1.0.2: {"plan": "free|payg|pro|paid"}). Served by the same handler as changePlan. The body names the plan in plan_name (as upstream's spec had it for this path) or in plan (as the CLI sends it), not both. plan pro and paid name no size, so devapi refuses them with 400 and asks for a fixed_* plan rather than pick one.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/change-plan/{id} (the `ChangePlanLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) ChangePlanLegacyWithResponse(ctx context.Context, id DatabaseID, body ChangePlanLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangePlanLegacyResponse, error) {
+	rsp, err := c.ChangePlanLegacy(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangePlanLegacyResponse(rsp)
+}
+
 // CreateBackupWithBodyWithResponse Create Backup
 //
 // Copies every key of the database, with its type and TTL, into a new backup. devapi takes it at once, so the backup is completed when the answer comes. A database larger than the backup limit (its plan's disk limit, or devapi serve --max-backup-size when smaller) answers 400 "database is larger than the backup limit (N MB)" and no backup is kept.
@@ -6964,7 +7248,7 @@ func (c *ClientWithResponses) UpdateRegionsWithResponse(ctx context.Context, id 
 
 // ChangePlanWithBodyWithResponse Change Plan
 //
-// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} with a plan field, which Upstash CLI still sends, is not served.
+// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} (changePlanLegacy) is served by the same handler.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6979,7 +7263,7 @@ func (c *ClientWithResponses) ChangePlanWithBodyWithResponse(ctx context.Context
 
 // ChangePlanWithResponse Change Plan
 //
-// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} with a plan field, which Upstash CLI still sends, is not served.
+// Changes the plan, and with it the db_* limits; the memory limit is enforced where the plane accounts memory. This is the path Upstash moved to in May 2026; the older /redis/change-plan/{id} (changePlanLegacy) is served by the same handler.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7125,6 +7409,94 @@ func (c *ClientWithResponses) GetTeamMembersWithResponse(ctx context.Context, te
 		return nil, err
 	}
 	return ParseGetTeamMembersResponse(rsp)
+}
+
+// ParseChangePlanLegacyResponse parses an HTTP response from a ChangePlanLegacyWithResponse call
+func ParseChangePlanLegacyResponse(rsp *http.Response) (*ChangePlanLegacyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangePlanLegacyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ChangePlanLegacyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseCreateBackupResponse parses an HTTP response from a CreateBackupWithResponse call
@@ -9545,6 +9917,11 @@ func ParseGetTeamMembersResponse(rsp *http.Response) (*GetTeamMembersResponse, e
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ChangePlanLegacy Change Plan (older path)
+	// (POST /redis/change-plan/{id})
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ChangePlanLegacy(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// CreateBackup Create Backup
 	// (POST /redis/create-backup/{id})
 	CreateBackup(w http.ResponseWriter, r *http.Request, id DatabaseID)
@@ -9640,6 +10017,14 @@ type ServerInterface interface {
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
 
 type Unimplemented struct{}
+
+// ChangePlanLegacy Change Plan (older path)
+// (POST /redis/change-plan/{id})
+//
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (_ Unimplemented) ChangePlanLegacy(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
 
 // CreateBackup Create Backup
 // (POST /redis/create-backup/{id})
@@ -9829,6 +10214,32 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ChangePlanLegacy operation middleware
+func (siw *ServerInterfaceWrapper) ChangePlanLegacy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ChangePlanLegacy(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // CreateBackup operation middleware
 func (siw *ServerInterfaceWrapper) CreateBackup(w http.ResponseWriter, r *http.Request) {
@@ -10720,6 +11131,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/redis/{id}/change-plan", wrapper.ChangePlan)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/redis/change-plan/{id}", wrapper.ChangePlanLegacy)
+	})
+	r.Group(func(r chi.Router) {
 		r.Patch(options.BaseURL+"/redis/update-budget/{id}", wrapper.UpdateBudget)
 	})
 	r.Group(func(r chi.Router) {
@@ -10835,6 +11249,130 @@ func (t UnauthorizedJSONResponse) MarshalJSON() ([]byte, error) {
 
 func (t *UnauthorizedJSONResponse) UnmarshalJSON(b []byte) error {
 	return (*Error)(t).UnmarshalJSON(b)
+}
+
+type ChangePlanLegacyRequestObject struct {
+	Id   DatabaseID `json:"id"`
+	Body *ChangePlanLegacyJSONRequestBody
+}
+
+type ChangePlanLegacyResponseObject interface {
+	VisitChangePlanLegacyResponse(w http.ResponseWriter) error
+}
+
+type ChangePlanLegacy200JSONResponse OK
+
+func (response ChangePlanLegacy200JSONResponse) VisitChangePlanLegacyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanLegacy400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ChangePlanLegacy400JSONResponse) VisitChangePlanLegacyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanLegacy401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ChangePlanLegacy401JSONResponse) VisitChangePlanLegacyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanLegacy404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ChangePlanLegacy404JSONResponse) VisitChangePlanLegacyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanLegacy413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ChangePlanLegacy413JSONResponse) VisitChangePlanLegacyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanLegacy429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ChangePlanLegacy429JSONResponse) VisitChangePlanLegacyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanLegacy500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ChangePlanLegacy500JSONResponse) VisitChangePlanLegacyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanLegacy507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response ChangePlanLegacy507JSONResponse) VisitChangePlanLegacyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateBackupRequestObject struct {
@@ -14074,6 +14612,11 @@ func (response GetTeamMembers500JSONResponse) VisitGetTeamMembersResponse(w http
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ChangePlanLegacy Change Plan (older path)
+	// (POST /redis/change-plan/{id})
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ChangePlanLegacy(ctx context.Context, request ChangePlanLegacyRequestObject) (ChangePlanLegacyResponseObject, error)
 	// CreateBackup Create Backup
 	// (POST /redis/create-backup/{id})
 	CreateBackup(ctx context.Context, request CreateBackupRequestObject) (CreateBackupResponseObject, error)
@@ -14203,6 +14746,39 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ChangePlanLegacy operation middleware
+func (sh *strictHandler) ChangePlanLegacy(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request ChangePlanLegacyRequestObject
+
+	request.Id = id
+
+	var body ChangePlanLegacyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangePlanLegacy(ctx, request.(ChangePlanLegacyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangePlanLegacy")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ChangePlanLegacyResponseObject); ok {
+		if err := validResponse.VisitChangePlanLegacyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // CreateBackup operation middleware
@@ -15056,149 +15632,155 @@ func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rcxs3lyD8V/D2O1URd5sUJfkq1X5QfMlkI8deSa7MVpghwe5DEqNuoB8ALZqPy/996xygr2xKlC3J",
-	"fjL8EIciu4ED4Nxv+BxEKs2UBGlNcPw5yLjmKVjQ9NdrbvmUG/j1Nf4Vg4m0yKxQMjgOLhfAYv87EzHb",
-	"mxR/jUU86Q2CMBD4XMbtIggDyVMIjgMRB2Gg4R+50BAHx1bnEAYmWkDKcQq7yvApY7WQ8+DLly/4sMmU",
-	"NEAA/czjc/hHDsbiX5GSFiR95FmWiIgjbPv/ZRDAz7Vh/03DLDgO/v/9arH77lez/0Zrpd1U6wvUbjIm",
-	"DBPymiciPmF2ASwFY/gcmOErw5aL1SD4Ega/SpPPZiISIO2FVZrP4X6hfD/9L4hsF6wxXPNM/GSYsUoD",
-	"W3DDpGKxMFfMZDwClsDMhozLmEllF0LO2ZIbFi24nEM8YG81QP1xfNDq1UjyORfSr86Cljxx+/Uou29A",
-	"X4NmMy4SaG18xLUW4FYJlouEYPxd2bcql/HDg/e7YiaPFhUFzJRmdiEM41GkcmkJng98lSgeXyp1xvV9",
-	"Y8NtODtV8QoRN8GpETguaQv9rvIogswagvMC9LWI4KPk11wkfJo8GuIiwA4LEVTC3jhk09wSqMXu/mTY",
-	"OcTCeMS2zPIrkExYtgLL9gQRqAZjubZCzsORzHhucKQlxHP8v9IsUnlC6M+mfhPi3oA5ymFzBYYpyXCh",
-	"KyQPYUO2FHahcss40gzokfRbe9IGbmIstzBBKCY8suIaJowohykZAcK54G6nL5V6x+XKMzHzaNusFEu5",
-	"XBXIYdZ5QawkHHtaYzy3C5DWw2LYTKvUoXeUIHtjPI41GDOSSleoDykXCe11MQ1TswZVhCziKbAZN7ZA",
-	"SX8APEnU0rA9A4C7O5Lnb05fv3sTslHwf3JluSGANbfAEpEKa0ZBb8D+WIgENgHNNQ6llbUJogBnkdIa",
-	"IjuSV0CUwaVZgoaYPTl8yaxSA3apV/7g+AwhPAerV/1T+mwgUjI2KNgWwGMvImtPrMvIPxYqgeJFZhVb",
-	"coHoN0MmbTUhGk0XMm5ZAtxYdjC4UUKmQoo0T4Pjg7CQlkJamAPxgy9h8FHiPigt/gmPwAffCWNwFUqz",
-	"pVZyziINMR4CTxDhvxSg016dxvEl8PQdpFPQNTmeaZWBtsLJ+JR+HhMy+RWfgZzbRX3NhYYQFo9r5ZgW",
-	"SNycPwMep0IGCO51EAYzIbmMIPirYwALPB2LuEv9qB/En+WDYRPEJgjVDMpTYxj8zKOrPFtf6ZS+7547",
-	"LH414p+wjlk/rywQKs6UTrl1WPDsSbCOFGEQaaAzH1uRdgz1UYpPdeTeZsTcWJWC9qCvs3S1lITbhSzs",
-	"2PaYi2Q1npZb0yH+6Vk2CpAGRgHi2CiY8cTAKAgZN+xjZiw3C2YAyUtsmqfUSju3eaFy/SiACK9A+anG",
-	"ls87AXKacscPJGTWIfxNqqVk1zzJwRyzDGSMIpAhFSdgkfM5/ljKOje/44/lU2y5AMkIVSDugL9FCxXq",
-	"NnfYg99GugL4Lup4ReL/Q8LlRpbAc6vGeTbXPO7YgDOYWZZLr8y6hahU2OZCpkolwGUHSrRGEwa3Y7oq",
-	"ThW16gwiJ/RFzIRTo9CuQSGCn5UEhvpG57lnCZfj4lBvYrK4BfSCVvE449HVGCTqYvE3L7l1eBVEneeh",
-	"0pTL+BVS7vpR4N6NMyW8vSgspOa2hV2KFC4A9XU0KInnukm51nzlmLjVIhoLEh0z4WTpOgauw0r4Wpip",
-	"Nfxpbtc58MRrLoaIlFXGKu7DhO1dgtYcWV9IJxrlWqOe8+rs1x4j/QZtqDmPVmzi3yAtRSUxPuNeevfq",
-	"g9eueyeEE6T9QIpoIgFipMGJhrlQknRFN+Axm8wTNeUJfefUcohHEvUdMZdOI0bdjZRQR+j0JHND4dI8",
-	"sZGORKrwrEDHuxDSBa54umLlXgzYa5jxPLGMuF03NU3zeA4dm/5OSbtIVsz9jmQTqyTh2lSjHg47BU6p",
-	"4ww7hY+SBmlU+jkzDREyrUJX6l6TSmLQ1cpOiq29hUMUdNuy/lCJdYdbmgEDdmpZqlCDO3yBNo3mkQVt",
-	"QrRRUQnTKql9jfPCJ47cNzgO0pVG+wbPi1sUE8Fx8J9//udo9Gk47I9Gnw7ejkafnr/Fjy/f/vV5GB4c",
-	"vvjyb13cBq5F5KBsA/0Gf2FXQB4LkCyFVGnSg2d5kmx11GmeWPFPJeHhdr7a8JtHP3PEyBPBycpoEfTg",
-	"HrYS2eTWPDvhFle3vu2vEpXHrPi92uYJXxoCs9RYl3j+8yjr1FIzLVKuV2NH8+vTfHC/e55wwk7/uPCf",
-	"Ddmxbr6Q/fLqQ+v7eZQ14MhNHw2R/kEQlp8P3eclVN/TZ/w+4v0IpNU8oZ8gb/9ZvlV8xrcMr2bhWd+o",
-	"3C6KP6TSdrH2a/cXOBaf1d7PTTF/bQFPaHZkhQQBjWIEr2Y62LDpt0rir+OZGnjsj9J0iqu4OKQTlubG",
-	"kttCyCjJY3DaR+O4ydlaSOJ/1XPstM1aekId+7fhD4NO2XrSJU69zER1vkOydmp2NjFdCKGvgV2eXVSI",
-	"QPDhwMqpjhrVEeN8bhvUtQ2aDprPG7XkSGWrcRTVVKcaxpHx2i3N7iy3mhb5t7HZLhu7MCH8erqU1ELl",
-	"67AVkmTsDPKmgnorbpEHCuKxyMYa1eq7vt5Sre5DUdrSGk9yY0tjfA3Qtr5Un/p1SUUnjl2RM0/CslRr",
-	"TDcDu8Wn8KpQSPFnXFHbyVCqPgfPnr54OXz57PnBt3se3i8laFYZEbf6Heps/Y5m4q+v1xTAhkb38hmP",
-	"hy+ePusPj6YH/ScAz/svnz171ocXB3waD4+evISDG90VBa1WQ75bnXslcfNb7pcO5SAScs4SPoVkwJoe",
-	"g7caIGQf+Ao51P9VOftFheyNtKAzLdrLajzWCcl0zKNkHDvWN84N6DHa/rm5u29lcMMEGwXy1w4aKSnH",
-	"Ik6AUFrltkvtl+pujrJ4Oi7wTcZLEdvFmLzX3+bQw1GFuRrbhQazUEn8zcPVrYYOQpiOk5yPI7RRrBln",
-	"oMepoGe3Gx1fvt9NTfmnsbfntweDXnLODbcIN+3dBkCVaHUPTlk/XKJ4BczdIPExlnuChYzBe8SoAroN",
-	"6H6pLGpX/jSYl70DdspilU8TYFOIeG6gdK26WI3xXItl3KCktM+esL2Xh4dHR88Ph0fPXjx98vz50xfD",
-	"F70GoG7IClKZo3pQAmpUriPYsI9NXnkRsnchOwvZf+B/+M/Rf5xt4igUzaSjQrZyT5jfzeB9ugEDORcS",
-	"2hx+qhIbsimP56BDlsF0mkAn0CBjcu2tT/DvqCCiSGJWsVjwpIqOkikMyGMzpW1TXEB+iDr+fGH7qUqS",
-	"3Fz1j4YHT44GuTvWgVC3OTHW2VHCjR2TD9OrW1sENk7Y0Hk9JFyDZv7FeMt9T1UsZish5+MNPvg3aWZX",
-	"bEnRSFSby4h2LmPQbMlXnfvd8qd0a2Yb/CTwyY4busy9RXcybsxS6bjLMI0F0R79PmDkhkYccJ6EWuzv",
-	"fy1E7Lww60a1UskmXRUxqINZvPpAuFVoXA6MAlkbGPfs6PnL7Rbp/SlfZSrczRkzqJhYHJvS+6IQEfHQ",
-	"QmYUWaRebRHE5UTcJKW6Ob+do2IdaTKtUrALyM0960/kz1AywS0xdmzVFchuv0Yfn2Lnby4uGT31lUjU",
-	"dqBsf3abzqx0FKAF5D5XRtBJ4fwvHQPlT0wD4aZdgND+d7YHg/mA1V0oveZpugm6V0ZB+m31Gg0ulYV0",
-	"CDf7ONMigsb7myXgTef1Nk+SPo8iMObbT8xAlGthV6dx7M+sabeDjPSKZj61596/sY7BIvtjISwkwlgc",
-	"dwOWi2tu4UzIqw2+kMS8y23Ok9PcLrofuc6iDwB6wxxdDpqtorMuOShkJjcZyBjikLgpfRcDBWIHVUYM",
-	"sQWn9kyq7KYi9LSWHBULiCkC5AeghCr3DhPWJZr06IFJXmV6TdhemT2IQ44kilZgsQKXa0X4RQMUCVrH",
-	"TFjjOPKSG5eMFdJ3HpDiVQc9ZQTxkZSwLGUHhcTwiSxLEOwV2JMC7iuAjMiKC8cPbYt43C7e4JHrOPJu",
-	"u5ivUpCW4YrbStOMzOKMr+Yhy7TCj22WjD92QUFGb5m/0tYUuEgoogg8ZSIuZJpayk6HRcs/1oy1N50F",
-	"JW/zcnRTEL6m57kdu8nBdmG57TDda7FxfIC5F0vcnYkkMYxY/XLBLWJPCtzkGlkpiXDK7mJIxy6EPhOQ",
-	"xIZloOk0YD12WZrQHeD8rsoJKHTvwGi4xb8tQO0tlTHls2wf+W7E0juHlRJI1XUjd/i0MpBF0l31tGHc",
-	"MuDRghlCxvtcqYt8k/XiM5g7DEFE2yKAKFluIET1WvvgBDGQ4sB9Psw25g2psxJsaaZ3eBYLk9GnYaAx",
-	"wA6fsIXKNUHlNsTcaUqvTVQ5mdti19YzLLWw8KBTlOTxIIOLJPGy8JEJj6b/mn27t/lXd1QwY2GucnMT",
-	"6UiXav9gJLwQ32WrrmBF1QMdShCsHpBjJdyCjFbjly+/w6L95Clw+R1mT4XxlTGPPbGSwipdSa27DfeP",
-	"HHIYq8yKtMhT7g6Sf4elkTD4rjjVgOA7YZZdaJXPF1mXy76UwVmZFs+mYJcAsi5+7wsSZXkyTl2QdPxQ",
-	"Yq41SyXvtrChm+8+pDLRnmnTJOUJOSfTAtgVZGivy1gt2d5zhmKt91WTumkeZ4EbddB7nONBNTMa/DtQ",
-	"r1vUd2ViTRC+Cxf7coNd+4ewi1eV48pnjryfBcd/3jxpmXnyJfzczKou3OYNp9oG3+i6yf1XO4PptCou",
-	"XC6UAe9NYTxZ8pUpKyDJFVN4VbiMa546V3L2mvxKX1F4c++VMl1+hrKctLV4yQB/8YsetEosprkREoxx",
-	"DxmXtDXlGtj/vnj/e+G/xt1oFoWNZO0F6b0Wzo3JJZvQjxPmgD5hU4Xfa3DueIb2LeKmkrAFntDC3rly",
-	"VcKVrcv3/iq2pXi700fvtsfCJ9u9+qarqvJbT6tscWFYLY2uw5FVB2vdYdt9ck3YmlA0atNuc3W58btw",
-	"5p26hkt1Yy7cbVU/X4HK9SG7oHr/W/dmeLJVM/L+KmmYXXDLNNhcSyZV4TurpeC+/60zG/JD0sVET737",
-	"MmrUQjCfgUNlhxlfzevjzzQAJUiT/3ImPkE8Pnw6TKflXwfz6vPT2ueDYf2HYeOX5k/4V9cizoHH52UM",
-	"5u+UrIoIeWNWZrs4FCgDlcpN8OyU/skwl2SD3D12JfoqExDjIeJz5DTe0xApHUNMDtbehlT9ZllkR9U1",
-	"TxLAGfGRwpvmxk+EsbgY02s7xclLHTIqrgxRXIfMl1Z2J8hupLJWQuq2NLhtemgl7e6YJnurDLxxX3/c",
-	"zbpjxWpLs1rbw08dKSjE5H1Amxs2Cg6Hh0/7wxf9owN28PT44PD46eHg+cuXT14MXx4dsv85HA6H7OPl",
-	"qw0h5dVWxldr8Z8CfHF9RbX44wWlq/iIghFREQNs5btcXn5gP+PvTjtA4vDVrK7MHZeYG9AuKYY0DclO",
-	"P/zKroAyJMskicCXQBOi4YDVIhbWZq6oWsiZ6ibTIuWiyn4oNKHXcA0JHgpOS1vuIsGoSOPI5nh/H7Xp",
-	"ItUmUun+9SGBOl2NpI/U7E38B3p5EvqMlcn+9eGkN2DvJbgkcB5ZioyjTnRMcMxBgkbNgf2iigiF5ckV",
-	"SpyRBIHMLazFI5G5FSNZag5AahW3wOAa9KrUb+dcSGNd34CZSGAwkiP5h48u+O9QceHa+s4EVTQqy6eJ",
-	"MAuIqWaTQpsqM/txsVd9nol9lYHEnVmlCRNyJOfCLvIpbZDfrP1YRaYXMmFdMNMopiTLcp0pA8cIT5+9",
-	"IaBxUKdNxRAlXHuNvK68mrb2apeKmQXPKDerqcmOJGN7T4bDkD0ZPgnZYDDobVBuqf0IN2wy2kK5GwUT",
-	"OgocvqkR1zToyeeRU7pGwTEbNZS1UfBlMmCIj5M3Tkd2mmvRRYTQYoC7MikUkElpoXgB502tItJXFkIg",
-	"0ThlyLC9SUE3k9DFvJ29NAkR8kmXKTVxIW1XnItT2FUxBR5EUfWJr7K9SRWa9UM2Mqdx0iqbHv/yyUr4",
-	"cVMu78QdE63+3DcrKiBwhpvPWSyQwMW34ZN1pdoozymPJaRYKpiQFDqGAJke2h8IaJZwIf3Zm4onXdUk",
-	"DkVToShQFprVuInLMaLMfp+iQolwOPKMiwRxJVKx7+Tg6bJMXdKoFbhQLYV0y1SZWq0MHYJRTANyXNp7",
-	"HByhK9UVDQZsvzRWi85ODm/aOaOuYsengx6Xm7fghk3J0Yj/2CJDgnUkgYZMSbd33Lh+Mi5hlKo73KRN",
-	"nXlSovPSaeitquHjtbLhrspgh1dFwd+EKToAniAzqpX+9cKiFhiJze3oKJgM2PlaVe9eWa7kqYAqiHv1",
-	"qiVCiCfD4V3YgWF5cbjI5GhHXOZinxBQlBKFWzb58P7iku1Tmer+ZxF/2a89OvGZQJ9HVW05MpHBYPBl",
-	"4iPDCHoxny+pZ6nC0QXVvLzjK3Y4PHzm8gNc0SjV2DeGRkbk7KeK5786+5UZK5IEp/AtGGqpKzHbUzUp",
-	"1qzvVhIc5eYZSqJ+kZxX5N3gs3WuOxkF739rb99PhqG8YIavTmpwVeXgCBh8yogweOnWqfU5wre5j56f",
-	"fvj1J0OEQ/oDAvczVQa5R6ryIIKhrDskAqxB5K1utnf0bNhjC35No6due1+d4RwLSDJqYYbwof3kcGAO",
-	"tpH9QQk+hk0y0ELFE7Z3sAjZ0SJkB4f4Txyyozhkz+MeKQ8qylOQyIdK7MJlGlcniTN17VBYsTTPzGq4",
-	"6UY0pH9cQ2SVdlknbm+c8t5PxFXJdpvilvKWHN/cmzTLR5Cvu+4sg3ourWfpOAtB7F8PHYPjST0bnTQY",
-	"z/x90yM8Jnwlsj4poo331DbON186RuHuW3XBJx7ZZEW9AwjrirUjEEJ6P9THy7f9F2zPai4SxEnEp5Dx",
-	"IhJTvBMWLev8C6SPMDARzyBmCc5hcq3VnFtUaRiyj55T2Jw+5jTbsp+YQQzcqyEvbVVINiPxIt5ZR0ga",
-	"zUcpIhUjEcbAXPeIXshkvUcCXy82ZHsfyUro4/8O3oYM///8Lf358i3CSqMj0kx8FeLE1ViqSgTjXlcK",
-	"WKEfUuc4kjP4Aq7UYdNGpe7J4UvPiWodnybHrJkIlSOxTBPw0hJf2hsFF4laIqCxWsr/bxT0iCBQOSFk",
-	"KKeQqq02lqq5aysTrmlpnsGiws3YLFEqphyYzoZYdLJqRsjlTRm0/j3S0upbArrA8qfDo45pXT79Fm3a",
-	"8BEJSy+J3dC+Z5vLJ6wnLXY0YmsgZXU0JAWcECI0MJTb7Py+BdzPN8K9VcfEQdHZDcdP+YpNoZmJqXQr",
-	"l9KVADQSKllnPmUlBjwWu61wSOjT80wNuyo+n2l1LVA6RjxJvDOxzWDKyRAPHT8iUUh07nhfP9Mqznh0",
-	"5XZfmOaXe5SUl/B565jMAiUT4uFazvnkxHVuY4zHcR91DmsgmRV7m6iIJywFLoWc9waFxKXSHwKzKbRX",
-	"QC7RREQgXZ2vbyF6mvFoAexwMAzCINeJN6TR3F0ulwNOPw+Unu/7d83+2a+v3vx+8aZ/OBgOFjZNyKUi",
-	"rPNJd5nTRU5sLwiDa9DG2eMHg+FgiO96AzI4Do4Gw8GR6zXh8hK9huQUy77jkaQvtburbggfVI/s17qv",
-	"fvkrDDJlOmPxGdpYjjiuYNWuSvWCFbkNGhR0hpeXZygcbGEROChLduPEvbDI0JWMXH0Cjumew3NqtY2y",
-	"lZs7UshKWS141e4/6UdxzHePwlcJl0gsSHz0NWUM1/0SrN9P+Se/nX0j/gluYpOSF7NXkjyqwKOg6ktr",
-	"bpn+d/bu594o8N0Qayu8gozwr+Q3v8bBsUuoBd/PzbmewNifVby6U6u9pjNtQ1W+k78zb2IUZ/QjFetv",
-	"aCHVfMzqHNptfA+Hw3trTfj+t66+hK+VBOewKHSrtibvFHmKkD5x4HTNUoK9X2s9TK8c3P5KI9xFLz25",
-	"/aWyhy2+cHB0+wvtJrP43uHL299rtyL9EgZPt9mIZiNgeuv5Nm+tN0euu2WJIdYcsn/+hTzP5GnK9aro",
-	"KACsJD3L58hEA9c36S8cyrPeuN4aoptn0lhoivk6H1+2UHZyqoXt6k6sRpidgsONWHs3syjzBb6eXdyY",
-	"Yd7ZAe2RabDKieju8FtvKPG4FLcjoBYBOVSvIeXthFSqL65CqatWFb83DZ22UNidRi6krwJoUogbsEEh",
-	"jyslipKrrQXFo3D9vx/yuY2+Ce3CoLM3zi9ATufaVQNev63ZtmiZVI1mmxhW82WRlt7Qv1sFoFS7yBLg",
-	"1+Tt6g5EuPq5zkAElUQW4Lm0peIShH/koFfVLQi1isngpusP/vqOPPv78OsfmVbugO+/gL0Z2b/BElxn",
-	"0IQbneRzRm4oZxx+JQWhaf66nOgbEXKrtM5ahmU7obMTUytnVrkhIQUQjGUzoY39Bt79Y6IXHiurH8oN",
-	"Qpw4b90Rsf+5bN7ckupdwrlm6+4MuJ0oL0X5RkPsW3hb2JUBU/hk4g1XCtVbkW9/s1CdjXrfJ8+t8o1h",
-	"HtJj9xtAVpbJMk6eNmEG7LTmwuIJahgr76qNKXbjv/LQVp43Dd5zSpq2LbrPNBrTU3x3Xf12Q53mVn30",
-	"jQt3dL6jc0/nDjkYYger0OMGSePJyFcj36Pjm9to0dnzKjPe1y2SVXGtwQmDT647SHnRgbF81U1fTWJy",
-	"MSk1m20kldc4004k7kilk1QIO7ZyUXpSKfqcPaS4OacMIUblWIbtvX//rrceuWUaeLTwuYu+rwNFSL6j",
-	"WHpTNIHbEdqO0JqEVkON24msCGk/JJFdUvYqYskHrWL2gcLqLgiO4oT9Tu3bN+Ypn2wT6N9EjBtkGBEa",
-	"pdK5KhM1nydgWKw2EhyCjpDvCG5HcC2CK7H6RorziSWPZEedga3MqLlWS5fpQK1XvofYcqPvjKkdHa3T",
-	"0Rt5N1vKU9JjmVJF4g/RAGX/8MLt0koncheachbzFduLFhBdQczcFXq9m4muLp3kJurZ2Vc76tlIPVub",
-	"V556HsO6ql2qtceTBD/0E53/6CaWG31nYe1IrZvUtjKwWnnE38u+kmyvTEpey0nu3ZftVStQIZSVeZKE",
-	"bLkQkbsFlDLdqQZFKnqiyt63SvsEMsqnVjJZuQpat4KfDJsBt9Qqcy/P6Maci7PTkF28f9U/9JUoVL/T",
-	"TqK+g8C9gzXo3t8Zgzve0M0b7mQL2sQ8JF94R8pqQ8ya4v41IrSwuHPN8BTcBRWIWoXkZEvuAgfF9Wye",
-	"F9wikyXjNEP96qcuIrpMTPADpPD4y+yp7pE0hB3pfB/SuTy7uJFoEmFsu2bkhryeVu2VD3e1c1+6Enru",
-	"x8TaKpvHT7VlLo9fww5BvzYr6EHyMmrJEqm6hr5VfVs0O+rmy+oaTO0K7KrbUHVvBpUfUcOh6gE2hUTJ",
-	"Of1IVe/UnGia26JzTs9pBiVnI5dF7aWiidFPpmzX4kt78BHSfBrwrJNHWjYXe6CM/fXuZT9ExQyCFe9K",
-	"Zv5GQgdPlF0q5nF5s9jRIHkKDxuEphLrtfsym6Tn4LiHgplt6uuKuhT8dVdW999Gt9yxh4I9OJrcrhSo",
-	"2RjgITnFL+K6bdG5IuVG8R1+Uau9C30DNmeylY6a5QK1h5LfjOSl6yzTHMsNwYxVGVsqfUWOleIOJj/k",
-	"4XDoIh9d7Q5G0pZmaB3Sk9IFE3EplWV7VeuAkGU8NxCHbAnxHP9flb73QvZ0eHTsiulxwFq5iO8tQuX4",
-	"e7XiFqrLJxDSXr2dgrtfyfgWG4YZpaR3BY2kqwUr1kh917qYsgH7odHb+GE5Trsz820MqKxvX8OSWhPk",
-	"v6flugUvu3DXzH+smlQ8IoMxYFkNdW7kL4jTj9Av4RyyhEc3dUyoOXoJmp/MMQV4QteRLSwaFBVd5y4v",
-	"z4ieVmzBa/0QfPy0vCCtk7Jw0ffcTaBKhz++IZveKuanDyszrVYD/ZO5/S6yaqZdD4D/3hrL3ZgCNdzZ",
-	"IoxLPb5u9oO5/mTUA7QlmV3zPpVLp8e7a0lqlwx4+k+FzK0rV6YbMmZKM3c7xoC9rRpVtlr4+DsLSBgn",
-	"/jLM0F8tLOQ1tT9zmOd6pjGq/2Qlr2J7nY3SwqJLWmeLtB4zkFALOdJt6CqPk6LNNztY3Fj86q7xW/MB",
-	"dRWnOpAbdalFl+6DRRAGR/jPwSH9i48d4T/P446W2I9Sv+pWdouSUN1TWNyH4la58zN+Y3ErKxDrgdyN",
-	"vknUlBogPmw5CXjK8hfDMDdnrd8i22s2W6SwUgZR2WoxN1A8W7ZZrJosug6LvXUydWt0PR7vTw1ww210",
-	"e2xcZefNNqmQIkUeMFy/5aatFbiJdyrBzonxCDbGR6IdVhLPZm2i2eD1UUwM3+I6Lq58r6LKbax7/1sr",
-	"act1k3Xt0SoVoKOJ7EnVQHYp5Ebucu6vSr8v9tK+f72bydQXf8LS3FhSn4SMkjz2d8W2rsqXeZJQM1HJ",
-	"IM3synUw3LsxR8f1x6Q3yfzirjO/hpTCUE7Tq8HS2/qGqdplJV/CAGcgC9pXFzcCmmHwqT9Xffyub65E",
-	"1i/6PveplyNoz/Na7LKxkTumuWOaj8c0K56wmWu2O30/VBdL18a1tLWcQ9d79hyHm47/h8uX9bpVPYWW",
-	"eifLmdKRy3tr3EPt48BF0i1isjAFFlOH8YLtunbkVm1qR1709qy2g/bH3x/mClGo63CRGFgMXHYod6wq",
-	"bLY67egcRzPQdU8P1DWunOCHikHvOM3frekc4RnzmNzFZm7OI6k6NVKiiLtOg+5VKpDDJXJsar74gGkc",
-	"r8oJvhMJ0dpuaLiIO7YjlH+t7oytVA08wjqh3KETIz5+4q5rQRvC0UzE5YCdFklX3HqhpJaynpjlhZOb",
-	"I6briHqbejeWBPaD923cefgeuT/UBky+pQfjZXEH4cZuT1/T5slNfnsuLT3XnY3YnUZLlyQ+ShatY/bb",
-	"5dCWuZa0nr9n87ti5zdxSrOfltc/bmKW594/wMsLf2tHT86KqbMjHPN096f42xwL/2/JV5FjTsH7HJAz",
-	"+TJa4kjIoho3Bt3ETv29lQ+jtWy6DPqHUP/Py83bWQB/Q3HASszukAqd6v9pHDtPYNHRq8jpLnPHO2m2",
-	"UnhqNLtOcjyOH5zeTutzfEdDwS/yBnPB8UCzENmOtv5FaOs0jm8hrEocfvb3At9WU8SL8gmPD6GnJFdM",
-	"xN6jQeF/QrHHDLh75TqzDyrMezwtqcD07XSl5mJ3xsJXpgPUsNA8hNZfXWp9F9WfFqGvuyctKz3r9wyZ",
-	"Wq0otwvjb0NeWJsd7+//+/uLy+MP788v968PB2uXT63ftUwOb78X65Wrks+hdfMIBd/9kp2TbL0lrn/R",
-	"2SpeDRW6wuDGnpngy19f/l8AAAD//w==",
+	"7H1rdxq5tuBf0dSctRruFBjbedprPrjz6NvTSScTO6vvrEMuiKoN6LqQ6kgqE07a/33W3lI9KTBObCen",
+	"Lx86jaFK2pL2+6UvQaQWqZIgrQlOvgQp13wBFjT99ZJbPuEGfn2Jf8VgIi1SK5QMToKLObDY/85EzDrj",
+	"/K+RiMfdfhAGAp9LuZ0HYSD5AoKTQMRBGGj4RyY0xMGJ1RmEgYnmsOA4hV2l+JSxWshZcH19jQ+bVEkD",
+	"BNDPPP4A/8jAWPwrUtKCpI88TRMRcYTt4L8MAvilMuzfNEyDk+B/HpSLPXC/moNXWivtplpfoHaTMWGY",
+	"kFc8EfEps3NgCzCGz4AZvjJsOV/1g+sw+FWabDoVkQBpz63SfAZ3C+W7yX9BZNtgjeGKp+Inw4xVGtic",
+	"GyYVi4W5ZCblEbAEpjZkXMZMKjsXcsaW3LBozuUM4j57rQGqj+ODVq+Gks+4kH51FrTkiduvB9l9A/oK",
+	"NJtykUBj4yOutQC3SrBcJATj78q+VpmM7x+83xUzWTQvKWCqNLNzYRiPIpVJS/C856tE8fhCqTdc3zU2",
+	"3ISzExWvEHETnBqB45K20O8qjyJIrSE4z0FfiQg+Sn7FRcInyYMhLgLssBBBJeyNQzbJLIGa7+5Phn2A",
+	"WBiP2JZZfgmSCctWYFlHEIFqMJZrK+QsHMqUZwZHWkI8w/8rzSKVJYT+bOI3Ie72maMcNlNgmJIMF7pC",
+	"8hA2ZEth5yqzjCPNgB5Kv7WnTeDGxnILY4RizCMrrmDMiHKYkhEgnHPudvpCqbdcrjwTMw+2zUqxBZer",
+	"HDnMOi+IlYQTT2uMZ3YO0npYDJtqtXDoHSXI3hiPYw3GDKXSJerDgouE9jqfhqlpjSpCFvEFsCk3NkdJ",
+	"fwA8SdTSsI4BwN0dyg+vzl6+fRWyYfB/M2W5IYA1t8ASsRDWDINun/0xFwlsApprHEoraxNEAc4ipTVE",
+	"digvgSiDS7MEDTF7dPScWaX67EKv/MHxKUL4Aaxe9c7os4FIydigYJsDj72IrDyxLiP/mKsE8heZVWzJ",
+	"BaLfFJm01YRoNF3IuGUJcGPZYX+rhFwIKRbZIjg5DHNpKaSFGRA/uA6DjxL3QWnxT3gAPvhWGIOrUJot",
+	"tZIzFmmI8RB4ggh/nYNOe3UWxxfAF29hMQFdkeOpViloK5yMX9DPI0Imv+I3IGd2Xl1zriGE+eNaOaYF",
+	"Ejfn7wGPF0IGCO5VEAZTIbmMIPjUMoAFvhiJuE39qB7E34sHwzqIdRDKGZSnxjD4mUeXWbq+0gl93z53",
+	"mP9qxD9hHbN+XlkgVJwqveDWYcGTR8E6UoRBpIHOfGTFomWoj1J8riL3LiNmxqoFaA/6OktXS0m4ncvC",
+	"lm2PuUhWo0mxNS3in55lwwBpYBggjg2DKU8MDIOQccM+psZyM2cGkLzEpnkKrbR1m+cq0w8CiPAKlJ9q",
+	"ZPmsFSCnKbf8QEJmHcLfpFpKdsWTDMwJS0HGKAIZUnECFjmf44+FrHPzO/5YPMWWc5CMUAXiFvgbtFCi",
+	"bn2HPfhNpMuBb6OOFyT+3ydcbmQJPLNqlKUzzeOWDXgDU8sy6ZVZtxC1ELa+kIlSCXDZghKN0YTB7Zis",
+	"8lNFrTqFyAl9ETPh1Ci0a1CI4GclgaG+0XruacLlKD/UbUwWt4Be0CoepTy6HIFEXSz+5iU3Dq+EqPU8",
+	"1GLBZfwCKXf9KHDvRqkS3l4UFhbmpoVdiAWcA+rraFASz3WTcq35yjFxq0U0EiQ6psLJ0nUMXIeV8DU3",
+	"Uyv4U9+uD8ATr7kYIlJWGqu4D2PWuQCtObK+kE40yrRGPefFm1+7jPQbtKFmPFqxsX+DtBSVxPiMe+nt",
+	"i/deu+6eEk6Q9gMLRBMJECMNjjXMhJKkK7oBT9h4lqgJT+g7p5ZDPJSo74iZdBox6m6khDpCpyeZGwqX",
+	"5omNdCRShac5Ot6GkM5xxZMVK/aiz17ClGeJZcTt2qlpksUzaNn0t0raebJi7nckm1glCdemHPVo0Cpw",
+	"Ch1n0Cp8lDRIo9LPmWqIkGnlulL7mlQSgy5Xdppv7Q0cIqfbhvWHSqw73MIM6LMzyxYKNbijZ2jTaB5Z",
+	"0CZEGxWVMK2Sytc4L3zmyH2Dk2Cx0mjf4Hlxi2IiOAn+8+//ORx+Hgx6w+Hnw9fD4eenr/Hj89efvgzC",
+	"w6Nn139r4zZwJSIHZRPoV/gLuwTyWIBkC1goTXrwNEuSnY56kSVW/FNJuL+dLzd8++hvHDHyRHCyMhoE",
+	"3b+DrUQ2uTPPTrjF1a1v+4tEZTHLfy+3ecyXhsAsNNYlnv8sSlu11FSLBderkaP59Wneu989TzhlZ3+c",
+	"+8+G7Fg3X8h+efG+8f0sSmtwZKaHhkjvMAiLz0fu8xLK7+kzfh/xXgTSap7QT5A1/yzeyj/jW4aXs/C0",
+	"Z1Rm5/kfUmk7X/u1/Qsci08r72cmn7+ygEc0O7JCgoBGMYKXMx1u2PQbJfHX8UwNPPZHaVrFVZwf0ilb",
+	"ZMaS20LIKMlicNpH7bjJ2ZpL4n/Vc2y1zRp6QhX7d+EP/VbZetomTr3MRHW+RbK2anY2MW0Ioa+AXbw5",
+	"LxGB4MOBlVMdNaojxvncNqhrGzQdNJ83asmRSlejKKqoThWMI+O1XZrdWm7VLfJvY7NtNnZuQvj1tCmp",
+	"ucrXYiskycgZ5HUF9UbcIg8UxCORjjSq1bd9vaFa3YWitKM1nmTGFsb4GqBNfak69cuCik4duyJnnoRl",
+	"odaYdgZ2g0/hRa6Q4s+4oqaToVB9Dp88fvZ88PzJ08Nv9zy8W0rQrDQibvQ7VNn6Lc3EX1+uKYA1je75",
+	"Ex4Pnj1+0hscTw57jwCe9p4/efKkB88O+SQeHD96Dodb3RU5rZZDvl198Eri5rfcLy3KQSTkjCV8Akmf",
+	"1T0GrzVAyN7zFXKo/6cy9osK2StpQadaNJdVe6wVksmIR8kodqxvlBnQI7T9M3N730p/ywQbBfLXDhop",
+	"KUciToBQWmW2Te2X6naOsngyyvFNxksR2/mIvNff5tDDUYW5HNm5BjNXSfzNw1WthhZCmIySjI8itFGs",
+	"GaWgRwtBz+42Or58t5u64J9H3p7fHQx6yTk33CLctLcbAFWi1R04Zf1wieIlMLeDxMdY7ggWMgbvEKNy",
+	"6Dag+4WyqF3502Be9vbZGYtVNkmATSDimYHCtepiNcZzLZZyg5LSPnnEOs+Pjo6Pnx4Njp88e/zo6dPH",
+	"zwbPujVA3ZAlpDJD9aAA1KhMR7BhH+u88jxkb0P2JmT/gf/hP8f/8WYTR6FoJh0VspU7wvx2Bu/TDRjI",
+	"mZDQ5PATldiQTXg8Ax2yFCaTBFqBBhmTa299gn9HBRFFErOKxYInZXSUTGFAHpsqbeviArIj1PFnc9tb",
+	"qCTJzGXveHD46LifuWPtC3WTE2OdHSXc2BH5ML26tUNg45QNnNdDwhVo5l+Md9z3hYrFdCXkbLTBB/9q",
+	"kdoVW1I0EtXmIqKdyRg0W/JV6343/CntmtkGPwl8tqOaLnNn0Z2UG7NUOm4zTGNBtEe/9xm5oREHnCeh",
+	"Evv733MROy/MulGtVLJJV0UMamEWL94TbuUalwMjR9Yaxj05fvp8t0V6f8pXmQq3c8b0SyYWx6bwvihE",
+	"RDy0kBlFFqlXWwRxORHXSalqzu/mqFhHmlSrBdg5ZOaO9SfyZyiZ4JYYO7LqEmS7X6OHT7EPr84vGD31",
+	"lUjUdKDsfnabzqxwFKAF5D6XRtBp7vwvHAPFT0wD4aadg9D+d9aB/qzPqi6Ubv003QTtK6Mg/a56jQaX",
+	"ykI6hJt9lGoRQe39zRJw23m9zpKkx6MIjPn2EzMQZVrY1Vkc+zOr2+0gI72imc/sB+/fWMdgkf4xFxYS",
+	"YSyOuwHLxRW38EbIyw2+kMS8zWzGk7PMztsfuUqj9wB6wxxtDpqdorMuOShkJjMpyBjikLgpfRcDBWL7",
+	"ZUYMsQWn9ozL7KY89LSWHBULiCkC5AeghCr3DhPWJZp06YFxVmZ6jVmnyB7EIYcSRSuwWIHLtSL8ogHy",
+	"BK0TJqxxHHnJjUvGCuk7D0j+qoOeMoL4UEpYFrKDQmL4RJomCPYK7GkO9yVASmTFheOHtkE8bhe3eORa",
+	"jrzdLuarBUjLcMVNpWlKZnHKV7OQpVrhxyZLxh/boCCjt8hfaWoKXCQUUQS+YCLOZZpaylaHRcM/Vo+1",
+	"150FBW/zcnRTEL6i57kd2+ZgO7fctpjuldg4PsDciwXuTkWSGEasfjnnFrFnAdxkGlkpiXDK7mJIxy6E",
+	"PhWQxIaloOk0YD12WZjQLeD8rooJKHTvwKi5xb8tQO0tlRHls+we+a7F0luHlRJI1XUjt/i0UpB50l35",
+	"tGHcMuDRnBlCxrtcqYt8k/XiM5hbDEFE2zyAKFlmIET1WvvgBDGQ/MB9Pswu5g2psxJsYaa3eBZzk9Gn",
+	"YaAxwI4esbnKNEHlNsTcakqvTZQ5mbti184zLLWwcK9TFORxL4OLJPGy8IEJj6b/mn27s/lXt1QwY2Eu",
+	"M7ONdKRLtb83Ep6L77JVl7Ci6oEWJQhW98ixEm5BRqvR8+ffYdF+8gVw+R1mXwjjK2MeemIlhVW6lFq3",
+	"G+4fGWQwUqkVizxPuT1I/h2WRsLgu+JUDYLvhFl2rlU2m6dtLvtCBqdFWjybgF0CyKr4vStIlOXJaOGC",
+	"pKP7EnONWUp5t4MNXX/3PpWJ5kybJilOyDmZ5sAuIUV7XcZqyTpPGYq17ldN6qZ5mAVu1EHvcI571cxo",
+	"8O9AvW5R35WJ1UH4Llzseotd+4ew8xel48pnjrybBid/3z5pkXlyHX6pZ1XnbvOaU22Db3Td5P7UzGA6",
+	"K4sLl3NlwHtTGE+WfGWKCkhyxeReFS7jiqfOlZy9JL/SVxTe3HmlTJufoSgnbSxeMsBf/KL7jRKLSWaE",
+	"BGPcQ8YlbU24BvZ/zt/9nvuvcTfqRWFDWXlBeq+Fc2Nyycb045g5oE/ZROH3Gpw7nqF9i7ipJOyAJ7Sw",
+	"t65clXBl5/K9T/m25G+3+ujd9lj4bNtXX3dVlX7rSZktLgyrpNG1OLKqYK07bNtPrg5bHYpabdpNri43",
+	"fhvOuNy+1rqRdVioDDZ3slEqsovO9dKES6ri6LNXn3lkk1Wes1/URxAGkXPwlpn0d1uScvH1hSdtNYnc",
+	"VkpbXrz51dHUmseTIrpcxKeMM9xlmpPqbqlUEp+g7eEidpFhqZgR/3SbhsiYZ1QSeT0aDPrsjPlkQaY5",
+	"ZV9SBSiXDGS2oDAYLmoGEjSipJs2UtJYLq0hx7CPs+CEppHk3cEF/Inw/5lq9ScC9udUfIZ41Dl6PFhM",
+	"/jycTf58PJv8eTjADwP65D4OZpNu928/bvXOGgm8VVdwobamg95U+PYV3Lw6ZBthvvutHXm95FJTCoAo",
+	"icjLLdNgMy0Rb7z7uJKF/u631oTg9604feY9+FGtHIj5JDSqvEW0qI6PuELoQy58hyaEJcVfh7Py8+PK",
+	"Z8Se8odB7Zf6T/hX2yI+AI8/FGHIv1K+NiLk1sTkJi8CzwbAnZ3SPxnm8sxQwYldlwqVCojxEPE5ipt0",
+	"NERKxxBTjKG7oVqlXhnc0niAJwngjPhIzl7d+IkwFhdjus24EAVqQkb1xSFqrCHz1cXtOeIbqayRk70r",
+	"De6aIV0qfLfMFL9RDdy6rz/uZt2yaLthXKzt4eeWLCzSc3xOBzdsGBwNjh73Bs96x4fs8PHJ4dHJ46P+",
+	"0+fPHz0bPD8+Yv9rMBgM2MeLFxuyKlY7+R8ai/8c4IvrK6qE4M8pY8sH1YyI8jB4I+Xr4uI9+xl/dxIc",
+	"icMXdLtOD7jEzIATxk7qS3b2/ld2CZQkXOQJBb4LACEaDlguYm5t6voKCDlV7WSaZx2VCUC5MfASriDB",
+	"Q8FpactdMgTakjiyOTk4QIMyzzaL1OLg6ohAnayG0gcrO2P/gV4ehz5pa3xwdTTu9tk7Ca4OgkeWkkPQ",
+	"LDhpaCq/qDxIZ3lyiRJnKEEgcwsrIXlkbvlIlvpjkGXBLTC4Ar0qTLwZF9JY1zpjKhLoD+VQ/uEDbP47",
+	"1N25tr45R6nRpdkkEWYOMZUtU3RfpeYgzveqx1NxoFKQuDOrRcKEHMqZsPNsQhvkN+sgVpHphkxYF883",
+	"iinJ0kynysAJwtNjrwhoHNQZFDFECdfeKK3ab6ZpwNmlYmbOU0pPrBtzQ8lY59FgELJHg0ch6/f73Q32",
+	"HXXg4YaNhzvYN8NgTEeBw9eNwooROf4ydHbHMDhhw5q9Mgyux32G+Dh+5cxEp/nljXQILfq4K+NcARkX",
+	"RroXcN7bkAe7i1ogJBqnDBnWGed0Mw5d2odzGYxDhHzc5k0Yu6wOV5+OU9hVPgUeRF74jK+yzrjMTvBD",
+	"1ooHcNKyoAT/8vl6+HFTOvvYHROt/oPv15VD4HwXPm03RwKX4gGfretWgPKcUrlCSicAE5JCxxAg00Vj",
+	"AgFNEy6kP3tT8qTLisShhALITSWhWYWbuDQ7Km7xWVqUC4ojT7lIEFciFftmJp4ui+w9jVqBy1agrIYi",
+	"W6xSLkaHYBTTgByX9h4HR+gKdUWDAdsr/DV5czOHN820aVe05jOiT4rNm3PDJuRrBzLGcq7RkgcdooVI",
+	"e8eNa6nkcqapwMlNWteZxwU6L52G3iicP1mrnG8rjnd4lde8jpmiA+AJMqNK9Ws3zMvhkdjcjg6DcZ99",
+	"WCts7xQVe54KqIi+Wy3cy83M27ADw7L8cJHJ0Y5U3QOikCjcsvH7d+cX7IAqtQ++iPj6oPLo2CfDfRmW",
+	"JiMykX6/fz32yREIej6f7yrBFgpHF1T29Zav2NHg6IkTGdxWfBa1uSvTEhyEhZQTxiorrPDlqHCV+LLp",
+	"jpLA5lzGCeguQieQkyZogPNLz6/ypRSrIFcKztHiPXCc8cWbX38ybJxqNXZ5ZmiDj2vegSLLyx2bcQ0S",
+	"kN93vVMAZyC/QCqiS8RfOpUsRTHZy5Nn87w4BLQqEsbD4N1vzbP9yTAUZszw1WkF+LJdA04Jn1OiWl64",
+	"XSt9yPBt7rNbzt7jIpGqSblB4H6myj33SFm+RzAUdcG0IRWIvFeMdY6fDLpszq9o9IVLj3IbOYckpRaD",
+	"CB8adw5BZ2Br2Vn+zMYpaKHiMesczkN2PA/Z4RH+E4fsOA7Z07hLmo2KsgVIxI8C9XGZxtUx14+33KGw",
+	"5Lee01YIx41oSDm6gsgq7bLC3N44y6KXiMtCJtR1AcordEy9M66Xd6HQcd2T+tVcdy9vcBaC2L8eOu7L",
+	"k2q1CKlXXjL5pmR4TPhKZH3SUpMoqa2jb452gpqHb6UHFT8hYV2+dgRCSO8n/njxuveMdazmIkGcRHwK",
+	"Gc8jpfk7Yd5S0r9AyhIDE/EUYpbgHCbTWs24RX2LIW/rOtbglEWndhf9/gxiYKeCvLRVIRm0xCh5a50v",
+	"qVsfpYhUjHpuDMx1d+mGTFZ7mPD1YmDW+UgmTA//d/g6ZPj/p6/pz+evEVbjiBmQE5CfbuxqoFWpH+Be",
+	"l9phrrxSZ0cSgviC8/Zt1TgfHT33HLjSkW18wuqJihkSyyQBL8rxpc4wOE/UkninWsr/MQy6RBCoOREy",
+	"FFNI1dRpC7vBtX0K11RIz/3RGmBsmigVU45aa8M6Olk1JeTydtZPpuikR6tvaA85lj8eHLdM6/yKO7RR",
+	"xEckLL2a4Ib2PRVdvm81qbilUWINKcujIRefkzyEBoZqD1xcJof76Ua4d+po2s87L+L4C75iE6hnSivd",
+	"yHV2JTq1hGfWmu9cigGPxW4rHBL69FlTwa6Sz6daXQmKM/Ak8Z7OJoMpJkM8dPyI1Ayic8f7eqlWccqj",
+	"S7f7wtS/7FDSbMJnjWMyc5RM3EnhuiN6fJorCTyOe6gQWQPJNN/bREU8YQvgUshZt59LXCrNIzBFZX8o",
+	"YxsN+0REIF0dvm/xe5byaA7sqD8IwiDTibfy0RZfLpd9Tj/3lZ4d+HfNwZtfX7z6/fxV76g/6M/tIiF/",
+	"j7AuZtRm6+c5690gDK5AG+csOOwP+gN811u3wUlw3B/0j12YwOUNb1Chmr2PNwT3ykcOKr2Rrz+FQarM",
+	"Tv2ILvIITlXNnPM47wqZL7ddLzRWJEkuqxt6WAeXf3TCKmrbMFgPiQyD626fnRd+EmoJi5LEq4Os6Av8",
+	"nnzqRQyNmHCR34twlXGyTl3bIhzHRQlbdgfFVVMvLf8mveSVnYKFktSxzpZ2T22MM5G0b1MmC0OAtGhz",
+	"6RQTzpxb/t/csNUAVKFoBoQ6jn/9GgcnQVNx9q05wdifVby6s/aamwKa13XnHuJTsyP20WBwZ2C8+62t",
+	"xedL3JkSDcS60u10bko2eOTAaZulAPug0sWbXjm8+ZVa5JheenTzS0U7aHzh8PjmF5r9mvG9o+c3v9fs",
+	"6nsdBo932Yh6T2166+kub633Ga+6d4l7VRy7f/+EDMpkiwXXq+DEN1x0wdWOMy+JNoMwsHyGzC9w3cg+",
+	"4ag5wyQ3Qc8plXfNMuupa6kA47WJS1g122x4SwTVM7tKnd/54uINatM29+84KAv9zNlHwqIGrGQERaTZ",
+	"PYco3eiDacugZaRQ92SVbJxmQ20/itNWO5SPk3CJ2gVqK/Q1lUBVvcys11vwz347exQ2p4nNgmJS3UJH",
+	"Qj42DMpG++aG6X9nb3/uDgPf3rmywktIbQuDo2P1DWq/nrnVQyMb2gw57j31DqP8jH6k7kMbemLuufCe",
+	"C989FybKYwXpbWa9cbXXVTvPpLEM43nhsq/DLFpTVpIwqiGJWt4gZbvVkgfbmUWRAHk/ulB7S9cHpsEy",
+	"ybP9yoJqh6yHpbg9ATUIyKF6BSlvJqRCfXEl123NN/B7U3MC5B4O58IQ0pc11inEDVijkIeVEnkN+c6C",
+	"4kG4/l8P+dxGb0O7MGht9vcLUAixcneS128rzkCIq53z6xhWcf6TW6Omfzc6WlAzBpYAv6LwQHtY2QVq",
+	"WsPK1OMhB8/lYee3Ov0jA70qr3WqtIAItt3n9Ok78uzvw69/ZFq5Bb7/AnY7sn+DJbjOoAk3WsnnDfnt",
+	"nXH4lRSUCFOQkPlWFr1TnUqlZKRZodKKqaX3v9iQkOLAxrKp0MZ+A+/+MdELj5VVD2WLECfOW3VEHHwp",
+	"bqNoSPU24VyxdfcG3F6UF6J8oyH2LbwtbK1I8T6ZeMMdidW7VXa/KrHKRn2wiGdW+RKV+/TY/ebLMpxj",
+	"nZOnTZg+O6u4sHiCGsbKx7ZiCnb7rzy0pedNgw81kaZt83Z6tZt2KFtnXf12Q51lVn30pTl7Ot/Tuadz",
+	"hxwMsYOV6LFF0ngy8u1V7tDxzW00b23imRrv6xbJKr+n6ZTBZ9furLi5yVi+aqevOjG5IL6aTjeSykuc",
+	"aS8S96TSSiqEHTu5KD2p5I1b71PcfKBYL6P6csM679697a6nujANPJr7THTfqIoiJN9RLL3Ku9ruCW1P",
+	"aHVCq6DGzUSW5wDdJ5FdUC0CYsl7rWL2nvKQXNYQihP2O91Hs7Hq5HSXzKhNxLhBhoU+y9lf3GLVbJaA",
+	"YbHaSHAIOkK+J7g9wTUIrsDqrRTnM/EeyI56A7Y0o2ZaLV2mA/WS+x5iy42+N6b2dLROR6/k7WwpT0kP",
+	"ZUrliT9EA5T9w3O3SyOdyN3QzlnMV6wTzSG6hJi5O4G724muKp3kJurZ21d76tlIPTubV556HsK6qtwS",
+	"2uFJgh96ic5+dBPLjb63sPak1k5qOxlYjcKL72VfSdYpqjjWiji6d2V7VSr6XHp/liR5JWjR6YmK9qSi",
+	"J8pyJ6u0TyCjAhQlk5Xrh+BW8JNhU+CWen93spSuADx/cxay83cveke+dI8KHptVJ7cQuLewBt37e2Nw",
+	"zxvaecOtbEGbmPvkC2+L8utCzJr8QlkitDC/RJZqdujGLUStXHKyJXeBg/y+Wc8LbpDJknGaoXqXZRsR",
+	"XSQm+AFSeBif2rxtFGkIe9L5PqRz8eZ8K9EkwthmzciWvJ5GsaoPdzVzX9oSeu7GxNopm8dPtWMuj1/D",
+	"HkG/NivoXvIyKskSC3UFPat6Nm9d186X1RUYVtbDl73jyovAqPyI2seVD7AJJErO6EfqYUKt5iaZzfug",
+	"dZ1mUHA2cllUXspb0v1kiuZbvrQHHyHNpwbPOnksilaR95Sxv96L8oeomEGw4n3JzF9I6OCJsgvFPC5v",
+	"FjsaJF/A/Qahy3LozUqTg+MOCmZ2qa/L61Lw131Z3X8b3XLPHnL24Ghyt1KgeieV++QUv4irpkXnipRr",
+	"xXf4RaX2zncA8yZb4ahZzlF7KPjNUF64BmH1sdwQzFiVsqXSl+RYyS+V9EMeDQYu8tHWH2Yoyy5gVUhP",
+	"CxdMxKVUlnXKXishS3lmIA7ZEuIZ/r/sFdIN2ePB8YnrPoIDVspFfDMm6l/SqRS3UCMT19ChW+0/4y6M",
+	"9J0euGFGKVm0P3O1YPkaqYtmG1M2YN/XLmu4X47TvGriJgZU1LevYUnlVoe/puW6Ay87B30lIvhYdvV5",
+	"QAZjwLIK6mzlL4jTD9Av4QOkCY+2dUyoOHoJmp/MCQV4QtdfM8w7uuU9RC8u3hA9raiFSxH38fHT4sbX",
+	"VsrCRd9xN4EyHf5kSza9VcxPH5ZmWqUG2llG2/WUcqZ9D4D/3hrL7ZgCdSjbIYxLTRG3+8FcQ0fq6NyQ",
+	"zK4Vq8qk0+PdPWuVW5M8/S+EzKwrV6Yrv6ZKM3fdV5+9LtsON3qe+UuYSBgn/nbv0PXHZUJeUb9Ih3mu",
+	"ySSj+k9W8CrWae0sGba0qip7SnaZgYR6bpJuQ3eTneaXNrDD+dbiV3cv8ZoPqK041YFcq0vN71w4nAdh",
+	"cIz/HB7Rv/jYMf7zNG654OBB6lfdym5QEsqLl/ML3twq937GbyxuZTli3ZO70XfVm1DH2PstJwFPWf6m",
+	"O+bmrDSoZZ16d1oKK6UQFb1pMwP5s0Vf2rIrrWtJ210nU7dG1xT37tQAN9xGt8fGVbZe1bcQUiyQBwzW",
+	"r+1ragVu4r1KsHdiPICN8ZFohxXEs1mbqHfEfhATw19YEPuG95UazybWvfutkbTl2m+79milCtDSdfu0",
+	"7Li9FHIjd3Et4s2dsRd/a6sbdCOTqS7+lC0yY0l9EjJKsthffq8FHqV/qk95NdR9WTJYpHblWr52tubo",
+	"uG6Y9CaZX9zds6JhQWEop+lVYOnufGVm5eqp6zDAGciC9tXFtYBmGHzuzVQPv+uZS5H28i7+PWp+C9rz",
+	"vAa7rG3knmnumebDMc2SJ2zmms17G+6ri6Xre13YWs6h6z17jsNNRv/m8mW9blVNoaVm83KqdOTy3vzV",
+	"A85q83HgPOkWMVmYHIupt3C9ibBV1SbCp5VbJTY0Q2adZt/bbuUmjJaewdsa595Xm7h9s9w9a3nYZrkb",
+	"+Mr2xJGyNSNlhrjbkOhavBw5XObGpm6L95i38aKY4DuREK1tS4dF3LE9ofxrtWNs5GbgEVYJ5RatF/Hx",
+	"U3fbFhoNjmYiLvvsLM+y4tZ3xFdLWc3E8jcVuDlid7vQpmaNBYH94I0a9y69B24ItQGTb2i6eJFfIbux",
+	"vdPX9HVyk9+cPEvPtacftufN0h23D5I265j9bkmzRXIlreev2e0u3/lNnNIcLIrbezcxyw/eIcCZe/a0",
+	"evTknZg4w8ExT3fDlL+MN3f4FnyV7t0A72RAzuTrZokjIYuq3am2jZ36a4fvR2t52Zjmh1L/PxSbt7cA",
+	"/oLigBWY3SIVWtX/szh2rr+8hVeexF0ki7fSbKnwVGh2neR4HN87vZ1V5/iOhoJf5BZzwfFAMxfpnrb+",
+	"RWjrLI5vIKxSHH7x17rfVETE83oJjw+hpyRXPcTeoUHhf0Kxxwy4mzdb0w1KzHs4LSnH9N10pfpi98bC",
+	"V8b/K1ho7kPr98h7S9WfFqGv2ictSjurFwuZSnEot3PjL7OfW5ueHBz8+7vzi5P37z5cHFwd9deu51u/",
+	"Kp883H4v1ktVJZ9B46oRirb7JTsn2XoPXP+is1W8Gip0icG1PTPB9afr/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -242,16 +242,7 @@ func (s *Server) DisableProdPack(ctx context.Context, req gen.DisableProdPackReq
 // ChangePlan handles POST /v2/redis/{id}/change-plan. The plan sets the
 // db_* limits; the memory limit reaches the plane as its maxmemory.
 func (s *Server) ChangePlan(ctx context.Context, req gen.ChangePlanRequestObject) (gen.ChangePlanResponseObject, error) {
-	_, err := s.update(ctx, req.Id, func(d *devapi.Database) error {
-		d.Plan = string(req.Body.PlanName)
-		if req.Body.AutoUpgrade != nil {
-			d.AutoUpgrade = *req.Body.AutoUpgrade
-		}
-		if req.Body.ProdPackEnabled != nil {
-			d.ProdPack = *req.Body.ProdPackEnabled
-		}
-		return nil
-	})
+	err := s.changePlan(ctx, req.Id, string(req.Body.PlanName), req.Body.AutoUpgrade, req.Body.ProdPackEnabled)
 	return okOutcome[gen.ChangePlanResponseObject]{
 		ok: func() gen.ChangePlanResponseObject { return gen.ChangePlan200JSONResponse(gen.OKOK) },
 		badRequest: func(b gen.BadRequestJSONResponse) gen.ChangePlanResponseObject {
@@ -261,6 +252,61 @@ func (s *Server) ChangePlan(ctx context.Context, req gen.ChangePlanRequestObject
 			return gen.ChangePlan404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
+}
+
+// ChangePlanLegacy handles POST /v2/redis/change-plan/{id}, the path
+// change-plan had before May 2026, which Upstash's CLI still calls with
+// {"plan": ...}. It changes the plan as ChangePlan does.
+func (s *Server) ChangePlanLegacy(ctx context.Context, req gen.ChangePlanLegacyRequestObject) (gen.ChangePlanLegacyResponseObject, error) {
+	plan, err := legacyPlan(req.Body)
+	if err == nil {
+		err = s.changePlan(ctx, req.Id, plan, req.Body.AutoUpgrade, req.Body.ProdPackEnabled)
+	}
+	return okOutcome[gen.ChangePlanLegacyResponseObject]{
+		ok: func() gen.ChangePlanLegacyResponseObject { return gen.ChangePlanLegacy200JSONResponse(gen.OKOK) },
+		badRequest: func(b gen.BadRequestJSONResponse) gen.ChangePlanLegacyResponseObject {
+			return gen.ChangePlanLegacy400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b gen.NotFoundJSONResponse) gen.ChangePlanLegacyResponseObject {
+			return gen.ChangePlanLegacy404JSONResponse{NotFoundJSONResponse: b}
+		},
+	}.answer(err)
+}
+
+// legacyPlan is the plan the older change-plan body names, in plan_name or
+// in plan (not both). The CLI's pro and paid name no size: EINVALID rather
+// than a size picked for the caller.
+func legacyPlan(b *gen.ChangePlanLegacyJSONRequestBody) (string, error) {
+	switch {
+	case b.PlanName != nil && b.Plan != nil:
+		return "", devapi.Errorf(devapi.EINVALID, "give plan_name or plan, not both")
+	case b.PlanName != nil:
+		return string(*b.PlanName), nil
+	case b.Plan == nil:
+		return "", devapi.Errorf(devapi.EINVALID, "plan_name is required")
+	}
+	plan := *b.Plan
+	if _, ok := devapi.PlanLimits(plan); !ok {
+		return "", devapi.Errorf(devapi.EINVALID, "plan %s names no size; use a fixed plan (fixed_250mb, fixed_1gb, ...)", plan)
+	}
+	return plan, nil
+}
+
+// changePlan sets a database's plan, and its auto upgrade and prod pack
+// flags where they are given. The plan sets the db_* limits; the memory
+// limit reaches the plane as its maxmemory.
+func (s *Server) changePlan(ctx context.Context, id, plan string, autoUpgrade, prodPack *bool) error {
+	_, err := s.update(ctx, id, func(d *devapi.Database) error {
+		d.Plan = plan
+		if autoUpgrade != nil {
+			d.AutoUpgrade = *autoUpgrade
+		}
+		if prodPack != nil {
+			d.ProdPack = *prodPack
+		}
+		return nil
+	})
+	return err
 }
 
 // UpdateBudget handles PATCH /v2/redis/update-budget/{id}.
