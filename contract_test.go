@@ -1146,9 +1146,10 @@ func TestDatabaseStats(t *testing.T) {
 		if *got.DailyNetCommands < 5 || *got.TotalMonthlyRequests != *got.DailyNetCommands || len(*got.Throughput) != 1 {
 			t.Errorf("commands: daily %d, total %d, throughput %v", *got.DailyNetCommands, *got.TotalMonthlyRequests, *got.Throughput)
 		}
-		if got.Latencymean != nil || got.Hits != nil || got.CurrentStorage != nil {
-			t.Errorf("stats report fields devapi does not measure: %s", st.Body)
+		if got.CurrentStorage != nil || got.DailyReadRequests != nil || got.TotalMonthlyBilling != nil {
+			t.Errorf("stats report numbers devapi does not measure: %s", st.Body)
 		}
+		checkEveryUpstreamSeries(t, st.Body)
 	}
 	if status, body := s.raw(t, "GET", "/redis/stats/"+db.DatabaseId+"?period=2w", "", testEmail, testKey); status != 400 {
 		t.Errorf("period=2w: %d %s", status, body)
@@ -1157,6 +1158,44 @@ func TestDatabaseStats(t *testing.T) {
 		if status, body := s.raw(t, "GET", "/redis/stats/"+id, "", testEmail, testKey); status != 404 {
 			t.Errorf("stats of %s: %d %s", id, status, body)
 		}
+	}
+}
+
+// measuredSeries are the stats lists devapi fills; every other list of
+// Upstash's stats answer is there and empty.
+var measuredSeries = map[string]bool{"connection_count": true, "keyspace": true, "throughput": true}
+
+// checkEveryUpstreamSeries checks that a stats answer carries every list
+// Upstash's DatabaseStats has (Upstash's MCP server fails with "Invalid
+// stat_type provided" on a missing one, e.g. diskusage or
+// read_latency_mean), each a JSON array, empty where devapi measures nothing.
+func checkEveryUpstreamSeries(tb testing.TB, body []byte) {
+	tb.Helper()
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(body, &got); err != nil {
+		tb.Fatalf("stats: %v", err)
+	}
+	up := componentSchema(loadSpecFile(tb, upstreamSpecFile), "DatabaseStats")
+	if up == nil {
+		tb.Fatal("upstream spec has no DatabaseStats")
+	}
+	lists := 0
+	for name, prop := range up.Properties {
+		if prop.Value == nil || !prop.Value.Type.Is("array") {
+			continue
+		}
+		lists++
+		var list []json.RawMessage
+		if raw, ok := got[name]; !ok {
+			tb.Errorf("stats answer lacks %s", name)
+		} else if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+			tb.Errorf("stats %s is %s, want a list", name, raw)
+		} else if !measuredSeries[name] && len(list) != 0 {
+			tb.Errorf("stats %s is %s, but devapi does not measure it", name, raw)
+		}
+	}
+	if lists < 15 {
+		tb.Errorf("upstream DatabaseStats has only %d lists", lists)
 	}
 }
 

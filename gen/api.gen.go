@@ -595,11 +595,13 @@ type Database struct {
 	UserEmail *string `json:"user_email,omitempty"`
 }
 
-// DatabaseStats Upstash's stats object. devapi fills only what it measures; the README lists the fields per plane.
+// DatabaseStats Upstash's stats object. devapi answers every list Upstash's answer has, as Upstash's clients index them by name; a list devapi does not measure is empty, never invented. Scalars devapi does not measure (no empty form) are left out. The README lists the filled fields.
 type DatabaseStats struct {
-	// Bandwidths Not measured by devapi.
-	Bandwidths    *[]TimeSeriesData `json:"bandwidths,omitempty"`
-	CommandCounts *[]CommandCount   `json:"command_counts,omitempty"`
+	// Bandwidths Not measured by devapi; always an empty list.
+	Bandwidths *[]TimeSeriesData `json:"bandwidths,omitempty"`
+
+	// CommandCounts Not measured by devapi; always an empty list.
+	CommandCounts *[]CommandCount `json:"command_counts,omitempty"`
 
 	// ConnectionCount Open client connections at each sample.
 	ConnectionCount *[]TimeSeriesData `json:"connection_count,omitempty"`
@@ -619,40 +621,42 @@ type DatabaseStats struct {
 	// Dailybandwidth Not measured by devapi.
 	Dailybandwidth *int64 `json:"dailybandwidth,omitempty"`
 
-	// Dailybilling Not measured by devapi.
+	// Dailybilling Not measured by devapi; always an empty list.
 	Dailybilling *[]TimeSeriesData `json:"dailybilling,omitempty"`
 
-	// Dailyrequests Not measured by devapi.
+	// Dailyrequests Not measured by devapi; always an empty list.
 	Dailyrequests *[]TimeSeriesData `json:"dailyrequests,omitempty"`
-	Days          *[]string         `json:"days,omitempty"`
 
-	// Diskusage Bytes on disk at each sample.
+	// Days Weekday names of the dailyrequests and bandwidths entries; empty, as those are.
+	Days *[]string `json:"days,omitempty"`
+
+	// Diskusage Bytes on disk at each sample. Not measured by devapi; always an empty list.
 	Diskusage *[]TimeSeriesData `json:"diskusage,omitempty"`
 
-	// Hits Not measured by devapi.
+	// Hits Not measured by devapi; always an empty list.
 	Hits *[]TimeSeriesData `json:"hits,omitempty"`
 
 	// Keyspace Keys at each sample.
 	Keyspace *[]TimeSeriesData `json:"keyspace,omitempty"`
 
-	// Latency99 Not measured by devapi.
+	// Latency99 Not measured by devapi; always an empty list.
 	Latency99 *[]TimeSeriesData `json:"latency_99,omitempty"`
 
-	// Latencymean Not measured by devapi.
+	// Latencymean Not measured by devapi; always an empty list.
 	Latencymean *[]TimeSeriesData `json:"latencymean,omitempty"`
 
-	// Misses Not measured by devapi.
+	// Misses Not measured by devapi; always an empty list.
 	Misses         *[]TimeSeriesData `json:"misses,omitempty"`
 	MonitorCount   *TimeSeriesData   `json:"monitor_count,omitempty"`
 	QueueOptimized *bool             `json:"queue_optimized,omitempty"`
 
-	// Read Not measured by devapi.
+	// Read Not measured by devapi; always an empty list.
 	Read *[]TimeSeriesData `json:"read,omitempty"`
 
-	// ReadLatency99 Not measured by devapi.
+	// ReadLatency99 Not measured by devapi; always an empty list.
 	ReadLatency99 *[]TimeSeriesData `json:"read_latency_99,omitempty"`
 
-	// ReadLatencyMean Not measured by devapi.
+	// ReadLatencyMean Not measured by devapi; always an empty list.
 	ReadLatencyMean *[]TimeSeriesData `json:"read_latency_mean,omitempty"`
 
 	// Throughput Commands per second between samples.
@@ -677,13 +681,13 @@ type DatabaseStats struct {
 	// TotalMonthlyWriteRequests Not measured by devapi.
 	TotalMonthlyWriteRequests *int64 `json:"total_monthly_write_requests,omitempty"`
 
-	// Write Not measured by devapi.
+	// Write Not measured by devapi; always an empty list.
 	Write *[]TimeSeriesData `json:"write,omitempty"`
 
-	// WriteLatency99 Not measured by devapi.
+	// WriteLatency99 Not measured by devapi; always an empty list.
 	WriteLatency99 *[]TimeSeriesData `json:"write_latency_99,omitempty"`
 
-	// WriteLatencyMean Not measured by devapi.
+	// WriteLatencyMean Not measured by devapi; always an empty list.
 	WriteLatencyMean *[]TimeSeriesData `json:"write_latency_mean,omitempty"`
 }
 
@@ -1400,7 +1404,7 @@ type ClientInterface interface {
 
 	// GetDatabaseStats Get Database Stats
 	//
-	// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Fields the plane does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
+	// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Every list Upstash answers is present; those devapi does not measure are empty, and scalars it does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
 	//
 	// Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
 	GetDatabaseStats(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2024,7 +2028,7 @@ func (c *Client) RestoreBackup(ctx context.Context, id DatabaseID, body RestoreB
 
 // GetDatabaseStats Get Database Stats
 //
-// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Fields the plane does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
+// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Every list Upstash answers is present; those devapi does not measure are empty, and scalars it does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
 //
 // Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
 func (c *Client) GetDatabaseStats(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3835,7 +3839,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetDatabaseStatsWithResponse Get Database Stats
 	//
-	// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Fields the plane does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
+	// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Every list Upstash answers is present; those devapi does not measure are empty, and scalars it does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7173,7 +7177,7 @@ func (c *ClientWithResponses) RestoreBackupWithResponse(ctx context.Context, id 
 
 // GetDatabaseStatsWithResponse Get Database Stats
 //
-// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Fields the plane does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
+// Stats from the database's real counters, sampled by devapi every minute and kept for 7 days. Every list Upstash answers is present; those devapi does not measure are empty, and scalars it does not measure are left out, never invented. The period query parameter (undocumented upstream, sent by Upstash's MCP server) selects the window; default 1h.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -15632,155 +15636,159 @@ func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rdxq5tuBf0dSctRruFBjbedprPrjz6NvTSScTO6vvrEMuiKoN6LqQ6kgqE07a/33W3lI9KTBObCen",
-	"Lx86jaFK2pL2+6UvQaQWqZIgrQlOvgQp13wBFjT99ZJbPuEGfn2Jf8VgIi1SK5QMToKLObDY/85EzDrj",
-	"/K+RiMfdfhAGAp9LuZ0HYSD5AoKTQMRBGGj4RyY0xMGJ1RmEgYnmsOA4hV2l+JSxWshZcH19jQ+bVEkD",
-	"BNDPPP4A/8jAWPwrUtKCpI88TRMRcYTt4L8MAvilMuzfNEyDk+B/HpSLPXC/moNXWivtplpfoHaTMWGY",
-	"kFc8EfEps3NgCzCGz4AZvjJsOV/1g+sw+FWabDoVkQBpz63SfAZ3C+W7yX9BZNtgjeGKp+Inw4xVGtic",
-	"GyYVi4W5ZCblEbAEpjZkXMZMKjsXcsaW3LBozuUM4j57rQGqj+ODVq+Gks+4kH51FrTkiduvB9l9A/oK",
-	"NJtykUBj4yOutQC3SrBcJATj78q+VpmM7x+83xUzWTQvKWCqNLNzYRiPIpVJS/C856tE8fhCqTdc3zU2",
-	"3ISzExWvEHETnBqB45K20O8qjyJIrSE4z0FfiQg+Sn7FRcInyYMhLgLssBBBJeyNQzbJLIGa7+5Phn2A",
-	"WBiP2JZZfgmSCctWYFlHEIFqMJZrK+QsHMqUZwZHWkI8w/8rzSKVJYT+bOI3Ie72maMcNlNgmJIMF7pC",
-	"8hA2ZEth5yqzjCPNgB5Kv7WnTeDGxnILY4RizCMrrmDMiHKYkhEgnHPudvpCqbdcrjwTMw+2zUqxBZer",
-	"HDnMOi+IlYQTT2uMZ3YO0npYDJtqtXDoHSXI3hiPYw3GDKXSJerDgouE9jqfhqlpjSpCFvEFsCk3NkdJ",
-	"fwA8SdTSsI4BwN0dyg+vzl6+fRWyYfB/M2W5IYA1t8ASsRDWDINun/0xFwlsApprHEoraxNEAc4ipTVE",
-	"digvgSiDS7MEDTF7dPScWaX67EKv/MHxKUL4Aaxe9c7os4FIydigYJsDj72IrDyxLiP/mKsE8heZVWzJ",
-	"BaLfFJm01YRoNF3IuGUJcGPZYX+rhFwIKRbZIjg5DHNpKaSFGRA/uA6DjxL3QWnxT3gAPvhWGIOrUJot",
-	"tZIzFmmI8RB4ggh/nYNOe3UWxxfAF29hMQFdkeOpViloK5yMX9DPI0Imv+I3IGd2Xl1zriGE+eNaOaYF",
-	"Ejfn7wGPF0IGCO5VEAZTIbmMIPjUMoAFvhiJuE39qB7E34sHwzqIdRDKGZSnxjD4mUeXWbq+0gl93z53",
-	"mP9qxD9hHbN+XlkgVJwqveDWYcGTR8E6UoRBpIHOfGTFomWoj1J8riL3LiNmxqoFaA/6OktXS0m4ncvC",
-	"lm2PuUhWo0mxNS3in55lwwBpYBggjg2DKU8MDIOQccM+psZyM2cGkLzEpnkKrbR1m+cq0w8CiPAKlJ9q",
-	"ZPmsFSCnKbf8QEJmHcLfpFpKdsWTDMwJS0HGKAIZUnECFjmf44+FrHPzO/5YPMWWc5CMUAXiFvgbtFCi",
-	"bn2HPfhNpMuBb6OOFyT+3ydcbmQJPLNqlKUzzeOWDXgDU8sy6ZVZtxC1ELa+kIlSCXDZghKN0YTB7Zis",
-	"8lNFrTqFyAl9ETPh1Ci0a1CI4GclgaG+0XruacLlKD/UbUwWt4Be0CoepTy6HIFEXSz+5iU3Dq+EqPU8",
-	"1GLBZfwCKXf9KHDvRqkS3l4UFhbmpoVdiAWcA+rraFASz3WTcq35yjFxq0U0EiQ6psLJ0nUMXIeV8DU3",
-	"Uyv4U9+uD8ATr7kYIlJWGqu4D2PWuQCtObK+kE40yrRGPefFm1+7jPQbtKFmPFqxsX+DtBSVxPiMe+nt",
-	"i/deu+6eEk6Q9gMLRBMJECMNjjXMhJKkK7oBT9h4lqgJT+g7p5ZDPJSo74iZdBox6m6khDpCpyeZGwqX",
-	"5omNdCRShac5Ot6GkM5xxZMVK/aiz17ClGeJZcTt2qlpksUzaNn0t0raebJi7nckm1glCdemHPVo0Cpw",
-	"Ch1n0Cp8lDRIo9LPmWqIkGnlulL7mlQSgy5Xdppv7Q0cIqfbhvWHSqw73MIM6LMzyxYKNbijZ2jTaB5Z",
-	"0CZEGxWVMK2Sytc4L3zmyH2Dk2Cx0mjf4Hlxi2IiOAn+8+//ORx+Hgx6w+Hnw9fD4eenr/Hj89efvgzC",
-	"w6Nn139r4zZwJSIHZRPoV/gLuwTyWIBkC1goTXrwNEuSnY56kSVW/FNJuL+dLzd8++hvHDHyRHCyMhoE",
-	"3b+DrUQ2uTPPTrjF1a1v+4tEZTHLfy+3ecyXhsAsNNYlnv8sSlu11FSLBderkaP59Wneu989TzhlZ3+c",
-	"+8+G7Fg3X8h+efG+8f0sSmtwZKaHhkjvMAiLz0fu8xLK7+kzfh/xXgTSap7QT5A1/yzeyj/jW4aXs/C0",
-	"Z1Rm5/kfUmk7X/u1/Qsci08r72cmn7+ygEc0O7JCgoBGMYKXMx1u2PQbJfHX8UwNPPZHaVrFVZwf0ilb",
-	"ZMaS20LIKMlicNpH7bjJ2ZpL4n/Vc2y1zRp6QhX7d+EP/VbZetomTr3MRHW+RbK2anY2MW0Ioa+AXbw5",
-	"LxGB4MOBlVMdNaojxvncNqhrGzQdNJ83asmRSlejKKqoThWMI+O1XZrdWm7VLfJvY7NtNnZuQvj1tCmp",
-	"ucrXYiskycgZ5HUF9UbcIg8UxCORjjSq1bd9vaFa3YWitKM1nmTGFsb4GqBNfak69cuCik4duyJnnoRl",
-	"odaYdgZ2g0/hRa6Q4s+4oqaToVB9Dp88fvZ88PzJ08Nv9zy8W0rQrDQibvQ7VNn6Lc3EX1+uKYA1je75",
-	"Ex4Pnj1+0hscTw57jwCe9p4/efKkB88O+SQeHD96Dodb3RU5rZZDvl198Eri5rfcLy3KQSTkjCV8Akmf",
-	"1T0GrzVAyN7zFXKo/6cy9osK2StpQadaNJdVe6wVksmIR8kodqxvlBnQI7T9M3N730p/ywQbBfLXDhop",
-	"KUciToBQWmW2Te2X6naOsngyyvFNxksR2/mIvNff5tDDUYW5HNm5BjNXSfzNw1WthhZCmIySjI8itFGs",
-	"GaWgRwtBz+42Or58t5u64J9H3p7fHQx6yTk33CLctLcbAFWi1R04Zf1wieIlMLeDxMdY7ggWMgbvEKNy",
-	"6Dag+4WyqF3502Be9vbZGYtVNkmATSDimYHCtepiNcZzLZZyg5LSPnnEOs+Pjo6Pnx4Njp88e/zo6dPH",
-	"zwbPujVA3ZAlpDJD9aAA1KhMR7BhH+u88jxkb0P2JmT/gf/hP8f/8WYTR6FoJh0VspU7wvx2Bu/TDRjI",
-	"mZDQ5PATldiQTXg8Ax2yFCaTBFqBBhmTa299gn9HBRFFErOKxYInZXSUTGFAHpsqbeviArIj1PFnc9tb",
-	"qCTJzGXveHD46LifuWPtC3WTE2OdHSXc2BH5ML26tUNg45QNnNdDwhVo5l+Md9z3hYrFdCXkbLTBB/9q",
-	"kdoVW1I0EtXmIqKdyRg0W/JV6343/CntmtkGPwl8tqOaLnNn0Z2UG7NUOm4zTGNBtEe/9xm5oREHnCeh",
-	"Evv733MROy/MulGtVLJJV0UMamEWL94TbuUalwMjR9Yaxj05fvp8t0V6f8pXmQq3c8b0SyYWx6bwvihE",
-	"RDy0kBlFFqlXWwRxORHXSalqzu/mqFhHmlSrBdg5ZOaO9SfyZyiZ4JYYO7LqEmS7X6OHT7EPr84vGD31",
-	"lUjUdKDsfnabzqxwFKAF5D6XRtBp7vwvHAPFT0wD4aadg9D+d9aB/qzPqi6Ubv003QTtK6Mg/a56jQaX",
-	"ykI6hJt9lGoRQe39zRJw23m9zpKkx6MIjPn2EzMQZVrY1Vkc+zOr2+0gI72imc/sB+/fWMdgkf4xFxYS",
-	"YSyOuwHLxRW38EbIyw2+kMS8zWzGk7PMztsfuUqj9wB6wxxtDpqdorMuOShkJjMpyBjikLgpfRcDBWL7",
-	"ZUYMsQWn9ozL7KY89LSWHBULiCkC5AeghCr3DhPWJZp06YFxVmZ6jVmnyB7EIYcSRSuwWIHLtSL8ogHy",
-	"BK0TJqxxHHnJjUvGCuk7D0j+qoOeMoL4UEpYFrKDQmL4RJomCPYK7GkO9yVASmTFheOHtkE8bhe3eORa",
+	"7H1rcxu3luBfwfbeKpOzTYqS/JRqPyh+ZLKxY68lV2brMkOC3YckRk2gL4AWxevov2+dA/STTYmyJVk3",
+	"ww9xKLIbOADO+4WvQaQWqZIgrQmOvgYp13wBFjT99YZbPuEGfnmDf8VgIi1SK5QMjoKzObDY/85EzDrj",
+	"/K+RiMfdfhAGAp9LuZ0HYSD5AoKjQMRBGGj4RyY0xMGR1RmEgYnmsOA4hV2l+JSxWshZcHV1hQ+bVEkD",
+	"BNBPPP4M/8jAWPwrUtKCpI88TRMRcYRt778MAvi1MuzfNEyDo+B/7pWL3XO/mr23WivtplpfoHaTMWGY",
+	"kBc8EfExs3NgCzCGz4AZvjJsOV/1g6sw+EWabDoVkQBpT63SfAZ3C+XHyX9BZNtgjeGCp+KJYcYqDWzO",
+	"DZOKxcKcM5PyCFgCUxsyLmMmlZ0LOWNLblg053IGcZ+90wDVx/FBq1dDyWdcSL86C1ryxO3Xg+y+AX0B",
+	"mk25SKCx8RHXWoBbJVguEoLxN2XfqUzG9w/eb4qZLJqXFDBVmtm5MIxHkcqkJXg+8VWieHym1Huu7xob",
+	"bsLZiYpXiLgJTo3AcUlb6HeVRxGk1hCcp6AvRARfJL/gIuGT5MEQFwF2WIigEvbGIZtklkDNd/eJYZ8h",
+	"FsYjtmWWn4NkwrIVWNYRRKAajOXaCjkLhzLlmcGRlhDP8P9Ks0hlCaE/m/hNiLt95iiHzRQYpiTDha6Q",
+	"PIQN2VLYucos40gzoIfSb+1xE7ixsdzCGKEY88iKCxgzohymZAQI55y7nT5T6gOXK8/EzINts1JsweUq",
+	"Rw6zzgtiJeHI0xrjmZ2DtB4Ww6ZaLRx6RwmyN8bjWIMxQ6l0ifqw4CKhvc6nYWpao4qQRXwBbMqNzVHS",
+	"HwBPErU0rGMAcHeH8vPbkzcf3oZsGPzfTFluCGDNLbBELIQ1w6DbZ7/PRQKbgOYah9LK2gRRgLNIaQ2R",
+	"HcpzIMrg0ixBQ8yeHrxiVqk+O9Mrf3B8ihB+BqtXvRP6bCBSMjYo2ObAYy8iK0+sy8jf5yqB/EVmFVty",
+	"geg3RSZtNSEaTRcyblkC3Fi2379WQi6EFItsERzth7m0FNLCDIgfXIXBF4n7oLT4JzwAH/wgjMFVKM2W",
+	"WskZizTEeAg8QYS/ykGnvTqJ4zPgiw+wmICuyPFUqxS0FU7GL+jnESGTX/F7kDM7r6451xDC/HGtHNMC",
+	"iZvz94DHCyEDBPciCIOpkFxGEPzRMoAFvhiJuE39qB7E34sHwzqIdRDKGZSnxjD4iUfnWbq+0gl93z53",
+	"mP9qxD9hHbN+WlkgVJwqveDWYcHzp8E6UoRBpIHOfGTFomWoL1JcVpF7mxEzY9UCtAd9naWrpSTczmVh",
+	"y7bHXCSr0aTYmhbxT8+yYYA0MAwQx4bBlCcGhkHIuGFfUmO5mTMDSF5i0zyFVtq6zXOV6QcBRHgFyk81",
+	"snzWCpDTlFt+ICGzDuGvUi0lu+BJBuaIpSBjFIEMqTgBi5zP8cdC1rn5HX8snmLLOUhGqAJxC/wNWihR",
+	"t77DHvwm0uXAt1HHaxL/nxIuN7IEnlk1ytKZ5nHLBryHqWWZ9MqsW4haCFtfyESpBLhsQYnGaMLgdkxW",
+	"+amiVp1C5IS+iJlwahTaNShE8LOSwFDfaD33NOFylB/qdUwWt4Be0CoepTw6H4FEXSz+7iU3Dq+EqPU8",
+	"1GLBZfwaKXf9KHDvRqkS3l4UFhbmpoWdiQWcAurraFASz3WTcq35yjFxq0U0EiQ6psLJ0nUMXIeV8DU3",
+	"Uyv4U9+uz8ATr7kYIlJWGqu4D2PWOQOtObK+kE40yrRGPef1+1+6jPQbtKFmPFqxsX+DtBSVxPiMe+nD",
+	"609eu+4eE06Q9gMLRBMJECMNjjXMhJKkK7oBj9h4lqgJT+g7p5ZDPJSo74iZdBox6m6khDpCpyeZGwqX",
+	"5omNdCRShac5Ot6GkE5xxZMVK/aiz97AlGeJZcTt2qlpksUzaNn0D0raebJi7nckm1glCdemHPVg0Cpw",
+	"Ch1n0Cp8lDRIo9LPmWqIkGnlulL7mlQSgy5Xdpxv7Q0cIqfbhvWHSqw73MIM6LMTyxYKNbiDl2jTaB5Z",
+	"0CZEGxWVMK2Sytc4L1xy5L7BUbBYabRv8Ly4RTERHAX/+ff/HA4vB4PecHi5/244vHzxDj++evfH10G4",
+	"f/Dy6m9t3AYuROSgbAL9Fn9h50AeC5BsAQulSQ+eZkmy1VEvssSKfyoJ97fz5YZfP/p7R4w8EZysjAZB",
+	"9+9gK5FNbs2zE25xdevb/jpRWczy38ttHvOlITALjXWJ5z+L0lYtNdViwfVq5Gh+fZpP7nfPE47Zye+n",
+	"/rMhO9bNF7KfX39qfD+L0hocmemhIdLbD8Li84H7vITye/qM30e8F4G0mif0E2TNP4u38s/4luHlLDzt",
+	"GZXZef6HVNrO135t/wLH4tPK+5nJ568s4CnNjqyQIKBRjODlTPsbNv1GSfxtPFMDj/1RmlZxFeeHdMwW",
+	"mbHkthAySrIYnPZRO25ytuaS+F/1HFtts4aeUMX+bfhDv1W2HreJUy8zUZ1vkaytmp1NTBtC6AtgZ+9P",
+	"S0Qg+HBg5VRHjeqIcT63DeraBk0HzeeNWnKk0tUoiiqqUwXjyHhtl2a3llt1i/z72GybjZ2bEH49bUpq",
+	"rvK12ApJMnIGeV1BvRG3yAMF8UikI41q9W1fb6hWd6EobWmNJ5mxhTG+BmhTX6pO/aagomPHrsiZJ2FZ",
+	"qDWmnYHd4FN4nSuk+DOuqOlkKFSf/efPXr4avHr+Yv/7PQ8flxI0K42IG/0OVbZ+SzPxlzdrCmBNo3v1",
+	"nMeDl8+e9waHk/3eU4AXvVfPnz/vwct9PokHh09fwf617oqcVsshP6w+eyVx81vulxblIBJyxhI+gaTP",
+	"6h6DdxogZJ/4CjnU/1MZ+1mF7K20oFMtmsuqPdYKyWTEo2QUO9Y3ygzoEdr+mbm9b6V/zQQbBfK3Dhop",
+	"KUciToBQWmW2Te2X6naOsngyyvFNxksR2/mIvNff59DDUYU5H9m5BjNXSfzdw1WthhZCmIySjI8itFGs",
+	"GaWgRwtBz243Or58t5u64Jcjb89vDwa95JwbbhFu2tsNgCrR6g6csn64RPESmNtB4mMsdwQLGYN3iFE5",
+	"dBvQ/UxZ1K78aTAve/vshMUqmyTAJhDxzEDhWnWxGuO5Fku5QUlpnz9lnVcHB4eHLw4Gh89fPnv64sWz",
+	"l4OX3RqgbsgSUpmhelAAalSmI9iwj3VeeRqyDyF7H7L/wP/wn8P/eL+Jo1A0k44K2codYX47g/fpBgzk",
+	"TEhocviJSmzIJjyegQ5ZCpNJAq1Ag4zJtbc+wb+jgogiiVnFYsGTMjpKpjAgj02VtnVxAdkB6vizue0t",
+	"VJJk5rx3ONh/etjP3LH2hbrJibHOjhJu7Ih8mF7d2iKwccwGzush4QI08y/GW+77QsViuhJyNtrgg3+7",
+	"SO2KLSkaiWpzEdHOZAyaLfmqdb8b/pR2zWyDnwQu7aimy9xZdCflxiyVjtsM01gQ7dHvfUZuaMQB50mo",
+	"xP7+91zEzguzblQrlWzSVRGDWpjF60+EW7nG5cDIkbWGcc8PX7zabpHen/JNpsLtnDH9konFsSm8LwoR",
+	"EQ8tZEaRRerVFkFcTsR1Uqqa89s5KtaRJtVqAXYOmblj/Yn8GUomuCXGjqw6B9nu1+jhU+zz29MzRk99",
+	"IxI1HSjbn92mMyscBWgBuc+lEXScO/8Lx0DxE9NAuGnnILT/nXWgP+uzqgulWz9NN0H7yihIv61eo8Gl",
+	"spAO4WYfpVpEUHt/swS87rzeZUnS41EExnz/iRmIMi3s6iSO/ZnV7XaQkV7RzCf2s/dvrGOwSH+fCwuJ",
+	"MBbH3YDl4oJbeC/k+QZfSGI+ZDbjyUlm5+2PXKTRJwC9YY42B81W0VmXHBQyk5kUZAxxSNyUvouBArH9",
+	"MiOG2IJTe8ZldlMeelpLjooFxBQB8gNQQpV7hwnrEk269MA4KzO9xqxTZA/ikEOJohVYrMDlWhF+0QB5",
+	"gtYRE9Y4jrzkxiVjhfSdByR/1UFPGUF8KCUsC9lBITF8Ik0TBHsF9jiH+xwgJbLiwvFD2yAet4vXeORa",
 	"jrzdLuarBUjLcMVNpWlKZnHKV7OQpVrhxyZLxh/boCCjt8hfaWoKXCQUUQS+YCLOZZpaylaHRcM/Vo+1",
-	"150FBW/zcnRTEL6i57kd2+ZgO7fctpjuldg4PsDciwXuTkWSGEasfjnnFrFnAdxkGlkpiXDK7mJIxy6E",
-	"PhWQxIaloOk0YD12WZjQLeD8rooJKHTvwKi5xb8tQO0tlRHls+we+a7F0luHlRJI1XUjt/i0UpB50l35",
-	"tGHcMuDRnBlCxrtcqYt8k/XiM5hbDEFE2zyAKFlmIET1WvvgBDGQ/MB9Pswu5g2psxJsYaa3eBZzk9Gn",
-	"YaAxwI4esbnKNEHlNsTcakqvTZQ5mbti184zLLWwcK9TFORxL4OLJPGy8IEJj6b/mn27s/lXt1QwY2Eu",
-	"M7ONdKRLtb83Ep6L77JVl7Ci6oEWJQhW98ixEm5BRqvR8+ffYdF+8gVw+R1mXwjjK2MeemIlhVW6lFq3",
-	"G+4fGWQwUqkVizxPuT1I/h2WRsLgu+JUDYLvhFl2rlU2m6dtLvtCBqdFWjybgF0CyKr4vStIlOXJaOGC",
-	"pKP7EnONWUp5t4MNXX/3PpWJ5kybJilOyDmZ5sAuIUV7XcZqyTpPGYq17ldN6qZ5mAVu1EHvcI571cxo",
-	"8O9AvW5R35WJ1UH4Llzseotd+4ew8xel48pnjrybBid/3z5pkXlyHX6pZ1XnbvOaU22Db3Td5P7UzGA6",
-	"K4sLl3NlwHtTGE+WfGWKCkhyxeReFS7jiqfOlZy9JL/SVxTe3HmlTJufoSgnbSxeMsBf/KL7jRKLSWaE",
-	"BGPcQ8YlbU24BvZ/zt/9nvuvcTfqRWFDWXlBeq+Fc2Nyycb045g5oE/ZROH3Gpw7nqF9i7ipJOyAJ7Sw",
-	"t65clXBl5/K9T/m25G+3+ujd9lj4bNtXX3dVlX7rSZktLgyrpNG1OLKqYK07bNtPrg5bHYpabdpNri43",
-	"fhvOuNy+1rqRdVioDDZ3slEqsovO9dKES6ri6LNXn3lkk1Wes1/URxAGkXPwlpn0d1uScvH1hSdtNYnc",
-	"VkpbXrz51dHUmseTIrpcxKeMM9xlmpPqbqlUEp+g7eEidpFhqZgR/3SbhsiYZ1QSeT0aDPrsjPlkQaY5",
-	"ZV9SBSiXDGS2oDAYLmoGEjSipJs2UtJYLq0hx7CPs+CEppHk3cEF/Inw/5lq9ScC9udUfIZ41Dl6PFhM",
-	"/jycTf58PJv8eTjADwP65D4OZpNu928/bvXOGgm8VVdwobamg95U+PYV3Lw6ZBthvvutHXm95FJTCoAo",
-	"icjLLdNgMy0Rb7z7uJKF/u631oTg9604feY9+FGtHIj5JDSqvEW0qI6PuELoQy58hyaEJcVfh7Py8+PK",
-	"Z8Se8odB7Zf6T/hX2yI+AI8/FGHIv1K+NiLk1sTkJi8CzwbAnZ3SPxnm8sxQwYldlwqVCojxEPE5ipt0",
-	"NERKxxBTjKG7oVqlXhnc0niAJwngjPhIzl7d+IkwFhdjus24EAVqQkb1xSFqrCHz1cXtOeIbqayRk70r",
-	"De6aIV0qfLfMFL9RDdy6rz/uZt2yaLthXKzt4eeWLCzSc3xOBzdsGBwNjh73Bs96x4fs8PHJ4dHJ46P+",
-	"0+fPHz0bPD8+Yv9rMBgM2MeLFxuyKlY7+R8ai/8c4IvrK6qE4M8pY8sH1YyI8jB4I+Xr4uI9+xl/dxIc",
-	"icMXdLtOD7jEzIATxk7qS3b2/ld2CZQkXOQJBb4LACEaDlguYm5t6voKCDlV7WSaZx2VCUC5MfASriDB",
-	"Q8FpactdMgTakjiyOTk4QIMyzzaL1OLg6ohAnayG0gcrO2P/gV4ehz5pa3xwdTTu9tk7Ca4OgkeWkkPQ",
-	"LDhpaCq/qDxIZ3lyiRJnKEEgcwsrIXlkbvlIlvpjkGXBLTC4Ar0qTLwZF9JY1zpjKhLoD+VQ/uEDbP47",
-	"1N25tr45R6nRpdkkEWYOMZUtU3RfpeYgzveqx1NxoFKQuDOrRcKEHMqZsPNsQhvkN+sgVpHphkxYF883",
-	"iinJ0kynysAJwtNjrwhoHNQZFDFECdfeKK3ab6ZpwNmlYmbOU0pPrBtzQ8lY59FgELJHg0ch6/f73Q32",
-	"HXXg4YaNhzvYN8NgTEeBw9eNwooROf4ydHbHMDhhw5q9Mgyux32G+Dh+5cxEp/nljXQILfq4K+NcARkX",
-	"RroXcN7bkAe7i1ogJBqnDBnWGed0Mw5d2odzGYxDhHzc5k0Yu6wOV5+OU9hVPgUeRF74jK+yzrjMTvBD",
-	"1ooHcNKyoAT/8vl6+HFTOvvYHROt/oPv15VD4HwXPm03RwKX4gGfretWgPKcUrlCSicAE5JCxxAg00Vj",
-	"AgFNEy6kP3tT8qTLisShhALITSWhWYWbuDQ7Km7xWVqUC4ojT7lIEFciFftmJp4ui+w9jVqBy1agrIYi",
-	"W6xSLkaHYBTTgByX9h4HR+gKdUWDAdsr/DV5czOHN820aVe05jOiT4rNm3PDJuRrBzLGcq7RkgcdooVI",
-	"e8eNa6nkcqapwMlNWteZxwU6L52G3iicP1mrnG8rjnd4lde8jpmiA+AJMqNK9Ws3zMvhkdjcjg6DcZ99",
-	"WCts7xQVe54KqIi+Wy3cy83M27ADw7L8cJHJ0Y5U3QOikCjcsvH7d+cX7IAqtQ++iPj6oPLo2CfDfRmW",
-	"JiMykX6/fz32yREIej6f7yrBFgpHF1T29Zav2NHg6IkTGdxWfBa1uSvTEhyEhZQTxiorrPDlqHCV+LLp",
-	"jpLA5lzGCeguQieQkyZogPNLz6/ypRSrIFcKztHiPXCc8cWbX38ybJxqNXZ5ZmiDj2vegSLLyx2bcQ0S",
-	"kN93vVMAZyC/QCqiS8RfOpUsRTHZy5Nn87w4BLQqEsbD4N1vzbP9yTAUZszw1WkF+LJdA04Jn1OiWl64",
-	"XSt9yPBt7rNbzt7jIpGqSblB4H6myj33SFm+RzAUdcG0IRWIvFeMdY6fDLpszq9o9IVLj3IbOYckpRaD",
-	"CB8adw5BZ2Br2Vn+zMYpaKHiMesczkN2PA/Z4RH+E4fsOA7Z07hLmo2KsgVIxI8C9XGZxtUx14+33KGw",
-	"5Lee01YIx41oSDm6gsgq7bLC3N44y6KXiMtCJtR1AcordEy9M66Xd6HQcd2T+tVcdy9vcBaC2L8eOu7L",
-	"k2q1CKlXXjL5pmR4TPhKZH3SUpMoqa2jb452gpqHb6UHFT8hYV2+dgRCSO8n/njxuveMdazmIkGcRHwK",
-	"Gc8jpfk7Yd5S0r9AyhIDE/EUYpbgHCbTWs24RX2LIW/rOtbglEWndhf9/gxiYKeCvLRVIRm0xCh5a50v",
-	"qVsfpYhUjHpuDMx1d+mGTFZ7mPD1YmDW+UgmTA//d/g6ZPj/p6/pz+evEVbjiBmQE5CfbuxqoFWpH+Be",
-	"l9phrrxSZ0cSgviC8/Zt1TgfHT33HLjSkW18wuqJihkSyyQBL8rxpc4wOE/UkninWsr/MQy6RBCoOREy",
-	"FFNI1dRpC7vBtX0K11RIz/3RGmBsmigVU45aa8M6Olk1JeTydtZPpuikR6tvaA85lj8eHLdM6/yKO7RR",
-	"xEckLL2a4Ib2PRVdvm81qbilUWINKcujIRefkzyEBoZqD1xcJof76Ua4d+po2s87L+L4C75iE6hnSivd",
-	"yHV2JTq1hGfWmu9cigGPxW4rHBL69FlTwa6Sz6daXQmKM/Ak8Z7OJoMpJkM8dPyI1Ayic8f7eqlWccqj",
-	"S7f7wtS/7FDSbMJnjWMyc5RM3EnhuiN6fJorCTyOe6gQWQPJNN/bREU8YQvgUshZt59LXCrNIzBFZX8o",
-	"YxsN+0REIF0dvm/xe5byaA7sqD8IwiDTibfy0RZfLpd9Tj/3lZ4d+HfNwZtfX7z6/fxV76g/6M/tIiF/",
-	"j7AuZtRm6+c5690gDK5AG+csOOwP+gN811u3wUlw3B/0j12YwOUNb1Chmr2PNwT3ykcOKr2Rrz+FQarM",
-	"Tv2ILvIITlXNnPM47wqZL7ddLzRWJEkuqxt6WAeXf3TCKmrbMFgPiQyD626fnRd+EmoJi5LEq4Os6Av8",
-	"nnzqRQyNmHCR34twlXGyTl3bIhzHRQlbdgfFVVMvLf8mveSVnYKFktSxzpZ2T22MM5G0b1MmC0OAtGhz",
-	"6RQTzpxb/t/csNUAVKFoBoQ6jn/9GgcnQVNx9q05wdifVby6s/aamwKa13XnHuJTsyP20WBwZ2C8+62t",
-	"xedL3JkSDcS60u10bko2eOTAaZulAPug0sWbXjm8+ZVa5JheenTzS0U7aHzh8PjmF5r9mvG9o+c3v9fs",
-	"6nsdBo932Yh6T2166+kub633Ga+6d4l7VRy7f/+EDMpkiwXXq+DEN1x0wdWOMy+JNoMwsHyGzC9w3cg+",
-	"4ag5wyQ3Qc8plXfNMuupa6kA47WJS1g122x4SwTVM7tKnd/54uINatM29+84KAv9zNlHwqIGrGQERaTZ",
-	"PYco3eiDacugZaRQ92SVbJxmQ20/itNWO5SPk3CJ2gVqK/Q1lUBVvcys11vwz347exQ2p4nNgmJS3UJH",
-	"Qj42DMpG++aG6X9nb3/uDgPf3rmywktIbQuDo2P1DWq/nrnVQyMb2gw57j31DqP8jH6k7kMbemLuufCe",
-	"C989FybKYwXpbWa9cbXXVTvPpLEM43nhsq/DLFpTVpIwqiGJWt4gZbvVkgfbmUWRAHk/ulB7S9cHpsEy",
-	"ybP9yoJqh6yHpbg9ATUIyKF6BSlvJqRCfXEl123NN/B7U3MC5B4O58IQ0pc11inEDVijkIeVEnkN+c6C",
-	"4kG4/l8P+dxGb0O7MGht9vcLUAixcneS128rzkCIq53z6xhWcf6TW6Omfzc6WlAzBpYAv6LwQHtY2QVq",
-	"WsPK1OMhB8/lYee3Ov0jA70qr3WqtIAItt3n9Ok78uzvw69/ZFq5Bb7/AnY7sn+DJbjOoAk3WsnnDfnt",
-	"nXH4lRSUCFOQkPlWFr1TnUqlZKRZodKKqaX3v9iQkOLAxrKp0MZ+A+/+MdELj5VVD2WLECfOW3VEHHwp",
-	"bqNoSPU24VyxdfcG3F6UF6J8oyH2LbwtbK1I8T6ZeMMdidW7VXa/KrHKRn2wiGdW+RKV+/TY/ebLMpxj",
-	"nZOnTZg+O6u4sHiCGsbKx7ZiCnb7rzy0pedNgw81kaZt83Z6tZt2KFtnXf12Q51lVn30pTl7Ot/Tuadz",
-	"hxwMsYOV6LFF0ngy8u1V7tDxzW00b23imRrv6xbJKr+n6ZTBZ9furLi5yVi+aqevOjG5IL6aTjeSykuc",
-	"aS8S96TSSiqEHTu5KD2p5I1b71PcfKBYL6P6csM679697a6nujANPJr7THTfqIoiJN9RLL3Ku9ruCW1P",
-	"aHVCq6DGzUSW5wDdJ5FdUC0CYsl7rWL2nvKQXNYQihP2O91Hs7Hq5HSXzKhNxLhBhoU+y9lf3GLVbJaA",
-	"YbHaSHAIOkK+J7g9wTUIrsDqrRTnM/EeyI56A7Y0o2ZaLV2mA/WS+x5iy42+N6b2dLROR6/k7WwpT0kP",
-	"ZUrliT9EA5T9w3O3SyOdyN3QzlnMV6wTzSG6hJi5O4G724muKp3kJurZ21d76tlIPTubV556HsK6qtwS",
-	"2uFJgh96ic5+dBPLjb63sPak1k5qOxlYjcKL72VfSdYpqjjWiji6d2V7VSr6XHp/liR5JWjR6YmK9qSi",
-	"J8pyJ6u0TyCjAhQlk5Xrh+BW8JNhU+CWen93spSuADx/cxay83cveke+dI8KHptVJ7cQuLewBt37e2Nw",
-	"zxvaecOtbEGbmPvkC2+L8utCzJr8QlkitDC/RJZqdujGLUStXHKyJXeBg/y+Wc8LbpDJknGaoXqXZRsR",
-	"XSQm+AFSeBif2rxtFGkIe9L5PqRz8eZ8K9EkwthmzciWvJ5GsaoPdzVzX9oSeu7GxNopm8dPtWMuj1/D",
-	"HkG/NivoXvIyKskSC3UFPat6Nm9d186X1RUYVtbDl73jyovAqPyI2seVD7AJJErO6EfqYUKt5iaZzfug",
-	"dZ1mUHA2cllUXspb0v1kiuZbvrQHHyHNpwbPOnksilaR95Sxv96L8oeomEGw4n3JzF9I6OCJsgvFPC5v",
-	"FjsaJF/A/Qahy3LozUqTg+MOCmZ2qa/L61Lw131Z3X8b3XLPHnL24Ghyt1KgeieV++QUv4irpkXnipRr",
-	"xXf4RaX2zncA8yZb4ahZzlF7KPjNUF64BmH1sdwQzFiVsqXSl+RYyS+V9EMeDQYu8tHWH2Yoyy5gVUhP",
-	"CxdMxKVUlnXKXishS3lmIA7ZEuIZ/r/sFdIN2ePB8YnrPoIDVspFfDMm6l/SqRS3UCMT19ChW+0/4y6M",
-	"9J0euGFGKVm0P3O1YPkaqYtmG1M2YN/XLmu4X47TvGriJgZU1LevYUnlVoe/puW6Ay87B30lIvhYdvV5",
-	"QAZjwLIK6mzlL4jTD9Av4QOkCY+2dUyoOHoJmp/MCQV4QtdfM8w7uuU9RC8u3hA9raiFSxH38fHT4sbX",
-	"VsrCRd9xN4EyHf5kSza9VcxPH5ZmWqUG2llG2/WUcqZ9D4D/3hrL7ZgCdSjbIYxLTRG3+8FcQ0fq6NyQ",
-	"zK4Vq8qk0+PdPWuVW5M8/S+EzKwrV6Yrv6ZKM3fdV5+9LtsON3qe+UuYSBgn/nbv0PXHZUJeUb9Ih3mu",
-	"ySSj+k9W8CrWae0sGba0qip7SnaZgYR6bpJuQ3eTneaXNrDD+dbiV3cv8ZoPqK041YFcq0vN71w4nAdh",
-	"cIz/HB7Rv/jYMf7zNG654OBB6lfdym5QEsqLl/ML3twq937GbyxuZTli3ZO70XfVm1DH2PstJwFPWf6m",
-	"O+bmrDSoZZ16d1oKK6UQFb1pMwP5s0Vf2rIrrWtJ210nU7dG1xT37tQAN9xGt8fGVbZe1bcQUiyQBwzW",
-	"r+1ragVu4r1KsHdiPICN8ZFohxXEs1mbqHfEfhATw19YEPuG95UazybWvfutkbTl2m+79milCtDSdfu0",
-	"7Li9FHIjd3Et4s2dsRd/a6sbdCOTqS7+lC0yY0l9EjJKsthffq8FHqV/qk95NdR9WTJYpHblWr52tubo",
-	"uG6Y9CaZX9zds6JhQWEop+lVYOnufGVm5eqp6zDAGciC9tXFtYBmGHzuzVQPv+uZS5H28i7+PWp+C9rz",
-	"vAa7rG3knmnumebDMc2SJ2zmms17G+6ri6Xre13YWs6h6z17jsNNRv/m8mW9blVNoaVm83KqdOTy3vzV",
-	"A85q83HgPOkWMVmYHIupt3C9ibBV1SbCp5VbJTY0Q2adZt/bbuUmjJaewdsa595Xm7h9s9w9a3nYZrkb",
-	"+Mr2xJGyNSNlhrjbkOhavBw5XObGpm6L95i38aKY4DuREK1tS4dF3LE9ofxrtWNs5GbgEVYJ5RatF/Hx",
-	"U3fbFhoNjmYiLvvsLM+y4tZ3xFdLWc3E8jcVuDlid7vQpmaNBYH94I0a9y69B24ItQGTb2i6eJFfIbux",
-	"vdPX9HVyk9+cPEvPtacftufN0h23D5I265j9bkmzRXIlreev2e0u3/lNnNIcLIrbezcxyw/eIcCZe/a0",
-	"evTknZg4w8ExT3fDlL+MN3f4FnyV7t0A72RAzuTrZokjIYuq3am2jZ36a4fvR2t52Zjmh1L/PxSbt7cA",
-	"/oLigBWY3SIVWtX/szh2rr+8hVeexF0ki7fSbKnwVGh2neR4HN87vZ1V5/iOhoJf5BZzwfFAMxfpnrb+",
-	"RWjrLI5vIKxSHH7x17rfVETE83oJjw+hpyRXPcTeoUHhf0Kxxwy4mzdb0w1KzHs4LSnH9N10pfpi98bC",
-	"V8b/K1ho7kPr98h7S9WfFqGv2ictSjurFwuZSnEot3PjL7OfW5ueHBz8+7vzi5P37z5cHFwd9deu51u/",
-	"Kp883H4v1ktVJZ9B46oRirb7JTsn2XoPXP+is1W8Gip0icG1PTPB9afr/x8AAP//",
+	"150FBW/zcnRTEL6i57kdu87Bdmq5bTHdK7FxfIC5F0vc9WiLytaKIbVWounuRzbnppo88cQUEVohY7h0",
+	"kdPJirTOY8bdKH78AsMWwE2mSdUC1MFCr+AJeQGSqOk04gnXZuObHancq8j4F13Kikg8g+szlIYuE43m",
+	"d+H+qUgSiNlUQOKUqmZaj7f1W/btt3JmyjFwUB0zniz5CrfGw4KT1bz63xdf94bWiNJxHgqsWiJBK1BS",
+	"Aun5Dq4Wh14KMs84LJ82jFsGPJozQ5R4l/vkwv5kuvn07RYrGGk2j55KlhkI0bbQPjJD3NNvZp4MtI1t",
+	"R7q8BFv4KFrcqrm97HNQ0BJiB0/ZXGWaoHIbYm41pVelyoTUbVDjVjMstbBwr1MUJHcvg4sk8YrAoyBm",
+	"Auq2u/kAUK1agPkd4Dzmjomb0mNeWQApJCXLZKgwC9S4PT9HBWOuDCBjroF7o6YfC3OemevIWLqahwY7",
+	"YT9oB+fiER3nOayoFKRFo4XVPXLghFuQ0Wr06tWj2QoP0gK4fDQwLYTxJVGPAxwlhVW6lOO3G+4fGWQw",
+	"UqkVizxtvT1n4tEsmITmI8TVGlyPCmPtXKtsNk/bYkCFXpMWdRZsAnYJIKsqzV1BoixPRgsXdR/dl+rQ",
+	"mKXUIbZwytTfvU8FrTnTpkmKE3Jeyzmwc0gtWwoZqyXrvGAo/rvfNKmb5mEWuFGvv8M57lXbpcEfDU27",
+	"pT5CNlgH7BHxwatrXC2/Czt/XfpSfTLTx2lw9PfrJy2Soa7Cr/VE/zySU/PzbnDXr3uB/mgm1Z2U9a5L",
+	"p5M7V47fsrwol7yDuaMP1fvSeeyqIN+Qq/MbasHuvHirzfVVVDg3Fi8Z4C9+0f1G1c8kM0KCMe4h4/II",
+	"J1wD+z+nH3/LQyq4G/U6xaGsvCC9I8151rlkY/pxzBzQx2yi8HsNLkLE5uCMIiVhCzyhhX1wFdSEK1tX",
+	"lP6Rb0v+dmvYyG2PhUvbvvq697QMpUzKAgZhWCWzs8W3WgVrPYbQfnJ12OpQ1Molb/K+uvHbcMalm7aW",
+	"Mq3DQpXZud+XsuNdwLiXJlxSYVGfvb3kkU1WeRlJUbJDGET+6lsWd9xtldTZt9dCtZXJ8qp/+PX7XxxN",
+	"rTnhKcmAi/iYcYa7THNSKThV7+ITtD1cxC5ZQSpmxD/dpiEy5km+RF5PB4M+O2E+f5VpTgnBVJSMzF9m",
+	"C4rM4qJmIEEjSrppIyWN5dIailX40B+5OBp1Bx1cwJ8I/5+pVn8iYH9OxSXEo87Bs8Fi8uf+bPLns9nk",
+	"z/0BfhjQJ/dxMJt0u397vAVlayTwQV3Ambo2Q/mmWsxv4ObVIdsI8+Ov7cjrJZeaUkxOSURebpkGm2mJ",
+	"eOMjGpXCiI+/tuaof2rF6RMfVIpqFWrM50VSMTiiRXV8xBVCH4oqOTQhLCn+2p+Vn59VPiP2lD8Mar/U",
+	"f8K/2hbxGXj8uYiM/5VKCBAhr82Vb/Ii8GwA3Nkp/cQwl/qICk7sGqeoVECMh4jPUSivoyFSOoaYoWLV",
+	"3VBAVS9Wb+mFwZMEcEZ8JGevbnzUQ3ExptsMVVLsMGRU8h6iHhsyX/DeXrawkcoaZQLb0uC2SfulwnfL",
+	"4oUb1cBr9/XxbtYt+wg0jIu1PbxsSQwkPcenGXHDhsHB4OBZb/Cyd7jP9p8d7R8cPTvov3j16unLwavD",
+	"A/a/BoPBgH05e70h0We1lQejsfjLAF9cX1ElK+SUkgh9+NSIKM/MaGQhnp19Yj/h706CI3H4HgOu+Qgu",
+	"MTPghLGT+pKdfPqFnQPlrRepa4FvTEGIhgOWi5hbm7pWF0JOVTuZ5olwZU5abgy8gQtI8FBwWtpyl5+D",
+	"FiaObI729tDczxMgI7XYuzhwQZDVUPoodWfsP9DL49DnEY73Lg7G3T77KMGV5vDIUr4SmgVHDU3lZ5WH",
+	"Ti1PzlHiDCUIZG5hJUsEmVs+kqV4DFkW3IIP3ucm3owLaazr5jIVCfSHcih/92FP/x3q7lxb3y+m1OjS",
+	"bJIIM4eYKukp4USlZi/O96rHU7GnUpC4M6tFwoQcypmw82xCG+Q3ay9WkemGTFgXxjeKKcnSTKfKwBHC",
+	"02NvCWgc1BkUMUQJ194ordpvpmnA2aViZs5TypitG3NDyVjn6WAQsqeDpyHr9/vdDfYdNYXiho2HW9g3",
+	"w2BMR4HD143CihE5/jp0dscwOGLDmr0yDK7GLkVh/NaZiU7zy3s7EVr0cVfGuQIyLox0L+C8t8EnM5Tl",
+	"aUg0ThkyrDPO6WYcukwk5zIYhwj5uM2bMHaJRq5lAk5hV/kUeBB5pge+yjrjMmHGD1mrZ8FJyxon/Mun",
+	"kOLHTRUWY3dMtPrPvoVcDoHzXfhM8hwJXNYRXFrXQAPlOWUXhpThAiYkhY4hQIayRBDQNOFC+rM3JU86",
+	"r0gc8h9BbioJzSrcxGV+Ur2VTxyk7BUcecpFgrgSqdj31/F0WSSUatQKXFIK5VQWCYyVCkY6BKOYBuS4",
+	"tPc4OEJXqCsaDNhe4a/J++05vGlm8rs6Sp+kf1Rs3pwbNiFvPZAxlnONltT8EC1E2jtuXJcvl8ZPNXdu",
+	"0rrOPC7Qeek09EYvh6O1Zg5t/RocXuVl2GOm6AB4gsyoUpDdDfMODUhsbkeHwbjPPq/1WugURaSeCqiv",
+	"Q7daS5qbmbdhB4Zl+eEik6MdqboHRCFRuGXjTx9Pz9geNQ/Y+yriq73Ko2Ofn/l1WJqMyET6/f7V2Kes",
+	"IOj5fL7RCVsoHF1QJeIHvmIHg4PnTmRwW/FZ1OauTEtwjF3cnsYvV1jhy1HhKvGV/B0lgc25jBPQXYRO",
+	"ICdN0ADn555f5UspVkGuFJyjxXvgOOPr9788MWycajV2qY9og49r3oEi8dAdm3GZZ8jvu94pgDOQXyAV",
+	"0TniL51KlqKY7OX53HnOGwJaFQnjYfDx1+bZPjEMhRkzfHVcAb7sIIJTwmVKVMsLt2ulNR6+zX3O0ckn",
+	"XCRSNSk3CNxPVEzqHikrSgmGolSdNqQCkfeKsc7h80GXzfkFjb5wnW/cRs4hSanrJcKHxp1D0BnYWsJg",
+	"WwKgmrJm1mCnKgvWs/66RLTgaytQ0/AHVWRX5Q3sOs7VL5BNz4U1IXMB8pASPMIyvyRkPhLXPcaxjU8O",
+	"zDWKamJgNRGw4RzybeO4YYP25TuUHaeghYrHrLM/D9nhPGT7B/hPHLLDOGQv4i4pdirKFpSsWFI+nrJx",
+	"nQXq2F0iSFiKGy9oKnzDjWhIN7yAyCrtdtyhhjOseok4L0RiXRWiTF8n0zrjesElylzXz6xfrT7x4hZn",
+	"IYj966ETPjyp1m+RdukFc54DpF3RQWT9QTd5EjVa9ad9hIqXb24JFTcpEV2+dgRCSO8m/3L2rveSdazm",
+	"As+eyClkPA815++EeZNX/wLpigxMxFOIWYJzmExrNeMW1U2GrL3rOKPDc2d1FB04DRJgp0K7tFUh2fMk",
+	"J3hr5T1pm1+kiFSMan4MzPVb6oZMVrsK8fXyfNb5QhZcD/+3/y5k+P8X7+jPV+8QVuN4GSAjJDfl2HUl",
+	"UKV6hHtdKse57k69VkkHwBecs/NahfvpwSsvgCo9EsdHDSaQIbFMEvCaDL7UGQaniVqS6FBL+T+GQZcI",
+	"ApkFIUMxhVRNlb4wm1wjtnBNg/bCD40hxqaJUjGlpbW2kKSTVVNCLm9mPjFFb0tafUN5yrH82eCwZVrn",
+	"Vt2isSk+ImHptSQ3tO9y6jLwq2n+La1La0hZHg15OJ3gJTQwVA3kwlI53C82wr1Vj+F+3gsVx1/wFZtA",
+	"vXZB6Ub1gSuaq5UgsNYKhFIKeix2W+GQ0Ce0V7PJSzGXanUhKMzCk8Q7epsMppiMZBXxI9KyiM4d7+ul",
+	"WsUpj87d7gtT/7JDqeEJnzWOycxRMHOnhNT98OPjXEficdxDfdAaSKb53iYq4gnKI4kCq58rHFQsS2CK",
+	"yv5QDUU/CINERCBdZwzfdPsk5dEc2EF/EIRBphPv5DBHe3vL5bLP6ee+0rM9/67Ze//L67e/nb7tHfQH",
+	"/bldJOTuEtaFzNpcHXkVSTcIgwvQxvlK9vuD/gDf9cZ9cBQc9gf9QxclcQnyGzTIZjfyDbHN8pG9Srfy",
+	"qz/CIFVmqw5hZ3kAq6plz3mc92nNl9uuFhsrkiSX1Q01tIPLPzhiFa11GKxHhIbBVbfPTgs3ETVpRkni",
+	"tWFWdOr+RCGFIoTokmrzpHOEqwwTdurKJuE4LkrYsl8vrpq62/k36SWv6xUslKSOda4E99TGMBtJ+zZd",
+	"urCDyIgw504x4cxFJf7NDVtVsQo9OyDUcfzrlzg4Cpp2g2+WC8b+pOLVnTW83RTPvar7NhGfmj3qDwaD",
+	"OwPj469tTXff4M6UaCDWbQ5nclCuxVMHTtssBdh7lb769Mr+za/UAuf00tObXyoatOML+4c3v9DsoI7v",
+	"Hby6+b1mn+2rMHi2zUbUu9zTWy+2eWu983/Vu03cq+LX/vsfyKBMtlhwvQqOfAtUF1vuOOuaaDMIA8tn",
+	"yPwC1x/wDxw1Z5jkJek5pfKuWWY99y8VkJty57BqNr7xlgiqZ3aVOrf72dl71KZt7t5yUBb6mbOPhEUN",
+	"WMkIikC7ew5RutGZ1pYx20ih7skqyUjNFvd+FKetkpGJHAa1C9RW6GsqSqw62Vmvt+CXfjt7lDVAE5sF",
+	"heS6hY6EfGwYlFdfmBum/419+Kk7DHzD9coKzyG1LQyOjtW3jP525laPDG1o/OW499T7y/Izekz9wDZ0",
+	"qd1x4R0XvnsuTJTHCtLbzHrjave5dp5JYxnG81YCvjK6aBZbyUGpRmRqaZOU7FfLnWxnFkX+5/3oQu1N",
+	"lh+YBssc1/ZLRKo96x6W4nYE1CAgh+oVpLyZkAr1xTVBaGuHg9+bmhMg93A4F4aQvta2TiFuwBqFPKyU",
+	"yLs6bC0oHoTr//WQz230dWgXBq3tN38GiqBWbjPz+m3FGQhx9S6LOoZVnP/k1qjp340eM9QehSXALyg8",
+	"0B5Vd3Gq1qg6xSJy8Fwaen7P2j8y0KvyorVKU5bguhvW/viBPPvH8OvHTCu3wPefwV6P7N9hCa4zaMKN",
+	"VvJ5T357Zxx+IwUlwhQkZL6XRW9VplOpmGkW6LRiaun9LzYkpDC4sWwqtLHfwbsfJ3rhsbLqoVwjxInz",
+	"Vh0Re1+L+2EaUr1NOFds3Z0BtxPlhSjfaIh9D28LWwtyvE8m3nBrafW2o+0vL62yUR8s4plVvkLnPj12",
+	"v/qqFOdY5+RpE6bPTiouLJ6ghrHysa2Ygt3+Kw9t6XlzDZbyZAubN7is3X1FyUrr6rcb6iSz6ouvTNrR",
+	"+Y7OPZ075GCIHaxEj2skjScj3/PnDh3f3Ebz1ra6qSlb1uQ3px0zuHQNCIu71Izlq3b6qhOTC+Kr6XQj",
+	"qbzBmXYicUcqraRC2LGVi9KTSt5K+T7FzWeK9TIqujes8/Hjh+56qgvTwKO5T8T33dMoQvIDxdLbvM/0",
+	"jtB2hFYntApq3ExkeQ7QfRLZGZViIJZ80ipmnygPyWUNoTihpmVCbiy6Od4mM2oTMW6QYb45G/irlKya",
+	"zRIwLFYbCQ5BR8h3BLcjuAbBFVh9LcX5TLwHsqPegy3NqJlWS5fpQE0Ff4TYcqPvjKkdHa3T0Vt5O1vK",
+	"U9JDmVJ54g/RAGX/8Nzt0kgnooQgCvStWCeaQ3QOMXO3dHevJ7qqdJKbqGdnX+2oZyP1bG1eeep5COuq",
+	"cm9vhycJfuglOnvsJpYbfWdh7UitndS2MrAahRc/yr6SrFNUcawVcXTvyvaqVPS59P4sSfJC2KLRFRXt",
+	"SUVPlOVOVmmfQEYFKEomK9cOwq3giWFT4JZKJjtZSpdynr4/Cdnpx9e9A1+6R/WezaqTWwjcW1iD7v2d",
+	"MbjjDe284Va2oE3MffKFD0X1eSFmTX7FMxFamF/rTDU7dAceolYuOdmSu8BBfgO05wU3yGTJOM1QvV22",
+	"jYjOEhM8ghQexqc275pFGsKOdH4M6Zy9P72WaBJhbLNm5Jq8nkaxqg93NXNf2hJ67sbE2iqbx0+1ZS6P",
+	"X8MOQb81K+he8jIqyRILdQE9q3o279zXzpfVBRhW1sOXrfPKq/mo/Ii655UPsAkkSs7oR2rhQp32JpnN",
+	"28B1nWZQcDZyWVReyjvyPTFF7zFf2oOPkOZTg2edPBZFp8x7ythfb8X5KCpmEKx4VzLzFxI6eKLsTDGP",
+	"y5vFjgbJF3C/QeiyHHqz0uTguIOCmW3q6/K6FPx1V1b330a33LGHnD04mtyuFKjeSeU+OcXP4qJp0bki",
+	"5VrxHX5Rqb3zDdC8yVY4apZz1B4KfjOUZ64/Wn0sNwQzVqVsqfQ5OVYaV2UeDAYu8tHWH2YoyyZoVUiP",
+	"CxdMxKVUlnXKXishS3lmIA7ZEuIZ/r/sFdIN2bPB4ZHrPoIDVspFfDMm6l/SqRS3UCMT19ChW+0/465w",
+	"9Z0euGFGKVl0f3O1YPkaqYloG1M2YD/V7qq4X47TvGnjJgZU1LevYUnlUou/puW6BS87BX0hIvhSdvV5",
+	"QAZjwLIK6lzLXxCnH6BfwmdIEx5d1zGh4uglaJ6YIwrwhK69aJh3dMtbqJ6dvSd6WlELlyLu4+OnxR3M",
+	"rZSFi77jbgJlOvzRNdn0VjE/fViaaZUaaGcZXa+nlDPtegD899ZYbscUqEPZFmFcaop4vR/MNXSkhtYN",
+	"yew60apMOj3eXVRXuUrK0/9CyMy6cmW6M22qNHP3pfV987zq/diFrBSGpSgYpT327fk23WCN8jq/LFXG",
+	"W/e0XL8qmzphUctKRtWkrOB8rNPapzJsaXxVdqjsMgMJNTAlTYmuijvOb8Bg+/NrS2ndveNrHqW2UlcH",
+	"cq3KNb/AYn8ehMEh/rN/QP/iY4f4z4u45baIB6mGdSu7QeUoL1bP79tzq9x5Lb+zVJbliHVPzkvfo29C",
+	"7XfvtzgFPGX5iweZm7PS7Zd16q1+KUiVQlQ0+s2Qq7hniya/ZYtf19+3u06mbo2uw/DdKRVuuI1OlI2r",
+	"bL05cSGkWCAPGKzfotjUMdzEOwVj5xJ5AIvlC9EOK4hns25Sby/+IAaLv/0h9rcHVCpGm1j38ddGCpjr",
+	"Ze6arZUqQEsL8+OyfflSyI3cxfXbN3fGXvwlum7QjUymuvhjtsiMJfVJyCjJYueaSbXAo/RP9SlLh3o5",
+	"V+8LZZ1rM35cb016k4w57i6t0bCgoJbTGyuwdLe+f7Ryj9dVGOAMZI/7WuVaeDQMLnsz1cPveuZcpL38",
+	"SoQetdIF7Xleg13WNnLHNHdM8+GYZskTNnPN5iUY99UT03XRLqpDnOnl/YSOw01G/+ayb71uVU3Ipdb1",
+	"cqp05LLo/D0Oru+1jyrnKbyIycLkWEydiustia2qtiQ+rlzRsaG1Mus0u+h2K9eKtHQgvq4N7301ndu1",
+	"3t2xlodtvbuBr1yfhlI2eqQ8E3e1FN0xmCOHywPZ1LvxHrNAXhcT/CASorVd068Rd2xHKP9azR0bmR54",
+	"hFVCuUUjR3z82F1dhkaDo5mIyz47yXO2uPX99dVSVvO6/L0Hbo7YXdW0qfVjQWCPvO3jzqX3wO2lNmDy",
+	"DS0cz/L7eDc2i/qWLlFu8ptTcem59mTG9ixcujD4QZJwHbPfLgW3SNWk9fw1e+flO7+JU5q9RXEV8iZm",
+	"+dk7BDhzzx5Xj568ExNnODjm6e6r8jcb5w7fgq/SLR7gnQzImXwVLnEkZFG1C+quY6f+Duf70VreNKZ5",
+	"VOr/52LzdhbAX1AcsAKzW6RCq/p/EsfO9Zc3BMtTwovU81aaLRWeCs2ukxyP43unt5PqHD/QUPCLvMZc",
+	"cDzQzEW6o61/Edo6ieMbCKsUh1/9Hfk3lSTxvPrC40PoKcnVIrGPaFD4n1DsMQPuGtPWdIMS8x5OS8ox",
+	"fTtdqb7YnbHwjfH/Chaa+9D6PfLeUvWnReiL9kmLQtHqNUWmUmrK7dywTMag2dza9Ghv798/np4dffr4",
+	"+Wzv4qC/dtkfT0XfX6VP1+pfHJCH2+/FeuGr5DNoXFxC0Xa/ZOckW++o6190topXQ4UuMbi2Zya4+uPq",
+	"/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
