@@ -465,7 +465,9 @@ func TestScriptMemoryLimit(t *testing.T) {
 		"local s = string.rep('x', 2^25) return #struct.pack('c0c0c0c0c0c0c0c0', s, s, s, s, s, s, s, s)",
 		"local s = string.rep('x', 2^25) return #cmsgpack.pack(s, s, s, s, s, s, s, s)",
 	} {
-		if got := eval(t, c, src, nil); !strings.Contains(got, "over the script memory limit (64 MiB)") {
+		// A builtin that builds its value bit by bit (gsub) may meet the
+		// watchdog before its own check: either way the script is stopped.
+		if got := eval(t, c, src, nil); !strings.Contains(got, "over the script memory limit (64 MiB)") && !strings.Contains(got, "ERR Script killed by memory limit") {
 			t.Errorf("%s: %s", src, got)
 		}
 	}
