@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/planetest"
 	"github.com/devapi-dev/devapi/poolplane"
 )
 
@@ -50,7 +51,7 @@ func admin(t *testing.T, srv *testServer) *redis.Client {
 func TestCommandPolicy(t *testing.T) {
 	p, srv := onePool(t)
 	servePlaced(t, p, "db", "pw")
-	checkPolicy(t, clientOf(t, srv.spec, nil, "pw"))
+	planetest.CheckCommandPolicy(t, clientOf(t, srv.spec, nil, "pw"))
 }
 
 // TestACLFileKeepsThePolicy: the ACL file ACL SAVE writes is one the
@@ -61,7 +62,7 @@ func TestACLFileKeepsThePolicy(t *testing.T) {
 	p := openPlane(t, []poolplane.ServerSpec{srv.spec}, nil, openStore(t, filepath.Join(t.TempDir(), "devapi.db")))
 	servePlaced(t, p, "db", "pw")
 	srv.restart(t)
-	checkPolicy(t, clientOf(t, srv.spec, nil, "pw"))
+	planetest.CheckCommandPolicy(t, clientOf(t, srv.spec, nil, "pw"))
 }
 
 // TestResetAppliesThePolicy: a password change sets the whole default
@@ -75,7 +76,7 @@ func TestResetAppliesThePolicy(t *testing.T) {
 	if err := p.SetPassword(t.Context(), "db", "pw2", 2); err != nil {
 		t.Fatal(err)
 	}
-	checkPolicy(t, clientOf(t, srv.spec, nil, "pw2"))
+	planetest.CheckCommandPolicy(t, clientOf(t, srv.spec, nil, "pw2"))
 }
 
 // TestClientPauseCannotStallAReset: CLIENT PAUSE 30000 ALL is refused, so
@@ -84,7 +85,7 @@ func TestClientPauseCannotStallAReset(t *testing.T) {
 	p, srv := onePool(t)
 	ctx := t.Context()
 	servePlaced(t, p, "db", "pw")
-	if err := clientOf(t, srv.spec, nil, "pw").Do(ctx, "CLIENT", "PAUSE", "30000", "ALL").Err(); !isNoPerm(err) {
+	if err := clientOf(t, srv.spec, nil, "pw").Do(ctx, "CLIENT", "PAUSE", "30000", "ALL").Err(); !planetest.IsNoPerm(err) {
 		t.Errorf("CLIENT PAUSE 30000 ALL: %v, want NOPERM", err)
 	}
 	// The admin client reads for 10 s at most: a paused server fails this.
@@ -109,12 +110,12 @@ func TestOtherClientsOutOfReach(t *testing.T) {
 	c := clientOf(t, srv.spec, nil, "pw")
 	for _, args := range [][]any{{"CLIENT", "LIST"}, {"CLIENT", "LIST", "TYPE", "normal"}, {"CLIENT", "KILL", "USER", adminUser},
 		{"CLIENT", "KILL", "LADDR", srv.spec.Key()}, {"CLIENT", "KILL", "SKIPME", "yes"}} {
-		if err := c.Do(ctx, args...).Err(); !isNoPerm(err) {
+		if err := c.Do(ctx, args...).Err(); !planetest.IsNoPerm(err) {
 			t.Errorf("%v: %v, want NOPERM", args, err)
 		}
 	}
 	for id := range 20 {
-		if err := c.Do(ctx, "CLIENT", "KILL", "ID", strconv.Itoa(id+1)).Err(); !isNoPerm(err) {
+		if err := c.Do(ctx, "CLIENT", "KILL", "ID", strconv.Itoa(id+1)).Err(); !planetest.IsNoPerm(err) {
 			t.Errorf("CLIENT KILL ID %d: %v, want NOPERM", id+1, err)
 		}
 	}
@@ -147,7 +148,7 @@ func TestMigrateRefused(t *testing.T) {
 		{"MIGRATE", "127.0.0.1", port, "job", "0", "5000"},
 		{"MIGRATE", "127.0.0.1", port, "", "0", "5000", "COPY", "REPLACE", "KEYS", "job"},
 	} {
-		if err := c.Do(ctx, args...).Err(); !isNoPerm(err) {
+		if err := c.Do(ctx, args...).Err(); !planetest.IsNoPerm(err) {
 			t.Errorf("%v: %v, want NOPERM", args, err)
 		}
 	}
@@ -250,7 +251,7 @@ func TestHandOverIsClean(t *testing.T) {
 	}
 	sub := subscribe(t, srv.spec.Key(), "pw-a", "channel-of-a")
 	// A refused command, which the ACL log records with the client's name.
-	if err := named.Do(ctx, "CONFIG", "GET", "*").Err(); !isNoPerm(err) {
+	if err := named.Do(ctx, "CONFIG", "GET", "*").Err(); !planetest.IsNoPerm(err) {
 		t.Fatalf("CONFIG GET: %v, want NOPERM", err)
 	}
 

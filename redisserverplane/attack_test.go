@@ -43,7 +43,7 @@ func serveOne(t *testing.T, d devapi.PlaneDatabase) (*redisserverplane.Plane, st
 // user.
 func TestCommandPolicy(t *testing.T) {
 	_, _, d := serveOne(t, devapi.PlaneDatabase{})
-	checkPolicy(t, connect(t, d, "pw"))
+	planetest.CheckCommandPolicy(t, connect(t, d, "pw"))
 }
 
 // TestClientPauseCannotStallAReset: CLIENT PAUSE 30000 ALL is refused, so
@@ -52,7 +52,7 @@ func TestClientPauseCannotStallAReset(t *testing.T) {
 	p, _, d := serveOne(t, devapi.PlaneDatabase{})
 	ctx := t.Context()
 	c := connect(t, d, "pw")
-	if err := c.Do(ctx, "CLIENT", "PAUSE", "30000", "ALL").Err(); !isNoPerm(err) {
+	if err := c.Do(ctx, "CLIENT", "PAUSE", "30000", "ALL").Err(); !planetest.IsNoPerm(err) {
 		t.Errorf("CLIENT PAUSE 30000 ALL: %v, want NOPERM", err)
 	}
 	// The admin client reads for 5 s at most: a paused server fails this.
@@ -85,7 +85,7 @@ func TestResetAppliesThePolicy(t *testing.T) {
 	if err := p.SetPassword(ctx, "db", "pw2", 2); err != nil {
 		t.Fatal(err)
 	}
-	checkPolicy(t, connect(t, d, "pw2"))
+	planetest.CheckCommandPolicy(t, connect(t, d, "pw2"))
 }
 
 // TestOtherClientsOutOfReach: the database's user cannot list devapi's
@@ -96,12 +96,12 @@ func TestOtherClientsOutOfReach(t *testing.T) {
 	c := connect(t, d, "pw")
 	for _, args := range [][]any{{"CLIENT", "LIST"}, {"CLIENT", "LIST", "TYPE", "normal"}, {"CLIENT", "KILL", "USER", "devapi-admin"},
 		{"CLIENT", "KILL", "LADDR", fmt.Sprintf("127.0.0.1:%d", d.Port)}, {"CLIENT", "KILL", "SKIPME", "yes"}} {
-		if err := c.Do(ctx, args...).Err(); !isNoPerm(err) {
+		if err := c.Do(ctx, args...).Err(); !planetest.IsNoPerm(err) {
 			t.Errorf("%v: %v, want NOPERM", args, err)
 		}
 	}
 	for id := range 20 {
-		if err := c.Do(ctx, "CLIENT", "KILL", "ID", strconv.Itoa(id+1)).Err(); !isNoPerm(err) {
+		if err := c.Do(ctx, "CLIENT", "KILL", "ID", strconv.Itoa(id+1)).Err(); !planetest.IsNoPerm(err) {
 			t.Errorf("CLIENT KILL ID %d: %v, want NOPERM", id+1, err)
 		}
 	}
@@ -127,7 +127,7 @@ func TestMigrateRefused(t *testing.T) {
 		{"MIGRATE", "127.0.0.1", port, "job", "0", "5000"},
 		{"MIGRATE", "127.0.0.1", port, "", "0", "5000", "COPY", "REPLACE", "KEYS", "job"},
 	} {
-		if err := c.Do(ctx, args...).Err(); !isNoPerm(err) {
+		if err := c.Do(ctx, args...).Err(); !planetest.IsNoPerm(err) {
 			t.Errorf("%v: %v, want NOPERM", args, err)
 		}
 	}
@@ -204,7 +204,7 @@ func TestConfFileCarriesThePolicy(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
 	c := connect(t, d, "pw")
 	waitPing(t, c, exited)
-	checkPolicy(t, c)
+	planetest.CheckCommandPolicy(t, c)
 }
 
 // TestOpenRefusesOldRedis: the policy needs Redis 7's ACL; an older

@@ -1,4 +1,4 @@
-package poolplane_test
+package planetest
 
 import (
 	"regexp"
@@ -12,8 +12,8 @@ import (
 	"github.com/devapi-dev/devapi"
 )
 
-// A copy of redisserverplane's policy_test.go: test files cannot share code
-// across packages. Keep the two the same.
+// The command policy, checked on a real Redis server: what the
+// redis-server and pool planes' ACL must make of devapi.CommandPolicy.
 
 // policyCase is one command a database's user sends for a row of
 // devapi.CommandPolicy, and whether the server must refuse it.
@@ -122,8 +122,8 @@ func policyCases(t *testing.T) []policyCase {
 	return cases
 }
 
-// isNoPerm reports whether err is Redis's refusal of a command by ACL.
-func isNoPerm(err error) bool {
+// IsNoPerm reports whether err is Redis's refusal of a command by ACL.
+func IsNoPerm(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOPERM ")
 }
 
@@ -153,11 +153,11 @@ func redisMinor(t *testing.T, c *redis.Client) int {
 	return minor
 }
 
-// checkPolicy runs every case of policyCases as a client of the database
+// CheckCommandPolicy runs every case of policyCases as a client of the database
 // with c, on one connection: refused ones must answer NOPERM naming the
 // command, the others must run. Only NOPERM refusals count: an ACL that
 // let a refused command through fails here whatever the command then does.
-func checkPolicy(t *testing.T, c *redis.Client) {
+func CheckCommandPolicy(t *testing.T, c *redis.Client) {
 	t.Helper()
 	ctx := t.Context()
 	minor := redisMinor(t, c)
@@ -188,7 +188,7 @@ func checkPolicy(t *testing.T, c *redis.Client) {
 		shown := strings.ToLower(pc.args[0].(string))
 		switch {
 		case pc.refused && isProtected(err) && (shown == "debug" || shown == "module"):
-		case pc.refused && !isNoPerm(err):
+		case pc.refused && !IsNoPerm(err):
 			t.Errorf("%v: %v, want NOPERM", pc.args, err)
 		case pc.refused && !strings.Contains(err.Error(), "'"+shown):
 			t.Errorf("%v: %v, want it to name %s", pc.args, err, shown)
