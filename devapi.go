@@ -13,8 +13,9 @@ type Database struct {
 	Platform      string // "aws" or "gcp"
 	PrimaryRegion string
 	ReadRegions   []string
-	Plan          string // one of the Plan* constants
-	Budget        int64  // monthly budget in dollars
+	AllowedIPs    []string // CIDRs allowed to connect; empty: every address
+	Plan          string   // one of the Plan* constants
+	Budget        int64    // monthly budget in dollars
 	TLS           bool
 	Eviction      bool
 	AutoUpgrade   bool
@@ -93,7 +94,7 @@ type Store interface {
 	// UpdateDatabase changes one database of owner in one atomic
 	// read-modify-write: it calls change with the stored database and stores
 	// what change leaves in its settings (Name, Owner, Plan, Budget, TLS,
-	// Eviction, AutoUpgrade, ProdPack, DailyBackup, ReadRegions, State). ID, Port,
+	// Eviction, AutoUpgrade, ProdPack, DailyBackup, ReadRegions, AllowedIPs, State). ID, Port,
 	// CreatedAt, credentials and generation are not changed by it. An error
 	// from change aborts the update and is returned as is. ENOTFOUND as
 	// Database; ENOTFOUND also when a new Owner has no account.

@@ -27,11 +27,11 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) (err err
 	}
 	_, err = s.pool.Exec(ctx,
 		`INSERT INTO databases (`+schema.DatabaseColumns+`)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		d.ID, d.Owner, d.Name, d.Platform, d.PrimaryRegion, string(readRegions), d.Plan, d.Budget,
 		schema.Bool(d.TLS), schema.Bool(d.Eviction), schema.Bool(d.AutoUpgrade), schema.Bool(d.ProdPack),
 		d.State, d.Endpoint, d.Port, schema.Micros(d.CreatedAt),
-		d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, schema.Bool(d.DailyBackup))
+		d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, schema.Bool(d.DailyBackup), schema.List(d.AllowedIPs))
 	switch {
 	case isUniqueViolation(err):
 		return devapi.Errorf(devapi.ECONFLICT, "database %s already exists", d.ID)
@@ -178,11 +178,11 @@ func (s *Store) UpdateDatabase(ctx context.Context, owner, id string, change fun
 	}
 	row := tx.QueryRow(ctx,
 		`UPDATE databases
-		 SET name = $1, owner = $2, plan = $3, budget = $4, tls = $5, eviction = $6, auto_upgrade = $7, prod_pack = $8, read_regions = $9, state = $10, daily_backup = $11
-		 WHERE id = $12 AND owner = $13
+		 SET name = $1, owner = $2, plan = $3, budget = $4, tls = $5, eviction = $6, auto_upgrade = $7, prod_pack = $8, read_regions = $9, state = $10, daily_backup = $11, allowed_ips = $12
+		 WHERE id = $13 AND owner = $14
 		 RETURNING `+schema.DatabaseColumns,
 		d.Name, d.Owner, d.Plan, d.Budget, schema.Bool(d.TLS), schema.Bool(d.Eviction), schema.Bool(d.AutoUpgrade), schema.Bool(d.ProdPack),
-		string(readRegions), d.State, schema.Bool(d.DailyBackup), id, owner)
+		string(readRegions), d.State, schema.Bool(d.DailyBackup), schema.List(d.AllowedIPs), id, owner)
 	updated, err := schema.ScanDatabase(row)
 	switch {
 	case isForeignKeyViolation(err):

@@ -10,7 +10,7 @@ import (
 
 // The encodings the migrations' columns use, shared by every store: times
 // are microseconds since the Unix epoch (UTC), booleans 0 or 1, read regions
-// a JSON array of names.
+// and allowed IPs a JSON array of strings (List).
 
 // Micros encodes t for a time column: microseconds since the Unix epoch,
 // truncated, the precision PostgreSQL keeps too. An int64 of them reaches
@@ -33,7 +33,36 @@ func Bool(b bool) int64 {
 // in its order.
 const DatabaseColumns = `id, owner, name, platform, primary_region, read_regions, plan, budget,
 	tls, eviction, auto_upgrade, prod_pack, state, endpoint, port, created_at,
-	password, rest_token, read_only_rest_token, generation, daily_backup`
+	password, rest_token, read_only_rest_token, generation, daily_backup, allowed_ips`
+
+// List encodes a list of strings for a JSON array column (read_regions,
+// allowed_ips); nil is stored as the empty list.
+func List(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(l)
+	if err != nil { // a []string always marshals
+		panic(err)
+	}
+	return string(b)
+}
+
+// readList decodes a JSON array column; the empty list is an empty, non-nil
+// slice.
+func readList(s string) ([]string, error) {
+	if s == "[]" { // most databases: skip the JSON decoder
+		return []string{}, nil
+	}
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, err
+	}
+	if l == nil {
+		l = []string{}
+	}
+	return l, nil
+}
 
 // Scanner is a row of database/sql or pgx.
 type Scanner interface {
@@ -45,23 +74,21 @@ type Scanner interface {
 func ScanDatabase(row Scanner) (*devapi.Database, error) {
 	var (
 		d                                  devapi.Database
-		readRegions                        string
+		readRegions, allowedIPs            string
 		tls, eviction, autoUpgrade, prodPk int64
 		created, daily                     int64
 	)
 	err := row.Scan(&d.ID, &d.Owner, &d.Name, &d.Platform, &d.PrimaryRegion, &readRegions, &d.Plan, &d.Budget,
 		&tls, &eviction, &autoUpgrade, &prodPk, &d.State, &d.Endpoint, &d.Port, &created,
-		&d.Password, &d.RestToken, &d.ReadOnlyRestToken, &d.Generation, &daily)
+		&d.Password, &d.RestToken, &d.ReadOnlyRestToken, &d.Generation, &daily, &allowedIPs)
 	if err != nil {
 		return nil, err
 	}
-	if readRegions == "[]" { // most databases: skip the JSON decoder
-		d.ReadRegions = []string{}
-	} else if err := json.Unmarshal([]byte(readRegions), &d.ReadRegions); err != nil {
+	if d.ReadRegions, err = readList(readRegions); err != nil {
 		return nil, fmt.Errorf("database %s: read_regions: %w", d.ID, err)
 	}
-	if d.ReadRegions == nil {
-		d.ReadRegions = []string{}
+	if d.AllowedIPs, err = readList(allowedIPs); err != nil {
+		return nil, fmt.Errorf("database %s: allowed_ips: %w", d.ID, err)
 	}
 	d.TLS, d.Eviction, d.AutoUpgrade, d.ProdPack = tls != 0, eviction != 0, autoUpgrade != 0, prodPk != 0
 	d.CreatedAt, d.DailyBackup = FromMicros(created), daily != 0

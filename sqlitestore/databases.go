@@ -26,11 +26,11 @@ func (s *Store) CreateDatabase(ctx context.Context, d *devapi.Database) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO databases (`+schema.DatabaseColumns+`)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Owner, d.Name, d.Platform, d.PrimaryRegion, string(readRegions), d.Plan, d.Budget,
 			schema.Bool(d.TLS), schema.Bool(d.Eviction), schema.Bool(d.AutoUpgrade), schema.Bool(d.ProdPack),
 			d.State, d.Endpoint, d.Port, schema.Micros(d.CreatedAt),
-			d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, schema.Bool(d.DailyBackup))
+			d.Password, d.RestToken, d.ReadOnlyRestToken, d.Generation, schema.Bool(d.DailyBackup), schema.List(d.AllowedIPs))
 		switch {
 		case isUniqueViolation(err):
 			return devapi.Errorf(devapi.ECONFLICT, "database %s already exists", d.ID)
@@ -196,11 +196,11 @@ func updateDatabase(ctx context.Context, tx *sql.Tx, owner, id string, change fu
 	}
 	row := tx.QueryRowContext(ctx,
 		`UPDATE databases
-		 SET name = ?, owner = ?, plan = ?, budget = ?, tls = ?, eviction = ?, auto_upgrade = ?, prod_pack = ?, read_regions = ?, state = ?, daily_backup = ?
+		 SET name = ?, owner = ?, plan = ?, budget = ?, tls = ?, eviction = ?, auto_upgrade = ?, prod_pack = ?, read_regions = ?, state = ?, daily_backup = ?, allowed_ips = ?
 		 WHERE id = ? AND owner = ?
 		 RETURNING `+schema.DatabaseColumns,
 		d.Name, d.Owner, d.Plan, d.Budget, schema.Bool(d.TLS), schema.Bool(d.Eviction), schema.Bool(d.AutoUpgrade), schema.Bool(d.ProdPack),
-		string(readRegions), d.State, schema.Bool(d.DailyBackup), id, owner)
+		string(readRegions), d.State, schema.Bool(d.DailyBackup), schema.List(d.AllowedIPs), id, owner)
 	updated, err := schema.ScanDatabase(row)
 	switch {
 	case isForeignKeyViolation(err):

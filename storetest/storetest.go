@@ -327,6 +327,7 @@ var databaseTests = []test{
 		got, err := s.UpdateDatabase(t.Context(), "a@example.com", "db-1", func(x *devapi.Database) error {
 			x.Name, x.Plan, x.Budget, x.TLS, x.Eviction, x.AutoUpgrade, x.ProdPack = "renamed", devapi.PlanPayg, 99, false, false, false, false
 			x.ReadRegions, x.State, x.Owner, x.DailyBackup = []string{"us-west-1"}, "active", "b@example.com", false
+			x.AllowedIPs = []string{"192.0.2.1/32"}
 			x.Password, x.Port, x.Generation = "ignored", 1, 1000 // not settings: not stored
 			return nil
 		})
@@ -335,7 +336,7 @@ var databaseTests = []test{
 		}
 		want := NewDatabase("db-1", "b@example.com", at(1))
 		want.Name, want.Plan, want.Budget, want.TLS, want.Eviction, want.AutoUpgrade, want.ProdPack = "renamed", devapi.PlanPayg, 99, false, false, false, false
-		want.ReadRegions, want.DailyBackup = []string{"us-west-1"}, false
+		want.ReadRegions, want.DailyBackup, want.AllowedIPs = []string{"us-west-1"}, false, []string{"192.0.2.1/32"}
 		EqualDatabase(t, got, want)
 		if _, err := s.Database(t.Context(), "a@example.com", "db-1"); devapi.ErrorCode(err) != devapi.ENOTFOUND {
 			t.Errorf("the old owner still sees the moved database: %v", err)
@@ -629,6 +630,7 @@ func NewDatabase(id, owner string, createdAt time.Time) *devapi.Database {
 		Platform:      "gcp",
 		PrimaryRegion: "us-central1",
 		ReadRegions:   []string{"europe-west1", "asia-northeast1"},
+		AllowedIPs:    []string{"10.0.0.0/8", "2001:db8::/32"},
 		Plan:          devapi.PlanFixed1GB,
 		Budget:        360,
 		TLS:           true,
@@ -671,7 +673,8 @@ func RequireAllFieldsSet(tb testing.TB, v any) {
 }
 
 // EqualDatabase fails the test unless got equals want field by field. Times
-// are compared with time.Equal, and a nil ReadRegions equals an empty one.
+// are compared with time.Equal, and a nil ReadRegions or AllowedIPs equals
+// an empty one.
 func EqualDatabase(tb testing.TB, got, want *devapi.Database) {
 	tb.Helper()
 	if got == nil {
@@ -684,6 +687,9 @@ func EqualDatabase(tb testing.TB, got, want *devapi.Database) {
 	g.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
 	if len(g.ReadRegions) == 0 && len(w.ReadRegions) == 0 {
 		g.ReadRegions, w.ReadRegions = nil, nil
+	}
+	if len(g.AllowedIPs) == 0 && len(w.AllowedIPs) == 0 {
+		g.AllowedIPs, w.AllowedIPs = nil, nil
 	}
 	if !reflect.DeepEqual(g, w) {
 		tb.Errorf("database %s differs:\n got %+v\nwant %+v", want.ID, g, w)
