@@ -1107,6 +1107,65 @@ func TestChangePlanOlderPath(t *testing.T) {
 	}
 }
 
+// TestUpdateAllowlist: update-allowlist, which Upstash's Terraform provider
+// calls for ip_allowlist, stores the list as sent and GET shows it as
+// allowed_ip_ranges; null empties it; an entry that is not a CIDR or an
+// address is refused, named, and changes nothing.
+func TestUpdateAllowlist(t *testing.T) {
+	s := startServer(t)
+	cl := s.client(t, testEmail, testKey)
+	ctx := t.Context()
+	id := createDatabase(t, cl, "allowlist").DatabaseId
+	shown := func() []string {
+		t.Helper()
+		g, err := cl.GetDatabaseWithResponse(ctx, id, nil)
+		if err != nil || g.JSON200 == nil || g.JSON200.AllowedIpRanges == nil {
+			t.Fatalf("get: %v", err)
+		}
+		return *g.JSON200.AllowedIpRanges
+	}
+	if got := shown(); len(got) != 0 {
+		t.Errorf("a new database's allowlist is %q, want empty", got)
+	}
+	list := []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.7", "203.0.113.9/24"}
+	r, err := cl.UpdateAllowlistWithResponse(ctx, id, gen.UpdateAllowlistJSONRequestBody{AllowedIps: list})
+	if err != nil || r.StatusCode() != 200 || strings.TrimSpace(string(r.Body)) != `"OK"` {
+		t.Fatalf("update-allowlist: %v %d %s", err, r.StatusCode(), r.Body)
+	}
+	if got := shown(); !slices.Equal(got, list) {
+		t.Errorf("allowed_ip_ranges = %q, want %q as sent", got, list)
+	}
+	for _, tc := range []struct{ body, text string }{
+		{`{"allowed_ips":["10.0.0.0/8","10.0.0.0/33"]}`, `"10.0.0.0/33"`},
+		{`{"allowed_ips":["example.com"]}`, `"example.com"`},
+		{`{"allowed_ips":[""]}`, `""`},
+		{`{"allowed_ips":"10.0.0.0/8"}`, "allowed_ips"},
+		{`{"allowed_ips":["` + strings.Repeat("1", 65) + `"]}`, "allowed_ips"},
+		{`{"allowed_ips":[` + strings.TrimSuffix(strings.Repeat(`"10.0.0.1",`, 257), ",") + `]}`, "allowed_ips"},
+		{`{}`, "allowed_ips"},
+	} {
+		status, body := s.raw(t, "POST", "/redis/update-allowlist/"+id, tc.body, testEmail, testKey)
+		if status != 400 || !strings.Contains(errorText(t, body), tc.text) {
+			t.Errorf("%.60s: %d %s, want 400 naming %s", tc.body, status, body, tc.text)
+		}
+	}
+	if got := shown(); !slices.Equal(got, list) {
+		t.Errorf("refused requests changed the allowlist to %q", got)
+	}
+	if status, body := s.raw(t, "POST", "/redis/update-allowlist/"+id, `{"allowed_ips":null}`, testEmail, testKey); status != 200 {
+		t.Errorf("allowed_ips null: %d %s", status, body)
+	}
+	if got := shown(); len(got) != 0 {
+		t.Errorf("after null the allowlist is %q, want empty", got)
+	}
+	theirs := createDatabase(t, s.client(t, otherMail, otherKey), "theirs")
+	for _, target := range []string{"no-such-id", theirs.DatabaseId} {
+		if status, body := s.raw(t, "POST", "/redis/update-allowlist/"+target, `{"allowed_ips":[]}`, testEmail, testKey); status != 404 {
+			t.Errorf("update-allowlist of %s: %d %s, want 404", target, status, body)
+		}
+	}
+}
+
 func TestDatabaseStats(t *testing.T) {
 	s := startServer(t)
 	cl := s.client(t, testEmail, testKey)
@@ -1344,7 +1403,7 @@ func TestEveryOperationRefusesWithoutCredentials(t *testing.T) {
 			}
 		}
 	}
-	if n != 31 { // 25 Redis operations and 6 Teams operations
+	if n != 32 { // 26 Redis operations and 6 Teams operations
 		t.Errorf("only %d operations in openapi.yaml", n)
 	}
 }

@@ -997,6 +997,12 @@ type GetDatabaseStatsParams struct {
 // GetDatabaseStatsParamsPeriod defines parameters for GetDatabaseStats.
 type GetDatabaseStatsParamsPeriod string
 
+// UpdateAllowlistJSONBody defines parameters for UpdateAllowlist.
+type UpdateAllowlistJSONBody struct {
+	// AllowedIps The new allowlist. null is an empty list. At most 256 entries (a devapi limit; Upstash publishes none).
+	AllowedIps []string `json:"allowed_ips"`
+}
+
 // UpdateBudgetJSONBody defines parameters for UpdateBudget.
 type UpdateBudgetJSONBody struct {
 	// Budget The new monthly budget in dollars.
@@ -1028,6 +1034,9 @@ type RenameDatabaseJSONRequestBody RenameDatabaseJSONBody
 
 // RestoreBackupJSONRequestBody defines body for RestoreBackup for application/json ContentType.
 type RestoreBackupJSONRequestBody RestoreBackupJSONBody
+
+// UpdateAllowlistJSONRequestBody defines body for UpdateAllowlist for application/json ContentType.
+type UpdateAllowlistJSONRequestBody UpdateAllowlistJSONBody
 
 // UpdateBudgetJSONRequestBody defines body for UpdateBudget for application/json ContentType.
 type UpdateBudgetJSONRequestBody UpdateBudgetJSONBody
@@ -1408,6 +1417,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
 	GetDatabaseStats(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAllowlistWithBody Update IP Allowlist
+	//
+	// Replaces the database's IP allowlist, shown as allowed_ip_ranges. Not in Upstash's published spec; Upstash's Terraform provider calls it for ip_allowlist. Each entry is a CIDR (10.0.0.0/8, 2001:db8::/32) or a single address, kept as sent; an entry that is neither is refused with 400 naming it. An empty list or null lets every address in. devapi's REST API refuses a request from an address outside a non-empty list with 403; the README says where else it is enforced.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /redis/update-allowlist/{id} (the `UpdateAllowlist` operationId).
+	UpdateAllowlistWithBody(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAllowlist Update IP Allowlist
+	//
+	// Replaces the database's IP allowlist, shown as allowed_ip_ranges. Not in Upstash's published spec; Upstash's Terraform provider calls it for ip_allowlist. Each entry is a CIDR (10.0.0.0/8, 2001:db8::/32) or a single address, kept as sent; an entry that is neither is refused with 400 naming it. An empty list or null lets every address in. devapi's REST API refuses a request from an address outside a non-empty list with 403; the README says where else it is enforced.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /redis/update-allowlist/{id} (the `UpdateAllowlist` operationId).
+	UpdateAllowlist(ctx context.Context, id DatabaseID, body UpdateAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateBudgetWithBody Update Budget
 	//
@@ -2033,6 +2060,44 @@ func (c *Client) RestoreBackup(ctx context.Context, id DatabaseID, body RestoreB
 // Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
 func (c *Client) GetDatabaseStats(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDatabaseStatsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAllowlistWithBody Update IP Allowlist
+//
+// Replaces the database's IP allowlist, shown as allowed_ip_ranges. Not in Upstash's published spec; Upstash's Terraform provider calls it for ip_allowlist. Each entry is a CIDR (10.0.0.0/8, 2001:db8::/32) or a single address, kept as sent; an entry that is neither is refused with 400 naming it. An empty list or null lets every address in. devapi's REST API refuses a request from an address outside a non-empty list with 403; the README says where else it is enforced.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /redis/update-allowlist/{id} (the `UpdateAllowlist` operationId).
+func (c *Client) UpdateAllowlistWithBody(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAllowlistRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAllowlist Update IP Allowlist
+//
+// Replaces the database's IP allowlist, shown as allowed_ip_ranges. Not in Upstash's published spec; Upstash's Terraform provider calls it for ip_allowlist. Each entry is a CIDR (10.0.0.0/8, 2001:db8::/32) or a single address, kept as sent; an entry that is neither is refused with 400 naming it. An empty list or null lets every address in. devapi's REST API refuses a request from an address outside a non-empty list with 403; the README says where else it is enforced.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /redis/update-allowlist/{id} (the `UpdateAllowlist` operationId).
+func (c *Client) UpdateAllowlist(ctx context.Context, id DatabaseID, body UpdateAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAllowlistRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3188,6 +3253,53 @@ func NewGetDatabaseStatsRequest(server string, id DatabaseID, params *GetDatabas
 	return req, nil
 }
 
+// NewUpdateAllowlistRequest calls the generic UpdateAllowlist builder with application/json body
+func NewUpdateAllowlistRequest(server string, id DatabaseID, body UpdateAllowlistJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateAllowlistRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateAllowlistRequestWithBody constructs an http.Request for the UpdateAllowlist method, with any body, and a specified content type
+func NewUpdateAllowlistRequestWithBody(server string, id DatabaseID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/redis/update-allowlist/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewUpdateBudgetRequest calls the generic UpdateBudget builder with application/json body
 func NewUpdateBudgetRequest(server string, id DatabaseID, body UpdateBudgetJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -3845,6 +3957,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /redis/stats/{id} (the `GetDatabaseStats` operationId).
 	GetDatabaseStatsWithResponse(ctx context.Context, id DatabaseID, params *GetDatabaseStatsParams, reqEditors ...RequestEditorFn) (*GetDatabaseStatsResponse, error)
+
+	// UpdateAllowlistWithBodyWithResponse Update IP Allowlist
+	//
+	// Replaces the database's IP allowlist, shown as allowed_ip_ranges. Not in Upstash's published spec; Upstash's Terraform provider calls it for ip_allowlist. Each entry is a CIDR (10.0.0.0/8, 2001:db8::/32) or a single address, kept as sent; an entry that is neither is refused with 400 naming it. An empty list or null lets every address in. devapi's REST API refuses a request from an address outside a non-empty list with 403; the README says where else it is enforced.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/update-allowlist/{id} (the `UpdateAllowlist` operationId).
+	UpdateAllowlistWithBodyWithResponse(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAllowlistResponse, error)
+
+	// UpdateAllowlistWithResponse Update IP Allowlist
+	//
+	// Replaces the database's IP allowlist, shown as allowed_ip_ranges. Not in Upstash's published spec; Upstash's Terraform provider calls it for ip_allowlist. Each entry is a CIDR (10.0.0.0/8, 2001:db8::/32) or a single address, kept as sent; an entry that is neither is refused with 400 naming it. An empty list or null lets every address in. devapi's REST API refuses a request from an address outside a non-empty list with 403; the README says where else it is enforced.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /redis/update-allowlist/{id} (the `UpdateAllowlist` operationId).
+	UpdateAllowlistWithResponse(ctx context.Context, id DatabaseID, body UpdateAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAllowlistResponse, error)
 
 	// UpdateBudgetWithBodyWithResponse Update Budget
 	//
@@ -5941,6 +6071,103 @@ func (r GetDatabaseStatsResponse) ContentType() string {
 	return ""
 }
 
+// UpdateAllowlistResponse429Headers the declared response headers of an HTTP 429 response for UpdateAllowlist
+type UpdateAllowlistResponse429Headers struct {
+	RetryAfter int
+}
+
+type UpdateAllowlistResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateAllowlistResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateAllowlistResponse) GetJSON200() *OK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateAllowlistResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateAllowlistResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateAllowlistResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateAllowlistResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateAllowlistResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateAllowlistResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r UpdateAllowlistResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateAllowlistResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateAllowlistResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateAllowlistResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateAllowlistResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // UpdateBudgetResponse429Headers the declared response headers of an HTTP 429 response for UpdateBudget
 type UpdateBudgetResponse429Headers struct {
 	RetryAfter int
@@ -7188,6 +7415,36 @@ func (c *ClientWithResponses) GetDatabaseStatsWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseGetDatabaseStatsResponse(rsp)
+}
+
+// UpdateAllowlistWithBodyWithResponse Update IP Allowlist
+//
+// Replaces the database's IP allowlist, shown as allowed_ip_ranges. Not in Upstash's published spec; Upstash's Terraform provider calls it for ip_allowlist. Each entry is a CIDR (10.0.0.0/8, 2001:db8::/32) or a single address, kept as sent; an entry that is neither is refused with 400 naming it. An empty list or null lets every address in. devapi's REST API refuses a request from an address outside a non-empty list with 403; the README says where else it is enforced.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/update-allowlist/{id} (the `UpdateAllowlist` operationId).
+func (c *ClientWithResponses) UpdateAllowlistWithBodyWithResponse(ctx context.Context, id DatabaseID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAllowlistResponse, error) {
+	rsp, err := c.UpdateAllowlistWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAllowlistResponse(rsp)
+}
+
+// UpdateAllowlistWithResponse Update IP Allowlist
+//
+// Replaces the database's IP allowlist, shown as allowed_ip_ranges. Not in Upstash's published spec; Upstash's Terraform provider calls it for ip_allowlist. Each entry is a CIDR (10.0.0.0/8, 2001:db8::/32) or a single address, kept as sent; an entry that is neither is refused with 400 naming it. An empty list or null lets every address in. devapi's REST API refuses a request from an address outside a non-empty list with 403; the README says where else it is enforced.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /redis/update-allowlist/{id} (the `UpdateAllowlist` operationId).
+func (c *ClientWithResponses) UpdateAllowlistWithResponse(ctx context.Context, id DatabaseID, body UpdateAllowlistJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAllowlistResponse, error) {
+	rsp, err := c.UpdateAllowlist(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAllowlistResponse(rsp)
 }
 
 // UpdateBudgetWithBodyWithResponse Update Budget
@@ -9176,6 +9433,94 @@ func ParseGetDatabaseStatsResponse(rsp *http.Response) (*GetDatabaseStatsRespons
 	return response, nil
 }
 
+// ParseUpdateAllowlistResponse parses an HTTP response from a UpdateAllowlistWithResponse call
+func ParseUpdateAllowlistResponse(rsp *http.Response) (*UpdateAllowlistResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateAllowlistResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateAllowlistResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseUpdateBudgetResponse parses an HTTP response from a UpdateBudgetWithResponse call
 func ParseUpdateBudgetResponse(rsp *http.Response) (*UpdateBudgetResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -9989,6 +10334,9 @@ type ServerInterface interface {
 	// GetDatabaseStats Get Database Stats
 	// (GET /redis/stats/{id})
 	GetDatabaseStats(w http.ResponseWriter, r *http.Request, id DatabaseID, params GetDatabaseStatsParams)
+	// UpdateAllowlist Update IP Allowlist
+	// (POST /redis/update-allowlist/{id})
+	UpdateAllowlist(w http.ResponseWriter, r *http.Request, id DatabaseID)
 	// UpdateBudget Update Budget
 	// (PATCH /redis/update-budget/{id})
 	UpdateBudget(w http.ResponseWriter, r *http.Request, id DatabaseID)
@@ -10153,6 +10501,12 @@ func (_ Unimplemented) RestoreBackup(w http.ResponseWriter, r *http.Request, id 
 // GetDatabaseStats Get Database Stats
 // (GET /redis/stats/{id})
 func (_ Unimplemented) GetDatabaseStats(w http.ResponseWriter, r *http.Request, id DatabaseID, params GetDatabaseStatsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// UpdateAllowlist Update IP Allowlist
+// (POST /redis/update-allowlist/{id})
+func (_ Unimplemented) UpdateAllowlist(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -10796,6 +11150,32 @@ func (siw *ServerInterfaceWrapper) GetDatabaseStats(w http.ResponseWriter, r *ht
 	handler.ServeHTTP(w, r)
 }
 
+// UpdateAllowlist operation middleware
+func (siw *ServerInterfaceWrapper) UpdateAllowlist(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatabaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateAllowlist(w, r, id)
+	}))
+
+	for i := len(siw.HandlerMiddlewares) - 1; i >= 0; i-- {
+		handler = siw.HandlerMiddlewares[i](handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // UpdateBudget operation middleware
 func (siw *ServerInterfaceWrapper) UpdateBudget(w http.ResponseWriter, r *http.Request) {
 
@@ -11142,6 +11522,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/redis/update-regions/{id}", wrapper.UpdateRegions)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/redis/update-allowlist/{id}", wrapper.UpdateAllowlist)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/redis/move-to-team", wrapper.MoveToTeam)
@@ -13607,6 +13990,130 @@ func (response GetDatabaseStats500JSONResponse) VisitGetDatabaseStatsResponse(w 
 	return err
 }
 
+type UpdateAllowlistRequestObject struct {
+	Id   DatabaseID `json:"id"`
+	Body *UpdateAllowlistJSONRequestBody
+}
+
+type UpdateAllowlistResponseObject interface {
+	VisitUpdateAllowlistResponse(w http.ResponseWriter) error
+}
+
+type UpdateAllowlist200JSONResponse OK
+
+func (response UpdateAllowlist200JSONResponse) VisitUpdateAllowlistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAllowlist400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateAllowlist400JSONResponse) VisitUpdateAllowlistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAllowlist401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateAllowlist401JSONResponse) VisitUpdateAllowlistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAllowlist404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateAllowlist404JSONResponse) VisitUpdateAllowlistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAllowlist413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateAllowlist413JSONResponse) VisitUpdateAllowlistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAllowlist429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateAllowlist429JSONResponse) VisitUpdateAllowlistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAllowlist500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateAllowlist500JSONResponse) VisitUpdateAllowlistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAllowlist507JSONResponse struct {
+	InsufficientStorageJSONResponse
+}
+
+func (response UpdateAllowlist507JSONResponse) VisitUpdateAllowlistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(507)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateBudgetRequestObject struct {
 	Id   DatabaseID `json:"id"`
 	Body *UpdateBudgetJSONRequestBody
@@ -14684,6 +15191,9 @@ type StrictServerInterface interface {
 	// GetDatabaseStats Get Database Stats
 	// (GET /redis/stats/{id})
 	GetDatabaseStats(ctx context.Context, request GetDatabaseStatsRequestObject) (GetDatabaseStatsResponseObject, error)
+	// UpdateAllowlist Update IP Allowlist
+	// (POST /redis/update-allowlist/{id})
+	UpdateAllowlist(ctx context.Context, request UpdateAllowlistRequestObject) (UpdateAllowlistResponseObject, error)
 	// UpdateBudget Update Budget
 	// (PATCH /redis/update-budget/{id})
 	UpdateBudget(ctx context.Context, request UpdateBudgetRequestObject) (UpdateBudgetResponseObject, error)
@@ -15363,6 +15873,39 @@ func (sh *strictHandler) GetDatabaseStats(w http.ResponseWriter, r *http.Request
 	}
 }
 
+// UpdateAllowlist operation middleware
+func (sh *strictHandler) UpdateAllowlist(w http.ResponseWriter, r *http.Request, id DatabaseID) {
+	var request UpdateAllowlistRequestObject
+
+	request.Id = id
+
+	var body UpdateAllowlistJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateAllowlist(ctx, request.(UpdateAllowlistRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateAllowlist")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateAllowlistResponseObject); ok {
+		if err := validResponse.VisitUpdateAllowlistResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // UpdateBudget operation middleware
 func (sh *strictHandler) UpdateBudget(w http.ResponseWriter, r *http.Request, id DatabaseID) {
 	var request UpdateBudgetRequestObject
@@ -15636,159 +16179,164 @@ func (sh *strictHandler) GetTeamMembers(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rcxu3luBfwfbeKpOzTYqS/JRqPyh+ZLKxY68lV2brMkOC3YckRk2gL4AWxevov2+dA/STTYmyJVk3",
-	"ww9xKLIbOADO+4WvQaQWqZIgrQmOvgYp13wBFjT99YZbPuEGfnmDf8VgIi1SK5QMjoKzObDY/85EzDrj",
-	"/K+RiMfdfhAGAp9LuZ0HYSD5AoKjQMRBGGj4RyY0xMGR1RmEgYnmsOA4hV2l+JSxWshZcHV1hQ+bVEkD",
-	"BNBPPP4M/8jAWPwrUtKCpI88TRMRcYRt778MAvi1MuzfNEyDo+B/7pWL3XO/mr23WivtplpfoHaTMWGY",
-	"kBc8EfExs3NgCzCGz4AZvjJsOV/1g6sw+EWabDoVkQBpT63SfAZ3C+XHyX9BZNtgjeGCp+KJYcYqDWzO",
-	"DZOKxcKcM5PyCFgCUxsyLmMmlZ0LOWNLblg053IGcZ+90wDVx/FBq1dDyWdcSL86C1ryxO3Xg+y+AX0B",
-	"mk25SKCx8RHXWoBbJVguEoLxN2XfqUzG9w/eb4qZLJqXFDBVmtm5MIxHkcqkJXg+8VWieHym1Huu7xob",
-	"bsLZiYpXiLgJTo3AcUlb6HeVRxGk1hCcp6AvRARfJL/gIuGT5MEQFwF2WIigEvbGIZtklkDNd/eJYZ8h",
-	"FsYjtmWWn4NkwrIVWNYRRKAajOXaCjkLhzLlmcGRlhDP8P9Ks0hlCaE/m/hNiLt95iiHzRQYpiTDha6Q",
-	"PIQN2VLYucos40gzoIfSb+1xE7ixsdzCGKEY88iKCxgzohymZAQI55y7nT5T6gOXK8/EzINts1JsweUq",
-	"Rw6zzgtiJeHI0xrjmZ2DtB4Ww6ZaLRx6RwmyN8bjWIMxQ6l0ifqw4CKhvc6nYWpao4qQRXwBbMqNzVHS",
-	"HwBPErU0rGMAcHeH8vPbkzcf3oZsGPzfTFluCGDNLbBELIQ1w6DbZ7/PRQKbgOYah9LK2gRRgLNIaQ2R",
-	"HcpzIMrg0ixBQ8yeHrxiVqk+O9Mrf3B8ihB+BqtXvRP6bCBSMjYo2ObAYy8iK0+sy8jf5yqB/EVmFVty",
-	"geg3RSZtNSEaTRcyblkC3Fi2379WQi6EFItsERzth7m0FNLCDIgfXIXBF4n7oLT4JzwAH/wgjMFVKM2W",
-	"WskZizTEeAg8QYS/ykGnvTqJ4zPgiw+wmICuyPFUqxS0FU7GL+jnESGTX/F7kDM7r6451xDC/HGtHNMC",
-	"iZvz94DHCyEDBPciCIOpkFxGEPzRMoAFvhiJuE39qB7E34sHwzqIdRDKGZSnxjD4iUfnWbq+0gl93z53",
-	"mP9qxD9hHbN+WlkgVJwqveDWYcHzp8E6UoRBpIHOfGTFomWoL1JcVpF7mxEzY9UCtAd9naWrpSTczmVh",
-	"y7bHXCSr0aTYmhbxT8+yYYA0MAwQx4bBlCcGhkHIuGFfUmO5mTMDSF5i0zyFVtq6zXOV6QcBRHgFyk81",
-	"snzWCpDTlFt+ICGzDuGvUi0lu+BJBuaIpSBjFIEMqTgBi5zP8cdC1rn5HX8snmLLOUhGqAJxC/wNWihR",
-	"t77DHvwm0uXAt1HHaxL/nxIuN7IEnlk1ytKZ5nHLBryHqWWZ9MqsW4haCFtfyESpBLhsQYnGaMLgdkxW",
-	"+amiVp1C5IS+iJlwahTaNShE8LOSwFDfaD33NOFylB/qdUwWt4Be0CoepTw6H4FEXSz+7iU3Dq+EqPU8",
-	"1GLBZfwaKXf9KHDvRqkS3l4UFhbmpoWdiQWcAurraFASz3WTcq35yjFxq0U0EiQ6psLJ0nUMXIeV8DU3",
-	"Uyv4U9+uz8ATr7kYIlJWGqu4D2PWOQOtObK+kE40yrRGPef1+1+6jPQbtKFmPFqxsX+DtBSVxPiMe+nD",
-	"609eu+4eE06Q9gMLRBMJECMNjjXMhJKkK7oBj9h4lqgJT+g7p5ZDPJSo74iZdBox6m6khDpCpyeZGwqX",
-	"5omNdCRShac5Ot6GkE5xxZMVK/aiz97AlGeJZcTt2qlpksUzaNn0D0raebJi7nckm1glCdemHPVg0Cpw",
-	"Ch1n0Cp8lDRIo9LPmWqIkGnlulL7mlQSgy5Xdpxv7Q0cIqfbhvWHSqw73MIM6LMTyxYKNbiDl2jTaB5Z",
-	"0CZEGxWVMK2Sytc4L1xy5L7BUbBYabRv8Ly4RTERHAX/+ff/HA4vB4PecHi5/244vHzxDj++evfH10G4",
-	"f/Dy6m9t3AYuROSgbAL9Fn9h50AeC5BsAQulSQ+eZkmy1VEvssSKfyoJ97fz5YZfP/p7R4w8EZysjAZB",
-	"9+9gK5FNbs2zE25xdevb/jpRWczy38ttHvOlITALjXWJ5z+L0lYtNdViwfVq5Gh+fZpP7nfPE47Zye+n",
-	"/rMhO9bNF7KfX39qfD+L0hocmemhIdLbD8Li84H7vITye/qM30e8F4G0mif0E2TNP4u38s/4luHlLDzt",
-	"GZXZef6HVNrO135t/wLH4tPK+5nJ568s4CnNjqyQIKBRjODlTPsbNv1GSfxtPFMDj/1RmlZxFeeHdMwW",
-	"mbHkthAySrIYnPZRO25ytuaS+F/1HFtts4aeUMX+bfhDv1W2HreJUy8zUZ1vkaytmp1NTBtC6AtgZ+9P",
-	"S0Qg+HBg5VRHjeqIcT63DeraBk0HzeeNWnKk0tUoiiqqUwXjyHhtl2a3llt1i/z72GybjZ2bEH49bUpq",
-	"rvK12ApJMnIGeV1BvRG3yAMF8UikI41q9W1fb6hWd6EobWmNJ5mxhTG+BmhTX6pO/aagomPHrsiZJ2FZ",
-	"qDWmnYHd4FN4nSuk+DOuqOlkKFSf/efPXr4avHr+Yv/7PQ8flxI0K42IG/0OVbZ+SzPxlzdrCmBNo3v1",
-	"nMeDl8+e9waHk/3eU4AXvVfPnz/vwct9PokHh09fwf617oqcVsshP6w+eyVx81vulxblIBJyxhI+gaTP",
-	"6h6DdxogZJ/4CjnU/1MZ+1mF7K20oFMtmsuqPdYKyWTEo2QUO9Y3ygzoEdr+mbm9b6V/zQQbBfK3Dhop",
-	"KUciToBQWmW2Te2X6naOsngyyvFNxksR2/mIvNff59DDUYU5H9m5BjNXSfzdw1WthhZCmIySjI8itFGs",
-	"GaWgRwtBz243Or58t5u64Jcjb89vDwa95JwbbhFu2tsNgCrR6g6csn64RPESmNtB4mMsdwQLGYN3iFE5",
-	"dBvQ/UxZ1K78aTAve/vshMUqmyTAJhDxzEDhWnWxGuO5Fku5QUlpnz9lnVcHB4eHLw4Gh89fPnv64sWz",
-	"l4OX3RqgbsgSUpmhelAAalSmI9iwj3VeeRqyDyF7H7L/wP/wn8P/eL+Jo1A0k44K2codYX47g/fpBgzk",
-	"TEhocviJSmzIJjyegQ5ZCpNJAq1Ag4zJtbc+wb+jgogiiVnFYsGTMjpKpjAgj02VtnVxAdkB6vizue0t",
-	"VJJk5rx3ONh/etjP3LH2hbrJibHOjhJu7Ih8mF7d2iKwccwGzush4QI08y/GW+77QsViuhJyNtrgg3+7",
-	"SO2KLSkaiWpzEdHOZAyaLfmqdb8b/pR2zWyDnwQu7aimy9xZdCflxiyVjtsM01gQ7dHvfUZuaMQB50mo",
-	"xP7+91zEzguzblQrlWzSVRGDWpjF60+EW7nG5cDIkbWGcc8PX7zabpHen/JNpsLtnDH9konFsSm8LwoR",
-	"EQ8tZEaRRerVFkFcTsR1Uqqa89s5KtaRJtVqAXYOmblj/Yn8GUomuCXGjqw6B9nu1+jhU+zz29MzRk99",
-	"IxI1HSjbn92mMyscBWgBuc+lEXScO/8Lx0DxE9NAuGnnILT/nXWgP+uzqgulWz9NN0H7yihIv61eo8Gl",
-	"spAO4WYfpVpEUHt/swS87rzeZUnS41EExnz/iRmIMi3s6iSO/ZnV7XaQkV7RzCf2s/dvrGOwSH+fCwuJ",
-	"MBbH3YDl4oJbeC/k+QZfSGI+ZDbjyUlm5+2PXKTRJwC9YY42B81W0VmXHBQyk5kUZAxxSNyUvouBArH9",
-	"MiOG2IJTe8ZldlMeelpLjooFxBQB8gNQQpV7hwnrEk269MA4KzO9xqxTZA/ikEOJohVYrMDlWhF+0QB5",
-	"gtYRE9Y4jrzkxiVjhfSdByR/1UFPGUF8KCUsC9lBITF8Ik0TBHsF9jiH+xwgJbLiwvFD2yAet4vXeORa",
-	"jrzdLuarBUjLcMVNpWlKZnHKV7OQpVrhxyZLxh/boCCjt8hfaWoKXCQUUQS+YCLOZZpaylaHRcM/Vo+1",
-	"150FBW/zcnRTEL6i57kdu87Bdmq5bTHdK7FxfIC5F0vc9WiLytaKIbVWounuRzbnppo88cQUEVohY7h0",
-	"kdPJirTOY8bdKH78AsMWwE2mSdUC1MFCr+AJeQGSqOk04gnXZuObHancq8j4F13Kikg8g+szlIYuE43m",
-	"d+H+qUgSiNlUQOKUqmZaj7f1W/btt3JmyjFwUB0zniz5CrfGw4KT1bz63xdf94bWiNJxHgqsWiJBK1BS",
-	"Aun5Dq4Wh14KMs84LJ82jFsGPJozQ5R4l/vkwv5kuvn07RYrGGk2j55KlhkI0bbQPjJD3NNvZp4MtI1t",
-	"R7q8BFv4KFrcqrm97HNQ0BJiB0/ZXGWaoHIbYm41pVelyoTUbVDjVjMstbBwr1MUJHcvg4sk8YrAoyBm",
-	"Auq2u/kAUK1agPkd4Dzmjomb0mNeWQApJCXLZKgwC9S4PT9HBWOuDCBjroF7o6YfC3OemevIWLqahwY7",
-	"YT9oB+fiER3nOayoFKRFo4XVPXLghFuQ0Wr06tWj2QoP0gK4fDQwLYTxJVGPAxwlhVW6lOO3G+4fGWQw",
-	"UqkVizxtvT1n4tEsmITmI8TVGlyPCmPtXKtsNk/bYkCFXpMWdRZsAnYJIKsqzV1BoixPRgsXdR/dl+rQ",
-	"mKXUIbZwytTfvU8FrTnTpkmKE3Jeyzmwc0gtWwoZqyXrvGAo/rvfNKmb5mEWuFGvv8M57lXbpcEfDU27",
-	"pT5CNlgH7BHxwatrXC2/Czt/XfpSfTLTx2lw9PfrJy2Soa7Cr/VE/zySU/PzbnDXr3uB/mgm1Z2U9a5L",
-	"p5M7V47fsrwol7yDuaMP1fvSeeyqIN+Qq/MbasHuvHirzfVVVDg3Fi8Z4C9+0f1G1c8kM0KCMe4h4/II",
-	"J1wD+z+nH3/LQyq4G/U6xaGsvCC9I8151rlkY/pxzBzQx2yi8HsNLkLE5uCMIiVhCzyhhX1wFdSEK1tX",
-	"lP6Rb0v+dmvYyG2PhUvbvvq697QMpUzKAgZhWCWzs8W3WgVrPYbQfnJ12OpQ1Molb/K+uvHbcMalm7aW",
-	"Mq3DQpXZud+XsuNdwLiXJlxSYVGfvb3kkU1WeRlJUbJDGET+6lsWd9xtldTZt9dCtZXJ8qp/+PX7XxxN",
-	"rTnhKcmAi/iYcYa7THNSKThV7+ITtD1cxC5ZQSpmxD/dpiEy5km+RF5PB4M+O2E+f5VpTgnBVJSMzF9m",
-	"C4rM4qJmIEEjSrppIyWN5dIailX40B+5OBp1Bx1cwJ8I/5+pVn8iYH9OxSXEo87Bs8Fi8uf+bPLns9nk",
-	"z/0BfhjQJ/dxMJt0u397vAVlayTwQV3Ambo2Q/mmWsxv4ObVIdsI8+Ov7cjrJZeaUkxOSURebpkGm2mJ",
-	"eOMjGpXCiI+/tuaof2rF6RMfVIpqFWrM50VSMTiiRXV8xBVCH4oqOTQhLCn+2p+Vn59VPiP2lD8Mar/U",
-	"f8K/2hbxGXj8uYiM/5VKCBAhr82Vb/Ii8GwA3Nkp/cQwl/qICk7sGqeoVECMh4jPUSivoyFSOoaYoWLV",
-	"3VBAVS9Wb+mFwZMEcEZ8JGevbnzUQ3ExptsMVVLsMGRU8h6iHhsyX/DeXrawkcoaZQLb0uC2SfulwnfL",
-	"4oUb1cBr9/XxbtYt+wg0jIu1PbxsSQwkPcenGXHDhsHB4OBZb/Cyd7jP9p8d7R8cPTvov3j16unLwavD",
-	"A/a/BoPBgH05e70h0We1lQejsfjLAF9cX1ElK+SUkgh9+NSIKM/MaGQhnp19Yj/h706CI3H4HgOu+Qgu",
-	"MTPghLGT+pKdfPqFnQPlrRepa4FvTEGIhgOWi5hbm7pWF0JOVTuZ5olwZU5abgy8gQtI8FBwWtpyl5+D",
-	"FiaObI729tDczxMgI7XYuzhwQZDVUPoodWfsP9DL49DnEY73Lg7G3T77KMGV5vDIUr4SmgVHDU3lZ5WH",
-	"Ti1PzlHiDCUIZG5hJUsEmVs+kqV4DFkW3IIP3ucm3owLaazr5jIVCfSHcih/92FP/x3q7lxb3y+m1OjS",
-	"bJIIM4eYKukp4USlZi/O96rHU7GnUpC4M6tFwoQcypmw82xCG+Q3ay9WkemGTFgXxjeKKcnSTKfKwBHC",
-	"02NvCWgc1BkUMUQJ194ordpvpmnA2aViZs5TypitG3NDyVjn6WAQsqeDpyHr9/vdDfYdNYXiho2HW9g3",
-	"w2BMR4HD143CihE5/jp0dscwOGLDmr0yDK7GLkVh/NaZiU7zy3s7EVr0cVfGuQIyLox0L+C8t8EnM5Tl",
-	"aUg0ThkyrDPO6WYcukwk5zIYhwj5uM2bMHaJRq5lAk5hV/kUeBB5pge+yjrjMmHGD1mrZ8FJyxon/Mun",
-	"kOLHTRUWY3dMtPrPvoVcDoHzXfhM8hwJXNYRXFrXQAPlOWUXhpThAiYkhY4hQIayRBDQNOFC+rM3JU86",
-	"r0gc8h9BbioJzSrcxGV+Ur2VTxyk7BUcecpFgrgSqdj31/F0WSSUatQKXFIK5VQWCYyVCkY6BKOYBuS4",
-	"tPc4OEJXqCsaDNhe4a/J++05vGlm8rs6Sp+kf1Rs3pwbNiFvPZAxlnONltT8EC1E2jtuXJcvl8ZPNXdu",
-	"0rrOPC7Qeek09EYvh6O1Zg5t/RocXuVl2GOm6AB4gsyoUpDdDfMODUhsbkeHwbjPPq/1WugURaSeCqiv",
-	"Q7daS5qbmbdhB4Zl+eEik6MdqboHRCFRuGXjTx9Pz9geNQ/Y+yriq73Ko2Ofn/l1WJqMyET6/f7V2Kes",
-	"IOj5fL7RCVsoHF1QJeIHvmIHg4PnTmRwW/FZ1OauTEtwjF3cnsYvV1jhy1HhKvGV/B0lgc25jBPQXYRO",
-	"ICdN0ADn555f5UspVkGuFJyjxXvgOOPr9788MWycajV2qY9og49r3oEi8dAdm3GZZ8jvu94pgDOQXyAV",
-	"0TniL51KlqKY7OX53HnOGwJaFQnjYfDx1+bZPjEMhRkzfHVcAb7sIIJTwmVKVMsLt2ulNR6+zX3O0ckn",
-	"XCRSNSk3CNxPVEzqHikrSgmGolSdNqQCkfeKsc7h80GXzfkFjb5wnW/cRs4hSanrJcKHxp1D0BnYWsJg",
-	"WwKgmrJm1mCnKgvWs/66RLTgaytQ0/AHVWRX5Q3sOs7VL5BNz4U1IXMB8pASPMIyvyRkPhLXPcaxjU8O",
-	"zDWKamJgNRGw4RzybeO4YYP25TuUHaeghYrHrLM/D9nhPGT7B/hPHLLDOGQv4i4pdirKFpSsWFI+nrJx",
-	"nQXq2F0iSFiKGy9oKnzDjWhIN7yAyCrtdtyhhjOseok4L0RiXRWiTF8n0zrjesElylzXz6xfrT7x4hZn",
-	"IYj966ETPjyp1m+RdukFc54DpF3RQWT9QTd5EjVa9ad9hIqXb24JFTcpEV2+dgRCSO8m/3L2rveSdazm",
-	"As+eyClkPA815++EeZNX/wLpigxMxFOIWYJzmExrNeMW1U2GrL3rOKPDc2d1FB04DRJgp0K7tFUh2fMk",
-	"J3hr5T1pm1+kiFSMan4MzPVb6oZMVrsK8fXyfNb5QhZcD/+3/y5k+P8X7+jPV+8QVuN4GSAjJDfl2HUl",
-	"UKV6hHtdKse57k69VkkHwBecs/NahfvpwSsvgCo9EsdHDSaQIbFMEvCaDL7UGQaniVqS6FBL+T+GQZcI",
-	"ApkFIUMxhVRNlb4wm1wjtnBNg/bCD40hxqaJUjGlpbW2kKSTVVNCLm9mPjFFb0tafUN5yrH82eCwZVrn",
-	"Vt2isSk+ImHptSQ3tO9y6jLwq2n+La1La0hZHg15OJ3gJTQwVA3kwlI53C82wr1Vj+F+3gsVx1/wFZtA",
-	"vXZB6Ub1gSuaq5UgsNYKhFIKeix2W+GQ0Ce0V7PJSzGXanUhKMzCk8Q7epsMppiMZBXxI9KyiM4d7+ul",
-	"WsUpj87d7gtT/7JDqeEJnzWOycxRMHOnhNT98OPjXEficdxDfdAaSKb53iYq4gnKI4kCq58rHFQsS2CK",
-	"yv5QDUU/CINERCBdZwzfdPsk5dEc2EF/EIRBphPv5DBHe3vL5bLP6ee+0rM9/67Ze//L67e/nb7tHfQH",
-	"/bldJOTuEtaFzNpcHXkVSTcIgwvQxvlK9vuD/gDf9cZ9cBQc9gf9QxclcQnyGzTIZjfyDbHN8pG9Srfy",
-	"qz/CIFVmqw5hZ3kAq6plz3mc92nNl9uuFhsrkiSX1Q01tIPLPzhiFa11GKxHhIbBVbfPTgs3ETVpRkni",
-	"tWFWdOr+RCGFIoTokmrzpHOEqwwTdurKJuE4LkrYsl8vrpq62/k36SWv6xUslKSOda4E99TGMBtJ+zZd",
-	"urCDyIgw504x4cxFJf7NDVtVsQo9OyDUcfzrlzg4Cpp2g2+WC8b+pOLVnTW83RTPvar7NhGfmj3qDwaD",
-	"OwPj469tTXff4M6UaCDWbQ5nclCuxVMHTtssBdh7lb769Mr+za/UAuf00tObXyoatOML+4c3v9DsoI7v",
-	"Hby6+b1mn+2rMHi2zUbUu9zTWy+2eWu983/Vu03cq+LX/vsfyKBMtlhwvQqOfAtUF1vuOOuaaDMIA8tn",
-	"yPwC1x/wDxw1Z5jkJek5pfKuWWY99y8VkJty57BqNr7xlgiqZ3aVOrf72dl71KZt7t5yUBb6mbOPhEUN",
-	"WMkIikC7ew5RutGZ1pYx20ih7skqyUjNFvd+FKetkpGJHAa1C9RW6GsqSqw62Vmvt+CXfjt7lDVAE5sF",
-	"heS6hY6EfGwYlFdfmBum/419+Kk7DHzD9coKzyG1LQyOjtW3jP525laPDG1o/OW499T7y/Izekz9wDZ0",
-	"qd1x4R0XvnsuTJTHCtLbzHrjave5dp5JYxnG81YCvjK6aBZbyUGpRmRqaZOU7FfLnWxnFkX+5/3oQu1N",
-	"lh+YBssc1/ZLRKo96x6W4nYE1CAgh+oVpLyZkAr1xTVBaGuHg9+bmhMg93A4F4aQvta2TiFuwBqFPKyU",
-	"yLs6bC0oHoTr//WQz230dWgXBq3tN38GiqBWbjPz+m3FGQhx9S6LOoZVnP/k1qjp340eM9QehSXALyg8",
-	"0B5Vd3Gq1qg6xSJy8Fwaen7P2j8y0KvyorVKU5bguhvW/viBPPvH8OvHTCu3wPefwV6P7N9hCa4zaMKN",
-	"VvJ5T357Zxx+IwUlwhQkZL6XRW9VplOpmGkW6LRiaun9LzYkpDC4sWwqtLHfwbsfJ3rhsbLqoVwjxInz",
-	"Vh0Re1+L+2EaUr1NOFds3Z0BtxPlhSjfaIh9D28LWwtyvE8m3nBrafW2o+0vL62yUR8s4plVvkLnPj12",
-	"v/qqFOdY5+RpE6bPTiouLJ6ghrHysa2Ygt3+Kw9t6XlzDZbyZAubN7is3X1FyUrr6rcb6iSz6ouvTNrR",
-	"+Y7OPZ075GCIHaxEj2skjScj3/PnDh3f3Ebz1ra6qSlb1uQ3px0zuHQNCIu71Izlq3b6qhOTC+Kr6XQj",
-	"qbzBmXYicUcqraRC2LGVi9KTSt5K+T7FzWeK9TIqujes8/Hjh+56qgvTwKO5T8T33dMoQvIDxdLbvM/0",
-	"jtB2hFYntApq3ExkeQ7QfRLZGZViIJZ80ipmnygPyWUNoTihpmVCbiy6Od4mM2oTMW6QYb45G/irlKya",
-	"zRIwLFYbCQ5BR8h3BLcjuAbBFVh9LcX5TLwHsqPegy3NqJlWS5fpQE0Ff4TYcqPvjKkdHa3T0Vt5O1vK",
-	"U9JDmVJ54g/RAGX/8Nzt0kgnooQgCvStWCeaQ3QOMXO3dHevJ7qqdJKbqGdnX+2oZyP1bG1eeep5COuq",
-	"cm9vhycJfuglOnvsJpYbfWdh7UitndS2MrAahRc/yr6SrFNUcawVcXTvyvaqVPS59P4sSfJC2KLRFRXt",
-	"SUVPlOVOVmmfQEYFKEomK9cOwq3giWFT4JZKJjtZSpdynr4/Cdnpx9e9A1+6R/WezaqTWwjcW1iD7v2d",
-	"MbjjDe284Va2oE3MffKFD0X1eSFmTX7FMxFamF/rTDU7dAceolYuOdmSu8BBfgO05wU3yGTJOM1QvV22",
-	"jYjOEhM8ghQexqc275pFGsKOdH4M6Zy9P72WaBJhbLNm5Jq8nkaxqg93NXNf2hJ67sbE2iqbx0+1ZS6P",
-	"X8MOQb81K+he8jIqyRILdQE9q3o279zXzpfVBRhW1sOXrfPKq/mo/Ii655UPsAkkSs7oR2rhQp32JpnN",
-	"28B1nWZQcDZyWVReyjvyPTFF7zFf2oOPkOZTg2edPBZFp8x7ythfb8X5KCpmEKx4VzLzFxI6eKLsTDGP",
-	"y5vFjgbJF3C/QeiyHHqz0uTguIOCmW3q6/K6FPx1V1b330a33LGHnD04mtyuFKjeSeU+OcXP4qJp0bki",
-	"5VrxHX5Rqb3zDdC8yVY4apZz1B4KfjOUZ64/Wn0sNwQzVqVsqfQ5OVYaV2UeDAYu8tHWH2YoyyZoVUiP",
-	"CxdMxKVUlnXKXishS3lmIA7ZEuIZ/r/sFdIN2bPB4ZHrPoIDVspFfDMm6l/SqRS3UCMT19ChW+0/465w",
-	"9Z0euGFGKVl0f3O1YPkaqYloG1M2YD/V7qq4X47TvGnjJgZU1LevYUnlUou/puW6BS87BX0hIvhSdvV5",
-	"QAZjwLIK6lzLXxCnH6BfwmdIEx5d1zGh4uglaJ6YIwrwhK69aJh3dMtbqJ6dvSd6WlELlyLu4+OnxR3M",
-	"rZSFi77jbgJlOvzRNdn0VjE/fViaaZUaaGcZXa+nlDPtegD899ZYbscUqEPZFmFcaop4vR/MNXSkhtYN",
-	"yew60apMOj3eXVRXuUrK0/9CyMy6cmW6M22qNHP3pfV987zq/diFrBSGpSgYpT327fk23WCN8jq/LFXG",
-	"W/e0XL8qmzphUctKRtWkrOB8rNPapzJsaXxVdqjsMgMJNTAlTYmuijvOb8Bg+/NrS2ndveNrHqW2UlcH",
-	"cq3KNb/AYn8ehMEh/rN/QP/iY4f4z4u45baIB6mGdSu7QeUoL1bP79tzq9x5Lb+zVJbliHVPzkvfo29C",
-	"7XfvtzgFPGX5iweZm7PS7Zd16q1+KUiVQlQ0+s2Qq7hniya/ZYtf19+3u06mbo2uw/DdKRVuuI1OlI2r",
-	"bL05cSGkWCAPGKzfotjUMdzEOwVj5xJ5AIvlC9EOK4hns25Sby/+IAaLv/0h9rcHVCpGm1j38ddGCpjr",
-	"Ze6arZUqQEsL8+OyfflSyI3cxfXbN3fGXvwlum7QjUymuvhjtsiMJfVJyCjJYueaSbXAo/RP9SlLh3o5",
-	"V+8LZZ1rM35cb016k4w57i6t0bCgoJbTGyuwdLe+f7Ryj9dVGOAMZI/7WuVaeDQMLnsz1cPveuZcpL38",
-	"SoQetdIF7Xleg13WNnLHNHdM8+GYZskTNnPN5iUY99UT03XRLqpDnOnl/YSOw01G/+ayb71uVU3Ipdb1",
-	"cqp05LLo/D0Oru+1jyrnKbyIycLkWEydiustia2qtiQ+rlzRsaG1Mus0u+h2K9eKtHQgvq4N7301ndu1",
-	"3t2xlodtvbuBr1yfhlI2eqQ8E3e1FN0xmCOHywPZ1LvxHrNAXhcT/CASorVd068Rd2xHKP9azR0bmR54",
-	"hFVCuUUjR3z82F1dhkaDo5mIyz47yXO2uPX99dVSVvO6/L0Hbo7YXdW0qfVjQWCPvO3jzqX3wO2lNmDy",
-	"DS0cz/L7eDc2i/qWLlFu8ptTcem59mTG9ixcujD4QZJwHbPfLgW3SNWk9fw1e+flO7+JU5q9RXEV8iZm",
-	"+dk7BDhzzx5Xj568ExNnODjm6e6r8jcb5w7fgq/SLR7gnQzImXwVLnEkZFG1C+quY6f+Duf70VreNKZ5",
-	"VOr/52LzdhbAX1AcsAKzW6RCq/p/EsfO9Zc3BMtTwovU81aaLRWeCs2ukxyP43unt5PqHD/QUPCLvMZc",
-	"cDzQzEW6o61/Edo6ieMbCKsUh1/9Hfk3lSTxvPrC40PoKcnVIrGPaFD4n1DsMQPuGtPWdIMS8x5OS8ox",
-	"fTtdqb7YnbHwjfH/Chaa+9D6PfLeUvWnReiL9kmLQtHqNUWmUmrK7dywTMag2dza9Ghv798/np4dffr4",
-	"+Wzv4qC/dtkfT0XfX6VP1+pfHJCH2+/FeuGr5DNoXFxC0Xa/ZOckW++o6190topXQ4UuMbi2Zya4+uPq",
-	"/wcAAP//",
+	"7H19cyM3j+dX4fVtVaS9lizb82rX/eHMS3YuM5k521PZqygrUd2UxHWL7IdkW9aT+LtfAWC/qmXLM7bj",
+	"zaqeejKy1E2CJAACIPDjH0GkF6lWQjkbHP0RpNzwhXDC4F9vueMTbsWHt/BXLGxkZOqkVsFRcD4XLPa/",
+	"Mxmzzjj/ayTjcbcfhIGE51Lu5kEYKL4QwVEg4yAMjPhHJo2IgyNnMhEGNpqLBYcu3CqFp6wzUs2C6+tr",
+	"eNimWlmBBP3I41Pxj0xYB39FWjmh8CNP00RGHGjb+08LBP5RafZfjJgGR8H/3CsHu0e/2r13xmhDXa0P",
+	"0FBnTFom1SVPZHzM3FywhbCWzwSzfGXZcr7qB9dh8EHZbDqVkRTKnTlt+EzcL5WfJ/8pItdGaywueSp/",
+	"sMw6bQSbc8uUZrG0F8ymPBIsEVMXMq5iprSbSzVjS25ZNOdqJuI+e2+EqD4ODzqzGio+41L50TlhFE9o",
+	"vh5l9q0wl8KwKZeJaEx8xI2RgkYpHJcJ0viLdu91puKHJ+8XzWwWzUsJmGrD3FxaxqNIZ8ohPV/4KtE8",
+	"Ptf6Izf3zQ238exExytg3AS6BuK4win0s8qjSKTOIp1nwlzKSHxV/JLLhE+SR2NcIJi4EEhF7o1DNskc",
+	"kprP7g+WnYpYWs/Yjjl+IRSTjq2EYx2JAmqEddw4qWbhUKU8s9DSUsQz+FcbFuksQfZnEz8JcbfPSHLY",
+	"TAvLtGIw0BWIh3QhW0o315ljHGRGmKHyU3vcJG5sHXdiDFSMeeTkpRgzlBymVSSAzjmnmT7X+hNXK6/E",
+	"7KNNs9ZswdUqZw67rgtircSRlzXGMzcXynlaLJsavSD2jhJQb4zHsRHWDpU2JeuLBZcJznXeDdPTmlSE",
+	"LOILwabcupwl/QLwJNFLyzpWCJjdoTp9d/L207uQDYP/m2nHLRJsuBMskQvp7DDo9tmvc5mITURzA00Z",
+	"7VwCLMBZpI0RkRuqC4GSwZVdCiNi9uzgNXNa99m5WfmF41Og8FQ4s+qd4GcrIq1iCxvbXPDYb5GVJ9b3",
+	"yF/nOhH5i8xptuQS2G8KStoZZDTsLmTcsURw69h+/8YdciGVXGSL4Gg/zHdLqZyYCdQH12HwVcE8aCP/",
+	"KR5BD36S1sIotGFLo9WMRUbEsAg8AYa/zknHuTqJ43PBF5/EYiJMZR9PjU6FcZL2+AX+PEJm8iP+KNTM",
+	"zatjzi2EMH/caFJaQsHk/BbweCFVAOReBmEwlYqrSAS/tzTgBF+MZNxmflQX4rfiwbBOYp2EsgftpTEM",
+	"fuTRRZauj3SC37f3Hea/WvlPsc5ZP66cQFacarPgjrjgxbNgnSnCIDIC13zk5KKlqa9KXlWZe5sWM+v0",
+	"QhhP+rpK10uFvJ3vhS3THnOZrEaTYmpatn98lg0DkIFhADw2DKY8sWIYhIxb9jW1jts5swLES27qp7BK",
+	"W6d5rjPzKIRIb0D5rkaOz1oJIku55QfcZNYp/FnppWKXPMmEPWKpUDFsgQykOBEONB/px2Kvo/5JPxZP",
+	"seVcKIasIuIW+huyULJufYY9+U2my4lvk443uP1/SbjaqBJ45vQoS2eGxy0T8FFMHcuUN2ZpIHohXX0g",
+	"E60TwVULSzRakxamY7LKVxWs6lREtOnLmEkyo8CvgU0EPmslGNgbreueJlyN8kW9ScnCFOALRsejlEcX",
+	"I6HAFou/e8iNxSspal0PvVhwFb8ByV1fCpi7Uaql9xelEwt728DO5UKcCbDXwaFEnUudcmP4ipS4MzIa",
+	"Sdw6ppL20nUOXKcV+TV3Uyv8U5+uU8ETb7lYFFJWOqswD2PWORfGcFB9Ia5olBkDds6bjx+6DO0b8KFm",
+	"PFqxsX8DrRSdxPAMvfTpzRdvXXePkSfQ+hELYBMlRAwyODZiJrVCW5EaPGLjWaInPMHvyCwX8VCBvSNn",
+	"iixisN3QCCVBxycZNQVD88KGNhKawtOcHe8iSGcw4smKFXPRZ2/FlGeJY6jt2qVpksUz0TLpn7Ry82TF",
+	"6HcQm1gnCTe2bPVg0LrhFDbOoHXz0cqCjCrfZ2pEBEort5Xax6STWJhyZMf51N6iIXK5bXh/YMTS4hZu",
+	"QJ+dOLbQYMEdvAKfxvDICWND8FHBCDM6qXwN/YorDto3OAoWKwP+DawXd7BNBEfBf/z2H8Ph1WDQGw6v",
+	"9t8Ph1cv38PH1+9//2MQ7h+8uv6XNm0jLmVEVDaJfge/sAuBEQuh2EIstEE7eJolyVZLvcgSJ/+plXi4",
+	"mS8n/ObWP5Iw8kRy9DIaAt2/h6kENbm1zk64g9GtT/ubRGcxy38vp3nMlxbJLCzWJaz/LEpbrdTUyAU3",
+	"qxHJ/Ho3X+h3rxOO2cmvZ/6zRT+W+gvZT2++NL6fRWmNjsz2wBHp7Qdh8fmAPi9F+T1+hu8j3ouEcoYn",
+	"+JPImn8Wb+Wf4S3Ly1542rM6c/P8D6WNm6/92v4FtMWnlfczm/dfGcAz7B1UIVKArVjJy572N0z6rTvx",
+	"t+lMI3jsl9K2bldxvkjHbJFZh2ELqaIkiwVZH7XlxmBrvhP/V13HVt+sYSdUuX8b/dBv3VuP27ZTv2eC",
+	"Od+ys7Zadi6xbQxhLgU7/3hWMgLSBw1rMh0NmCOWYm4bzLUNlg64zxut5Einq1EUVUynCseh89q+m915",
+	"36p75N+nZtt87NyF8ONpM1Jzk6/FV0iSETnkdQP1Vt7CCJSIRzIdGTCr7/p6w7S6D0NpS288yawrnPE1",
+	"Qpv2UrXrt4UUHZO6wmCeEsvCrLHtCuyWmMKb3CCFn2FEzSBDYfrsv3j+6vXg9YuX+98fefi8VMKw0om4",
+	"Ne5QVet3dBM/vF0zAGsW3esXPB68ev6iNzic7PeeCfGy9/rFixc98WqfT+LB4bPXYv/GcEUuq2WTn1an",
+	"3kjc/Bb90mIcRFLNWMInIumzesTgvREiZF/4CjTU/9MZ+0mH7J1ywqRGNodVe6yVksmIR8koJtU3yqww",
+	"I/D9M3v32Er/hg42bsjf2miklRrJOBHI0jpzbWa/0ncLlMWTUc5vKl7K2M1HGL3+voAetCrtxcjNjbBz",
+	"ncTf3VzVa2gRhMkoyfgoAh/F2VEqzGgh8dntWoeX73dSF/xq5P357cnAlyi4QYOgbu/WAJhEq3sIyvrm",
+	"Es1LYu5GiT9juSda0Bm8R47KqdvA7ufagXXlV4P5vbfPTliss0ki2EREPLOiCK3SWY31Woul3MJO6V48",
+	"Y53XBweHhy8PBocvXj1/9vLl81eDV90aodRkSanKwDwoCLU6M5HYMI91XXkWsk8h+xiyf4f/w38O//3j",
+	"Jo2Cp5m4VKBW7onz2xW8TzdgQs2kEk0NP9GJC9mExzNhQpaKySQRrUQLFWNob72DfwMDEbYk5jSLJU/K",
+	"01F0hQXo2FQbV98uRHYANv5s7noLnSSZvegdDvafHfYzWta+1LcFMdbVUcKtG2EM05tbWxxsHLMBRT2U",
+	"uBSG+RfjLed9oWM5XUk1G22Iwb9bpG7FlngaCWZzcaKdqVgYtuSr1vluxFPaLbMNcRJx5UY1W+beTndS",
+	"bu1Sm7jNMY0lyh7+3mcYhgYeoEhC5ezvf89lTFGYdada62STrQoc1KIs3nxB3sotLiIjZ9Yax704fPl6",
+	"u0H6eMo3uQp3C8b0SyUWx7aIvmhgRFi0kFmNHqk3WyRqORnXRanqzm8XqFhnmtTohXBzkdl7tp8wnqFV",
+	"AlNi3cjpC6Ha4xo9eIqdvjs7Z/jUNzJRM4Cy/dptWrMiUAAeEH0unaDjPPhfBAaKn5gRyJtuLqTxv7OO",
+	"6M/6rBpC6dZXkzpoHxke0m9r1xhBqSxoQ1Dvo9TISNTe37wD3rRe77Mk6fEoEtZ+/4pZEWVGutVJHPs1",
+	"q/vtQkVmhT2fuFMf31jnYJn+OpdOJNI6aHcDl8tL7sRHqS42xEIS+ylzGU9OMjdvf+Qyjb4IYTb00Rag",
+	"2ep0lpKDQmYzmwoVizhEbYrfxQIPYvtlRgyqBTJ7xmV2U370tJYcFUsR4wmQbwATqugdJh0lmnTxgXFW",
+	"ZnqNWafIHoQmhwq2VsFiLSjXCvkLG8gTtI6YdJY08pJbSsYK8TtPSP4qUY8ZQXyolFgWewceicETaZoA",
+	"2SvhjnO6L4RIUay4JH3oGsJDs3hDRK5lydv9Yr5aCOUYjLhpNE3RLU75ahay1Gj42FTJ8GMbFej0Fvkr",
+	"TUuBywRPFAVfMBnne5peqtaARSM+Vj9rrwcLCt3m99FNh/AVO49m7KYA25njrsV1r5yNwwOMXix517Mt",
+	"GFsrBtJaOU2nH9mc22ryxA+2OKGVKhZXdHI6WaHVecw4teLbLzhsIbjNDJpaAmyw0Bt4Ul0KhdJ0FvGE",
+	"G7vxzY7S9Coo/kUXsyISr+D6DHZDykTD/um4fyqTRMRsKkVCRlUzrcf7+i3z9kvZM+YYEFXHjCdLvoKp",
+	"8bRAZ7Wo/vedr3tHa4TpOI9FVi2RoJUopQTa+URXS0AvFSrPOCyftow7Jng0ZxYl8T7niY790XXz6dst",
+	"XjDIbH56qlhmRQi+hfEnM6g9/WTmyUDb+HZoyyvhihhFS1g195d9Dgp4QuzgGZvrzCBVNCH2Tl16U6pM",
+	"SN2GNe7Uw9JIJx60i0LkHqRxmSTeEHgSwoxE3XU2H4GqVQsxvwpxEXNS4raMmFcGgAZJqTIZGMwSLG6v",
+	"z8HAmGsrQDHXyL3V0o+lvcjsTWKsqOahoU7YXzSDc/mElvNCrLAUpMWiFasH1MAJd0JFq9Hr109mKjxJ",
+	"C8HVk6FpIa0viXoa5GglnTblPn635v6RiUyMdOrkIk9bb8+ZeDIDxk3zCfJqja4nxbFubnQ2m6dtZ0CF",
+	"XZMWdRZsItxSCFU1ae6LEu14MlrQqfvooUyHRi+lDbFFUKb+7kMaaM2eNnVSrBBFLeeCXYjUsaVUsV6y",
+	"zksG23/3mzqlbh5ngBvt+nvs40GtXWz8ycg0DfUJqsE6YU9ID17fEGr5Vbr5mzKW6pOZPk+Do99u7rRI",
+	"hroO/6gn+ucnObU474Zw/XoU6PdmUt1JWe+6JJucQjl+yvKiXIwO5oE+MO/L4DFVQb7FUOc31ILde/FW",
+	"W+irqHBuDF4xAb/4QfcbVT+TzEolrKWHLOURTrgR7P+cff4lP1KB2ajXKQ5V5QXlA2kUWeeKjfHHMSOi",
+	"j9lEw/dG0AkRmwtyirQSW/AJDuwTVVAjr2xdUfp7Pi35263HRjQ9Tly59tHXo6flUcqkLGCQllUyO1ti",
+	"q1Wy1s8Q2leuTludilq55G3RV2q/jWco3bS1lGmdFqzMzuO+mB1PB8a9NOEKC4v67N0Vj1yyystIipId",
+	"5CCMV9+xuON+q6TOv70Wqq1Mllfjw28+fiCZWgvCY5IBl/Ex4wxmGfvEUnCs3oUncHq4jClZQWlm5T9p",
+	"0oAZ8yRfFK9ng0GfnTCfv8oMx4RgLEoG5a+yBZ7MwqBmQgkDLEndRlpZx5WzeFbhj/4wxNGoO+jAAP4E",
+	"+v9Mjf4TCPtzKq9EPOocPB8sJn/uzyZ/Pp9N/twfwIcBfqKPg9mk2/2Xp1tQtiYCn/SlONc3ZijfVov5",
+	"Ddq82mSbYH7+uZ15/c6lp3gmpxUwL3fMCJcZBXzjTzQqhRGff27NUf/SytMn/lApqlWoMZ8XicXgwBbV",
+	"9oFXkH3wVInYBLmk+Gt/Vn5+XvkM3FP+MKj9Uv8J/mobxKng8WlxMv53KiEAhrwxV76pi4RXA4LWTpsf",
+	"LKPURzBwYgJO0akUMSwiPIdHeR0jIm1iETMwrLobCqjqxeotWBg8SQT0CI/k6pXaBzsUBmO7zaNKPDsM",
+	"GZa8h2DHhswXvLeXLWyUskaZwLYyuG3Sfmnw3bF44VYz8MZ5fbqTdUccgYZzsTaHVy2JgWjn+DQjbtkw",
+	"OBgcPO8NXvUO99n+86P9g6PnB/2Xr18/ezV4fXjA/tdgMBiwr+dvNiT6rLaKYDQGfxXAi+sjqmSFnGES",
+	"oT8+tTLKMzMaWYjn51/Yj/A77eAgHB5jgMBHYIiZFbQZ066v2MmXD+xCYN56kboWeGAKZDRosBzE3LmU",
+	"oC6kmup2Mc0T4cqctNwZeCsuRQKLAt3ilFN+DniY0LI92tsDdz9PgIz0Yu/ygA5BVkPlT6k7Y/8BXx6H",
+	"Po9wvHd5MO722WclqDSHRw7zlcAtOGpYKj/p/OjU8eQCdpyhEhKUW1jJEgHllrfk8DwGPQvuhD+8z128",
+	"GZfKOkJzmcpE9IdqqH71x57+O7DduXEeL6a06NJskkg7FzFW0mPCiU7tXpzPVY+nck+nQsHMrBYJk2qo",
+	"ZtLNswlOkJ+svVhHthsy6egY32qmFUszk2orjoCeHnuHREOj5FDEIkq48U5p1X+zTQfOLTWzc55ixmzd",
+	"mRsqxjrPBoOQPRs8C1m/3+9u8O8QFIpbNh5u4d8MgzEuBTRfdworTuT4jyH5HcPgiA1r/sowuB5TisL4",
+	"HbmJZPnl2E7IFn2YlXFugIwLJ91vcD7a4JMZyvI0EBoyhizrjHO5GYeUiUQhg3EIlI/bogljSjQiyATo",
+	"wq3yLmAh8kwPeJV1xmXCjG+yVs8CnZY1TvCXTyGFj5sqLMa0TDj6Uw8hl1NAsQufSZ4zAWUdiStHABqw",
+	"n2N2YYgZLsKGaNAxIMhilggQmiZcKr/2ttRJF5UdB+NHIneVpGEVbUKZn1hv5RMHMXsFWp5ymQCvRDr2",
+	"+DpeLouEUgNWASWlYE5lkcBYqWDERbCaGQEaF+ceGgfqCnPFCCtcr4jX5Hh7xDfNTH6qo/RJ+kfF5M25",
+	"ZROM1gt0xnKt0ZKaH4KHiHPHLaF8URo/1txRp3WbeVyw85Is9AaWw9EamEMbXgPxVV6GPWYaF4AnoIwq",
+	"BdndMEdoAGGjGR0G4z47XcNa6BRFpF4KENehW60lzd3Mu6gDy7J8cUHJ4YxUwwOy2FG4Y+Mvn8/O2R6C",
+	"B+z9IePrvcqjY5+f+cewdBlBifT7/euxT1kB0vP+PNAJW2hoXWIl4ie+YgeDgxe0ZXBXiVnU+q50i3SM",
+	"6dwe2y9HWNHLUREq8ZX8Ha0Em3MVJ8J0gToJmjQBB5xfeH2VD6UYBYZSoI+W6AFpxjcfP/xg2Tg1ekyp",
+	"j+CDj2vRgSLxkJbNUuYZ6PuuDwpADxgXSGV0AfyLq5KlsE328nzuPOcNCK1uCeNh8Pnn5tr+YBlsZszy",
+	"1XGF+BJBBLoUVylKLS/CrhVoPHib+5yjky8wSJBqNG6AuB+xmJQeKStKkYaiVB0npEKRj4qxzuGLQZfN",
+	"+SW2viDkG5rIuUhSRL0E+sC5IwadCVdLGGxLANRT1swa7FT3gvWsvy4KrfC1FWBp+IUqsqtyALsOhfol",
+	"qOm5dDZkdEAeYoJHWOaXhMyfxHWPoW3rkwNzi6KaGFhNBGwEhzxsHLds0D58YtlxKozU8Zh19uchO5yH",
+	"bP8A/hOH7DAO2cu4i4adjrIFJiuWkg+rbAlZoM7dJYOE5XbjN5qK3qAWLdqGlyJy2tCME2uQY9VL5EWx",
+	"JdZNIcz0pT2tM64XXMKeS3hm/Wr1id9uoRek2L8e0ubDk2r9FlqXfmPOc4AMFR1Ezi90Uych0Kpf7SMw",
+	"vDy4paiESVHo8rEDEVL5MPnX8/e9V6zjDJew9ihOIeP5UXP+TpiDvPoX0FZkwkY8FTFLoA+bGaNn3IG5",
+	"yUC1d0kzEp+T11EgcFoQwE5FdnGqQvTncZ/grZX3aG1+VTLSMZj5sWCEt9QNmaqiCvH18nzW+YoeXA/+",
+	"2X8fMvj35Xv88/V7oNWSLhOgCDFMOSZUAl2aRzDXpXGc2+6ItYo2ALxAwc4bDe5nB6/9BlTBSBwfNZRA",
+	"BsIySYS3ZOClzjA4S/QStw69VP9jGHRRIEBZIDMUXSjdNOkLt4mA2MI1C9pvfuAMMTZNtI4xLa0VQhJX",
+	"Vk+Rubyb+YMtsC1x9A3jKefy54PDlm4prLoFsCk8osTSW0nUtEc5pQz8app/C3RpjSnLpcEIJ228yAYW",
+	"q4HoWCqn++VGurfCGO7nWKjQ/oKv2ETUaxe0aVQfUNFcrQSBtVYglLug52KaCmJCn9BezSYvt7nU6EuJ",
+	"xyw8SXygt6lgis5wr0J9hFYWyjnpvl5qdJzy6IJmX9r6lx1MDU/4rLFMdg4bMycjpB6HHx/nNhKP4x7Y",
+	"g86KZJrPbaIjnsB+pGDDCv12jUYHFswiqR1YrxK7wsKq/fbmw9tT1Mi/X5PlWxKxBnMxPi700MHzF3n+",
+	"JahHz2Ao9N12k6eFIGBhNlZZ4mupyOuhaSXrqDxXr2gDoLJlyUiSYYzVkq9hcAQd5KxJjG5K2BwywtGQ",
+	"7QdhkMhIKAIL8TjkJymP5oId9AdBGGQm8XEfe7S3t1wu+xx/7msz2/Pv2r2PH968++XsXe+gP+jP3SLB",
+	"CKB0dIrYFv3JC2u6QRhcCmMpfLTfH/QH8K6PdwRHwWF/0D+kgyOqGdhgVDcB2jcc95aP7FUA3K9/D4NU",
+	"261A087zM72q4zHncQ5dmw+33VOwTiZJbr40LPMODP/giFUM+WGwfkg2DK67fXZWRM4Qtxo2V+8gsAK8",
+	"/AueshSnqpRnnOfhA13lyWmnbn+j2MOgpCshjGHUCPjn38SXvPlb7Cq4ETuKrtBTG08e0QBqcy8K1xD9",
+	"KntBthpndFDzr9Rs1eosXI8AWYdU+oc4OAqarpTHDxbW/ajj1b1hAG864r6uh3uBn5qw/QeDwb2R8fnn",
+	"NhzitzAzJRvIdTeMvDBMP3lG5LT1UpC9V7lqAF/Zv/2VWi4BvvTs9pcKzHp4Yf/w9heaoPLw3sHr299r",
+	"Qo9fh8HzbSaiDvyPb73c5q31yxCqAX/UXpVQ/2+/g4Ky2WLBzSo48qiwdNzeoYADymYQBo7PQPkFBJn4",
+	"O7SaK0wMHPXIzr5vlVlPh0ylyL3bC7FqYgF55wwsVrdK6STi/PwjOBguj/gRlYXJSi6jdLAZaxWJIveA",
+	"ngOWboD1uvIYO9JgjrNKflYT9d+3QgY8+t2gYcDgAgMOv8Y6zeq5A+v1FvzKT2cPEymwY7vAU8puYTaC",
+	"HhsG5W0g9pbuf2GffuwOA49BXxnhhUhdi4LDZfUo2t+u3OqHZRuw0Eh7e7ulWKOnBJG2Abh3p4V3Wvj+",
+	"tTBKHitEb7PqjauAfO06E9uyjOfoCr5YvMDPraTlVA+papmkmP9YSydtVxZFSuzD2ELtuNOPLINl2m/7",
+	"vSpVGL/HlbidADUEiFi9wpS3C1JhvhAuRBtCEHxva3GRPOhDUR2pfPlxXUKowZqEPO4ukQNdbL1RPIrW",
+	"//sxH030TWwXBq2IpD8JPFSuXPDm7dtKfFTE1es96hxWOQ/BsEbN/m7A7iBiDEsEv8QTk/ZEAzq6a000",
+	"wOOZnDzKzM+vnvtHJsyqvHuuglMT3HTp3O9/oc7+a/T1U5aVO/D7T8LdzOzf4QmuK2jkjVbx+YhHGeQc",
+	"fqMEJdIWImS/V0VvVblUKSJq1iy1cmp5IFJMSIiZAdaxqTTWfYfufprsBcvKqotywyaOmrcaiNj7o7gy",
+	"p7Grt23OFV9358DttvJiK9/oiH2Pbgtba5R8TCbecJFr9QKo7e9zrapRf37GM6d90dJDRux+9oU6FFjn",
+	"GGmTts9OKiEsnoCFsfLHfTGe//uvPLVl5I0wp/L8E5djftauA8P8rXXzm5o6yZz+6ou1dnK+k3Mv58Qc",
+	"DLiDlexxw07jxcjDIN1j4Ju7aN6KNJzaEsUnv0zumIkrwmQsrpezjq/a5asuTJTXoKfTjaLyFnrabYk7",
+	"UWkVFeSOrUKUXlRydOmH3G5O8ayXIQ6BZZ3Pnz9117N/mBE8mvvaBA8ohyckf+G29C6H3t4J2k7Q6oJW",
+	"YY3bhSxPi3pIITvH6hTgki9Gx+wLpmZRIhVsJ4jjJtXGOqTjbZLFNgnjhj0szHOc6HYpp2ezRFgW640C",
+	"B6QD5TuB2wlcQ+AKrr5R4nxy4iP5UR+FK92omdFLynRAnMW/Ytui1nfO1E6O1uXonbqbL+Ul6bFcqTzx",
+	"B2UAs394HnZppBNhQhAe9K1YJ5qL6ELEjC4u794sdNXdSW2Snp1/tZOejdKztXvlpecxvKvKVcYdniTw",
+	"oZeY7Km7WNT6zsPaiVq7qG3lYDVqUf4q/0qxTlFTslbX0r0v36tS5Ejp/VmS5LXBBfYX1jEqjU+UFWBO",
+	"G59AhjU5WiUrQsigEfxg2VRwh1WknSzFe0rPPp6E7Ozzm96Br2bEEthmIc4dNtw7eIP0/s4Z3OmGdt1w",
+	"J1/QJfYh9cKnoiC/2GZtfus1ClqY33SNNTt4LSCwVr5zsiWng4P8UmyvC27ZkxXj2EP1wt02ITpPbPAE",
+	"UngYn7ocSAwthJ3o/DWic/7x7EahSaR1zZqRG/J6GvW7/rirmfvSltBzPy7WVtk8vqstc3n8GHYM+q1Z",
+	"QQ+Sl1FJlljoS9FzuudyMMN2vawvhWUlRECJJljeVojlRwgoWD7AJiLRaoY/IqoNgg9OMpcj43XJMig0",
+	"G4YsKi/lIIU/2AKOzZf2wCNo+dToWRePRQEe+kAZ++vopE+iYuYTlijvSmb+PpsOrCg718zz8uZtxwjF",
+	"F+JhD6HLcujNRhPRcQ8FM9vU1+V1KfDrrqzuv41tuVMPuXogmdyuFKgOLvOQmuInedn06KhIuVZ8B19U",
+	"au88Jpx32YpAzXIO1kOhb4bqnCDj6m1RE8w6nbKlNhcYWGncHnowGNDJRxtkzlCVuHBVSo+LEEzEldKO",
+	"dUr4mZClPLMiDtlSxDP4t4CXibshez44PCJAFmiwUi7i8akQ0qVTKW5BWBUCdOhWIXnoVluP9MAts1qr",
+	"AhCPasHyMSKuaptStsJ9qV3f8bAap3n5yG0KqKhvX+OSyj0ff0/PdQtddibMpYzE1xLo6BEVjBWOVVjn",
+	"Rv0CPP0IeAmnIk14dBNiQiXQi9T8YI/wgCckxNUwB7nLUWXPzz+iPK0QwqU49/Hnp8W11K2SBYO+ZzSB",
+	"Mh3+6IZseqeZ7z4s3bRKDTR5RjfbKWVPOwyA/94Wy92UAoK2bXGMiziRN8fBCOMSMb4bOzOB8+pMkR1P",
+	"d/dVbtfy8r+QKnNUrozXyE21YXSFXN/jCVavDC/2SmlZChujcscesXDTpd6wX+f3x6p4a5jP9dvDEQkL",
+	"UTwZVpOyQvOxTit0Z9gCfFWCdnaZFQliuqKlhLfnHeeXgrD9+Y2ltHQV+1pEqa3UlUiuVbnmd3rsz4Mw",
+	"OIT/7B/gf+GxQ/jPy7jlAo1HqYalkd1icpR3zedXENIod1HL7yyVZTljPVDwsokQ+CiGRkMxffjCiv7D",
+	"Eg1xDQzxvg6uUaXJdFR02mfveDRHdMUVYai/+fD2lHX2B338396rEPyd/aN48uroaO/wAFHoOLNSzRI8",
+	"tDbC2pD0Jd4qAVoQ76mCFhHTUoI1jjc8tIKQK74geNA+O6lebggdqSxJWCKKsmXfH5OqX2Jzou9HFwMQ",
+	"kl0JdYubAVfFezpzVsboRWrVq/TlqTkkUOnTdydvP70jdF8C/hWJFf78XKipNhEhONaVInHUST6392bF",
+	"VWA0N4euKkuKsyabd0UWYa0KnCbr1OE0j1vxdZXo1m6aXPCrPNz14lnLbSwLfvWBnj14/iIMgBz0NXwd",
+	"Zu3oJwyuejPdg+969kKmvRwBv4fIqcJ4g7FhblanZGdw7kJkj+DBfkXpBpVdlfDNFqvfXyaIeP+wxY/C",
+	"W27+rl9GfVYA9lmnjq6PSRCpiAps/QysVnq2wNUvUfUJUr+7SeMRqP/9Oa3U3EZNt3GUrZcVL6SSC7Ax",
+	"B+sXFzd9WOp4p092+uTx9EkhPLdqEg8y/Wh2agW4uoJI0OS6zz83Uozp+hAC8yxdzJZbQ47LG0OWUm3U",
+	"LnTFjb039VIF7N6sZKqDP2aLzDp0z6WKkiym0H9qJCylf2qD2cU6NxrmhN2Mb2KwkNM9cQQSbtcRxLtb",
+	"X/lduTrz+mFssNpE7pTmTmk+ntIsdcJmrdm8d+qhMJfp4oqi+pBCe/4cijTcZPSv5F5526pa8FH1KL2v",
+	"mbdUgFnlJSLAydLmXIxI+HXIe6erkPfHlVuxNkD3s04Tpb1bucmrBeH+Jpj3hwI13UG771TL40K7b9Ar",
+	"N6c5lkDCmMdItznitb45c1Ce4SZs4AfMMnxTdPAXiRCO7QY8YJixnaD81wIPbmQSwhJWBeUOQMHw+DHd",
+	"FgpOA8lMxFWfneQ5wdz5+1v0UlXzhqnkkVEfMd2OuAlauBCwJw4rvDsyemT4wg2cfAtE8Hl+Bf5GMMJv",
+	"QSGkzm8v9cDn2pPl26s88I7+RynyIGW/XYlHUQqA4/l7YrPmM79JU9o9umH/JmV56gMCnNGzx9Wlx+jE",
+	"hBwHUp50RSSPF9L7I+VPPv1wIoqbyNi5R3lAjQQqqnYn7E3q9BMR/jBWy9tGN0/K/D8tJm/nAfwNtwNW",
+	"cHbLrtBq/p/EMYX+csDJvOSoKG1qldnS4KnI7LrI8Th+cHk7qfbxFzoKfpA3uAukA+1cpjvZ+i8iWydx",
+	"fItgldvhH/DP6PaSV55X93l+CL0kUa0r+wwOhf8Jtj1mBd0c3prOVnLe41lJOadvZyvVB7tzFr4xv6zC",
+	"hfYhrH7PvHc0/XEQ5rK90wKIoHoNnq1AGXA3tyxTsTBs7lx6tLf3b5/Pzo++fD4937s86K9dJstT2c98",
+	"o5Fe7F0eYITbz8U6sILiM9G4GAtP2/2QKUi2jtjuXyRfxZuh0pQcXJszG1z/fv3/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

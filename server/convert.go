@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
@@ -55,7 +56,7 @@ func (s *Server) toDatabase(d *devapi.Database, withCredentials bool) gen.Databa
 		Replicas:               ptr(int64(len(members))),
 		ClusterId:              ptr(shortID("cluster", d.ID)),
 		PoolId:                 ptr(shortID("pool", d.ID)),
-		AllowedIpRanges:        &[]string{},
+		AllowedIpRanges:        ptr(slices.Clone(nonNil(d.AllowedIPs))),
 		DbMaxClients:           ptr(limits.MaxClients),
 		DbMaxRequestSize:       ptr(limits.MaxRequestSize),
 		DbDiskThreshold:        ptr(limits.DiskThreshold),

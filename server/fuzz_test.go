@@ -81,6 +81,7 @@ var seedBodies = map[string][]string{
 	"changePlanLegacy": {`{"plan":"payg"}`, `{"plan":"pro"}`, `{"plan_name":"fixed_1gb","plan":"free"}`, `{}`},
 	"updateBudget":     {`{"budget":100}`, `{"budget":-1}`, `{"budget":9223372036854775808}`, `{"budget":1.5}`},
 	"updateRegions":    {`{"read_regions":["us-west-1","eu-west-1"]}`, `{"read_regions":null}`, `{"read_regions":["us-east-1"]}`, `{"read_regions":"x"}`},
+	"updateAllowlist":  {`{"allowed_ips":["10.0.0.0/8","::1"]}`, `{"allowed_ips":null}`, `{"allowed_ips":["10.0.0.0/33"]}`, `{"allowed_ips":[1]}`},
 	"moveToTeam":       {`{"team_id":"$TEAM","database_id":"$DB"}`, `{"team_id":"nope","database_id":"$DB"}`},
 	"createTeam":       {`{"team_name":"fz","copy_cc":true}`, `{"team_name":"","copy_cc":false}`, `{"team_name":"fz"}`, `{"team_name":"fz","Team_Name":"\u0007","copy_cc":true}`},
 	"addTeamMember": {
