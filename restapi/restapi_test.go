@@ -316,6 +316,30 @@ func TestRotationAndDeleteRevokeTokens(t *testing.T) {
 	}
 }
 
+// TestIPAllowlist: a database whose allowlist (set through the management
+// API's update-allowlist) does not hold the client's address refuses its REST
+// requests with 403 before running anything; one that holds it, or an
+// empty list, lets them in.
+func TestIPAllowlist(t *testing.T) {
+	e := newEnv(t, planes(t)[0])
+	d := e.create(false)
+	const refused = `{"error":"ERR client address is not in the database's IP allowlist"}`
+	e.manage("POST", "/redis/update-allowlist/"+d.ID, `{"allowed_ips":["10.0.0.0/8","2001:db8::/32"]}`)
+	for _, token := range []string{d.RestToken, d.ReadOnlyRestToken} {
+		e.expect(e.call("POST", "/", token, `["SET","k","v"]`), 403, refused)
+		e.expect(e.call("POST", "/pipeline", token, `[["SET","k","v"]]`), 403, refused)
+		e.expect(e.call("GET", "/set/k/v", token, ""), 403, refused)
+	}
+	e.expect(e.call("POST", "/", "not-a-token", `["GET","k"]`), 401, `{"error":"WRONGPASS invalid or missing auth token"}`)
+	e.manage("POST", "/redis/update-allowlist/"+d.ID, `{"allowed_ips":["10.0.0.0/8","127.0.0.0/8"]}`)
+	e.expect(e.call("POST", "/", d.RestToken, `["GET","k"]`), 200, `{"result":null}`) // nothing refused ran
+	e.expect(e.call("POST", "/", d.RestToken, `["SET","k","v"]`), 200, `{"result":"OK"}`)
+	e.manage("POST", "/redis/update-allowlist/"+d.ID, `{"allowed_ips":["127.0.0.2"]}`)
+	e.expect(e.call("POST", "/", d.RestToken, `["GET","k"]`), 403, refused)
+	e.manage("POST", "/redis/update-allowlist/"+d.ID, `{"allowed_ips":null}`)
+	e.expect(e.call("POST", "/", d.RestToken, `["GET","k"]`), 200, `{"result":"v"}`)
+}
+
 func TestRequestSizeLimit(t *testing.T) {
 	e := newEnv(t, planes(t)[0])
 	tok := e.create(false).RestToken

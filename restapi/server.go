@@ -220,7 +220,8 @@ func commandName(path string) string {
 	return "?"
 }
 
-// serve answers one request. In order: the token (401), the body's declared
+// serve answers one request. In order: the token (401), the client address
+// against the database's IP allowlist (403), the body's declared
 // size (413), the database's request slots and the bytes in flight (429, at
 // once), the body, read and parsed to the end before anything runs (400,
 // 413), then the commands, whose answer is built under its size limit and
@@ -236,6 +237,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) outcome {
 			return outcome{status: writeError(w, http.StatusUnauthorized, "WRONGPASS invalid or missing auth token")}
 		}
 		return outcome{status: writeError(w, http.StatusInternalServerError, "ERR internal error"), err: fmt.Errorf("token lookup: %w", err)}
+	}
+	if !allowedFrom(d.AllowedIPs, r.RemoteAddr) {
+		return outcome{status: writeError(w, http.StatusForbidden, "ERR client address is not in the database's IP allowlist")}
 	}
 	lim := s.cfg.Limits
 	if r.ContentLength > lim.MaxBodyBytes {
