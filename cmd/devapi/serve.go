@@ -30,6 +30,7 @@ import (
 	"github.com/devapi-dev/devapi/restapi"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/tlsca"
+	"github.com/devapi-dev/devapi/upstashproxy"
 )
 
 // Environment variables devapi serve reads. UPSTASH_EMAIL and UPSTASH_API_KEY
@@ -69,6 +70,10 @@ type serveOptions struct {
 	scriptMemory   int64
 	restLimits     restapi.Limits
 	maxBackupSize  int64
+
+	// proxyAddr is --proxy-addr: where the HTTPS proxy listens; empty: no proxy.
+	proxyAddr          string
+	proxyInterceptOnly bool
 }
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -104,6 +109,8 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.DurationVar(&o.reconcileEvery, "reconcile-every", 10*time.Second, "how often to check every database against the store and repair what differs: a database that is not served, or a password the plane did not take (a reset answered 503). With --plane pool every password is applied again, and the default is "+poolReconcileEvery.String()+" (0: only at start)")
 	f.StringVar(&o.ports, "ports", "16380-17379", "range of TCP ports for databases (keep below 32768)")
 	f.StringVar(&o.restAddr, "rest-addr", "127.0.0.1:8081", "address of the REST data API (UPSTASH_REDIS_REST_URL for every database; the token picks the database)")
+	f.StringVar(&o.proxyAddr, "proxy-addr", getenv(envProxyAddr), "serve an HTTPS proxy here (HTTPS_PROXY for unchanged tools) that answers api.upstash.com with this API and tunnels other hosts (default $"+envProxyAddr+"; off when empty)")
+	f.BoolVar(&o.proxyInterceptOnly, "proxy-intercept-only", false, "the proxy refuses (403) every host it does not answer itself, instead of tunnelling it")
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
 	f.DurationVar(&o.scriptTime, "script-time-limit", 5*time.Second, "for --plane embedded: stop a Lua script (EVAL) that runs longer, with an error; other clients of its database get BUSY meanwhile")
 	f.Int64Var(&o.scriptMemory, "script-memory-limit", 256<<20, "for --plane embedded: fail a Lua script that allocates more bytes than this (or than its plan's memory, when less)")
@@ -129,6 +136,11 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		handler = slog.NewJSONHandler(stderr, nil)
 	default:
 		return usageError{fmt.Errorf("--log-format must be text or json, not %q", o.logFormat)}
+	}
+	// Requests that came through the proxy are logged with via=proxy.
+	handler = upstashproxy.LogHandler(handler)
+	if o.proxyInterceptOnly && o.proxyAddr == "" {
+		return usageError{errors.New("--proxy-intercept-only goes with --proxy-addr")}
 	}
 	if err := o.restLimits.Check(); err != nil {
 		return usageError{fmt.Errorf("--rest-max-*: %w", err)}
@@ -283,12 +295,35 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		restServer.TLSConfig = httpServer.TLSConfig
 		restLn = tls.NewListener(restLn, httpServer.TLSConfig)
 	}
-	logger.Info("devapi serving", "api", fmt.Sprintf("%s://%s/v2", scheme, ln.Addr()), "rest", fmt.Sprintf("%s://%s", scheme, restLn.Addr()),
+	record := serveRecord{API: fmt.Sprintf("%s://%s", scheme, ln.Addr()), REST: fmt.Sprintf("%s://%s", scheme, restLn.Addr())}
+	var proxy *upstashproxy.Proxy
+	var proxyLn net.Listener
+	if o.proxyAddr != "" {
+		if proxy, err = newProxy(o, ca, httpServer.Handler, restServer.Handler, logger); err != nil {
+			_ = ln.Close()
+			_ = restLn.Close()
+			return err
+		}
+		if proxyLn, err = net.Listen("tcp", o.proxyAddr); err != nil {
+			_ = ln.Close()
+			_ = restLn.Close()
+			return fmt.Errorf("listen on --proxy-addr: %w", err)
+		}
+		record.Proxy = "http://" + proxyLn.Addr().String()
+	}
+	if err := writeServeRecord(o.data, record); err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(filepath.Join(o.data, serveRecordFile)) }()
+	logger.Info("devapi serving", "api", record.API+"/v2", "rest", record.REST, "proxy", record.Proxy,
 		"data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- httpServer.Serve(ln) }()
 	go func() { errc <- restServer.Serve(restLn) }()
+	if proxy != nil {
+		go func() { errc <- proxy.Serve(proxyLn) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -297,7 +332,11 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(httpServer.Shutdown(shutdownCtx), restServer.Shutdown(shutdownCtx))
+	errs := []error{httpServer.Shutdown(shutdownCtx), restServer.Shutdown(shutdownCtx)}
+	if proxy != nil {
+		errs = append(errs, proxy.Shutdown(shutdownCtx))
+	}
+	return errors.Join(errs...)
 }
 
 // openPlane loads (or creates) the CA kept in the store, writes its

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devapi-dev/devapi/tlsca"
+	"github.com/devapi-dev/devapi/upstashproxy"
+)
+
+// envProxyAddr holds --proxy-addr when the flag is not given.
+const envProxyAddr = "DEVAPI_PROXY_ADDR"
+
+// upstashAPIHost is the host Upstash's own tools hard-code.
+const upstashAPIHost = "api.upstash.com"
+
+// proxyRoute says which names the proxy answers itself: api.upstash.com
+// with the Developer API, and the databases' advertised host with the REST
+// API when it is a name (an IP address or localhost is never sent to a
+// proxy: clients reach those directly).
+func proxyRoute(advertisedHost string, api, rest http.Handler) func(string) http.Handler {
+	adv := strings.TrimSuffix(strings.ToLower(advertisedHost), ".")
+	endpoints := adv != "" && adv != "localhost" && adv != upstashAPIHost && net.ParseIP(adv) == nil
+	return func(host string) http.Handler {
+		switch {
+		case host == upstashAPIHost:
+			return api
+		case endpoints && host == adv:
+			return rest
+		}
+		return nil
+	}
+}
+
+// newProxy builds serve's proxy.
+func newProxy(o serveOptions, ca *tlsca.CA, api, rest http.Handler, logger *slog.Logger) (*upstashproxy.Proxy, error) {
+	return upstashproxy.New(upstashproxy.Config{
+		Route:         proxyRoute(o.advertisedHost, api, rest),
+		CA:            ca,
+		InterceptOnly: o.proxyInterceptOnly,
+		Logger:        logger,
+	})
+}
+
+// serveRecordFile is the file in the data folder where a running serve
+// records its addresses, for devapi env. Removed when serve stops.
+const serveRecordFile = "serve.json"
+
+// serveRecord is the content of serveRecordFile.
+type serveRecord struct {
+	// API is the Developer API's root, without /v2.
+	API string `json:"api"`
+	// REST is the REST data API's root.
+	REST string `json:"rest"`
+	// Proxy is the proxy's URL, empty when serve runs without one.
+	Proxy string `json:"proxy,omitempty"`
+}
+
+// writeServeRecord writes r to the data folder, mode 0600.
+func writeServeRecord(dir string, r serveRecord) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, serveRecordFile), append(b, '\n'), 0o600)
+}
+
+// readServeRecord reads what writeServeRecord wrote; os.ErrNotExist when
+// no serve runs on dir.
+func readServeRecord(dir string) (serveRecord, error) {
+	var r serveRecord
+	b, err := os.ReadFile(filepath.Join(dir, serveRecordFile))
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("read %s: %w", filepath.Join(dir, serveRecordFile), err)
+	}
+	if r.API == "" {
+		return r, errors.New(filepath.Join(dir, serveRecordFile) + " names no API address")
+	}
+	return r, nil
+}
