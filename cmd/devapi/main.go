@@ -36,6 +36,6 @@ func newRootCommand(getenv func(string) string) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCommand(getenv), newAccountsCommand(getenv), newRedisCommand(getenv), newTeamCommand(getenv), newPoolCommand(getenv), newOrphansCommand(getenv))
+	root.AddCommand(newServeCommand(getenv), newAccountsCommand(getenv), newRedisCommand(getenv), newTeamCommand(getenv), newPoolCommand(getenv), newOrphansCommand(getenv), newEnvCommand(getenv), newCertCommand(getenv))
 	return root
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/tlsca"
+)
+
+// Files devapi cert writes.
+const (
+	certFile   = "cert.pem"
+	certKey    = "key.pem"
+	certCAFile = "ca.pem"
+)
+
+func newCertCommand(getenv func(string) string) *cobra.Command {
+	var (
+		data  string
+		store storeFlags
+		hosts []string
+		out   string
+	)
+	c := &cobra.Command{
+		Use:   "cert --host NAME --out DIR",
+		Short: "Issue a TLS server certificate from devapi's CA",
+		Long: `Issue a TLS server certificate and key for the given host names (or IP
+addresses), signed by the CA kept in devapi's store, the one whose
+certificate is ca.pem in the data folder. Writes cert.pem, key.pem (mode
+0600) and ca.pem to DIR.
+
+It serves the hosts-file route, for tools that cannot use devapi serve
+--proxy-addr (Node older than 22.21): map api.upstash.com to 127.0.0.1 in
+/etc/hosts, then
+
+  devapi cert --host api.upstash.com --out DIR
+  devapi serve --addr 127.0.0.1:443 --tls-cert DIR/cert.pem --tls-key DIR/key.pem
+
+and make the tools trust DIR/ca.pem (NODE_EXTRA_CA_CERTS).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(hosts) == 0 || out == "" {
+				return usageError{fmt.Errorf("--host and --out are required")}
+			}
+			storeURL, err := store.resolve(getenv)
+			if err != nil {
+				return err
+			}
+			if err := makeDataDir(data); err != nil {
+				return err
+			}
+			s, _, err := openStore(cmd.Context(), storeURL, data)
+			if err != nil {
+				return fmt.Errorf("open store: %w", err)
+			}
+			defer func() { _ = s.Close() }()
+			return writeCert(cmd.Context(), s, hosts, out, cmd.OutOrStdout(), time.Now())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&data, "data", defaultDataDir(getenv), "devapi's data folder (for the default SQLite store)")
+	store.register(f)
+	f.StringSliceVar(&hosts, "host", nil, "host name or IP address the certificate is for (repeat for more)")
+	f.StringVar(&out, "out", "", "folder to write cert.pem, key.pem and ca.pem to (created 0700)")
+	return c
+}
+
+// writeCert issues a certificate for hosts from the store's CA and writes
+// it, its key and the CA's certificate to dir.
+func writeCert(ctx context.Context, store devapi.Store, hosts []string, dir string, stdout io.Writer, now time.Time) error {
+	ca, err := tlsca.Load(ctx, store, now)
+	if err != nil {
+		return err
+	}
+	cfg, err := ca.ServerConfig(hosts, now)
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := tlsca.ServerPEM(cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{{certFile, certPEM, 0o644}, {certKey, keyPEM, 0o600}, {certCAFile, ca.CertPEM, 0o644}} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintf(stdout, "wrote %s, %s and %s to %s\n", certFile, certKey, certCAFile, dir)
+	return err
+}
