@@ -19,9 +19,11 @@ const caBundleFile = "ca-bundle.pem"
 
 // Environment variables devapi env prints besides the account's.
 const (
-	envHTTPSProxy    = "HTTPS_PROXY"
-	envNoProxy       = "NO_PROXY"
-	envSSLCertFile   = "SSL_CERT_FILE"
+	envHTTPSProxy  = "HTTPS_PROXY"
+	envNoProxy     = "NO_PROXY"
+	envSSLCertFile = "SSL_CERT_FILE"
+	// envCurlCABundle: curl reads its CA file from here, not SSL_CERT_FILE.
+	envCurlCABundle  = "CURL_CA_BUNDLE"
 	envNodeExtraCA   = "NODE_EXTRA_CA_CERTS"
 	envNodeUseProxy  = "NODE_USE_ENV_PROXY"
 	shellSh          = "sh"
@@ -62,7 +64,8 @@ It sets UPSTASH_EMAIL and UPSTASH_API_KEY (from the data folder's
 credentials file), UPSTASH_API_URL (the devapi CLI's API), HTTPS_PROXY
 (when serve runs with --proxy-addr) with NO_PROXY keeping loopback direct,
 SSL_CERT_FILE (ca-bundle.pem, which it writes to the data folder: the
-system's roots and devapi's CA, for Go tools), NODE_EXTRA_CA_CERTS
+system's roots and devapi's CA, for Go tools; CURL_CA_BUNDLE names it
+for curl), NODE_EXTRA_CA_CERTS
 (ca.pem) and NODE_USE_ENV_PROXY=1 (Node 22.21 and 24 use HTTPS_PROXY with
 it).`,
 		Args: cobra.NoArgs,
@@ -131,7 +134,7 @@ func runEnv(data, shell string, getenv func(string) string, stdout io.Writer) er
 	} else {
 		lines = append(lines, "# serve runs without --proxy-addr: tools that hard-code https://api.upstash.com will not reach it")
 	}
-	vars = append(vars, envVar{envSSLCertFile, bundle}, envVar{envNodeExtraCA, caFile})
+	vars = append(vars, envVar{envSSLCertFile, bundle}, envVar{envCurlCABundle, bundle}, envVar{envNodeExtraCA, caFile})
 	for _, v := range vars {
 		lines = append(lines, quote(v.name, v.value))
 	}

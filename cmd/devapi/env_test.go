@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -104,6 +105,7 @@ func TestEnvReachesDevapiThroughProxy(t *testing.T) {
 		"export HTTPS_PROXY='" + rec.Proxy + "'",
 		"export NODE_USE_ENV_PROXY='1'",
 		"export SSL_CERT_FILE='" + filepath.Join(data, caBundleFile) + "'",
+		"export CURL_CA_BUNDLE='" + filepath.Join(data, caBundleFile) + "'",
 		"export NODE_EXTRA_CA_CERTS='" + filepath.Join(data, "ca.pem") + "'",
 	} {
 		if !strings.Contains(env, want+"\n") {
@@ -115,7 +117,9 @@ func TestEnvReachesDevapiThroughProxy(t *testing.T) {
 		t.Fatalf("%s: %v %v", caBundleFile, info, err)
 	}
 
-	cmd := exec.Command("/bin/sh", "-c", `eval "$1" && exec "$2"`, "sh", env, child)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", `eval "$1" && exec "$2"`, "sh", env, child)
 	cmd.Env = []string{} // only what devapi env printed
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
