@@ -39,14 +39,34 @@ func proxyRoute(advertisedHost string, api, rest http.Handler) func(string) http
 	}
 }
 
-// newProxy builds serve's proxy.
-func newProxy(o serveOptions, ca *tlsca.CA, api, rest http.Handler, logger *slog.Logger) (*upstashproxy.Proxy, error) {
-	return upstashproxy.New(upstashproxy.Config{
+// newProxy builds serve's proxy and its listener. A proxy that tunnels
+// and listens beyond loopback is an open proxy for whoever reaches it, into
+// this machine's network too: serve warns about it.
+func newProxy(o serveOptions, ca *tlsca.CA, api, rest http.Handler, logger *slog.Logger) (*upstashproxy.Proxy, net.Listener, error) {
+	p, err := upstashproxy.New(upstashproxy.Config{
 		Route:         proxyRoute(o.advertisedHost, api, rest),
 		CA:            ca,
 		InterceptOnly: o.proxyInterceptOnly,
 		Logger:        logger,
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", o.proxyAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on --proxy-addr: %w", err)
+	}
+	if openProxy(ln.Addr(), o.proxyInterceptOnly) {
+		logger.Warn("the proxy listens beyond loopback and tunnels any host for whoever reaches it; pass --proxy-intercept-only unless that is meant", "proxy", ln.Addr().String())
+	}
+	return p, ln, nil
+}
+
+// openProxy reports whether a proxy listening on addr tunnels for clients
+// beyond this machine.
+func openProxy(addr net.Addr, interceptOnly bool) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && !tcp.IP.IsLoopback() && !interceptOnly
 }
 
 // serveRecordFile is the file in the data folder where a running serve

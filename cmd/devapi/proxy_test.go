@@ -177,3 +177,24 @@ func waitLog(t *testing.T, p *proc, ok func(string) bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOpenProxy: serve warns when its proxy tunnels for clients beyond
+// loopback.
+func TestOpenProxy(t *testing.T) {
+	for _, tc := range []struct {
+		ip            string
+		interceptOnly bool
+		open          bool
+	}{
+		{"127.0.0.1", false, false},
+		{"::1", false, false},
+		{"0.0.0.0", false, true},
+		{"::", false, true},
+		{"192.168.1.5", false, true},
+		{"0.0.0.0", true, false},
+	} {
+		if got := openProxy(&net.TCPAddr{IP: net.ParseIP(tc.ip), Port: 8079}, tc.interceptOnly); got != tc.open {
+			t.Errorf("openProxy(%s, intercept-only %t) = %t", tc.ip, tc.interceptOnly, got)
+		}
+	}
+}

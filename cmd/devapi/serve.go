@@ -299,15 +299,10 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	var proxy *upstashproxy.Proxy
 	var proxyLn net.Listener
 	if o.proxyAddr != "" {
-		if proxy, err = newProxy(o, ca, httpServer.Handler, restServer.Handler, logger); err != nil {
+		if proxy, proxyLn, err = newProxy(o, ca, httpServer.Handler, restServer.Handler, logger); err != nil {
 			_ = ln.Close()
 			_ = restLn.Close()
 			return err
-		}
-		if proxyLn, err = net.Listen("tcp", o.proxyAddr); err != nil {
-			_ = ln.Close()
-			_ = restLn.Close()
-			return fmt.Errorf("listen on --proxy-addr: %w", err)
 		}
 		record.Proxy = "http://" + proxyLn.Addr().String()
 	}
