@@ -89,7 +89,7 @@ func runEnv(data, shell string, getenv func(string) string, stdout io.Writer) er
 	}
 	rec, err := readServeRecord(data)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no devapi serve runs on %s (it records its addresses in %s while it runs): start one, or pass its --data", data, serveRecordFile)
+		return fmt.Errorf("no devapi serve runs on %s (it records its addresses in %s while it runs): start one, or pass its --data (%w)", data, serveRecordFile, err)
 	}
 	if err != nil {
 		return err

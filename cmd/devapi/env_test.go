@@ -176,6 +176,18 @@ func TestEnvErrors(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "no devapi serve runs on") {
 		t.Fatalf("%v: %s", err, stderr)
 	}
+	// A record left by a serve that was killed is not taken for a running one.
+	gone := exec.Command("/bin/sh", "-c", "exit 0")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeServeRecord(data, serveRecord{API: "http://127.0.0.1:1", PID: gone.Process.Pid}); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = runDevapi(t, "env", "--data", data)
+	if err == nil || !strings.Contains(stderr, "no longer runs") {
+		t.Fatalf("stale %s: %v: %s", serveRecordFile, err, stderr)
+	}
 	_, stderr, err = runDevapi(t, "env", "--data", data, "--shell", "csh")
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(stderr, "--shell must be") {

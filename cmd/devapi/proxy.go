@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/devapi-dev/devapi/tlsca"
 	"github.com/devapi-dev/devapi/upstashproxy"
@@ -81,6 +82,9 @@ type serveRecord struct {
 	REST string `json:"rest"`
 	// Proxy is the proxy's URL, empty when serve runs without one.
 	Proxy string `json:"proxy,omitempty"`
+	// PID is serve's process id: a record whose process is gone was left
+	// by a serve that did not stop cleanly.
+	PID int `json:"pid"`
 }
 
 // writeServeRecord writes r to the data folder, mode 0600.
@@ -103,8 +107,17 @@ func readServeRecord(dir string) (serveRecord, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("read %s: %w", filepath.Join(dir, serveRecordFile), err)
 	}
+	if r.PID > 0 && !processRuns(r.PID) {
+		return r, fmt.Errorf("%w: %s was left by a devapi serve (pid %d) that no longer runs", os.ErrNotExist, filepath.Join(dir, serveRecordFile), r.PID)
+	}
 	if r.API == "" {
 		return r, errors.New(filepath.Join(dir, serveRecordFile) + " names no API address")
 	}
 	return r, nil
+}
+
+// processRuns reports whether a process with this id exists.
+func processRuns(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

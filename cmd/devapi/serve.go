@@ -295,7 +295,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		restServer.TLSConfig = httpServer.TLSConfig
 		restLn = tls.NewListener(restLn, httpServer.TLSConfig)
 	}
-	record := serveRecord{API: fmt.Sprintf("%s://%s", scheme, ln.Addr()), REST: fmt.Sprintf("%s://%s", scheme, restLn.Addr())}
+	record := serveRecord{API: fmt.Sprintf("%s://%s", scheme, ln.Addr()), REST: fmt.Sprintf("%s://%s", scheme, restLn.Addr()), PID: os.Getpid()}
 	var proxy *upstashproxy.Proxy
 	var proxyLn net.Listener
 	if o.proxyAddr != "" {
