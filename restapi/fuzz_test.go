@@ -133,7 +133,7 @@ func FuzzPathCommand(f *testing.F) {
 		if body != "" {
 			want = append(want, body)
 		}
-		if qk != "_token" && qk != "" {
+		if qk != "_token" { // "=v" is an empty argument, then v
 			want = append(want, qk)
 			if qv != "" {
 				want = append(want, qv)
