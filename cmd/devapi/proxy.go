@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,25 @@ func newProxy(o serveOptions, ca *tlsca.CA, api, rest http.Handler, logger *slog
 	return p, ln, nil
 }
 
+// dialable turns a URL whose host is an unspecified address into one of
+// loopback.
+func dialable(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	ip := net.ParseIP(u.Hostname())
+	switch {
+	case ip == nil || !ip.IsUnspecified():
+		return rawURL
+	case ip.To4() != nil:
+		u.Host = net.JoinHostPort("127.0.0.1", u.Port())
+	default:
+		u.Host = net.JoinHostPort("::1", u.Port())
+	}
+	return u.String()
+}
+
 // openProxy reports whether a proxy listening on addr tunnels for clients
 // beyond this machine.
 func openProxy(addr net.Addr, interceptOnly bool) bool {
@@ -87,8 +107,11 @@ type serveRecord struct {
 	PID int `json:"pid"`
 }
 
-// writeServeRecord writes r to the data folder, mode 0600.
+// writeServeRecord writes r to the data folder, mode 0600. Addresses that
+// listen on every interface (0.0.0.0, ::) are recorded as loopback, which
+// clients dial, and which they never send to a proxy.
 func writeServeRecord(dir string, r serveRecord) error {
+	r.API, r.REST, r.Proxy = dialable(r.API), dialable(r.REST), dialable(r.Proxy)
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -198,3 +198,20 @@ func TestOpenProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRecordDialable: serve.json names addresses clients can dial.
+func TestServeRecordDialable(t *testing.T) {
+	dir := t.TempDir()
+	in := serveRecord{API: "http://0.0.0.0:8080", REST: "https://[::]:8081", Proxy: "http://127.0.0.1:8079", PID: os.Getpid()}
+	if err := writeServeRecord(dir, in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readServeRecord(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := serveRecord{API: "http://127.0.0.1:8080", REST: "https://[::1]:8081", Proxy: "http://127.0.0.1:8079", PID: os.Getpid()}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
