@@ -32,6 +32,11 @@ type PlaneDatabase struct {
 	// "ERR max number of clients reached" and closed. 0 means the plane's
 	// default.
 	MaxClients int
+	// AllowedIPs are the CIDRs and addresses clients may connect from
+	// (AllowedFrom), where the plane sees the client's address and can
+	// refuse it (embedded); empty lets every address in. A change applies
+	// to new connections.
+	AllowedIPs []string
 }
 
 // PlaneStatus is what a data plane reports about one database.

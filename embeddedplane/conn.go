@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,6 +118,7 @@ type frontConfig struct {
 	id          string        // the database's, for logs
 	tls         *tls.Config   // nil: plain TCP
 	maxClients  int           // 0: defaultMaxClients
+	allowedIPs  []string      // PlaneDatabase.AllowedIPs; empty: every address
 	authTimeout time.Duration // 0: defaultAuthTimeout
 	// writeTimeout: 0 means defaultWriteTimeout.
 	writeTimeout time.Duration
@@ -138,7 +140,8 @@ type front struct {
 	wg      sync.WaitGroup // the accept loop, TLS handshakes and rejections
 
 	maxClients atomic.Int64
-	accepted   atomic.Int64 // connections admitted since the front opened
+	allowedIPs atomic.Pointer[[]string] // the IP allowlist new connections must pass
+	accepted   atomic.Int64             // connections admitted since the front opened
 
 	mu        sync.Mutex
 	closed    bool
@@ -180,6 +183,7 @@ func openFront(m *miniredis.Miniredis, ln net.Listener, cfg frontConfig) *front 
 		rejecting: map[net.Conn]bool{},
 	}
 	f.setMaxClients(cfg.maxClients)
+	f.setAllowedIPs(cfg.allowedIPs)
 	f.srv.SetPreHook(f.hook)
 	f.wg.Go(f.accept)
 	return f
@@ -191,6 +195,12 @@ func (f *front) setMaxClients(n int) {
 		n = defaultMaxClients
 	}
 	f.maxClients.Store(int64(n))
+}
+
+// setAllowedIPs changes the IP allowlist for connections accepted from now.
+func (f *front) setAllowedIPs(list []string) {
+	list = slices.Clone(list)
+	f.allowedIPs.Store(&list)
 }
 
 // accept admits connections until the front closes. Go raises the soft
@@ -234,6 +244,12 @@ func (f *front) accept() {
 // admit takes a new connection, or refuses it past the client limit.
 func (f *front) admit(raw net.Conn) {
 	authDeadline := time.Now().Add(f.cfg.authTimeout)
+	if !devapi.AllowedFrom(*f.allowedIPs.Load(), raw.RemoteAddr().String()) {
+		// Outside the database's IP allowlist: closed before a byte is
+		// read or written, as a firewall would.
+		_ = raw.Close()
+		return
+	}
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()

@@ -171,6 +171,7 @@ func (p *Plane) frontConfig(d *database) frontConfig {
 	cfg := frontConfig{
 		id:           d.spec.ID,
 		maxClients:   d.spec.MaxClients,
+		allowedIPs:   d.spec.AllowedIPs,
 		authTimeout:  p.authTimeout,
 		writeTimeout: p.writeTimeout,
 		password:     func() string { return *d.password.Load() },
@@ -195,8 +196,9 @@ func (p *Plane) update(d *database, spec devapi.PlaneDatabase) error {
 		return p.relisten(d, spec)
 	}
 	d.setPassword(spec.Password, spec.Generation, true)
-	d.spec.MaxClients = spec.MaxClients
+	d.spec.MaxClients, d.spec.AllowedIPs = spec.MaxClients, spec.AllowedIPs
 	d.front.setMaxClients(spec.MaxClients)
+	d.front.setAllowedIPs(spec.AllowedIPs)
 	return nil
 }
 

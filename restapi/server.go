@@ -238,7 +238,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) outcome {
 		}
 		return outcome{status: writeError(w, http.StatusInternalServerError, "ERR internal error"), err: fmt.Errorf("token lookup: %w", err)}
 	}
-	if !allowedFrom(d.AllowedIPs, r.RemoteAddr) {
+	if !devapi.AllowedFrom(d.AllowedIPs, r.RemoteAddr) {
 		return outcome{status: writeError(w, http.StatusForbidden, "ERR client address is not in the database's IP allowlist")}
 	}
 	lim := s.cfg.Limits

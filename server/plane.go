@@ -15,7 +15,7 @@ import (
 func planeSpec(d *devapi.Database) devapi.PlaneDatabase {
 	limits, _ := devapi.PlanLimits(d.Plan)
 	return devapi.PlaneDatabase{ID: d.ID, Port: d.Port, TLS: d.TLS, Password: d.Password, Generation: d.Generation,
-		MaxMemory: limits.MemoryThreshold, Eviction: d.Eviction, MaxClients: int(limits.MaxClients)}
+		MaxMemory: limits.MemoryThreshold, Eviction: d.Eviction, MaxClients: int(limits.MaxClients), AllowedIPs: d.AllowedIPs}
 }
 
 // planeContext bounds one call into the plane by Config.PlaneTimeout. It

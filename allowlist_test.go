@@ -1,6 +1,10 @@
-package restapi
+package devapi_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/devapi-dev/devapi"
+)
 
 func TestAllowedFrom(t *testing.T) {
 	for _, tc := range []struct {
@@ -23,8 +27,8 @@ func TestAllowedFrom(t *testing.T) {
 		{[]string{"not-an-ip"}, "203.0.113.1:9", false},
 		{[]string{"0.0.0.0/0"}, "not-an-address", false},
 	} {
-		if got := allowedFrom(tc.list, tc.remote); got != tc.want {
-			t.Errorf("allowedFrom(%q, %q) = %t, want %t", tc.list, tc.remote, got, tc.want)
+		if got := devapi.AllowedFrom(tc.list, tc.remote); got != tc.want {
+			t.Errorf("AllowedFrom(%q, %q) = %t, want %t", tc.list, tc.remote, got, tc.want)
 		}
 	}
 }

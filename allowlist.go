@@ -1,18 +1,19 @@
-package restapi
+package devapi
 
 import (
 	"net"
 	"net/netip"
 )
 
-// allowedFrom reports whether a request from remote (an http.Request's
-// RemoteAddr, host:port) may reach a database with the given IP allowlist:
+// AllowedFrom reports whether a client at remote (host:port, as
+// net.Conn.RemoteAddr and http.Request.RemoteAddr give it, or a bare address)
+// may reach a database with the given IP allowlist:
 // an empty list lets every address in; otherwise the address must fall in
 // one of its CIDRs or equal one of its addresses. An IPv4 address mapped
 // into IPv6 counts as the IPv4 address. Entries that parse as neither (the
 // management API refuses them) match nothing, and neither does a remote
 // address that does not parse.
-func allowedFrom(list []string, remote string) bool {
+func AllowedFrom(list []string, remote string) bool {
 	if len(list) == 0 {
 		return true
 	}
