@@ -31,11 +31,13 @@ func newRootCommand(getenv func(string) string) *cobra.Command {
 		Short:         "A local Upstash Developer API: real Redis databases, the same HTTP API",
 		SilenceUsage:  true,
 		SilenceErrors: false,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("devapi {{.Version}}\n")
 	root.SetErrPrefix("devapi: error:")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCommand(getenv), newAccountsCommand(getenv), newRedisCommand(getenv), newTeamCommand(getenv), newPoolCommand(getenv), newOrphansCommand(getenv), newEnvCommand(getenv), newCertCommand(getenv))
+	root.AddCommand(newServeCommand(getenv), newAccountsCommand(getenv), newRedisCommand(getenv), newTeamCommand(getenv), newPoolCommand(getenv), newOrphansCommand(getenv), newEnvCommand(getenv), newCertCommand(getenv), newVersionCommand())
 	return root
 }
