@@ -27,6 +27,7 @@ func newAccountsCommand(getenv func(string) string) *cobra.Command {
 the store directly and may run while devapi serve is running on it.
 A new API key is printed once, on standard output; only its hash is kept.`,
 	}
+	asGroup(c)
 	pf := c.PersistentFlags()
 	pf.StringVar(&o.data, "data", defaultDataDir(getenv), "devapi's data folder")
 	o.store.register(pf)

@@ -44,11 +44,8 @@ It serves the hosts-file route, for tools that cannot use devapi serve
   devapi serve --addr 127.0.0.1:443 --tls-cert DIR/cert.pem --tls-key DIR/key.pem
 
 and make the tools trust DIR/ca.pem (NODE_EXTRA_CA_CERTS).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(hosts) == 0 || out == "" {
-				return usageError{fmt.Errorf("--host and --out are required")}
-			}
 			storeURL, err := store.resolve(getenv)
 			if err != nil {
 				return err
@@ -69,6 +66,7 @@ and make the tools trust DIR/ca.pem (NODE_EXTRA_CA_CERTS).`,
 	store.register(f)
 	f.StringSliceVar(&hosts, "host", nil, "host name or IP address the certificate is for (repeat for more)")
 	f.StringVar(&out, "out", "", "folder to write cert.pem, key.pem and ca.pem to (created 0700)")
+	required(c, "host", "out")
 	return c
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 
@@ -54,21 +55,9 @@ func exitCode(err error) int {
 		return exitAuth
 	case errors.Is(err, upstash.ErrNotFound):
 		return exitNotFound
-	case isUnknownTopLevelCommand(err):
-		return exitUsage
 	default:
 		return 1
 	}
-}
-
-// isUnknownTopLevelCommand reports whether err is cobra's answer to an
-// unknown first word (devapi nosuch). That error comes from the root
-// command's own argument check, before any of devapi's code runs, and cobra
-// gives it no type: its text is the only thing to go by. Below the root,
-// commands check their arguments with noArgs, which returns a usageError.
-// TestCLIUsageErrors pins the text.
-func isUnknownTopLevelCommand(err error) bool {
-	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
 // apiOptions are the flags every redis and team command shares.
@@ -81,7 +70,7 @@ type apiOptions struct {
 }
 
 // newAPICommand makes a command group (redis, team) with the shared API
-// flags, error reporting and argument checks; add its subcommands with
+// flags and argument checks; add its subcommands with
 // o.action and newGroup.
 func newAPICommand(use, short, long string, getenv func(string) string) (*cobra.Command, *apiOptions) {
 	o := &apiOptions{getenv: getenv}
@@ -96,16 +85,13 @@ func newAPICommand(use, short, long string, getenv func(string) string) (*cobra.
 
 	c.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := checkRequiredFlags(cmd); err != nil {
-			return report(cmd, err)
+			return err
 		}
 		if o.output != outputJSON && o.output != outputTable {
-			return report(cmd, usageError{fmt.Errorf("--output must be json or table, not %q", o.output)})
+			return usageError{fmt.Errorf("--output must be json or table, not %q", o.output)}
 		}
 		return nil
 	}
-	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return report(cmd, usageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())})
-	})
 	return c, o
 }
 
@@ -152,10 +138,20 @@ func newGroup(use, short string) *cobra.Command {
 		Args:          noArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cmd.Help()
-		},
+		// cobra's default, said once for every group.
+		SuggestionsMinimumDistance: 2,
+		RunE:                       showHelp,
 	}
+}
+
+// showHelp is the RunE of a command that only holds subcommands.
+func showHelp(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+
+// asGroup makes c, which only holds subcommands, a group as newGroup makes
+// them.
+func asGroup(c *cobra.Command) {
+	g := newGroup(c.Use, c.Short)
+	c.Args, c.RunE, c.SuggestionsMinimumDistance = g.Args, g.RunE, g.SuggestionsMinimumDistance
 }
 
 // answer is what an action returns: a value printed as JSON or as a table.
@@ -181,24 +177,29 @@ func (o *apiOptions) action(use, short string, run func(ctx context.Context, c *
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.client()
 			if err != nil {
-				return report(cmd, err)
+				return err
 			}
 			a, err := run(cmd.Context(), c)
 			if err != nil {
-				return report(cmd, err)
+				return err
 			}
-			return report(cmd, printAnswer(cmd.OutOrStdout(), o.output, a))
+			return printAnswer(cmd.OutOrStdout(), o.output, a)
 		},
 	}
 }
 
-// noArgs is cobra.NoArgs returning a usage error: every redis and team
-// command takes flags only.
+// noArgs is cobra.NoArgs returning a usage error, with cobra's "did you
+// mean" suggestions of the command's subcommands: groups and the commands
+// that take flags only use it.
 func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return report(cmd, usageError{fmt.Errorf("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())})
+	if len(args) == 0 {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageError{fmt.Errorf("%s (see %s --help)", msg, cmd.CommandPath())}
 }
 
 // checkRequiredFlags is cobra's check of the flags marked with
@@ -220,13 +221,10 @@ func checkRequiredFlags(cmd *cobra.Command) error {
 	}
 }
 
-// report writes err to the command's standard error as one line of JSON,
-// {"error": "..."}, and returns it. An API error is shown by the text the
-// API answered.
-func report(cmd *cobra.Command, err error) error {
-	if err == nil {
-		return nil
-	}
+// printError writes err to w as one line of JSON, {"error": "..."}: the
+// one error format of every devapi command. An API error is shown by the text
+// the API answered.
+func printError(w io.Writer, err error) {
 	msg := err.Error()
 	var apiErr *upstash.APIError
 	if errors.As(err, &apiErr) && apiErr.Message != "" {
@@ -236,10 +234,9 @@ func report(cmd *cobra.Command, err error) error {
 		Error string `json:"error"`
 	}{msg})
 	if mErr != nil {
-		return errors.Join(err, mErr)
+		line = []byte(`{"error":"unprintable error"}`)
 	}
-	_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", line)
-	return err
+	_, _ = fmt.Fprintf(w, "%s\n", line)
 }
 
 // fixedCompletion completes a flag's value from a fixed list.
@@ -247,12 +244,14 @@ func fixedCompletion(values ...string) cobra.CompletionFunc {
 	return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
 }
 
-// required marks flags of c as required; they are all defined, so cobra
-// cannot fail.
+// required marks flags of c as required, for checkRequiredFlags and in
+// --help; they are all defined, so cobra cannot fail.
 func required(c *cobra.Command, names ...string) {
 	for _, n := range names {
 		if err := c.MarkFlagRequired(n); err != nil {
 			panic(err)
 		}
+		f := c.Flags().Lookup(n)
+		f.Usage += " (required)"
 	}
 }

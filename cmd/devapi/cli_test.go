@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -256,7 +257,7 @@ func TestCLIRedis(t *testing.T) {
 }
 
 // TestCLIUsageErrors checks every kind of mistake in a command line exits 2
-// and, below devapi itself, says so as JSON on standard error.
+// and says so as JSON on standard error.
 func TestCLIUsageErrors(t *testing.T) {
 	u := &cliUser{t: t, env: []string{"UPSTASH_EMAIL=" + e2eEmail, "UPSTASH_API_KEY=" + e2eKey, "UPSTASH_API_URL=http://127.0.0.1:1"}}
 	g := &golden{}
@@ -285,9 +286,9 @@ func TestCLIUsageErrors(t *testing.T) {
 	}
 	g.check(t, "usage-errors.txt", golden.String())
 
-	// devapi's own words: cobra's text, but exit code 2 all the same.
-	if r := u.run("nosuch"); r.code != exitUsage || !strings.Contains(r.stderr, `unknown command "nosuch"`) {
-		t.Errorf("devapi nosuch: exit %d, stderr %q; want 2 and cobra's message", r.code, r.stderr)
+	// devapi itself says it the same way.
+	if msg := u.fails(exitUsage, "nosuch"); msg != `unknown command "nosuch" for "devapi" (see devapi --help)` {
+		t.Errorf("devapi nosuch: %q", msg)
 	}
 	// Asking for help is not a mistake, and needs no credentials.
 	for _, args := range [][]string{{"redis"}, {"redis", "--help"}, {"team", "add-member", "--help"}, {"redis", "backup"}, {"team"}} {
@@ -567,4 +568,93 @@ func realign(table string) string {
 func (g *golden) checkError(t testing.TB, name, msg string) {
 	t.Helper()
 	g.check(t, name+".txt", msg+"\n")
+}
+
+// TestCLIOneErrorFormat checks that every command group reports its errors
+// the same way, one line {"error": "..."} on standard error and nothing on
+// standard output, with the exit codes devapi has always used.
+func TestCLIOneErrorFormat(t *testing.T) {
+	data := t.TempDir()
+	u := &cliUser{t: t, env: []string{"UPSTASH_API_URL=http://127.0.0.1:1"}}
+	for _, c := range []struct {
+		code int
+		args []string
+		want string // part of the message
+	}{
+		{exitUsage, []string{"nosuch"}, `unknown command "nosuch" for "devapi"`},
+		{exitUsage, []string{"--nosuch"}, "unknown flag: --nosuch"},
+		{exitUsage, []string{"serve", "--log-format", "xml"}, "--log-format must be text or json"},
+		{exitUsage, []string{"serve", "extra"}, `unknown command "extra" for "devapi serve"`},
+		{exitUsage, []string{"accounts", "create"}, "accepts 1 arg(s), received 0"},
+		{exitUsage, []string{"accounts", "nosuch"}, `unknown command "nosuch" for "devapi accounts"`},
+		{1, []string{"accounts", "delete-key", "--data", data, "nobody@example.com", "nokey"}, "not found"},
+		{exitUsage, []string{"orphans", "purge", "--data", data}, "or pass --all"},
+		{exitUsage, []string{"pool", "cert", "--out", data}, "required flag --host not set"},
+		{exitUsage, []string{"cert"}, "required flags --host, --out not set"},
+		{1, []string{"env", "--data", data}, "no devapi serve runs on"},
+		{exitUsage, []string{"redis", "create"}, "required flags --name, --region not set"},
+		{exitAuth, []string{"redis", "list"}, "no credentials"},
+		{exitUsage, []string{"team", "create"}, "required flag --name not set"},
+	} {
+		if msg := u.fails(c.code, c.args...); !strings.Contains(msg, c.want) {
+			t.Errorf("devapi %s: %q, want it to say %q", strings.Join(c.args, " "), msg, c.want)
+		}
+	}
+}
+
+// TestCLISuggestions checks a mistyped command is answered with cobra's
+// suggestions, at every level, as a usage error.
+func TestCLISuggestions(t *testing.T) {
+	u := &cliUser{t: t}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"redi"}, `unknown command "redi" for "devapi"; did you mean redis? (see devapi --help)`},
+		{[]string{"serv"}, `unknown command "serv" for "devapi"; did you mean serve or env or cert? (see devapi --help)`},
+		{[]string{"redis", "creat"}, `unknown command "creat" for "devapi redis"; did you mean create? (see devapi redis --help)`},
+		{[]string{"redis", "backup", "lst"}, `unknown command "lst" for "devapi redis backup"; did you mean list? (see devapi redis backup --help)`},
+		{[]string{"team", "add-membr"}, `unknown command "add-membr" for "devapi team"; did you mean add-member? (see devapi team --help)`},
+		{[]string{"accounts", "creat"}, `unknown command "creat" for "devapi accounts"; did you mean create? (see devapi accounts --help)`},
+		{[]string{"orphans", "lis"}, `unknown command "lis" for "devapi orphans"; did you mean list? (see devapi orphans --help)`},
+		{[]string{"redis", "zzzzzz"}, `unknown command "zzzzzz" for "devapi redis" (see devapi redis --help)`},
+	} {
+		if msg := u.fails(exitUsage, c.args...); msg != c.want {
+			t.Errorf("devapi %s: %q, want %q", strings.Join(c.args, " "), msg, c.want)
+		}
+	}
+}
+
+// TestCLIRequiredFlagsInHelp checks --help marks the flags a command
+// requires, and only those.
+func TestCLIRequiredFlagsInHelp(t *testing.T) {
+	u := &cliUser{t: t}
+	for _, c := range []struct {
+		args     []string
+		required []string
+		optional []string
+	}{
+		{[]string{"redis", "create"}, []string{"--name", "--region"}, []string{"--plan", "--tls", "--budget"}},
+		{[]string{"redis", "get"}, []string{"--db-id"}, []string{"--hide-credentials"}},
+		{[]string{"redis", "backup", "restore"}, []string{"--db-id", "--backup-id"}, nil},
+		{[]string{"team", "add-member"}, []string{"--team-id", "--member-email", "--role"}, []string{"--email"}},
+		{[]string{"cert"}, []string{"--host", "--out"}, []string{"--data"}},
+		{[]string{"pool", "cert"}, []string{"--host", "--out"}, []string{"--data"}},
+	} {
+		out := u.ok(append(c.args, "--help")...)
+		for _, names := range [][]string{c.required, c.optional} {
+			for _, name := range names {
+				line := ""
+				for l := range strings.SplitSeq(out, "\n") {
+					if strings.Contains(l, " "+name+" ") {
+						line = l
+					}
+				}
+				want := slices.Contains(c.required, name)
+				if line == "" || strings.HasSuffix(line, "(required)") != want {
+					t.Errorf("devapi %s --help: %s marked required: %v, want %v\n%s", strings.Join(c.args, " "), name, !want, want, line)
+				}
+			}
+		}
+	}
 }

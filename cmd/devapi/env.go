@@ -68,7 +68,7 @@ system's roots and devapi's CA, for Go tools; CURL_CA_BUNDLE names it
 for curl), NODE_EXTRA_CA_CERTS
 (ca.pem) and NODE_USE_ENV_PROXY=1 (Node 22.21 and 24 use HTTPS_PROXY with
 it).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runEnv(data, shell, getenv, cmd.OutOrStdout())
 		},

@@ -18,6 +18,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand(os.Getenv).ExecuteContext(ctx)
 	stop()
+	if err != nil {
+		printError(os.Stderr, err)
+	}
 	os.Exit(exitCode(err))
 }
 
@@ -25,16 +28,17 @@ func main() {
 type usageError struct{ error }
 
 // newRootCommand builds the command tree. getenv is os.Getenv outside tests.
+// Every command's error comes back from Execute, which main prints in the one
+// format (printError); cobra prints none.
 func newRootCommand(getenv func(string) string) *cobra.Command {
-	root := &cobra.Command{
-		Use:           "devapi",
-		Short:         "A local Upstash Developer API: real Redis databases, the same HTTP API",
-		SilenceUsage:  true,
-		SilenceErrors: false,
-		Version:       version(),
-	}
+	root := newGroup("devapi", "A local Upstash Developer API: real Redis databases, the same HTTP API")
+	root.Version = version()
 	root.SetVersionTemplate("devapi {{.Version}}\n")
-	root.SetErrPrefix("devapi: error:")
+	// Flags marked required are checked before any command runs, so that a
+	// missing one is a usage error; redis and team do it in their own hook.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		return checkRequiredFlags(cmd)
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})

@@ -32,6 +32,7 @@ database: a store that is new, emptied or older than the data is no reason to. W
 <data>/orphans/<database id>-<UTC time> and logs a warning. Restore one by hand
 (its appendonlydir holds the keys), or purge it.`,
 	}
+	asGroup(c)
 	c.PersistentFlags().StringVar(&data, "data", defaultDataDir(getenv), "devapi's data folder")
 
 	list := &cobra.Command{

@@ -32,6 +32,7 @@ func newPoolCommand(getenv func(string) string) *cobra.Command {
 		Use:   "pool",
 		Short: "Set up the Redis servers of a --plane pool",
 	}
+	asGroup(c)
 	cert := &cobra.Command{
 		Use:   "cert --host HOST --out DIR",
 		Short: "Issue a TLS certificate for pool servers from devapi's CA",
@@ -41,11 +42,8 @@ CA kept in devapi's store: every replica on the store hands out the same CA
 servers. Writes redis.crt, redis.key (mode 0600) and ca.crt to DIR, for
 redis-server's tls-cert-file, tls-key-file and tls-ca-cert-file; list such a
 server in the pool as rediss://.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(hosts) == 0 || out == "" {
-				return usageError{fmt.Errorf("--host and --out are required")}
-			}
 			storeURL, err := store.resolve(getenv)
 			if err != nil {
 				return err
@@ -66,6 +64,7 @@ server in the pool as rediss://.`,
 	store.register(f)
 	f.StringSliceVar(&hosts, "host", nil, "host name or IP address clients dial the server at (repeat for more)")
 	f.StringVar(&out, "out", "", "folder to write redis.crt, redis.key and ca.crt to (created 0700)")
+	required(cert, "host", "out")
 	c.AddCommand(cert)
 	return c
 }

@@ -87,7 +87,7 @@ https://api.upstash.com/v2/PATH works as http://ADDR/v2/PATH.
 The default account comes from UPSTASH_EMAIL and UPSTASH_API_KEY. When they
 are unset, devapi creates an account and an API key on first start and writes
 them to the file "credentials" in the data folder (mode 0600).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("reconcile-every") && o.plane == "pool" {
 				o.reconcileEvery = poolReconcileEvery
