@@ -41,10 +41,10 @@ func proxyRoute(advertisedHost string, api, rest http.Handler) func(string) http
 	}
 }
 
-// newProxy builds serve's proxy and its listener. A proxy that tunnels
+// newProxy builds serve's proxy, to serve on ln. A proxy that tunnels
 // and listens beyond loopback is an open proxy for whoever reaches it, into
 // this machine's network too: serve warns about it.
-func newProxy(o serveOptions, ca *tlsca.CA, api, rest http.Handler, logger *slog.Logger) (*upstashproxy.Proxy, net.Listener, error) {
+func newProxy(o serveOptions, ca *tlsca.CA, ln net.Listener, api, rest http.Handler, logger *slog.Logger) (*upstashproxy.Proxy, error) {
 	p, err := upstashproxy.New(upstashproxy.Config{
 		Route:         proxyRoute(o.advertisedHost, api, rest),
 		CA:            ca,
@@ -52,16 +52,12 @@ func newProxy(o serveOptions, ca *tlsca.CA, api, rest http.Handler, logger *slog
 		Logger:        logger,
 	})
 	if err != nil {
-		return nil, nil, err
-	}
-	ln, err := net.Listen("tcp", o.proxyAddr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listen on --proxy-addr: %w", err)
+		return nil, err
 	}
 	if openProxy(ln.Addr(), o.proxyInterceptOnly) {
 		logger.Warn("the proxy listens beyond loopback and tunnels any host for whoever reaches it; pass --proxy-intercept-only unless that is meant", "proxy", ln.Addr().String())
 	}
-	return p, ln, nil
+	return p, nil
 }
 
 // dialable turns a URL whose host is an unspecified address into one of

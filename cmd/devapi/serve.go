@@ -7,11 +7,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -181,6 +183,48 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	// own; send them to devapi's log, in its format.
 	redis.SetLogger(redisLogger{logger})
 
+	// Nothing is written before every listener is bound and the plane's
+	// binary is found: a start that fails on a port in use, a bad address or
+	// a missing redis-server leaves no data folder, store, account or
+	// credentials file behind. The listeners are closed on every return;
+	// once serving, Shutdown has closed them already.
+	var tlsConfig *tls.Config
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("load --tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if o.plane == "redis-server" {
+		if o.redisServer, err = findRedisServer(o.redisServer); err != nil {
+			return err
+		}
+	}
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
+	ln, err := listen("--addr", o.addr)
+	if err != nil {
+		return err
+	}
+	listeners = append(listeners, ln)
+	restLn, err := listen("--rest-addr", o.restAddr)
+	if err != nil {
+		return err
+	}
+	listeners = append(listeners, restLn)
+	var proxyLn net.Listener
+	if o.proxyAddr != "" {
+		if proxyLn, err = listen("--proxy-addr", o.proxyAddr); err != nil {
+			return err
+		}
+		listeners = append(listeners, proxyLn)
+	}
+
 	// Everything devapi writes is for its owner only.
 	syscall.Umask(0o077)
 	if err := makeDataDir(o.data); err != nil {
@@ -271,37 +315,17 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
-	restLn, err := net.Listen("tcp", o.restAddr)
-	if err != nil {
-		return fmt.Errorf("listen on --rest-addr: %w", err)
-	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		_ = restLn.Close()
-		return fmt.Errorf("listen: %w", err)
-	}
 	scheme := "http"
-	if o.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-		if err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("load --tls-cert/--tls-key: %w", err)
-		}
-		httpServer.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, httpServer.TLSConfig)
+	if tlsConfig != nil {
+		httpServer.TLSConfig, restServer.TLSConfig = tlsConfig, tlsConfig
+		ln = tls.NewListener(ln, tlsConfig)
+		restLn = tls.NewListener(restLn, tlsConfig)
 		scheme = "https"
-	}
-	if o.tlsCert != "" {
-		restServer.TLSConfig = httpServer.TLSConfig
-		restLn = tls.NewListener(restLn, httpServer.TLSConfig)
 	}
 	record := serveRecord{API: fmt.Sprintf("%s://%s", scheme, ln.Addr()), REST: fmt.Sprintf("%s://%s", scheme, restLn.Addr()), PID: os.Getpid()}
 	var proxy *upstashproxy.Proxy
-	var proxyLn net.Listener
-	if o.proxyAddr != "" {
-		if proxy, proxyLn, err = newProxy(o, ca, httpServer.Handler, restServer.Handler, logger); err != nil {
-			_ = ln.Close()
-			_ = restLn.Close()
+	if proxyLn != nil {
+		if proxy, err = newProxy(o, ca, proxyLn, httpServer.Handler, restServer.Handler, logger); err != nil {
 			return err
 		}
 		record.Proxy = "http://" + proxyLn.Addr().String()
@@ -379,6 +403,42 @@ func openPlane(ctx context.Context, o serveOptions, store devapi.Store, pool []p
 		return nil, nil, "", err
 	}
 	return p, ca, caFile, nil
+}
+
+// listen binds addr, the value of flag. Its errors name the flag and, for a
+// port in use, the likely cause.
+func listen(flag, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s: address already in use; is devapi already running? choose another with %s", flag, addr, flag)
+	}
+	// net.OpError repeats "listen tcp" and the address; say what failed.
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		err = opErr.Err
+	}
+	return nil, fmt.Errorf("%s %s: %w; choose another with %s", flag, addr, err, flag)
+}
+
+// findRedisServer finds the redis-server binary of --redis-server: a name
+// without a slash is looked up on PATH, a path is checked as it is. It
+// returns the binary's path.
+func findRedisServer(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	switch {
+	case err == nil:
+		return path, nil
+	case strings.ContainsRune(name, filepath.Separator) || strings.Contains(name, "/"):
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("--redis-server %s: not found; install redis-server (Debian: apt-get install redis-server), pass its path, or choose --plane embedded", name)
+		}
+		return "", fmt.Errorf("--redis-server %s: %w; pass the path of an executable redis-server, or choose --plane embedded", name, errors.Unwrap(err))
+	default:
+		return "", fmt.Errorf("--redis-server %s: not found on PATH; install redis-server (Debian: apt-get install redis-server), pass its path, or choose --plane embedded", name)
+	}
 }
 
 // planeHost is where the databases' Redis servers listen.
