@@ -251,15 +251,20 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	}
 	defer func() { _ = store.Close() }()
 
-	if err := ensureDefaultAccount(ctx, store, o.data, getenv, logger); err != nil {
-		return err
-	}
-
+	// The plane opens before the default account and ca.pem are written:
+	// a plane that cannot start (a --redis-server that is not redis-server,
+	// a pool that does not answer) leaves no credentials file.
 	plane, ca, caFile, err := openPlane(ctx, o, store, poolServers, logger)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = plane.Close() }()
+	if err := writeFileAtomic(caFile, ca.CertPEM, 0o644); err != nil {
+		return err
+	}
+	if err := ensureDefaultAccount(ctx, store, o.data, getenv, logger); err != nil {
+		return err
+	}
 
 	cfg, err := o.limits.apply(server.Config{
 		Store:          store,
@@ -358,9 +363,10 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	return errors.Join(errs...)
 }
 
-// openPlane loads (or creates) the CA kept in the store, writes its
-// certificate to ca.pem in the data folder for clients to trust, issues the
-// databases' server certificate, and opens the chosen plane.
+// openPlane loads (or creates) the CA kept in the store, issues the
+// databases' server certificate, and opens the chosen plane. It returns the
+// CA and the path of ca.pem in the data folder, where the caller writes the
+// CA's certificate for clients to trust.
 func openPlane(ctx context.Context, o serveOptions, store devapi.Store, pool []poolplane.ServerSpec, logger *slog.Logger) (devapi.Plane, *tlsca.CA, string, error) {
 	now := time.Now()
 	ca, err := tlsca.Load(ctx, store, now)
@@ -368,9 +374,6 @@ func openPlane(ctx context.Context, o serveOptions, store devapi.Store, pool []p
 		return nil, nil, "", err
 	}
 	caFile := filepath.Join(o.data, "ca.pem")
-	if err := writeFileAtomic(caFile, ca.CertPEM, 0o644); err != nil {
-		return nil, nil, "", err
-	}
 	hosts := []string{o.advertisedHost, "127.0.0.1", "localhost", "::1"}
 	tlsConfig, err := ca.ServerConfig(hosts, now)
 	if err != nil {

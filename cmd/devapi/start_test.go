@@ -60,3 +60,25 @@ func TestFailedStartLeavesNoState(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedPlaneWritesNoCredentials starts devapi serve with a
+// --redis-server that is a program but not redis-server: the plane fails
+// after the store opened, and devapi must not have written the default
+// account's credentials file or ca.pem by then.
+func TestFailedPlaneWritesNoCredentials(t *testing.T) {
+	notRedis := filepath.Join(t.TempDir(), "redis-server")
+	if err := os.WriteFile(notRedis, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	msg := (&cliUser{t: t}).fails(1, "serve", "--data", data, "--addr", "127.0.0.1:0", "--rest-addr", "127.0.0.1:0",
+		"--plane", "redis-server", "--redis-server", notRedis)
+	if !strings.Contains(msg, notRedis+" --version") {
+		t.Errorf("error %q does not say what was checked (%s --version)", msg, notRedis)
+	}
+	for _, name := range []string{"credentials", "ca.pem"} {
+		if _, err := os.Stat(filepath.Join(data, name)); !os.IsNotExist(err) {
+			t.Errorf("a failed plane left %s behind (%v)", name, err)
+		}
+	}
+}
