@@ -181,7 +181,11 @@ func Open(ctx context.Context, cfg Config) (*Plane, error) {
 	}
 	binary, err := exec.LookPath(cfg.Binary)
 	if err != nil {
-		return nil, fmt.Errorf("redis-server plane: %q not found on PATH; install it (Debian: apt-get install redis-server) or choose --plane embedded", cfg.Binary)
+		where := "not found on PATH"
+		if strings.ContainsRune(cfg.Binary, filepath.Separator) {
+			where = "not found or not executable" // a path: LookPath looked at that file only
+		}
+		return nil, fmt.Errorf("redis-server plane: %q %s; install it (Debian: apt-get install redis-server) or choose --plane embedded", cfg.Binary, where)
 	}
 	minor, err := redisMinor(ctx, binary)
 	if err != nil {
