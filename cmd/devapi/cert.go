@@ -58,7 +58,7 @@ and make the tools trust DIR/ca.pem (NODE_EXTRA_CA_CERTS).`,
 				return fmt.Errorf("open store: %w", err)
 			}
 			defer func() { _ = s.Close() }()
-			return writeCert(cmd.Context(), s, hosts, out, cmd.OutOrStdout(), time.Now())
+			return writeCert(cmd.Context(), s, hosts, out, certFiles{certFile, certKey, certCAFile}, cmd.OutOrStdout(), time.Now())
 		},
 	}
 	f := c.Flags()
@@ -70,9 +70,13 @@ and make the tools trust DIR/ca.pem (NODE_EXTRA_CA_CERTS).`,
 	return c
 }
 
+// certFiles names the files writeCert writes: `devapi cert` and `devapi
+// pool cert` name them for different servers.
+type certFiles struct{ cert, key, ca string }
+
 // writeCert issues a certificate for hosts from the store's CA and writes
-// it, its key and the CA's certificate to dir.
-func writeCert(ctx context.Context, store devapi.Store, hosts []string, dir string, stdout io.Writer, now time.Time) error {
+// it, its key and the CA's certificate to dir, under names.
+func writeCert(ctx context.Context, store devapi.Store, hosts []string, dir string, names certFiles, stdout io.Writer, now time.Time) error {
 	ca, err := tlsca.Load(ctx, store, now)
 	if err != nil {
 		return err
@@ -92,11 +96,11 @@ func writeCert(ctx context.Context, store devapi.Store, hosts []string, dir stri
 		name string
 		data []byte
 		mode os.FileMode
-	}{{certFile, certPEM, 0o644}, {certKey, keyPEM, 0o600}, {certCAFile, ca.CertPEM, 0o644}} {
+	}{{names.cert, certPEM, 0o644}, {names.key, keyPEM, 0o600}, {names.ca, ca.CertPEM, 0o644}} {
 		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return err
 		}
 	}
-	_, err = fmt.Fprintf(stdout, "wrote %s, %s and %s to %s\n", certFile, certKey, certCAFile, dir)
+	_, err = fmt.Fprintf(stdout, "wrote %s, %s and %s to %s\n", names.cert, names.key, names.ca, dir)
 	return err
 }

@@ -1,17 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // Files devapi pool cert writes.
@@ -56,7 +49,7 @@ server in the pool as rediss://.`,
 				return fmt.Errorf("open store: %w", err)
 			}
 			defer func() { _ = s.Close() }()
-			return writePoolCert(cmd.Context(), s, hosts, out, cmd.OutOrStdout(), time.Now())
+			return writeCert(cmd.Context(), s, hosts, out, certFiles{poolCertFile, poolKeyFile, poolCAFile}, cmd.OutOrStdout(), time.Now())
 		},
 	}
 	f := cert.Flags()
@@ -67,35 +60,4 @@ server in the pool as rediss://.`,
 	required(cert, "host", "out")
 	c.AddCommand(cert)
 	return c
-}
-
-// writePoolCert issues a certificate for hosts from the store's CA and
-// writes it, its key and the CA's certificate to dir.
-func writePoolCert(ctx context.Context, store devapi.Store, hosts []string, dir string, stdout io.Writer, now time.Time) error {
-	ca, err := tlsca.Load(ctx, store, now)
-	if err != nil {
-		return err
-	}
-	cfg, err := ca.ServerConfig(hosts, now)
-	if err != nil {
-		return err
-	}
-	certPEM, keyPEM, err := tlsca.ServerPEM(cfg)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-		mode os.FileMode
-	}{{poolCertFile, certPEM, 0o644}, {poolKeyFile, keyPEM, 0o600}, {poolCAFile, ca.CertPEM, 0o644}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
-			return err
-		}
-	}
-	_, err = fmt.Fprintf(stdout, "wrote %s, %s and %s to %s\n", poolCertFile, poolKeyFile, poolCAFile, dir)
-	return err
 }
