@@ -124,6 +124,19 @@ func NoPermission(command string) string {
 // is an error there.
 var sinceRedis = map[string]int{"CLIENT|SETINFO": 2, "CLIENT|NO-TOUCH": 2}
 
+// ACLMinor returns what ACLRules takes for a Redis major.minor server: the
+// minor for 7.x, 99 for a newer major (it knows every 7.x subcommand), and
+// an error before Redis 7.0, whose ACL has no subcommand rules.
+func ACLMinor(major, minor int) (int, error) {
+	switch {
+	case major < 7:
+		return 0, fmt.Errorf("Redis %d.%d is older than 7.0, which devapi's ACL rules need", major, minor)
+	case major > 7:
+		return 99, nil
+	}
+	return minor, nil
+}
+
 // ACLRules returns the ACL SETUSER rules that give a user of a Redis 7.x
 // server (minor is x) CommandPolicy, after the key and channel rules:
 // +@all -@dangerous, then every refused command denied by name (those

@@ -84,3 +84,15 @@ func TestREADMEShowsTheCommandPolicy(t *testing.T) {
 		t.Errorf("README.md does not show devapi.CommandPolicy as it is; paste this table:\n%s", b.String())
 	}
 }
+
+func TestACLMinor(t *testing.T) {
+	for _, tc := range []struct {
+		major, minor, want int
+		ok                 bool
+	}{{7, 0, 0, true}, {7, 2, 2, true}, {8, 0, 99, true}, {6, 2, 0, false}} {
+		got, err := devapi.ACLMinor(tc.major, tc.minor)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ACLMinor(%d, %d) = %d, %v", tc.major, tc.minor, got, err)
+		}
+	}
+}

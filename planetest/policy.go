@@ -147,10 +147,11 @@ func redisMinor(t *testing.T, c *redis.Client) int {
 	}
 	major, _ := strconv.Atoi(m[1])
 	minor, _ := strconv.Atoi(m[2])
-	if major > 7 {
-		return 99
+	aclMinor, err := devapi.ACLMinor(major, minor)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return minor
+	return aclMinor
 }
 
 // CheckCommandPolicy runs every case of policyCases as a client of the database

@@ -61,13 +61,11 @@ func (srv *server) rules(ctx context.Context) ([]any, error) {
 	}
 	major, _ := strconv.Atoi(m[1])
 	minor, _ := strconv.Atoi(m[2])
-	switch {
-	case major < 7:
+	aclMinor, err := devapi.ACLMinor(major, minor)
+	if err != nil {
 		return nil, fmt.Errorf("%s is Redis %d.%d: %w", srv.spec.Key(), major, minor, errTooOld)
-	case major > 7:
-		minor = 99 // knows every subcommand of 7.x
 	}
-	rules := devapi.ACLRules(minor)
+	rules := devapi.ACLRules(aclMinor)
 	args := make([]any, len(rules))
 	for i, r := range rules {
 		args[i] = r

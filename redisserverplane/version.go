@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/devapi-dev/devapi"
 )
 
 // versionTimeout bounds `redis-server --version`.
@@ -36,11 +38,9 @@ func redisMinor(ctx context.Context, binary string) (int, error) {
 	}
 	major, _ := strconv.Atoi(string(m[1]))
 	minor, _ := strconv.Atoi(string(m[2]))
-	switch {
-	case major < 7:
+	aclMinor, err := devapi.ACLMinor(major, minor)
+	if err != nil {
 		return 0, fmt.Errorf("redisserverplane: %s is Redis %d.%d; devapi needs Redis 7.0 or newer (its ACL rules)", binary, major, minor)
-	case major > 7:
-		return 99, nil
 	}
-	return minor, nil
+	return aclMinor, nil
 }
