@@ -19,10 +19,10 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/restapi"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/sqlitestore"
-	"github.com/devapi-dev/devapi/tlsca"
 	"github.com/devapi-dev/devapi/upstash"
 )
 

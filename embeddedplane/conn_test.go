@@ -17,8 +17,8 @@ import (
 	"github.com/alicebob/miniredis/v2/server"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/planetest"
-	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // testTimeout bounds every wait of these tests; nothing takes near it

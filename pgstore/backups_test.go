@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/devapi-dev/devapi/internal/schema"
 	"github.com/devapi-dev/devapi/pgstore/pgtest"
-	"github.com/devapi-dev/devapi/schema"
 )
 
 // TestMigrationKeepsOldBackups: a backup stored whole in backups.data,

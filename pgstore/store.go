@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/schema"
+	"github.com/devapi-dev/devapi/internal/schema"
 )
 
 var _ devapi.Store = (*Store)(nil)

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/schema"
 	"github.com/devapi-dev/devapi/pgstore/pgtest"
-	"github.com/devapi-dev/devapi/schema"
 	"github.com/devapi-dev/devapi/storetest"
 )
 

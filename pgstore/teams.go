@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/schema"
+	"github.com/devapi-dev/devapi/internal/schema"
 )
 
 // CreateTeam implements devapi.TeamStore: the team's account, the team and

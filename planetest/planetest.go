@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/tlsca"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 )
 
 // Options describe the plane under test.

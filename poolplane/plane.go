@@ -20,7 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/respsnapshot"
+	"github.com/devapi-dev/devapi/internal/respsnapshot"
 )
 
 // Config configures a Plane.

@@ -19,8 +19,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/poolplane"
-	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // Ports of the redis-servers the tests start: a range no other package's

@@ -28,7 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/tlsca"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 )
 
 // Config configures a Plane.

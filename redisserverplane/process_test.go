@@ -19,9 +19,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/planetest"
 	"github.com/devapi-dev/devapi/redisserverplane"
-	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // connect is a client of d's port on 127.0.0.1 as the default user.

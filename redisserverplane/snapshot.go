@@ -8,7 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/respsnapshot"
+	"github.com/devapi-dev/devapi/internal/respsnapshot"
 )
 
 // running returns the instance of a database that runs, with its lock held.

@@ -21,10 +21,10 @@ import (
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/redisserverplane"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/sqlitestore"
-	"github.com/devapi-dev/devapi/tlsca"
 )
 
 const (

@@ -21,8 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/poolplane"
-	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // Ports of the pool's redis-servers: a range no other test uses, below

@@ -19,9 +19,9 @@ import (
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/sqlitestore"
-	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // Accounts of a strictStack.

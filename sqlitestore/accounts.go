@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/schema"
+	"github.com/devapi-dev/devapi/internal/schema"
 )
 
 // CreateAccount adds an account. ECONFLICT if the email exists.

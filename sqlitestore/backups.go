@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/schema"
+	"github.com/devapi-dev/devapi/internal/schema"
 )
 
 // CreateBackup implements devapi.BackupStore. The backup's row goes in

@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/schema"
+	"github.com/devapi-dev/devapi/internal/schema"
 )
 
 // CreateDatabase stores a new database. ECONFLICT if the id exists, ENOTFOUND

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/devapi-dev/devapi/schema"
+	"github.com/devapi-dev/devapi/internal/schema"
 )
 
 // ErrSchemaTooNew is returned by Open when the database was migrated by a

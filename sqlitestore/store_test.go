@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/schema"
+	"github.com/devapi-dev/devapi/internal/schema"
 	"github.com/devapi-dev/devapi/storetest"
 )
 

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/schema"
+	"github.com/devapi-dev/devapi/internal/schema"
 )
 
 // CreateTeam implements devapi.TeamStore: the team's account, the team and

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/devapi-dev/devapi/tlsca"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 )
 
 // Config configures a Proxy. Route and CA are required; the zero value of

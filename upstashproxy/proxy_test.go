@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devapi-dev/devapi/tlsca"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/upstashproxy"
 )
 

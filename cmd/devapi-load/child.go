@@ -18,11 +18,11 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/pgstore"
 	"github.com/devapi-dev/devapi/restapi"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/sqlitestore"
-	"github.com/devapi-dev/devapi/tlsca"
 )
 
 // The child side: the harness binary re-executed with -child, so that every

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/devapi-dev/devapi/tlsca"
+	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/upstashproxy"
 )
 

@@ -11,9 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/respsnapshot"
 	"github.com/devapi-dev/devapi/planetest"
 	"github.com/devapi-dev/devapi/redisserverplane"
-	"github.com/devapi-dev/devapi/respsnapshot"
 )
 
 // redisServer returns a client of a real redis-server, a database of the
