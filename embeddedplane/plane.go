@@ -134,6 +134,11 @@ func (p *Plane) start(spec devapi.PlaneDatabase) (*database, error) {
 		return nil, fmt.Errorf("embeddedplane: start database %s: %w", spec.ID, err)
 	}
 	_ = pipe.Close()
+	if err := addCommands(m); err != nil {
+		m.Close()
+		_ = ln.Close()
+		return nil, err
+	}
 	d := &database{spec: spec, redis: m, generation: spec.Generation}
 	d.password.Store(&spec.Password)
 	d.front = openFront(m, ln, p.frontConfig(d))
