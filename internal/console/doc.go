@@ -1,0 +1,27 @@
+// Package console is devapi's web console: server-rendered pages, from
+// templates and files embedded in the binary, for what the Developer API and
+// the REST data API do (databases, connection details, reset-password,
+// settings, a data browser, stats, backups and teams).
+//
+// The console is a client, not a second implementation. Every page calls the
+// management API's handler in process (the upstash SDK over an http.Client
+// whose transport calls the handler) with the signed-in account's email and
+// API key as Basic auth, so it gets the API's answers, checks and refusals;
+// the data browser calls the REST API's handler with the database's token,
+// so it gets the REST API's refusals and limits.
+//
+// Sign-in takes an email and an API key, checked by calling the API with
+// them. A session lives in memory on the server (the browser holds a random
+// id in an HttpOnly, SameSite=Strict cookie, Secure over TLS) and ends when
+// signed out, after Config.SessionIdle without a request, or
+// Config.SessionLifetime after sign-in. Every form that changes something
+// carries the session's CSRF token. A one-time sign-in link
+// (Console.SignInLink) signs a browser in once, within Config.LinkTTL.
+//
+// Wiring, in one call from the assembly that serves the API:
+//
+//	c, err := console.New(console.Config{API: apiHandler, REST: restHandler,
+//		RESTURL: "http://127.0.0.1:8081", CAFile: caPath, Logger: logger, Secure: tls})
+//	mux.Handle("/", c.Handler())           // the API stays at /v2, health at /healthz
+//	link := c.SignInLink(email, apiKey)    // "/signin/link?token=...": print base URL + link
+package console
