@@ -3,8 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -26,10 +26,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/app"
 	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/poolplane"
-	"github.com/devapi-dev/devapi/redisserverplane"
 	"github.com/devapi-dev/devapi/restapi"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/upstashproxy"
@@ -76,6 +75,10 @@ type serveOptions struct {
 	// proxyAddr is --proxy-addr: where the HTTPS proxy listens; empty: no proxy.
 	proxyAddr          string
 	proxyInterceptOnly bool
+
+	// noEnvAccount is --no-env-account: leave UPSTASH_EMAIL and
+	// UPSTASH_API_KEY out of the default account.
+	noEnvAccount bool
 }
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -86,8 +89,9 @@ func newServeCommand(getenv func(string) string) *cobra.Command {
 		Long: `Serve the Upstash Developer API under /v2, so that a request to
 https://api.upstash.com/v2/PATH works as http://ADDR/v2/PATH.
 
-The default account comes from UPSTASH_EMAIL and UPSTASH_API_KEY. When they
-are unset, devapi creates an account and an API key on first start and writes
+The default account comes from UPSTASH_EMAIL and UPSTASH_API_KEY, unless
+--no-env-account; a key added from there is logged at WARN by its fingerprint.
+When they are unset, devapi creates an account and an API key on first start and writes
 them to the file "credentials" in the data folder (mode 0600).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -113,6 +117,7 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.restAddr, "rest-addr", "127.0.0.1:8081", "address of the REST data API (UPSTASH_REDIS_REST_URL for every database; the token picks the database)")
 	f.StringVar(&o.proxyAddr, "proxy-addr", getenv(envProxyAddr), "serve an HTTPS proxy here (HTTPS_PROXY for unchanged tools) that answers api.upstash.com with this API and tunnels other hosts (default $"+envProxyAddr+"; off when empty)")
 	f.BoolVar(&o.proxyInterceptOnly, "proxy-intercept-only", false, "the proxy refuses (403) every host it does not answer itself, instead of tunnelling it")
+	f.BoolVar(&o.noEnvAccount, "no-env-account", false, "do not take the default account from $"+envEmail+" and $"+envAPIKey+" (a shell may hold another service's credentials): use the data folder's credentials file")
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
 	f.DurationVar(&o.scriptTime, "script-time-limit", 5*time.Second, "for --plane embedded: stop a Lua script (EVAL) that runs longer, with an error; other clients of its database get BUSY meanwhile")
 	f.Int64Var(&o.scriptMemory, "script-memory-limit", 256<<20, "for --plane embedded: fail a Lua script that allocates more bytes than this (or than its plan's memory, when less)")
@@ -186,8 +191,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	// Nothing is written before every listener is bound and the plane's
 	// binary is found: a start that fails on a port in use, a bad address or
 	// a missing redis-server leaves no data folder, store, account or
-	// credentials file behind. The listeners are closed on every return;
-	// once serving, Shutdown has closed them already.
+	// credentials file behind. app.Open binds the listeners before it calls
+	// OpenStore, which creates the data folder, and writes ca.pem and the
+	// default account (Setup) only once the plane is ready.
 	var tlsConfig *tls.Config
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
@@ -196,234 +202,123 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if o.plane == "redis-server" {
+	if o.plane == app.RedisServer {
 		if o.redisServer, err = findRedisServer(o.redisServer); err != nil {
 			return err
 		}
 	}
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
-	ln, err := listen("--addr", o.addr)
-	if err != nil {
-		return err
-	}
-	listeners = append(listeners, ln)
-	restLn, err := listen("--rest-addr", o.restAddr)
-	if err != nil {
-		return err
-	}
-	listeners = append(listeners, restLn)
-	var proxyLn net.Listener
-	if o.proxyAddr != "" {
-		if proxyLn, err = listen("--proxy-addr", o.proxyAddr); err != nil {
-			return err
-		}
-		listeners = append(listeners, proxyLn)
-	}
-
-	// Everything devapi writes is for its owner only.
-	syscall.Umask(0o077)
-	if err := makeDataDir(o.data); err != nil {
-		return err
-	}
-	lock := flock.New(filepath.Join(o.data, "devapi.lock"))
-	locked, err := lock.TryLock()
-	if err != nil {
-		return fmt.Errorf("lock data folder: %w", err)
-	}
-	if !locked {
-		return fmt.Errorf("data folder %s is in use by another devapi serve; stop it or pass another --data", o.data)
-	}
-	defer func() { _ = lock.Unlock() }()
-	unlockStore, err := lockSQLiteStore(storeURL, o.data)
-	if err != nil {
-		return err
-	}
-	defer unlockStore()
-
-	store, storeName, err := openStore(ctx, storeURL, o.data)
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer func() { _ = store.Close() }()
-
-	// The plane opens before the default account and ca.pem are written:
-	// a plane that cannot start (a --redis-server that is not redis-server,
-	// a pool that does not answer) leaves no credentials file.
-	plane, ca, caFile, err := openPlane(ctx, o, store, poolServers, logger)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = plane.Close() }()
-	if err := writeFileAtomic(caFile, ca.CertPEM, 0o644); err != nil {
-		return err
-	}
-	if err := ensureDefaultAccount(ctx, store, o.data, getenv, logger); err != nil {
-		return err
-	}
-
-	cfg, err := o.limits.apply(server.Config{
-		Store:          store,
-		Plane:          plane,
+	serverConfig, err := o.limits.apply(server.Config{
 		Ports:          ports,
-		Logger:         logger,
-		AdvertisedHost: o.advertisedHost,
 		MaxBackupBytes: o.maxBackupSize,
 		Crash:          crashHook(getenv, logger),
 	})
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(cfg)
+	var storeName string
+	caFile := filepath.Join(o.data, "ca.pem")
+	a, err := app.Open(ctx, app.Config{
+		APIAddr:   o.addr,
+		RESTAddr:  o.restAddr,
+		ProxyAddr: o.proxyAddr,
+		TLS:       tlsConfig,
+		Dir:       o.data,
+		OpenStore: func(ctx context.Context) (devapi.Store, func(), error) {
+			store, name, release, err := openDataFolder(ctx, o.data, storeURL)
+			storeName = name
+			return store, release, err
+		},
+		CAFile: caFile,
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			return ensureDefaultAccount(ctx, store, o.data, !o.noEnvAccount, getenv, logger)
+		},
+		Plane: app.PlaneConfig{
+			Kind:              o.plane,
+			RedisServer:       o.redisServer,
+			OrphansDir:        filepath.Join(o.data, orphansDir),
+			Pool:              poolServers,
+			ScriptTimeLimit:   o.scriptTime,
+			ScriptMemoryLimit: o.scriptMemory,
+		},
+		AdvertisedHost: o.advertisedHost,
+		Server:         serverConfig,
+		REST:           restapi.Config{Limits: o.restLimits},
+		Proxy: func(ca *tlsca.CA, ln net.Listener, api, rest http.Handler) (*upstashproxy.Proxy, error) {
+			return newProxy(o, ca, ln, api, rest, logger)
+		},
+		ReconcileEvery: o.reconcileEvery,
+		Logger:         logger,
+	})
 	if err != nil {
-		return err
+		return listenFlagError(err)
 	}
-	if err := srv.Reconcile(ctx); err != nil {
-		return err
-	}
-	// The background loops are stopped and awaited before the plane and
-	// the store close (their defers, above, run after this one).
-	loopCtx, stopLoops := context.WithCancel(ctx)
-	var loops sync.WaitGroup
-	defer func() { stopLoops(); loops.Wait() }()
-	if o.reconcileEvery > 0 {
-		loops.Go(func() { srv.RunReconcile(loopCtx, o.reconcileEvery) })
-	}
-	loops.Go(func() { srv.RunStats(loopCtx) })
-	loops.Go(func() { srv.RunDailyBackups(loopCtx) })
-	// A plane that places databases itself is shared by replicas: dial its
-	// databases at their endpoints.
-	_, placed := plane.(devapi.Placer)
-	httpServer := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
-	}
-	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: planeHost, EndpointHosts: placed, RootCAs: ca.Pool(), Logger: logger, Limits: o.restLimits})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = rest.Close() }()
-	restServer := &http.Server{
-		Handler:           rest.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
-	}
-	scheme := "http"
-	if tlsConfig != nil {
-		httpServer.TLSConfig, restServer.TLSConfig = tlsConfig, tlsConfig
-		ln = tls.NewListener(ln, tlsConfig)
-		restLn = tls.NewListener(restLn, tlsConfig)
-		scheme = "https"
-	}
-	record := serveRecord{API: fmt.Sprintf("%s://%s", scheme, ln.Addr()), REST: fmt.Sprintf("%s://%s", scheme, restLn.Addr()), PID: os.Getpid()}
-	var proxy *upstashproxy.Proxy
-	if proxyLn != nil {
-		if proxy, err = newProxy(o, ca, proxyLn, httpServer.Handler, restServer.Handler, logger); err != nil {
-			return err
-		}
-		record.Proxy = "http://" + proxyLn.Addr().String()
-	}
+	record := serveRecord{API: a.APIURL(), REST: a.RESTURL(), Proxy: a.ProxyURL(), PID: os.Getpid()}
 	if err := writeServeRecord(o.data, record); err != nil {
-		return err
+		return errors.Join(err, a.Close())
 	}
 	defer func() { _ = os.Remove(filepath.Join(o.data, serveRecordFile)) }()
 	logger.Info("devapi serving", "api", record.API+"/v2", "rest", record.REST, "proxy", record.Proxy,
 		"data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
-
-	errc := make(chan error, 3)
-	go func() { errc <- httpServer.Serve(ln) }()
-	go func() { errc <- restServer.Serve(restLn) }()
-	if proxy != nil {
-		go func() { errc <- proxy.Serve(proxyLn) }()
-	}
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	errs := []error{httpServer.Shutdown(shutdownCtx), restServer.Shutdown(shutdownCtx)}
-	if proxy != nil {
-		errs = append(errs, proxy.Shutdown(shutdownCtx))
-	}
-	return errors.Join(errs...)
+	return a.Run(ctx)
 }
 
-// openPlane loads (or creates) the CA kept in the store, issues the
-// databases' server certificate, and opens the chosen plane. It returns the
-// CA and the path of ca.pem in the data folder, where the caller writes the
-// CA's certificate for clients to trust.
-func openPlane(ctx context.Context, o serveOptions, store devapi.Store, pool []poolplane.ServerSpec, logger *slog.Logger) (devapi.Plane, *tlsca.CA, string, error) {
-	now := time.Now()
-	ca, err := tlsca.Load(ctx, store, now)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	caFile := filepath.Join(o.data, "ca.pem")
-	hosts := []string{o.advertisedHost, "127.0.0.1", "localhost", "::1"}
-	tlsConfig, err := ca.ServerConfig(hosts, now)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	cfg := devapi.PlaneConfig{Host: planeHost, TLS: tlsConfig, ScriptTimeLimit: o.scriptTime, ScriptMemoryLimit: o.scriptMemory, Logger: logger}
-	switch o.plane {
-	case "pool":
-		ps, ok := store.(devapi.PoolStore)
-		if !ok {
-			return nil, nil, "", fmt.Errorf("the store cannot keep a Redis pool's assignments")
+// openDataFolder creates and locks the data folder and the SQLite store
+// file, and opens the store. The release unlocks both, once the store is
+// closed.
+func openDataFolder(ctx context.Context, data, storeURL string) (_ devapi.Store, storeName string, _ func(), err error) {
+	var undo []func()
+	release := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
 		}
-		// rediss:// pool servers may present certificates of devapi's CA
-		// (devapi pool-cert) or of a public one.
-		roots, err := x509.SystemCertPool()
+	}
+	defer func() {
 		if err != nil {
-			roots = x509.NewCertPool()
+			release()
 		}
-		roots.AppendCertsFromPEM(ca.CertPEM)
-		p, err := poolplane.Open(ctx, poolplane.Config{Servers: pool, Store: ps, RootCAs: roots, Logger: logger})
-		if err != nil {
-			return nil, nil, "", err
-		}
-		return p, ca, caFile, nil
-	case "embedded":
-		return embeddedplane.New(cfg), ca, caFile, nil
+	}()
+	// Everything devapi writes is for its owner only.
+	syscall.Umask(0o077)
+	if err := makeDataDir(data); err != nil {
+		return nil, "", nil, err
 	}
-	p, err := redisserverplane.Open(ctx, redisserverplane.Config{Dir: filepath.Join(o.data, "redis"), OrphansDir: filepath.Join(o.data, orphansDir), Binary: o.redisServer, PlaneConfig: cfg})
+	lock := flock.New(filepath.Join(data, "devapi.lock"))
+	locked, err := lock.TryLock()
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", nil, fmt.Errorf("lock data folder: %w", err)
 	}
-	return p, ca, caFile, nil
+	if !locked {
+		return nil, "", nil, fmt.Errorf("data folder %s is in use by another devapi serve; stop it or pass another --data", data)
+	}
+	undo = append(undo, func() { _ = lock.Unlock() })
+	unlockStore, err := lockSQLiteStore(storeURL, data)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	undo = append(undo, unlockStore)
+	store, storeName, err := openStore(ctx, storeURL, data)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("open store: %w", err)
+	}
+	return store, storeName, release, nil
 }
 
-// listen binds addr, the value of flag. Its errors name the flag and, for a
-// port in use, the likely cause.
-func listen(flag, addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err == nil {
-		return ln, nil
+// listenFlags names the flag of each of app's listeners.
+var listenFlags = map[string]string{"api": "--addr", "rest": "--rest-addr", "proxy": "--proxy-addr"}
+
+// listenFlagError turns a listener's bind error into one that names its
+// flag and, for a port in use, the likely cause. Other errors pass as they
+// are.
+func listenFlagError(err error) error {
+	var le *app.ListenError
+	if !errors.As(err, &le) {
+		return err
 	}
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("%s %s: address already in use; is devapi already running? choose another with %s", flag, addr, flag)
+	flag := listenFlags[le.Listener]
+	if errors.Is(le.Err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s %s: address already in use; is devapi already running? choose another with %s", flag, le.Addr, flag)
 	}
-	// net.OpError repeats "listen tcp" and the address; say what failed.
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Err != nil {
-		err = opErr.Err
-	}
-	return nil, fmt.Errorf("%s %s: %w; choose another with %s", flag, addr, err, flag)
+	return fmt.Errorf("%s %s: %w; choose another with %s", flag, le.Addr, le.Err, flag)
 }
 
 // findRedisServer finds the redis-server binary of --redis-server: a name
@@ -443,9 +338,6 @@ func findRedisServer(name string) (string, error) {
 		return "", fmt.Errorf("--redis-server %s: not found on PATH; install redis-server (Debian: apt-get install redis-server), pass its path, or choose --plane embedded", name)
 	}
 }
-
-// planeHost is where the databases' Redis servers listen.
-const planeHost = "127.0.0.1"
 
 // writeFileAtomic replaces path with data through a rename, so readers never
 // see half a file.
@@ -509,21 +401,36 @@ func crashHook(getenv func(string) string, logger *slog.Logger) func(string) {
 // in UPSTASH_EMAIL/UPSTASH_API_KEY, else the one in the data folder's
 // credentials file, else (on a store with no account yet) a new one written
 // to that file.
-func ensureDefaultAccount(ctx context.Context, store devapi.Store, dataDir string, getenv func(string) string, logger *slog.Logger) error {
+//
+// With useEnv false (--no-env-account) the environment is not read. A key
+// from the environment that the store did not hold yet is added to the
+// account for good, so serve says so once, at WARN, with the key's
+// fingerprint (never the key): a shell that still holds another service's
+// credentials shows up in the log.
+func ensureDefaultAccount(ctx context.Context, store devapi.Store, dataDir string, useEnv bool, getenv func(string) string, logger *slog.Logger) error {
 	now := time.Now().UTC()
 	email, key := getenv(envEmail), getenv(envAPIKey)
+	if !useEnv {
+		email, key = "", ""
+	}
 	switch {
 	case email != "" && key != "":
 		if err := checkAPIKey("$"+envAPIKey, key); err != nil {
 			return err
 		}
-		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, envAPIKey, now); err != nil {
+		added, err := devapi.EnsureAPIKey(ctx, store, email, key, envAPIKey, now)
+		if err != nil {
 			return fmt.Errorf("default account from %s: %w", envEmail, err)
 		}
-		logger.Info("default account from the environment", "email", email)
+		if added {
+			logger.Warn("registered the API key in $"+envAPIKey+" for good: it opens this devapi until removed with devapi accounts delete-key; pass --no-env-account to leave the environment out",
+				"email", email, "key_fingerprint", keyFingerprint(key))
+			return nil
+		}
+		logger.Info("default account from the environment", "email", email, "key_fingerprint", keyFingerprint(key))
 		return nil
 	case email != "" || key != "":
-		return usageError{fmt.Errorf("set both %s and %s, or neither", envEmail, envAPIKey)}
+		return usageError{fmt.Errorf("set both %s and %s, or neither (or pass --no-env-account)", envEmail, envAPIKey)}
 	}
 
 	path := filepath.Join(dataDir, "credentials")
@@ -557,6 +464,13 @@ func ensureDefaultAccount(ctx context.Context, store devapi.Store, dataDir strin
 	}
 	logger.Info("created the default account; its API key is in the credentials file", "email", email, "credentials", path)
 	return nil
+}
+
+// keyFingerprint names an API key in logs without revealing it: the first
+// 12 hex digits of its SHA-256.
+func keyFingerprint(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:6])
 }
 
 // writeCredentialsFile writes an account's email and key as a 0600 file of
