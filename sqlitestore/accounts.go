@@ -105,20 +105,36 @@ func (s *Store) DeleteAPIKey(ctx context.Context, email, id string) error {
 		if n == 0 {
 			return devapi.Errorf(devapi.ENOTFOUND, "api key %s not found", id)
 		}
+		if err := bumpKeysVersion(ctx, tx); err != nil {
+			return fmt.Errorf("sqlitestore: delete api key: %w", err)
+		}
 		return nil
 	})
 }
 
-const authenticateQuery = `SELECT a.email, a.created_at FROM api_keys k JOIN accounts a ON a.email = k.email
+// authenticateQuery reads a key's account and, in the same snapshot, the
+// version of the keys it is valid for (see keys.go).
+const authenticateQuery = `SELECT a.email, a.created_at, (` + keysVersionQuery + `)
+	FROM api_keys k JOIN accounts a ON a.email = k.email
 	WHERE k.key_hash = ?`
 
 // Authenticate returns the account that owns a key with the given hash and
-// email. EUNAUTHORIZED if there is none. It runs on every request: one SELECT
-// through the unique index on key_hash, then a constant-time email compare.
+// email. EUNAUTHORIZED if there is none. It runs on every request: it asks
+// the key watch whether any key was revoked since it last looked (see
+// keys.go) and answers from the cache when none was; otherwise one SELECT
+// through the unique index on key_hash. Emails are compared in constant
+// time.
 func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devapi.Account, error) {
+	version, err := s.keys.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := s.keys.cache.Get(version, email, keyHash); ok {
+		return &a, nil
+	}
 	var a devapi.Account
 	var created int64
-	err := s.stmts.authenticate.QueryRowContext(ctx, keyHash).Scan(&a.Email, &created)
+	err = s.stmts.authenticate.QueryRowContext(ctx, keyHash).Scan(&a.Email, &created, &version)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")
@@ -129,5 +145,6 @@ func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devap
 		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")
 	}
 	a.CreatedAt = schema.FromMicros(created)
+	s.keys.cache.Put(version, keyHash, a)
 	return &a, nil
 }

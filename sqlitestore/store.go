@@ -27,6 +27,7 @@ type Store struct {
 	reader    *sql.DB // a pool of query_only connections
 	committer *committer
 	stmts     stmts
+	keys      *keyWatch // Authenticate's cache, and what tells it a key was revoked
 }
 
 // stmts are the statements every request, or every reset-password, runs,
@@ -129,6 +130,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 	s := &Store{writer: writer, reader: reader, committer: c}
+	if s.keys, err = newKeyWatch(ctx, abs); err != nil {
+		c.close()
+		_ = c.closeStmts()
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
 	if err := s.prepare(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
@@ -207,7 +215,7 @@ func dsn(abs, params string) string {
 // into the main file.
 func (s *Store) Close() error {
 	s.committer.close()
-	if err := errors.Join(s.stmts.close(), s.committer.closeStmts(), s.reader.Close(), s.writer.Close()); err != nil {
+	if err := errors.Join(s.stmts.close(), s.committer.closeStmts(), s.keys.close(), s.reader.Close(), s.writer.Close()); err != nil {
 		return fmt.Errorf("sqlitestore: close: %w", err)
 	}
 	return nil

@@ -542,3 +542,59 @@ func TestPoolStore(t *testing.T) {
 		return handles
 	})
 }
+
+func TestSharedStore(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, n int) []devapi.Store {
+		path := filepath.Join(t.TempDir(), "devapi.db")
+		handles := make([]devapi.Store, n)
+		for i := range handles {
+			handles[i] = openStore(t, path) // each with its own connections and cache, as two processes
+		}
+		return handles
+	})
+}
+
+// TestAuthenticateCaches checks that Authenticate answers a known key from
+// its cache, which a commit that revokes no key (a reset) leaves in force.
+func TestAuthenticateCaches(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	ctx := t.Context()
+	if err := s.CreateAccount(ctx, &devapi.Account{Email: "a@example.com", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	k := &devapi.APIKey{ID: "k1", Email: "a@example.com", Name: "k1", Hash: devapi.HashAPIKey("secret"), CreatedAt: t0}
+	other := &devapi.APIKey{ID: "k2", Email: "a@example.com", Name: "k2", Hash: devapi.HashAPIKey("other"), CreatedAt: t0}
+	for _, key := range []*devapi.APIKey{k, other} {
+		if err := s.AddAPIKey(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Authenticate(ctx, "a@example.com", k.Hash); err != nil {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	if s.keys.cache.Len() != 1 {
+		t.Fatalf("cache holds %d keys after one Authenticate, want 1", s.keys.cache.Len())
+	}
+	// Commits that revoke nothing (a reset) leave the cache in force.
+	if err := s.CreateDatabase(ctx, storetest.NewDatabase("db-1", "a@example.com", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetCredentials(ctx, "a@example.com", "db-1", devapi.Credentials{Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "a@example.com", k.Hash); err != nil {
+		t.Fatalf("Authenticate after a reset: %v", err)
+	}
+	if s.keys.cache.Len() != 1 {
+		t.Fatalf("cache holds %d keys after a reset, want 1", s.keys.cache.Len())
+	}
+	if err := s.DeleteAPIKey(ctx, "a@example.com", other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "a@example.com", k.Hash); err != nil {
+		t.Fatalf("Authenticate after another key's delete: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "a@example.com", other.Hash); devapi.ErrorCode(err) != devapi.EUNAUTHORIZED {
+		t.Fatalf("Authenticate with the deleted key = %v, want EUNAUTHORIZED", err)
+	}
+}

@@ -165,5 +165,8 @@ func deleteTeam(ctx context.Context, tx *sql.Tx, teamID string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE email = ?`, teamID); err != nil {
 		return fmt.Errorf("sqlitestore: delete team: %w", err)
 	}
+	if err := bumpKeysVersion(ctx, tx); err != nil { // the account's keys went with it
+		return fmt.Errorf("sqlitestore: delete team: %w", err)
+	}
 	return nil
 }
