@@ -42,7 +42,7 @@ func bumpKeysVersion(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
-// keysVersionQuery reads the version of the keys, '' while no key was ever
+// keysVersionQuery reads the version of the keys, empty while no key was ever
 // revoked.
 const keysVersionQuery = `SELECT coalesce((SELECT value FROM settings WHERE name = '` + keysVersionName + `'), '')`
 
