@@ -22,12 +22,41 @@ type family struct {
 }
 
 // families lists every family the embedded plane adds.
-var families = []family{}
+var families = []family{
+	{name: "key TTL", commands: keyTTLCommands},
+	{name: "hash-field expiry", commands: hashExpiryCommands},
+}
+
+// replaced lists the commands miniredis has that a family replaces, because
+// miniredis's answer differs from Redis's: every other name a family
+// registers must be new to miniredis (Register refuses a name it has, which
+// catches a family shadowing a command by mistake). A replacement is put in
+// place of miniredis's handler (replaceCommand, inside.go), not in front of
+// it in the front door's hook, so that it runs on every path a command
+// takes: TCP, MULTI/EXEC (it queues like miniredis's own) and a script's
+// redis.call.
+//   - TTL: miniredis truncates (59 for a fresh EX 60); Redis rounds.
+//   - GEOADD: miniredis has no NX, XX or CH.
+//   - HEXPIRE, HTTL, HPTTL, HPERSIST, HSETEX: miniredis's lack Redis's
+//     errors and answers; the family has HPEXPIRE & co. on one model.
+//   - HSET, HMSET, HSETNX, HDEL: a field set or deleted loses its TTL in
+//     Redis; miniredis keeps it.
+var replaced = map[string]bool{
+	"TTL": true, "GEOADD": true,
+	"HEXPIRE": true, "HTTL": true, "HPTTL": true, "HPERSIST": true, "HSETEX": true,
+	"HSET": true, "HMSET": true, "HSETNX": true, "HDEL": true,
+}
 
 // addCommands registers every family's commands on m.
 func addCommands(m *miniredis.Miniredis) error {
 	for _, fam := range families {
 		for name, cmd := range fam.commands(m) {
+			if replaced[name] {
+				if err := replaceCommand(m.Server(), name, cmd); err != nil {
+					return fmt.Errorf("embeddedplane: %s: %w", fam.name, err)
+				}
+				continue
+			}
 			if err := m.Server().Register(name, cmd); err != nil {
 				return fmt.Errorf("embeddedplane: %s: %w", fam.name, err)
 			}
