@@ -15,6 +15,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/genserver"
 )
 
 const backupNotFound = "backup not found"
@@ -69,7 +70,7 @@ func toBackup(b *devapi.Backup, owner string) gen.Backup {
 }
 
 // ListBackup handles GET /v2/redis/list-backup/{id}.
-func (s *Server) ListBackup(ctx context.Context, req gen.ListBackupRequestObject) (gen.ListBackupResponseObject, error) {
+func (s *Server) ListBackup(ctx context.Context, req genserver.ListBackupRequestObject) (genserver.ListBackupResponseObject, error) {
 	owner := accountFrom(ctx).Email
 	var backups []*devapi.Backup
 	_, err := s.store.Database(ctx, owner, req.Id)
@@ -78,15 +79,15 @@ func (s *Server) ListBackup(ctx context.Context, req gen.ListBackupRequestObject
 	}
 	switch status, body, err := outcome(err); status {
 	case http.StatusOK:
-		out := make(gen.ListBackup200JSONResponse, 0, len(backups))
+		out := make(genserver.ListBackup200JSONResponse, 0, len(backups))
 		for _, b := range backups {
 			out = append(out, toBackup(b, owner))
 		}
 		return out, nil
 	case http.StatusBadRequest:
-		return gen.ListBackup400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+		return genserver.ListBackup400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
 	case http.StatusNotFound:
-		return gen.ListBackup404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+		return genserver.ListBackup404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
 	default:
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func (s *Server) ListBackup(ctx context.Context, req gen.ListBackupRequestObject
 
 // CreateBackup handles POST /v2/redis/create-backup/{id}: every key, with
 // its type and TTL, is copied before the answer.
-func (s *Server) CreateBackup(ctx context.Context, req gen.CreateBackupRequestObject) (gen.CreateBackupResponseObject, error) {
+func (s *Server) CreateBackup(ctx context.Context, req genserver.CreateBackupRequestObject) (genserver.CreateBackupResponseObject, error) {
 	d, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id)
 	if err == nil {
 		var release func()
@@ -103,33 +104,33 @@ func (s *Server) CreateBackup(ctx context.Context, req gen.CreateBackupRequestOb
 			_, err = s.takeBackup(ctx, d, req.Body.Name, false)
 		}
 	}
-	return okOutcome[gen.CreateBackupResponseObject]{
-		ok: func() gen.CreateBackupResponseObject { return gen.CreateBackup200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.CreateBackupResponseObject {
-			return gen.CreateBackup400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.CreateBackupResponseObject]{
+		ok: func() genserver.CreateBackupResponseObject { return genserver.CreateBackup200JSONResponse(gen.OKOK) },
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.CreateBackupResponseObject {
+			return genserver.CreateBackup400JSONResponse{BadRequestJSONResponse: b}
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.CreateBackupResponseObject {
-			return gen.CreateBackup404JSONResponse{NotFoundJSONResponse: b}
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.CreateBackupResponseObject {
+			return genserver.CreateBackup404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // DeleteBackup handles DELETE /v2/redis/delete-backup/{id}/{backup_id}.
-func (s *Server) DeleteBackup(ctx context.Context, req gen.DeleteBackupRequestObject) (gen.DeleteBackupResponseObject, error) {
+func (s *Server) DeleteBackup(ctx context.Context, req genserver.DeleteBackupRequestObject) (genserver.DeleteBackupResponseObject, error) {
 	msg := "database not found"
 	_, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id)
 	if err == nil {
 		msg = backupNotFound
 		err = s.store.DeleteBackup(ctx, req.Id, req.BackupId)
 	}
-	return okOutcome[gen.DeleteBackupResponseObject]{
+	return okOutcome[genserver.DeleteBackupResponseObject]{
 		notFound404: msg,
-		ok:          func() gen.DeleteBackupResponseObject { return gen.DeleteBackup200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.DeleteBackupResponseObject {
-			return gen.DeleteBackup400JSONResponse{BadRequestJSONResponse: b}
+		ok:          func() genserver.DeleteBackupResponseObject { return genserver.DeleteBackup200JSONResponse(gen.OKOK) },
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DeleteBackupResponseObject {
+			return genserver.DeleteBackup400JSONResponse{BadRequestJSONResponse: b}
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.DeleteBackupResponseObject {
-			return gen.DeleteBackup404JSONResponse{NotFoundJSONResponse: b}
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.DeleteBackupResponseObject {
+			return genserver.DeleteBackup404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
@@ -140,7 +141,7 @@ func (s *Server) DeleteBackup(ctx context.Context, req gen.DeleteBackupRequestOb
 // gzip's checksum, no key decoded), so that a damaged backup leaves the
 // database untouched; then to restore it, key by key, which a client going
 // away does not stop half done.
-func (s *Server) RestoreBackup(ctx context.Context, req gen.RestoreBackupRequestObject) (gen.RestoreBackupResponseObject, error) {
+func (s *Server) RestoreBackup(ctx context.Context, req genserver.RestoreBackupRequestObject) (genserver.RestoreBackupResponseObject, error) {
 	msg := "database not found"
 	err := func() error {
 		if _, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id); err != nil {
@@ -157,14 +158,14 @@ func (s *Server) RestoreBackup(ctx context.Context, req gen.RestoreBackupRequest
 			return s.plane.Restore(ctx, req.Id, backupKeys(r))
 		})
 	}()
-	return okOutcome[gen.RestoreBackupResponseObject]{
+	return okOutcome[genserver.RestoreBackupResponseObject]{
 		notFound404: msg,
-		ok:          func() gen.RestoreBackupResponseObject { return gen.RestoreBackup200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.RestoreBackupResponseObject {
-			return gen.RestoreBackup400JSONResponse{BadRequestJSONResponse: b}
+		ok:          func() genserver.RestoreBackupResponseObject { return genserver.RestoreBackup200JSONResponse(gen.OKOK) },
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.RestoreBackupResponseObject {
+			return genserver.RestoreBackup400JSONResponse{BadRequestJSONResponse: b}
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.RestoreBackupResponseObject {
-			return gen.RestoreBackup404JSONResponse{NotFoundJSONResponse: b}
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.RestoreBackupResponseObject {
+			return genserver.RestoreBackup404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
@@ -172,29 +173,33 @@ func (s *Server) RestoreBackup(ctx context.Context, req gen.RestoreBackupRequest
 func dailyBackup(d *devapi.Database) *bool { return &d.DailyBackup }
 
 // EnableDailyBackup handles PATCH /v2/redis/enable-dailybackup/{id}.
-func (s *Server) EnableDailyBackup(ctx context.Context, req gen.EnableDailyBackupRequestObject) (gen.EnableDailyBackupResponseObject, error) {
+func (s *Server) EnableDailyBackup(ctx context.Context, req genserver.EnableDailyBackupRequestObject) (genserver.EnableDailyBackupResponseObject, error) {
 	_, err := s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, req.Id, toggle("daily backup", dailyBackup, true))
-	return okOutcome[gen.EnableDailyBackupResponseObject]{
-		ok: func() gen.EnableDailyBackupResponseObject { return gen.EnableDailyBackup200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.EnableDailyBackupResponseObject {
-			return gen.EnableDailyBackup400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.EnableDailyBackupResponseObject]{
+		ok: func() genserver.EnableDailyBackupResponseObject {
+			return genserver.EnableDailyBackup200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.EnableDailyBackupResponseObject {
-			return gen.EnableDailyBackup404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.EnableDailyBackupResponseObject {
+			return genserver.EnableDailyBackup400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.EnableDailyBackupResponseObject {
+			return genserver.EnableDailyBackup404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // DisableDailyBackup handles PATCH /v2/redis/disable-dailybackup/{id}.
-func (s *Server) DisableDailyBackup(ctx context.Context, req gen.DisableDailyBackupRequestObject) (gen.DisableDailyBackupResponseObject, error) {
+func (s *Server) DisableDailyBackup(ctx context.Context, req genserver.DisableDailyBackupRequestObject) (genserver.DisableDailyBackupResponseObject, error) {
 	_, err := s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, req.Id, toggle("daily backup", dailyBackup, false))
-	return okOutcome[gen.DisableDailyBackupResponseObject]{
-		ok: func() gen.DisableDailyBackupResponseObject { return gen.DisableDailyBackup200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.DisableDailyBackupResponseObject {
-			return gen.DisableDailyBackup400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.DisableDailyBackupResponseObject]{
+		ok: func() genserver.DisableDailyBackupResponseObject {
+			return genserver.DisableDailyBackup200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.DisableDailyBackupResponseObject {
-			return gen.DisableDailyBackup404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DisableDailyBackupResponseObject {
+			return genserver.DisableDailyBackup400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.DisableDailyBackupResponseObject {
+			return genserver.DisableDailyBackup404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/genserver"
 )
 
 // Defaults of createDatabase, as on the real service.
@@ -23,12 +24,12 @@ const (
 var gcpRegions = []string{"us-central1", "us-east4", "europe-west1", "asia-northeast1"}
 
 // ListDatabases handles GET /v2/redis/databases.
-func (s *Server) ListDatabases(ctx context.Context, _ gen.ListDatabasesRequestObject) (gen.ListDatabasesResponseObject, error) {
+func (s *Server) ListDatabases(ctx context.Context, _ genserver.ListDatabasesRequestObject) (genserver.ListDatabasesResponseObject, error) {
 	dbs, err := s.store.Databases(ctx, accountFrom(ctx).Email)
 	if err != nil {
 		return nil, err
 	}
-	out := make(gen.ListDatabases200JSONResponse, 0, len(dbs))
+	out := make(genserver.ListDatabases200JSONResponse, 0, len(dbs))
 	for _, d := range dbs {
 		out = append(out, s.toDatabase(d, true))
 	}
@@ -36,11 +37,11 @@ func (s *Server) ListDatabases(ctx context.Context, _ gen.ListDatabasesRequestOb
 }
 
 // CreateDatabase handles POST /v2/redis/database.
-func (s *Server) CreateDatabase(ctx context.Context, req gen.CreateDatabaseRequestObject) (gen.CreateDatabaseResponseObject, error) {
+func (s *Server) CreateDatabase(ctx context.Context, req genserver.CreateDatabaseRequestObject) (genserver.CreateDatabaseResponseObject, error) {
 	d, err := s.newDatabase(ctx, req.Body)
 	if err != nil {
 		if errorStatus(err) == http.StatusBadRequest {
-			return gen.CreateDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
+			return genserver.CreateDatabase400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(errorBody(err))}, nil
 		}
 		return nil, err
 	}
@@ -51,11 +52,11 @@ func (s *Server) CreateDatabase(ctx context.Context, req gen.CreateDatabaseReque
 	}
 	if err != nil {
 		if errorStatus(err) == http.StatusBadRequest {
-			return gen.CreateDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
+			return genserver.CreateDatabase400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(errorBody(err))}, nil
 		}
 		return nil, err
 	}
-	return gen.CreateDatabase200JSONResponse(s.toDatabase(d, true)), nil
+	return genserver.CreateDatabase200JSONResponse(s.toDatabase(d, true)), nil
 }
 
 // newDatabase checks a create request and builds the database it asks for.
@@ -120,7 +121,7 @@ func (s *Server) newDatabase(ctx context.Context, body *gen.CreateDatabaseReques
 }
 
 // GetDatabase handles GET /v2/redis/database/{id}.
-func (s *Server) GetDatabase(ctx context.Context, req gen.GetDatabaseRequestObject) (gen.GetDatabaseResponseObject, error) {
+func (s *Server) GetDatabase(ctx context.Context, req genserver.GetDatabaseRequestObject) (genserver.GetDatabaseResponseObject, error) {
 	hide := false
 	if c := req.Params.Credentials; c != nil {
 		switch *c {
@@ -129,27 +130,27 @@ func (s *Server) GetDatabase(ctx context.Context, req gen.GetDatabaseRequestObje
 		case "show", "":
 		default:
 			err := devapi.Errorf(devapi.EINVALID, "credentials must be %q or left out", "hide")
-			return gen.GetDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
+			return genserver.GetDatabase400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(errorBody(err))}, nil
 		}
 	}
 	d, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id)
 	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
-		return gen.GetDatabase404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		return genserver.GetDatabase404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err
 	}
-	return gen.GetDatabase200JSONResponse(s.toDatabase(d, !hide)), nil
+	return genserver.GetDatabase200JSONResponse(s.toDatabase(d, !hide)), nil
 }
 
 // DeleteDatabase handles DELETE /v2/redis/database/{id}.
-func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseRequestObject) (gen.DeleteDatabaseResponseObject, error) {
+func (s *Server) DeleteDatabase(ctx context.Context, req genserver.DeleteDatabaseRequestObject) (genserver.DeleteDatabaseResponseObject, error) {
 	owner := accountFrom(ctx).Email
 	d, err := s.store.Database(ctx, owner, req.Id) // for its port, to free after
 	if err == nil {
 		err = s.store.DeleteDatabase(ctx, owner, req.Id)
 	}
 	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
-		return gen.DeleteDatabase404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		return genserver.DeleteDatabase404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -161,7 +162,7 @@ func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseReque
 		return nil, err
 	}
 	s.releasePort(d.Port, false)
-	return gen.DeleteDatabase200JSONResponse(gen.OKOK), nil
+	return genserver.DeleteDatabase200JSONResponse(gen.OKOK), nil
 }
 
 // ResetPassword handles POST /v2/redis/reset-password/{id}.
@@ -178,11 +179,11 @@ func (s *Server) DeleteDatabase(ctx context.Context, req gen.DeleteDatabaseReque
 // wedged, or one the plane could not serve) the answer is 503, never a 404
 // for a database that exists: the reset is stored, and the repair loop
 // (RunReconcile) applies it once the Redis answers, without another reset.
-func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequestObject) (gen.ResetPasswordResponseObject, error) {
+func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordRequestObject) (genserver.ResetPasswordResponseObject, error) {
 	owner := accountFrom(ctx).Email
 	d, err := s.store.Database(ctx, owner, req.Id)
 	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
-		return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -191,7 +192,7 @@ func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequest
 	s.crash(CrashResetBeforeStore)
 	d, err = s.store.SetCredentials(ctx, owner, req.Id, devapi.Credentials{Password: password, RestToken: full, ReadOnlyRestToken: readOnly})
 	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
-		return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -203,17 +204,17 @@ func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequest
 	if err != nil {
 		if devapi.ErrorCode(err) == devapi.ENOTFOUND {
 			if _, gerr := s.store.Database(ctx, owner, req.Id); devapi.ErrorCode(gerr) == devapi.ENOTFOUND {
-				return gen.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil // deleted meanwhile
+				return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil // deleted meanwhile
 			}
 		}
 		s.planeDown(ctx, d.ID, stateUnavailable, err)
-		return gen.ResetPassword503JSONResponse{ServiceUnavailableJSONResponse: gen.ServiceUnavailableJSONResponse{Error: notApplied}}, nil
+		return genserver.ResetPassword503JSONResponse{ServiceUnavailableJSONResponse: genserver.ServiceUnavailableJSONResponse{Error: notApplied}}, nil
 	}
 	if s.health.isDown(d.ID) {
 		_ = s.repair(ctx, d) // it took the password: is the rest as stored now?
 	}
 	s.crash(CrashResetAfterPlane)
-	answer := gen.ResetPassword200JSONResponse(s.toDatabaseWithCredentials(d))
+	answer := genserver.ResetPassword200JSONResponse(s.toDatabaseWithCredentials(d))
 	s.crash(CrashResetBeforeAnswer)
 	return answer, nil
 }
@@ -221,8 +222,8 @@ func (s *Server) ResetPassword(ctx context.Context, req gen.ResetPasswordRequest
 // notApplied is reset-password's 503 message.
 const notApplied = "the new password is stored, but the database's Redis has not taken it yet: devapi goes on applying it; get the database for its credentials, its state is active again once the Redis took them"
 
-func notFound() gen.NotFoundJSONResponse {
-	return gen.NotFoundJSONResponse(messageBody("database not found"))
+func notFound() genserver.NotFoundJSONResponse {
+	return genserver.NotFoundJSONResponse(messageBody("database not found"))
 }
 
 func deref[T any](p *T) T {

@@ -13,7 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/genserver"
 )
 
 // apiBase is where the API's paths start, as on https://api.upstash.com/v2.
@@ -126,7 +126,7 @@ type Server struct {
 	accountLimiter *buckets     // nil: off
 }
 
-var _ gen.StrictServerInterface = (*Server)(nil)
+var _ genserver.StrictServerInterface = (*Server)(nil)
 
 // New returns a Server for cfg.
 func New(cfg Config) (*Server, error) {
@@ -198,7 +198,7 @@ func New(cfg Config) (*Server, error) {
 func Spec() (*openapi3.T, error) { return loadSpec() }
 
 var loadSpec = sync.OnceValues(func() (*openapi3.T, error) {
-	doc, err := gen.GetSwagger()
+	doc, err := genserver.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
 	}
@@ -222,16 +222,16 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	strict := gen.NewStrictHandlerWithOptions(s, nil, gen.StrictHTTPServerOptions{
+	strict := genserver.NewStrictHandlerWithOptions(s, nil, genserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "request body is not valid JSON"))
 		},
 		ResponseErrorHandlerFunc: s.writeError,
 	})
-	gen.HandlerWithOptions(strict, gen.ChiServerOptions{
+	genserver.HandlerWithOptions(strict, genserver.ChiServerOptions{
 		BaseURL:     apiBase,
 		BaseRouter:  r,
-		Middlewares: []gen.MiddlewareFunc{s.throttleAuth, s.authenticate, s.limitAccount, s.validate},
+		Middlewares: []genserver.MiddlewareFunc{s.throttleAuth, s.authenticate, s.limitAccount, s.validate},
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "%s", err.Error()))
 		},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/genserver"
 )
 
 // update changes the caller's database in the store, in one atomic
@@ -95,18 +96,18 @@ func autoUpgrade(d *devapi.Database) *bool { return &d.AutoUpgrade }
 func prodPack(d *devapi.Database) *bool    { return &d.ProdPack }
 
 // RenameDatabase handles POST /v2/redis/rename/{id}.
-func (s *Server) RenameDatabase(ctx context.Context, req gen.RenameDatabaseRequestObject) (gen.RenameDatabaseResponseObject, error) {
+func (s *Server) RenameDatabase(ctx context.Context, req genserver.RenameDatabaseRequestObject) (genserver.RenameDatabaseResponseObject, error) {
 	d, err := s.update(ctx, req.Id, func(d *devapi.Database) error {
 		d.Name = req.Body.Name
 		return nil
 	})
 	switch status, body, err := outcome(err); status {
 	case http.StatusOK:
-		return gen.RenameDatabase200JSONResponse(s.toDatabase(d, true)), nil
+		return genserver.RenameDatabase200JSONResponse(s.toDatabase(d, true)), nil
 	case http.StatusBadRequest:
-		return gen.RenameDatabase400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+		return genserver.RenameDatabase400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
 	case http.StatusNotFound:
-		return gen.RenameDatabase404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+		return genserver.RenameDatabase404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
 	default:
 		return nil, err
 	}
@@ -114,15 +115,15 @@ func (s *Server) RenameDatabase(ctx context.Context, req gen.RenameDatabaseReque
 
 // EnableTls handles POST /v2/redis/enable-tls/{id}. The database keeps its
 // port and from then on speaks TLS only.
-func (s *Server) EnableTls(ctx context.Context, req gen.EnableTlsRequestObject) (gen.EnableTlsResponseObject, error) {
+func (s *Server) EnableTls(ctx context.Context, req genserver.EnableTlsRequestObject) (genserver.EnableTlsResponseObject, error) {
 	d, err := s.update(ctx, req.Id, toggle("tls", func(d *devapi.Database) *bool { return &d.TLS }, true))
 	switch status, body, err := outcome(err); status {
 	case http.StatusOK:
-		return gen.EnableTls200JSONResponse(s.toDatabase(d, true)), nil
+		return genserver.EnableTls200JSONResponse(s.toDatabase(d, true)), nil
 	case http.StatusBadRequest:
-		return gen.EnableTls400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+		return genserver.EnableTls400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
 	case http.StatusNotFound:
-		return gen.EnableTls404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+		return genserver.EnableTls404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
 	default:
 		return nil, err
 	}
@@ -132,8 +133,8 @@ func (s *Server) EnableTls(ctx context.Context, req gen.EnableTlsRequestObject) 
 type okOutcome[R any] struct {
 	notFound404 string // the 404 message; default "database not found"
 	ok          func() R
-	badRequest  func(gen.BadRequestJSONResponse) R
-	notFound    func(gen.NotFoundJSONResponse) R
+	badRequest  func(genserver.BadRequestJSONResponse) R
+	notFound    func(genserver.NotFoundJSONResponse) R
 }
 
 func (o okOutcome[R]) answer(err error) (R, error) {
@@ -146,66 +147,74 @@ func (o okOutcome[R]) answer(err error) (R, error) {
 	case http.StatusOK:
 		return o.ok(), nil
 	case http.StatusBadRequest:
-		return o.badRequest(gen.BadRequestJSONResponse(body)), nil
+		return o.badRequest(genserver.BadRequestJSONResponse(body)), nil
 	case http.StatusNotFound:
-		return o.notFound(gen.NotFoundJSONResponse(body)), nil
+		return o.notFound(genserver.NotFoundJSONResponse(body)), nil
 	default:
 		return zero, err
 	}
 }
 
 // EnableEviction handles POST /v2/redis/enable-eviction/{id}.
-func (s *Server) EnableEviction(ctx context.Context, req gen.EnableEvictionRequestObject) (gen.EnableEvictionResponseObject, error) {
+func (s *Server) EnableEviction(ctx context.Context, req genserver.EnableEvictionRequestObject) (genserver.EnableEvictionResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("eviction", eviction, true))
-	return okOutcome[gen.EnableEvictionResponseObject]{
-		ok: func() gen.EnableEvictionResponseObject { return gen.EnableEviction200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.EnableEvictionResponseObject {
-			return gen.EnableEviction400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.EnableEvictionResponseObject]{
+		ok: func() genserver.EnableEvictionResponseObject {
+			return genserver.EnableEviction200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.EnableEvictionResponseObject {
-			return gen.EnableEviction404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.EnableEvictionResponseObject {
+			return genserver.EnableEviction400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.EnableEvictionResponseObject {
+			return genserver.EnableEviction404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // DisableEviction handles POST /v2/redis/disable-eviction/{id}.
-func (s *Server) DisableEviction(ctx context.Context, req gen.DisableEvictionRequestObject) (gen.DisableEvictionResponseObject, error) {
+func (s *Server) DisableEviction(ctx context.Context, req genserver.DisableEvictionRequestObject) (genserver.DisableEvictionResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("eviction", eviction, false))
-	return okOutcome[gen.DisableEvictionResponseObject]{
-		ok: func() gen.DisableEvictionResponseObject { return gen.DisableEviction200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.DisableEvictionResponseObject {
-			return gen.DisableEviction400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.DisableEvictionResponseObject]{
+		ok: func() genserver.DisableEvictionResponseObject {
+			return genserver.DisableEviction200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.DisableEvictionResponseObject {
-			return gen.DisableEviction404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DisableEvictionResponseObject {
+			return genserver.DisableEviction400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.DisableEvictionResponseObject {
+			return genserver.DisableEviction404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // EnableAutoUpgrade handles POST /v2/redis/enable-autoupgrade/{id}.
-func (s *Server) EnableAutoUpgrade(ctx context.Context, req gen.EnableAutoUpgradeRequestObject) (gen.EnableAutoUpgradeResponseObject, error) {
+func (s *Server) EnableAutoUpgrade(ctx context.Context, req genserver.EnableAutoUpgradeRequestObject) (genserver.EnableAutoUpgradeResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("auto upgrade", autoUpgrade, true))
-	return okOutcome[gen.EnableAutoUpgradeResponseObject]{
-		ok: func() gen.EnableAutoUpgradeResponseObject { return gen.EnableAutoUpgrade200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.EnableAutoUpgradeResponseObject {
-			return gen.EnableAutoUpgrade400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.EnableAutoUpgradeResponseObject]{
+		ok: func() genserver.EnableAutoUpgradeResponseObject {
+			return genserver.EnableAutoUpgrade200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.EnableAutoUpgradeResponseObject {
-			return gen.EnableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.EnableAutoUpgradeResponseObject {
+			return genserver.EnableAutoUpgrade400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.EnableAutoUpgradeResponseObject {
+			return genserver.EnableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // DisableAutoUpgrade handles POST /v2/redis/disable-autoupgrade/{id}.
-func (s *Server) DisableAutoUpgrade(ctx context.Context, req gen.DisableAutoUpgradeRequestObject) (gen.DisableAutoUpgradeResponseObject, error) {
+func (s *Server) DisableAutoUpgrade(ctx context.Context, req genserver.DisableAutoUpgradeRequestObject) (genserver.DisableAutoUpgradeResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("auto upgrade", autoUpgrade, false))
-	return okOutcome[gen.DisableAutoUpgradeResponseObject]{
-		ok: func() gen.DisableAutoUpgradeResponseObject { return gen.DisableAutoUpgrade200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.DisableAutoUpgradeResponseObject {
-			return gen.DisableAutoUpgrade400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.DisableAutoUpgradeResponseObject]{
+		ok: func() genserver.DisableAutoUpgradeResponseObject {
+			return genserver.DisableAutoUpgrade200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.DisableAutoUpgradeResponseObject {
-			return gen.DisableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DisableAutoUpgradeResponseObject {
+			return genserver.DisableAutoUpgrade400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.DisableAutoUpgradeResponseObject {
+			return genserver.DisableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
@@ -213,44 +222,48 @@ func (s *Server) DisableAutoUpgrade(ctx context.Context, req gen.DisableAutoUpgr
 // EnableProdPack handles POST /v2/redis/enable-prodpack/{id}, which
 // Upstash's Terraform provider calls (with the body null) though upstream's
 // spec does not list it. The flag is stored and shown; nothing else changes.
-func (s *Server) EnableProdPack(ctx context.Context, req gen.EnableProdPackRequestObject) (gen.EnableProdPackResponseObject, error) {
+func (s *Server) EnableProdPack(ctx context.Context, req genserver.EnableProdPackRequestObject) (genserver.EnableProdPackResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("prod pack", prodPack, true))
-	return okOutcome[gen.EnableProdPackResponseObject]{
-		ok: func() gen.EnableProdPackResponseObject { return gen.EnableProdPack200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.EnableProdPackResponseObject {
-			return gen.EnableProdPack400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.EnableProdPackResponseObject]{
+		ok: func() genserver.EnableProdPackResponseObject {
+			return genserver.EnableProdPack200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.EnableProdPackResponseObject {
-			return gen.EnableProdPack404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.EnableProdPackResponseObject {
+			return genserver.EnableProdPack400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.EnableProdPackResponseObject {
+			return genserver.EnableProdPack404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // DisableProdPack handles POST /v2/redis/disable-prodpack/{id}.
-func (s *Server) DisableProdPack(ctx context.Context, req gen.DisableProdPackRequestObject) (gen.DisableProdPackResponseObject, error) {
+func (s *Server) DisableProdPack(ctx context.Context, req genserver.DisableProdPackRequestObject) (genserver.DisableProdPackResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("prod pack", prodPack, false))
-	return okOutcome[gen.DisableProdPackResponseObject]{
-		ok: func() gen.DisableProdPackResponseObject { return gen.DisableProdPack200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.DisableProdPackResponseObject {
-			return gen.DisableProdPack400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.DisableProdPackResponseObject]{
+		ok: func() genserver.DisableProdPackResponseObject {
+			return genserver.DisableProdPack200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.DisableProdPackResponseObject {
-			return gen.DisableProdPack404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DisableProdPackResponseObject {
+			return genserver.DisableProdPack400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.DisableProdPackResponseObject {
+			return genserver.DisableProdPack404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // ChangePlan handles POST /v2/redis/{id}/change-plan. The plan sets the
 // db_* limits; the memory limit reaches the plane as its maxmemory.
-func (s *Server) ChangePlan(ctx context.Context, req gen.ChangePlanRequestObject) (gen.ChangePlanResponseObject, error) {
+func (s *Server) ChangePlan(ctx context.Context, req genserver.ChangePlanRequestObject) (genserver.ChangePlanResponseObject, error) {
 	err := s.changePlan(ctx, req.Id, string(req.Body.PlanName), req.Body.AutoUpgrade, req.Body.ProdPackEnabled)
-	return okOutcome[gen.ChangePlanResponseObject]{
-		ok: func() gen.ChangePlanResponseObject { return gen.ChangePlan200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.ChangePlanResponseObject {
-			return gen.ChangePlan400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.ChangePlanResponseObject]{
+		ok: func() genserver.ChangePlanResponseObject { return genserver.ChangePlan200JSONResponse(gen.OKOK) },
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.ChangePlanResponseObject {
+			return genserver.ChangePlan400JSONResponse{BadRequestJSONResponse: b}
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.ChangePlanResponseObject {
-			return gen.ChangePlan404JSONResponse{NotFoundJSONResponse: b}
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.ChangePlanResponseObject {
+			return genserver.ChangePlan404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
@@ -258,18 +271,20 @@ func (s *Server) ChangePlan(ctx context.Context, req gen.ChangePlanRequestObject
 // ChangePlanLegacy handles POST /v2/redis/change-plan/{id}, the path
 // change-plan had before May 2026, which Upstash's CLI still calls with
 // {"plan": ...}. It changes the plan as ChangePlan does.
-func (s *Server) ChangePlanLegacy(ctx context.Context, req gen.ChangePlanLegacyRequestObject) (gen.ChangePlanLegacyResponseObject, error) {
+func (s *Server) ChangePlanLegacy(ctx context.Context, req genserver.ChangePlanLegacyRequestObject) (genserver.ChangePlanLegacyResponseObject, error) {
 	plan, err := legacyPlan(req.Body)
 	if err == nil {
 		err = s.changePlan(ctx, req.Id, plan, req.Body.AutoUpgrade, req.Body.ProdPackEnabled)
 	}
-	return okOutcome[gen.ChangePlanLegacyResponseObject]{
-		ok: func() gen.ChangePlanLegacyResponseObject { return gen.ChangePlanLegacy200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.ChangePlanLegacyResponseObject {
-			return gen.ChangePlanLegacy400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.ChangePlanLegacyResponseObject]{
+		ok: func() genserver.ChangePlanLegacyResponseObject {
+			return genserver.ChangePlanLegacy200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.ChangePlanLegacyResponseObject {
-			return gen.ChangePlanLegacy404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.ChangePlanLegacyResponseObject {
+			return genserver.ChangePlanLegacy400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.ChangePlanLegacyResponseObject {
+			return genserver.ChangePlanLegacy404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
@@ -311,25 +326,25 @@ func (s *Server) changePlan(ctx context.Context, id, plan string, autoUpgrade, p
 }
 
 // UpdateBudget handles PATCH /v2/redis/update-budget/{id}.
-func (s *Server) UpdateBudget(ctx context.Context, req gen.UpdateBudgetRequestObject) (gen.UpdateBudgetResponseObject, error) {
+func (s *Server) UpdateBudget(ctx context.Context, req genserver.UpdateBudgetRequestObject) (genserver.UpdateBudgetResponseObject, error) {
 	_, err := s.update(ctx, req.Id, func(d *devapi.Database) error {
 		d.Budget = req.Body.Budget
 		return nil
 	})
-	return okOutcome[gen.UpdateBudgetResponseObject]{
-		ok: func() gen.UpdateBudgetResponseObject { return gen.UpdateBudget200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.UpdateBudgetResponseObject {
-			return gen.UpdateBudget400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.UpdateBudgetResponseObject]{
+		ok: func() genserver.UpdateBudgetResponseObject { return genserver.UpdateBudget200JSONResponse(gen.OKOK) },
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.UpdateBudgetResponseObject {
+			return genserver.UpdateBudget400JSONResponse{BadRequestJSONResponse: b}
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.UpdateBudgetResponseObject {
-			return gen.UpdateBudget404JSONResponse{NotFoundJSONResponse: b}
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.UpdateBudgetResponseObject {
+			return genserver.UpdateBudget404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // UpdateRegions handles POST /v2/redis/update-regions/{id}: the list
 // replaces the read regions.
-func (s *Server) UpdateRegions(ctx context.Context, req gen.UpdateRegionsRequestObject) (gen.UpdateRegionsResponseObject, error) {
+func (s *Server) UpdateRegions(ctx context.Context, req genserver.UpdateRegionsRequestObject) (genserver.UpdateRegionsResponseObject, error) {
 	_, err := s.update(ctx, req.Id, func(d *devapi.Database) error {
 		reads, err := readRegions(d.Platform, d.PrimaryRegion, req.Body.ReadRegions)
 		if err != nil {
@@ -338,13 +353,13 @@ func (s *Server) UpdateRegions(ctx context.Context, req gen.UpdateRegionsRequest
 		d.ReadRegions = reads
 		return nil
 	})
-	return okOutcome[gen.UpdateRegionsResponseObject]{
-		ok: func() gen.UpdateRegionsResponseObject { return gen.UpdateRegions200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.UpdateRegionsResponseObject {
-			return gen.UpdateRegions400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.UpdateRegionsResponseObject]{
+		ok: func() genserver.UpdateRegionsResponseObject { return genserver.UpdateRegions200JSONResponse(gen.OKOK) },
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.UpdateRegionsResponseObject {
+			return genserver.UpdateRegions400JSONResponse{BadRequestJSONResponse: b}
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.UpdateRegionsResponseObject {
-			return gen.UpdateRegions404JSONResponse{NotFoundJSONResponse: b}
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.UpdateRegionsResponseObject {
+			return genserver.UpdateRegions404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
@@ -352,7 +367,7 @@ func (s *Server) UpdateRegions(ctx context.Context, req gen.UpdateRegionsRequest
 // UpdateAllowlist handles POST /v2/redis/update-allowlist/{id}, which
 // Upstash's Terraform provider calls for ip_allowlist though upstream's spec
 // does not list it: the list replaces the database's allowlist, as sent.
-func (s *Server) UpdateAllowlist(ctx context.Context, req gen.UpdateAllowlistRequestObject) (gen.UpdateAllowlistResponseObject, error) {
+func (s *Server) UpdateAllowlist(ctx context.Context, req genserver.UpdateAllowlistRequestObject) (genserver.UpdateAllowlistResponseObject, error) {
 	err := checkAllowlist(req.Body.AllowedIps)
 	if err == nil {
 		_, err = s.update(ctx, req.Id, func(d *devapi.Database) error {
@@ -360,13 +375,15 @@ func (s *Server) UpdateAllowlist(ctx context.Context, req gen.UpdateAllowlistReq
 			return nil
 		})
 	}
-	return okOutcome[gen.UpdateAllowlistResponseObject]{
-		ok: func() gen.UpdateAllowlistResponseObject { return gen.UpdateAllowlist200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.UpdateAllowlistResponseObject {
-			return gen.UpdateAllowlist400JSONResponse{BadRequestJSONResponse: b}
+	return okOutcome[genserver.UpdateAllowlistResponseObject]{
+		ok: func() genserver.UpdateAllowlistResponseObject {
+			return genserver.UpdateAllowlist200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.UpdateAllowlistResponseObject {
-			return gen.UpdateAllowlist404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.UpdateAllowlistResponseObject {
+			return genserver.UpdateAllowlist400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.UpdateAllowlistResponseObject {
+			return genserver.UpdateAllowlist404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }

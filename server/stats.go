@@ -9,6 +9,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/genserver"
 )
 
 // Stats are sampled from every database's plane counters every
@@ -172,9 +173,9 @@ var periods = map[gen.GetDatabaseStatsParamsPeriod]time.Duration{
 }
 
 // GetDatabaseStats handles GET /v2/redis/stats/{id}.
-func (s *Server) GetDatabaseStats(ctx context.Context, req gen.GetDatabaseStatsRequestObject) (gen.GetDatabaseStatsResponseObject, error) {
+func (s *Server) GetDatabaseStats(ctx context.Context, req genserver.GetDatabaseStatsRequestObject) (genserver.GetDatabaseStatsResponseObject, error) {
 	if _, err := s.store.Database(ctx, accountFrom(ctx).Email, req.Id); devapi.ErrorCode(err) == devapi.ENOTFOUND {
-		return gen.GetDatabaseStats404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		return genserver.GetDatabaseStats404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -206,7 +207,7 @@ func (s *Server) GetDatabaseStats(ctx context.Context, req gen.GetDatabaseStatsR
 	// not measure are empty, never invented. Scalars it does not measure
 	// have no empty form and are left out.
 	none := func() *[]gen.TimeSeriesData { return &[]gen.TimeSeriesData{} }
-	return gen.GetDatabaseStats200JSONResponse{
+	return genserver.GetDatabaseStats200JSONResponse{
 		ConnectionCount:      &conns,
 		Keyspace:             &keys,
 		Throughput:           &throughput,

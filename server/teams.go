@@ -8,6 +8,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/genserver"
 )
 
 const teamNotFound = "team not found"
@@ -77,12 +78,12 @@ func toTeamMember(m *devapi.TeamMember) gen.TeamMember {
 }
 
 // ListTeams handles GET /v2/teams.
-func (s *Server) ListTeams(ctx context.Context, _ gen.ListTeamsRequestObject) (gen.ListTeamsResponseObject, error) {
+func (s *Server) ListTeams(ctx context.Context, _ genserver.ListTeamsRequestObject) (genserver.ListTeamsResponseObject, error) {
 	teams, err := s.store.Teams(ctx, accountFrom(ctx).Email)
 	if err != nil {
 		return nil, err
 	}
-	out := make(gen.ListTeams200JSONResponse, 0, len(teams))
+	out := make(genserver.ListTeams200JSONResponse, 0, len(teams))
 	for _, m := range teams {
 		out = append(out, toTeam(m.Team, m.Role))
 	}
@@ -91,10 +92,10 @@ func (s *Server) ListTeams(ctx context.Context, _ gen.ListTeamsRequestObject) (g
 
 // CreateTeam handles POST /v2/team. The caller becomes its owner, so a
 // team's account cannot create one (see refuseTeamMember).
-func (s *Server) CreateTeam(ctx context.Context, req gen.CreateTeamRequestObject) (gen.CreateTeamResponseObject, error) {
+func (s *Server) CreateTeam(ctx context.Context, req genserver.CreateTeamRequestObject) (genserver.CreateTeamResponseObject, error) {
 	if err := s.refuseTeamMember(ctx, "", accountFrom(ctx).Email); err != nil {
 		if errorStatus(err) == http.StatusBadRequest {
-			return gen.CreateTeam400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(errorBody(err))}, nil
+			return genserver.CreateTeam400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(errorBody(err))}, nil
 		}
 		return nil, err
 	}
@@ -106,18 +107,18 @@ func (s *Server) CreateTeam(ctx context.Context, req gen.CreateTeamRequestObject
 	}
 	switch status, body, err := outcomeOf(err, teamNotFound); status {
 	case http.StatusOK:
-		return gen.CreateTeam200JSONResponse(toTeam(*t, devapi.RoleOwner)), nil
+		return genserver.CreateTeam200JSONResponse(toTeam(*t, devapi.RoleOwner)), nil
 	case http.StatusBadRequest:
-		return gen.CreateTeam400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+		return genserver.CreateTeam400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
 	case http.StatusNotFound:
-		return gen.CreateTeam404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+		return genserver.CreateTeam404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
 	default:
 		return nil, err
 	}
 }
 
 // DeleteTeam handles DELETE /v2/team/{id}. Only the owner can delete a team.
-func (s *Server) DeleteTeam(ctx context.Context, req gen.DeleteTeamRequestObject) (gen.DeleteTeamResponseObject, error) {
+func (s *Server) DeleteTeam(ctx context.Context, req genserver.DeleteTeamRequestObject) (genserver.DeleteTeamResponseObject, error) {
 	err := func() error {
 		m, err := s.membership(ctx, req.Id)
 		if err != nil {
@@ -128,20 +129,20 @@ func (s *Server) DeleteTeam(ctx context.Context, req gen.DeleteTeamRequestObject
 		}
 		return s.store.DeleteTeam(ctx, req.Id)
 	}()
-	return okOutcome[gen.DeleteTeamResponseObject]{
+	return okOutcome[genserver.DeleteTeamResponseObject]{
 		notFound404: teamNotFound,
-		ok:          func() gen.DeleteTeamResponseObject { return gen.DeleteTeam200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.DeleteTeamResponseObject {
-			return gen.DeleteTeam400JSONResponse{BadRequestJSONResponse: b}
+		ok:          func() genserver.DeleteTeamResponseObject { return genserver.DeleteTeam200JSONResponse(gen.OKOK) },
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DeleteTeamResponseObject {
+			return genserver.DeleteTeam400JSONResponse{BadRequestJSONResponse: b}
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.DeleteTeamResponseObject {
-			return gen.DeleteTeam404JSONResponse{NotFoundJSONResponse: b}
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.DeleteTeamResponseObject {
+			return genserver.DeleteTeam404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // GetTeamMembers handles GET /v2/teams/{team_id}.
-func (s *Server) GetTeamMembers(ctx context.Context, req gen.GetTeamMembersRequestObject) (gen.GetTeamMembersResponseObject, error) {
+func (s *Server) GetTeamMembers(ctx context.Context, req genserver.GetTeamMembersRequestObject) (genserver.GetTeamMembersResponseObject, error) {
 	var members []*devapi.TeamMember
 	_, err := s.membership(ctx, req.TeamId)
 	if err == nil {
@@ -149,15 +150,15 @@ func (s *Server) GetTeamMembers(ctx context.Context, req gen.GetTeamMembersReque
 	}
 	switch status, body, err := outcomeOf(err, teamNotFound); status {
 	case http.StatusOK:
-		out := make(gen.GetTeamMembers200JSONResponse, 0, len(members))
+		out := make(genserver.GetTeamMembers200JSONResponse, 0, len(members))
 		for _, m := range members {
 			out = append(out, toTeamMember(m))
 		}
 		return out, nil
 	case http.StatusBadRequest:
-		return gen.GetTeamMembers400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+		return genserver.GetTeamMembers400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
 	case http.StatusNotFound:
-		return gen.GetTeamMembers404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+		return genserver.GetTeamMembers404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
 	default:
 		return nil, err
 	}
@@ -174,7 +175,7 @@ func (s *Server) GetTeamMembers(ctx context.Context, req gen.GetTeamMembersReque
 // GET /v2/teams/{team_id} would show the difference anyway. Only the team's
 // owner and admins get this answer: anyone else gets "team not found" or
 // "only the team's owner or an admin ...", whatever the email.
-func (s *Server) AddTeamMember(ctx context.Context, req gen.AddTeamMemberRequestObject) (gen.AddTeamMemberResponseObject, error) {
+func (s *Server) AddTeamMember(ctx context.Context, req genserver.AddTeamMemberRequestObject) (genserver.AddTeamMemberResponseObject, error) {
 	var m *devapi.TeamMember
 	_, err := s.manager(ctx, req.Body.TeamId)
 	if err == nil {
@@ -188,18 +189,18 @@ func (s *Server) AddTeamMember(ctx context.Context, req gen.AddTeamMemberRequest
 	}
 	switch status, body, err := outcomeOf(err, teamNotFound); status {
 	case http.StatusOK:
-		return gen.AddTeamMember200JSONResponse(toTeamMember(m)), nil
+		return genserver.AddTeamMember200JSONResponse(toTeamMember(m)), nil
 	case http.StatusBadRequest:
-		return gen.AddTeamMember400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(body)}, nil
+		return genserver.AddTeamMember400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
 	case http.StatusNotFound:
-		return gen.AddTeamMember404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(body)}, nil
+		return genserver.AddTeamMember404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
 	default:
 		return nil, err
 	}
 }
 
 // DeleteTeamMember handles DELETE /v2/teams/member.
-func (s *Server) DeleteTeamMember(ctx context.Context, req gen.DeleteTeamMemberRequestObject) (gen.DeleteTeamMemberResponseObject, error) {
+func (s *Server) DeleteTeamMember(ctx context.Context, req genserver.DeleteTeamMemberRequestObject) (genserver.DeleteTeamMemberResponseObject, error) {
 	err := func() error {
 		if _, err := s.manager(ctx, req.Body.TeamId); err != nil {
 			return err
@@ -220,21 +221,23 @@ func (s *Server) DeleteTeamMember(ctx context.Context, req gen.DeleteTeamMemberR
 		}
 		return nil
 	}()
-	return okOutcome[gen.DeleteTeamMemberResponseObject]{
+	return okOutcome[genserver.DeleteTeamMemberResponseObject]{
 		notFound404: teamNotFound,
-		ok:          func() gen.DeleteTeamMemberResponseObject { return gen.DeleteTeamMember200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.DeleteTeamMemberResponseObject {
-			return gen.DeleteTeamMember400JSONResponse{BadRequestJSONResponse: b}
+		ok: func() genserver.DeleteTeamMemberResponseObject {
+			return genserver.DeleteTeamMember200JSONResponse(gen.OKOK)
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.DeleteTeamMemberResponseObject {
-			return gen.DeleteTeamMember404JSONResponse{NotFoundJSONResponse: b}
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DeleteTeamMemberResponseObject {
+			return genserver.DeleteTeamMember400JSONResponse{BadRequestJSONResponse: b}
+		},
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.DeleteTeamMemberResponseObject {
+			return genserver.DeleteTeamMember404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
 
 // MoveToTeam handles POST /v2/redis/move-to-team: the database becomes the
 // team account's. Members of any role but finance can move their databases.
-func (s *Server) MoveToTeam(ctx context.Context, req gen.MoveToTeamRequestObject) (gen.MoveToTeamResponseObject, error) {
+func (s *Server) MoveToTeam(ctx context.Context, req genserver.MoveToTeamRequestObject) (genserver.MoveToTeamResponseObject, error) {
 	notFound := "database not found"
 	err := func() error {
 		m, err := s.membership(ctx, req.Body.TeamId)
@@ -256,14 +259,14 @@ func (s *Server) MoveToTeam(ctx context.Context, req gen.MoveToTeamRequestObject
 		})
 		return err
 	}()
-	return okOutcome[gen.MoveToTeamResponseObject]{
+	return okOutcome[genserver.MoveToTeamResponseObject]{
 		notFound404: notFound,
-		ok:          func() gen.MoveToTeamResponseObject { return gen.MoveToTeam200JSONResponse(gen.OKOK) },
-		badRequest: func(b gen.BadRequestJSONResponse) gen.MoveToTeamResponseObject {
-			return gen.MoveToTeam400JSONResponse{BadRequestJSONResponse: b}
+		ok:          func() genserver.MoveToTeamResponseObject { return genserver.MoveToTeam200JSONResponse(gen.OKOK) },
+		badRequest: func(b genserver.BadRequestJSONResponse) genserver.MoveToTeamResponseObject {
+			return genserver.MoveToTeam400JSONResponse{BadRequestJSONResponse: b}
 		},
-		notFound: func(b gen.NotFoundJSONResponse) gen.MoveToTeamResponseObject {
-			return gen.MoveToTeam404JSONResponse{NotFoundJSONResponse: b}
+		notFound: func(b genserver.NotFoundJSONResponse) genserver.MoveToTeamResponseObject {
+			return genserver.MoveToTeam404JSONResponse{NotFoundJSONResponse: b}
 		},
 	}.answer(err)
 }
