@@ -95,29 +95,54 @@ func (s *Store) APIKeys(ctx context.Context, email string) ([]*devapi.APIKey, er
 }
 
 // DeleteAPIKey removes one key of an account. ENOTFOUND if no such key.
+// The delete and the move of the keys' version (see keys.go) are one
+// transaction.
 func (s *Store) DeleteAPIKey(ctx context.Context, email, id string) (err error) {
 	defer noSpace(&err)
-	res, err := s.pool.Exec(ctx,
-		`DELETE FROM api_keys WHERE id = $1 AND email = $2`, id, email)
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: delete api key: %w", err)
 	}
-	n := res.RowsAffected()
-	if n == 0 {
+	defer tx.Rollback(ctx) // a no-op after Commit
+	res, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE id = $1 AND email = $2`, id, email)
+	if err != nil {
+		return fmt.Errorf("pgstore: delete api key: %w", err)
+	}
+	if res.RowsAffected() == 0 {
 		return devapi.Errorf(devapi.ENOTFOUND, "api key %s not found", id)
+	}
+	if err := bumpKeysVersion(ctx, tx); err != nil {
+		return fmt.Errorf("pgstore: delete api key: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgstore: delete api key: commit: %w", err)
 	}
 	return nil
 }
 
+// authenticateQuery reads a key's account and, in the same snapshot, the
+// version of the keys it is valid for (see keys.go).
+const authenticateQuery = `SELECT a.email, a.created_at, (` + keysVersionQuery + `)
+	FROM api_keys k JOIN accounts a ON a.email = k.email
+	WHERE k.key_hash = $1`
+
 // Authenticate returns the account that owns a key with the given hash and
-// email. EUNAUTHORIZED if there is none. It runs on every request: one SELECT
-// through the unique index on key_hash, then a constant-time email compare.
+// email. EUNAUTHORIZED if there is none. It runs on every request: it reads
+// the version of the keys (a read shared with concurrent calls, see keys.go)
+// and answers from the cache when no key was revoked since the key was
+// cached; otherwise one SELECT through the unique index on key_hash. Emails
+// are compared in constant time.
 func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devapi.Account, error) {
+	version, err := s.keys.version.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := s.keys.cache.Get(version, email, keyHash); ok {
+		return &a, nil
+	}
 	var a devapi.Account
 	var created int64
-	err := s.pool.QueryRow(ctx,
-		`SELECT a.email, a.created_at FROM api_keys k JOIN accounts a ON a.email = k.email
-		 WHERE k.key_hash = $1`, keyHash).Scan(&a.Email, &created)
+	err = s.pool.QueryRow(ctx, authenticateQuery, keyHash).Scan(&a.Email, &created, &version)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")
@@ -128,5 +153,6 @@ func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devap
 		return nil, devapi.Errorf(devapi.EUNAUTHORIZED, "wrong email or api key")
 	}
 	a.CreatedAt = schema.FromMicros(created)
+	s.keys.cache.Put(version, keyHash, a)
 	return &a, nil
 }

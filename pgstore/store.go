@@ -28,6 +28,7 @@ const defaultMaxConns = 16
 // Store is a devapi.Store backed by a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	keys *keys // Authenticate's cache, and the shared reads of the keys' version
 }
 
 // Open connects to the PostgreSQL database at url (postgres://...) and
@@ -64,7 +65,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool, keys: &keys{}}
+	s.keys.version.read = s.readKeysVersion
+	return s, nil
 }
 
 // Close closes the connection pool.

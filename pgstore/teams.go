@@ -160,6 +160,9 @@ func (s *Store) DeleteTeam(ctx context.Context, teamID string) (err error) {
 	if _, err := tx.Exec(ctx, `DELETE FROM accounts WHERE email = $1`, teamID); err != nil {
 		return fmt.Errorf("pgstore: delete team: %w", err)
 	}
+	if err := bumpKeysVersion(ctx, tx); err != nil { // the account's keys went with it
+		return fmt.Errorf("pgstore: delete team: %w", err)
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgstore: delete team: commit: %w", err)
 	}
