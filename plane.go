@@ -129,6 +129,28 @@ type Retirer interface {
 	Retire(ctx context.Context, id string) (string, error)
 }
 
+// A Monitorer is a Plane that can show the commands a database runs, as
+// Redis's MONITOR does, without giving its clients MONITOR (the command
+// policy refuses it: it would show devapi's own commands, passwords among
+// them).
+type Monitorer interface {
+	Plane
+	// Monitor calls emit with "OK" once it is in place (as MONITOR answers
+	// +OK), then with each command database id runs from then on,
+	// from every client of the database (TCP and the REST API alike) and
+	// no other database's, as one line of Redis's MONITOR output without
+	// its "+" and CRLF: `1721284005.242090 [0 127.0.0.1:51234] "SET" "k"
+	// "v"`. Passwords are redacted as Redis 7 redacts them (`"AUTH"
+	// "(redacted)"`), and devapi's own commands are left out. emit is
+	// called from one goroutine at a time and should not block: a monitor
+	// that falls behind by more than the plane buffers ends. Monitor
+	// returns when ctx ends (ctx's error), when emit returns an error
+	// (that error), or when the database stops serving or the monitor fell
+	// behind (EUNAVAILABLE). ENOTFOUND if the plane does not serve the
+	// database.
+	Monitor(ctx context.Context, id string, emit func(line string) error) error
+}
+
 // Snapshot is the content of a database, independent of the plane that took
 // it: a snapshot of one plane restores on any other.
 //

@@ -142,6 +142,7 @@ type front struct {
 	maxClients atomic.Int64
 	allowedIPs atomic.Pointer[[]string] // the IP allowlist new connections must pass
 	accepted   atomic.Int64             // connections admitted since the front opened
+	monitors   monitorHub               // the database's monitors (monitor.go)
 
 	mu        sync.Mutex
 	closed    bool
@@ -445,6 +446,7 @@ func (f *front) hook(c *server.Peer, cmd string, args ...string) bool {
 		f.bind(c, cmd, args)
 		return true
 	}
+	f.monitors.publish(c, st, cmd, args)
 	switch cmd {
 	case "AUTH":
 		if st.multi {

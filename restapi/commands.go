@@ -41,9 +41,13 @@ func init() {
 	for _, c := range []string{"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF"} {
 		refused[c] = "ERR blocking commands are not supported in REST API"
 	}
-	for _, c := range []string{"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"} {
+	for _, c := range []string{"SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"} {
 		refused[c] = "ERR " + c + " is not supported in REST API, use a TCP connection"
 	}
+	// An event stream is a request of its own (sse.go); as a command they
+	// would turn the pooled connection into a subscriber.
+	refused["SUBSCRIBE"] = "ERR SUBSCRIBE is not supported as a command in REST API: send /subscribe/<channel> with Accept: text/event-stream"
+	refused["PSUBSCRIBE"] = "ERR PSUBSCRIBE is not supported as a command in REST API: send /psubscribe/<pattern> with Accept: text/event-stream"
 	for _, c := range []string{"WATCH", "UNWATCH", "MULTI", "EXEC", "DISCARD"} {
 		refused[c] = "ERR " + c + " is not supported in REST API, use /multi-exec for transactions"
 	}

@@ -41,6 +41,18 @@ type Limits struct {
 	// MaxDatabaseRequests caps the requests one database serves at once;
 	// more are answered 429 with Retry-After at once. Default 256.
 	MaxDatabaseRequests int
+	// MaxDatabaseStreams caps the event streams (/subscribe, /psubscribe,
+	// /monitor) one database holds open at once; one more is answered 429
+	// with Retry-After. Streams do not count against MaxDatabaseRequests.
+	// Default 100.
+	MaxDatabaseStreams int
+	// MaxStreamBufferBytes caps the events one stream holds that its
+	// client has not taken yet; they are held in flight, as answers are
+	// (MaxDatabaseInFlightBytes, MaxInFlightBytes). A client that falls
+	// further behind, or finds no room in flight, is dropped: its stream
+	// ends. A message larger than this cannot be streamed and ends the
+	// stream too. Default 8 MiB, at most MaxDatabaseInFlightBytes.
+	MaxStreamBufferBytes int64
 }
 
 // DefaultLimits returns the limits a zero Limits means.
@@ -52,6 +64,8 @@ func DefaultLimits() Limits {
 		MaxInFlightBytes:         256 << 20,
 		MaxDatabaseInFlightBytes: 128 << 20,
 		MaxDatabaseRequests:      256,
+		MaxDatabaseStreams:       100,
+		MaxStreamBufferBytes:     8 << 20,
 	}
 }
 
@@ -72,7 +86,7 @@ func (l Limits) Check() error {
 // served and its client would retry forever.
 func (l Limits) withDefaults() (Limits, error) {
 	if l.MaxBodyBytes < 0 || l.MaxCommands < 0 || l.MaxResponseBytes < 0 || l.MaxInFlightBytes < 0 ||
-		l.MaxDatabaseInFlightBytes < 0 || l.MaxDatabaseRequests < 0 {
+		l.MaxDatabaseInFlightBytes < 0 || l.MaxDatabaseRequests < 0 || l.MaxDatabaseStreams < 0 || l.MaxStreamBufferBytes < 0 {
 		return l, errors.New("restapi: a limit is negative")
 	}
 	// Defaults that would not fit explicit limits shrink to fit them.
@@ -95,11 +109,19 @@ func (l Limits) withDefaults() (Limits, error) {
 	if l.MaxDatabaseRequests == 0 {
 		l.MaxDatabaseRequests = d.MaxDatabaseRequests
 	}
+	if l.MaxDatabaseStreams == 0 {
+		l.MaxDatabaseStreams = d.MaxDatabaseStreams
+	}
+	if l.MaxStreamBufferBytes == 0 {
+		l.MaxStreamBufferBytes = min(d.MaxStreamBufferBytes, l.MaxDatabaseInFlightBytes)
+	}
 	switch {
 	case l.MaxBodyBytes > 1<<30:
 		return l, fmt.Errorf("restapi: Limits.MaxBodyBytes %d is over 1 GiB", l.MaxBodyBytes)
 	case l.MaxDatabaseInFlightBytes > l.MaxInFlightBytes:
 		return l, fmt.Errorf("restapi: Limits.MaxDatabaseInFlightBytes %d is over Limits.MaxInFlightBytes %d", l.MaxDatabaseInFlightBytes, l.MaxInFlightBytes)
+	case l.MaxStreamBufferBytes > l.MaxDatabaseInFlightBytes:
+		return l, fmt.Errorf("restapi: Limits.MaxStreamBufferBytes %d is over Limits.MaxDatabaseInFlightBytes %d", l.MaxStreamBufferBytes, l.MaxDatabaseInFlightBytes)
 	case l.MaxResponseBytes <= 0 || l.MaxBodyBytes+l.MaxResponseBytes > l.MaxDatabaseInFlightBytes:
 		return l, fmt.Errorf("restapi: Limits.MaxBodyBytes %d and Limits.MaxResponseBytes %d do not fit in Limits.MaxDatabaseInFlightBytes %d: the largest request with the largest answer could never be served",
 			l.MaxBodyBytes, l.MaxResponseBytes, l.MaxDatabaseInFlightBytes)
@@ -109,8 +131,9 @@ func (l Limits) withDefaults() (Limits, error) {
 
 // Load is what requests hold at one moment.
 type Load struct {
-	Bytes    int64 // bytes of bodies and answers
-	Requests int   // requests being served
+	Bytes    int64 // bytes of bodies, answers and streams' events
+	Requests int   // requests being served, streams excluded
+	Streams  int   // event streams open
 }
 
 // admission counts what requests hold, overall and per database, and grants
@@ -128,11 +151,12 @@ func newAdmission(l Limits) *admission {
 	return &admission{limits: l, dbs: map[string]*Load{}}
 }
 
-// ticket is one admitted request and the bytes it holds.
+// ticket is one admitted request, or stream, and the bytes it holds.
 type ticket struct {
-	a    *admission
-	db   string
-	held int64
+	a      *admission
+	db     string
+	held   int64
+	stream bool
 }
 
 // enter admits one request to database db, or returns nil when the database
@@ -151,6 +175,24 @@ func (a *admission) enter(db string) *ticket {
 	l.Requests++
 	a.total.Requests++
 	return &ticket{a: a, db: db}
+}
+
+// enterStream admits one event stream to database db, or returns nil when
+// the database holds MaxDatabaseStreams open already.
+func (a *admission) enterStream(db string) *ticket {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l := a.dbs[db]
+	if l == nil {
+		l = &Load{}
+		a.dbs[db] = l
+	}
+	if l.Streams >= a.limits.MaxDatabaseStreams {
+		return nil
+	}
+	l.Streams++
+	a.total.Streams++
+	return &ticket{a: a, db: db, stream: true}
 }
 
 // reserve holds n more bytes for the request, if they fit both the
@@ -187,9 +229,14 @@ func (t *ticket) done() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	l := a.dbs[t.db]
-	l.Requests--
-	a.total.Requests--
-	if l.Requests == 0 {
+	if t.stream {
+		l.Streams--
+		a.total.Streams--
+	} else {
+		l.Requests--
+		a.total.Requests--
+	}
+	if l.Requests == 0 && l.Streams == 0 {
 		delete(a.dbs, t.db)
 	}
 }

@@ -65,6 +65,7 @@ type env struct {
 
 type database struct {
 	ID                string `json:"database_id"`
+	Port              int    `json:"port"`
 	Password          string `json:"password"`
 	RestToken         string `json:"rest_token"`
 	ReadOnlyRestToken string `json:"read_only_rest_token"`
@@ -104,6 +105,9 @@ func newEnvWith(t *testing.T, p plane, cfg restapi.Config) *env {
 		t.Fatal(err)
 	}
 	cfg.Store, cfg.RootCAs = store, ca.Pool()
+	if m, ok := pl.(devapi.Monitorer); ok && cfg.Monitor == nil {
+		cfg.Monitor = m
+	}
 	rest, err := restapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -50,6 +50,16 @@ type Config struct {
 	Limits Limits
 	// Now tells the time. Default: time.Now.
 	Now func() time.Time
+	// Monitor serves /monitor: the plane, when it is a devapi.Monitorer.
+	// Default nil: /monitor is answered 400, not supported.
+	Monitor devapi.Monitorer
+	// StreamKeepAlive is how often an event stream with nothing to send
+	// sends a ": keep-alive" comment line, and checks that its token still
+	// works. Default 15 s.
+	StreamKeepAlive time.Duration
+	// StreamWriteTimeout drops an event stream whose client does not take
+	// a write in that time. Default 30 s.
+	StreamWriteTimeout time.Duration
 }
 
 // Server serves the REST data API.
@@ -57,6 +67,8 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 	admit  *admission
+	// streams are the open event streams (sse.go).
+	streams streamSet
 
 	mu    sync.Mutex
 	pools map[string]*dbPool // by database id
@@ -90,6 +102,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.StreamKeepAlive <= 0 {
+		cfg.StreamKeepAlive = defaultStreamKeepAlive
+	}
+	if cfg.StreamWriteTimeout <= 0 {
+		cfg.StreamWriteTimeout = defaultStreamWriteTimeout
+	}
 	limits, err := cfg.Limits.withDefaults()
 	if err != nil {
 		return nil, err
@@ -102,8 +120,10 @@ func New(cfg Config) (*Server, error) {
 	return &Server{cfg: cfg, logger: logger, admit: newAdmission(limits), pools: map[string]*dbPool{}}, nil
 }
 
-// Close closes every connection to the plane.
+// Close ends every event stream (EndStreams) and closes every connection
+// to the plane.
 func (s *Server) Close() error {
+	s.EndStreams()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, p := range s.pools {
@@ -241,6 +261,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) outcome {
 	if !devapi.AllowedFrom(d.AllowedIPs, r.RemoteAddr) {
 		return outcome{status: writeError(w, http.StatusForbidden, "ERR client address is not in the database's IP allowlist")}
 	}
+	if kind := streamKind(r); kind != "" {
+		return s.stream(w, r, d, readOnlyToken, kind)
+	}
+	resp2, err := responseFormat(r)
+	if err != nil {
+		return outcome{status: writeError(w, http.StatusBadRequest, err.Error())}
+	}
 	lim := s.cfg.Limits
 	if r.ContentLength > lim.MaxBodyBytes {
 		return outcome{status: writeError(w, http.StatusRequestEntityTooLarge, tooLarge(lim.MaxBodyBytes).msg)}
@@ -299,12 +326,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) outcome {
 		e:             &encoder{out: &answer{t: t, limit: lim.MaxResponseBytes}, b64: strings.EqualFold(r.Header.Get("Upstash-Encoding"), "base64")},
 	}
 	defer x.release()
+	resp2 = resp2 && path != "/multi-exec" // which answers JSON only
 	var f *failure
-	switch path {
-	case "/pipeline":
+	switch {
+	case path == "/pipeline" && resp2:
+		f = x.pipelineRESP2()
+	case path == "/pipeline":
 		f = x.pipeline()
-	case "/multi-exec":
+	case path == "/multi-exec":
 		f = x.transaction()
+	case resp2:
+		f = x.singleRESP2()
 	default:
 		f = x.single()
 	}
@@ -319,7 +351,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) outcome {
 		return out
 	}
 	a := x.e.out
-	w.Header().Set("Content-Type", "application/json")
+	if resp2 {
+		w.Header().Set("Content-Type", "application/octet-stream")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("Content-Length", strconv.FormatInt(a.size, 10))
 	w.WriteHeader(http.StatusOK)
 	_ = a.writeTo(w)
@@ -341,15 +377,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // authenticate finds the database of the request's token.
 func (s *Server) authenticate(r *http.Request) (*devapi.Database, bool, error) {
+	return s.cfg.Store.DatabaseByRestToken(r.Context(), requestToken(r))
+}
+
+// requestToken is the request's token: the Authorization header's bearer
+// token, else the _token query parameter. An Authorization header of
+// another scheme is no token ("").
+func requestToken(r *http.Request) string {
 	token := r.URL.Query().Get("_token")
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, t, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
+			return ""
 		}
 		token = strings.TrimSpace(t)
 	}
-	return s.cfg.Store.DatabaseByRestToken(r.Context(), token)
+	return token
 }
 
 // writeError answers {"error":msg}.
