@@ -25,6 +25,7 @@ type family struct {
 var families = []family{
 	{name: "key TTL", commands: keyTTLCommands},
 	{name: "hash-field expiry", commands: hashExpiryCommands},
+	{name: "bit fields", commands: bitCommands},
 }
 
 // replaced lists the commands miniredis has that a family replaces, because
@@ -37,12 +38,13 @@ var families = []family{
 // redis.call.
 //   - TTL: miniredis truncates (59 for a fresh EX 60); Redis rounds.
 //   - GEOADD: miniredis has no NX, XX or CH.
+//   - BITOP: miniredis has no DIFF, DIFF1, ANDOR or ONE (Redis 8.2).
 //   - HEXPIRE, HTTL, HPTTL, HPERSIST, HSETEX: miniredis's lack Redis's
 //     errors and answers; the family has HPEXPIRE & co. on one model.
 //   - HSET, HMSET, HSETNX, HDEL: a field set or deleted loses its TTL in
 //     Redis; miniredis keeps it.
 var replaced = map[string]bool{
-	"TTL": true, "GEOADD": true,
+	"TTL": true, "GEOADD": true, "BITOP": true,
 	"HEXPIRE": true, "HTTL": true, "HPTTL": true, "HPERSIST": true, "HSETEX": true,
 	"HSET": true, "HMSET": true, "HSETNX": true, "HDEL": true,
 }

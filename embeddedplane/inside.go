@@ -31,6 +31,8 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -171,6 +173,7 @@ func (x *txn) pass(args ...string) string {
 // dbMaps are the maps miniredis keeps for one logical database.
 type dbMaps struct {
 	keys       map[string]string // key -> type
+	strings    map[string]string
 	hashes     map[string]map[string]string
 	hashTTLs   map[string]map[string]time.Duration // what is left of each field's TTL
 	keyVersion map[string]uint                     // bumped on every write, for WATCH
@@ -187,6 +190,7 @@ func (x *txn) db() dbMaps {
 	}
 	return dbMaps{
 		keys:       *(*map[string]string)(field("keys")),
+		strings:    *(*map[string]string)(field("stringKeys")),
 		hashes:     *(*map[string]map[string]string)(field("hashKeys")), // hashKey is a map[string]string
 		hashTTLs:   *(*map[string]map[string]time.Duration)(field("hashTTLs")),
 		keyVersion: *(*map[string]uint)(field("keyVersion")),
@@ -197,6 +201,18 @@ func (x *txn) db() dbMaps {
 // advances: what is left of a TTL counts from it.
 func (x *txn) now() time.Time {
 	return exposed(reflect.ValueOf(x.in.m).Elem().FieldByName("lastTick")).Interface().(time.Time)
+}
+
+// parseLL parses an integer as Redis's string2ll does: an optional minus,
+// then digits without a leading zero (or "0" alone), within int64. Go's
+// ParseInt also takes "+1" and "007", which Redis refuses.
+func parseLL(s string) (int64, bool) {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || (digits[0] == '0' && (len(digits) > 1 || len(s) > 1)) || digits[0] == '+' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // touched marks key written, for WATCH.
