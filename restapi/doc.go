@@ -21,6 +21,10 @@
 //   - results in RESP2 shapes only: strings, integers, nulls and arrays
 //   - a fresh upstash-sync-token header on every answer
 //   - bodies over 10 MB are refused (413)
+//   - Upstash-Response-Format: resp2 answers a command or a /pipeline with
+//     the raw RESP2 replies, as application/octet-stream (resp2out.go)
+//   - /subscribe/<channel>..., /psubscribe/<pattern>... and /monitor with
+//     Accept: text/event-stream are event streams, kept open (sse.go)
 //
 // Requests are bounded at the door (Limits): the body's size on the wire,
 // the commands of one pipeline or transaction, the size of the answer, and
