@@ -17,9 +17,9 @@ func TestSignInAndOut(t *testing.T) {
 	if p := b.get("/databases"); p.url != "/signin" {
 		t.Fatalf("signed out, /databases landed on %s, want /signin", p.url)
 	}
-	token := b.signIn(st.dev.Email, st.dev.APIKey)
+	token := b.signIn(st.email, st.apiKey)
 	p := b.get("/databases")
-	if p.status != http.StatusOK || !strings.Contains(p.body, st.dev.Email) {
+	if p.status != http.StatusOK || !strings.Contains(p.body, st.email) {
 		t.Fatalf("signed in, /databases: %d %s", p.status, excerpt(p.body))
 	}
 	session := sessionCookie(t, b)
@@ -43,7 +43,7 @@ func TestSignInRefused(t *testing.T) {
 	st := newStack(t, nil)
 	b := st.browser(t)
 	form := b.get("/signin")
-	p := b.post("/signin", url.Values{"csrf": {csrf(t, form)}, "email": {st.dev.Email}, "api_key": {"wrong-key-0123456789abcdef0123456789"}})
+	p := b.post("/signin", url.Values{"csrf": {csrf(t, form)}, "email": {st.email}, "api_key": {"wrong-key-0123456789abcdef0123456789"}})
 	if p.status != http.StatusUnauthorized || !strings.Contains(p.body, "refused") {
 		t.Fatalf("wrong key: %d %s", p.status, excerpt(p.body))
 	}
@@ -55,9 +55,9 @@ func TestSignInRefused(t *testing.T) {
 func TestCSRF(t *testing.T) {
 	st := newStack(t, nil)
 	b := st.browser(t)
-	token := b.signIn(st.dev.Email, st.dev.APIKey)
+	token := b.signIn(st.email, st.apiKey)
 	other := st.browser(t)
-	otherToken := other.signIn(st.dev.Email, st.dev.APIKey)
+	otherToken := other.signIn(st.email, st.apiKey)
 	if otherToken == token {
 		t.Fatal("two sessions share a CSRF token")
 	}
@@ -73,7 +73,7 @@ func TestCSRF(t *testing.T) {
 			t.Errorf("%s CSRF token: %d, want 403", name, p.status)
 		}
 	}
-	if dbs, err := st.dev.Client.ListDatabases(t.Context()); err != nil || len(dbs) != 0 {
+	if dbs, err := st.client.ListDatabases(t.Context()); err != nil || len(dbs) != 0 {
 		t.Fatalf("after refused forms the account has %d databases (%v), want 0", len(dbs), err)
 	}
 	if p := create(token); p.status != http.StatusOK || !strings.Contains(p.body, "created") {
@@ -85,7 +85,7 @@ func TestCSRF(t *testing.T) {
 	}
 	// The sign-in form carries a token of its own, matched by a cookie.
 	fresh := st.browser(t)
-	p := fresh.post("/signin", url.Values{"csrf": {strings.Repeat("cd", 32)}, "email": {st.dev.Email}, "api_key": {st.dev.APIKey}})
+	p := fresh.post("/signin", url.Values{"csrf": {strings.Repeat("cd", 32)}, "email": {st.email}, "api_key": {st.apiKey}})
 	if p.status != http.StatusForbidden {
 		t.Errorf("sign-in without its form's token: %d, want 403", p.status)
 	}
@@ -93,14 +93,12 @@ func TestCSRF(t *testing.T) {
 
 func TestCrossAccount(t *testing.T) {
 	st := newStack(t, nil)
-	db, err := st.dev.Client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "alices-db", PrimaryRegion: "us-east-1"})
+	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "alices-db", PrimaryRegion: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	email, key, err := st.dev.NewAccount(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	email := "bob@console.test"
+	key := st.newAccount(t, email)
 	bob := st.browser(t)
 	token := bob.signIn(email, key)
 	if p := bob.get("/databases"); strings.Contains(p.body, "alices-db") || strings.Contains(p.body, db.ID) {
@@ -119,21 +117,21 @@ func TestCrossAccount(t *testing.T) {
 		bob.post("/databases/"+db.ID+"/"+path, url.Values{"csrf": {token}, "confirm": {"alices-db"}, "name": {"taken"}})
 	}
 	bob.post("/databases/"+db.ID+"/data/add", url.Values{"csrf": {token}, "type": {"string"}, "key": {"k"}, "value": {"v"}})
-	after, err := st.dev.Client.GetDatabase(t.Context(), db.ID, false)
+	after, err := st.client.GetDatabase(t.Context(), db.ID, false)
 	if err != nil {
 		t.Fatalf("the database is gone after another account's forms: %v", err)
 	}
 	if after.Name != "alices-db" || after.Password != db.Password {
 		t.Errorf("another account's forms changed the database: name %q, password changed %v", after.Name, after.Password != db.Password)
 	}
-	if v := restGet(t, st.dev.RestURL, db.RestToken, "k"); v != nil {
+	if v := restGet(t, st.restURL, db.RestToken, "k"); v != nil {
 		t.Errorf("another account's data form wrote key k: %v", v)
 	}
 }
 
 func TestSignInLinkOnce(t *testing.T) {
 	st := newStack(t, nil)
-	link := st.console.SignInLink(st.dev.Email, st.dev.APIKey)
+	link := st.console.SignInLink(st.email, st.apiKey)
 	if !strings.HasPrefix(link, "/signin/link?token=") {
 		t.Fatalf("link %q", link)
 	}
@@ -149,7 +147,7 @@ func TestSignInLinkOnce(t *testing.T) {
 		t.Fatal("a used link signed a second browser in")
 	}
 
-	late := st.console.SignInLink(st.dev.Email, st.dev.APIKey)
+	late := st.console.SignInLink(st.email, st.apiKey)
 	st.clock.Advance(24*time.Hour + time.Second)
 	if p := st.browser(t).get(late); p.status != http.StatusForbidden {
 		t.Fatalf("expired link: %d, want 403", p.status)
@@ -159,7 +157,7 @@ func TestSignInLinkOnce(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	st := newStack(t, func(c *console.Config) { c.SessionIdle = time.Hour; c.SessionLifetime = 3 * time.Hour })
 	b := st.browser(t)
-	b.signIn(st.dev.Email, st.dev.APIKey)
+	b.signIn(st.email, st.apiKey)
 	st.clock.Advance(59 * time.Minute)
 	if p := b.get("/databases"); p.url != "/databases" {
 		t.Fatal("the session ended before its idle time")
@@ -170,7 +168,7 @@ func TestSessionExpiry(t *testing.T) {
 	}
 
 	b = st.browser(t)
-	b.signIn(st.dev.Email, st.dev.APIKey)
+	b.signIn(st.email, st.apiKey)
 	for range 5 { // busy, never idle: 5 x 40 min passes the 3 h lifetime
 		st.clock.Advance(40 * time.Minute)
 		b.get("/databases")
@@ -194,7 +192,7 @@ func TestHeadersAndCookies(t *testing.T) {
 		if got := p.header.Get("Cache-Control"); got != "no-store" {
 			t.Errorf("Cache-Control %q", got)
 		}
-		form := url.Values{"csrf": {csrf(t, p)}, "email": {st.dev.Email}, "api_key": {st.dev.APIKey}}
+		form := url.Values{"csrf": {csrf(t, p)}, "email": {st.email}, "api_key": {st.apiKey}}
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, st.url+"/signin", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for _, c := range b.hc.Jar.Cookies(mustURL(t, st.url)) {
@@ -214,7 +212,7 @@ func TestHeadersAndCookies(t *testing.T) {
 			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure != secure || c.Path != "/" {
 				t.Errorf("Secure=%v: session cookie %+v", secure, c)
 			}
-			if strings.Contains(c.Value, st.dev.APIKey) {
+			if strings.Contains(c.Value, st.apiKey) {
 				t.Error("the session cookie holds the API key")
 			}
 		}
@@ -227,12 +225,12 @@ func TestHeadersAndCookies(t *testing.T) {
 func TestBodyLimit(t *testing.T) {
 	st := newStack(t, nil)
 	b := st.browser(t)
-	token := b.signIn(st.dev.Email, st.dev.APIKey)
+	token := b.signIn(st.email, st.apiKey)
 	p := b.post("/databases", url.Values{"csrf": {token}, "name": {strings.Repeat("x", 2<<20)}, "region": {"us-east-1"}})
 	if p.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("a 2 MiB form: %d, want 413", p.status)
 	}
-	if dbs, _ := st.dev.Client.ListDatabases(t.Context()); len(dbs) != 0 {
+	if dbs, _ := st.client.ListDatabases(t.Context()); len(dbs) != 0 {
 		t.Fatal("an oversized form created a database")
 	}
 }
@@ -240,7 +238,7 @@ func TestBodyLimit(t *testing.T) {
 func TestAPIErrorShown(t *testing.T) {
 	st := newStack(t, nil)
 	b := st.browser(t)
-	token := b.signIn(st.dev.Email, st.dev.APIKey)
+	token := b.signIn(st.email, st.apiKey)
 	p := b.post("/databases", url.Values{"csrf": {token}, "name": {""}, "region": {"us-east-1"}})
 	if p.url != "/databases" || !strings.Contains(p.body, `class="flash error"`) || !strings.Contains(p.body, "The API answered 400") {
 		t.Fatalf("a refused create: %d at %s %s", p.status, p.url, excerpt(p.body))

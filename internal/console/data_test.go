@@ -11,6 +11,26 @@ import (
 	"github.com/devapi-dev/devapi/upstash"
 )
 
+// restSet writes key=value over the REST API with token.
+func restSet(tb testing.TB, restURL, token, key, value string) {
+	tb.Helper()
+	body, _ := json.Marshal([]string{"SET", key, value})
+	req, err := http.NewRequestWithContext(tb.Context(), http.MethodPost, restURL, strings.NewReader(string(body)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	hc := &http.Client{Timeout: 30 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("REST SET %s: %d", key, resp.StatusCode)
+	}
+}
+
 // restGet reads key over the REST API with token: its value, or nil.
 func restGet(tb testing.TB, restURL, token, key string) any {
 	tb.Helper()
@@ -38,12 +58,12 @@ func restGet(tb testing.TB, restURL, token, key string) any {
 
 func TestDataBrowser(t *testing.T) {
 	st := newStack(t, nil)
-	db, err := st.dev.Client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "data", PrimaryRegion: "us-east-1"})
+	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "data", PrimaryRegion: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := st.browser(t)
-	token := b.signIn(st.dev.Email, st.dev.APIKey)
+	token := b.signIn(st.email, st.apiKey)
 	base := "/databases/" + db.ID
 
 	p := b.post(base+"/data/add", url.Values{"csrf": {token}, "type": {"string"}, "key": {"greeting"}, "value": {"<b>hi</b>"}, "ttl": {"100"}})
@@ -53,7 +73,7 @@ func TestDataBrowser(t *testing.T) {
 	if strings.Contains(p.body, "<b>hi</b>") || !strings.Contains(p.body, "&lt;b&gt;hi&lt;/b&gt;") {
 		t.Error("a value is not escaped in the page")
 	}
-	if got := restGet(t, st.dev.RestURL, db.RestToken, "greeting"); got != "<b>hi</b>" {
+	if got := restGet(t, st.restURL, db.RestToken, "greeting"); got != "<b>hi</b>" {
 		t.Fatalf("REST reads %v", got)
 	}
 	for typ, form := range map[string]url.Values{
@@ -82,7 +102,7 @@ func TestDataBrowser(t *testing.T) {
 	}
 
 	p = b.post(base+"/key", url.Values{"csrf": {token}, "key": {"greeting"}, "op": {"set"}, "value": {"edited"}})
-	if got := restGet(t, st.dev.RestURL, db.RestToken, "greeting"); got != "edited" {
+	if got := restGet(t, st.restURL, db.RestToken, "greeting"); got != "edited" {
 		t.Fatalf("after edit REST reads %v (%s)", got, excerpt(p.body))
 	}
 	if !strings.Contains(p.body, `id="key-ttl">`) || strings.Contains(p.body, `id="key-ttl">none`) {
@@ -93,7 +113,7 @@ func TestDataBrowser(t *testing.T) {
 	if !strings.Contains(p.body, `id="result">&#34;OK&#34;`) {
 		t.Fatalf("command: %s", excerpt(p.body))
 	}
-	if got := restGet(t, st.dev.RestURL, db.RestToken, "two words"); got != "v 1" {
+	if got := restGet(t, st.restURL, db.RestToken, "two words"); got != "v 1" {
 		t.Fatalf("command wrote %v", got)
 	}
 	// The REST API's refusals are the console's: a command it refuses.
@@ -103,7 +123,7 @@ func TestDataBrowser(t *testing.T) {
 	}
 
 	b.post(base+"/key", url.Values{"csrf": {token}, "key": {"greeting"}, "op": {"delete"}})
-	if got := restGet(t, st.dev.RestURL, db.RestToken, "greeting"); got != nil {
+	if got := restGet(t, st.restURL, db.RestToken, "greeting"); got != nil {
 		t.Fatalf("after delete REST reads %v", got)
 	}
 }
@@ -112,12 +132,12 @@ func TestSplitArgs(t *testing.T) {
 	// splitArgs is unexported; the command line exercises it end to end in
 	// TestDataBrowser. Here, the page answers a line it cannot split.
 	st := newStack(t, nil)
-	db, err := st.dev.Client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "split", PrimaryRegion: "us-east-1"})
+	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "split", PrimaryRegion: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := st.browser(t)
-	token := b.signIn(st.dev.Email, st.dev.APIKey)
+	token := b.signIn(st.email, st.apiKey)
 	p := b.post("/databases/"+db.ID+"/data/command", url.Values{"csrf": {token}, "line": {`GET "open`}})
 	if !strings.Contains(p.body, "unbalanced quotes") {
 		t.Fatalf("unbalanced line: %s", excerpt(p.body))

@@ -2,21 +2,26 @@ package console_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/devapi-dev/devapi/devapitest"
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/app"
 	"github.com/devapi-dev/devapi/internal/console"
+	"github.com/devapi-dev/devapi/internal/portclaim"
+	"github.com/devapi-dev/devapi/server"
+	"github.com/devapi-dev/devapi/upstash"
 )
 
 // clock is a test clock that moves only when told.
@@ -37,16 +42,25 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// stack is a devapi with a console in front of its API and REST handlers.
+// stack is a devapi assembled by internal/app, as devapi serve assembles
+// it, with the console mounted at "/" on the API's listener over the app's
+// own API and REST handlers.
 type stack struct {
-	dev     *devapitest.Server
-	console *console.Console
-	url     string // the console's base URL
-	clock   *clock
-	log     *syncBuffer
+	app      *app.App
+	console  *console.Console
+	url      string // the API's and the console's base URL
+	restURL  string
+	caFile   string
+	caPool   *x509.CertPool
+	email    string // the first account
+	apiKey   string
+	client   *upstash.Client // the API as the first account
+	clock    *clock          // the console's
+	apiClock *clock          // the management API's, which stamps the stats samples
+	log      *syncBuffer     // the API's, the REST API's and the console's log lines
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
+// syncBuffer is a log sink safe for the servers' goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -64,43 +78,79 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// newStack starts a devapi (devapitest) and a console over its API and REST
-// API, and serves the console on 127.0.0.1. devapitest serves the handlers
-// on their own listeners, so the console reaches them through a reverse
-// proxy: the same handlers, one hop further.
+// lateHandler serves h, set after app.Open (the console needs the app's
+// handlers) and before Start (which starts serving).
+type lateHandler struct{ h http.Handler }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.h.ServeHTTP(w, r) }
+
+// newStack starts the stack for tb, with edit applied to the console's
+// configuration, and stops it when tb ends. The stats sampler and the daily
+// backups run only when a test calls them.
 func newStack(tb testing.TB, edit func(*console.Config)) *stack {
 	tb.Helper()
-	dev := devapitest.NewServer(tb)
-	st := &stack{dev: dev, clock: &clock{now: time.Now()}, log: &syncBuffer{}}
+	ctx := tb.Context()
+	dir := tb.TempDir()
+	st := &stack{clock: &clock{now: time.Now()}, apiClock: &clock{now: time.Now()}, log: &syncBuffer{}, caFile: filepath.Join(dir, "ca.pem")}
+	logger := slog.New(slog.NewTextHandler(st.log, nil))
+	lo, hi, release := portclaim.Claim(50)
+	tb.Cleanup(func() { _ = release() })
+	st.email, st.apiKey = "owner@console.test", devapi.NewAPIKey()
+	late := &lateHandler{}
+	a, err := app.Open(ctx, app.Config{
+		Dir:    dir,
+		CAFile: st.caFile,
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			_, err := devapi.EnsureAPIKey(ctx, store, st.email, st.apiKey, "console-test", time.Now().UTC())
+			return err
+		},
+		Server: server.Config{Ports: server.PortRange{Min: lo, Max: hi}, AccountRequests: server.RateLimit{PerSecond: -1},
+			Now: st.apiClock.Now},
+		Mounts:     []app.Mount{{Pattern: "/", Handler: late}},
+		ManualJobs: true,
+		Logger:     logger,
+	})
+	if err != nil {
+		tb.Fatalf("open devapi: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			tb.Errorf("close devapi: %v", err)
+		}
+	})
+	st.app, st.url, st.restURL, st.caPool = a, a.APIURL(), a.RESTURL(), a.CA().Pool()
 	cfg := console.Config{
-		API:     proxyTo(tb, dev.URL),
-		REST:    proxyTo(tb, dev.RestURL),
-		RESTURL: dev.RestURL,
-		CAFile:  dev.CAFile,
-		Logger:  slog.New(slog.NewTextHandler(st.log, nil)),
+		API:     a.Server().Handler(),
+		REST:    a.REST().Handler(),
+		RESTURL: st.restURL,
+		CAFile:  st.caFile,
+		Logger:  logger,
 		Now:     st.clock.Now,
 	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	c, err := console.New(cfg)
-	if err != nil {
+	if st.console, err = console.New(cfg); err != nil {
 		tb.Fatal(err)
 	}
-	st.console = c
-	ts := httptest.NewServer(c.Handler())
-	tb.Cleanup(ts.Close)
-	st.url = ts.URL
+	late.h = st.console.Handler()
+	a.Start()
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+	tb.Cleanup(hc.CloseIdleConnections)
+	if st.client, err = upstash.New(st.email, st.apiKey, upstash.WithBaseURL(st.url), upstash.WithHTTPClient(hc)); err != nil {
+		tb.Fatal(err)
+	}
 	return st
 }
 
-func proxyTo(tb testing.TB, raw string) http.Handler {
+// newAccount adds an account and returns its email and API key.
+func (st *stack) newAccount(tb testing.TB, email string) string {
 	tb.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
+	key := devapi.NewAPIKey()
+	if _, err := devapi.EnsureAPIKey(tb.Context(), st.app.Store(), email, key, "console-test", time.Now().UTC()); err != nil {
 		tb.Fatal(err)
 	}
-	return httputil.NewSingleHostReverseProxy(u)
+	return key
 }
 
 // browser is an HTTP client with a cookie jar, as a browser is to the
