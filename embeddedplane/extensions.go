@@ -26,6 +26,7 @@ var families = []family{
 	{name: "key TTL", commands: keyTTLCommands},
 	{name: "hash-field expiry", commands: hashExpiryCommands},
 	{name: "bit fields", commands: bitCommands},
+	{name: "RedisJSON", commands: jsonCommands},
 }
 
 // replaced lists the commands miniredis has that a family replaces, because
@@ -43,8 +44,9 @@ var families = []family{
 //     errors and answers; the family has HPEXPIRE & co. on one model.
 //   - HSET, HMSET, HSETNX, HDEL: a field set or deleted loses its TTL in
 //     Redis; miniredis keeps it.
+//   - TYPE: a JSON key (json.go) is a list inside; TYPE says ReJSON-RL.
 var replaced = map[string]bool{
-	"TTL": true, "GEOADD": true, "BITOP": true,
+	"TTL": true, "GEOADD": true, "BITOP": true, "TYPE": true,
 	"HEXPIRE": true, "HTTL": true, "HPTTL": true, "HPERSIST": true, "HSETEX": true,
 	"HSET": true, "HMSET": true, "HSETNX": true, "HDEL": true,
 }

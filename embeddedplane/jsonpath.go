@@ -1,0 +1,413 @@
+package embeddedplane
+
+// Paths of the RedisJSON family: JSONPath (`$...`), parsed and walked by
+// github.com/theory/jsonpath (RFC 9535), and RedisJSON's legacy paths
+// (`.a.b`, `a`, `.`), which RedisJSON turns into JSONPath the same way.
+//
+// The library walks the document segment by segment here, not in one call,
+// so that a path cannot cost more than jsonMaxWork node visits: `$..` over a
+// big document, a chain of `..`, a union that names one subtree many times,
+// or a filter that walks the whole document for every child each add up
+// before they run and are refused past the budget.
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/theory/jsonpath"
+	"github.com/theory/jsonpath/spec"
+)
+
+const (
+	// jsonMaxWork bounds the node visits one path may cost on one document.
+	jsonMaxWork = 1 << 24
+	// jsonMaxPath bounds a path's length in bytes.
+	jsonMaxPath = 64 << 10
+)
+
+// errPathCost refuses a path that would visit more than jsonMaxWork nodes.
+var errPathCost = errors.New("ERR JSONPath query is too costly on the embedded plane (it would visit more than 16777216 nodes)")
+
+// jsonPath is one path argument.
+type jsonPath struct {
+	original string
+	legacy   bool
+	query    *spec.PathQuery
+	// root: the path is the whole document ("$" or ".").
+	root bool
+	// static: only names and indices, no descendant segment; last is then
+	// the last selector.
+	static bool
+	// ordered: the path has a wildcard, a filter or a descendant segment,
+	// which the library walks in Go map order: its results are put in
+	// document order.
+	ordered bool
+}
+
+// parsePath parses a path argument. Errors are RedisJSON's words.
+func parsePath(p string) (*jsonPath, error) {
+	jp := &jsonPath{original: p}
+	q := p
+	if !isJSONPath(p) {
+		jp.legacy = true
+		switch {
+		case p == ".":
+			q = "$"
+		case strings.HasPrefix(p, "."), strings.HasPrefix(p, "["):
+			q = "$" + p
+		default:
+			q = "$." + p
+		}
+	}
+	if len(q) > jsonMaxPath {
+		return nil, fmt.Errorf("Error occurred at position 0, JSONPath longer than %d bytes on the embedded plane", jsonMaxPath)
+	}
+	if depth := bracketDepth(q); depth > jsonMaxDepth {
+		return nil, fmt.Errorf("Error occurred at position 0, JSONPath nesting too deep (max depth %d)", jsonMaxDepth)
+	}
+	parsed, err := jsonpath.Parse(q)
+	if err != nil {
+		pos := 0
+		if m := positionRE.FindStringSubmatch(err.Error()); m != nil {
+			pos, _ = strconv.Atoi(m[1])
+		}
+		msg := strings.TrimPrefix(err.Error(), "jsonpath: ")
+		return nil, fmt.Errorf("Error occurred at position %d, %s", pos, msg)
+	}
+	jp.query = parsed.Query()
+	segs := jp.query.Segments()
+	jp.root = len(segs) == 0
+	jp.static = true
+	for _, s := range segs {
+		if s.IsDescendant() {
+			jp.static, jp.ordered = false, true
+		}
+		if len(s.Selectors()) != 1 {
+			jp.static = false
+		}
+		for _, sel := range s.Selectors() {
+			switch sel.(type) {
+			case spec.Name, spec.Index:
+			case spec.SliceSelector:
+				jp.static = false
+			default: // wildcard, filter
+				jp.static, jp.ordered = false, true
+			}
+		}
+	}
+	return jp, nil
+}
+
+var positionRE = regexp.MustCompile(`at (?:position )?(\d+)`)
+
+// isJSONPath is RedisJSON's test: `$` alone, or `$.`/`$[` first.
+func isJSONPath(p string) bool {
+	return p == "$" || strings.HasPrefix(p, "$.") || strings.HasPrefix(p, "$[")
+}
+
+// bracketDepth is how deep brackets and parentheses nest in p.
+func bracketDepth(p string) int {
+	depth, most := 0, 0
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '[', '(':
+			depth++
+			most = max(most, depth)
+		case ']', ')':
+			depth--
+		}
+	}
+	return most
+}
+
+// located is one node a path selects, with where it is.
+type located = spec.LocatedNode
+
+// eval returns the nodes p selects in d, in RedisJSON's order.
+func (p *jsonPath) eval(d *jsonDoc) ([]*located, error) {
+	nodes := []*located{{Node: d.root}}
+	var sizes map[unsafe.Pointer]int
+	size := func(v any) int {
+		if sizes == nil {
+			sizes = map[unsafe.Pointer]int{}
+			countNodes(d.root, sizes)
+		}
+		if id := containerID(v); id != nil {
+			return sizes[id]
+		}
+		return 1
+	}
+	work := 0
+	for _, seg := range p.query.Segments() {
+		var filters []string
+		for _, sel := range seg.Selectors() {
+			if f, ok := sel.(*spec.FilterSelector); ok {
+				filters = append(filters, f.String())
+			}
+		}
+		var next []*located
+		for _, n := range nodes {
+			// A filter runs once per child; one with an absolute query
+			// may walk the whole document each time, one with a
+			// descendant segment the child's subtree (at most n's).
+			perChild := 1
+			for _, f := range filters {
+				switch {
+				case strings.Contains(f, "$"):
+					perChild += size(d.root)
+				case strings.Contains(f, ".."):
+					perChild += size(n.Node)
+				default:
+					perChild += len(f)
+				}
+			}
+			var cost int
+			if seg.IsDescendant() {
+				cost = capMul(capMul(size(n.Node), len(seg.Selectors())), perChild)
+			} else {
+				cost = capMul(capMul(1+children(n.Node), len(seg.Selectors())), perChild)
+			}
+			if work+cost > jsonMaxWork {
+				return nil, errPathCost
+			}
+			work += cost
+			next = append(next, seg.SelectLocated(n.Node, d.root, n.Path)...)
+		}
+		nodes = next
+	}
+	if p.ordered && len(nodes) > 1 {
+		slices.SortStableFunc(nodes, func(a, b *located) int { return d.comparePaths(a.Path, b.Path) })
+	}
+	return nodes, nil
+}
+
+// capMul multiplies two non-negative counts, stopping past jsonMaxWork.
+func capMul(a, b int) int {
+	if a != 0 && b > (jsonMaxWork+1)/a {
+		return jsonMaxWork + 1
+	}
+	return a * b
+}
+
+// children is how many children a container has.
+func children(v any) int {
+	switch t := v.(type) {
+	case []any:
+		return len(t)
+	case map[string]any:
+		return len(t)
+	}
+	return 0
+}
+
+// containerID identifies a non-empty container; nil for anything else.
+func containerID(v any) unsafe.Pointer {
+	switch t := v.(type) {
+	case []any:
+		if len(t) > 0 {
+			return unsafe.Pointer(unsafe.SliceData(t))
+		}
+	case map[string]any:
+		if len(t) > 0 {
+			return mapID(t)
+		}
+	}
+	return nil
+}
+
+// countNodes records the size of every container under v, itself counted.
+func countNodes(v any, sizes map[unsafe.Pointer]int) int {
+	n := 1
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			n += countNodes(e, sizes)
+		}
+	case map[string]any:
+		for _, e := range t {
+			n += countNodes(e, sizes)
+		}
+	}
+	if id := containerID(v); id != nil {
+		sizes[id] = n
+	}
+	return n
+}
+
+// comparePaths orders two nodes of d in document order: a parent before
+// its children, array elements by index, object members in insertion order.
+func (d *jsonDoc) comparePaths(a, b spec.NormalizedPath) int {
+	cur := d.root
+	for i := 0; ; i++ {
+		switch {
+		case i == len(a) && i == len(b):
+			return 0
+		case i == len(a):
+			return -1
+		case i == len(b):
+			return 1
+		}
+		if a[i] == b[i] {
+			cur = child(cur, a[i])
+			continue
+		}
+		switch t := cur.(type) {
+		case []any:
+			ia, _ := a[i].(spec.Index)
+			ib, _ := b[i].(spec.Index)
+			return cmp.Compare(ia, ib)
+		case map[string]any:
+			ka, _ := a[i].(spec.Name)
+			kb, _ := b[i].(spec.Name)
+			keys := d.keys(t)
+			return cmp.Compare(slices.Index(keys, string(ka)), slices.Index(keys, string(kb)))
+		}
+		return 0
+	}
+}
+
+// child returns the child sel names in v, or nil.
+func child(v any, sel spec.NormalSelector) any {
+	switch s := sel.(type) {
+	case spec.Index:
+		if arr, ok := v.([]any); ok && int(s) >= 0 && int(s) < len(arr) {
+			return arr[s]
+		}
+	case spec.Name:
+		if obj, ok := v.(map[string]any); ok {
+			return obj[string(s)]
+		}
+	}
+	return nil
+}
+
+// at returns the value at path p of d.
+func (d *jsonDoc) at(p spec.NormalizedPath) any {
+	cur := d.root
+	for _, sel := range p {
+		cur = child(cur, sel)
+	}
+	return cur
+}
+
+// replace puts v at path p of d (the root when p is empty). The path's
+// parent must exist.
+func (d *jsonDoc) replace(p spec.NormalizedPath, v any) {
+	if len(p) == 0 {
+		d.root = v
+		return
+	}
+	parent := d.at(p[:len(p)-1])
+	switch s := p[len(p)-1].(type) {
+	case spec.Index:
+		if arr, ok := parent.([]any); ok && int(s) < len(arr) {
+			arr[s] = v
+		}
+	case spec.Name:
+		if obj, ok := parent.(map[string]any); ok {
+			d.put(obj, string(s), v)
+		}
+	}
+}
+
+// deletePath removes the value at p from its parent; false when there is
+// none.
+func (d *jsonDoc) deletePath(p spec.NormalizedPath) bool {
+	if len(p) == 0 {
+		return false
+	}
+	ppath := p[:len(p)-1]
+	parent := d.at(ppath)
+	switch s := p[len(p)-1].(type) {
+	case spec.Index:
+		arr, ok := parent.([]any)
+		if !ok || int(s) >= len(arr) {
+			return false
+		}
+		d.replace(ppath, slices.Delete(arr, int(s), int(s)+1))
+		return true
+	case spec.Name:
+		obj, ok := parent.(map[string]any)
+		if !ok {
+			return false
+		}
+		if _, ok := obj[string(s)]; !ok {
+			return false
+		}
+		d.remove(obj, string(s))
+		return true
+	}
+	return false
+}
+
+// forMutation orders paths as RedisJSON mutates them: deeper first, then
+// higher array indices first, so that no mutation moves a path still to
+// come. It returns the positions of paths in that order.
+func forMutation(paths []spec.NormalizedPath) []int {
+	order := make([]int, len(paths))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return compareForMutation(paths[i], paths[j]) })
+	return order
+}
+
+func compareForMutation(a, b spec.NormalizedPath) int {
+	for i := 0; ; i++ {
+		switch {
+		case i == len(a) && i == len(b):
+			return 0
+		case i == len(a):
+			return 1 // shorter after longer
+		case i == len(b):
+			return -1
+		}
+		ia, aIdx := a[i].(spec.Index)
+		ib, bIdx := b[i].(spec.Index)
+		switch {
+		case aIdx && bIdx:
+			if ia != ib {
+				return cmp.Compare(ib, ia) // higher first
+			}
+		case aIdx:
+			return 1
+		case bIdx:
+			return -1
+		default:
+			na, nb := a[i].(spec.Name), b[i].(spec.Name)
+			if na != nb {
+				return cmp.Compare(na, nb)
+			}
+		}
+	}
+}
+
+// outermost drops the paths nested in another path of paths (and
+// duplicates), and orders the rest for mutation, as RedisJSON's
+// prepare_paths_for_updating does for SET and DEL.
+func outermost(paths []spec.NormalizedPath) []spec.NormalizedPath {
+	var keep []spec.NormalizedPath
+	for i, p := range paths {
+		nested := false
+		for j, q := range paths {
+			if i == j || len(q) > len(p) {
+				continue
+			}
+			if slices.Equal(q, p[:len(q)]) && (len(q) < len(p) || j < i) {
+				nested = true
+				break
+			}
+		}
+		if !nested {
+			keep = append(keep, p)
+		}
+	}
+	slices.SortStableFunc(keep, compareForMutation)
+	return keep
+}
