@@ -302,6 +302,48 @@ describe("devapi REST data API with @upstash/redis", { timeout: 120_000 }, () =>
     }
   });
 
+  it("subscribe() and psubscribe() receive what publish() sends; the read-only token may subscribe", async () => {
+    const redis = client(db.rest_token);
+    const messages = [];
+    const pmessages = [];
+    const counts = [];
+    const sub = redis.subscribe(["node:chat"]);
+    sub.on("subscribe", (n) => counts.push(n));
+    sub.on("message", ({ channel, message }) => message !== "warm-up" && messages.push({ channel, message }));
+    const psub = client(db.read_only_rest_token).psubscribe(["node:*"]);
+    psub.on("pmessage", ({ pattern, channel, message }) => message !== "warm-up" && pmessages.push({ pattern, channel, message }));
+    try {
+      // Both subscriptions are in place once a publish reaches 2 receivers.
+      let receivers = 0;
+      for (let i = 0; i < 200 && receivers < 2; i++) {
+        receivers = await redis.publish("node:chat", "warm-up");
+        if (receivers < 2) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(receivers, 2, "the subscriptions were not in place within 10 s");
+      assert.deepEqual(counts, [1]);
+
+      assert.equal(await redis.publish("node:chat", OBJ), 2);
+      assert.equal(await redis.publish("node:chat", "plain text"), 2);
+      const want = [
+        { channel: "node:chat", message: OBJ },
+        { channel: "node:chat", message: "plain text" },
+      ];
+      for (let i = 0; i < 200 && (messages.length < 2 || pmessages.length < 1); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(messages, want);
+      // The SDK JSON-parses a pmessage without a fallback: "plain text"
+      // becomes an "error" event there (SDK behaviour), so only OBJ arrives.
+      assert.deepEqual(pmessages, [{ pattern: "node:*", ...want[0] }]);
+      // The read-only token subscribes but does not publish.
+      await rejectsWith(client(db.read_only_rest_token, { enableAutoPipelining: false }).publish("node:chat", "x"),
+        commandError(MODES[1], ["publish", "node:chat", "x"], noPerm("publish")));
+    } finally {
+      await sub.unsubscribe();
+      await psub.unsubscribe();
+    }
+  });
+
   it("reset-password: the old tokens stop working, the new ones see the data", async () => {
     const old = MODES.map((mode) => ({
       mode,
