@@ -7,22 +7,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mathrand "math/rand/v2"
-	"net/http/httptest"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/embeddedplane"
-	"github.com/devapi-dev/devapi/internal/tlsca"
-	"github.com/devapi-dev/devapi/restapi"
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/portclaim"
 	"github.com/devapi-dev/devapi/server"
-	"github.com/devapi-dev/devapi/sqlitestore"
 	"github.com/devapi-dev/devapi/upstash"
 )
 
@@ -48,7 +43,7 @@ type Server struct {
 	// Client is an upstash.Client of the server's account.
 	Client *upstash.Client
 
-	store   *sqlitestore.Store
+	store   devapi.Store
 	closers []func() error // run in reverse order by Close
 
 	closeOnce sync.Once
@@ -112,11 +107,10 @@ func (s *Server) NewAccount(ctx context.Context) (email, apiKey string, err erro
 	return email, apiKey, nil
 }
 
-// start wires a devapi as `devapi serve` does, with its files in dir. On
-// error, whatever it started is stopped.
+// start starts a devapi through internal/app, as `devapi serve` does,
+// with its files in dir. On error, whatever it started is stopped.
 func start(dir string) (_ *Server, err error) {
 	ctx := context.Background()
-	now := time.Now().UTC()
 	s := &Server{}
 	defer func() {
 		if err != nil {
@@ -125,63 +119,33 @@ func start(dir string) (_ *Server, err error) {
 	}()
 	add := func(f func() error) { s.closers = append(s.closers, f) }
 
-	s.store, err = sqlitestore.Open(ctx, filepath.Join(dir, "devapi.db"))
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	add(s.store.Close)
-	ports, release := claimPorts()
-	add(release) // after the plane is closed: it listens on these ports
-	if s.Email, s.APIKey, err = s.NewAccount(ctx); err != nil {
-		return nil, err
-	}
-
-	ca, err := tlsca.Load(ctx, s.store, now)
-	if err != nil {
-		return nil, err
-	}
-	s.CAPool = ca.Pool()
+	lo, hi, release := portclaim.Claim(portCount)
+	add(release) // after the app is closed: its plane listens on these ports
+	s.Email, s.APIKey = newEmail(), devapi.NewAPIKey()
 	s.CAFile = filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(s.CAFile, ca.CertPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("write CA file: %w", err)
-	}
-	tlsConfig, err := ca.ServerConfig([]string{planeHost, "localhost", "::1"}, now)
+	a, err := app.Open(ctx, app.Config{
+		Dir:    dir,
+		CAFile: s.CAFile,
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			_, err := devapi.EnsureAPIKey(ctx, store, s.Email, s.APIKey, "devapitest", time.Now().UTC())
+			return err
+		},
+		Server: server.Config{Ports: server.PortRange{Min: lo, Max: hi},
+			// A test suite may send thousands of requests a second from
+			// one account; failed logins are still throttled as by devapi
+			// serve.
+			AccountRequests: server.RateLimit{PerSecond: -1}},
+	})
 	if err != nil {
 		return nil, err
 	}
-	plane := embeddedplane.New(devapi.PlaneConfig{Host: planeHost, TLS: tlsConfig})
-	add(plane.Close)
+	add(a.Close)
+	a.Start()
+	s.store, s.CAPool = a.Store(), a.CA().Pool()
+	s.URL, s.RestURL = a.APIURL(), a.RESTURL()
 
-	srv, err := server.New(server.Config{Store: s.store, Plane: plane, Ports: ports, AdvertisedHost: planeHost,
-		// A test suite may send thousands of requests a second from one
-		// account; failed logins are still throttled as by devapi serve.
-		AccountRequests: server.RateLimit{PerSecond: -1}})
-	if err != nil {
-		return nil, err
-	}
-	if err := srv.Reconcile(ctx); err != nil {
-		return nil, err
-	}
-	bg, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { srv.RunStats(bg) })
-	wg.Go(func() { srv.RunDailyBackups(bg) })
-	add(func() error { stop(); wg.Wait(); return nil })
-
-	rest, err := restapi.New(restapi.Config{Store: s.store, PlaneHost: planeHost, RootCAs: s.CAPool})
-	if err != nil {
-		return nil, err
-	}
-	add(rest.Close)
-	rs := httptest.NewServer(rest.Handler())
-	add(func() error { rs.Close(); return nil })
-	s.RestURL = rs.URL
-	ms := httptest.NewServer(srv.Handler())
-	add(func() error { ms.Close(); return nil })
-	s.URL = ms.URL
-
-	hc := ms.Client() // its idle connections are closed with ms
-	hc.Timeout = 30 * time.Second
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+	add(func() error { hc.CloseIdleConnections(); return nil })
 	s.Client, err = upstash.New(s.Email, s.APIKey, upstash.WithBaseURL(s.URL), upstash.WithHTTPClient(hc))
 	if err != nil {
 		return nil, err
@@ -189,34 +153,9 @@ func start(dir string) (_ *Server, err error) {
 	return s, nil
 }
 
-// planeHost is where databases listen, and the endpoint they advertise.
-const planeHost = "127.0.0.1"
-
-// Database ports come from this range, in blocks of portBlock.
-const (
-	portMin   = 31000
-	portMax   = 31999
-	portBlock = 50
-)
-
-// claimPorts picks a block of ports no other Server uses, holding a lock
-// file for it until release. The port range is below Linux's ephemeral
-// ports (32768 up) and away from the ranges devapi's own tests use. When
-// every block is taken it falls back to the whole range, where servers
-// still skip ports in use but two may race for the same free port.
-func claimPorts() (_ server.PortRange, release func() error) {
-	blocks := (portMax - portMin + 1) / portBlock
-	first := mathrand.N(blocks)
-	for i := range blocks {
-		lo := portMin + ((first+i)%blocks)*portBlock
-		lock := flock.New(filepath.Join(os.TempDir(), fmt.Sprintf("devapitest-ports-%d.lock", lo)))
-		if locked, err := lock.TryLock(); err != nil || !locked {
-			continue
-		}
-		return server.PortRange{Min: lo, Max: lo + portBlock - 1}, lock.Unlock
-	}
-	return server.PortRange{Min: portMin, Max: portMax}, func() error { return nil }
-}
+// portCount is how many database ports a Server claims: more databases
+// than a test makes, fewer than its account may own.
+const portCount = 100
 
 // newEmail returns a fresh account email.
 func newEmail() string {

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi/devapitest"
+	"github.com/devapi-dev/devapi/internal/portclaim"
 	"github.com/devapi-dev/devapi/upstash"
 )
 
@@ -176,8 +177,8 @@ func TestConcurrentServers(t *testing.T) {
 	}
 	wg.Wait()
 	for port := range ports {
-		if port < 31000 || port > 31999 {
-			t.Errorf("port %d is outside 31000-31999", port)
+		if port < portclaim.Min || port > portclaim.Max {
+			t.Errorf("port %d is outside %d-%d, the range devapitest claims from", port, portclaim.Min, portclaim.Max)
 		}
 	}
 }

@@ -2,11 +2,26 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"math/bits"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/devapi-dev/devapi"
 )
+
+// ParsePortRange reads a port range written MIN-MAX, such as 16380-17379:
+// the form of devapi serve's --ports and of the load harness's.
+func ParsePortRange(s string) (PortRange, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	minPort, err1 := strconv.Atoi(lo)
+	maxPort, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || minPort < 1 || maxPort > 65535 || minPort > maxPort {
+		return PortRange{}, fmt.Errorf("a port range is MIN-MAX within 1-65535, like 16380-17379, not %q", s)
+	}
+	return PortRange{Min: minPort, Max: maxPort}, nil
+}
 
 // portSet is a set of the ports of a PortRange, one bit each, so finding the
 // lowest free port reads a word per 64 ports instead of the whole store.

@@ -180,3 +180,27 @@ func TestConcurrentCreatesTakeDistinctPorts(t *testing.T) {
 		seen[port] = true
 	}
 }
+
+// TestParsePortRange reads MIN-MAX and refuses the rest.
+func TestParsePortRange(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want PortRange
+		ok   bool
+	}{
+		{"16380-17379", PortRange{Min: 16380, Max: 17379}, true},
+		{"1-65535", PortRange{Min: 1, Max: 65535}, true},
+		{"5-5", PortRange{Min: 5, Max: 5}, true},
+		{"0-10", PortRange{}, false},
+		{"10-65536", PortRange{}, false},
+		{"20-10", PortRange{}, false},
+		{"16380", PortRange{}, false},
+		{"a-b", PortRange{}, false},
+		{"", PortRange{}, false},
+	} {
+		got, err := ParsePortRange(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParsePortRange(%q) = %v, %v; want %v, ok %v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -17,12 +16,9 @@ import (
 	"time"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/embeddedplane"
-	"github.com/devapi-dev/devapi/internal/tlsca"
+	"github.com/devapi-dev/devapi/internal/app"
 	"github.com/devapi-dev/devapi/pgstore"
-	"github.com/devapi-dev/devapi/restapi"
 	"github.com/devapi-dev/devapi/server"
-	"github.com/devapi-dev/devapi/sqlitestore"
 )
 
 // The child side: the harness binary re-executed with -child, so that every
@@ -57,60 +53,51 @@ type childOptions struct {
 const loopback = "127.0.0.1"
 
 func runChild(o childOptions) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	var handler http.Handler
+	var addr string
+	var failed <-chan error
 	var store devapi.Store // devapi only
-	var cleanup []func() error
-	defer func() {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			_ = cleanup[i]()
-		}
-	}()
 	switch o.kind {
 	case "baseline":
 		body, err := os.ReadFile(o.body)
 		if err != nil {
 			return err
 		}
-		handler = baselineHandler(body, o.contentType)
-	case "devapi":
-		h, s, closers, err := startDevapi(ctx, o)
-		store = s
-		cleanup = append(cleanup, closers...)
+		b, err := startBaseline(baselineHandler(body, o.contentType))
 		if err != nil {
 			return err
 		}
-		handler = h
+		defer func() { _ = b.close() }()
+		addr, failed = b.ln.Addr().String(), b.failed
+	case "devapi":
+		a, err := startDevapi(context.Background(), o)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = a.Close() }()
+		addr, failed, store = strings.TrimPrefix(a.APIURL(), "http://"), a.Failed(), a.Store()
 	default:
 		return fmt.Errorf("-child must be baseline or devapi, not %q", o.kind)
 	}
+	fmt.Printf("listening %s\n", addr)
 
-	// The timeouts of devapi serve.
-	hs := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
-	if err != nil {
-		return err
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	fmt.Printf("listening %s\n", ln.Addr())
-
+	// stdin in non-blocking mode, so that closing it ends a read under way
+	// and the reader below can be waited for on every return.
+	_ = syscall.SetNonblock(syscall.Stdin, true)
+	stdin := os.NewFile(uintptr(syscall.Stdin), "stdin")
 	cmds := make(chan string)
-	go func() {
+	var reader sync.WaitGroup
+	reader.Go(func() {
 		defer close(cmds)
-		sc := bufio.NewScanner(os.Stdin)
+		sc := bufio.NewScanner(stdin)
 		for sc.Scan() {
 			cmds <- sc.Text()
 		}
+	})
+	defer func() {
+		_ = stdin.Close() // ends the reader's read under way
+		for range cmds {  // and a send
+		}
+		reader.Wait()
 	}()
 	var profile *os.File
 	stopProfile := func() {
@@ -124,7 +111,7 @@ func runChild(o childOptions) error {
 loop:
 	for {
 		select {
-		case err := <-errc:
+		case err := <-failed:
 			return fmt.Errorf("serve: %w", err)
 		case cmd, ok := <-cmds:
 			if !ok {
@@ -160,9 +147,47 @@ loop:
 			}
 		}
 	}
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-	defer stop()
-	return hs.Shutdown(shutdownCtx)
+	return nil
+}
+
+// baseline is the baseline's HTTP server.
+type baseline struct {
+	hs     *http.Server
+	ln     net.Listener
+	failed chan error
+	wg     sync.WaitGroup
+}
+
+// startBaseline serves handler on a free port of loopback, with the
+// timeouts of devapi serve.
+func startBaseline(handler http.Handler) (*baseline, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
+	if err != nil {
+		return nil, err
+	}
+	b := &baseline{ln: ln, failed: make(chan error, 1), hs: &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}}
+	b.wg.Go(func() {
+		if err := b.hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			b.failed <- err
+		}
+	})
+	return b, nil
+}
+
+// close shuts the server down and waits for it.
+func (b *baseline) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := b.hs.Shutdown(ctx)
+	b.wg.Wait()
+	return err
 }
 
 // cpuTime returns the CPU time, user and system, this process has used.
@@ -184,80 +209,33 @@ func baselineHandler(body []byte, contentType string) http.Handler {
 	})
 }
 
-// startDevapi wires devapi as `devapi serve` does with the embedded plane
-// (store, account, CA, plane, server, reconcile, background jobs, REST API),
-// and returns the management API's handler and the store. The closers undo
-// it in reverse.
-func startDevapi(ctx context.Context, o childOptions) (http.Handler, devapi.Store, []func() error, error) {
-	var closers []func() error
-	now := time.Now().UTC()
-	ports, err := parsePorts(o.ports)
+// startDevapi starts devapi through internal/app, as `devapi serve` does
+// with the embedded plane, serving on a free port of loopback.
+func startDevapi(ctx context.Context, o childOptions) (*app.App, error) {
+	ports, err := server.ParsePortRange(o.ports)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, fmt.Errorf("-child-ports: %w", err)
 	}
-	var store devapi.Store
-	if o.store == "" {
-		s, err := sqlitestore.Open(ctx, filepath.Join(o.dir, "devapi.db"))
-		if err != nil {
-			return nil, nil, nil, err
+	cfg := app.Config{
+		Dir: o.dir,
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			_, err := devapi.EnsureAPIKey(ctx, store, o.email, o.key, "devapi-load", time.Now().UTC())
+			return err
+		},
+		Server: server.Config{Ports: ports,
+			// The harness measures throughput: no per-account rate limit.
+			AccountRequests: server.RateLimit{PerSecond: -1}},
+	}
+	if o.store != "" {
+		cfg.OpenStore = func(ctx context.Context) (devapi.Store, func(), error) {
+			s, err := pgstore.Open(ctx, o.store)
+			return s, nil, err
 		}
-		store = s
-	} else {
-		s, err := pgstore.Open(ctx, o.store)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		store = s
 	}
-	closers = append(closers, store.Close)
-	if _, err := devapi.EnsureAPIKey(ctx, store, o.email, o.key, "devapi-load", now); err != nil {
-		return nil, nil, closers, err
-	}
-	ca, err := tlsca.Load(ctx, store, now)
+	a, err := app.Open(ctx, cfg)
 	if err != nil {
-		return nil, nil, closers, err
+		return nil, err
 	}
-	tlsConfig, err := ca.ServerConfig([]string{loopback, "localhost"}, now)
-	if err != nil {
-		return nil, nil, closers, err
-	}
-	plane := embeddedplane.New(devapi.PlaneConfig{Host: loopback, TLS: tlsConfig})
-	closers = append(closers, plane.Close)
-	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: ports, AdvertisedHost: loopback,
-		// The harness measures throughput: no per-account rate limit.
-		AccountRequests: server.RateLimit{PerSecond: -1}})
-	if err != nil {
-		return nil, nil, closers, err
-	}
-	if err := srv.Reconcile(ctx); err != nil {
-		return nil, nil, closers, err
-	}
-	bg, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { srv.RunStats(bg) })
-	wg.Go(func() { srv.RunDailyBackups(bg) })
-	closers = append(closers, func() error { stop(); wg.Wait(); return nil })
-
-	rest, err := restapi.New(restapi.Config{Store: store, PlaneHost: loopback, RootCAs: ca.Pool()})
-	if err != nil {
-		return nil, nil, closers, err
-	}
-	closers = append(closers, rest.Close)
-	restLn, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
-	if err != nil {
-		return nil, nil, closers, err
-	}
-	restServer := &http.Server{Handler: rest.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = restServer.Serve(restLn) }()
-	closers = append(closers, restServer.Close)
-	return srv.Handler(), store, closers, nil
-}
-
-// parsePorts reads "MIN-MAX".
-func parsePorts(s string) (server.PortRange, error) {
-	var r server.PortRange
-	if _, err := fmt.Sscanf(s, "%d-%d", &r.Min, &r.Max); err != nil || r.Min < 1 || r.Max > 65535 || r.Min > r.Max {
-		return r, errors.New("-ports must be MIN-MAX, like 20100-20499")
-	}
-	return r, nil
+	a.Start()
+	return a, nil
 }

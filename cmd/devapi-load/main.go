@@ -50,6 +50,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/server"
 )
 
 // options are the harness's flags.
@@ -112,7 +113,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "devapi-load: -dbs, -max-requests and -duration must be positive, -cold not negative")
 		os.Exit(2)
 	}
-	if r, err := parsePorts(o.ports); err != nil || (r.Max-r.Min+1)/2 < o.dbs {
+	if r, err := server.ParsePortRange(o.ports); err != nil || (r.Max-r.Min+1)/2 < o.dbs {
 		fmt.Fprintf(os.Stderr, "devapi-load: -ports must be MIN-MAX with room for -dbs databases in each half (one half per devapi server): %v\n", err)
 		os.Exit(2)
 	}
@@ -161,7 +162,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "devapi-load: %s/%s, %d CPUs, GOMAXPROCS %d, %s; runs of %v (+%v warm-up, at most %d requests), %d databases round robin\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), o.duration, o.warmup, o.maxRequests, o.dbs)
 
-	ports, _ := parsePorts(o.ports)
+	ports, _ := server.ParsePortRange(o.ports)
 	mid := ports.Min + (ports.Max-ports.Min)/2
 	sqlitePorts := fmt.Sprintf("%d-%d", ports.Min, mid)
 	pgPorts := fmt.Sprintf("%d-%d", mid+1, ports.Max)
@@ -535,6 +536,8 @@ func (c *child) stop() error {
 	case <-time.After(15 * time.Second):
 		_ = c.cmd.Process.Kill()
 		c.err = fmt.Errorf("child did not exit in 15s; killed: %v", <-done)
+	}
+	for range c.lines { // the reader of its stdout ends with it
 	}
 	return c.err
 }

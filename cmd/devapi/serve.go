@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -131,6 +130,8 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.Int64Var(&o.restLimits.MaxInFlightBytes, "rest-max-inflight", 0, fmt.Sprintf("REST API: bytes of request bodies and answers held at once over every database; 429 past it (0: %d)", rd.MaxInFlightBytes))
 	f.Int64Var(&o.restLimits.MaxDatabaseInFlightBytes, "rest-max-inflight-db", 0, fmt.Sprintf("REST API: bytes of request bodies and answers held at once for one database; 429 past it (0: %d)", rd.MaxDatabaseInFlightBytes))
 	f.IntVar(&o.restLimits.MaxDatabaseRequests, "rest-max-requests-db", 0, fmt.Sprintf("REST API: requests one database serves at once; 429 past it (0: %d)", rd.MaxDatabaseRequests))
+	f.IntVar(&o.restLimits.MaxDatabaseStreams, "rest-max-streams-db", 0, fmt.Sprintf("REST API: event streams (/subscribe, /psubscribe, /monitor) one database holds open at once; 429 past it (0: %d)", rd.MaxDatabaseStreams))
+	f.Int64Var(&o.restLimits.MaxStreamBufferBytes, "rest-max-stream-buffer", 0, fmt.Sprintf("REST API: bytes of events one stream holds for a client that has not taken them; a client further behind is dropped (0: %d)", rd.MaxStreamBufferBytes))
 	return c
 }
 
@@ -155,9 +156,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
 	}
-	ports, err := parsePortRange(o.ports)
+	ports, err := server.ParsePortRange(o.ports)
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("--ports: %w", err)}
 	}
 	if o.scriptTime <= 0 || o.scriptMemory <= 0 {
 		return usageError{errors.New("--script-time-limit and --script-memory-limit must be above 0")}
@@ -350,17 +351,6 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// parsePortRange reads "MIN-MAX".
-func parsePortRange(s string) (server.PortRange, error) {
-	lo, hi, ok := strings.Cut(s, "-")
-	minPort, err1 := strconv.Atoi(lo)
-	maxPort, err2 := strconv.Atoi(hi)
-	if !ok || err1 != nil || err2 != nil || minPort < 1 || maxPort > 65535 || minPort > maxPort {
-		return server.PortRange{}, fmt.Errorf("--ports must be MIN-MAX, like 16380-17379, not %q", s)
-	}
-	return server.PortRange{Min: minPort, Max: maxPort}, nil
 }
 
 // envCrash names a reset step (server.CrashReset*) at which devapi kills
