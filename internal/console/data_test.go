@@ -128,9 +128,7 @@ func TestDataBrowser(t *testing.T) {
 	}
 }
 
-func TestSplitArgs(t *testing.T) {
-	// splitArgs is unexported; the command line exercises it end to end in
-	// TestDataBrowser. Here, the page answers a line it cannot split.
+func TestCommandLineUnbalanced(t *testing.T) {
 	st := newStack(t, nil)
 	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "split", PrimaryRegion: "us-east-1"})
 	if err != nil {

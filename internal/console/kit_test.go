@@ -89,6 +89,13 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.h.Se
 // backups run only when a test calls them.
 func newStack(tb testing.TB, edit func(*console.Config)) *stack {
 	tb.Helper()
+	return newStackWith(tb, edit, nil)
+}
+
+// newStackWith is newStack with editServer applied to the management API's
+// configuration too.
+func newStackWith(tb testing.TB, edit func(*console.Config), editServer func(*server.Config)) *stack {
+	tb.Helper()
 	ctx := tb.Context()
 	dir := tb.TempDir()
 	st := &stack{clock: &clock{now: time.Now()}, apiClock: &clock{now: time.Now()}, log: &syncBuffer{}, caFile: filepath.Join(dir, "ca.pem")}
@@ -97,6 +104,11 @@ func newStack(tb testing.TB, edit func(*console.Config)) *stack {
 	tb.Cleanup(func() { _ = release() })
 	st.email, st.apiKey = "owner@console.test", devapi.NewAPIKey()
 	late := &lateHandler{}
+	sc := server.Config{Ports: server.PortRange{Min: lo, Max: hi}, AccountRequests: server.RateLimit{PerSecond: -1},
+		Now: st.apiClock.Now}
+	if editServer != nil {
+		editServer(&sc)
+	}
 	a, err := app.Open(ctx, app.Config{
 		Dir:    dir,
 		CAFile: st.caFile,
@@ -104,8 +116,7 @@ func newStack(tb testing.TB, edit func(*console.Config)) *stack {
 			_, err := devapi.EnsureAPIKey(ctx, store, st.email, st.apiKey, "console-test", time.Now().UTC())
 			return err
 		},
-		Server: server.Config{Ports: server.PortRange{Min: lo, Max: hi}, AccountRequests: server.RateLimit{PerSecond: -1},
-			Now: st.apiClock.Now},
+		Server:     sc,
 		Mounts:     []app.Mount{{Pattern: "/", Handler: late}},
 		ManualJobs: true,
 		Logger:     logger,

@@ -414,5 +414,7 @@ func (c *Console) moveToTeam(w http.ResponseWriter, r *http.Request, s *session)
 		c.apiFailed(w, r, s, err, dbPath(id, ""))
 		return
 	}
-	c.done(w, r, s, dbPath(id, ""), "Database moved to the team.")
+	// The team owns the database now: this account's API no longer answers
+	// for it, as on Upstash, so the page to return to is the list.
+	c.done(w, r, s, "/databases", "Database moved to the team; it is the team's now and no longer listed here.")
 }
