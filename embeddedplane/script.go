@@ -54,9 +54,6 @@ type scriptConfig struct {
 	memoryLimit int64
 	// logger receives redis.log lines, rate-limited. Default: discard.
 	logger *slog.Logger
-	// functions are the database's function libraries (functions.go),
-	// which outlive a front. Default: a new, empty set.
-	functions *functionLibs
 }
 
 const (
@@ -165,9 +162,6 @@ func newScripts(m *miniredis.Miniredis, cfg scriptConfig) *scripts {
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.functions == nil {
-		cfg.functions = newFunctionLibs()
 	}
 	return &scripts{
 		m:           m,
@@ -324,8 +318,23 @@ func (s *scripts) handle(c *server.Peer, cmd string, args []string) {
 	case "SCRIPT":
 		s.script(c, args)
 	default:
-		s.functionCommand(c, cmd, args) // FUNCTION, FCALL, FCALL_RO: functions.go
+		// FUNCTION and FCALL: not on the embedded plane (yet), answered as
+		// miniredis answered them.
+		c.WriteError(unknownCommand(cmd, args))
 	}
+}
+
+// unknownCommand is miniredis's answer to a command it does not know.
+func unknownCommand(cmd string, args []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ERR unknown command `%s`, with args beginning with: ", cmd)
+	for i, a := range args {
+		if i == 20 {
+			break
+		}
+		fmt.Fprintf(&b, "`%s`, ", a)
+	}
+	return b.String()
 }
 
 func wrongArgs(cmd string) string {

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -162,10 +164,16 @@ func (s *Server) DeleteDatabase(ctx context.Context, req genserver.DeleteDatabas
 		return nil, err
 	}
 	s.releasePort(d.Port, false)
+	s.resetPorts.forget(req.Id)
 	return genserver.DeleteDatabase200JSONResponse(gen.OKOK), nil
 }
 
 // ResetPassword handles POST /v2/redis/reset-password/{id}.
+//
+// It writes to the store once: the REST tokens carry the database's port,
+// which a database keeps for life, so the port is remembered from the
+// database's first reset (resetPorts) instead of read before each one; the
+// stored row, which SetCredentials returns, confirms it.
 //
 // The new password and tokens are committed to the store first, in one
 // atomic change that moves the database's generation forward; then the
@@ -181,26 +189,47 @@ func (s *Server) DeleteDatabase(ctx context.Context, req genserver.DeleteDatabas
 // (RunReconcile) applies it once the Redis answers, without another reset.
 func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordRequestObject) (genserver.ResetPasswordResponseObject, error) {
 	owner := accountFrom(ctx).Email
-	d, err := s.store.Database(ctx, owner, req.Id)
-	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
-		return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
-	} else if err != nil {
-		return nil, err
-	}
 	password := devapi.NewPassword()
-	full, readOnly := devapi.NewRestTokens(d.ID, d.Port, password)
-	s.crash(CrashResetBeforeStore)
-	d, err = s.store.SetCredentials(ctx, owner, req.Id, devapi.Credentials{Password: password, RestToken: full, ReadOnlyRestToken: readOnly})
-	if devapi.ErrorCode(err) == devapi.ENOTFOUND {
-		return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
-	} else if err != nil {
-		return nil, err
+	port, known := s.resetPorts.get(req.Id)
+	if !known {
+		// The first reset of this database in this process reads its port.
+		d, err := s.store.Database(ctx, owner, req.Id)
+		if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+			return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		} else if err != nil {
+			return nil, err
+		}
+		port = d.Port
 	}
+	s.crash(CrashResetBeforeStore)
+	var d *devapi.Database
+	for attempt := 1; ; attempt++ {
+		full, readOnly := devapi.NewRestTokens(req.Id, port, password)
+		var err error
+		d, err = s.store.SetCredentials(ctx, owner, req.Id, devapi.Credentials{Password: password, RestToken: full, ReadOnlyRestToken: readOnly})
+		if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+			s.resetPorts.forget(req.Id)
+			return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		} else if err != nil {
+			return nil, err
+		}
+		if d.Port == port {
+			break
+		}
+		// The tokens carry a port the database does not have (it was
+		// deleted and stored again under its id with another): store
+		// tokens for the port it has. A port never changes otherwise.
+		if attempt == 2 {
+			return nil, fmt.Errorf("server: reset-password: database %s changed its port twice during one reset", req.Id)
+		}
+		port = d.Port
+	}
+	s.resetPorts.put(req.Id, port)
 	s.crash(CrashResetAfterStore)
 	// The reset is committed: finish applying it even if the caller gives up.
 	pctx, cancel := s.planeContext(ctx)
 	defer cancel()
-	err = s.plane.SetPassword(pctx, d.ID, d.Password, d.Generation)
+	err := s.plane.SetPassword(pctx, d.ID, d.Password, d.Generation)
 	if err != nil {
 		if devapi.ErrorCode(err) == devapi.ENOTFOUND {
 			if _, gerr := s.store.Database(ctx, owner, req.Id); devapi.ErrorCode(gerr) == devapi.ENOTFOUND {
@@ -232,4 +261,38 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// maxResetPorts bounds portCache: past it, it starts over.
+const maxResetPorts = 100000
+
+// portCache maps database ids to their ports for reset-password. A database
+// keeps its port for life; an entry that outlives its database (deleted
+// through another replica) is only ever used for that database's id, and
+// SetCredentials's answer corrects it. The zero value is empty and ready.
+type portCache struct {
+	mu    sync.RWMutex
+	ports map[string]int
+}
+
+func (c *portCache) get(id string) (int, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	port, ok := c.ports[id]
+	return port, ok
+}
+
+func (c *portCache) put(id string, port int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ports == nil || len(c.ports) >= maxResetPorts {
+		c.ports = make(map[string]int)
+	}
+	c.ports[id] = port
+}
+
+func (c *portCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.ports, id)
 }

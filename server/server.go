@@ -115,6 +115,7 @@ type Server struct {
 	statsInterval  time.Duration
 	stats          *statsBook
 	planeTimeout   time.Duration
+	resetPorts     portCache // ports of databases, for reset-password's tokens (redis.go)
 
 	quota          quota        // reservations of creates under way, per capped key
 	maxDatabases   int          // per account; -1: no cap
@@ -198,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 func Spec() (*openapi3.T, error) { return loadSpec() }
 
 var loadSpec = sync.OnceValues(func() (*openapi3.T, error) {
-	doc, err := genserver.GetSpec()
+	doc, err := genserver.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
 	}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Revocation of API keys while devapi serves: the stores cache keys, and
+// these tests prove that a key deleted by another process (the CLI, or the
+// CLI on the PostgreSQL store that replicas share) is refused by the next
+// request, after the key has been used (and so cached) on every server.
+
+const revokeEmail = "revoke@example.com"
+
+// newKey creates an account (unless create is false) or adds a key to it
+// through the CLI, and returns the key and its id.
+func newKey(t *testing.T, u *cliUser, data, name string, create bool) (key, id string) {
+	t.Helper()
+	verb := "add-key"
+	if create {
+		verb = "create"
+	}
+	out := u.ok("accounts", verb, revokeEmail, "--name", name, "--data", data)
+	for line := range strings.Lines(out) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "UPSTASH_API_KEY="); ok {
+			key = v
+		}
+	}
+	for line := range strings.Lines(u.ok("accounts", "list", "--data", data)) {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == revokeEmail && f[2] == name {
+			id = f[1]
+		}
+	}
+	if key == "" || id == "" {
+		t.Fatalf("accounts %s: no key or no key id in\n%s", verb, out)
+	}
+	return key, id
+}
+
+// statusAs answers GET /v2/redis/databases on p with key's credentials.
+func statusAs(t *testing.T, p *proc, key string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, p.url+"/v2/redis/databases", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(revokeEmail, key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestRevokedKeyThroughCLI: `devapi accounts delete-key`, run while serve
+// runs on the same SQLite store, makes the next request with that key 401,
+// while the account's other key goes on working.
+func TestRevokedKeyThroughCLI(t *testing.T) {
+	data := t.TempDir()
+	p := serve(t, data, "embedded")
+	u := &cliUser{t: t}
+	key, id := newKey(t, u, data, "revoked", true)
+	kept, _ := newKey(t, u, data, "kept", false)
+	for range 3 {
+		for _, k := range []string{key, kept} {
+			if got := statusAs(t, p, k); got != http.StatusOK {
+				t.Fatalf("request with a valid key: %d, want 200", got)
+			}
+		}
+	}
+	u.ok("accounts", "delete-key", revokeEmail, id, "--data", data)
+	if got := statusAs(t, p, key); got != http.StatusUnauthorized {
+		t.Errorf("first request after delete-key: %d, want 401", got)
+	}
+	if got := statusAs(t, p, kept); got != http.StatusOK {
+		t.Errorf("request with the account's other key: %d, want 200", got)
+	}
+}
+
+// TestRevokedKeyThroughReplica: two replicas on one PostgreSQL store; a key
+// used through both is deleted by another process on the store (the CLI,
+// as replica A would); the next request through replica B is 401, and so
+// is the next through A.
+func TestRevokedKeyThroughReplica(t *testing.T) {
+	ps, _, storeURL := replicas(t, 2, 1)
+	u := &cliUser{t: t, env: []string{envStore + "=" + storeURL}}
+	data := t.TempDir()
+	key, id := newKey(t, u, data, "revoked", true)
+	for range 3 {
+		for i, p := range ps {
+			if got := statusAs(t, p, key); got != http.StatusOK {
+				t.Fatalf("replica %d, request with a valid key: %d, want 200", i+1, got)
+			}
+		}
+	}
+	u.ok("accounts", "delete-key", revokeEmail, id, "--data", data)
+	for _, i := range []int{1, 0} {
+		if got := statusAs(t, ps[i], key); got != http.StatusUnauthorized {
+			t.Errorf("replica %d, first request after delete-key: %d, want 401", i+1, got)
+		}
+	}
+}

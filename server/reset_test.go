@@ -1,0 +1,92 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"sync/atomic"
+	"testing"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/server"
+)
+
+// readCounter is the real store, counting the reads and the credential
+// writes reset-password makes.
+type readCounter struct {
+	devapi.Store
+	reads, writes atomic.Int64
+}
+
+func (s *readCounter) Database(ctx context.Context, owner, id string) (*devapi.Database, error) {
+	s.reads.Add(1)
+	return s.Store.Database(ctx, owner, id)
+}
+
+func (s *readCounter) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
+	s.writes.Add(1)
+	return s.Store.SetCredentials(ctx, owner, id, c)
+}
+
+// tokenPort is the port a REST token carries (bytes 1 and 2 of its
+// decoded form, see devapi.NewRestTokens).
+func tokenPort(t *testing.T, token string) int {
+	t.Helper()
+	b, err := base64.URLEncoding.DecodeString(token)
+	if err != nil || len(b) < 3 {
+		t.Fatalf("token %q does not decode: %v", token, err)
+	}
+	return int(binary.BigEndian.Uint16(b[1:3]))
+}
+
+// TestResetPasswordOneStoreWrite: after a database's first reset, a reset
+// is one store write and no read, and its tokens carry the database's port.
+func TestResetPasswordOneStoreWrite(t *testing.T) {
+	var counter *readCounter
+	s := newStack(t, planeKinds(t)[0], t.TempDir(), func(c *server.Config) {
+		counter = &readCounter{Store: c.Store}
+		c.Store = counter
+	})
+	db := s.create("one-write", false)
+	s.reset(db.DatabaseId)
+	reads, writes := counter.reads.Load(), counter.writes.Load()
+	for range 3 {
+		got := s.reset(db.DatabaseId)
+		if p := tokenPort(t, got.RestToken); p != int(db.Port) {
+			t.Errorf("rest token carries port %d, want %d", p, db.Port)
+		}
+		if p := tokenPort(t, got.ReadOnlyRestToken); p != int(db.Port) {
+			t.Errorf("read-only rest token carries port %d, want %d", p, db.Port)
+		}
+	}
+	if n := counter.reads.Load() - reads; n != 0 {
+		t.Errorf("3 resets read the database %d times, want 0", n)
+	}
+	if n := counter.writes.Load() - writes; n != 3 {
+		t.Errorf("3 resets wrote credentials %d times, want 3", n)
+	}
+}
+
+// TestResetPasswordStalePort: a port remembered from an earlier reset that
+// the stored database no longer has (changed here behind the server's back)
+// does not reach the tokens: the reset stores tokens for the stored port.
+func TestResetPasswordStalePort(t *testing.T) {
+	s := newStack(t, planeKinds(t)[0], t.TempDir())
+	db := s.create("stale-port", false)
+	s.reset(db.DatabaseId)
+	const moved = 24999
+	if _, err := rawStore(t, s).ExecContext(t.Context(), `UPDATE databases SET port = ? WHERE id = ?`, moved, db.DatabaseId); err != nil {
+		t.Fatal(err)
+	}
+	got := s.reset(db.DatabaseId)
+	if p := tokenPort(t, got.RestToken); p != moved {
+		t.Errorf("rest token carries port %d, want the stored %d", p, moved)
+	}
+	stored, err := s.store.Database(t.Context(), email, db.DatabaseId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.RestToken != got.RestToken || tokenPort(t, stored.ReadOnlyRestToken) != moved {
+		t.Errorf("stored tokens are not the answer's for port %d", moved)
+	}
+}
