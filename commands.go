@@ -130,6 +130,7 @@ var sinceRedis = map[string]int{"CLIENT|SETINFO": 2, "CLIENT|NO-TOUCH": 2}
 func ACLMinor(major, minor int) (int, error) {
 	switch {
 	case major < 7:
+		//lint:ignore ST1005 Redis is a name, and names keep their capital
 		return 0, fmt.Errorf("Redis %d.%d is older than 7.0, which devapi's ACL rules need", major, minor)
 	case major > 7:
 		return 99, nil

@@ -1059,16 +1059,18 @@ func TestChangePlanOlderPath(t *testing.T) {
 		}
 		return *g.JSON200
 	}
+	//lint:ignore SA1019 changePlanLegacy is deprecated in the spec and still served: its contract is tested
+	type legacyBody = gen.ChangePlanLegacyJSONRequestBody
 	for _, step := range []struct {
 		name string
-		body gen.ChangePlanLegacyJSONRequestBody
+		body legacyBody
 		want func(gen.Database) bool
 	}{
-		{"plan free, as the CLI sends it", gen.ChangePlanLegacyJSONRequestBody{Plan: ptr("free")},
+		{"plan free, as the CLI sends it", legacyBody{Plan: ptr("free")},
 			func(d gen.Database) bool { return *d.Type == "free" }},
-		{"plan payg, as the CLI sends it", gen.ChangePlanLegacyJSONRequestBody{Plan: ptr("payg")},
+		{"plan payg, as the CLI sends it", legacyBody{Plan: ptr("payg")},
 			func(d gen.Database) bool { return *d.Type == "payg" }},
-		{"plan_name, as upstream's spec had it", gen.ChangePlanLegacyJSONRequestBody{PlanName: ptr(gen.Fixed1gb), AutoUpgrade: ptr(true), ProdPackEnabled: ptr(true)},
+		{"plan_name, as upstream's spec had it", legacyBody{PlanName: ptr(gen.Fixed1gb), AutoUpgrade: ptr(true), ProdPackEnabled: ptr(true)},
 			func(d gen.Database) bool {
 				return *d.Type == "paid" && *d.DbMemoryThreshold == 1<<30 && *d.AutoUpgrade && *d.ProdPackEnabled
 			}},

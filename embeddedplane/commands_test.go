@@ -19,9 +19,15 @@ import (
 
 // step is one command and its expected answer, as answer writes it.
 type step struct {
-	cmd  string // split on spaces; a quoted argument is not needed here
+	cmd  string // split on spaces, or on argSep when it has one (argv)
 	want string
 }
+
+// argSep separates arguments with spaces in a step's cmd.
+const argSep = "\x1f"
+
+// argv writes a command whose arguments may have spaces as a step's cmd.
+func argv(args ...string) string { return strings.Join(args, argSep) }
 
 // cmdCase is a sequence of commands on a flushed database.
 type cmdCase struct {
@@ -51,8 +57,12 @@ func answer(tb testing.TB, c *redis.Client, args ...any) string {
 }
 
 func splitCmd(s string) []any {
+	fields := strings.Fields(s)
+	if strings.Contains(s, argSep) {
+		fields = strings.Split(s, argSep)
+	}
 	var args []any
-	for _, f := range strings.Fields(s) {
+	for _, f := range fields {
 		args = append(args, f)
 	}
 	return args
@@ -69,9 +79,13 @@ func runCases(t *testing.T, cases []cmdCase) {
 		if err := c.FlushAll(t.Context()).Err(); err != nil {
 			t.Fatal(err)
 		}
+		if err := c.FunctionFlush(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
 		for _, s := range tc.steps {
-			if got := answer(t, c, splitCmd(s.cmd)...); got != s.want {
-				t.Errorf("%s\n got %s\nwant %s", s.cmd, got, s.want)
+			args := splitCmd(s.cmd)
+			if got := answer(t, c, args...); got != s.want {
+				t.Errorf("%q\n got %s\nwant %s", args, got, s.want)
 			}
 		}
 	}

@@ -66,6 +66,8 @@ type database struct {
 	password atomic.Pointer[string]
 	// carried counts the connections earlier fronts accepted.
 	carried int64
+	// functions are its function libraries, kept across fronts.
+	functions *functionLibs
 }
 
 var _ devapi.Plane = (*Plane)(nil)
@@ -139,7 +141,7 @@ func (p *Plane) start(spec devapi.PlaneDatabase) (*database, error) {
 		_ = ln.Close()
 		return nil, err
 	}
-	d := &database{spec: spec, redis: m, generation: spec.Generation}
+	d := &database{spec: spec, redis: m, generation: spec.Generation, functions: newFunctionLibs()}
 	d.password.Store(&spec.Password)
 	d.front = openFront(m, ln, p.frontConfig(d))
 	return d, nil
@@ -181,7 +183,7 @@ func (p *Plane) frontConfig(d *database) frontConfig {
 		writeTimeout: p.writeTimeout,
 		password:     func() string { return *d.password.Load() },
 		logger:       p.log,
-		scripts:      scriptConfig{timeLimit: timeLimit, memoryLimit: memoryLimit, logger: p.log},
+		scripts:      scriptConfig{timeLimit: timeLimit, memoryLimit: memoryLimit, logger: p.log, functions: d.functions},
 	}
 	if d.spec.TLS {
 		cfg.tls = p.cfg.TLS

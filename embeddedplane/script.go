@@ -54,6 +54,9 @@ type scriptConfig struct {
 	memoryLimit int64
 	// logger receives redis.log lines, rate-limited. Default: discard.
 	logger *slog.Logger
+	// functions are the database's function libraries (functions.go),
+	// which outlive a front. Default: a new, empty set.
+	functions *functionLibs
 }
 
 const (
@@ -162,6 +165,9 @@ func newScripts(m *miniredis.Miniredis, cfg scriptConfig) *scripts {
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.functions == nil {
+		cfg.functions = newFunctionLibs()
 	}
 	return &scripts{
 		m:           m,
@@ -318,23 +324,8 @@ func (s *scripts) handle(c *server.Peer, cmd string, args []string) {
 	case "SCRIPT":
 		s.script(c, args)
 	default:
-		// FUNCTION and FCALL: not on the embedded plane (yet), answered as
-		// miniredis answered them.
-		c.WriteError(unknownCommand(cmd, args))
+		s.functionCommand(c, cmd, args) // FUNCTION, FCALL, FCALL_RO: functions.go
 	}
-}
-
-// unknownCommand is miniredis's answer to a command it does not know.
-func unknownCommand(cmd string, args []string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ERR unknown command `%s`, with args beginning with: ", cmd)
-	for i, a := range args {
-		if i == 20 {
-			break
-		}
-		fmt.Fprintf(&b, "`%s`, ", a)
-	}
-	return b.String()
 }
 
 func wrongArgs(cmd string) string {

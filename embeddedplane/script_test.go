@@ -582,7 +582,7 @@ func TestScriptCache(t *testing.T) {
 		{[]any{"eval", "return 1"}, "ERR wrong number of arguments for 'eval' command"},
 		{[]any{"script", "flush", "x"}, "ERR SCRIPT FLUSH only support SYNC|ASYNC option"},
 		{[]any{"script", "foo"}, "ERR unknown subcommand 'FOO'. Try SCRIPT HELP."},
-		{[]any{"function", "list"}, "ERR unknown command `FUNCTION`"},
+		{[]any{"function", "foo"}, "ERR unknown subcommand 'foo'. Try FUNCTION HELP."},
 		{[]any{"eval", "local s = 'x'" + strings.Repeat(" .. 'x'", 300) + " return s", 0}, "too many syntax levels"},
 	} {
 		if err := c.Do(ctx, tc.args...).Err(); err == nil || !strings.HasPrefix(err.Error(), tc.want) && !strings.Contains(err.Error(), tc.want) {

@@ -6,11 +6,25 @@
 #
 # Run it as root. It is idempotent: it installs postgresql with apt-get only if
 # pg_ctlcluster is missing, starts the first cluster pg_lsclusters shows (15
-# main by default) unless it runs already, sets the password of the postgres
-# user and waits for the server to accept connections on 127.0.0.1.
+# main by default) unless it runs already and waits for the server to accept
+# connections on 127.0.0.1.
+#
+# The URL is for the postgres role with the password "postgres". The script
+# sets that password only under CI=true or with --set-password, since on a
+# developer's machine it would replace the one they chose; otherwise it checks
+# that the password works and, when it does not, says how to go on.
 set -euo pipefail
 
 password=postgres
+set_password=false
+case "${1:-}" in
+--set-password) set_password=true ;;
+"") [ "${CI:-}" = true ] && set_password=true ;;
+*)
+	echo "usage: ci-start.sh [--set-password]" >&2
+	exit 2
+	;;
+esac
 
 # Everything but the URL goes to stderr. Commands that may start the server
 # get fd 3 closed: a daemon holding it would keep "$(ci-start.sh)" waiting.
@@ -47,6 +61,15 @@ for i in $(seq 1 60); do
 	sleep 1
 done
 
-su postgres -c "psql -q -p $port -c \"ALTER USER postgres PASSWORD '$password'\"" >/dev/null
+# psql runs from / : postgres may not read the caller's directory, and psql
+# would say so ("could not change directory ... Permission denied").
+if [ "$set_password" = true ]; then
+	(cd / && su postgres -c "psql -q -p $port -c \"ALTER USER postgres PASSWORD '$password'\"") >/dev/null
+elif ! (cd / && PGPASSWORD=$password psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atqc 'SELECT 1') >/dev/null 2>&1; then
+	echo "ci-start.sh: the postgres role's password on 127.0.0.1:$port is not \"$password\"." >&2
+	echo "  Rerun with --set-password to set it (this changes this machine's PostgreSQL password)," >&2
+	echo "  or export DEVAPI_TEST_PG yourself with the URL of a role that may create databases." >&2
+	exit 1
+fi
 
 echo "postgres://postgres:$password@127.0.0.1:$port/postgres?sslmode=disable" >&3

@@ -199,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 func Spec() (*openapi3.T, error) { return loadSpec() }
 
 var loadSpec = sync.OnceValues(func() (*openapi3.T, error) {
-	doc, err := genserver.GetSwagger()
+	doc, err := genserver.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
 	}

@@ -292,6 +292,8 @@ func (s *Server) ChangePlanLegacy(ctx context.Context, req genserver.ChangePlanL
 // legacyPlan is the plan the older change-plan body names, in plan_name or
 // in plan (not both). The CLI's pro and paid name no size: EINVALID rather
 // than a size picked for the caller.
+//
+//lint:ignore SA1019 changePlanLegacy is deprecated in the spec, and served for the clients that still call it
 func legacyPlan(b *gen.ChangePlanLegacyJSONRequestBody) (string, error) {
 	switch {
 	case b.PlanName != nil && b.Plan != nil:

@@ -271,7 +271,7 @@ func (c *committer) runOne(tx *sql.Tx, op *writeOp) error {
 	if _, err := tx.StmtContext(ctx, c.savepoint).ExecContext(ctx); err != nil {
 		return fmt.Errorf("sqlitestore: savepoint: %w", err)
 	}
-	op.err, op.panic = call(ctx, tx, op.fn)
+	op.panic, op.err = call(ctx, tx, op.fn)
 	if op.err != nil || op.panic != nil {
 		if _, err := tx.StmtContext(ctx, c.rollbackTo).ExecContext(ctx); err != nil {
 			return fmt.Errorf("sqlitestore: rollback to savepoint: %w (after %w)", err, op.err)
@@ -286,7 +286,7 @@ func (c *committer) runOne(tx *sql.Tx, op *writeOp) error {
 // call runs fn, turning a panic into a value for the caller to re-raise, so
 // that a panicking change function fails its own request, as it would
 // without the committer, rather than the process.
-func call(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (err error, panicked any) {
+func call(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (panicked any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = p
@@ -295,5 +295,5 @@ func call(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) err
 			}
 		}
 	}()
-	return fn(ctx, tx), nil
+	return nil, fn(ctx, tx)
 }
