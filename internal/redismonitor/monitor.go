@@ -177,7 +177,7 @@ func clientAddr(line []byte) string {
 	if !ok {
 		return ""
 	}
-	inside, _, ok := bytes.Cut(rest, []byte("]"))
+	inside, _, ok := bytes.Cut(rest, []byte("] ")) // an IPv6 address holds "]:"
 	if !ok {
 		return ""
 	}
