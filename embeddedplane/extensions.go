@@ -26,6 +26,7 @@ var families = []family{
 	{name: "key TTL", commands: keyTTLCommands},
 	{name: "hash-field expiry", commands: hashExpiryCommands},
 	{name: "bit fields", commands: bitCommands},
+	{name: "GEO", commands: geoCommands},
 	{name: "RedisJSON", commands: jsonCommands},
 }
 
@@ -38,7 +39,9 @@ var families = []family{
 // takes: TCP, MULTI/EXEC (it queues like miniredis's own) and a script's
 // redis.call.
 //   - TTL: miniredis truncates (59 for a fresh EX 60); Redis rounds.
-//   - GEOADD: miniredis has no NX, XX or CH.
+//   - GEOADD, GEODIST, GEOPOS, GEOSEARCH: miniredis has no NX, XX or CH,
+//     and its distances and coordinates differ from Redis's in the last
+//     digits (geo.go).
 //   - BITOP: miniredis has no DIFF, DIFF1, ANDOR or ONE (Redis 8.2).
 //   - HEXPIRE, HTTL, HPTTL, HPERSIST, HSETEX: miniredis's lack Redis's
 //     errors and answers; the family has HPEXPIRE & co. on one model.
@@ -46,7 +49,7 @@ var families = []family{
 //     Redis; miniredis keeps it.
 //   - TYPE: a JSON key (json.go) is a list inside; TYPE says ReJSON-RL.
 var replaced = map[string]bool{
-	"TTL": true, "GEOADD": true, "BITOP": true, "TYPE": true,
+	"TTL": true, "BITOP": true, "GEOADD": true, "GEODIST": true, "GEOPOS": true, "GEOSEARCH": true, "TYPE": true,
 	"HEXPIRE": true, "HTTL": true, "HPTTL": true, "HPERSIST": true, "HSETEX": true,
 	"HSET": true, "HMSET": true, "HSETNX": true, "HDEL": true,
 }

@@ -175,6 +175,7 @@ type dbMaps struct {
 	keys       map[string]string // key -> type
 	strings    map[string]string
 	hashes     map[string]map[string]string
+	zsets      map[string]map[string]float64       // member -> score
 	hashTTLs   map[string]map[string]time.Duration // what is left of each field's TTL
 	keyVersion map[string]uint                     // bumped on every write, for WATCH
 }
@@ -191,7 +192,8 @@ func (x *txn) db() dbMaps {
 	return dbMaps{
 		keys:       *(*map[string]string)(field("keys")),
 		strings:    *(*map[string]string)(field("stringKeys")),
-		hashes:     *(*map[string]map[string]string)(field("hashKeys")), // hashKey is a map[string]string
+		hashes:     *(*map[string]map[string]string)(field("hashKeys")),       // hashKey is a map[string]string
+		zsets:      *(*map[string]map[string]float64)(field("sortedsetKeys")), // sortedSet is a map[string]float64
 		hashTTLs:   *(*map[string]map[string]time.Duration)(field("hashTTLs")),
 		keyVersion: *(*map[string]uint)(field("keyVersion")),
 	}
