@@ -17,8 +17,12 @@ import (
 
 // Environment variables the redis and team commands read, after their flags.
 // UPSTASH_EMAIL and UPSTASH_API_KEY (envEmail, envAPIKey) are shared with
-// devapi serve.
-const envAPIURL = "UPSTASH_API_URL"
+// devapi serve and Upstash's own tools. The API's URL has a name of devapi's
+// own: apps use UPSTASH_API_URL and the like for other URLs (a Redis REST
+// URL, say), and a name that another tool reads could send this CLI's
+// credentials somewhere they were not meant for, or another tool's here.
+// serve's credentials file and devapi env set it.
+const envAPIURL = "DEVAPI_API_URL"
 
 // defaultAPIURL is Upstash's host root; the client adds /v2.
 const defaultAPIURL = "https://api.upstash.com"
@@ -66,7 +70,11 @@ type apiOptions struct {
 	apiKey string
 	apiURL string
 	output string
-	getenv func(string) string
+	// verbose is --verbose: say on stderr which API and account a command
+	// uses, and where each came from, before it sends anything.
+	verbose bool
+	getenv  func(string) string
+	stderr  io.Writer
 }
 
 // newAPICommand makes a command group (redis, team) with the shared API
@@ -81,9 +89,11 @@ func newAPICommand(use, short, long string, getenv func(string) string) (*cobra.
 	pf.StringVar(&o.apiKey, "api-key", "", "API key (default $"+envAPIKey+")")
 	pf.StringVar(&o.apiURL, "api-url", "", "API host root, without /v2 (default $"+envAPIURL+", else "+defaultAPIURL+")")
 	pf.StringVarP(&o.output, "output", "o", outputJSON, "output format: json or table")
+	pf.BoolVar(&o.verbose, "verbose", false, "say on stderr which API and account are used, and where they came from")
 	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion(outputJSON, outputTable))
 
 	c.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		o.stderr = cmd.ErrOrStderr()
 		if err := checkRequiredFlags(cmd); err != nil {
 			return err
 		}
@@ -99,21 +109,29 @@ func newAPICommand(use, short, long string, getenv func(string) string) (*cobra.
 // the defaults, and checks them.
 func (o *apiOptions) resolve() error {
 	getenv := o.getenv
+	emailFrom, urlFrom := "--email", "--api-url"
 	if o.email == "" {
-		o.email = getenv(envEmail)
+		o.email, emailFrom = getenv(envEmail), "$"+envEmail
 	}
 	if o.apiKey == "" {
 		o.apiKey = getenv(envAPIKey)
 	}
 	if o.apiURL == "" {
-		o.apiURL = getenv(envAPIURL)
+		o.apiURL, urlFrom = getenv(envAPIURL), "$"+envAPIURL
 	}
 	if o.apiURL == "" {
-		o.apiURL = defaultAPIURL
+		o.apiURL, urlFrom = defaultAPIURL, "the default, Upstash itself: no --api-url or $"+envAPIURL
 	}
 	u, err := url.Parse(o.apiURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usageError{fmt.Errorf("--api-url must be an http or https URL such as %s, not %q", defaultAPIURL, o.apiURL)}
+	}
+	if o.verbose && o.stderr != nil {
+		account := "none"
+		if o.email != "" {
+			account = o.email + " (from " + emailFrom + ")"
+		}
+		_, _ = fmt.Fprintf(o.stderr, "devapi: API %s/v2 (from %s); account %s\n", strings.TrimSuffix(o.apiURL, "/"), urlFrom, account)
 	}
 	if o.email == "" || o.apiKey == "" {
 		return credentialsError{fmt.Errorf("no credentials: pass --email and --api-key, or set %s and %s", envEmail, envAPIKey)}

@@ -29,7 +29,7 @@ type cliResult struct {
 }
 
 // cliUser runs the CLI with an environment, as a shell user with
-// UPSTASH_EMAIL, UPSTASH_API_KEY and UPSTASH_API_URL exported does.
+// UPSTASH_EMAIL, UPSTASH_API_KEY and DEVAPI_API_URL exported does.
 type cliUser struct {
 	t   *testing.T
 	env []string
@@ -40,7 +40,7 @@ func newCLIUser(t *testing.T, p *proc) *cliUser {
 	return &cliUser{t: t, env: []string{
 		"UPSTASH_EMAIL=" + e2eEmail,
 		"UPSTASH_API_KEY=" + e2eKey,
-		"UPSTASH_API_URL=" + p.url,
+		"DEVAPI_API_URL=" + p.url,
 	}}
 }
 
@@ -68,9 +68,15 @@ func (u *cliUser) with(changes ...string) *cliUser {
 // code.
 func (u *cliUser) run(args ...string) cliResult {
 	u.t.Helper()
-	cmd := exec.Command(binary, args...)
+	return u.runCommand(exec.Command(binary, args...))
+}
+
+// runCommand runs cmd (devapi, or a shell that runs it) in the user's
+// environment and returns what it printed, whatever the exit code.
+func (u *cliUser) runCommand(cmd *exec.Cmd) cliResult {
+	u.t.Helper()
 	for _, kv := range os.Environ() { // nothing of the test runner's own Upstash set-up
-		if !strings.HasPrefix(kv, "UPSTASH_") {
+		if !strings.HasPrefix(kv, "UPSTASH_") && !strings.HasPrefix(kv, envAPIURL+"=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
@@ -80,7 +86,7 @@ func (u *cliUser) run(args ...string) cliResult {
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
-		u.t.Fatalf("devapi %s: %v", strings.Join(args, " "), err)
+		u.t.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	return cliResult{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 }
@@ -209,7 +215,7 @@ func TestCLIRedis(t *testing.T) {
 		u := u.with()
 		u.t = t
 		u.fails(exitAuth, "redis", "list", "--api-key", "wrong-key-0123456789")
-		u = u.with("UPSTASH_API_KEY=wrong-key-0123456789", "UPSTASH_EMAIL=nobody@example.com", "UPSTASH_API_URL=http://127.0.0.1:1")
+		u = u.with("UPSTASH_API_KEY=wrong-key-0123456789", "UPSTASH_EMAIL=nobody@example.com", "DEVAPI_API_URL=http://127.0.0.1:1")
 		u.ok("redis", "list", "--email", e2eEmail, "--api-key", e2eKey, "--api-url", p.url)
 	})
 	t.Run("no credentials", func(t *testing.T) {
@@ -227,7 +233,7 @@ func TestCLIRedis(t *testing.T) {
 		u.fails(exitNotFound, "team", "members", "--team-id", unknown)
 	})
 	t.Run("API down", func(t *testing.T) {
-		u := u.with("UPSTASH_API_URL=http://" + freeAddr(t))
+		u := u.with("DEVAPI_API_URL=http://" + freeAddr(t))
 		u.t = t
 		u.fails(1, "redis", "delete", "--db-id", db.ID)
 	})
@@ -259,7 +265,7 @@ func TestCLIRedis(t *testing.T) {
 // TestCLIUsageErrors checks every kind of mistake in a command line exits 2
 // and says so as JSON on standard error.
 func TestCLIUsageErrors(t *testing.T) {
-	u := &cliUser{t: t, env: []string{"UPSTASH_EMAIL=" + e2eEmail, "UPSTASH_API_KEY=" + e2eKey, "UPSTASH_API_URL=http://127.0.0.1:1"}}
+	u := &cliUser{t: t, env: []string{"UPSTASH_EMAIL=" + e2eEmail, "UPSTASH_API_KEY=" + e2eKey, "DEVAPI_API_URL=http://127.0.0.1:1"}}
 	g := &golden{}
 	cases := []struct {
 		name string
@@ -575,7 +581,7 @@ func (g *golden) checkError(t testing.TB, name, msg string) {
 // standard output, with the exit codes devapi has always used.
 func TestCLIOneErrorFormat(t *testing.T) {
 	data := t.TempDir()
-	u := &cliUser{t: t, env: []string{"UPSTASH_API_URL=http://127.0.0.1:1"}}
+	u := &cliUser{t: t, env: []string{"DEVAPI_API_URL=http://127.0.0.1:1"}}
 	for _, c := range []struct {
 		code int
 		args []string

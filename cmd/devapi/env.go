@@ -61,7 +61,7 @@ running on the data folder. Use it as:
   PowerShell:     devapi env --shell powershell | Invoke-Expression
 
 It sets UPSTASH_EMAIL and UPSTASH_API_KEY (from the data folder's
-credentials file), UPSTASH_API_URL (the devapi CLI's API), HTTPS_PROXY
+credentials file), DEVAPI_API_URL (the devapi CLI's API), HTTPS_PROXY
 (when serve runs with --proxy-addr) with NO_PROXY keeping loopback direct,
 SSL_CERT_FILE (ca-bundle.pem, which it writes to the data folder: the
 system's roots and devapi's CA, for Go tools; CURL_CA_BUNDLE names it

@@ -101,7 +101,7 @@ func TestEnvReachesDevapiThroughProxy(t *testing.T) {
 	for _, want := range []string{
 		"export UPSTASH_EMAIL='" + e2eEmail + "'",
 		"export UPSTASH_API_KEY='" + e2eKey + "'",
-		"export UPSTASH_API_URL='" + rec.API + "'",
+		"export DEVAPI_API_URL='" + rec.API + "'",
 		"export HTTPS_PROXY='" + rec.Proxy + "'",
 		"export NODE_USE_ENV_PROXY='1'",
 		"export SSL_CERT_FILE='" + filepath.Join(data, caBundleFile) + "'",

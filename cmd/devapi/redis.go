@@ -41,11 +41,13 @@ func newRedisCommand(getenv func(string) string) *cobra.Command {
 Upstash's own with --api-url https://api.upstash.com (the default).
 
 Credentials come from --email and --api-key, else UPSTASH_EMAIL and
-UPSTASH_API_KEY; the API from --api-url, else UPSTASH_API_URL. Answers are
-printed as JSON on standard output (--output table for a table without
-passwords or tokens); errors as {"error": "..."} on standard error, with exit
-code 2 for a usage error, 3 for missing or refused credentials, 4 for an
-unknown database, backup or team, and 1 otherwise.`, getenv)
+UPSTASH_API_KEY; the API from --api-url, else DEVAPI_API_URL (which serve's
+credentials file and devapi env set), else Upstash's; --verbose says which
+and from where on standard error. Answers are printed as JSON on standard
+output (--output table for a table without passwords or tokens); errors as
+{"error": "..."} on standard error, with exit code 2 for a usage error, 3 for
+missing or refused credentials, 4 for an unknown database, backup or team,
+and 1 otherwise.`, getenv)
 
 	var dbID string
 	withDB := func(cmd *cobra.Command) *cobra.Command {

@@ -258,6 +258,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		return errors.Join(err, a.Close())
 	}
 	defer func() { _ = os.Remove(filepath.Join(o.data, serveRecordFile)) }()
+	if err := setCredentialsAPIURL(filepath.Join(o.data, "credentials"), record.API); err != nil {
+		return errors.Join(err, a.Close())
+	}
 	logger.Info("devapi serving", "api", record.API+"/v2", "rest", record.REST, "proxy", record.Proxy,
 		"data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
 	return a.Run(ctx)
