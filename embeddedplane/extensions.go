@@ -27,6 +27,7 @@ var families = []family{
 	{name: "hash-field expiry", commands: hashExpiryCommands},
 	{name: "bit fields", commands: bitCommands},
 	{name: "GEO", commands: geoCommands},
+	{name: "sorted-set difference", commands: zsetCommands},
 	{name: "RedisJSON", commands: jsonCommands},
 }
 

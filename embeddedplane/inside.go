@@ -175,7 +175,8 @@ type dbMaps struct {
 	keys       map[string]string // key -> type
 	strings    map[string]string
 	hashes     map[string]map[string]string
-	zsets      map[string]map[string]float64       // member -> score
+	zsets      map[string]map[string]float64 // member -> score
+	sets       map[string]map[string]struct{}
 	hashTTLs   map[string]map[string]time.Duration // what is left of each field's TTL
 	keyVersion map[string]uint                     // bumped on every write, for WATCH
 }
@@ -194,6 +195,7 @@ func (x *txn) db() dbMaps {
 		strings:    *(*map[string]string)(field("stringKeys")),
 		hashes:     *(*map[string]map[string]string)(field("hashKeys")),       // hashKey is a map[string]string
 		zsets:      *(*map[string]map[string]float64)(field("sortedsetKeys")), // sortedSet is a map[string]float64
+		sets:       *(*map[string]map[string]struct{})(field("setKeys")),      // setKey is a map[string]struct{}
 		hashTTLs:   *(*map[string]map[string]time.Duration)(field("hashTTLs")),
 		keyVersion: *(*map[string]uint)(field("keyVersion")),
 	}
