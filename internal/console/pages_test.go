@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -207,5 +208,41 @@ func TestSignInThrottled(t *testing.T) {
 	}
 	if !strings.Contains(last.body, "The API answered 429") {
 		t.Fatalf("the fifth failed sign-in: %d %s", last.status, excerpt(last.body))
+	}
+}
+
+func TestThrottlePerBrowserAddress(t *testing.T) {
+	// The console passes each browser's address on to the API, whose
+	// throttle of failed logins is per address: one address guessing keys
+	// does not lock out another.
+	st := newStackWith(t, nil, func(c *server.Config) { c.AuthFailures = server.RateLimit{PerSecond: 0.001, Burst: 3} })
+	h := st.console.Handler()
+	signIn := func(addr, email, key string) *httptest.ResponseRecorder {
+		pre := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/signin", nil)
+		pre.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, pre)
+		token := csrfField.FindStringSubmatch(rec.Body.String())[1]
+		form := url.Values{"csrf": {token}, "email": {email}, "api_key": {key}}
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = addr
+		for _, c := range rec.Result().Cookies() {
+			req.AddCookie(c)
+		}
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	var last *httptest.ResponseRecorder
+	for range 5 {
+		// Another email: the API also throttles failures per email.
+		last = signIn("192.0.2.1:40000", "guess@console.test", "not-the-key-0123456789abcdef0123456")
+	}
+	if !strings.Contains(last.Body.String(), "The API answered 429") {
+		t.Fatalf("the guesser is not throttled: %d", last.Code)
+	}
+	if rec := signIn("192.0.2.2:40000", st.email, st.apiKey); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/databases" {
+		t.Fatalf("another address with the right key: %d %s", rec.Code, excerpt(rec.Body.String()))
 	}
 }
