@@ -126,25 +126,16 @@ func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) (err error
 // change, moves its generation one forward, and returns the database as
 // stored after the change. c.Generation is ignored. ENOTFOUND as Database.
 //
-// It is one UPDATE ... RETURNING, committed on its own: the row lock makes
-// overlapping calls apply one after another, each gets the row it wrote, and
-// the one that commits last wins.
-func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (_ *devapi.Database, err error) {
-	defer noSpace(&err)
-	row := s.pool.QueryRow(ctx,
-		`UPDATE databases
-		 SET password = $1, rest_token = $2, read_only_rest_token = $3, generation = generation + 1
-		 WHERE id = $4 AND owner = $5
-		 RETURNING `+schema.DatabaseColumns,
-		c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
-	d, err := schema.ScanDatabase(row)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
-	case err != nil:
-		return nil, fmt.Errorf("pgstore: set credentials: %w", err)
+// It is one UPDATE ... RETURNING, sent and committed with the resets
+// waiting at the same time (see commit.go): the row lock makes overlapping
+// calls apply one after another, each gets the row it wrote, and the one
+// that commits last wins.
+func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
+	op := &credOp{owner: owner, id: id, c: c, done: make(chan struct{})}
+	if err := s.creds.do(ctx, op); err != nil {
+		return nil, err
 	}
-	return d, nil
+	return op.d, nil
 }
 
 // UpdateDatabase implements devapi.Store: SELECT, change, UPDATE in one

@@ -27,8 +27,9 @@ const defaultMaxConns = 16
 
 // Store is a devapi.Store backed by a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
-	keys *keys // Authenticate's cache, and the shared reads of the keys' version
+	pool  *pgxpool.Pool
+	keys  *keys        // Authenticate's cache, and the shared reads of the keys' version
+	creds *credBatcher // group commit of SetCredentials
 }
 
 // Open connects to the PostgreSQL database at url (postgres://...) and
@@ -67,6 +68,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	s := &Store{pool: pool, keys: &keys{}}
 	s.keys.version.read = s.readKeysVersion
+	s.creds = newCredBatcher(s.sendCredentials)
 	return s, nil
 }
 
