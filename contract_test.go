@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,11 +23,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/gen"
-	"github.com/devapi-dev/devapi/internal/tlsca"
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/server"
-	"github.com/devapi-dev/devapi/sqlitestore"
 )
 
 // The contract tests run the real server (SQLite store, real HTTP) and drive
@@ -210,37 +208,28 @@ type testServer struct {
 
 func startServer(tb testing.TB) *testServer {
 	tb.Helper()
-	ctx := context.Background()
-	store, err := sqlitestore.Open(ctx, filepath.Join(tb.TempDir(), "devapi.db"))
+	lo, hi := redistest.Ports(tb, 200)
+	a, err := app.Open(context.Background(), app.Config{
+		Dir: tb.TempDir(),
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			for email, key := range map[string]string{testEmail: testKey, otherMail: otherKey} {
+				if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "test", time.Now()); err != nil {
+					return fmt.Errorf("account %s: %w", email, err)
+				}
+			}
+			return nil
+		},
+		Server: server.Config{Ports: server.PortRange{Min: lo, Max: hi}},
+		// The tests sample stats and take daily backups themselves.
+		ManualJobs: true,
+	})
 	if err != nil {
-		tb.Fatalf("open store: %v", err)
+		tb.Fatalf("start devapi: %v", err)
 	}
-	tb.Cleanup(func() { _ = store.Close() })
-	for email, key := range map[string]string{testEmail: testKey, otherMail: otherKey} {
-		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "test", time.Now()); err != nil {
-			tb.Fatalf("account %s: %v", email, err)
-		}
-	}
-	ca, err := tlsca.Load(ctx, store, time.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tlsCfg, err := ca.ServerConfig([]string{"127.0.0.1"}, time.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	plane := embeddedplane.New(devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg})
-	tb.Cleanup(func() { _ = plane.Close() })
-	// Each test package allocates from its own port range: go test runs
-	// packages in parallel.
-	srv, err := server.New(server.Config{Store: store, Plane: plane, Ports: server.PortRange{Min: 25000, Max: 27999}})
-	if err != nil {
-		tb.Fatalf("server: %v", err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	tb.Cleanup(hs.Close)
-	base := hs.URL + "/v2"
-	return &testServer{url: base, server: srv, store: store, contract: newContract(tb, base, true)}
+	a.Start()
+	tb.Cleanup(func() { _ = a.Close() })
+	base := a.APIURL() + "/v2"
+	return &testServer{url: base, server: a.Server(), store: a.Store(), contract: newContract(tb, base, true)}
 }
 
 // client returns a generated client for email/key whose traffic is validated.

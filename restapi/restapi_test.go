@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,11 +15,11 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
-	"github.com/devapi-dev/devapi/internal/tlsca"
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/redisserverplane"
 	"github.com/devapi-dev/devapi/restapi"
 	"github.com/devapi-dev/devapi/server"
-	"github.com/devapi-dev/devapi/sqlitestore"
 )
 
 const (
@@ -39,10 +36,7 @@ type plane struct {
 // skipped when missing, except in CI.
 func planes(t *testing.T) []plane {
 	ps := []plane{{"embedded", func(_ *testing.T, _ string, cfg devapi.PlaneConfig) devapi.Plane { return embeddedplane.New(cfg) }}}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed, and CI=true requires the redis-server plane tests to run")
-		}
+	if !redistest.Installed(t) {
 		t.Log("redis-server not installed: testing the REST API on the embedded plane only")
 		return ps
 	}
@@ -76,48 +70,31 @@ func newEnv(t *testing.T, p plane) *env {
 	return newEnvWith(t, p, restapi.Config{})
 }
 
-// newEnvWith is newEnv with the REST API configured as cfg says (its Store
-// and RootCAs are set here).
+// newEnvWith is newEnv with the REST API configured as cfg says (internal/app
+// sets its Store and RootCAs).
 func newEnvWith(t *testing.T, p plane, cfg restapi.Config) *env {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "devapi.db"))
+	lo, hi := redistest.Ports(t, 100)
+	a, err := app.Open(context.Background(), app.Config{
+		Dir: dir,
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			_, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now())
+			return err
+		},
+		Plane: app.PlaneConfig{Open: func(_ context.Context, env app.PlaneEnv) (devapi.Plane, error) {
+			return p.open(t, filepath.Join(dir, "redis"), env.Config), nil
+		}},
+		Server:     server.Config{Ports: server.PortRange{Min: lo, Max: hi}},
+		REST:       cfg,
+		ManualJobs: true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = store.Close() })
-	if _, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	ca, err := tlsca.Load(ctx, store, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, err := ca.ServerConfig([]string{"127.0.0.1"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl := p.open(t, filepath.Join(dir, "redis"), devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg})
-	t.Cleanup(func() { _ = pl.Close() })
-	mgmt, err := server.New(server.Config{Store: store, Plane: pl, Ports: server.PortRange{Min: 18400, Max: 19999}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Store, cfg.RootCAs = store, ca.Pool()
-	if m, ok := pl.(devapi.Monitorer); ok && cfg.Monitor == nil {
-		cfg.Monitor = m
-	}
-	rest, err := restapi.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rest.Close() })
-	ms := httptest.NewServer(mgmt.Handler())
-	t.Cleanup(ms.Close)
-	rs := httptest.NewServer(rest.Handler())
-	t.Cleanup(rs.Close)
-	return &env{t: t, api: ms.URL + "/v2", rest: rs.URL, server: rest}
+	a.Start()
+	t.Cleanup(func() { _ = a.Close() })
+	return &env{t: t, api: a.APIURL() + "/v2", rest: a.RESTURL(), server: a.REST()}
 }
 
 func (e *env) manage(method, path, body string) []byte {

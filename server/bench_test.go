@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/server"
-	"github.com/devapi-dev/devapi/sqlitestore"
 )
 
 // noCommitStore is the baseline of BenchmarkResetPassword: the real store
@@ -53,24 +52,23 @@ func BenchmarkResetPassword(b *testing.B) {
 		{"no-commit-16", func(s devapi.Store) devapi.Store { return noCommitStore{s} }, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			ctx := context.Background()
-			store, err := sqlitestore.Open(ctx, filepath.Join(b.TempDir(), "devapi.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = store.Close() })
 			const email, key = "bench@example.com", "bench-key"
-			if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "bench", time.Now()); err != nil {
-				b.Fatal(err)
-			}
-			plane := embeddedplane.New(devapi.PlaneConfig{})
-			b.Cleanup(func() { _ = plane.Close() })
-			srv, err := server.New(server.Config{Store: bc.wrap(store), Plane: plane, Ports: server.PortRange{Min: 28000, Max: 28999},
-				AccountRequests: unlimited})
+			lo, hi := redistest.Ports(b, 50)
+			a, err := app.Open(b.Context(), app.Config{
+				Dir: b.TempDir(),
+				Setup: func(ctx context.Context, store devapi.Store) error {
+					_, err := devapi.EnsureAPIKey(ctx, store, email, key, "bench", time.Now())
+					return err
+				},
+				Server:          server.Config{Ports: server.PortRange{Min: lo, Max: hi}, AccountRequests: unlimited},
+				ConfigureServer: func(cfg *server.Config) { cfg.Store = bc.wrap(cfg.Store) },
+				ManualJobs:      true,
+			})
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := srv.Handler()
+			b.Cleanup(func() { _ = a.Close() })
+			h := a.Handler()
 			const dbs = 16
 			var paths []string
 			for range dbs {

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +18,9 @@ import (
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/portclaim"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/redisserverplane"
 	"github.com/devapi-dev/devapi/server"
@@ -81,83 +81,69 @@ func planeKinds(t *testing.T) []planeKind {
 // it must be.
 func haveRedisServer(tb testing.TB) bool {
 	tb.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("redis-server is not installed, and CI=true requires the redis-server and pool plane tests to run")
-		}
-		return false
-	}
-	return true
+	return redistest.Installed(tb)
 }
 
-// stack is a real devapi: SQLite store, a plane, the HTTP server.
+// stack is a real devapi, assembled by internal/app: SQLite store, a plane,
+// the HTTP server.
 type stack struct {
 	t      *testing.T
 	kind   planeKind
 	dir    string
+	app    *app.App
+	ports  server.PortRange // the database ports, but on a pool
 	store  *sqlitestore.Store
 	plane  devapi.Plane
 	srv    *server.Server
 	ca     *tlsca.CA
-	http   *httptest.Server
 	client *gen.ClientWithResponses
 }
 
-// newStack starts a stack; configure, if any, adjusts the server's Config
-// (its Plane included) before the server is made.
+// newStack starts a stack on dir; configure, if any, adjusts the server's
+// Config (its Store and Plane included) before the server is made.
 func newStack(t *testing.T, kind planeKind, dir string, configure ...func(*server.Config)) *stack {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "devapi.db"))
+	lo, hi := redistest.Ports(t, 100)
+	ports := server.PortRange{Min: lo, Max: hi}
+	a, err := app.Open(t.Context(), app.Config{
+		Dir: dir,
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			_, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now())
+			return err
+		},
+		Plane: app.PlaneConfig{Open: func(_ context.Context, env app.PlaneEnv) (devapi.Plane, error) {
+			return kind.open(t, planeEnv{dir: filepath.Join(dir, "redis"), cfg: env.Config, store: env.Store.(*sqlitestore.Store), ca: env.CA}), nil
+		}},
+		Server: server.Config{Ports: ports},
+		ConfigureServer: func(cfg *server.Config) {
+			for _, c := range configure {
+				c(cfg)
+			}
+		},
+		// The tests run repairs, samples and backups themselves.
+		ManualJobs: true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	ca, err := tlsca.Load(ctx, store, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, err := ca.ServerConfig([]string{"127.0.0.1"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	plane := kind.open(t, planeEnv{dir: filepath.Join(dir, "redis"), cfg: devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg}, store: store, ca: ca})
-	cfg := server.Config{Store: store, Plane: plane, Ports: server.PortRange{Min: 21000, Max: 24999}}
-	for _, c := range configure {
-		c(&cfg)
-	}
-	plane = cfg.Plane
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Reconcile(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	client, err := gen.NewClientWithResponses(hs.URL+"/v2", gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+	a.Start()
+	client, err := gen.NewClientWithResponses(a.APIURL()+"/v2", gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 		req.SetBasicAuth(email, apiKey)
 		return nil
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, kind: kind, dir: dir, store: store, plane: plane, srv: srv, ca: ca, http: hs, client: client}
+	s := &stack{t: t, kind: kind, dir: dir, app: a, ports: ports, store: a.Store().(*sqlitestore.Store), plane: a.Plane(), srv: a.Server(), ca: a.CA(), client: client}
 	t.Cleanup(s.stop)
 	return s
 }
 
 // stop shuts the stack down as a clean devapi exit does.
 func (s *stack) stop() {
-	if s.http == nil {
-		return
+	if err := s.app.Close(); err != nil {
+		s.t.Errorf("close the stack: %v", err)
 	}
-	s.http.Close()
-	_ = s.plane.Close()
-	_ = s.store.Close()
-	s.http = nil
 }
 
 func (s *stack) create(name string, tlsOn bool) gen.Database {
@@ -222,9 +208,9 @@ func TestDatabasesAreRealRedis(t *testing.T) {
 			// creates ask for what they get.
 			for _, tlsOn := range []bool{false, true} {
 				db := s.create(fmt.Sprintf("tls-%v", tlsOn), tlsOn)
-				lo, hi := int64(21000), int64(24999)
+				lo, hi := int64(s.ports.Min), int64(s.ports.Max)
 				if kind.pool {
-					lo, hi = poolPortMin, poolPortMax
+					lo, hi = portclaim.Min, portclaim.Max // the pool's servers' ports
 				}
 				if db.Endpoint != "127.0.0.1" || db.Port < lo || db.Port > hi {
 					t.Errorf("endpoint %s:%d is not the advertised host and a port of %d-%d", db.Endpoint, db.Port, lo, hi)

@@ -1,35 +1,16 @@
 package server_test
 
 import (
-	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
-	"fmt"
-	mrand "math/rand/v2"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/internal/tlsca"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/poolplane"
-)
-
-// Ports of the pool's redis-servers: a range no other test uses, below
-// Linux's ephemeral range (32768 up).
-const (
-	poolPortMin = 32710
-	poolPortMax = 32767
 )
 
 // defaultPoolSize is the pool of the data-plane tests: enough for the
@@ -60,7 +41,7 @@ func poolKind(n int) planeKind {
 			mu.Lock()
 			list, ok := pools[env.dir]
 			if !ok {
-				list = startPool(t, n, env.cfg.TLS, env.ca)
+				list = startPool(t, n, env.cfg.TLS)
 				pools[env.dir] = list
 			}
 			mu.Unlock()
@@ -79,7 +60,7 @@ func poolKind(n int) planeKind {
 
 // startPool starts n redis-servers and returns their server list, one URL
 // a line, as --pool-file holds it.
-func startPool(t *testing.T, n int, tlsCfg *tls.Config, ca *tlsca.CA) string {
+func startPool(t *testing.T, n int, tlsCfg *tls.Config) string {
 	t.Helper()
 	var urls []string
 	for i := range n {
@@ -87,106 +68,17 @@ func startPool(t *testing.T, n int, tlsCfg *tls.Config, ca *tlsca.CA) string {
 		if i%2 == 1 {
 			serverTLS = tlsCfg
 		}
-		urls = append(urls, startPoolServer(t, serverTLS, ca))
+		urls = append(urls, startPoolServer(t, serverTLS))
 	}
 	return "# the test's Redis pool\n" + strings.Join(urls, "\n") + "\n"
 }
 
-// startPoolServer runs one redis-server on a free port of the pool range,
-// TLS only with tlsCfg's certificate if tlsCfg is not nil, and returns its
-// URL with the admin user.
-func startPoolServer(t *testing.T, tlsCfg *tls.Config, ca *tlsca.CA) string {
+// startPoolServer runs one redis-server (internal/redistest) as an
+// operator sets up a pool server, TLS only with tlsCfg's certificate if
+// tlsCfg is not nil, and returns its URL with the admin user.
+func startPoolServer(t *testing.T, tlsCfg *tls.Config) string {
 	t.Helper()
-	dir := t.TempDir()
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-	password := hex.EncodeToString(secret)
-	scheme, tlsLines := "redis", ""
-	if tlsCfg != nil {
-		certPEM, keyPEM, err := tlsca.ServerPEM(tlsCfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, data := range map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM} {
-			if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		scheme = "rediss"
-		tlsLines = fmt.Sprintf("tls-cert-file %s\ntls-key-file %s\ntls-auth-clients no\n",
-			filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
-	}
-	conf := filepath.Join(dir, "redis.conf")
-	for range 50 {
-		port := poolPortMin + mrand.IntN(poolPortMax-poolPortMin+1)
-		if !bindable(port) {
-			continue
-		}
-		listen := fmt.Sprintf("port %d\n", port)
-		if tlsCfg != nil {
-			listen = fmt.Sprintf("port 0\ntls-port %d\n", port)
-		}
-		text := "bind 127.0.0.1\nprotected-mode no\ndaemonize no\nsave \"\"\nappendonly no\n" +
-			"dir " + dir + "\nlogfile " + filepath.Join(dir, "redis.log") + "\n" + listen + tlsLines +
-			"user default off\nuser " + poolAdmin + " on >" + password + " ~* &* +@all\n"
-		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command("redis-server", conf)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stop := func() { _ = cmd.Process.Kill(); <-exited }
-		u := fmt.Sprintf("%s://%s:%s@127.0.0.1:%d", scheme, poolAdmin, password, port)
-		if poolServerReady(u, ca, exited) {
-			t.Cleanup(stop)
-			return u
-		}
-		stop() // another program took the port meanwhile: try another
-	}
-	t.Fatalf("no redis-server would start on a port of %d-%d", poolPortMin, poolPortMax)
-	return ""
-}
-
-// poolServerReady waits until the server at rawURL answers its admin user,
-// or exits.
-func poolServerReady(rawURL string, ca *tlsca.CA, exited <-chan struct{}) bool {
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return false
-	}
-	if opt.TLSConfig != nil {
-		opt.TLSConfig.RootCAs = ca.Pool()
-	}
-	opt.MaxRetries = -1
-	opt.DialTimeout = time.Second
-	c := redis.NewClient(opt)
-	defer func() { _ = c.Close() }()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		if c.Ping(context.Background()).Err() == nil {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
-// bindable reports whether nothing listens on port of 127.0.0.1 now.
-func bindable(port int) bool {
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return false
-	}
-	_ = ln.Close()
-	return true
+	return redistest.Start(t, redistest.Options{TLS: tlsCfg, Admin: poolAdmin}).URL()
 }
 
 // newPoolStack is a stack on a pool of n servers; it skips without
@@ -378,7 +270,7 @@ func TestReconcileSurvivesAnUnreachablePoolServer(t *testing.T) {
 	if !haveRedisServer(t) {
 		t.Skip("redis-server not installed: skipping the pool plane (install it with apt-get install redis-server)")
 	}
-	list := startPool(t, 3, nil, nil) // plain servers only
+	list := startPool(t, 3, nil) // plain servers only
 	servers, err := poolplane.ParseServers(list)
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,13 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,9 +15,9 @@ import (
 	"time"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/server"
-	"github.com/devapi-dev/devapi/sqlitestore"
 )
 
 // Accounts of limitServer. Keys as long as the ones devapi makes.
@@ -28,9 +27,6 @@ const (
 	limitOther = "other@example.com"
 	limitOKey  = "other-key-0123456789abcdef0123456789abcdef"
 )
-
-// limitPorts is the port range of limitServer: one no other test uses.
-var limitPorts = server.PortRange{Min: 20000, Max: 20999}
 
 // fakeClock is a clock the test moves.
 type fakeClock struct {
@@ -62,19 +58,6 @@ type limitServer struct {
 
 func newLimitServer(t *testing.T, configure func(*server.Config)) *limitServer {
 	t.Helper()
-	ctx := t.Context()
-	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "devapi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	for email, key := range map[string]string{limitEmail: limitKey, limitOther: limitOKey} {
-		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "test", time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	plane := embeddedplane.New(devapi.PlaneConfig{Host: "127.0.0.1"})
-	t.Cleanup(func() { _ = plane.Close() })
 	clock := &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	logs := &strings.Builder{}
 	var logMu sync.Mutex
@@ -86,17 +69,27 @@ func newLimitServer(t *testing.T, configure func(*server.Config)) *limitServer {
 			logMu.Unlock()
 		}
 	})
-	cfg := server.Config{Store: store, Plane: plane, Ports: limitPorts, Now: clock.Now, Logger: logger}
-	if configure != nil {
-		configure(&cfg)
-	}
-	srv, err := server.New(cfg)
+	lo, hi := redistest.Ports(t, 1000)
+	a, err := app.Open(t.Context(), app.Config{
+		Dir: t.TempDir(),
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			for email, key := range map[string]string{limitEmail: limitKey, limitOther: limitOKey} {
+				if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "test", time.Now()); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Server:          server.Config{Ports: server.PortRange{Min: lo, Max: hi}, Now: clock.Now, Logger: logger},
+		ConfigureServer: configure,
+		ManualJobs:      true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return &limitServer{url: hs.URL + "/v2", srv: srv, store: store, plane: plane, clock: clock}
+	a.Start()
+	t.Cleanup(func() { _ = a.Close() })
+	return &limitServer{url: a.APIURL() + "/v2", srv: a.Server(), store: a.Store(), plane: a.Plane(), clock: clock}
 }
 
 // lockedWriter serialises writes to w.

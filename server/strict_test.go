@@ -7,19 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/embeddedplane"
 	"github.com/devapi-dev/devapi/gen"
-	"github.com/devapi-dev/devapi/internal/tlsca"
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/sqlitestore"
 )
@@ -47,45 +42,34 @@ type strictStack struct {
 
 func newStrictStack(tb testing.TB) *strictStack {
 	tb.Helper()
-	ctx := context.Background()
-	dir := tb.TempDir()
-	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "devapi.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = store.Close() })
-	for acct, key := range map[string]string{strictEmail: strictKey, memberEmail: memberKey} {
-		if _, err := devapi.EnsureAPIKey(ctx, store, acct, key, "test", time.Now()); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	ca, err := tlsca.Load(ctx, store, time.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tlsCfg, err := ca.ServerConfig([]string{"127.0.0.1"}, time.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	plane := embeddedplane.New(devapi.PlaneConfig{Host: "127.0.0.1", TLS: tlsCfg})
-	tb.Cleanup(func() { _ = plane.Close() })
-	srv, err := server.New(server.Config{
-		Store: store, Plane: plane, Ports: claimStrictPorts(tb),
-		// The rate limits have tests of their own; here they would turn
-		// most fuzz inputs into 429s, past the first second's burst.
-		AuthFailures:    server.RateLimit{PerSecond: -1},
-		AccountRequests: server.RateLimit{PerSecond: -1},
+	lo, hi := redistest.Ports(tb, 100)
+	a, err := app.Open(context.Background(), app.Config{
+		Dir: tb.TempDir(),
+		Setup: func(ctx context.Context, store devapi.Store) error {
+			for acct, key := range map[string]string{strictEmail: strictKey, memberEmail: memberKey} {
+				if _, err := devapi.EnsureAPIKey(ctx, store, acct, key, "test", time.Now()); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Server: server.Config{
+			Ports: server.PortRange{Min: lo, Max: hi},
+			// The rate limits have tests of their own; here they would turn
+			// most fuzz inputs into 429s, past the first second's burst.
+			AuthFailures:    server.RateLimit{PerSecond: -1},
+			AccountRequests: server.RateLimit{PerSecond: -1},
+		},
+		ManualJobs: true,
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := srv.Reconcile(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	tb.Cleanup(hs.Close)
-	s := &strictStack{url: hs.URL + "/v2", store: store, hc: hs.Client()}
-	s.hc.Timeout = time.Minute
+	a.Start()
+	tb.Cleanup(func() { _ = a.Close() })
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{}}
+	tb.Cleanup(hc.CloseIdleConnections)
+	s := &strictStack{url: a.APIURL() + "/v2", store: a.Store().(*sqlitestore.Store), hc: hc}
 
 	var db gen.Database
 	s.mustJSON(tb, "POST", "/redis/database", `{"database_name":"fixture","primary_region":"us-east-1"}`, &db)
@@ -102,33 +86,6 @@ func newStrictStack(tb testing.TB) *strictStack {
 	}
 	s.backup = backups[0].BackupId
 	return s
-}
-
-// strictPorts is where a strictStack's databases listen, in blocks of
-// strictPortBlock, one per process: fuzz workers are processes, each with
-// its own stack, and tests of other packages may run at the same time. No
-// other test of the module uses this range (cmd/devapi's use 29000-29999,
-// devapitest's 31000-31999).
-const (
-	strictPortMin   = 30000
-	strictPortMax   = 30999
-	strictPortBlock = 100
-)
-
-// claimStrictPorts takes a block of strictPorts that no other process holds,
-// by a lock file released when tb ends.
-func claimStrictPorts(tb testing.TB) server.PortRange {
-	tb.Helper()
-	for lo := strictPortMin; lo+strictPortBlock-1 <= strictPortMax; lo += strictPortBlock {
-		lock := flock.New(filepath.Join(os.TempDir(), fmt.Sprintf("devapi-strict-ports-%d.lock", lo)))
-		if locked, err := lock.TryLock(); err != nil || !locked {
-			continue
-		}
-		tb.Cleanup(func() { _ = lock.Unlock() })
-		return server.PortRange{Min: lo, Max: lo + strictPortBlock - 1}
-	}
-	tb.Fatalf("every block of ports %d-%d is held by another process", strictPortMin, strictPortMax)
-	return server.PortRange{}
 }
 
 // answer is one HTTP answer of a strictStack.

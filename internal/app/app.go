@@ -79,8 +79,13 @@ type Config struct {
 	// Server configures the management API. Open sets its Store, Plane and
 	// AdvertisedHost, and its Logger when nil.
 	Server server.Config
+	// ConfigureServer, when set, adjusts the management API's configuration
+	// once Open has filled it in, just before the server is made: tests
+	// wrap the store or the plane the server sees there. Default: none.
+	ConfigureServer func(*server.Config)
 	// REST configures the REST data API. Open sets its Store, PlaneHost,
-	// EndpointHosts and RootCAs, and its Logger when nil.
+	// EndpointHosts and RootCAs, its Logger when nil, and its Monitor when
+	// nil and the plane is a devapi.Monitorer.
 	REST restapi.Config
 	// Proxy builds the proxy that serves on ProxyAddr, answering for hosts
 	// with api (the management API) and rest. Required with ProxyAddr.
@@ -170,12 +175,13 @@ type App struct {
 	cfg    Config
 	logger *slog.Logger
 
-	store devapi.Store
-	ca    *tlsca.CA
-	plane devapi.Plane // as the server sees it (PlaneConfig.Open may wrap one)
-	srv   *server.Server
-	rest  *restapi.Server
-	proxy *upstashproxy.Proxy
+	store  devapi.Store
+	ca     *tlsca.CA
+	plane  devapi.Plane // as the server sees it (ConfigureServer may wrap it)
+	opened devapi.Plane // as opened, which the REST API asks what it can do
+	srv    *server.Server
+	rest   *restapi.Server
+	proxy  *upstashproxy.Proxy
 
 	apiLn, restLn, proxyLn net.Listener
 	apiServer, restServer  *http.Server
@@ -354,7 +360,7 @@ func (a *App) openPlane(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.plane = plane
+	a.plane, a.opened = plane, plane
 	a.undo = append(a.undo, plane.Close)
 	return nil
 }
@@ -384,6 +390,10 @@ func (a *App) openServers(ctx context.Context) error {
 	if sc.Logger == nil {
 		sc.Logger = a.logger
 	}
+	if a.cfg.ConfigureServer != nil {
+		a.cfg.ConfigureServer(&sc)
+		a.plane = sc.Plane // a.opened is closed by the undo above
+	}
 	srv, err := server.New(sc)
 	if err != nil {
 		return err
@@ -395,11 +405,14 @@ func (a *App) openServers(ctx context.Context) error {
 
 	// A plane that places databases itself is shared by replicas: the REST
 	// API dials its databases at their endpoints.
-	_, placed := a.plane.(devapi.Placer)
+	_, placed := a.opened.(devapi.Placer)
 	rc := a.cfg.REST
 	rc.Store, rc.PlaneHost, rc.EndpointHosts, rc.RootCAs = a.store, PlaneHost, placed, a.ca.Pool()
 	if rc.Logger == nil {
 		rc.Logger = a.logger
+	}
+	if m, ok := a.opened.(devapi.Monitorer); ok && rc.Monitor == nil {
+		rc.Monitor = m // the REST API's /monitor
 	}
 	rest, err := restapi.New(rc)
 	if err != nil {
