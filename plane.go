@@ -3,6 +3,7 @@ package devapi
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -170,6 +171,9 @@ const (
 	TypeZSet   = "zset"
 	TypeHash   = "hash"
 	TypeStream = "stream"
+	// TypeJSON is a RedisJSON document (the module's TYPE name). A plane
+	// without RedisJSON cannot restore one: its Restore fails.
+	TypeJSON = "ReJSON-RL"
 )
 
 // SnapshotKey is one key of a Snapshot. Type says which one value field is
@@ -177,7 +181,7 @@ const (
 type SnapshotKey struct {
 	DB   int    `json:"db"` // logical database, 0-15
 	Key  string `json:"key"`
-	Type string `json:"type"` // TypeString, TypeList, TypeSet, TypeZSet, TypeHash or TypeStream
+	Type string `json:"type"` // TypeString, TypeList, TypeSet, TypeZSet, TypeHash, TypeStream or TypeJSON
 	// TTLMillis is the time the key had left to live, in milliseconds; 0
 	// means it does not expire.
 	TTLMillis int64             `json:"ttl_millis"`
@@ -187,6 +191,7 @@ type SnapshotKey struct {
 	ZSet      []ScoredMember    `json:"zset,omitempty"`   // by score, as ZRANGE
 	Hash      map[string]string `json:"hash,omitempty"`   // field to value
 	Stream    []StreamEntry     `json:"stream,omitempty"` // by ID, oldest first
+	JSON      string            `json:"json,omitempty"`   // the document, as JSON text
 }
 
 // ScoredMember is one member of a sorted set.
@@ -327,6 +332,11 @@ func (k SnapshotKey) Validate() error {
 				return bad("stream entry %q needs name, value pairs", e.ID)
 			}
 		}
+	case TypeJSON:
+		if !json.Valid([]byte(k.JSON)) {
+			return bad("json is not one JSON value")
+		}
+		n = 1
 	default:
 		return bad("unknown type %q", k.Type)
 	}

@@ -204,7 +204,7 @@ func (j *jsonFamily) save(x *txn, k *jsonKey) error {
 		}
 		return nil
 	}
-	if depthOf(k.doc.root) > jsonMaxDepth {
+	if depthOf(k.doc.root) >= jsonMaxDepth {
 		return errRecursion
 	}
 	s := jsonHeader + k.doc.marshal(k.doc.root, jsonFormat{})
@@ -979,10 +979,7 @@ func (j *jsonFamily) arrAppend(x *txn, args []string) (any, error) {
 	}
 	return j.update(x, args[0], p, "not an array", isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
 		arr := append(v.([]any), cloneAll(d, src, vs)...)
-		if len(at)+1+depthOf(arr) > jsonMaxDepth+1 {
-			return nil, errRecursion
-		}
-		d.replace(at, arr)
+		d.replace(at, arr) // save refuses a document nested too deep
 		return int64(len(arr)), nil
 	})
 }
@@ -1115,10 +1112,7 @@ func (j *jsonFamily) arrInsert(x *txn, args []string) (any, error) {
 		nv = append(nv, arr[:i]...)
 		nv = append(nv, cloneAll(d, src, vs)...)
 		nv = append(nv, arr[i:]...)
-		if len(at)+1+depthOf(nv) > jsonMaxDepth+1 {
-			return nil, errRecursion
-		}
-		d.replace(at, nv)
+		d.replace(at, nv) // save refuses a document nested too deep
 		return int64(len(nv)), nil
 	})
 }
@@ -1410,4 +1404,16 @@ func respOf(d *jsonDoc, v any) any {
 		return out
 	}
 	return nil
+}
+
+// jsonValueOf is the list element that holds the document text, as
+// JSON.SET would store it; an error if text is not a document RedisJSON
+// takes (too deep, or not JSON).
+func jsonValueOf(text string) (string, error) {
+	d := newDoc()
+	v, err := d.parseValue(text)
+	if err != nil {
+		return "", fmt.Errorf("json document: %w", err)
+	}
+	return jsonHeader + d.marshal(v, jsonFormat{}), nil
 }

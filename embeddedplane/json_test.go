@@ -1,7 +1,18 @@
 package embeddedplane_test
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/planetest"
+	"github.com/devapi-dev/devapi/redisserverplane"
 )
 
 // RedisJSON's answers as Redis 8 ships it (redis_json/src/commands.rs),
@@ -35,7 +46,13 @@ var jsonCases = []cmdCase{
 		{`JSON.SET k $.x.y 1`, "nil"},
 		{`JSON.SET k $ 1 NX`, "nil"},
 		{`JSON.SET k $ 1 YY`, "ERR: ERR syntax error"},
-		{`JSON.SET k $ {bad`, "ERR: expected value at line 1 column 2"},
+		{`JSON.SET k $ {bad`, "ERR: key must be a string at line 1 column 2"},
+		{`JSON.SET k $ [1,]`, "ERR: expected value at line 1 column 4"},
+		{`JSON.SET k $ [1;2]`, "ERR: expected `,` or `]` at line 1 column 3"},
+		{`JSON.SET k $ "abc`, "ERR: EOF while parsing a string at line 1 column 4"},
+		{`JSON.SET k $ tru`, "ERR: EOF while parsing a value at line 1 column 3"},
+		{`JSON.SET k $ 01`, "ERR: invalid number at line 1 column 2"},
+		{`JSON.SET k $ 1 2`, "ERR: ERR syntax error"},
 		{`JSON.SET k $[ 1`, "ERR: Error occurred at position 3, unexpected eof at position 3"},
 		{`JSON.SET k $`, "ERR: ERR wrong number of arguments for 'json.set' command"},
 		{`JSON.SET f $ 1.0`, "OK"},
@@ -178,4 +195,211 @@ var jsonCases = []cmdCase{
 
 func TestJSONCommands(t *testing.T) {
 	runCases(t, jsonCases)
+}
+
+// TestJSONInMulti: JSON commands queue inside MULTI and answer in EXEC's
+// array, on the state the commands before them left; a wrong number of
+// arguments aborts EXEC, as Redis does for a module command with an arity.
+func TestJSONInMulti(t *testing.T) {
+	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
+	c := connect()
+	ctx := t.Context()
+	cmds, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "JSON.SET", "k", "$", `{"n":1,"a":[]}`)
+		p.Do(ctx, "JSON.NUMINCRBY", "k", "$.n", "2")
+		p.Do(ctx, "JSON.ARRAPPEND", "k", "$.a", `"x"`)
+		p.Do(ctx, "JSON.GET", "k")
+		p.Do(ctx, "TYPE", "k")
+		p.Expire(ctx, "k", time.Minute)
+		p.Do(ctx, "TTL", "k")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"OK", "[3]", "[1]", `{"n":3,"a":["x"]}`, "ReJSON-RL", "true", "60"} {
+		if s := fmt.Sprint(cmds[i]); !strings.HasSuffix(s, ": "+want) {
+			t.Errorf("in MULTI, %s: want %s", s, want)
+		}
+	}
+	_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "JSON.SET", "k", "$", "1")
+		p.Do(ctx, "JSON.SET", "k", "$")
+		return nil
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "EXECABORT") {
+		t.Errorf("MULTI with JSON.SET k $: %v, want EXECABORT", err)
+	}
+	if got := answer(t, c, "JSON.GET", "k", "$.n"); got != "[3]" {
+		t.Errorf("after the aborted MULTI: %s", got)
+	}
+}
+
+// TestJSONScriptCall: a script reaches JSON commands through redis.call.
+func TestJSONScriptCall(t *testing.T) {
+	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
+	c := connect()
+	got := eval(t, c, `redis.call('JSON.SET', KEYS[1], '$', '{"a":1}'); return redis.call('JSON.GET', KEYS[1], '$.a')`, []string{"k"})
+	if got != "[1]" {
+		t.Errorf("script: %s", got)
+	}
+}
+
+// TestJSONSnapshotRoundTrip: a JSON key survives Snapshot and Restore on
+// the embedded plane, with its TTL; a plain one-element list stays a list;
+// a restore of a JSON key on redis-server 7.0, which has no RedisJSON,
+// fails with its "unknown command" instead of writing something else.
+func TestJSONSnapshotRoundTrip(t *testing.T) {
+	p, d, connect := scriptDB(t, devapi.PlaneConfig{})
+	c := connect()
+	ctx := t.Context()
+	doc := `{"b":1,"a":[1,2.5,"x\u00e9",{"z":null}]}`
+	for _, cmd := range [][]any{
+		{"JSON.SET", "doc", "$", doc},
+		{"EXPIRE", "doc", "100"},
+		{"RPUSH", "list", "one"},
+		{"SELECT", "3"},
+	} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := devapi.CollectSnapshot(ctx, p, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Keys) != 2 {
+		t.Fatalf("snapshot: %+v", s.Keys)
+	}
+	k := s.Keys[0]
+	if k.Key != "doc" || k.Type != devapi.TypeJSON || k.JSON != `{"b":1,"a":[1,2.5,"xé",{"z":null}]}` || k.TTLMillis <= 0 || k.TTLMillis > 100_000 {
+		t.Errorf("snapshot of the JSON key: %+v", k)
+	}
+	if l := s.Keys[1]; l.Type != devapi.TypeList || len(l.List) != 1 {
+		t.Errorf("snapshot of the list: %+v", l)
+	}
+	if err := c.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Restore(ctx, d.ID, s.All()); err != nil {
+		t.Fatal(err)
+	}
+	c.Do(ctx, "SELECT", "0")
+	for cmd, want := range map[string]string{
+		"JSON.GET doc":    `{"b":1,"a":[1,2.5,"xé",{"z":null}]}`,
+		"TYPE doc":        "ReJSON-RL",
+		"TTL doc":         "100",
+		"LRANGE list 0 9": "[one]",
+	} {
+		if got := answer(t, c, splitCmd(cmd)...); got != want {
+			t.Errorf("after restore, %s: %s, want %s", cmd, got, want)
+		}
+	}
+	bad := devapi.Snapshot{Keys: []devapi.SnapshotKey{{Key: "x", Type: devapi.TypeJSON, JSON: "{bad"}}}
+	if err := p.Restore(ctx, d.ID, bad.All()); devapi.ErrorCode(err) != devapi.EINVALID {
+		t.Errorf("restore of a JSON key that is not JSON: %v", err)
+	}
+	deep := devapi.Snapshot{Keys: []devapi.SnapshotKey{{Key: "x", Type: devapi.TypeJSON, JSON: strings.Repeat("[", 200) + strings.Repeat("]", 200)}}}
+	if err := p.Restore(ctx, d.ID, deep.All()); err == nil || !strings.Contains(err.Error(), "recursion limit exceeded") {
+		t.Errorf("restore of a JSON key nested too deep: %v", err)
+	}
+
+	t.Run("redis-server without RedisJSON", func(t *testing.T) {
+		rp := realPlane(t)
+		rd := devapi.PlaneDatabase{ID: "real", Port: planetest.FreePort(t), Password: "pw", Generation: 1}
+		if err := rp.Serve(ctx, rd); err != nil {
+			t.Fatal(err)
+		}
+		err := rp.Restore(ctx, rd.ID, s.All())
+		if err == nil || !strings.Contains(err.Error(), "unknown command") {
+			t.Errorf("restore of a JSON key on redis-server 7.0: %v", err)
+		}
+	})
+}
+
+// realPlane opens a redis-server plane; it skips when redis-server is not
+// installed, and fails instead under CI=true.
+func realPlane(t *testing.T) devapi.Plane {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is not installed, and CI=true requires the redis-server half of the test")
+		}
+		t.Skip("redis-server not installed: skipping the redis-server half (apt-get install redis-server)")
+	}
+	p, err := redisserverplane.Open(t.Context(), redisserverplane.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// TestJSONHostileInput: what a client sends cannot make a JSON command
+// unbounded. Paths that would visit more nodes than the budget are
+// refused before they run (`$..` chains on a deep document, a union that
+// names one big subtree many times, a filter that walks the whole document
+// for every element), as are paths over 64 KiB or nested deeper than
+// RedisJSON's 128, and documents nested deeper than 128 whichever command
+// would make them.
+func TestJSONHostileInput(t *testing.T) {
+	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
+	c := connect()
+	ctx := t.Context()
+	// A chain 120 deep, and an array of 20000 small objects.
+	chain := strings.Repeat(`{"a":`, 120) + "1" + strings.Repeat("}", 120)
+	var wide strings.Builder
+	wide.WriteString("[")
+	for i := range 20000 {
+		if i > 0 {
+			wide.WriteString(",")
+		}
+		fmt.Fprintf(&wide, `{"x":%d,"y":[1,2,{"x":3}]}`, i)
+	}
+	wide.WriteString("]")
+	for _, cmd := range [][]any{{"JSON.SET", "chain", "$", chain}, {"JSON.SET", "wide", "$", wide.String()}} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const tooCostly = "ERR: ERR JSONPath query is too costly on the embedded plane"
+	union := "$[" + strings.Repeat("0,", 3000) + "0]..*"
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"JSON.GET", "wide", "$..x"}, ""}, // fine: 60000 nodes
+		{[]any{"JSON.GET", "chain", "$" + strings.Repeat("..*", 8)}, tooCostly},
+		{[]any{"JSON.DEL", "chain", "$" + strings.Repeat("..*", 8)}, tooCostly},
+		{[]any{"JSON.GET", "chain", "$..*..*..*..*..*"}, tooCostly},
+		{[]any{"JSON.GET", "wide", union}, tooCostly},
+		{[]any{"JSON.GET", "wide", "$[?$..x]"}, tooCostly},
+		{[]any{"JSON.GET", "wide", "$" + strings.Repeat(".a", 40000)}, "ERR: Error occurred at position 0, JSONPath longer than 65536 bytes on the embedded plane"},
+		{[]any{"JSON.GET", "wide", "$" + strings.Repeat("[", 200)}, "ERR: Error occurred at position 0, JSONPath nesting too deep (max depth 128)"},
+		{[]any{"JSON.SET", "deep", "$", strings.Repeat("[", 128) + strings.Repeat("]", 128)}, "ERR: recursion limit exceeded at line 1 column 128"},
+		{[]any{"JSON.SET", "deep", "$", strings.Repeat("[", 127) + strings.Repeat("]", 127)}, "OK"},
+		{[]any{"JSON.ARRAPPEND", "deep", "$" + strings.Repeat("[0]", 126), "[]"}, "ERR: ERR recursion limit exceeded"},
+		{[]any{"JSON.ARRINSERT", "deep", "$" + strings.Repeat("[0]", 126), "0", "[]"}, "ERR: ERR recursion limit exceeded"},
+		{[]any{"JSON.SET", "deep", "$" + strings.Repeat("[0]", 126), "[[]]"}, "ERR: ERR recursion limit exceeded"},
+		{[]any{"JSON.ARRAPPEND", "deep", "$" + strings.Repeat("[0]", 125), "1"}, "[2]"},
+	} {
+		got := answer(t, c, tc.args...)
+		if len(got) > 200 {
+			got = got[:200] + "..."
+		}
+		name := fmt.Sprint(tc.args[:2]...) + " " + fmt.Sprint(tc.args[2])[:min(40, len(fmt.Sprint(tc.args[2])))]
+		if tc.want == "" {
+			if strings.HasPrefix(got, "ERR") {
+				t.Errorf("%s: %s", name, got)
+			}
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, tc.want)
+		}
+	}
+	// The documents are as they were.
+	if got := answer(t, c, "JSON.TYPE", "chain", "$"+strings.Repeat(".a", 120)); got != "[integer]" {
+		t.Errorf("chain after the refusals: %s", got)
+	}
 }

@@ -25,14 +25,17 @@ import (
 )
 
 const (
-	// jsonMaxWork bounds the node visits one path may cost on one document.
-	jsonMaxWork = 1 << 24
+	// jsonMaxWork bounds what one path may cost on one document, in node
+	// visits times the length of the path each node is reached by (the
+	// library copies a node's path into every node it selects): about
+	// 64 MiB of paths at most.
+	jsonMaxWork = 1 << 22
 	// jsonMaxPath bounds a path's length in bytes.
 	jsonMaxPath = 64 << 10
 )
 
 // errPathCost refuses a path that would visit more than jsonMaxWork nodes.
-var errPathCost = errors.New("ERR JSONPath query is too costly on the embedded plane (it would visit more than 16777216 nodes)")
+var errPathCost = errors.New("ERR JSONPath query is too costly on the embedded plane")
 
 // jsonPath is one path argument.
 type jsonPath struct {
@@ -132,17 +135,18 @@ type located = spec.LocatedNode
 // eval returns the nodes p selects in d, in RedisJSON's order.
 func (p *jsonPath) eval(d *jsonDoc) ([]*located, error) {
 	nodes := []*located{{Node: d.root}}
-	var sizes map[unsafe.Pointer]int
-	size := func(v any) int {
-		if sizes == nil {
-			sizes = map[unsafe.Pointer]int{}
-			countNodes(d.root, sizes)
+	var shapes map[unsafe.Pointer]shape
+	shapeOf := func(v any) shape {
+		if shapes == nil {
+			shapes = map[unsafe.Pointer]shape{}
+			measure(d.root, shapes)
 		}
 		if id := containerID(v); id != nil {
-			return sizes[id]
+			return shapes[id]
 		}
-		return 1
+		return shape{size: 1}
 	}
+	size := func(v any) int { return shapeOf(v).size }
 	work := 0
 	for _, seg := range p.query.Segments() {
 		var filters []string
@@ -169,9 +173,10 @@ func (p *jsonPath) eval(d *jsonDoc) ([]*located, error) {
 			}
 			var cost int
 			if seg.IsDescendant() {
-				cost = capMul(capMul(size(n.Node), len(seg.Selectors())), perChild)
+				sh := shapeOf(n.Node)
+				cost = capMul(capMul(capMul(sh.size, len(seg.Selectors())), perChild), len(n.Path)+sh.height+1)
 			} else {
-				cost = capMul(capMul(1+children(n.Node), len(seg.Selectors())), perChild)
+				cost = capMul(capMul(capMul(1+children(n.Node), len(seg.Selectors())), perChild), len(n.Path)+2)
 			}
 			if work+cost > jsonMaxWork {
 				return nil, errPathCost
@@ -221,23 +226,32 @@ func containerID(v any) unsafe.Pointer {
 	return nil
 }
 
-// countNodes records the size of every container under v, itself counted.
-func countNodes(v any, sizes map[unsafe.Pointer]int) int {
-	n := 1
+// shape is the size of a subtree (its nodes, itself counted) and its
+// height (0 for a scalar).
+type shape struct{ size, height int }
+
+// measure records the shape of every non-empty container under v.
+func measure(v any, shapes map[unsafe.Pointer]shape) shape {
+	sh := shape{size: 1}
+	add := func(e any) {
+		c := measure(e, shapes)
+		sh.size += c.size
+		sh.height = max(sh.height, c.height+1)
+	}
 	switch t := v.(type) {
 	case []any:
 		for _, e := range t {
-			n += countNodes(e, sizes)
+			add(e)
 		}
 	case map[string]any:
 		for _, e := range t {
-			n += countNodes(e, sizes)
+			add(e)
 		}
 	}
 	if id := containerID(v); id != nil {
-		sizes[id] = n
+		shapes[id] = sh
 	}
-	return n
+	return sh
 }
 
 // comparePaths orders two nodes of d in document order: a parent before

@@ -11,20 +11,21 @@ package embeddedplane
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
 )
 
-// jsonMaxDepth is RedisJSON's nesting limit (MAX_DEPTH in json_path and
-// serde_json's recursion limit): a document nests at most this deep.
+// jsonMaxDepth is RedisJSON's nesting limit (MAX_DEPTH, and serde_json's
+// recursion limit): a document nests less deep than this, 127 containers
+// at most.
 const jsonMaxDepth = 128
 
 // errRecursion is RedisJSON's answer to a value nested too deep.
@@ -89,88 +90,311 @@ func (d *jsonDoc) newObject() map[string]any {
 }
 
 // parseValue parses one JSON text into a value of d, as RedisJSON's
-// serde_json does with its recursion limit; errors are serde_json's words.
+// serde_json does, with its recursion limit; errors are serde_json's words
+// and positions.
 func (d *jsonDoc) parseValue(s string) (any, error) {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	v, err := d.parseNext(dec, 0)
+	p := &jsonParser{s: s, d: d}
+	p.space()
+	v, err := p.value(0)
 	if err != nil {
-		return nil, jsonSyntax(s, dec, err)
+		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("trailing characters at line 1 column %d", dec.InputOffset()+1)
+	p.space()
+	if p.i < len(s) {
+		return nil, p.fail("trailing characters", p.i)
 	}
 	return v, nil
 }
 
-// errTooDeep stops a parse at the nesting limit.
-var errTooDeep = errors.New("too deep")
-
-// jsonSyntax words a parse error as serde_json does.
-func jsonSyntax(s string, dec *json.Decoder, err error) error {
-	col := dec.InputOffset() + 1
-	switch {
-	case errors.Is(err, errTooDeep):
-		return fmt.Errorf("recursion limit exceeded at line 1 column %d", col)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("EOF while parsing a value at line 1 column %d", len(s))
-	}
-	return fmt.Errorf("expected value at line 1 column %d", col)
+// jsonParser reads one JSON text.
+type jsonParser struct {
+	s string
+	i int
+	d *jsonDoc
 }
 
-func (d *jsonDoc) parseNext(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if depth >= jsonMaxDepth {
-			return nil, errTooDeep
+// fail words an error at byte at as serde_json does: its line and
+// 1-based column.
+func (p *jsonParser) fail(msg string, at int) error {
+	at = min(at, len(p.s))
+	line, col := 1, 0
+	for j := 0; j < at; j++ {
+		if p.s[j] == '\n' {
+			line, col = line+1, 0
+		} else {
+			col++
 		}
-		switch t {
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := d.parseNext(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
+	}
+	if at < len(p.s) {
+		col++ // the offending byte itself
+	}
+	return fmt.Errorf("%s at line %d column %d", msg, line, col)
+}
+
+func (p *jsonParser) space() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// value reads a value; depth is how many containers enclose it.
+func (p *jsonParser) value(depth int) (any, error) {
+	if p.i >= len(p.s) {
+		return nil, p.fail("EOF while parsing a value", p.i)
+	}
+	switch c := p.s[p.i]; {
+	case c == '[' || c == '{':
+		if depth+1 >= jsonMaxDepth {
+			return nil, p.fail("recursion limit exceeded", p.i)
+		}
+		if c == '[' {
+			return p.array(depth + 1)
+		}
+		return p.object(depth + 1)
+	case c == '"':
+		return p.str()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	case c == 't':
+		return true, p.word("true")
+	case c == 'f':
+		return false, p.word("false")
+	case c == 'n':
+		return nil, p.word("null")
+	}
+	return nil, p.fail("expected value", p.i)
+}
+
+func (p *jsonParser) word(w string) error {
+	for j := 0; j < len(w); j++ {
+		if p.i >= len(p.s) {
+			return p.fail("EOF while parsing a value", p.i)
+		}
+		if p.s[p.i] != w[j] {
+			return p.fail("expected ident", p.i)
+		}
+		p.i++
+	}
+	return nil
+}
+
+func (p *jsonParser) array(depth int) (any, error) {
+	p.i++ // [
+	arr := []any{}
+	p.space()
+	if p.i < len(p.s) && p.s[p.i] == ']' {
+		p.i++
+		return arr, nil
+	}
+	for {
+		p.space()
+		v, err := p.value(depth)
+		if err != nil {
+			return nil, err
+		}
+		arr = append(arr, v)
+		p.space()
+		if p.i >= len(p.s) {
+			return nil, p.fail("EOF while parsing a list", p.i)
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
 			return arr, nil
-		case '{':
-			obj := d.newObject()
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("key must be a string")
-				}
-				v, err := d.parseNext(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				d.put(obj, k, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return obj, nil
+		default:
+			return nil, p.fail("expected `,` or `]`", p.i)
 		}
-		return nil, errors.New("unexpected delimiter")
-	case json.Number:
-		return parseNumber(string(t))
-	case string, bool, nil:
-		return t, nil
 	}
-	return nil, errors.New("unexpected token")
+}
+
+func (p *jsonParser) object(depth int) (any, error) {
+	p.i++ // {
+	obj := p.d.newObject()
+	p.space()
+	if p.i < len(p.s) && p.s[p.i] == '}' {
+		p.i++
+		return obj, nil
+	}
+	for {
+		p.space()
+		if p.i >= len(p.s) {
+			return nil, p.fail("EOF while parsing an object", p.i)
+		}
+		if p.s[p.i] != '"' {
+			return nil, p.fail("key must be a string", p.i)
+		}
+		k, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		p.space()
+		if p.i >= len(p.s) {
+			return nil, p.fail("EOF while parsing an object", p.i)
+		}
+		if p.s[p.i] != ':' {
+			return nil, p.fail("expected `:`", p.i)
+		}
+		p.i++
+		p.space()
+		v, err := p.value(depth)
+		if err != nil {
+			return nil, err
+		}
+		p.d.put(obj, k, v)
+		p.space()
+		if p.i >= len(p.s) {
+			return nil, p.fail("EOF while parsing an object", p.i)
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return obj, nil
+		default:
+			return nil, p.fail("expected `,` or `}`", p.i)
+		}
+	}
+}
+
+// str reads a string; p.s[p.i] is its opening quote.
+func (p *jsonParser) str() (string, error) {
+	p.i++
+	start := p.i
+	// The common case: no escapes.
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		if c == '"' {
+			p.i++
+			return p.s[start : p.i-1], nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		p.i++
+	}
+	b := []byte(p.s[start:p.i])
+	for {
+		if p.i >= len(p.s) {
+			return "", p.fail("EOF while parsing a string", p.i)
+		}
+		c := p.s[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return string(b), nil
+		case c < 0x20:
+			return "", p.fail("control character (\\u0000-\\u001F) found while parsing a string", p.i)
+		case c != '\\':
+			b = append(b, c)
+			p.i++
+			continue
+		}
+		p.i++ // the backslash
+		if p.i >= len(p.s) {
+			return "", p.fail("EOF while parsing a string", p.i)
+		}
+		e := p.s[p.i]
+		p.i++
+		switch e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, err := p.hex4()
+			if err != nil {
+				return "", err
+			}
+			if utf16.IsSurrogate(r) {
+				if r >= 0xdc00 || !strings.HasPrefix(p.s[p.i:], "\\u") {
+					return "", p.fail("lone leading surrogate in hex escape", p.i)
+				}
+				p.i += 2
+				r2, err := p.hex4()
+				if err != nil {
+					return "", err
+				}
+				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+					return "", p.fail("lone leading surrogate in hex escape", p.i)
+				}
+			}
+			b = utf8.AppendRune(b, r)
+		default:
+			return "", p.fail("invalid escape", p.i-1)
+		}
+	}
+}
+
+func (p *jsonParser) hex4() (rune, error) {
+	if p.i+4 > len(p.s) {
+		return 0, p.fail("EOF while parsing a string", len(p.s))
+	}
+	n, err := strconv.ParseUint(p.s[p.i:p.i+4], 16, 32)
+	if err != nil {
+		return 0, p.fail("invalid escape", p.i)
+	}
+	p.i += 4
+	return rune(n), nil
+}
+
+// number reads a number as JSON's grammar has it.
+func (p *jsonParser) number() (any, error) {
+	start := p.i
+	digits := func() int {
+		n := 0
+		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.s[p.i] == '-' {
+		p.i++
+	}
+	if p.i < len(p.s) && p.s[p.i] == '0' {
+		p.i++
+		if p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+			return nil, p.fail("invalid number", p.i)
+		}
+	} else if digits() == 0 {
+		return nil, p.fail("invalid number", p.i)
+	}
+	if p.i < len(p.s) && p.s[p.i] == '.' {
+		p.i++
+		if digits() == 0 {
+			return nil, p.fail("invalid number", p.i)
+		}
+	}
+	if p.i < len(p.s) && (p.s[p.i] == 'e' || p.s[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.s) && (p.s[p.i] == '+' || p.s[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return nil, p.fail("invalid number", p.i)
+		}
+	}
+	v, err := parseNumber(p.s[start:p.i])
+	if err != nil {
+		return nil, p.fail("number out of range", start)
+	}
+	return v, nil
 }
 
 // parseNumber makes an integer of what serde_json reads as one (no

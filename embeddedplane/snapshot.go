@@ -80,6 +80,10 @@ func snapshotKey(m *miniredis.Miniredis, db *miniredis.RedisDB, i int, key strin
 			k.String, err = db.Get(key)
 		case devapi.TypeList:
 			k.List, err = readList(m, db, key)
+			if len(k.List) == 1 && isJSONValue(k.List[0]) {
+				// A RedisJSON document (json.go).
+				k.Type, k.JSON, k.List = devapi.TypeJSON, k.List[0][len(jsonHeader):], nil
+			}
 		case devapi.TypeSet:
 			k.Set, err = db.Members(key) // a sorted copy
 		case devapi.TypeZSet:
@@ -270,6 +274,11 @@ func restoreKey(m *miniredis.Miniredis, k devapi.SnapshotKey) error {
 			if _, err = db.XAdd(k.Key, e.ID, e.Fields); err != nil {
 				break
 			}
+		}
+	case devapi.TypeJSON:
+		var v string
+		if v, err = jsonValueOf(k.JSON); err == nil {
+			_, err = db.Push(k.Key, v)
 		}
 	}
 	if err != nil {

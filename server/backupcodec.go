@@ -28,6 +28,7 @@ import (
 //	        | uvarint(n) n*(string float64)   (4: zset; member, IEEE 754 bits, little endian)
 //	        | uvarint(n) n*(string string)    (5: hash; field, value)
 //	        | uvarint(n) n*(string uvarint(m) m*string) (6: stream; id, fields)
+//	        | string                          (7: ReJSON-RL; the document as JSON text)
 //
 // Values go through as they are read, without a message buffer around
 // them: taking a backup holds one key (as the plane read it), and restoring
@@ -45,8 +46,8 @@ const backupMagic = "devapi-backup/2\n"
 
 // Type codes of version 2's records.
 var (
-	typeCodes = map[string]byte{devapi.TypeString: 1, devapi.TypeList: 2, devapi.TypeSet: 3, devapi.TypeZSet: 4, devapi.TypeHash: 5, devapi.TypeStream: 6}
-	typeNames = map[byte]string{1: devapi.TypeString, 2: devapi.TypeList, 3: devapi.TypeSet, 4: devapi.TypeZSet, 5: devapi.TypeHash, 6: devapi.TypeStream}
+	typeCodes = map[string]byte{devapi.TypeString: 1, devapi.TypeList: 2, devapi.TypeSet: 3, devapi.TypeZSet: 4, devapi.TypeHash: 5, devapi.TypeStream: 6, devapi.TypeJSON: 7}
+	typeNames = map[byte]string{1: devapi.TypeString, 2: devapi.TypeList, 3: devapi.TypeSet, 4: devapi.TypeZSet, 5: devapi.TypeHash, 6: devapi.TypeStream, 7: devapi.TypeJSON}
 )
 
 // maxBackupString bounds one string of a backup when it is read back:
@@ -148,6 +149,8 @@ func (e *encoder) key(k devapi.SnapshotKey) error {
 	switch k.Type {
 	case devapi.TypeString:
 		e.string(k.String)
+	case devapi.TypeJSON: // the document as JSON text, as a string is
+		e.string(k.JSON)
 	case devapi.TypeList, devapi.TypeSet:
 		l := k.List
 		if k.Type == devapi.TypeSet {
@@ -309,9 +312,14 @@ func (d *decoder) key() (devapi.SnapshotKey, error) {
 
 // value reads the value of k, whose Type is set.
 func (d *decoder) value(k *devapi.SnapshotKey) error {
-	if k.Type == devapi.TypeString {
+	switch k.Type {
+	case devapi.TypeString:
 		var err error
 		k.String, err = d.string()
+		return err
+	case devapi.TypeJSON:
+		var err error
+		k.JSON, err = d.string()
 		return err
 	}
 	n, err := binary.ReadUvarint(d.r)

@@ -23,6 +23,7 @@ func codecSample() devapi.Snapshot {
 		{DB: 0, Key: "bin\x00key", Type: devapi.TypeString, String: "bin\x00\xff\r\nvalue", TTLMillis: 3_600_000},
 		{DB: 0, Key: "empty", Type: devapi.TypeString, String: ""},
 		{DB: 0, Key: "hash", Type: devapi.TypeHash, Hash: map[string]string{"f1": "v1", "f2": "", "\xff": "\x00"}},
+		{DB: 0, Key: "json", Type: devapi.TypeJSON, JSON: `{"a":[1,"\u00ff"],"b":null}`, TTLMillis: 5},
 		{DB: 0, Key: "list", Type: devapi.TypeList, List: []string{"a", "b", "a", ""}},
 		{DB: 0, Key: "set", Type: devapi.TypeSet, Set: []string{"x", "y"}},
 		{DB: 0, Key: "stream", Type: devapi.TypeStream, Stream: []devapi.StreamEntry{
