@@ -28,6 +28,7 @@ var families = []family{
 	{name: "bit fields", commands: bitCommands},
 	{name: "GEO", commands: geoCommands},
 	{name: "sorted-set difference", commands: zsetCommands},
+	{name: "streams", commands: streamCommands},
 	{name: "RedisJSON", commands: jsonCommands},
 }
 
@@ -44,6 +45,7 @@ var families = []family{
 //     and its distances and coordinates differ from Redis's in the last
 //     digits (geo.go).
 //   - BITOP: miniredis has no DIFF, DIFF1, ANDOR or ONE (Redis 8.2).
+//   - XGROUP: miniredis has no SETID (streams.go); the rest is passed on.
 //   - HEXPIRE, HTTL, HPTTL, HPERSIST, HSETEX: miniredis's lack Redis's
 //     errors and answers; the family has HPEXPIRE & co. on one model.
 //   - HSET, HMSET, HSETNX, HDEL: a field set or deleted loses its TTL in
@@ -53,6 +55,7 @@ var replaced = map[string]bool{
 	"TTL": true, "BITOP": true, "GEOADD": true, "GEODIST": true, "GEOPOS": true, "GEOSEARCH": true, "TYPE": true,
 	"HEXPIRE": true, "HTTL": true, "HPTTL": true, "HPERSIST": true, "HSETEX": true,
 	"HSET": true, "HMSET": true, "HSETNX": true, "HDEL": true,
+	"XGROUP": true,
 }
 
 // addCommands registers every family's commands on m.
