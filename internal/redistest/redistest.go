@@ -244,6 +244,14 @@ func (s *Server) ready(exited <-chan struct{}) bool {
 	return false
 }
 
+// Pid is the process id of the running server, 0 when it is stopped.
+func (s *Server) Pid() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Stop kills the server and waits until it has exited. Stopping a stopped
 // server does nothing.
 func (s *Server) Stop() {
