@@ -12,13 +12,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/redistest"
 )
 
 var updateFidelity = flag.Bool("update", false, "rewrite the fidelity table in README.md")
@@ -153,8 +153,8 @@ func TestFidelityTable(t *testing.T) {
 	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
 	emb := connect()
 	var real *redis.Client
-	if _, err := exec.LookPath("redis-server"); err == nil || os.Getenv("CI") == "true" {
-		real = realRedis(t) // fails under CI=true without redis-server
+	if redistest.Installed(t) { // fails under CI=true without redis-server
+		real = realRedis(t)
 	} else {
 		t.Log("redis-server not installed: the redis-server 7.0 column is checked only where it is installed")
 	}

@@ -44,9 +44,12 @@ import (
 // miniredis does not export.
 type inside struct {
 	m *miniredis.Miniredis
-	// cmds are miniredis's handlers as they were when inside was made, by
-	// upper-case name.
-	cmds map[string]server.Cmd
+	// originals are the handlers, as they were when inside was made, of
+	// the commands extensions.go replaces: a replacement calls the handler
+	// it replaces. Other commands are looked up in table when called, so a
+	// database keeps no copy of miniredis's command table per family.
+	originals map[string]server.Cmd
+	table     reflect.Value // the server's map[string]*cmdMeta
 	// ctxType is miniredis's per-connection state, *connCtx.
 	ctxType reflect.Type
 }
@@ -54,17 +57,37 @@ type inside struct {
 // newInside reads m's handlers; m's server must be started and serve no
 // client yet.
 func newInside(m *miniredis.Miniredis) *inside {
-	in := &inside{m: m, cmds: map[string]server.Cmd{}}
-	cmds := reflect.ValueOf(m.Server()).Elem().FieldByName("cmds")
-	for it := cmds.MapRange(); it.Next(); {
-		h := exposed(it.Value().Elem().FieldByName("handler"))
-		in.cmds[it.Key().String()] = h.Interface().(server.Cmd)
+	in := &inside{m: m, originals: map[string]server.Cmd{}, table: reflect.ValueOf(m.Server()).Elem().FieldByName("cmds")}
+	for name := range replaced {
+		if h, ok := in.lookup(name); ok {
+			in.originals[name] = h
+		}
 	}
 	// miniredis makes a peer's state on its first command.
 	np := server.NewPeer(bufio.NewWriter(&bytes.Buffer{}))
-	in.cmds["ECHO"](np, "ECHO", []string{""})
+	echo, _ := in.handler("ECHO")
+	echo(np, "ECHO", []string{""})
 	in.ctxType = reflect.TypeOf(np.Ctx)
 	return in
+}
+
+// handler returns the handler of an upper-case command name: miniredis's
+// own for a replaced command, whatever the server runs for the others.
+func (in *inside) handler(name string) (server.Cmd, bool) {
+	if h, ok := in.originals[name]; ok {
+		return h, true
+	}
+	return in.lookup(name)
+}
+
+// lookup reads the server's handler of name. The table is written only
+// while a database starts, before it serves a client.
+func (in *inside) lookup(name string) (server.Cmd, bool) {
+	meta := in.table.MapIndex(reflect.ValueOf(name))
+	if !meta.IsValid() {
+		return nil, false
+	}
+	return exposed(meta.Elem().FieldByName("handler")).Interface().(server.Cmd), true
 }
 
 // replaceCommand makes srv run cmd for name, a command miniredis has.
@@ -145,7 +168,7 @@ func (x *txn) call(args ...string) (any, error) {
 	w := bufio.NewWriter(&buf)
 	np := server.NewPeer(w)
 	np.Ctx = x.ctx
-	h, ok := x.in.cmds[args[0]]
+	h, ok := x.in.handler(args[0])
 	if !ok {
 		return nil, fmt.Errorf("ERR unknown command '%s'", args[0])
 	}
@@ -164,7 +187,12 @@ func (x *txn) pass(args ...string) string {
 	np := server.NewPeer(w)
 	np.Ctx = x.ctx
 	np.Resp3 = x.peer.Resp3
-	x.in.cmds[args[0]](np, args[0], args[1:])
+	h, ok := x.in.handler(args[0])
+	if !ok {
+		x.peer.WriteError("ERR unknown command '" + args[0] + "'")
+		return ""
+	}
+	h(np, args[0], args[1:])
 	_ = w.Flush()
 	x.peer.WriteRaw(buf.String())
 	return buf.String()
