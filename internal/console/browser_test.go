@@ -16,7 +16,10 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/devapi-dev/devapi/upstash"
 )
 
 var update = flag.Bool("update", false, "rewrite the screenshots in docs/console/ with the current pages")
@@ -96,12 +99,18 @@ func read[T any](t *testing.T, ctx context.Context, name string, a chromedp.Acti
 // docs/console/ with -update.
 func shoot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
+	shootTo(t, ctx, dir, name, *update)
+}
+
+// shootTo saves a screenshot under dir, and into docs/console/ when keep.
+func shootTo(t *testing.T, ctx context.Context, dir, name string, keep bool) {
+	t.Helper()
 	read(t, ctx, "scroll to the top", chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`))
 	png := read(t, ctx, "screenshot "+name, chromedp.CaptureScreenshot())
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if *update {
+	if keep {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "console", name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -264,4 +273,52 @@ func TestBrowserFlow(t *testing.T) {
 	if loc := read(t, ctx, "location", chromedp.Location()); !strings.HasSuffix(loc, "/signin") {
 		t.Fatalf("after sign-out /databases is at %s", loc)
 	}
+}
+
+// TestBrowserManners checks what a person notices without reading: the
+// keyboard reaches the page with a visible focus ring, a phone-width screen
+// needs no sideways scrolling, and a dark system theme gets dark pages.
+func TestBrowserManners(t *testing.T) {
+	st := newStack(t, nil)
+	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "a-database-with-a-rather-long-name", PrimaryRegion: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restSet(t, st.restURL, db.RestToken, "user:"+strings.Repeat("x", 120), "v")
+	ctx := newBrowser(t)
+	shots := t.TempDir()
+	t.Logf("screenshots in %s", shots)
+	step(t, ctx, "sign in by link", chromedp.Navigate(st.url+st.console.SignInLink(st.email, st.apiKey)),
+		chromedp.WaitVisible(`//h1[text()="Databases"]`))
+
+	// Keyboard: Tab reaches the first link, and its focus is drawn.
+	step(t, ctx, "tab", chromedp.KeyEvent(kb.Tab))
+	focus := read(t, ctx, "focus", chromedp.Evaluate[[]string](`[document.activeElement.textContent.trim(), getComputedStyle(document.activeElement).outlineWidth]`))
+	if len(focus) != 2 || focus[0] != "devapi console" || focus[1] != "3px" {
+		t.Errorf("after Tab the focus is on %q with outline %q, want the first link, outlined", focus[0], focus[1])
+	}
+
+	// Phone width: no page is wider than the screen.
+	step(t, ctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	for _, path := range []string{"/databases", "/databases/" + db.ID, "/databases/" + db.ID + "/data", "/databases/" + db.ID + "/stats", "/databases/" + db.ID + "/backups", "/teams"} {
+		step(t, ctx, "open "+path, chromedp.Navigate(st.url+path), chromedp.WaitVisible("h1"))
+		if w := read(t, ctx, "widths "+path, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, window.innerWidth]`)); w[0] > 390 || w[1] != 390 {
+			t.Errorf("%s is %v px wide, its viewport %v px, on a 390 px phone", path, w[0], w[1])
+		}
+	}
+	step(t, ctx, "phone details", chromedp.Navigate(st.url+"/databases/"+db.ID), chromedp.WaitVisible("h1"))
+	shootTo(t, ctx, shots, "phone-details", false)
+	step(t, ctx, "laptop", chromedp.EmulateReset())
+
+	// Dark mode follows the system.
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "dark", chromedp.Navigate(st.url+"/databases"), chromedp.WaitVisible("h1"))
+	if bg := read(t, ctx, "background", chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`)); bg != "rgb(19, 20, 22)" {
+		t.Errorf("dark mode background %s", bg)
+	}
+	shootTo(t, ctx, shots, "dark-databases", false)
 }
