@@ -164,8 +164,9 @@ func (q *eventQueue) push(ev []byte) error {
 	return nil
 }
 
-// take returns the waiting events, joined, and their size; the caller
-// releases the size once written.
+// take returns the waiting events, joined, and their size. They still
+// count against the queue's limit, and stay held in flight, until the
+// caller, having written them, gives them back with written.
 func (q *eventQueue) take() ([]byte, int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -173,9 +174,16 @@ func (q *eventQueue) take() ([]byte, int64) {
 		return nil, 0
 	}
 	b := bytes.Join(q.events, nil)
-	n := q.size
-	q.events, q.size = nil, 0
-	return b, n
+	q.events = nil
+	return b, int64(len(b))
+}
+
+// written gives back n bytes take returned.
+func (q *eventQueue) written(n int64) {
+	q.mu.Lock()
+	q.size -= n
+	q.mu.Unlock()
+	q.t.release(n)
 }
 
 // stream serves an event stream of kind; the token, the allowlist and the
@@ -266,7 +274,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Databa
 	}
 	flush := func() error {
 		b, n := q.take()
-		defer t.release(n)
+		defer q.written(n)
 		if len(b) == 0 {
 			return nil
 		}

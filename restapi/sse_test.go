@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -139,6 +140,9 @@ func tcp(tb testing.TB, d database) *redis.Client {
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// goroutines counts the goroutines running now.
+func goroutines(testing.TB) int { return runtime.NumGoroutine() }
 
 // waitFor polls cond every millisecond until it holds, and fails after 10 s.
 func waitFor(tb testing.TB, what string, cond func() bool) {
@@ -377,6 +381,9 @@ func TestEndStreams(t *testing.T) {
 			e := newEnv(t, p)
 			d := e.create(false)
 			rc := tcp(t, d)
+			e.expect(e.call("POST", "/", d.RestToken, `["PING"]`), 200, `{"result":"PONG"}`) // the pool's connection
+			http.DefaultClient.CloseIdleConnections()
+			before := goroutines(t)
 			var streams []*sseClient
 			for _, path := range []string{"/subscribe/a", "/psubscribe/*", "/monitor"} {
 				s := e.stream("POST", path, d.RestToken, "[]")
@@ -396,6 +403,13 @@ func TestEndStreams(t *testing.T) {
 				pat, err2 := rc.PubSubNumPat(t.Context()).Result()
 				return err == nil && err2 == nil && n["a"] == 0 && pat == 0
 			})
+			for _, s := range streams {
+				s.close()
+			}
+			// Every goroutine a stream started has ended: the handlers',
+			// their producers', and the plane's for their connections.
+			http.DefaultClient.CloseIdleConnections()
+			waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return goroutines(t) <= before })
 			s := e.stream("POST", "/subscribe/a", d.RestToken, "[]")
 			if s.status != 503 {
 				t.Errorf("a stream after EndStreams: %d %s", s.status, s.body)
@@ -449,5 +463,23 @@ func TestSlowStreamClient(t *testing.T) {
 	total, _ := e.server.InFlight(d.ID)
 	if total.Bytes != 0 || total.Streams != 0 {
 		t.Errorf("after the drop: %+v", total)
+	}
+}
+
+// TestStreamLimitsCheck: a stream buffer must fit in a database's room in
+// flight; the defaults fit.
+func TestStreamLimitsCheck(t *testing.T) {
+	if err := (restapi.Limits{MaxDatabaseInFlightBytes: 32 << 20, MaxStreamBufferBytes: 64 << 20}).Check(); err == nil {
+		t.Error("a stream buffer larger than the database's room in flight was accepted")
+	}
+	if err := (restapi.Limits{MaxDatabaseStreams: -1}).Check(); err == nil {
+		t.Error("a negative stream limit was accepted")
+	}
+	if err := (restapi.Limits{MaxInFlightBytes: 4 << 20}).Check(); err != nil {
+		t.Errorf("small in-flight room: the default stream buffer does not shrink to fit: %v", err)
+	}
+	d := restapi.DefaultLimits()
+	if d.MaxDatabaseStreams != 100 || d.MaxStreamBufferBytes != 8<<20 {
+		t.Errorf("defaults %d streams, %d bytes", d.MaxDatabaseStreams, d.MaxStreamBufferBytes)
 	}
 }
