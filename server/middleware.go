@@ -41,9 +41,11 @@ func accountFrom(ctx context.Context) *devapi.Account { return info(ctx).account
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 func newRequestID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	var out [16]byte
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // statusRecorder remembers the status and size of an answer for the log.
@@ -82,9 +84,13 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		ri := &requestInfo{id: id}
+		// One allocation for what the request carries along.
+		st := &struct {
+			ri  requestInfo
+			rec statusRecorder
+		}{requestInfo{id: id}, statusRecorder{ResponseWriter: w}}
+		ri, rec := &st.ri, &st.rec
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
-		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
