@@ -13,7 +13,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
@@ -33,8 +32,8 @@ const (
 )
 
 // bitCommands is the family's commands for one database.
-func bitCommands(m *miniredis.Miniredis) map[string]server.Cmd {
-	b := &bits{in: newInside(m)}
+func bitCommands(in *inside) map[string]server.Cmd {
+	b := &bits{in: in}
 	return map[string]server.Cmd{
 		"BITFIELD":    b.bitfield(false),
 		"BITFIELD_RO": b.bitfield(true),

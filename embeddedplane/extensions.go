@@ -19,16 +19,20 @@ type family struct {
 	// commands returns the family's commands for one database, by upper-case
 	// name; state the family keeps per database lives in the closures.
 	commands func(m *miniredis.Miniredis) map[string]server.Cmd
+	// build, set instead of commands, does the same from the database's one
+	// view of miniredis's internals (inside.go), made before any family
+	// replaced a command, so that its originals are miniredis's own.
+	build func(in *inside) map[string]server.Cmd
 }
 
 // families lists every family the embedded plane adds.
 var families = []family{
-	{name: "key TTL", commands: keyTTLCommands},
-	{name: "hash-field expiry", commands: hashExpiryCommands},
-	{name: "bit fields", commands: bitCommands},
-	{name: "GEO", commands: geoCommands},
-	{name: "sorted-set difference", commands: zsetCommands},
-	{name: "streams", commands: streamCommands},
+	{name: "key TTL", build: keyTTLCommands},
+	{name: "hash-field expiry", build: hashExpiryCommands},
+	{name: "bit fields", build: bitCommands},
+	{name: "GEO", build: geoCommands},
+	{name: "sorted-set difference", build: zsetCommands},
+	{name: "streams", build: streamCommands},
 	{name: "RedisJSON", commands: jsonCommands},
 }
 
@@ -60,8 +64,15 @@ var replaced = map[string]bool{
 
 // addCommands registers every family's commands on m.
 func addCommands(m *miniredis.Miniredis) error {
+	in := newInside(m) // one per database: a family's copy would cost every database
 	for _, fam := range families {
-		for name, cmd := range fam.commands(m) {
+		var cmds map[string]server.Cmd
+		if fam.build != nil {
+			cmds = fam.build(in)
+		} else {
+			cmds = fam.commands(m)
+		}
+		for name, cmd := range cmds {
 			if replaced[name] {
 				if err := replaceCommand(m.Server(), name, cmd); err != nil {
 					return fmt.Errorf("embeddedplane: %s: %w", fam.name, err)

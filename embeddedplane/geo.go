@@ -27,7 +27,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
@@ -43,8 +42,8 @@ const (
 )
 
 // geoCommands is the family's commands for one database.
-func geoCommands(m *miniredis.Miniredis) map[string]server.Cmd {
-	g := &geo{in: newInside(m)}
+func geoCommands(in *inside) map[string]server.Cmd {
+	g := &geo{in: in}
 	return map[string]server.Cmd{
 		"GEOADD":         g.add,
 		"GEOHASH":        g.hash,

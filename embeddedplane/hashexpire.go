@@ -22,7 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
@@ -47,8 +46,8 @@ const (
 )
 
 // hashExpiryCommands is the family's commands for one database.
-func hashExpiryCommands(m *miniredis.Miniredis) map[string]server.Cmd {
-	h := &hashExpiry{in: newInside(m)}
+func hashExpiryCommands(in *inside) map[string]server.Cmd {
+	h := &hashExpiry{in: in}
 	return map[string]server.Cmd{
 		"HEXPIRE":      h.expire("hexpire", time.Second, false),
 		"HPEXPIRE":     h.expire("hpexpire", time.Millisecond, false),

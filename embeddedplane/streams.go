@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
@@ -36,8 +35,8 @@ const (
 )
 
 // streamCommands is the family's commands for one database.
-func streamCommands(m *miniredis.Miniredis) map[string]server.Cmd {
-	s := &streams{in: newInside(m)}
+func streamCommands(in *inside) map[string]server.Cmd {
+	s := &streams{in: in}
 	return map[string]server.Cmd{
 		"XGROUP":  s.xgroup,
 		"XDELEX":  s.xdelex,

@@ -6,14 +6,12 @@ package embeddedplane
 // in expire.c), which says 60.
 
 import (
-	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
 // keyTTLCommands is the family's commands for one database: TTL, replacing
 // miniredis's.
-func keyTTLCommands(m *miniredis.Miniredis) map[string]server.Cmd {
-	in := newInside(m)
+func keyTTLCommands(in *inside) map[string]server.Cmd {
 	return map[string]server.Cmd{
 		"TTL": func(c *server.Peer, _ string, args []string) {
 			if len(args) != 1 {

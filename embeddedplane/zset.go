@@ -10,13 +10,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
 // zsetCommands is the family's commands for one database.
-func zsetCommands(m *miniredis.Miniredis) map[string]server.Cmd {
-	z := &zsets{in: newInside(m)}
+func zsetCommands(in *inside) map[string]server.Cmd {
+	z := &zsets{in: in}
 	return map[string]server.Cmd{
 		"ZDIFF":      z.diff(false),
 		"ZDIFFSTORE": z.diff(true),
