@@ -255,10 +255,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Databa
 		return outcome{status: 499, err: ctx.Err()}
 	}
 
+	// net/http lifts the read deadline itself once the body is read (its
+	// background read, which ends the context when the client goes, never
+	// times out); the write deadline moves with every write.
 	rc := http.NewResponseController(w)
-	// The server's ReadTimeout would end the request's context (its
-	// background read fails): a stream reads nothing more.
-	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

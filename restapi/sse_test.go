@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -482,4 +483,30 @@ func TestStreamLimitsCheck(t *testing.T) {
 	if d.MaxDatabaseStreams != 100 || d.MaxStreamBufferBytes != 8<<20 {
 		t.Errorf("defaults %d streams, %d bytes", d.MaxDatabaseStreams, d.MaxStreamBufferBytes)
 	}
+}
+
+// TestStreamOutlivesServerTimeouts: a stream stays open past the HTTP
+// server's ReadTimeout and WriteTimeout (devapi serve sets both), since it
+// lifts the first and moves the second with every write.
+func TestStreamOutlivesServerTimeouts(t *testing.T) {
+	k := newKit(t, restapi.Config{})
+	db := k.addDB("a")
+	rest, err := restapi.New(restapi.Config{Store: k.store, StreamKeepAlive: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(rest.Handler())
+	hs.Config.ReadTimeout, hs.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	hs.Start()
+	t.Cleanup(func() { hs.Close(); _ = rest.Close() })
+	s := openStream(t, hs.URL, "POST", "/subscribe/c", db.token, "[]")
+	s.expect("data: subscribe,c,1")
+	start := time.Now()
+	for time.Since(start) < time.Second {
+		if line := s.nextLine(); line != ": keep-alive" {
+			t.Fatalf("got %q, want a keep-alive", line)
+		}
+	}
+	db.redis.Publish("c", "still here")
+	s.expect("data: message,c,still here")
 }
