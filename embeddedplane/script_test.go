@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/planetest"
 	"github.com/devapi-dev/devapi/redisserverplane"
 )
@@ -61,12 +60,7 @@ func scriptClient(tb testing.TB, port int) *redis.Client {
 // installed, and fails instead under CI=true.
 func realRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed, and CI=true requires the scripts to be compared with it")
-		}
-		t.Skip("redis-server not installed: skipping the comparison with redis-server (apt-get install redis-server)")
-	}
+	redistest.Binary(t)
 	p, err := redisserverplane.Open(t.Context(), redisserverplane.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

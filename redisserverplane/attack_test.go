@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/planetest"
 	"github.com/devapi-dev/devapi/redisserverplane"
 )
@@ -282,42 +283,12 @@ func waitPing(t *testing.T, c *redis.Client, exited <-chan struct{}) {
 }
 
 // startBareServer runs a redis-server without a password on a free port of
-// 127.0.0.1, as an unrelated service of the host might, until the test
-// ends; it returns a client of it and its port.
+// 127.0.0.1 (internal/redistest), as an unrelated service of the host
+// might, until the test ends; it returns a client of it and its port.
 func startBareServer(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	needRedisServer(t)
-	dir := t.TempDir()
-	for range 10 {
-		port := strconv.Itoa(planetest.FreePort(t))
-		cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port, MaxRetries: -1})
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if c.Ping(t.Context()).Err() == nil {
-				t.Cleanup(func() { _ = c.Close(); _ = cmd.Process.Kill(); <-exited })
-				return c, port
-			}
-			select {
-			case <-exited:
-				deadline = time.Time{} // the port was taken meanwhile: another
-			default:
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-		_ = c.Close()
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	t.Fatal("no passwordless redis-server would start")
-	return nil, ""
+	s := redistest.Start(t, redistest.Options{})
+	return s.Client(t), strconv.Itoa(s.Port)
 }
 
 // TestResetKillsALoopingScript: a script that loops holds the server past
@@ -401,10 +372,7 @@ func TestMaxClientsBeyondOpenFileLimit(t *testing.T) {
 	needRedisServer(t)
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("prlimit (util-linux) is not installed, and CI=true requires this test to run")
-		}
-		t.Skip("prlimit (util-linux) not installed: skipping")
+		redistest.SkipOrFail(t, "prlimit (util-linux) is not installed")
 	}
 	var log strings.Builder
 	var mu sync.Mutex

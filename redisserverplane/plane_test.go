@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/planetest"
 	"github.com/devapi-dev/devapi/redisserverplane"
 )
@@ -22,12 +22,7 @@ import (
 // needRedisServer skips without redis-server, except in CI.
 func needRedisServer(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed, and CI=true requires these tests to run")
-		}
-		t.Skip("redis-server not installed: skipping the redis-server plane tests (apt-get install redis-server)")
-	}
+	redistest.Binary(t)
 }
 
 func open(t *testing.T, dir string, cfg devapi.PlaneConfig) *redisserverplane.Plane {

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/restapi"
 )
 
 // policySamples is a command line for every row of devapi.CommandPolicy,
@@ -90,12 +88,6 @@ func TestCommandPolicyOnEveryPlane(t *testing.T) {
 			if err := c.RPush(ctx, "policy:list", "3", "1", "2").Err(); err != nil {
 				t.Fatal(err)
 			}
-			rs, err := restapi.New(restapi.Config{Store: s.store, RootCAs: s.ca.Pool(), EndpointHosts: kind.pool})
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := httptest.NewServer(rs.Handler())
-			t.Cleanup(func() { hs.Close(); _ = rs.Close() })
 			token := deref(db.RestToken)
 
 			type row struct {
@@ -140,7 +132,7 @@ func TestCommandPolicyOnEveryPlane(t *testing.T) {
 				}
 
 				// REST, with the database's token.
-				status, msg := restCommand(t, hs.URL, token, r.args)
+				status, msg := restCommand(t, s.app.RESTURL(), token, r.args)
 				switch {
 				case r.refused && (status != http.StatusBadRequest || msg != want):
 					t.Errorf("REST %s: %d %q, want 400 %q", name, status, msg, want)

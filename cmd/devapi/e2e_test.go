@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/devapi-dev/devapi/internal/redistest"
 )
 
 // These tests run the real devapi binary, as a user does.
@@ -241,10 +243,7 @@ func redisClient(t *testing.T, d dbAnswer, password string) *redis.Client {
 }
 
 func planes(t *testing.T) []string {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed, and CI=true requires the redis-server plane tests to run")
-		}
+	if !redistest.Installed(t) {
 		t.Log("redis-server not installed: testing the embedded plane only")
 		return []string{"embedded"}
 	}

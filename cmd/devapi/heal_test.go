@@ -10,18 +10,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devapi-dev/devapi/internal/redistest"
 )
 
 // needRedisServer skips a test of the redis-server plane where it is not
 // installed, and fails it under CI=true.
 func needRedisServer(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed, and CI=true requires the redis-server plane tests to run")
-		}
-		t.Skip("redis-server not installed: skipping (apt-get install redis-server)")
-	}
+	redistest.Binary(t)
 }
 
 // redisPid is the pid of the redis-server of database id under data.

@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/pgstore/pgtest"
 )
 
@@ -33,16 +33,11 @@ const (
 // tlsDir (what devapi pool cert wrote) they speak TLS only, as rediss://.
 func startRedisPool(t *testing.T, n int, tlsDir string) (file string, urls []string) {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed, and CI=true requires the pool tests to run")
-		}
-		t.Skip("redis-server not installed: skipping the Redis pool tests")
-	}
+	bin := redistest.Binary(t)
 	dir := t.TempDir()
+	lo, hi := redistest.Ports(t, n)
 	for i := range n {
-		port := poolPort(t)
+		port := poolPort(t, lo, hi)
 		conf := filepath.Join(dir, fmt.Sprintf("redis-%d.conf", i))
 		lines := []string{
 			"bind 127.0.0.1",
@@ -82,28 +77,18 @@ func startRedisPool(t *testing.T, n int, tlsDir string) (file string, urls []str
 	return file, urls
 }
 
-// Pool servers listen on ports of 32500-32699: below the kernel's ephemeral
-// range (32768 up), so that no port freeAddr hands out collides with them,
-// and apart from the other packages' test ranges.
-const (
-	poolPortMin = 32500
-	poolPortMax = 32699
-)
-
-var nextPoolPort atomic.Int32
-
-// poolPort returns a port of the pool range that nothing listens on now.
-func poolPort(t *testing.T) int {
+// poolPort returns a port of lo-hi, a range the test claimed, that nothing
+// listens on now.
+func poolPort(t *testing.T, lo, hi int) int {
 	t.Helper()
-	for range poolPortMax - poolPortMin + 1 {
-		port := poolPortMin + int(nextPoolPort.Add(1)-1)%(poolPortMax-poolPortMin+1)
+	for port := lo; port <= hi; port++ {
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err == nil {
 			_ = ln.Close()
 			return port
 		}
 	}
-	t.Fatalf("no free port in %d-%d", poolPortMin, poolPortMax)
+	t.Fatalf("no free port in %d-%d", lo, hi)
 	return 0
 }
 

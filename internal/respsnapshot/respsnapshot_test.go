@@ -2,8 +2,6 @@ package respsnapshot_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/internal/respsnapshot"
 	"github.com/devapi-dev/devapi/planetest"
 	"github.com/devapi-dev/devapi/redisserverplane"
@@ -21,12 +20,7 @@ import (
 // except in CI.
 func redisServer(t *testing.T) *redis.Client {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed, and CI=true requires these tests to run")
-		}
-		t.Skip("redis-server not installed: skipping the respsnapshot tests (apt-get install redis-server)")
-	}
+	redistest.Binary(t)
 	p, err := redisserverplane.Open(t.Context(), redisserverplane.Config{Dir: t.TempDir(), PlaneConfig: devapi.PlaneConfig{Host: "127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
