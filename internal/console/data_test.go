@@ -14,27 +14,14 @@ import (
 // restSet writes key=value over the REST API with token.
 func restSet(tb testing.TB, restURL, token, key, value string) {
 	tb.Helper()
-	body, _ := json.Marshal([]string{"SET", key, value})
-	req, err := http.NewRequestWithContext(tb.Context(), http.MethodPost, restURL, strings.NewReader(string(body)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	hc := &http.Client{Timeout: 30 * time.Second}
-	resp, err := hc.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		tb.Fatalf("REST SET %s: %d", key, resp.StatusCode)
-	}
+	restDo(tb, restURL, token, "SET", key, value)
 }
 
-// restGet reads key over the REST API with token: its value, or nil.
-func restGet(tb testing.TB, restURL, token, key string) any {
+// restDo runs one command over the REST API with token and answers its
+// result, numbers as float64.
+func restDo(tb testing.TB, restURL, token string, args ...string) any {
 	tb.Helper()
-	body, _ := json.Marshal([]string{"GET", key})
+	body, _ := json.Marshal(args)
 	req, err := http.NewRequestWithContext(tb.Context(), http.MethodPost, restURL, strings.NewReader(string(body)))
 	if err != nil {
 		tb.Fatal(err)
@@ -51,9 +38,22 @@ func restGet(tb testing.TB, restURL, token, key string) any {
 		Error  string `json:"error"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Error != "" {
-		tb.Fatalf("REST GET %s: %v %s", key, err, out.Error)
+		tb.Fatalf("REST %v: %v %s", args, err, out.Error)
 	}
 	return out.Result
+}
+
+// equalJSON compares two decoded JSON values.
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// restGet reads key over the REST API with token: its value, or nil.
+func restGet(tb testing.TB, restURL, token, key string) any {
+	tb.Helper()
+	return restDo(tb, restURL, token, "GET", key)
 }
 
 func TestDataBrowser(t *testing.T) {
@@ -120,6 +120,74 @@ func TestDataBrowser(t *testing.T) {
 	p = b.post(base+"/data/command", url.Values{"csrf": {token}, "line": {"SUBSCRIBE ch"}})
 	if !strings.Contains(p.body, `class="result error"`) {
 		t.Fatalf("SUBSCRIBE was not refused: %s", excerpt(p.body))
+	}
+
+	// Element edits, by type, read back over REST.
+	edit := func(form url.Values) page {
+		t.Helper()
+		form.Set("csrf", token)
+		p := b.post(base+"/key", form)
+		if strings.Contains(p.body, `class="flash error"`) {
+			t.Errorf("%s: %s", form.Get("op"), excerpt(p.body))
+		}
+		return p
+	}
+	run := func(args ...string) any {
+		t.Helper()
+		return restDo(t, st.restURL, db.RestToken, args...)
+	}
+	edit(url.Values{"key": {"h"}, "op": {"hset"}, "field": {"g"}, "value": {"w"}})
+	if p := edit(url.Values{"key": {"h"}, "op": {"hdel"}, "field": {"f"}}); !strings.Contains(p.body, "<code>g</code>") || strings.Contains(p.body, "<code>f</code>") {
+		t.Errorf("hash page after hset g, hdel f: %s", excerpt(p.body))
+	}
+	if got := run("HGETALL", "h"); !equalJSON(got, []any{"g", "w"}) {
+		t.Errorf("HGETALL h = %v", got)
+	}
+	edit(url.Values{"key": {"l"}, "op": {"rpush"}, "value": {"b"}})
+	edit(url.Values{"key": {"l"}, "op": {"lrem"}, "value": {"a"}})
+	if got := run("LRANGE", "l", "0", "-1"); !equalJSON(got, []any{"b"}) {
+		t.Errorf("LRANGE l = %v", got)
+	}
+	edit(url.Values{"key": {"s"}, "op": {"sadd"}, "value": {"n"}})
+	edit(url.Values{"key": {"s"}, "op": {"srem"}, "value": {"m"}})
+	if got := run("SMEMBERS", "s"); !equalJSON(got, []any{"n"}) {
+		t.Errorf("SMEMBERS s = %v", got)
+	}
+	edit(url.Values{"key": {"z"}, "op": {"zadd"}, "score": {"2"}, "value": {"n"}})
+	edit(url.Values{"key": {"z"}, "op": {"zrem"}, "value": {"m"}})
+	if got := run("ZRANGE", "z", "0", "-1", "WITHSCORES"); !equalJSON(got, []any{"n", "2"}) {
+		t.Errorf("ZRANGE z = %v", got)
+	}
+	entries, _ := run("XRANGE", "x", "-", "+").([]any)
+	if len(entries) != 1 {
+		t.Fatalf("XRANGE x = %v", entries)
+	}
+	first := entries[0].([]any)[0].(string)
+	edit(url.Values{"key": {"x"}, "op": {"xadd"}, "field": {"f2"}, "value": {"v2"}})
+	edit(url.Values{"key": {"x"}, "op": {"xdel"}, "field": {first}})
+	if got := run("XLEN", "x"); !equalJSON(got, 1.0) {
+		t.Errorf("XLEN x = %v", got)
+	}
+	edit(url.Values{"key": {"h"}, "op": {"ttl"}, "ttl": {"500"}})
+	if got := run("TTL", "h"); !equalJSON(got, 500.0) {
+		t.Errorf("TTL h = %v", got)
+	}
+	if p := edit(url.Values{"key": {"h"}, "op": {"ttl"}, "ttl": {""}}); !strings.Contains(p.body, `id="key-ttl">none<`) {
+		t.Errorf("after clearing the TTL: %s", excerpt(p.body))
+	}
+
+	// JSON, where the plane has it.
+	p = b.post(base+"/data/add", url.Values{"csrf": {token}, "type": {"json"}, "key": {"doc"}, "value": {`{"a":[1,2]}`}})
+	if strings.Contains(p.body, `class="flash error"`) {
+		t.Logf("no JSON on this plane: %s", excerpt(p.body))
+	} else {
+		if !strings.Contains(p.body, `id="key-type">ReJSON-RL<`) {
+			t.Errorf("JSON key page: %s", excerpt(p.body))
+		}
+		edit(url.Values{"key": {"doc"}, "op": {"json-set"}, "value": {`{"a":[3]}`}})
+		if got := run("JSON.GET", "doc"); got != `{"a":[3]}` {
+			t.Errorf("JSON.GET doc = %v", got)
+		}
 	}
 
 	b.post(base+"/key", url.Values{"csrf": {token}, "key": {"greeting"}, "op": {"delete"}})

@@ -246,3 +246,47 @@ func TestThrottlePerBrowserAddress(t *testing.T) {
 		t.Fatalf("another address with the right key: %d %s", rec.Code, excerpt(rec.Body.String()))
 	}
 }
+
+func TestTitles(t *testing.T) {
+	st := newStack(t, nil)
+	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "shop", PrimaryRegion: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.client.CreateBackup(t.Context(), db.ID, "nightly"); err != nil {
+		t.Fatal(err)
+	}
+	backups, err := st.client.ListBackups(t.Context(), db.ID)
+	if err != nil || len(backups) != 1 {
+		t.Fatalf("backups %v %v", backups, err)
+	}
+	team, err := st.client.CreateTeam(t.Context(), "ops", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restSet(t, st.restURL, db.RestToken, "k", "v")
+	b := st.browser(t)
+	if p := b.get("/signin"); !strings.Contains(p.body, "<title>Sign in · devapi console</title>") {
+		t.Error("the sign-in page has no title")
+	}
+	b.signIn(st.email, st.apiKey)
+	d := "/databases/" + db.ID
+	for path, title := range map[string]string{
+		"/databases":     "Databases",
+		d:                "Database shop",
+		d + "/data":      "Data of shop",
+		d + "/key?key=k": "Key k of shop",
+		d + "/stats":     "Stats of shop",
+		d + "/backups":   "Backups of shop",
+		d + "/backups/" + backups[0].BackupID + "/restore": "Restore nightly into shop",
+		d + "/reset-password":                              "Reset the password of shop",
+		"/teams":                                           "Teams",
+		"/teams/" + team.ID:                                "Team ops",
+		"/no/such/page":                                    "Not Found",
+	} {
+		p := b.get(path)
+		if want := "<title>" + title + " · devapi console</title>"; !strings.Contains(p.body, want) {
+			t.Errorf("GET %s (%d): no %s", path, p.status, want)
+		}
+	}
+}
