@@ -189,6 +189,11 @@ func (q *eventQueue) written(n int64) {
 // stream serves an event stream of kind; the token, the allowlist and the
 // method were checked.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Database, readOnlyToken bool, kind string) outcome {
+	if r.Method == http.MethodHead {
+		// An answer without a body: the stream would run unseen.
+		w.Header().Set("Allow", "GET, POST")
+		return outcome{status: writeError(w, http.StatusMethodNotAllowed, "ERR /"+kind+" takes GET or POST")}
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxStreamBody))
 	if t := bytes.TrimSpace(b); err != nil || (len(t) > 0 && !bytes.Equal(t, []byte("[]"))) {
 		return outcome{status: writeError(w, http.StatusBadRequest, "ERR /"+kind+" takes its arguments in the path and no body (or [])")}

@@ -241,6 +241,7 @@ func TestStreamRequests(t *testing.T) {
 		{"POST", "/monitor/x", d.RestToken, "", 400, `{"error":"ERR wrong number of arguments for 'monitor' command"}`},
 		{"POST", "/monitor", d.ReadOnlyRestToken, "[]", 400, `{"error":"NOPERM this user has no permissions to run the 'monitor' command"}`},
 		{"PUT", "/subscribe/c", d.RestToken, "", 405, `{"error":"ERR method not allowed"}`},
+		{"HEAD", "/subscribe/c", d.RestToken, "", 405, ""},
 	} {
 		s := e.stream(tc.method, tc.path, tc.token, tc.body)
 		if s.status != tc.status || s.body != tc.want {
