@@ -64,6 +64,7 @@ type options struct {
 	pprofDir    string
 	cold        int
 	ports       string
+	wrk         string
 }
 
 func main() {
@@ -82,6 +83,7 @@ func main() {
 	flag.StringVar(&o.pg, "pg", pgDefault, "PostgreSQL URL for the devapi-pg rows (default $DEVAPI_LOAD_PG, else $DEVAPI_TEST_PG); a database is created in it for the run and dropped after")
 	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of each devapi server run to this folder (devapi-<store>-c<conns>.pprof)")
 	flag.IntVar(&o.cold, "cold", 5, "cold starts to time per server")
+	flag.StringVar(&o.wrk, "wrk", "", "also measure every target with this wrk binary (e.g. -wrk wrk), interleaved with the Go load generator's runs; a second table")
 	flag.StringVar(&o.ports, "ports", "20100-20499", "database ports for the devapi servers, on 127.0.0.1 (the default is a range no test of this module uses)")
 	// The child mode, for the harness's own use.
 	flag.StringVar(&c.kind, "child", "", "internal: serve as a child process (baseline or devapi)")
@@ -231,9 +233,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	// ratios compare runs close in time on a machine whose other load
 	// changes.
 	var rows []row
+	var wrkRows []wrkRow
 	for _, n := range o.conns {
 		for _, t := range targets {
 			rows = append(rows, h.runOne(ctx, t, n))
+			if o.wrk != "" {
+				r, err := h.runWrk(ctx, t, n)
+				if err != nil {
+					return fmt.Errorf("%s: %w", t.name, err)
+				}
+				wrkRows = append(wrkRows, r)
+			}
 		}
 	}
 	for _, t := range targets {
@@ -258,6 +268,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	printTable(stdout, rows)
 	if pgNote != "" {
 		fmt.Fprintln(stdout, pgNote)
+	}
+	if len(wrkRows) > 0 {
+		slices.SortStableFunc(wrkRows, func(a, b wrkRow) int {
+			return slices.IndexFunc(targets, func(t target) bool { return t.name == a.target }) -
+				slices.IndexFunc(targets, func(t target) bool { return t.name == b.target })
+		})
+		fmt.Fprintln(stdout)
+		printWrk(stdout, wrkRows)
 	}
 	fmt.Fprintln(stdout)
 	printCold(stdout, cold)
