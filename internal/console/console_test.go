@@ -147,6 +147,20 @@ func TestSignInLinkOnce(t *testing.T) {
 		t.Fatal("a used link signed a second browser in")
 	}
 
+	// A link opened in a signed-in browser replaces its session.
+	first := sessionCookie(t, b)
+	if p := b.get(st.console.SignInLink(st.email, st.apiKey)); p.url != "/databases" {
+		t.Fatalf("second link in the same browser: %s", p.url)
+	}
+	if sessionCookie(t, b).Value == first.Value {
+		t.Fatal("a new sign-in kept the session id")
+	}
+	replay := st.browser(t)
+	replay.hc.Jar.SetCookies(mustURL(t, st.url), []*http.Cookie{first})
+	if p := replay.get("/databases"); p.url != "/signin" {
+		t.Fatal("the replaced session still works")
+	}
+
 	late := st.console.SignInLink(st.email, st.apiKey)
 	st.clock.Advance(24*time.Hour + time.Second)
 	if p := st.browser(t).get(late); p.status != http.StatusForbidden {

@@ -19,6 +19,7 @@ import (
 const (
 	scanCount = 100
 	showItems = 200
+	showBytes = 64 << 10 // of a string's value
 )
 
 // reply is one command's answer from the REST API.
@@ -236,7 +237,7 @@ type keyView struct {
 	Columns        []string   // the element table's header
 	Rows           [][]string // elements, as many as shown
 	Total          string     // how many elements the key has
-	Partial        bool       // Rows holds fewer than Total
+	Partial        bool       // Rows holds fewer than Total, or Value is a string's first bytes
 	Error          string
 }
 
@@ -272,7 +273,9 @@ func (c *Console) readKey(r *http.Request, db *upstash.Database, key string) key
 		kv.Error = "There is no such key (it may have expired or been deleted)."
 		return kv
 	case "string":
-		cmds = [][]string{{"STRLEN", key}, {"GET", key}}
+		// A large value is shown in part, and then not offered for editing:
+		// saving a part would cut the value.
+		cmds = [][]string{{"STRLEN", key}, {"GETRANGE", key, "0", strconv.Itoa(showBytes - 1)}}
 	case "hash":
 		cmds = [][]string{{"HLEN", key}, {"HSCAN", key, "0", "COUNT", strconv.Itoa(showItems)}}
 		kv.Columns = []string{"field", "value"}
@@ -351,8 +354,13 @@ func (c *Console) readKey(r *http.Request, db *upstash.Database, key string) key
 			kv.Rows = append(kv.Rows, []string{text(entry[0]), b.String()})
 		}
 	}
-	if total, err := strconv.Atoi(kv.Total); err == nil && kv.Columns != nil && len(kv.Rows) < total {
-		kv.Partial = true
+	if total, err := strconv.Atoi(kv.Total); err == nil {
+		switch {
+		case kv.Columns != nil:
+			kv.Partial = len(kv.Rows) < total
+		case kv.Type == "string":
+			kv.Partial = len(kv.Value) < total
+		}
 	}
 	return kv
 }

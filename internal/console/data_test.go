@@ -176,6 +176,14 @@ func TestDataBrowser(t *testing.T) {
 		t.Errorf("after clearing the TTL: %s", excerpt(p.body))
 	}
 
+	// A long string is shown in part and not offered for editing.
+	long := strings.Repeat("0123456789", 7000)
+	restSet(t, st.restURL, db.RestToken, "long", long)
+	p = b.get(base + "/key?key=long")
+	if !strings.Contains(p.body, "70000 (first 65536 bytes shown)") || strings.Contains(p.body, `name="op" value="set"`) || strings.Contains(p.body, long) {
+		t.Errorf("long string page: %s", excerpt(p.body))
+	}
+
 	// JSON, where the plane has it.
 	p = b.post(base+"/data/add", url.Values{"csrf": {token}, "type": {"json"}, "key": {"doc"}, "value": {`{"a":[1,2]}`}})
 	if strings.Contains(p.body, `class="flash error"`) {

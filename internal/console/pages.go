@@ -146,6 +146,9 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, email, ke
 		c.showSignIn(w, r, http.StatusBadGateway, c.apiMessage(r, err))
 		return
 	}
+	if _, old := c.session(r); old != "" {
+		c.endSession(old) // a sign-in always starts a session of its own
+	}
 	now := c.now()
 	id := c.addSession(&session{email: email, client: client, csrf: randomToken(), created: now, seen: now})
 	c.setCookie(w, sessionCookie, id, 0)
