@@ -420,6 +420,9 @@ func (j *jsonFamily) setOne(k *jsonKey, p *jsonPath, text string, nx, xx bool) (
 			return false, err
 		}
 		if len(ps) > 0 {
+			if tooBig(len(ps), len(text)) {
+				return false, errTooBig
+			}
 			for i, at := range outermost(ps) {
 				if i > 0 {
 					v = d.clone(v)
@@ -449,6 +452,9 @@ func (j *jsonFamily) add(d *jsonDoc, p *jsonPath, v any) (bool, error) {
 		parents, err := paths(d, parentPath)
 		if err != nil {
 			return false, err
+		}
+		if tooBig(len(parents), len(d.marshal(v, jsonFormat{}))) {
+			return false, errTooBig
 		}
 		if len(parents) == 0 {
 			return false, nil
@@ -521,6 +527,9 @@ func (j *jsonFamily) merge(x *txn, args []string) (any, error) {
 		ps, err := paths(d, p)
 		if err != nil {
 			return nil, err
+		}
+		if tooBig(len(ps), len(args[2])) {
+			return nil, errTooBig
 		}
 		if len(ps) == 0 {
 			ok, err := j.add(d, p, patch)
@@ -741,7 +750,11 @@ func (j *jsonFamily) typ(x *txn, args []string) (any, error) {
 // accepts, in mutation order; results are in match order, nil for a node
 // that does not match. It answers RedisJSON's legacy forms too: the last
 // result, or errPathOr(what) when nothing matched.
-func (j *jsonFamily) update(x *txn, key string, p *jsonPath, what string, accepts func(any) bool, op func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error)) (any, error) {
+//
+// grow is how many bytes of arguments op copies into each node: a command
+// that would copy more than a document may hold (proto-max-bulk-len) over
+// its nodes is refused before it copies anything.
+func (j *jsonFamily) update(x *txn, key string, p *jsonPath, what string, grow int, accepts func(any) bool, op func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error)) (any, error) {
 	k, err := j.open(x, key)
 	if err != nil {
 		return nil, err
@@ -752,6 +765,9 @@ func (j *jsonFamily) update(x *txn, key string, p *jsonPath, what string, accept
 	ps, err := paths(k.doc, p)
 	if err != nil {
 		return nil, err
+	}
+	if tooBig(len(ps), grow) {
+		return nil, errTooBig
 	}
 	results := make([]any, len(ps))
 	matched := false
@@ -781,6 +797,21 @@ func (j *jsonFamily) update(x *txn, key string, p *jsonPath, what string, accept
 	return results, nil
 }
 
+// tooBig reports whether copying each bytes into n nodes goes past what a
+// document may hold.
+func tooBig(n, each int) bool {
+	return each > 0 && n > maxBulk/each
+}
+
+// totalLen is the bytes of args.
+func totalLen(args []string) int {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	return n
+}
+
 func isNumber(v any) bool { _, ok := toFloat(v); return ok }
 func isBool(v any) bool   { _, ok := v.(bool); return ok }
 func isString(v any) bool { _, ok := v.(string); return ok }
@@ -796,7 +827,7 @@ func (j *jsonFamily) numOp(mult bool) func(x *txn, args []string) (any, error) {
 		}
 		var by any
 		parsed := false
-		r, err := j.update(x, args[0], p, "does not contains a number", isNumber, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
+		r, err := j.update(x, args[0], p, "does not contains a number", 0, isNumber, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
 			if !parsed {
 				n, err := newDoc().parseValue(args[2])
 				if err != nil {
@@ -860,7 +891,7 @@ func (j *jsonFamily) toggle(x *txn, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := j.update(x, args[0], p, "not a bool", isBool, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
+	r, err := j.update(x, args[0], p, "not a bool", 0, isBool, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
 		nv := !v.(bool)
 		d.replace(at, nv)
 		if nv {
@@ -887,7 +918,7 @@ func (j *jsonFamily) strAppend(x *txn, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return j.update(x, args[0], p, "not a string", isString, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
+	return j.update(x, args[0], p, "not a string", len(text), isString, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
 		s, err := newDoc().parseValue(text)
 		if err != nil {
 			return nil, err
@@ -977,7 +1008,7 @@ func (j *jsonFamily) arrAppend(x *txn, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return j.update(x, args[0], p, "not an array", isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
+	return j.update(x, args[0], p, "not an array", totalLen(args[2:]), isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
 		arr := append(v.([]any), cloneAll(d, src, vs)...)
 		d.replace(at, arr) // save refuses a document nested too deep
 		return int64(len(arr)), nil
@@ -1099,7 +1130,7 @@ func (j *jsonFamily) arrInsert(x *txn, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return j.update(x, args[0], p, "not an array", isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
+	return j.update(x, args[0], p, "not an array", totalLen(args[3:]), isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
 		arr := v.([]any)
 		i := idx
 		if i < 0 {
@@ -1170,7 +1201,7 @@ func (j *jsonFamily) arrPop(x *txn, args []string) (any, error) {
 			}
 		}
 	}
-	return j.update(x, args[0], p, "not an array", isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
+	return j.update(x, args[0], p, "not an array", 0, isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
 		arr := v.([]any)
 		if len(arr) == 0 {
 			return nil, nil
@@ -1196,7 +1227,7 @@ func (j *jsonFamily) arrTrim(x *txn, args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return j.update(x, args[0], p, "not an array", isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
+	return j.update(x, args[0], p, "not an array", 0, isArray, func(d *jsonDoc, at spec.NormalizedPath, v any) (any, error) {
 		arr := v.([]any)
 		n := int64(len(arr))
 		norm := func(i int64) int64 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,16 @@ var jsonCases = []cmdCase{
 		{`JSON.GET doc .a .b`, `{".a":2,".b":3}`},
 		{`JSON.GET nokey $`, `nil`},
 		{`JSON.GET doc INDENT _ NEWLINE | SPACE + $.nested`, `[|_{|__"a":+4,|__"b":+null|_}|]`},
+	}},
+	{name: "member names redisjson takes beyond rfc 9535 shorthand", steps: []step{
+		{`JSON.SET k $ {"a-b":{"1st":2},"x:y":3,"n":{"a-b":4}}`, "OK"},
+		{`JSON.GET k .a-b.1st`, "2"},
+		{`JSON.GET k a-b`, `{"1st":2}`},
+		{`JSON.GET k $..a-b`, `[{"1st":2},4]`},
+		{`JSON.GET k $.x:y`, "[3]"},
+		{`JSON.GET k $['a-b']['1st']`, "[2]"},
+		{`JSON.SET k $.n.c-d 5`, "OK"},
+		{`JSON.GET k $.n`, `[{"a-b":4,"c-d":5}]`},
 	}},
 	{name: "set keeps key order, nx xx, root only", steps: []step{
 		{`JSON.SET k $ {"z":1,"a":{"y":2,"b":3}}`, "OK"},
@@ -401,5 +412,39 @@ func TestJSONHostileInput(t *testing.T) {
 	// The documents are as they were.
 	if got := answer(t, c, "JSON.TYPE", "chain", "$"+strings.Repeat(".a", 120)); got != "[integer]" {
 		t.Errorf("chain after the refusals: %s", got)
+	}
+}
+
+// TestJSONGrowthIsBoundedBeforeCopying: a command that would copy its
+// arguments into more nodes than a document may hold (proto-max-bulk-len,
+// 512 MiB) is refused before it copies: 1000 arrays times a 600 KB value
+// allocate next to nothing, where copying would allocate 600 MB.
+func TestJSONGrowthIsBoundedBeforeCopying(t *testing.T) {
+	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
+	c := connect()
+	ctx := t.Context()
+	arrays := "[" + strings.TrimSuffix(strings.Repeat("[],", 1000), ",") + "]"
+	if err := c.Do(ctx, "JSON.SET", "k", "$", arrays).Err(); err != nil {
+		t.Fatal(err)
+	}
+	value := `"` + strings.Repeat("x", 600_000) + `"`
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, cmd := range [][]any{
+		{"JSON.ARRAPPEND", "k", "$[*]", value},
+		{"JSON.ARRINSERT", "k", "$[*]", "0", value},
+		{"JSON.SET", "k", "$[*]", value},
+		{"JSON.MERGE", "k", "$[*]", value},
+	} {
+		if got := answer(t, c, cmd...); got != "ERR: ERR string exceeds maximum allowed size (proto-max-bulk-len)" {
+			t.Errorf("%s: %.100s", cmd[0], got)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 100<<20 {
+		t.Errorf("the refused commands allocated %d MB", n>>20)
+	}
+	if got := answer(t, c, "JSON.ARRLEN", "k", "$[0]"); got != "[0]" {
+		t.Errorf("the document changed: %s", got)
 	}
 }

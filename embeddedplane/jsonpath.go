@@ -74,7 +74,7 @@ func parsePath(p string) (*jsonPath, error) {
 	if depth := bracketDepth(q); depth > jsonMaxDepth {
 		return nil, fmt.Errorf("Error occurred at position 0, JSONPath nesting too deep (max depth %d)", jsonMaxDepth)
 	}
-	parsed, err := jsonpath.Parse(q)
+	parsed, err := jsonpath.Parse(bracketNames(q))
 	if err != nil {
 		pos := 0
 		if m := positionRE.FindStringSubmatch(err.Error()); m != nil {
@@ -108,6 +108,72 @@ func parsePath(p string) (*jsonPath, error) {
 }
 
 var positionRE = regexp.MustCompile(`at (?:position )?(\d+)`)
+
+// bracketNames rewrites the dotted member names RedisJSON takes and RFC
+// 9535's shorthand does not (`.a-b`, `.1st`, `.a:b`: RedisJSON's literal
+// has '-', '+', '#', '%', '$', '^', '/', ':', '`' and leading digits) into
+// bracket notation (`['a-b']`), outside brackets, where they cannot be
+// anything else. Everything else is left to the library's parser.
+func bracketNames(q string) string {
+	isLiteral := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80 ||
+			strings.IndexByte("-_`+#%$^/:", c) >= 0
+	}
+	isRFC := func(name string) bool {
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80 || (i > 0 && c >= '0' && c <= '9')
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	var b strings.Builder
+	depth := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && i+1 < len(q) {
+				b.WriteByte(c)
+				i++
+				c = q[i]
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '[' || c == '(':
+			depth++
+		case c == ']' || c == ')':
+			depth--
+		case c == '.' && depth == 0:
+			dots := 1
+			if i+1 < len(q) && q[i+1] == '.' {
+				dots = 2
+			}
+			j := i + dots
+			k := j
+			for k < len(q) && isLiteral(q[k]) {
+				k++
+			}
+			if name := q[j:k]; name != "" && !isRFC(name) {
+				if dots == 2 {
+					b.WriteString("..")
+				}
+				b.WriteString("['" + name + "']")
+			} else {
+				b.WriteString(q[i:k])
+			}
+			i = k - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
 
 // isJSONPath is RedisJSON's test: `$` alone, or `$.`/`$[` first.
 func isJSONPath(p string) bool {
