@@ -44,6 +44,15 @@ var jsonCases = []cmdCase{
 		{`JSON.SET k $.n.c-d 5`, "OK"},
 		{`JSON.GET k $.n`, `[{"a-b":4,"c-d":5}]`},
 	}},
+	{name: "filters", steps: []step{
+		{`JSON.SET k $ [{"a":1,"t":"x"},{"a":2,"t":"yy"},{"a":3,"t":"zzz"}]`, "OK"},
+		{`JSON.GET k $[?@.a>1].a`, "[2,3]"},
+		{`JSON.GET k $[?@.a==1&&@.t=='x'].a`, "[1]"},
+		{`JSON.GET k $[?length(@.t)>2].a`, "[3]"},
+		{`JSON.SET k $[?@.a<3].a 0`, "OK"},
+		{`JSON.GET k $[*].a`, "[0,0,3]"},
+		{`JSON.GET k $[?@.t=~"y"]`, "ERR: Error occurred at position 7, invalid comparison operator at position 7"},
+	}},
 	{name: "set keeps key order, nx xx, root only", steps: []step{
 		{`JSON.SET k $ {"z":1,"a":{"y":2,"b":3}}`, "OK"},
 		{`JSON.SET k $.m [1,2.5,"x",true,null]`, "OK"},
