@@ -133,7 +133,7 @@ const authenticateQuery = `SELECT a.email, a.created_at, (` + keysVersionQuery +
 // cached; otherwise one SELECT through the unique index on key_hash. Emails
 // are compared in constant time.
 func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devapi.Account, error) {
-	version, err := s.keys.version.current(ctx)
+	version, err := s.keys.version.Current(ctx)
 	if err != nil {
 		return nil, err
 	}

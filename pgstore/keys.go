@@ -3,8 +3,6 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -24,9 +22,9 @@ import (
 // LISTEN/NOTIFY alone could not promise that: a notification reaches the
 // other replicas some time after the revoking commit returns, and the
 // client's next request may be faster. So the version is read on every
-// call, but the reads are shared (versionReader): a call waits for the next
+// call, but the reads are shared: a call waits for the next
 // read that starts after it, and every call waiting meanwhile takes the
-// same answer. Under load that is one small SELECT per round trip for all
+// same answer (keycache.Reader). Under load that is one small SELECT per round trip for all
 // concurrent requests, instead of a key lookup per request.
 
 // keysVersionName is the settings row that every revocation of a key moves
@@ -46,66 +44,7 @@ func bumpKeysVersion(ctx context.Context, tx pgx.Tx) error {
 // ever revoked.
 const keysVersionQuery = `SELECT coalesce((SELECT value FROM settings WHERE name = '` + keysVersionName + `'), '')`
 
-// versionTimeout bounds one read of the version, which many calls share: it
-// runs without the context of the call that started it.
-const versionTimeout = 5 * time.Second
-
-// versionReader shares reads of the keys' version among concurrent calls.
-type versionReader struct {
-	read func(ctx context.Context) (string, error)
-
-	mu      sync.Mutex
-	running *versionRead // the read under way, if any
-	next    *versionRead // the read that starts after it, which new calls join
-}
-
-// versionRead is one read of the version; v and err are set before done is
-// closed.
-type versionRead struct {
-	done chan struct{}
-	v    string
-	err  error
-}
-
-// current returns the version of the keys as read by a query that started
-// after current was called.
-func (r *versionReader) current(ctx context.Context) (string, error) {
-	r.mu.Lock()
-	if rd := r.next; rd != nil { // not started yet: it will see what we must see
-		r.mu.Unlock()
-		select {
-		case <-rd.done:
-			return rd.v, rd.err
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-	}
-	// This call leads the next read: once the running one (which may have
-	// started before this call) is done, it runs the read for everyone who
-	// joined meanwhile.
-	rd := &versionRead{done: make(chan struct{})}
-	r.next = rd
-	before := r.running
-	r.mu.Unlock()
-	if before != nil {
-		<-before.done // bounded by versionTimeout
-	}
-	r.mu.Lock()
-	r.next, r.running = nil, rd
-	r.mu.Unlock()
-
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), versionTimeout)
-	rd.v, rd.err = r.read(qctx)
-	cancel()
-
-	r.mu.Lock()
-	r.running = nil
-	r.mu.Unlock()
-	close(rd.done)
-	return rd.v, rd.err
-}
-
-// readKeysVersion is the versionReader's query.
+// readKeysVersion is the version Reader's query.
 func (s *Store) readKeysVersion(ctx context.Context) (string, error) {
 	var v string
 	if err := s.pool.QueryRow(ctx, keysVersionQuery).Scan(&v); err != nil {
@@ -117,5 +56,5 @@ func (s *Store) readKeysVersion(ctx context.Context) (string, error) {
 // keys is the state of Authenticate.
 type keys struct {
 	cache   keycache.Cache
-	version versionReader
+	version keycache.Reader
 }

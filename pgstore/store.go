@@ -67,7 +67,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
 	s := &Store{pool: pool, keys: &keys{}}
-	s.keys.version.read = s.readKeysVersion
+	s.keys.version.Read = s.readKeysVersion
 	s.creds = newCredBatcher(s.sendCredentials)
 	return s, nil
 }

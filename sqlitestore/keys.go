@@ -27,7 +27,9 @@ import (
 //
 // The pragma starts a read transaction, so it sees every commit that
 // finished before it ran: a key deleted by `devapi accounts` is refused by
-// the next request.
+// the next request. Concurrent requests share one look
+// (keycache.Reader): each is answered by a look that started after it
+// arrived.
 
 // keysVersionName is the settings row that every revocation of a key moves
 // forward.
@@ -49,16 +51,17 @@ const keysVersionQuery = `SELECT coalesce((SELECT value FROM settings WHERE name
 // keyWatch tells whether the store's keys may have changed since it last
 // looked, and keeps the cache of Authenticate.
 type keyWatch struct {
-	db    *sql.DB // one query_only connection
-	cache keycache.Cache
+	db      *sql.DB // one query_only connection
+	cache   keycache.Cache
+	version keycache.Reader // concurrent requests share one look (read)
 
 	mu          sync.Mutex // serializes the connection's use and guards the fields below
 	conn        *sql.Conn
 	dataVersion *sql.Stmt // PRAGMA data_version on conn
 	keysVersion *sql.Stmt // keysVersionQuery on conn
 	seen        int64     // data_version at the last look
-	version     string    // the keys' version at the last look
-	looked      bool      // seen and version were read at least once
+	last        string    // the keys' version at the last look
+	looked      bool      // seen and last were read at least once
 }
 
 // newKeyWatch opens the watch's connection to the file abs.
@@ -70,6 +73,7 @@ func newKeyWatch(ctx context.Context, abs string) (*keyWatch, error) {
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	w := &keyWatch{db: db}
+	w.version.Read = w.read
 	if err := w.open(ctx); err != nil {
 		_ = w.close()
 		return nil, err
@@ -102,8 +106,8 @@ func (w *keyWatch) close() error {
 	return w.db.Close()
 }
 
-// current returns the version of the keys as committed now.
-func (w *keyWatch) current(ctx context.Context) (string, error) {
+// read returns the version of the keys as committed now.
+func (w *keyWatch) read(ctx context.Context) (string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var dv int64
@@ -111,12 +115,12 @@ func (w *keyWatch) current(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("sqlitestore: data version: %w", err)
 	}
 	if w.looked && dv == w.seen {
-		return w.version, nil
+		return w.last, nil
 	}
 	var v string
 	if err := w.keysVersion.QueryRowContext(ctx).Scan(&v); err != nil {
 		return "", fmt.Errorf("sqlitestore: keys version: %w", err)
 	}
-	w.seen, w.version, w.looked = dv, v, true
+	w.seen, w.last, w.looked = dv, v, true
 	return v, nil
 }

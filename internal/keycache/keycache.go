@@ -14,8 +14,10 @@
 package keycache
 
 import (
+	"context"
 	"crypto/subtle"
 	"sync"
+	"time"
 
 	"github.com/devapi-dev/devapi"
 )
@@ -72,4 +74,68 @@ func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)
+}
+
+// readTimeout bounds one read of the version, which many calls share: it
+// runs without the cancellation of the call that started it.
+const readTimeout = 5 * time.Second
+
+// Reader shares reads of a store's version of its keys among concurrent
+// calls, for stores where a read costs a query: Current is answered by a
+// read that started after Current was called, so it sees every change
+// committed before the call, and every call waiting meanwhile takes that
+// same read's answer. Set Read before the first call.
+type Reader struct {
+	// Read reads the version; ctx is bounded by readTimeout.
+	Read func(ctx context.Context) (string, error)
+
+	mu      sync.Mutex
+	running *sharedRead // the read under way, if any
+	next    *sharedRead // the read that starts after it, which new calls join
+}
+
+// sharedRead is one read of the version; v and err are set before done is
+// closed.
+type sharedRead struct {
+	done chan struct{}
+	v    string
+	err  error
+}
+
+// Current returns the version as read by a call of Read that started after
+// Current was called.
+func (r *Reader) Current(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	if rd := r.next; rd != nil { // not started yet: it will see what we must see
+		r.mu.Unlock()
+		select {
+		case <-rd.done:
+			return rd.v, rd.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	// This call leads the next read: once the running one (which may have
+	// started before this call) is done, it runs the read for everyone who
+	// joined meanwhile.
+	rd := &sharedRead{done: make(chan struct{})}
+	r.next = rd
+	before := r.running
+	r.mu.Unlock()
+	if before != nil {
+		<-before.done // bounded by readTimeout
+	}
+	r.mu.Lock()
+	r.next, r.running = nil, rd
+	r.mu.Unlock()
+
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
+	rd.v, rd.err = r.Read(qctx)
+	cancel()
+
+	r.mu.Lock()
+	r.running = nil
+	r.mu.Unlock()
+	close(rd.done)
+	return rd.v, rd.err
 }
