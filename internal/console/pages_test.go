@@ -290,3 +290,58 @@ func TestTitles(t *testing.T) {
 		}
 	}
 }
+
+func TestBackupPages(t *testing.T) {
+	st := newStack(t, nil)
+	b := st.browser(t)
+	token := b.signIn(st.email, st.apiKey)
+	id := createViaForm(t, b, token, url.Values{"name": {"kept"}})
+	db, err := st.client.GetDatabase(t.Context(), id, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/databases/" + id + "/backups"
+	post := func(path string, form url.Values) page {
+		t.Helper()
+		form.Set("csrf", token)
+		p := b.post(base+path, form)
+		if strings.Contains(p.body, `class="flash error"`) {
+			t.Fatalf("POST %s: %s", path, excerpt(p.body))
+		}
+		return p
+	}
+	post("/daily", url.Values{"daily": {"on"}})
+	if db, _ := st.client.GetDatabase(t.Context(), id, true); !db.DailyBackupEnabled {
+		t.Fatal("daily backups not on")
+	}
+	post("/daily", url.Values{"daily": {"off"}})
+	if db, _ := st.client.GetDatabase(t.Context(), id, true); db.DailyBackupEnabled {
+		t.Fatal("daily backups not off")
+	}
+
+	restSet(t, st.restURL, db.RestToken, "k", "before")
+	p := post("", url.Values{"name": {"first"}})
+	if !strings.Contains(p.body, "<td>first</td>") {
+		t.Fatalf("the list lacks the new backup: %s", excerpt(p.body))
+	}
+	list, err := st.client.ListBackups(t.Context(), id)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("backups %v %v", list, err)
+	}
+	restSet(t, st.restURL, db.RestToken, "k", "after")
+	confirm := b.get(base + "/" + list[0].BackupID + "/restore")
+	if !strings.Contains(confirm.body, "replaces every key") {
+		t.Fatalf("restore confirmation: %s", excerpt(confirm.body))
+	}
+	post("/"+list[0].BackupID+"/restore", url.Values{})
+	if got := restGet(t, st.restURL, db.RestToken, "k"); got != "before" {
+		t.Fatalf("after restore k = %v", got)
+	}
+	post("/"+list[0].BackupID+"/delete", url.Values{})
+	if list, _ := st.client.ListBackups(t.Context(), id); len(list) != 0 {
+		t.Fatalf("after delete: %v", list)
+	}
+	if p := b.get(base + "/no-such-backup/restore"); p.status != http.StatusNotFound {
+		t.Errorf("restore page of an unknown backup: %d", p.status)
+	}
+}
