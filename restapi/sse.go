@@ -14,7 +14,7 @@ package restapi
 //
 // each followed by an empty line (so that a browser's EventSource sees one
 // event per line too), and a comment line, ": keep-alive", every
-// Config.StreamKeepAlive while nothing else is sent. A line break inside a
+// Config.StreamKeepAlive (15 s). A line break inside a
 // message continues the event on another "data: " line, as SSE defines it
 // (an EventSource joins them with "\n"; @upstash/redis reads each line as an
 // event of its own, so it sees the message cut there).
