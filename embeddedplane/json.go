@@ -167,33 +167,54 @@ func jsonKind(x *txn, key string) (kind, text string) {
 	case "none":
 		return "", ""
 	case "list":
-		if n, _ := x.call("LLEN", key); n != 1 {
-			return kind, ""
-		}
-		v, _ := x.call("LINDEX", key, "0")
-		if s, ok := v.(string); ok && isJSONValue(s) {
-			return jsonTypeName, s[len(jsonHeader):]
+		if text, ok := jsonText(x, key); ok {
+			return jsonTypeName, text
 		}
 	}
 	return kind, ""
 }
 
-// open reads key: WRONGTYPE if it holds something else than JSON.
-func (j *jsonFamily) open(x *txn, key string) (*jsonKey, error) {
-	kind, text := jsonKind(x, key)
-	switch kind {
-	case "":
-		return &jsonKey{name: key}, nil
-	case jsonTypeName:
-		d := newDoc()
-		v, err := d.parseValue(text)
-		if err != nil {
-			return nil, errJSONWrong // not written by this family
-		}
-		d.root = v
-		return &jsonKey{name: key, doc: d, existed: true}, nil
+// jsonText returns the document of a key that is a list: ok is false when
+// the list is not a JSON key's.
+func jsonText(x *txn, key string) (text string, ok bool) {
+	v, _ := x.call("LRANGE", key, "0", "1")
+	return jsonOf(v)
+}
+
+// jsonOf returns the document held by the answer of LRANGE key 0 1.
+func jsonOf(lrange any) (text string, ok bool) {
+	l, _ := lrange.([]any)
+	if len(l) != 1 {
+		return "", false
 	}
-	return nil, errJSONWrong
+	s, _ := l[0].(string)
+	if !isJSONValue(s) {
+		return "", false
+	}
+	return s[len(jsonHeader):], true
+}
+
+// open reads key, with one call to miniredis: WRONGTYPE if it holds
+// something else than JSON.
+func (j *jsonFamily) open(x *txn, key string) (*jsonKey, error) {
+	v, err := x.call("LRANGE", key, "0", "1")
+	if err != nil {
+		return nil, errJSONWrong // not a list
+	}
+	if l, _ := v.([]any); len(l) == 0 {
+		return &jsonKey{name: key}, nil // Redis has no empty list: no key
+	}
+	text, ok := jsonOf(v)
+	if !ok {
+		return nil, errJSONWrong
+	}
+	d := newDoc()
+	root, err := d.parseValue(text)
+	if err != nil {
+		return nil, errJSONWrong // not written by this family
+	}
+	d.root = root
+	return &jsonKey{name: key, doc: d, existed: true}, nil
 }
 
 // save writes k's document back, or deletes the key when it has none.

@@ -457,3 +457,51 @@ func TestJSONGrowthIsBoundedBeforeCopying(t *testing.T) {
 		t.Errorf("the document changed: %s", got)
 	}
 }
+
+// BenchmarkJSON measures JSON commands over TCP on one connection, for a
+// small document and one of about 100 KB (each command parses and rewrites
+// the whole document).
+func BenchmarkJSON(b *testing.B) {
+	_, _, connect := scriptDB(b, devapi.PlaneConfig{})
+	c := connect()
+	ctx := b.Context()
+	var big strings.Builder
+	big.WriteString(`{"n":0,"items":[`)
+	for i := range 2000 {
+		if i > 0 {
+			big.WriteString(",")
+		}
+		fmt.Fprintf(&big, `{"id":%d,"name":"item %d","tags":["a","b"]}`, i, i)
+	}
+	big.WriteString("]}")
+	for _, doc := range []struct{ name, text string }{
+		{"small", `{"n":0,"name":"ada","tags":["a","b"],"nested":{"x":1}}`},
+		{"100KB", big.String()},
+	} {
+		if err := c.Do(ctx, "JSON.SET", doc.name, "$", doc.text).Err(); err != nil {
+			b.Fatal(err)
+		}
+		for _, cmd := range [][]any{
+			{"JSON.GET", doc.name, "$.n"},
+			{"JSON.NUMINCRBY", doc.name, "$.n", "1"},
+			{"JSON.SET", doc.name, "$", doc.text},
+		} {
+			b.Run(doc.name+"/"+cmd[0].(string), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.Do(ctx, cmd...).Err(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+	b.Run("small/GET", func(b *testing.B) { // a plain command, for scale
+		c.Set(ctx, "s", "v", 0)
+		for b.Loop() {
+			if err := c.Get(ctx, "s").Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
