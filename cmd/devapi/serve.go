@@ -26,6 +26,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/console"
 	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/poolplane"
 	"github.com/devapi-dev/devapi/restapi"
@@ -75,6 +76,9 @@ type serveOptions struct {
 	proxyAddr          string
 	proxyInterceptOnly bool
 
+	// console is --console: serve the web console at / on --addr.
+	console bool
+
 	// noEnvAccount is --no-env-account: leave UPSTASH_EMAIL and
 	// UPSTASH_API_KEY out of the default account.
 	noEnvAccount bool
@@ -86,7 +90,8 @@ func newServeCommand(getenv func(string) string) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the Upstash Developer API on this machine",
 		Long: `Serve the Upstash Developer API under /v2, so that a request to
-https://api.upstash.com/v2/PATH works as http://ADDR/v2/PATH.
+https://api.upstash.com/v2/PATH works as http://ADDR/v2/PATH. The web
+console is at http://ADDR/ (--console=false leaves it out).
 
 The default account comes from UPSTASH_EMAIL and UPSTASH_API_KEY, unless
 --no-env-account; a key added from there is logged at WARN by its fingerprint.
@@ -116,6 +121,7 @@ them to the file "credentials" in the data folder (mode 0600).`,
 	f.StringVar(&o.restAddr, "rest-addr", "127.0.0.1:8081", "address of the REST data API (UPSTASH_REDIS_REST_URL for every database; the token picks the database)")
 	f.StringVar(&o.proxyAddr, "proxy-addr", getenv(envProxyAddr), "serve an HTTPS proxy here (HTTPS_PROXY for unchanged tools) that answers api.upstash.com with this API and tunnels other hosts (default $"+envProxyAddr+"; off when empty)")
 	f.BoolVar(&o.proxyInterceptOnly, "proxy-intercept-only", false, "the proxy refuses (403) every host it does not answer itself, instead of tunnelling it")
+	f.BoolVar(&o.console, "console", true, "serve the web console at / on --addr, beside the API at /v2: sign in with an account's email and API key")
 	f.BoolVar(&o.noEnvAccount, "no-env-account", false, "do not take the default account from $"+envEmail+" and $"+envAPIKey+" (a shell may hold another service's credentials): use the data folder's credentials file")
 	f.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary, for --plane redis-server")
 	f.DurationVar(&o.scriptTime, "script-time-limit", 5*time.Second, "for --plane embedded: stop a Lua script (EVAL) that runs longer, with an error; other clients of its database get BUSY meanwhile")
@@ -216,7 +222,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	var storeName string
+	var storeName, acctEmail, acctKey string
 	caFile := filepath.Join(o.data, "ca.pem")
 	a, err := app.Open(ctx, app.Config{
 		APIAddr:   o.addr,
@@ -230,8 +236,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 			return store, release, err
 		},
 		CAFile: caFile,
-		Setup: func(ctx context.Context, store devapi.Store) error {
-			return ensureDefaultAccount(ctx, store, o.data, !o.noEnvAccount, getenv, logger)
+		Setup: func(ctx context.Context, store devapi.Store) (err error) {
+			acctEmail, acctKey, err = ensureDefaultAccount(ctx, store, o.data, !o.noEnvAccount, getenv, logger)
+			return err
 		},
 		Plane: app.PlaneConfig{
 			Kind:              o.plane,
@@ -253,6 +260,17 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err != nil {
 		return listenFlagError(err)
 	}
+	consoleURL, signIn := "", ""
+	if o.console {
+		c, err := mountConsole(a, caFile, tlsConfig != nil, logger)
+		if err != nil {
+			return errors.Join(err, a.Close())
+		}
+		consoleURL = a.APIURL() + "/"
+		if acctKey != "" {
+			signIn = a.APIURL() + c.SignInLink(acctEmail, acctKey)
+		}
+	}
 	record := serveRecord{API: a.APIURL(), REST: a.RESTURL(), Proxy: a.ProxyURL(), PID: os.Getpid()}
 	if err := writeServeRecord(o.data, record); err != nil {
 		return errors.Join(err, a.Close())
@@ -261,9 +279,25 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	if err := setCredentialsAPIURL(filepath.Join(o.data, "credentials"), record.API); err != nil {
 		return errors.Join(err, a.Close())
 	}
+	if signIn != "" {
+		// The one place a secret goes to the log: a link that signs one
+		// browser in as the default account, once, within a day.
+		logger.Info("console: open this link to sign in as the default account (works once, for 24 hours)", "email", acctEmail, "link", signIn)
+	}
 	logger.Info("devapi serving", "api", record.API+"/v2", "rest", record.REST, "proxy", record.Proxy,
-		"data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
+		"console", consoleURL, "data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
 	return a.Run(ctx)
+}
+
+// mountConsole serves the web console at / beside the API (--console). It
+// calls the API and the REST API in process.
+func mountConsole(a *app.App, caFile string, secure bool, logger *slog.Logger) (*console.Console, error) {
+	c, err := console.New(console.Config{API: a.Server().Handler(), REST: a.REST().Handler(),
+		RESTURL: a.RESTURL(), CAFile: caFile, Logger: logger, Secure: secure})
+	if err != nil {
+		return nil, err
+	}
+	return c, a.Mount("/", c.Handler())
 }
 
 // openDataFolder creates and locks the data folder and the SQLite store
@@ -393,70 +427,71 @@ func crashHook(getenv func(string) string, logger *slog.Logger) func(string) {
 // ensureDefaultAccount sets up the account clients use by default: the one
 // in UPSTASH_EMAIL/UPSTASH_API_KEY, else the one in the data folder's
 // credentials file, else (on a store with no account yet) a new one written
-// to that file.
+// to that file. It answers the default account's email and key, or none
+// when accounts are managed with devapi accounts.
 //
 // With useEnv false (--no-env-account) the environment is not read. A key
 // from the environment that the store did not hold yet is added to the
 // account for good, so serve says so once, at WARN, with the key's
 // fingerprint (never the key): a shell that still holds another service's
 // credentials shows up in the log.
-func ensureDefaultAccount(ctx context.Context, store devapi.Store, dataDir string, useEnv bool, getenv func(string) string, logger *slog.Logger) error {
+func ensureDefaultAccount(ctx context.Context, store devapi.Store, dataDir string, useEnv bool, getenv func(string) string, logger *slog.Logger) (email, key string, err error) {
 	now := time.Now().UTC()
-	email, key := getenv(envEmail), getenv(envAPIKey)
+	email, key = getenv(envEmail), getenv(envAPIKey)
 	if !useEnv {
 		email, key = "", ""
 	}
 	switch {
 	case email != "" && key != "":
 		if err := checkAPIKey("$"+envAPIKey, key); err != nil {
-			return err
+			return "", "", err
 		}
 		added, err := devapi.EnsureAPIKey(ctx, store, email, key, envAPIKey, now)
 		if err != nil {
-			return fmt.Errorf("default account from %s: %w", envEmail, err)
+			return "", "", fmt.Errorf("default account from %s: %w", envEmail, err)
 		}
 		if added {
 			logger.Warn("registered the API key in $"+envAPIKey+" for good: it opens this devapi until removed with devapi accounts delete-key; pass --no-env-account to leave the environment out",
 				"email", email, "key_fingerprint", keyFingerprint(key))
-			return nil
+			return email, key, nil
 		}
 		logger.Info("default account from the environment", "email", email, "key_fingerprint", keyFingerprint(key))
-		return nil
+		return email, key, nil
 	case email != "" || key != "":
-		return usageError{fmt.Errorf("set both %s and %s, or neither (or pass --no-env-account)", envEmail, envAPIKey)}
+		return "", "", usageError{fmt.Errorf("set both %s and %s, or neither (or pass --no-env-account)", envEmail, envAPIKey)}
 	}
 
 	path := filepath.Join(dataDir, "credentials")
-	email, key, err := readCredentialsFile(path)
+	email, key, err = readCredentialsFile(path)
 	switch {
 	case err == nil:
 		if err := checkAPIKey(path, key); err != nil {
-			return err
+			return "", "", err
 		}
 		if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "credentials file", now); err != nil {
-			return fmt.Errorf("default account from %s: %w", path, err)
+			return "", "", fmt.Errorf("default account from %s: %w", path, err)
 		}
 		logger.Info("default account from the credentials file", "email", email, "credentials", path)
-		return nil
+		return email, key, nil
 	case !errors.Is(err, os.ErrNotExist):
-		return err
+		return "", "", err
 	}
 	accounts, err := store.Accounts(ctx)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	if len(accounts) > 0 {
-		return nil // accounts are managed with devapi accounts
+		return "", "", nil // accounts are managed with devapi accounts
 	}
 	email, key = defaultEmail, devapi.NewAPIKey()
 	if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "credentials file", now); err != nil {
-		return err
+		return "", "", err
 	}
 	if err := writeCredentialsFile(path, email, key); err != nil {
-		return err
+		return "", "", err
 	}
 	logger.Info("created the default account; its API key is in the credentials file", "email", email, "credentials", path)
-	return nil
+	return email, key, nil
 }
 
 // keyFingerprint names an API key in logs without revealing it: the first

@@ -183,6 +183,9 @@ type App struct {
 	rest   *restapi.Server
 	proxy  *upstashproxy.Proxy
 
+	api    http.Handler // the management API's own handler
+	mounts []Mount      // beside it; fixed once Start began
+
 	apiLn, restLn, proxyLn net.Listener
 	apiServer, restServer  *http.Server
 	scheme                 string
@@ -210,11 +213,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, errors.New("app: Config.ProxyAddr needs Config.Proxy")
 	}
 	for _, m := range cfg.Mounts {
-		if m.Handler == nil || !strings.HasPrefix(m.Pattern, "/") || slices.Contains(apiPaths, m.Pattern) {
-			return nil, fmt.Errorf("app: cannot mount %q: a pattern is a path that is not the API's", m.Pattern)
+		if err := checkMount(m); err != nil {
+			return nil, err
 		}
 	}
-	a := &App{cfg: cfg, logger: cfg.Logger, scheme: "http", failed: make(chan error, 1)}
+	a := &App{cfg: cfg, logger: cfg.Logger, scheme: "http", failed: make(chan error, 1), mounts: slices.Clone(cfg.Mounts)}
 	if a.logger == nil {
 		a.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -422,8 +425,9 @@ func (a *App) openServers(ctx context.Context) error {
 	a.undo = append(a.undo, rest.Close)
 
 	api := srv.Handler()
+	a.api = api
 	a.apiServer = &http.Server{
-		Handler:           mount(api, a.cfg.Mounts),
+		Handler:           http.HandlerFunc(a.serveAPI),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -454,31 +458,52 @@ func (a *App) openServers(ctx context.Context) error {
 	return nil
 }
 
-// mount routes the paths of mounts to their handlers and every other path
-// to api.
-func mount(api http.Handler, mounts []Mount) http.Handler {
-	if len(mounts) == 0 {
-		return api
+// checkMount refuses a mount that is not a path or would take the API's.
+func checkMount(m Mount) error {
+	if m.Handler == nil || !strings.HasPrefix(m.Pattern, "/") || slices.Contains(apiPaths, m.Pattern) {
+		return fmt.Errorf("app: cannot mount %q: a pattern is a path that is not the API's", m.Pattern)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if p == "/v2" || strings.HasPrefix(p, "/v2/") || p == "/healthz" {
-			api.ServeHTTP(w, r)
-			return
+	return nil
+}
+
+// Mount adds h at pattern (see Mount) on the management API's listener,
+// for handlers made from the app's own, such as a console that calls the
+// API in process. It must come before Start.
+func (a *App) Mount(pattern string, h http.Handler) error {
+	m := Mount{Pattern: pattern, Handler: h}
+	if err := checkMount(m); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.started {
+		return fmt.Errorf("app: cannot mount %q after Start", pattern)
+	}
+	a.mounts = append(a.mounts, m)
+	return nil
+}
+
+// serveAPI routes the paths of the mounts to their handlers, and every
+// other path to the API. The mounts do not change once Start began to
+// serve.
+func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if len(a.mounts) == 0 || p == "/v2" || strings.HasPrefix(p, "/v2/") || p == "/healthz" {
+		a.api.ServeHTTP(w, r)
+		return
+	}
+	var best *Mount
+	for i, m := range a.mounts {
+		match := p == m.Pattern || strings.HasSuffix(m.Pattern, "/") && strings.HasPrefix(p, m.Pattern)
+		if match && (best == nil || len(m.Pattern) > len(best.Pattern)) {
+			best = &a.mounts[i]
 		}
-		var best *Mount
-		for i, m := range mounts {
-			match := p == m.Pattern || strings.HasSuffix(m.Pattern, "/") && strings.HasPrefix(p, m.Pattern)
-			if match && (best == nil || len(m.Pattern) > len(best.Pattern)) {
-				best = &mounts[i]
-			}
-		}
-		if best == nil {
-			api.ServeHTTP(w, r)
-			return
-		}
-		best.Handler.ServeHTTP(w, r)
-	})
+	}
+	if best == nil {
+		a.api.ServeHTTP(w, r)
+		return
+	}
+	best.Handler.ServeHTTP(w, r)
 }
 
 // Start serves the APIs and the proxy on their listeners and starts the
@@ -581,7 +606,7 @@ func (a *App) Server() *server.Server { return a.srv }
 func (a *App) REST() *restapi.Server { return a.rest }
 
 // Handler is the management API's listener's handler: the API and the
-// Mounts.
+// mounts beside it.
 func (a *App) Handler() http.Handler { return a.apiServer.Handler }
 
 // APIURL is the root of the management API's listener, such as

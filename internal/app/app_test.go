@@ -271,3 +271,34 @@ func (p *watchedPlane) Close() error {
 	p.mu.Unlock()
 	return p.Plane.Close()
 }
+
+// TestMountBeforeStart: a handler made from the app's own (as the console
+// is) is mounted between Open and Start; after Start a mount is refused.
+func TestMountBeforeStart(t *testing.T) {
+	a, err := app.Open(t.Context(), app.Config{Dir: t.TempDir(), Server: ports(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Close() }()
+	api := a.Server().Handler()
+	if err := a.Mount("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// In process, as the console calls the API.
+		w.Header().Set("X-Mounted", "yes")
+		api.ServeHTTP(w, r.Clone(r.Context()))
+	})); err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	if err := a.Mount("/late", http.NotFoundHandler()); err == nil {
+		t.Error("a mount after Start was taken")
+	}
+	resp, err := http.Get(a.APIURL() + "/some/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "no such path: /some/page") || resp.Header.Get("X-Mounted") != "yes" {
+		t.Errorf("GET /some/page through the mount: %d %s, want the API's 404", resp.StatusCode, b)
+	}
+}
