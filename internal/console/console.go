@@ -317,6 +317,12 @@ func (c *Console) apiMessage(r *http.Request, err error) string {
 	if apiErr, ok := errors.AsType[*upstash.APIError](err); ok {
 		return fmt.Sprintf("The API answered %d: %s", apiErr.StatusCode, apiErr.Message)
 	}
+	if errors.Is(err, errAnswerTooLarge) {
+		return fmt.Sprintf("The answer is larger than the console shows (%d MiB).", maxAnswer>>20)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "The API did not answer in time."
+	}
 	c.logger.ErrorContext(r.Context(), "console: api call", slog.String("error", err.Error()))
 	return "The API could not be reached."
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +216,28 @@ func TestCommandLineUnbalanced(t *testing.T) {
 	p := b.post("/databases/"+db.ID+"/data/command", url.Values{"csrf": {token}, "line": {`GET "open`}})
 	if !strings.Contains(p.body, "unbalanced quotes") {
 		t.Fatalf("unbalanced line: %s", excerpt(p.body))
+	}
+}
+
+func TestCommandAnswerTooLarge(t *testing.T) {
+	// An answer past what the console holds is refused with a message, not
+	// held in memory: 20 values of 1 MiB, 20 MiB in one MGET.
+	st := newStack(t, nil)
+	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "big", PrimaryRegion: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := strings.Repeat("x", 1<<20)
+	line := "MGET"
+	for i := range 20 {
+		k := "big:" + strconv.Itoa(i)
+		restSet(t, st.restURL, db.RestToken, k, mb)
+		line += " " + k
+	}
+	b := st.browser(t)
+	token := b.signIn(st.email, st.apiKey)
+	p := b.post("/databases/"+db.ID+"/data/command", url.Values{"csrf": {token}, "line": {line}})
+	if !strings.Contains(p.body, `class="result error" id="result" role="alert">The answer is larger than the console shows`) {
+		t.Fatalf("a 20 MiB answer: %d %s", p.status, excerpt(p.body))
 	}
 }
