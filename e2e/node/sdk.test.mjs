@@ -320,7 +320,6 @@ describe("devapi REST data API with @upstash/redis", { timeout: 120_000 }, () =>
         if (receivers < 2) await new Promise((r) => setTimeout(r, 50));
       }
       assert.equal(receivers, 2, "the subscriptions were not in place within 10 s");
-      assert.deepEqual(counts, [1]);
 
       assert.equal(await redis.publish("node:chat", OBJ), 2);
       assert.equal(await redis.publish("node:chat", "plain text"), 2);
@@ -331,6 +330,8 @@ describe("devapi REST data API with @upstash/redis", { timeout: 120_000 }, () =>
       for (let i = 0; i < 200 && (messages.length < 2 || pmessages.length < 1); i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
+      // The stream's first line came before its messages.
+      assert.deepEqual(counts, [1]);
       assert.deepEqual(messages, want);
       // The SDK JSON-parses a pmessage without a fallback: "plain text"
       // becomes an "error" event there (SDK behaviour), so only OBJ arrives.
