@@ -200,7 +200,6 @@ func jsonDecode(L *lua.LState, s string, null lua.LValue) lua.LValue {
 	v, err := jsonValue(L, d, null, 0)
 	if err == nil {
 		if _, extra := d.Token(); extra != io.EOF {
-			//lint:ignore ST1005 Redis's cjson says this, capitalised, to the script
 			err = errors.New("Expected the end but found more data")
 		}
 	}
@@ -210,7 +209,6 @@ func jsonDecode(L *lua.LState, s string, null lua.LValue) lua.LValue {
 	return v
 }
 
-//lint:ignore ST1005 Redis's cjson says this, capitalised, to the script
 var errJSONDepth = errors.New("Found too many nested data structures")
 
 func jsonError(err error) string {
@@ -437,10 +435,8 @@ func msgpackInt(b *bytes.Buffer, n int64) {
 }
 
 var (
-	//lint:ignore ST1005 Redis's cmsgpack says this, word for word, to the script
 	errMsgpackShort = errors.New("Missing bytes in input.")
-	//lint:ignore ST1005 Redis's cmsgpack says this, word for word, to the script
-	errMsgpackBad = errors.New("Bad data format in input.")
+	errMsgpackBad   = errors.New("Bad data format in input.")
 )
 
 // msgpackUnpack decodes up to limit objects (0: all) from offset and

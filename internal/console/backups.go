@@ -2,7 +2,6 @@ package console
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -111,9 +110,4 @@ func (c *Console) dailyBackup(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	c.done(w, r, s, back, msg)
-}
-
-// backupPath is the console path of a backup's action.
-func backupPath(dbID, backupID, action string) string {
-	return dbPath(dbID, "backups/"+url.PathEscape(backupID)+"/"+action)
 }
