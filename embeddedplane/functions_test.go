@@ -96,8 +96,8 @@ func TestFunctionLimits(t *testing.T) {
 	_, _, connect := scriptDB(t, devapi.PlaneConfig{ScriptTimeLimit: 300 * time.Millisecond, ScriptMemoryLimit: 32 << 20})
 	c := connect()
 	for code, want := range map[string]string{
-		"#!lua name=loop\nwhile true do end":                                        "ERR Error registering functions: ERR FUNCTION LOAD timeout",
-		"#!lua name=big\nlocal t = {} for i = 1, 1e8 do t[i] = i .. 'xxxxxxxx' end": "ERR Error registering functions: ",
+		"#!lua name=loop\nwhile true do end":                                                   "ERR Error registering functions: ERR FUNCTION LOAD timeout",
+		"#!lua name=big\nlocal t = {} for i = 1, 1e6 do t[i] = string.rep('x', 4096) .. i end": "ERR Error registering functions: ERR Script killed by memory limit",
 	} {
 		got := answer(t, c, "FUNCTION", "LOAD", code)
 		if !strings.HasPrefix(got, "ERR: "+want) {
