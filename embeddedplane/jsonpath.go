@@ -47,10 +47,6 @@ type jsonPath struct {
 	// static: only names and indices, no descendant segment; last is then
 	// the last selector.
 	static bool
-	// ordered: the path has a wildcard, a filter or a descendant segment,
-	// which the library walks in Go map order: its results are put in
-	// document order.
-	ordered bool
 }
 
 // parsePath parses a path argument. Errors are RedisJSON's words.
@@ -89,7 +85,7 @@ func parsePath(p string) (*jsonPath, error) {
 	jp.static = true
 	for _, s := range segs {
 		if s.IsDescendant() {
-			jp.static, jp.ordered = false, true
+			jp.static = false
 		}
 		if len(s.Selectors()) != 1 {
 			jp.static = false
@@ -100,7 +96,7 @@ func parsePath(p string) (*jsonPath, error) {
 			case spec.SliceSelector:
 				jp.static = false
 			default: // wildcard, filter
-				jp.static, jp.ordered = false, true
+				jp.static = false
 			}
 		}
 	}
@@ -113,7 +109,8 @@ var positionRE = regexp.MustCompile(`at (?:position )?(\d+)`)
 // 9535's shorthand does not (`.a-b`, `.1st`, `.a:b`: RedisJSON's literal
 // has '-', '+', '#', '%', '$', '^', '/', ':', '`' and leading digits) into
 // bracket notation (`['a-b']`), outside brackets, where they cannot be
-// anything else. Everything else is left to the library's parser.
+// anything else, and drops the dot RedisJSON takes before a bracket
+// (`$.[0]`). Everything else is left to the library's parser.
 func bracketNames(q string) string {
 	isLiteral := func(c byte) bool {
 		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80 ||
@@ -150,6 +147,9 @@ func bracketNames(q string) string {
 		case c == ']' || c == ')':
 			depth--
 		case c == '.' && depth == 0:
+			if i+1 < len(q) && q[i+1] == '[' {
+				continue // RedisJSON's `$.[0]` is `$[0]`
+			}
 			dots := 1
 			if i+1 < len(q) && q[i+1] == '.' {
 				dots = 2
@@ -198,72 +198,160 @@ func bracketDepth(p string) int {
 // located is one node a path selects, with where it is.
 type located = spec.LocatedNode
 
-// eval returns the nodes p selects in d, in RedisJSON's order.
+// eval returns the nodes p selects in d, in RedisJSON's order: RFC 9535's,
+// with an object's members in insertion order. The library's selectors pick
+// a node's children; the walk over segments and descendants is here, so
+// that objects are walked in order (the library walks Go maps) and the cost
+// is counted as it goes.
 func (p *jsonPath) eval(d *jsonDoc) ([]*located, error) {
+	w := &walker{d: d}
 	nodes := []*located{{Node: d.root}}
-	var shapes map[unsafe.Pointer]shape
-	shapeOf := func(v any) shape {
-		if shapes == nil {
-			shapes = map[unsafe.Pointer]shape{}
-			measure(d.root, shapes)
-		}
-		if id := containerID(v); id != nil {
-			return shapes[id]
-		}
-		return shape{size: 1}
-	}
-	size := func(v any) int { return shapeOf(v).size }
-	work := 0
 	for _, seg := range p.query.Segments() {
-		var filters []string
-		for _, sel := range seg.Selectors() {
-			if f, ok := sel.(*spec.FilterSelector); ok {
-				filters = append(filters, f.String())
-			}
-		}
 		var next []*located
+		var err error
 		for _, n := range nodes {
-			// A filter runs once per child; one with an absolute query
-			// may walk the whole document each time, one with a
-			// descendant segment the child's subtree (at most n's).
-			perChild := 1
-			for _, f := range filters {
-				switch {
-				case strings.Contains(f, "$"):
-					perChild += size(d.root)
-				case strings.Contains(f, ".."):
-					perChild += size(n.Node)
-				default:
-					perChild += len(f)
-				}
-			}
-			var cost int
 			if seg.IsDescendant() {
-				sh := shapeOf(n.Node)
-				cost = capMul(capMul(capMul(sh.size, len(seg.Selectors())), perChild), len(n.Path)+sh.height+1)
+				next, err = w.descend(seg, n.Node, n.Path, next)
 			} else {
-				cost = capMul(capMul(capMul(1+children(n.Node), len(seg.Selectors())), perChild), len(n.Path)+2)
+				next, err = w.apply(seg, n.Node, n.Path, next)
 			}
-			if work+cost > jsonMaxWork {
-				return nil, errPathCost
+			if err != nil {
+				return nil, err
 			}
-			work += cost
-			next = append(next, seg.SelectLocated(n.Node, d.root, n.Path)...)
 		}
 		nodes = next
-	}
-	if p.ordered && len(nodes) > 1 {
-		slices.SortStableFunc(nodes, func(a, b *located) int { return d.comparePaths(a.Path, b.Path) })
 	}
 	return nodes, nil
 }
 
-// capMul multiplies two non-negative counts, stopping past jsonMaxWork.
-func capMul(a, b int) int {
-	if a != 0 && b > (jsonMaxWork+1)/a {
-		return jsonMaxWork + 1
+// walker walks one path over one document, counting what it costs.
+type walker struct {
+	d      *jsonDoc
+	work   int
+	shapes map[unsafe.Pointer]shape // for filters' cost, measured when one runs
+}
+
+// charge adds n to the work done; errPathCost past jsonMaxWork.
+func (w *walker) charge(n int) error {
+	w.work += n
+	if n < 0 || w.work > jsonMaxWork {
+		return errPathCost
 	}
-	return a * b
+	return nil
+}
+
+// size is the number of nodes under v, v counted.
+func (w *walker) size(v any) int {
+	if w.shapes == nil {
+		w.shapes = map[unsafe.Pointer]shape{}
+		measure(w.d.root, w.shapes)
+	}
+	if id := containerID(v); id != nil {
+		return w.shapes[id].size
+	}
+	return 1
+}
+
+// at returns the path of child step of path, a copy.
+func at(path spec.NormalizedPath, step spec.NormalSelector) spec.NormalizedPath {
+	p := make(spec.NormalizedPath, len(path)+1)
+	copy(p, path)
+	p[len(path)] = step
+	return p
+}
+
+// eachChild calls f with node's children in order: array elements by
+// index, object members in insertion order.
+func (w *walker) eachChild(node any, f func(step spec.NormalSelector, child any) error) error {
+	switch t := node.(type) {
+	case []any:
+		for i, c := range t {
+			if err := f(spec.Index(i), c); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, k := range w.d.keys(t) {
+			if err := f(spec.Name(k), t[k]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// apply runs seg's selectors on node, in order, and appends what they
+// select to out.
+func (w *walker) apply(seg *spec.Segment, node any, path spec.NormalizedPath, out []*located) ([]*located, error) {
+	for _, sel := range seg.Selectors() {
+		if err := w.charge(1); err != nil {
+			return nil, err
+		}
+		switch s := sel.(type) {
+		case spec.WildcardSelector:
+			err := w.eachChild(node, func(step spec.NormalSelector, c any) error {
+				out = append(out, &located{Node: c, Path: at(path, step)})
+				return w.charge(len(path) + 1)
+			})
+			if err != nil {
+				return nil, err
+			}
+		case *spec.FilterSelector:
+			// A filter runs once per child; one with an absolute query
+			// may walk the whole document each time, one with a
+			// descendant segment the child's subtree.
+			f := s.String()
+			err := w.eachChild(node, func(step spec.NormalSelector, c any) error {
+				cost := 1 + len(f)
+				switch {
+				case strings.Contains(f, "$"):
+					cost += w.size(w.d.root)
+				case strings.Contains(f, ".."):
+					cost += w.size(c)
+				}
+				if err := w.charge(cost); err != nil {
+					return err
+				}
+				if s.Eval(c, w.d.root) {
+					out = append(out, &located{Node: c, Path: at(path, step)})
+					return w.charge(len(path) + 1)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		default: // names, indices, slices: the library's, in their order
+			if _, ok := s.(spec.SliceSelector); ok {
+				if err := w.charge(children(node)); err != nil {
+					return nil, err
+				}
+			}
+			got := sel.SelectLocated(node, w.d.root, path)
+			if err := w.charge(len(got) * (len(path) + 1)); err != nil {
+				return nil, err
+			}
+			out = append(out, got...)
+		}
+	}
+	return out, nil
+}
+
+// descend runs seg's selectors on node, then on each of its descendants,
+// parents before children, as RFC 9535's descendant segment does.
+func (w *walker) descend(seg *spec.Segment, node any, path spec.NormalizedPath, out []*located) ([]*located, error) {
+	out, err := w.apply(seg, node, path, out)
+	if err != nil {
+		return nil, err
+	}
+	err = w.eachChild(node, func(step spec.NormalSelector, c any) error {
+		if err := w.charge(len(path) + 1); err != nil {
+			return err
+		}
+		out, err = w.descend(seg, c, at(path, step), out)
+		return err
+	})
+	return out, err
 }
 
 // children is how many children a container has.
@@ -318,38 +406,6 @@ func measure(v any, shapes map[unsafe.Pointer]shape) shape {
 		shapes[id] = sh
 	}
 	return sh
-}
-
-// comparePaths orders two nodes of d in document order: a parent before
-// its children, array elements by index, object members in insertion order.
-func (d *jsonDoc) comparePaths(a, b spec.NormalizedPath) int {
-	cur := d.root
-	for i := 0; ; i++ {
-		switch {
-		case i == len(a) && i == len(b):
-			return 0
-		case i == len(a):
-			return -1
-		case i == len(b):
-			return 1
-		}
-		if a[i] == b[i] {
-			cur = child(cur, a[i])
-			continue
-		}
-		switch t := cur.(type) {
-		case []any:
-			ia, _ := a[i].(spec.Index)
-			ib, _ := b[i].(spec.Index)
-			return cmp.Compare(ia, ib)
-		case map[string]any:
-			ka, _ := a[i].(spec.Name)
-			kb, _ := b[i].(spec.Name)
-			keys := d.keys(t)
-			return cmp.Compare(slices.Index(keys, string(ka)), slices.Index(keys, string(kb)))
-		}
-		return 0
-	}
 }
 
 // child returns the child sel names in v, or nil.

@@ -70,14 +70,16 @@ func (d *jsonDoc) put(m map[string]any, k string, v any) {
 	m[k] = v
 }
 
-// remove deletes k from m.
+// remove deletes k from m as RedisJSON's objects (ijson) do: the last key
+// takes the removed key's place ({"a","b","c"} less "a" is {"c","b"}).
 func (d *jsonDoc) remove(m map[string]any, k string) {
 	if _, ok := m[k]; !ok {
 		return
 	}
-	ks := d.keys(m)
+	ks := slices.Clone(d.keys(m))
 	if i := slices.Index(ks, k); i >= 0 {
-		d.order[mapID(m)] = slices.Delete(slices.Clone(ks), i, i+1)
+		ks[i] = ks[len(ks)-1]
+		d.order[mapID(m)] = ks[:len(ks)-1]
 	}
 	delete(m, k)
 }
@@ -562,19 +564,10 @@ func formatFloat(f float64) string {
 	return sign + out
 }
 
-// jsonEqual reports whether a and b are the same JSON value (ARRINDEX);
-// 1 and 1.0 are equal, as RedisJSON compares numbers by value.
+// jsonEqual reports whether a and b are the same JSON value (ARRINDEX),
+// as RedisJSON's is_equal: an integer never equals a float (3 is not 3.0).
 func jsonEqual(a, b any) bool {
 	switch x := a.(type) {
-	case int64, float64:
-		fa, oka := toFloat(a)
-		fb, okb := toFloat(b)
-		if ia, ok := x.(int64); ok {
-			if ib, ok := b.(int64); ok {
-				return ia == ib
-			}
-		}
-		return oka && okb && fa == fb
 	case []any:
 		y, ok := b.([]any)
 		if !ok || len(x) != len(y) {
