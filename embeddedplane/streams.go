@@ -196,9 +196,11 @@ func (s *streams) xdelex(c *server.Peer, _ string, args []string) {
 			writeCodes(x.peer, len(ids), streamNoID)
 			return
 		}
+		// Read once: XACK and XDEL change only the pending sets, which
+		// unack keeps in step, so the command costs O(IDs + pending).
+		groups := streamGroups(x, key)
 		x.peer.WriteLen(len(ids))
 		for _, id := range ids {
-			groups := streamGroups(x, key)
 			switch policy {
 			case "ACKED":
 				if referenced(groups, id) {
@@ -206,15 +208,25 @@ func (s *streams) xdelex(c *server.Peer, _ string, args []string) {
 					continue
 				}
 			case "DELREF":
-				for name, g := range groups {
-					if g.pending[id] {
-						_, _ = x.call("XACK", key, name, id.String())
-					}
+				for name := range groups {
+					unack(x, key, name, groups, id)
 				}
 			}
 			x.peer.WriteInt(deleteEntry(x, key, id))
 		}
 	})
+}
+
+// unack removes id from a group's pending entries with miniredis's XACK,
+// and from the view; it reports whether id was pending there.
+func unack(x *txn, key, group string, groups map[string]*groupView, id streamID) bool {
+	g := groups[group]
+	if !g.pending[id] {
+		return false
+	}
+	_, _ = x.call("XACK", key, group, id.String())
+	delete(g.pending, id)
+	return true
 }
 
 // deleteEntry deletes one entry with miniredis's XDEL: streamDeleted, or
@@ -243,7 +255,11 @@ func (s *streams) xackdel(c *server.Peer, _ string, args []string) {
 		if !ok {
 			return
 		}
-		if !exists || streamGroups(x, key)[group] == nil {
+		var groups map[string]*groupView
+		if exists {
+			groups = streamGroups(x, key) // read once, as in xdelex
+		}
+		if groups[group] == nil {
 			writeCodes(x.peer, len(ids), streamNoID)
 			return
 		}
@@ -252,12 +268,10 @@ func (s *streams) xackdel(c *server.Peer, _ string, args []string) {
 			// Pending in the group, deleted from the stream or not: that
 			// is what Redis acknowledges (miniredis's XACK counts only
 			// entries the stream still has).
-			if !streamGroups(x, key)[group].pending[id] {
+			if !unack(x, key, group, groups, id) {
 				x.peer.WriteInt(streamNoID)
 				continue
 			}
-			_, _ = x.call("XACK", key, group, id.String())
-			groups := streamGroups(x, key)
 			switch policy {
 			case "ACKED":
 				if referenced(groups, id) {
@@ -265,10 +279,8 @@ func (s *streams) xackdel(c *server.Peer, _ string, args []string) {
 					continue
 				}
 			case "DELREF":
-				for name, g := range groups {
-					if g.pending[id] {
-						_, _ = x.call("XACK", key, name, id.String())
-					}
+				for name := range groups {
+					unack(x, key, name, groups, id)
 				}
 			}
 			deleteEntry(x, key, id)
