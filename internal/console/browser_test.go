@@ -117,6 +117,44 @@ func shootTo(t *testing.T, ctx context.Context, dir, name string, keep bool) {
 	}
 }
 
+// watchConsole collects what the pages write to the browser's console
+// (errors, exceptions, Content-Security-Policy refusals) from now on. The
+// check it returns fails the test for any warning or error, once the pages
+// have written everything.
+func watchConsole(t *testing.T, ctx context.Context) (check func()) {
+	t.Helper()
+	const sentinel = "devapi-console-test: end of the flow"
+	wctx, cancel := context.WithCancel(ctx)
+	messages := chromedp.Console(wctx)
+	var got []chromedp.ConsoleMessage
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil || strings.Contains(m.Text, sentinel) {
+				return
+			}
+			got = append(got, m)
+		}
+	}()
+	return func() {
+		t.Helper()
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`console.log("`+sentinel+`"), true`))
+		if err != nil {
+			cancel()
+		}
+		<-done
+		cancel()
+		for _, m := range got {
+			switch m.Type {
+			case chromedp.ConsoleLog, chromedp.ConsoleDebug, chromedp.ConsoleInfo:
+			default:
+				t.Errorf("the browser's console: %s", m)
+			}
+		}
+	}
+}
+
 // TestBrowserFlow drives the console in headless Chromium as a person
 // would: sign in, create a database, reveal and copy its credentials, write
 // a key and read it back over REST, restore a backup, reset the password and
@@ -128,6 +166,8 @@ func TestBrowserFlow(t *testing.T) {
 	shots := t.TempDir()
 	t.Logf("screenshots in %s", shots)
 	base := st.url
+	checkConsole := watchConsole(t, ctx)
+	defer checkConsole()
 
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
 		if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
@@ -288,6 +328,8 @@ func TestBrowserManners(t *testing.T) {
 	ctx := newBrowser(t)
 	shots := t.TempDir()
 	t.Logf("screenshots in %s", shots)
+	checkConsole := watchConsole(t, ctx)
+	defer checkConsole()
 	step(t, ctx, "sign in by link", chromedp.Navigate(st.url+st.console.SignInLink(st.email, st.apiKey)),
 		chromedp.WaitVisible(`//h1[text()="Databases"]`))
 
