@@ -511,3 +511,25 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	db.redis.Publish("c", "still here")
 	s.expect("data: message,c,still here")
 }
+
+// TestStreamsOfTLSDatabase: a database that speaks TLS only is subscribed
+// to, and monitored, over TLS.
+func TestStreamsOfTLSDatabase(t *testing.T) {
+	for _, p := range planes(t) {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t, p)
+			d := e.create(true)
+			s := e.stream("POST", "/subscribe/c", d.RestToken, "[]")
+			s.expect("data: subscribe,c,1")
+			m := e.stream("POST", "/monitor", d.RestToken, "[]")
+			m.expect(`data: "OK"`)
+			e.expect(e.call("POST", "/publish/c/tls", d.RestToken, ""), 200, `{"result":1}`)
+			s.expect("data: message,c,tls")
+			for {
+				if line := m.next(); strings.HasSuffix(line, `"PUBLISH" "c" "tls"`) || strings.HasSuffix(line, `"publish" "c" "tls"`) {
+					break
+				}
+			}
+		})
+	}
+}
