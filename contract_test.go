@@ -210,15 +210,8 @@ func startServer(tb testing.TB) *testServer {
 	tb.Helper()
 	lo, hi := redistest.Ports(tb, 200)
 	a, err := app.Open(context.Background(), app.Config{
-		Dir: tb.TempDir(),
-		Setup: func(ctx context.Context, store devapi.Store) error {
-			for email, key := range map[string]string{testEmail: testKey, otherMail: otherKey} {
-				if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "test", time.Now()); err != nil {
-					return fmt.Errorf("account %s: %w", email, err)
-				}
-			}
-			return nil
-		},
+		Dir:    tb.TempDir(),
+		Setup:  app.Accounts("test", map[string]string{testEmail: testKey, otherMail: otherKey}),
 		Server: server.Config{Ports: server.PortRange{Min: lo, Max: hi}},
 		// The tests sample stats and take daily backups themselves.
 		ManualJobs: true,

@@ -126,10 +126,7 @@ func start(dir string) (_ *Server, err error) {
 	a, err := app.Open(ctx, app.Config{
 		Dir:    dir,
 		CAFile: s.CAFile,
-		Setup: func(ctx context.Context, store devapi.Store) error {
-			_, err := devapi.EnsureAPIKey(ctx, store, s.Email, s.APIKey, "devapitest", time.Now().UTC())
-			return err
-		},
+		Setup:  app.Accounts("devapitest", map[string]string{s.Email: s.APIKey}),
 		Server: server.Config{Ports: server.PortRange{Min: lo, Max: hi},
 			// A test suite may send thousands of requests a second from
 			// one account; failed logins are still throttled as by devapi

@@ -77,11 +77,8 @@ func newEnvWith(t *testing.T, p plane, cfg restapi.Config) *env {
 	dir := t.TempDir()
 	lo, hi := redistest.Ports(t, 100)
 	a, err := app.Open(context.Background(), app.Config{
-		Dir: dir,
-		Setup: func(ctx context.Context, store devapi.Store) error {
-			_, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now())
-			return err
-		},
+		Dir:   dir,
+		Setup: app.Accounts("test", map[string]string{email: apiKey}),
 		Plane: app.PlaneConfig{Open: func(_ context.Context, env app.PlaneEnv) (devapi.Plane, error) {
 			return p.open(t, filepath.Join(dir, "redis"), env.Config), nil
 		}},

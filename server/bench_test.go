@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/app"
@@ -55,11 +54,8 @@ func BenchmarkResetPassword(b *testing.B) {
 			const email, key = "bench@example.com", "bench-key"
 			lo, hi := redistest.Ports(b, 50)
 			a, err := app.Open(b.Context(), app.Config{
-				Dir: b.TempDir(),
-				Setup: func(ctx context.Context, store devapi.Store) error {
-					_, err := devapi.EnsureAPIKey(ctx, store, email, key, "bench", time.Now())
-					return err
-				},
+				Dir:             b.TempDir(),
+				Setup:           app.Accounts("bench", map[string]string{email: key}),
 				Server:          server.Config{Ports: server.PortRange{Min: lo, Max: hi}, AccountRequests: unlimited},
 				ConfigureServer: func(cfg *server.Config) { cfg.Store = bc.wrap(cfg.Store) },
 				ManualJobs:      true,

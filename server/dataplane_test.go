@@ -106,11 +106,8 @@ func newStack(t *testing.T, kind planeKind, dir string, configure ...func(*serve
 	lo, hi := redistest.Ports(t, 100)
 	ports := server.PortRange{Min: lo, Max: hi}
 	a, err := app.Open(t.Context(), app.Config{
-		Dir: dir,
-		Setup: func(ctx context.Context, store devapi.Store) error {
-			_, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now())
-			return err
-		},
+		Dir:   dir,
+		Setup: app.Accounts("test", map[string]string{email: apiKey}),
 		Plane: app.PlaneConfig{Open: func(_ context.Context, env app.PlaneEnv) (devapi.Plane, error) {
 			return kind.open(t, planeEnv{dir: filepath.Join(dir, "redis"), cfg: env.Config, store: env.Store.(*sqlitestore.Store), ca: env.CA}), nil
 		}},

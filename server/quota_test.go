@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,15 +70,8 @@ func newLimitServer(t *testing.T, configure func(*server.Config)) *limitServer {
 	})
 	lo, hi := redistest.Ports(t, 1000)
 	a, err := app.Open(t.Context(), app.Config{
-		Dir: t.TempDir(),
-		Setup: func(ctx context.Context, store devapi.Store) error {
-			for email, key := range map[string]string{limitEmail: limitKey, limitOther: limitOKey} {
-				if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "test", time.Now()); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Dir:             t.TempDir(),
+		Setup:           app.Accounts("test", map[string]string{limitEmail: limitKey, limitOther: limitOKey}),
 		Server:          server.Config{Ports: server.PortRange{Min: lo, Max: hi}, Now: clock.Now, Logger: logger},
 		ConfigureServer: configure,
 		ManualJobs:      true,

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
 	"github.com/devapi-dev/devapi/internal/app"
 	"github.com/devapi-dev/devapi/internal/redistest"
@@ -44,15 +43,8 @@ func newStrictStack(tb testing.TB) *strictStack {
 	tb.Helper()
 	lo, hi := redistest.Ports(tb, 100)
 	a, err := app.Open(context.Background(), app.Config{
-		Dir: tb.TempDir(),
-		Setup: func(ctx context.Context, store devapi.Store) error {
-			for acct, key := range map[string]string{strictEmail: strictKey, memberEmail: memberKey} {
-				if _, err := devapi.EnsureAPIKey(ctx, store, acct, key, "test", time.Now()); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Dir:   tb.TempDir(),
+		Setup: app.Accounts("test", map[string]string{strictEmail: strictKey, memberEmail: memberKey}),
 		Server: server.Config{
 			Ports: server.PortRange{Min: lo, Max: hi},
 			// The rate limits have tests of their own; here they would turn

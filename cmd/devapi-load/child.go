@@ -217,11 +217,8 @@ func startDevapi(ctx context.Context, o childOptions) (*app.App, error) {
 		return nil, fmt.Errorf("-child-ports: %w", err)
 	}
 	cfg := app.Config{
-		Dir: o.dir,
-		Setup: func(ctx context.Context, store devapi.Store) error {
-			_, err := devapi.EnsureAPIKey(ctx, store, o.email, o.key, "devapi-load", time.Now().UTC())
-			return err
-		},
+		Dir:   o.dir,
+		Setup: app.Accounts("devapi-load", map[string]string{o.email: o.key}),
 		Server: server.Config{Ports: ports,
 			// The harness measures throughput: no per-account rate limit.
 			AccountRequests: server.RateLimit{PerSecond: -1}},

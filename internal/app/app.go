@@ -444,6 +444,9 @@ func (a *App) openServers(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errorLog,
 	}
+	// Event streams never go idle: Shutdown would wait its whole timeout
+	// for them. They end when shutdown begins (rest.Close waits for them).
+	a.restServer.RegisterOnShutdown(rest.EndStreams)
 	if a.cfg.TLS != nil {
 		a.apiServer.TLSConfig, a.restServer.TLSConfig = a.cfg.TLS, a.cfg.TLS
 		a.apiLn = tls.NewListener(a.apiLn, a.cfg.TLS)
@@ -504,6 +507,19 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	best.Handler.ServeHTTP(w, r)
+}
+
+// Accounts is a Setup that makes sure each account (email to API key)
+// exists and accepts its key, the key named name in its list of keys.
+func Accounts(name string, keys map[string]string) func(context.Context, devapi.Store) error {
+	return func(ctx context.Context, store devapi.Store) error {
+		for email, key := range keys {
+			if _, err := devapi.EnsureAPIKey(ctx, store, email, key, name, time.Now().UTC()); err != nil {
+				return fmt.Errorf("account %s: %w", email, err)
+			}
+		}
+		return nil
+	}
 }
 
 // Start serves the APIs and the proxy on their listeners and starts the

@@ -31,10 +31,7 @@ const (
 )
 
 // setup makes the test's account.
-func setup(ctx context.Context, store devapi.Store) error {
-	_, err := devapi.EnsureAPIKey(ctx, store, email, apiKey, "test", time.Now())
-	return err
-}
+var setup = app.Accounts("test", map[string]string{email: apiKey})
 
 // ports is a Server config on ports of the test's own.
 func ports(t *testing.T) server.Config {
