@@ -18,8 +18,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/devapi-dev/devapi/upstash"
 )
 
 var update = flag.Bool("update", false, "rewrite the screenshots in docs/console/ with the current pages")
@@ -320,10 +318,7 @@ func TestBrowserFlow(t *testing.T) {
 // needs no sideways scrolling, and a dark system theme gets dark pages.
 func TestBrowserManners(t *testing.T) {
 	st := newStack(t, nil)
-	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "a-database-with-a-rather-long-name", PrimaryRegion: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := st.database(t, "a-database-with-a-rather-long-name")
 	restSet(t, st.restURL, db.RestToken, "user:"+strings.Repeat("x", 120), "v")
 	ctx := newBrowser(t)
 	shots := t.TempDir()

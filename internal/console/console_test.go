@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/devapi-dev/devapi/internal/console"
-	"github.com/devapi-dev/devapi/upstash"
 )
 
 func TestSignInAndOut(t *testing.T) {
@@ -93,10 +92,7 @@ func TestCSRF(t *testing.T) {
 
 func TestCrossAccount(t *testing.T) {
 	st := newStack(t, nil)
-	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "alices-db", PrimaryRegion: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := st.database(t, "alices-db")
 	email := "bob@console.test"
 	key := st.newAccount(t, email)
 	bob := st.browser(t)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/devapi-dev/devapi/upstash"
 )
 
 // restSet writes key=value over the REST API with token.
@@ -59,10 +57,7 @@ func restGet(tb testing.TB, restURL, token, key string) any {
 
 func TestDataBrowser(t *testing.T) {
 	st := newStack(t, nil)
-	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "data", PrimaryRegion: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := st.database(t, "data")
 	b := st.browser(t)
 	token := b.signIn(st.email, st.apiKey)
 	base := "/databases/" + db.ID
@@ -207,10 +202,7 @@ func TestDataBrowser(t *testing.T) {
 
 func TestCommandLineUnbalanced(t *testing.T) {
 	st := newStack(t, nil)
-	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "split", PrimaryRegion: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := st.database(t, "split")
 	b := st.browser(t)
 	token := b.signIn(st.email, st.apiKey)
 	p := b.post("/databases/"+db.ID+"/data/command", url.Values{"csrf": {token}, "line": {`GET "open`}})
@@ -223,10 +215,7 @@ func TestCommandAnswerTooLarge(t *testing.T) {
 	// An answer past what the console holds is refused with a message, not
 	// held in memory: 20 values of 1 MiB, 20 MiB in one MGET.
 	st := newStack(t, nil)
-	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "big", PrimaryRegion: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := st.database(t, "big")
 	mb := strings.Repeat("x", 1<<20)
 	line := "MGET"
 	for i := range 20 {

@@ -154,6 +154,16 @@ func newStackWith(tb testing.TB, edit func(*console.Config), editServer func(*se
 	return st
 }
 
+// database creates a database of the first account through the API.
+func (st *stack) database(tb testing.TB, name string) *upstash.Database {
+	tb.Helper()
+	db, err := st.client.CreateDatabase(tb.Context(), upstash.CreateDatabaseRequest{Name: name, PrimaryRegion: "us-east-1"})
+	if err != nil {
+		tb.Fatalf("create database %s: %v", name, err)
+	}
+	return db
+}
+
 // newAccount adds an account and returns its email and API key.
 func (st *stack) newAccount(tb testing.TB, email string) string {
 	tb.Helper()

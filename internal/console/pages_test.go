@@ -249,10 +249,7 @@ func TestThrottlePerBrowserAddress(t *testing.T) {
 
 func TestTitles(t *testing.T) {
 	st := newStack(t, nil)
-	db, err := st.client.CreateDatabase(t.Context(), upstash.CreateDatabaseRequest{Name: "shop", PrimaryRegion: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := st.database(t, "shop")
 	if err := st.client.CreateBackup(t.Context(), db.ID, "nightly"); err != nil {
 		t.Fatal(err)
 	}
