@@ -5,8 +5,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devapi-dev/devapi/server"
 	"github.com/devapi-dev/devapi/upstash"
@@ -340,5 +342,31 @@ func TestBackupPages(t *testing.T) {
 	}
 	if p := b.get(base + "/no-such-backup/restore"); p.status != http.StatusNotFound {
 		t.Errorf("restore page of an unknown backup: %d", p.status)
+	}
+}
+
+func TestStatsPeriods(t *testing.T) {
+	st := newStack(t, nil)
+	db := st.database(t, "measured")
+	for i := range 3 {
+		restSet(t, st.restURL, db.RestToken, "k"+strconv.Itoa(i), "v")
+		if err := st.app.Server().SampleStats(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		st.apiClock.Advance(time.Minute)
+	}
+	b := st.browser(t)
+	b.signIn(st.email, st.apiKey)
+	for period, want := range map[string]string{"3h": "3h", "7d": "7d", "": "1h", "bogus": "1h"} {
+		p := b.get("/databases/" + db.ID + "/stats?period=" + period)
+		if !strings.Contains(p.body, `aria-current="page">`+want+`</a>`) {
+			t.Errorf("period %q: %s is not the current one", period, want)
+		}
+		if strings.Count(p.body, `<polyline class="line" points="`) != 3 {
+			t.Errorf("period %q: not three charts drawn", period)
+		}
+		if !strings.Contains(p.body, "Keyspace <span class=\"hint\">(keys): latest 3, max 3</span>") {
+			t.Errorf("period %q: the keyspace chart does not end at 3 keys: %s", period, excerpt(p.body))
+		}
 	}
 }
