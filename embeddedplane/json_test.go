@@ -255,13 +255,21 @@ func TestJSONInMulti(t *testing.T) {
 	}
 }
 
-// TestJSONScriptCall: a script reaches JSON commands through redis.call.
+// TestJSONScriptCall: a script reaches JSON commands through redis.call;
+// a read-only script may read them only.
 func TestJSONScriptCall(t *testing.T) {
 	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
 	c := connect()
 	got := eval(t, c, `redis.call('JSON.SET', KEYS[1], '$', '{"a":1}'); return redis.call('JSON.GET', KEYS[1], '$.a')`, []string{"k"})
 	if got != "[1]" {
 		t.Errorf("script: %s", got)
+	}
+	// A read-only script reads JSON and may not write it.
+	if got := answer(t, c, "EVAL_RO", `return redis.call('JSON.GET', KEYS[1], '$.a')`, "1", "k"); got != "[1]" {
+		t.Errorf("EVAL_RO reading JSON: %s", got)
+	}
+	if got := answer(t, c, "EVAL_RO", `return redis.call('JSON.NUMINCRBY', KEYS[1], '$.a', 1)`, "1", "k"); !strings.Contains(got, "Write commands are not allowed from read-only scripts") {
+		t.Errorf("EVAL_RO writing JSON: %s", got)
 	}
 }
 
