@@ -18,10 +18,11 @@
 // carries the session's CSRF token. A one-time sign-in link
 // (Console.SignInLink) signs a browser in once, within Config.LinkTTL.
 //
-// Wiring, in one call from the assembly that serves the API:
+// Wiring, in one call from the assembly that serves the API (internal/app),
+// once it has the API's and the REST API's handlers:
 //
-//	c, err := console.New(console.Config{API: apiHandler, REST: restHandler,
-//		RESTURL: "http://127.0.0.1:8081", CAFile: caPath, Logger: logger, Secure: tls})
-//	mux.Handle("/", c.Handler())           // the API stays at /v2, health at /healthz
-//	link := c.SignInLink(email, apiKey)    // "/signin/link?token=...": print base URL + link
+//	c, err := console.New(console.Config{API: srv.Handler(), REST: rest.Handler(),
+//		RESTURL: restURL, CAFile: caPath, Logger: logger, Secure: servedOverTLS})
+//	// mount c.Handler() at "/" beside the API (/v2 and /healthz stay the API's)
+//	link := baseURL + c.SignInLink(email, apiKey) // print once at start, for the default account
 package console
