@@ -79,3 +79,47 @@ func TestVerboseDefaultAPI(t *testing.T) {
 		t.Errorf("without --verbose the CLI named its API: %q", r.stderr)
 	}
 }
+
+// TestSetCredentialsAPIURL: the URL line is added or replaced (once, however
+// often it was there), the other lines are kept, and a missing file stays
+// missing.
+func TestSetCredentialsAPIURL(t *testing.T) {
+	const url = "http://127.0.0.1:9999"
+	for _, tc := range []struct{ name, before, want string }{
+		{"added", "# c\nUPSTASH_EMAIL=a@b\nUPSTASH_API_KEY=k\n", "# c\nUPSTASH_EMAIL=a@b\nUPSTASH_API_KEY=k\n" + envAPIURL + "=" + url + "\n"},
+		{"replaced", "UPSTASH_EMAIL=a@b\n" + envAPIURL + "=http://old\nUPSTASH_API_KEY=k\n", "UPSTASH_EMAIL=a@b\n" + envAPIURL + "=" + url + "\nUPSTASH_API_KEY=k\n"},
+		{"duplicates", envAPIURL + "=x\n" + envAPIURL + "=y\n", envAPIURL + "=" + url + "\n"},
+		{"no final newline", "UPSTASH_EMAIL=a@b", "UPSTASH_EMAIL=a@b\n" + envAPIURL + "=" + url + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "credentials")
+			if err := os.WriteFile(path, []byte(tc.before), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := setCredentialsAPIURL(path, url); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Mode().Perm() != 0o600 {
+				t.Errorf("mode after the rewrite: %v, want 0600", info.Mode().Perm())
+			}
+		})
+	}
+	missing := filepath.Join(t.TempDir(), "credentials")
+	if err := setCredentialsAPIURL(missing, url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a missing credentials file was created: %v", err)
+	}
+}
