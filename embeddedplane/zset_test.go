@@ -32,6 +32,47 @@ var zsetCases = []cmdCase{
 	}},
 }
 
+var zsetMoreCases = []cmdCase{
+	{name: "zintercard", onRedis70: true, steps: []step{
+		{"ZADD a 1 x 2 y 3 z", "3"},
+		{"ZADD b 1 y 2 z 3 w", "3"},
+		{"SADD s z y q", "3"},
+		{"ZINTERCARD 2 a b", "2"},
+		{"ZINTERCARD 3 a b s", "2"},
+		{"ZINTERCARD 3 a b s LIMIT 1", "1"},
+		{"ZINTERCARD 3 a b s LIMIT 0", "2"},
+		{"ZINTERCARD 2 a nokey", "0"},
+		{"ZINTERCARD 1 a", "3"},
+		{"ZINTERCARD 2 a b LIMIT -1", "ERR: ERR LIMIT can't be negative"},
+		{"ZINTERCARD 0 a", "ERR: ERR at least 1 input key is needed for 'zintercard' command"},
+		{"ZINTERCARD 3 a b", "ERR: ERR syntax error"},
+		{"ZINTERCARD 2 a b WITHSCORES", "ERR: ERR syntax error"},
+		{"SET str v", "OK"},
+		{"ZINTERCARD 2 a str", "ERR: WRONGTYPE Operation against a key holding the wrong kind of value"},
+	}},
+	{name: "zrangestore", onRedis70: true, steps: []step{
+		{"ZADD src 1 a 2 b 3 c 4 d -inf m", "5"},
+		{"ZRANGESTORE dst src 0 1", "2"},
+		{"ZRANGE dst 0 -1", "[m a]"},
+		{"ZSCORE dst m", "-Inf"},
+		{"ZRANGESTORE dst src 2 3 BYSCORE", "2"},
+		{"ZRANGE dst 0 -1", "[b c]"},
+		{"ZRANGESTORE dst src (4 -inf BYSCORE REV LIMIT 0 2", "2"},
+		{"ZRANGE dst 0 -1", "[b c]"},
+		{"ZADD lex 0 a 0 b 0 c 0 d", "4"},
+		{"ZRANGESTORE dst lex [b + BYLEX LIMIT 1 5", "2"},
+		{"ZRANGE dst 0 -1", "[c d]"},
+		{"ZRANGESTORE dst nokey 0 -1", "0"},
+		{"EXISTS dst", "0"},
+		{"ZRANGESTORE dst src 0 -1 WITHSCORES", "ERR: ERR syntax error"},
+		{"ZRANGESTORE dst", "ERR: ERR wrong number of arguments for 'zrangestore' command"},
+	}},
+}
+
+func TestSortedSetCommandsMore(t *testing.T) {
+	runCases(t, zsetMoreCases)
+}
+
 func TestSortedSetCommands(t *testing.T) {
 	runCases(t, zsetCases)
 }
