@@ -153,7 +153,7 @@ func (s *Server) confirmedOrphans(held []string, stored map[string]bool, periodi
 			orphans = append(orphans, id)
 		}
 	}
-	if _, placed := s.plane.(devapi.Placer); !placed && !periodic {
+	if !s.sharedPlane() && !periodic {
 		return orphans
 	}
 	s.orphanMu.Lock()
@@ -208,7 +208,7 @@ func (s *Server) Repair(ctx context.Context) error {
 // and creates run their commits side by side. A port another process takes
 // between the probe and the Serve costs a retry on another port.
 func (s *Server) createOnPlane(ctx context.Context, d *devapi.Database) error {
-	if placer, ok := s.plane.(devapi.Placer); ok {
+	if placer, ok := s.placer(); ok {
 		return s.createPlaced(ctx, placer, d)
 	}
 	const attempts = 3
@@ -284,4 +284,34 @@ func (s *Server) createPlaced(ctx context.Context, placer devapi.Placer, d *deva
 		return err
 	}
 	return nil
+}
+
+// A devapi.Placer plane means three things to the server, each asked by a
+// name of its own so that a reader sees which one a check is about (and so
+// that, should a plane ever mean one without the others, one function
+// changes).
+
+// placer answers the plane as a devapi.Placer when it decides itself where
+// each database lives (a pool of running servers), instead of a port of
+// devapi's range.
+func (s *Server) placer() (devapi.Placer, bool) {
+	p, ok := s.plane.(devapi.Placer)
+	return p, ok
+}
+
+// sharedPlane reports whether other devapi replicas serve from the same
+// plane and store: another process may be creating a database right now
+// (an id the plane holds but the store has not yet is no orphan), and a
+// password the store records applied may not be on the plane (only
+// applying again tells).
+func (s *Server) sharedPlane() bool {
+	_, ok := s.placer()
+	return ok
+}
+
+// fixedTLS reports whether a database's TLS is fixed by where it was
+// placed, so that a change of TLS is refused.
+func (s *Server) fixedTLS() bool {
+	_, ok := s.placer()
+	return ok
 }

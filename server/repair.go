@@ -102,7 +102,7 @@ func (h *healthBook) forget(stored map[string]bool) {
 func (s *Server) repair(ctx context.Context, d *devapi.Database) error {
 	pctx, cancel := s.planeContext(ctx)
 	defer cancel()
-	if _, placed := s.plane.(devapi.Placer); !placed {
+	if !s.sharedPlane() {
 		st, err := s.plane.Status(pctx, d.ID)
 		switch {
 		case err == nil && st.State == devapi.PlaneRunning && st.Generation == d.Generation:

@@ -20,7 +20,7 @@ import (
 // A Placer fixes where a database lives, TLS included, so on one a change
 // of TLS is refused (EINVALID) before anything is stored.
 func (s *Server) update(ctx context.Context, id string, change func(*devapi.Database) error) (*devapi.Database, error) {
-	if _, placed := s.plane.(devapi.Placer); placed {
+	if s.fixedTLS() {
 		change = keepTLS(change)
 	}
 	d, err := s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, id, change)
