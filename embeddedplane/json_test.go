@@ -1,6 +1,7 @@
 package embeddedplane_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -252,6 +253,24 @@ func TestJSONInMulti(t *testing.T) {
 	}
 	if got := answer(t, c, "JSON.GET", "k", "$.n"); got != "[3]" {
 		t.Errorf("after the aborted MULTI: %s", got)
+	}
+	// A JSON write touches the key for WATCH, as any write.
+	other := connect()
+	err = c.Watch(ctx, func(tx *redis.Tx) error {
+		if err := other.Do(ctx, "JSON.NUMINCRBY", "k", "$.n", "1").Err(); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Do(ctx, "JSON.SET", "k", "$.n", "0")
+			return nil
+		})
+		return err
+	}, "k")
+	if !errors.Is(err, redis.TxFailedErr) {
+		t.Errorf("EXEC after another client's JSON write to a watched key: %v, want %v", err, redis.TxFailedErr)
+	}
+	if got := answer(t, c, "JSON.GET", "k", "$.n"); got != "[4]" {
+		t.Errorf("after the failed EXEC: %s", got)
 	}
 }
 
