@@ -29,16 +29,19 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 	"github.com/theory/jsonpath/spec"
+
+	"github.com/devapi-dev/devapi"
 )
 
 const (
 	// jsonHeader starts the one element of a JSON key's list.
 	jsonHeader = "\x00devapi:ReJSON-RL:1\x00"
 	// jsonTypeName is what TYPE answers for a JSON key.
-	jsonTypeName = "ReJSON-RL"
+	jsonTypeName = devapi.TypeJSON
 )
 
-// RedisJSON's errors.
+// RedisJSON's answers, word for word (clients match them): these are
+// replies, not Go-style errors.
 var (
 	errNoKey      = errors.New("ERR could not perform this operation on a key that doesn't exist")
 	errNoPath     = errors.New("ERR Path does not exist")
@@ -869,10 +872,8 @@ func (j *jsonFamily) numOp(mult bool) func(x *txn, args []string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if p.legacy {
-			return newDoc().marshal(r, jsonFormat{}), nil
-		}
-		// RESP2: one JSON array, null where the node is not a number.
+		// RESP2 answers JSON text: the last number for a legacy path, an
+		// array with null where a node is not a number for a JSONPath.
 		return newDoc().marshal(r, jsonFormat{}), nil
 	}
 }
