@@ -20,6 +20,9 @@ const (
 	scanCount = 100
 	showItems = 200
 	showBytes = 64 << 10 // of a string's value
+	// showKeys bounds the keys of one page: a plane may answer a SCAN step
+	// with every key, whatever COUNT says (miniredis does).
+	showKeys = 500
 )
 
 // reply is one command's answer from the REST API.
@@ -117,6 +120,7 @@ type keyRow struct {
 type dataView struct {
 	Match, Cursor, Next string
 	Keys                []keyRow
+	Found               int // keys this step of the scan found, when more than Keys
 	Types               []string
 	Line                string // the command line's last command
 	Result              string // its reply, as JSON
@@ -183,6 +187,9 @@ func (c *Console) scan(r *http.Request, db *upstash.Database, match, cursor stri
 		dv.Next = next
 	}
 	keys, _ := pair[1].([]any)
+	if len(keys) > showKeys {
+		dv.Found, keys = len(keys), keys[:showKeys]
+	}
 	var cmds [][]string
 	for _, k := range keys {
 		ks, _ := k.(string)

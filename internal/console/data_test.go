@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/redistest"
 )
 
 // restSet writes key=value over the REST API with token.
@@ -228,5 +232,60 @@ func TestCommandAnswerTooLarge(t *testing.T) {
 	p := b.post("/databases/"+db.ID+"/data/command", url.Values{"csrf": {token}, "line": {line}})
 	if !strings.Contains(p.body, `class="result error" id="result" role="alert">The answer is larger than the console shows`) {
 		t.Fatalf("a 20 MiB answer: %d %s", p.status, excerpt(p.body))
+	}
+}
+
+var nextPage = regexp.MustCompile(`href="(/databases/[^"]+/data\?match=[^"]*&amp;cursor=[0-9]+)" rel="next"`)
+var keyCell = regexp.MustCompile(`<td><a href="[^"]+"><code>(page:[0-9]+)</code></a></td>`)
+
+func TestScanPages(t *testing.T) {
+	// The embedded plane answers SCAN in one step whatever COUNT says (as
+	// miniredis does); redis-server pages.
+	for _, plane := range []string{app.Embedded, app.RedisServer} {
+		t.Run(plane, func(t *testing.T) {
+			opts := stackOptions{plane: app.PlaneConfig{Kind: plane}}
+			if plane == app.RedisServer {
+				opts.plane.RedisServer = redistest.Binary(t)
+			}
+			st := newStackWith(t, opts)
+			db := st.database(t, "paged")
+			const n = 350
+			for i := range n {
+				restSet(t, st.restURL, db.RestToken, "page:"+strconv.Itoa(i), "v")
+			}
+			restSet(t, st.restURL, db.RestToken, "other", "v")
+			b := st.browser(t)
+			b.signIn(st.email, st.apiKey)
+			seen := map[string]bool{}
+			path := "/databases/" + db.ID + "/data?match=page:*"
+			pages := 0
+			for ; path != "" && pages < 50; pages++ {
+				p := b.get(path)
+				for _, m := range keyCell.FindAllStringSubmatch(p.body, -1) {
+					seen[m[1]] = true
+				}
+				if strings.Contains(p.body, "<code>other</code>") {
+					t.Fatal("the pattern let another key through")
+				}
+				path = ""
+				if m := nextPage.FindStringSubmatch(p.body); m != nil {
+					path = strings.ReplaceAll(m[1], "&amp;", "&")
+				}
+			}
+			if len(seen) != n || (plane == app.RedisServer && pages < 2) {
+				t.Fatalf("%d pages showed %d of %d keys", pages, len(seen), n)
+			}
+			if plane != app.Embedded {
+				return
+			}
+			// A step that finds more keys than a page holds shows the first.
+			for i := n; i < 600; i++ {
+				restSet(t, st.restURL, db.RestToken, "page:"+strconv.Itoa(i), "v")
+			}
+			p := b.get("/databases/" + db.ID + "/data?match=page:*")
+			if rows := len(keyCell.FindAllStringSubmatch(p.body, -1)); rows != 500 || !strings.Contains(p.body, "found 600 keys; the first 500 are shown") {
+				t.Fatalf("600 keys in one step: %d rows %s", rows, excerpt(p.body))
+			}
+		})
 	}
 }

@@ -89,12 +89,18 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.h.Se
 // backups run only when a test calls them.
 func newStack(tb testing.TB, edit func(*console.Config)) *stack {
 	tb.Helper()
-	return newStackWith(tb, edit, nil)
+	return newStackWith(tb, stackOptions{console: edit})
 }
 
-// newStackWith is newStack with editServer applied to the management API's
-// configuration too.
-func newStackWith(tb testing.TB, edit func(*console.Config), editServer func(*server.Config)) *stack {
+// stackOptions change a stack from newStack's.
+type stackOptions struct {
+	console func(*console.Config) // edits the console's configuration
+	server  func(*server.Config)  // edits the management API's
+	plane   app.PlaneConfig       // default: the embedded plane
+}
+
+// newStackWith is newStack with opts.
+func newStackWith(tb testing.TB, opts stackOptions) *stack {
 	tb.Helper()
 	ctx := tb.Context()
 	dir := tb.TempDir()
@@ -106,8 +112,8 @@ func newStackWith(tb testing.TB, edit func(*console.Config), editServer func(*se
 	late := &lateHandler{}
 	sc := server.Config{Ports: server.PortRange{Min: lo, Max: hi}, AccountRequests: server.RateLimit{PerSecond: -1},
 		Now: st.apiClock.Now}
-	if editServer != nil {
-		editServer(&sc)
+	if opts.server != nil {
+		opts.server(&sc)
 	}
 	a, err := app.Open(ctx, app.Config{
 		Dir:    dir,
@@ -117,6 +123,7 @@ func newStackWith(tb testing.TB, edit func(*console.Config), editServer func(*se
 			return err
 		},
 		Server:     sc,
+		Plane:      opts.plane,
 		Mounts:     []app.Mount{{Pattern: "/", Handler: late}},
 		ManualJobs: true,
 		Logger:     logger,
@@ -138,8 +145,8 @@ func newStackWith(tb testing.TB, edit func(*console.Config), editServer func(*se
 		Logger:  logger,
 		Now:     st.clock.Now,
 	}
-	if edit != nil {
-		edit(&cfg)
+	if opts.console != nil {
+		opts.console(&cfg)
 	}
 	if st.console, err = console.New(cfg); err != nil {
 		tb.Fatal(err)

@@ -201,7 +201,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 func TestSignInThrottled(t *testing.T) {
 	// Failed sign-ins through the console count against the API's own
 	// throttle of failed logins: the console adds no way around it.
-	st := newStackWith(t, nil, func(c *server.Config) { c.AuthFailures = server.RateLimit{PerSecond: 0.001, Burst: 3} })
+	st := newStackWith(t, stackOptions{server: func(c *server.Config) { c.AuthFailures = server.RateLimit{PerSecond: 0.001, Burst: 3} }})
 	b := st.browser(t)
 	var last page
 	for range 5 {
@@ -217,7 +217,7 @@ func TestThrottlePerBrowserAddress(t *testing.T) {
 	// The console passes each browser's address on to the API, whose
 	// throttle of failed logins is per address: one address guessing keys
 	// does not lock out another.
-	st := newStackWith(t, nil, func(c *server.Config) { c.AuthFailures = server.RateLimit{PerSecond: 0.001, Burst: 3} })
+	st := newStackWith(t, stackOptions{server: func(c *server.Config) { c.AuthFailures = server.RateLimit{PerSecond: 0.001, Burst: 3} }})
 	h := st.console.Handler()
 	signIn := func(addr, email, key string) *httptest.ResponseRecorder {
 		pre := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/signin", nil)
