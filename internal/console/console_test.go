@@ -78,6 +78,27 @@ func TestCSRF(t *testing.T) {
 	if p := create(token); p.status != http.StatusOK || !strings.Contains(p.body, "created") {
 		t.Fatalf("with the session's token: %d %s", p.status, excerpt(p.body))
 	}
+	// Every state-changing route checks the token, before it calls the API.
+	db := st.database(t, "guarded")
+	team, err := st.client.CreateTeam(t.Context(), "guarded", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := "/databases/" + db.ID
+	for _, path := range []string{
+		"/databases", d + "/rename", d + "/delete", d + "/reset-password", d + "/settings", d + "/plan", d + "/budget",
+		d + "/team", d + "/backups", d + "/backups/x/restore", d + "/backups/x/delete", d + "/backups/daily",
+		d + "/data/command", d + "/data/add", d + "/key", "/teams", "/teams/" + team.ID + "/members",
+		"/teams/" + team.ID + "/members/remove", "/teams/" + team.ID + "/delete", "/signout",
+	} {
+		if p := b.post(path, url.Values{"csrf": {otherToken}, "name": {"x"}, "confirm": {"guarded"}}); p.status != http.StatusForbidden {
+			t.Errorf("POST %s with another session's token: %d, want 403", path, p.status)
+		}
+	}
+	if after, err := st.client.GetDatabase(t.Context(), db.ID, false); err != nil || after.Password != db.Password || after.Name != "guarded" {
+		t.Fatalf("refused forms changed the database: %v", err)
+	}
+
 	// Sign-out is state-changing too.
 	if p := b.post("/signout", nil); p.status != http.StatusForbidden {
 		t.Errorf("sign-out without a token: %d, want 403", p.status)
@@ -113,6 +134,20 @@ func TestCrossAccount(t *testing.T) {
 		bob.post("/databases/"+db.ID+"/"+path, url.Values{"csrf": {token}, "confirm": {"alices-db"}, "name": {"taken"}})
 	}
 	bob.post("/databases/"+db.ID+"/data/add", url.Values{"csrf": {token}, "type": {"string"}, "key": {"k"}, "value": {"v"}})
+	team, err := st.client.CreateTeam(t.Context(), "alices-team", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := bob.get("/teams"); strings.Contains(p.body, "alices-team") {
+		t.Error("another account's team is listed")
+	}
+	if p := bob.get("/teams/" + team.ID); p.status != http.StatusNotFound {
+		t.Errorf("another account's team page: %d", p.status)
+	}
+	bob.post("/teams/"+team.ID+"/members", url.Values{"csrf": {token}, "email": {email}, "role": {"admin"}})
+	if members, err := st.client.TeamMembers(t.Context(), team.ID); err != nil || len(members) != 1 {
+		t.Errorf("another account's form changed the team's members: %v %v", members, err)
+	}
 	after, err := st.client.GetDatabase(t.Context(), db.ID, false)
 	if err != nil {
 		t.Fatalf("the database is gone after another account's forms: %v", err)
