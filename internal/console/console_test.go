@@ -312,3 +312,24 @@ func sessionCookie(tb testing.TB, b *browser) *http.Cookie {
 	tb.Fatal("no session cookie")
 	return nil
 }
+
+func TestRevokedKeyEndsSession(t *testing.T) {
+	// A session holds no power of its own: when its API key is deleted, the
+	// API refuses the next page's call and the console ends the session.
+	st := newStack(t, nil)
+	b := st.browser(t)
+	b.signIn(st.email, st.apiKey)
+	keys, err := st.app.Store().APIKeys(t.Context(), st.email)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys %v %v", keys, err)
+	}
+	if err := st.app.Store().DeleteAPIKey(t.Context(), st.email, keys[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.get("/databases"); p.status != http.StatusUnauthorized || !strings.Contains(p.body, "sign in again") {
+		t.Fatalf("after the key was deleted: %d %s", p.status, excerpt(p.body))
+	}
+	if p := b.get("/teams"); p.url != "/signin" {
+		t.Fatalf("the session outlived its key: %s", p.url)
+	}
+}
