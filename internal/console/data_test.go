@@ -176,6 +176,24 @@ func TestDataBrowser(t *testing.T) {
 		t.Errorf("after clearing the TTL: %s", excerpt(p.body))
 	}
 
+	// A key name with URL and HTML syntax in it survives the round trip
+	// from the list to its page, and is edited as itself.
+	odd := `odd key&x=1#frag/é<"'>`
+	restSet(t, st.restURL, db.RestToken, odd, "v")
+	list := b.get(base + "/data?match=odd*")
+	href := regexp.MustCompile(`<a href="(/databases/[^"]+/key\?key=[^"]+)"><code>odd`).FindStringSubmatch(list.body)
+	if href == nil {
+		t.Fatalf("no link to the odd key: %s", excerpt(list.body))
+	}
+	link := strings.ReplaceAll(href[1], "&amp;", "&")
+	if p := b.get(link); !strings.Contains(p.body, `id="key-type">string<`) {
+		t.Fatalf("the odd key's page (%s): %s", link, excerpt(p.body))
+	}
+	edit(url.Values{"key": {odd}, "op": {"set"}, "value": {"w"}})
+	if got := restGet(t, st.restURL, db.RestToken, odd); got != "w" {
+		t.Fatalf("the odd key after edit: %v", got)
+	}
+
 	// A long string is shown in part and not offered for editing.
 	long := strings.Repeat("0123456789", 7000)
 	restSet(t, st.restURL, db.RestToken, "long", long)
