@@ -180,15 +180,25 @@ func isJSONPath(p string) bool {
 	return p == "$" || strings.HasPrefix(p, "$.") || strings.HasPrefix(p, "$[")
 }
 
-// bracketDepth is how deep brackets and parentheses nest in p.
+// bracketDepth is how deep brackets and parentheses nest in p, outside
+// quoted names.
 func bracketDepth(p string) int {
 	depth, most := 0, 0
+	var quote byte
 	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case '[', '(':
+		switch c := p[i]; {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '[' || c == '(':
 			depth++
 			most = max(most, depth)
-		case ']', ')':
+		case c == ']' || c == ')':
 			depth--
 		}
 	}

@@ -36,3 +36,19 @@ func TestBracketNames(t *testing.T) {
 		}
 	}
 }
+
+// TestBracketDepth: brackets inside quoted names do not count.
+func TestBracketDepth(t *testing.T) {
+	for in, want := range map[string]int{
+		"$":                0,
+		"$[0][1]":          1,
+		"$[?(@[0]==1)]":    3,
+		`$['[[[']`:         1,
+		`$["a\"[[["][0]`:   1,
+		"$[?@.a[?@.b[0]]]": 3,
+	} {
+		if got := bracketDepth(in); got != want {
+			t.Errorf("bracketDepth(%s) = %d, want %d", in, got, want)
+		}
+	}
+}
