@@ -33,6 +33,7 @@ var families = []family{
 	{name: "GEO", build: geoCommands},
 	{name: "sorted-set difference", build: zsetCommands},
 	{name: "streams", build: streamCommands},
+	{name: "LCS", build: lcsCommands},
 	{name: "RedisJSON", commands: jsonCommands},
 }
 
