@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/placement"
 )
 
 // planeSpec is what the plane needs to serve d.
@@ -236,23 +235,13 @@ func (s *Server) createOnPlane(ctx context.Context, d *devapi.Database) error {
 			s.storedPort(port) // still stored: its port stays taken
 			return err
 		}
-		taken := !bindable(port)
+		taken := !placement.Bindable(port)
 		s.releasePort(port, taken)
 		if !taken || attempt == attempts {
 			return err
 		}
 		s.logger.WarnContext(ctx, "port taken by another process meanwhile; trying another", slog.Int("port", port), slog.Any("err", err))
 	}
-}
-
-// bindable reports whether nothing listens on port now.
-func bindable(port int) bool {
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return false
-	}
-	_ = ln.Close()
-	return true
 }
 
 // createPlaced stores d where placer puts it and serves it there. The place

@@ -14,51 +14,10 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/placement"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/sqlitestore"
 )
-
-func TestPortSetNext(t *testing.T) {
-	// 100-229 spans three words, the last one partly.
-	p := newPortSet(PortRange{Min: 100, Max: 229})
-	for port := 100; port <= 228; port++ {
-		if port != 163 && port != 164 {
-			p.set(port, true)
-		}
-	}
-	p.set(99, true)  // outside: ignored
-	p.set(300, true) // outside: ignored
-	for _, tc := range []struct {
-		from, want int
-		ok         bool
-	}{
-		{0, 163, true},
-		{163, 163, true},
-		{164, 164, true},
-		{165, 229, true},
-		{229, 229, true},
-		{230, 0, false},
-	} {
-		if got, ok := p.next(tc.from); got != tc.want || ok != tc.ok {
-			t.Errorf("next(%d) = %d, %v; want %d, %v", tc.from, got, ok, tc.want, tc.ok)
-		}
-	}
-	p.set(229, true)
-	if got, ok := p.next(165); ok {
-		t.Errorf("next(165) of a full tail = %d, want none", got)
-	}
-	p.set(163, false)
-	p.set(164, true)
-	if got, ok := p.next(0); got != 163 || !ok {
-		t.Errorf("after set(163, false): next(0) = %d, %v; want 163, true", got, ok)
-	}
-	full := newPortSet(PortRange{Min: 1, Max: 64})
-	for port := 1; port <= 64; port++ {
-		full.set(port, true)
-	}
-	if got, ok := full.next(1); ok {
-		t.Errorf("next of a full one-word set = %d, want none", got)
-	}
-}
 
 // portServer is a Server on SQLite and embeddedplane with the port range
 // lo-hi and the clock *now, and a create through its handler.
@@ -110,11 +69,11 @@ func (p *portServer) create() (code int, id string, port int) {
 
 // TestCreateTakesLowestFreePort: a create takes the lowest port no database
 // holds and nothing listens on; a port another process held is tried again
-// after busyFor; a full range answers 400; a delete frees its port for the
+// after placement.BusyFor; a full range answers 400; a delete frees its port for the
 // next create; and a database deleted behind the server's back frees its
 // port once the range seems full.
 func TestCreateTakesLowestFreePort(t *testing.T) {
-	const lo = 32700 // 32700-32703: a range no other test uses
+	lo, _ := redistest.Ports(t, 4) // lo to lo+3, of a block no other test holds
 	now := time.Now()
 	p := newPortServer(t, lo, lo+3, &now)
 	create := func(want int) string {
@@ -133,7 +92,7 @@ func TestCreateTakesLowestFreePort(t *testing.T) {
 	a := create(lo + 1) // lo is another process's
 	_ = other.Close()
 	b := create(lo + 2) // lo is skipped for busyFor
-	now = now.Add(busyFor)
+	now = now.Add(placement.BusyFor)
 	create(lo)
 	create(lo + 3)
 	if code, _, _ := p.create(); code != http.StatusBadRequest {
@@ -156,7 +115,8 @@ func TestCreateTakesLowestFreePort(t *testing.T) {
 // TestConcurrentCreatesTakeDistinctPorts: creates that run side by side
 // fill the range, each database on a port of its own.
 func TestConcurrentCreatesTakeDistinctPorts(t *testing.T) {
-	const lo, n = 32704, 6 // 32704-32709: a range no other test uses
+	const n = 6
+	lo, _ := redistest.Ports(t, n) // lo to lo+n-1, of a block no other test holds
 	now := time.Now()
 	p := newPortServer(t, lo, lo+n-1, &now)
 	ports := make(chan int, n)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/genserver"
+	"github.com/devapi-dev/devapi/internal/placement"
 )
 
 // apiBase is where the API's paths start, as on https://api.upstash.com/v2.
@@ -93,14 +94,11 @@ const (
 
 // Server implements the Upstash Developer API.
 type Server struct {
-	store    devapi.Store
-	plane    devapi.Plane
-	ports    PortRange
-	crash    func(string)
-	portMu   sync.Mutex        // guards taken, reserved and busy
-	taken    *portSet          // ports of stored databases and of creates under way; nil until the first create
-	reserved map[int]bool      // ports of creates under way, not yet stored
-	busy     map[int]time.Time // ports another process held, and until when to skip them
+	store     devapi.Store
+	plane     devapi.Plane
+	ports     PortRange
+	crash     func(string)
+	portAlloc *placement.Ports // the ports of new databases, on a plane that is no Placer
 
 	orphanMu       sync.Mutex
 	orphans        map[string]bool // held by the plane, not stored, at the last round that confirms them
@@ -158,8 +156,6 @@ func New(cfg Config) (*Server, error) {
 		planeTimeout:   cfg.PlaneTimeout,
 		maxBackup:      cfg.MaxBackupBytes,
 		stats:          &statsBook{samples: map[string]*series{}},
-		reserved:       map[int]bool{},
-		busy:           map[int]time.Time{},
 	}
 	s.maxDatabases = quotaLimit(cfg.MaxDatabasesPerAccount, defaultMaxDatabases)
 	s.maxTeams = quotaLimit(cfg.MaxTeamsPerAccount, defaultMaxTeams)
@@ -182,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.portAlloc = placement.NewPorts(s.ports.Min, s.ports.Max, s.storedPorts, s.now)
 	if s.advertisedHost == "" {
 		s.advertisedHost = "127.0.0.1"
 	}
