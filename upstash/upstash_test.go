@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/devapi-dev/devapi/devapitest"
+	"github.com/devapi-dev/devapi/internal/portclaim"
 	"github.com/devapi-dev/devapi/upstash"
 )
 
@@ -91,8 +92,8 @@ func TestDatabaseLifecycle(t *testing.T) {
 		t.Errorf("settings: %+v", db)
 	case db.Password == "" || db.RestToken == "" || db.ReadOnlyRestToken == "":
 		t.Errorf("credentials missing: %+v", db)
-	case db.Endpoint != "127.0.0.1" || db.Port < 31000 || db.Port > 31999:
-		t.Errorf("endpoint %s:%d, want 127.0.0.1 and a port of 31000-31999", db.Endpoint, db.Port)
+	case db.Endpoint != "127.0.0.1" || db.Port < portclaim.Min || db.Port > portclaim.Max:
+		t.Errorf("endpoint %s:%d, want 127.0.0.1 and a port of devapitest's %d-%d", db.Endpoint, db.Port, portclaim.Min, portclaim.Max)
 	case db.CreatedAt.Before(before) || db.CreatedAt.After(time.Now().Add(time.Second)):
 		t.Errorf("CreatedAt %v, want about now", db.CreatedAt)
 	case db.UserEmail != s.Email:
