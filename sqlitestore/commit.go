@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/devapi-dev/devapi"
 )
 
 // Group commit.
@@ -31,6 +33,15 @@ import (
 // the commit, so code that calls s.writer.BeginTx itself still works: it
 // waits for the connection between two batches.
 
+// A write that is one statement (writeOne; SetCredentials, the hot one)
+// runs without a savepoint: the statement is atomic by itself, and the
+// savepoint's two extra statements cost as much as it. Its outcomes are
+// kept apart: a domain error (ENOTFOUND for an UPDATE that matched no row)
+// means the statement completed and changed nothing, and the batch goes on;
+// any other error may have undone the whole transaction (SQLite rolls back
+// on SQLITE_FULL, SQLITE_IOERR, ...), so the batch is given up, and every
+// write in it fails with it, as when a commit fails.
+
 // maxBatch bounds the writes of one transaction, so that a steady stream of
 // writes still commits (and answers) regularly.
 const maxBatch = 256
@@ -50,6 +61,7 @@ const (
 type writeOp struct {
 	ctx   context.Context
 	fn    func(ctx context.Context, tx *sql.Tx) error
+	one   bool // fn runs one statement: no savepoint (writeOne)
 	state atomic.Int32
 	err   error // fn's error, or the batch's; set before done is closed
 	panic any   // what fn panicked with, re-raised in the caller
@@ -121,10 +133,22 @@ func (c *committer) closeStmts() error {
 // If ctx is done before the committer starts fn, write returns ctx's error
 // and fn never runs. Once fn has started, write waits for the outcome.
 func (c *committer) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return c.submit(ctx, &writeOp{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+// writeOne is write for an fn that runs exactly one statement and returns
+// either that statement's error or a domain error (devapi.Errorf) for a
+// statement that completed without changing anything. It runs without a
+// savepoint; a non-domain error gives up the whole batch (see above).
+func (c *committer) writeOne(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return c.submit(ctx, &writeOp{ctx: ctx, fn: fn, one: true, done: make(chan struct{})})
+}
+
+// submit queues op and waits for its outcome, as write describes.
+func (c *committer) submit(ctx context.Context, op *writeOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writeOp{ctx: ctx, fn: fn, done: make(chan struct{})}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -264,10 +288,19 @@ func (c *committer) finish(batch []*writeOp, batchErr error) {
 
 // runOne runs op inside its own savepoint, and rolls back to it if op
 // fails. It returns an error only if the transaction itself is broken (the
-// savepoint could not be set, released or rolled back to); op's own outcome
-// is left in op.
+// savepoint could not be set, released or rolled back to, or a
+// one-statement write failed other than with a domain error); op's own
+// outcome is left in op.
 func (c *committer) runOne(tx *sql.Tx, op *writeOp) error {
 	ctx := context.WithoutCancel(op.ctx)
+	if op.one {
+		op.panic, op.err = call(ctx, tx, op.fn)
+		var domain *devapi.Error
+		if op.panic != nil || (op.err != nil && !errors.As(op.err, &domain)) {
+			return fmt.Errorf("sqlitestore: a one-statement write failed: %w", op.err)
+		}
+		return nil
+	}
 	if _, err := tx.StmtContext(ctx, c.savepoint).ExecContext(ctx); err != nil {
 		return fmt.Errorf("sqlitestore: savepoint: %w", err)
 	}

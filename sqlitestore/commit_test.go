@@ -367,3 +367,50 @@ func TestGroupCommitFailedCommit(t *testing.T) {
 		t.Errorf("write after a failed commit: %v", err)
 	}
 }
+
+// TestGroupCommitOneStatementFailure: a one-statement write (no savepoint)
+// that fails with an error of SQLite, not a domain error, gives up its whole
+// batch, as the transaction may be gone: the write that ran before it in the
+// batch fails too and is not stored; the next batch works.
+func TestGroupCommitOneStatementFailure(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	ctx := t.Context()
+	started, proceed := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	var errFirst, errOne error
+	wg.Go(func() {
+		errFirst = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (email, created_at) VALUES ('batched@example.com', 0)`); err != nil {
+				return err
+			}
+			close(started)
+			<-proceed // the committer holds this batch open meanwhile
+			return nil
+		})
+	})
+	<-started
+	wg.Go(func() {
+		errOne = s.writeOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE no_such_table SET x = 1`)
+			return err
+		})
+	})
+	waitQueued(t, s, 1)
+	close(proceed)
+	wg.Wait()
+	if errOne == nil || errFirst == nil {
+		t.Fatalf("one-statement write: %v; write before it in the batch: %v; want both to fail", errOne, errFirst)
+	}
+	accounts, err := s.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accounts {
+		if a.Email == "batched@example.com" {
+			t.Error("a write of the given-up batch was stored")
+		}
+	}
+	if err := s.CreateAccount(ctx, &devapi.Account{Email: "next@example.com", CreatedAt: t0}); err != nil {
+		t.Errorf("write after the given-up batch: %v", err)
+	}
+}

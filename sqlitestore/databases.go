@@ -130,14 +130,15 @@ const setCredentialsQuery = `UPDATE databases
 // change, moves its generation one forward, and returns the database as
 // stored after the change. c.Generation is ignored. ENOTFOUND as Database.
 //
-// It is one UPDATE ... RETURNING, a write of the group committer: the row
+// It is one UPDATE ... RETURNING, a one-statement write of the group
+// committer (no savepoint): the row
 // it returns is the row it wrote, so of overlapping calls each gets a
 // consistent database and the one that commits last wins. It returns once
 // the transaction holding the write has committed; a commit error is the
 // call's error.
 func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
 	var d *devapi.Database
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writeOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		row := tx.StmtContext(ctx, s.stmts.setCredentials).QueryRowContext(ctx,
 			c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
 		var err error

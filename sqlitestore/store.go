@@ -245,6 +245,12 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	return noSpace(s.committer.write(ctx, fn))
 }
 
+// writeOne is write for an fn of one statement, run without a savepoint
+// (see commit.go).
+func (s *Store) writeOne(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return noSpace(s.committer.writeOne(ctx, fn))
+}
+
 // noSpace returns err as ENOSPACE, wrapping it, when SQLite found the disk
 // full (SQLITE_FULL: the file system has no room, or the database reached
 // its max_page_count); any other err as it is.
