@@ -34,6 +34,7 @@ var families = []family{
 	{name: "sorted-set difference", build: zsetCommands},
 	{name: "streams", build: streamCommands},
 	{name: "LCS", build: lcsCommands},
+	{name: "SORT", build: sortCommands},
 	{name: "RedisJSON", commands: jsonCommands},
 }
 
