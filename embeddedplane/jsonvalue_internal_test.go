@@ -1,6 +1,11 @@
 package embeddedplane
 
-import "testing"
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 // TestFormatFloat: floats as serde_json (ryu) writes them.
 func TestFormatFloat(t *testing.T) {
@@ -51,4 +56,71 @@ func TestBracketDepth(t *testing.T) {
 			t.Errorf("bracketDepth(%s) = %d, want %d", in, got, want)
 		}
 	}
+}
+
+// FuzzJSONValue: the parser takes exactly what encoding/json calls valid
+// (bar nesting past RedisJSON's limit and numbers out of float64's range),
+// and what it writes parses back to the same text.
+func FuzzJSONValue(f *testing.F) {
+	for _, s := range []string{
+		`{"a":[1,2.5,"x\u00e9\n",true,null,{"b":{}}]}`, `"\ud83d\ude00"`, `-0`, `1e400`, `[1,]`, `{"a" 1}`,
+		`"\ud800"`, "\"\x01\"", `01`, `1.`, `-`, `[[[[]]]]`, ` 1 `, `{"a":1,"a":2}`, "\"\xff\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := newDoc()
+		v, err := d.parseValue(s)
+		if err != nil {
+			if json.Valid([]byte(s)) && !strings.Contains(err.Error(), "recursion limit") &&
+				!strings.Contains(err.Error(), "out of range") && !strings.Contains(err.Error(), "surrogate") {
+				t.Fatalf("%q is valid JSON, parse says %v", s, err)
+			}
+			return
+		}
+		if !json.Valid([]byte(s)) && utf8.ValidString(s) {
+			t.Fatalf("%q is not valid JSON, parse took it", s)
+		}
+		out := d.marshal(v, jsonFormat{})
+		d2 := newDoc()
+		v2, err := d2.parseValue(out)
+		if err != nil {
+			t.Fatalf("%q wrote %q, which does not parse: %v", s, out, err)
+		}
+		if again := d2.marshal(v2, jsonFormat{}); again != out {
+			t.Fatalf("%q wrote %q, then %q", s, out, again)
+		}
+	})
+}
+
+// FuzzJSONPath: any path, on a document with every kind of value, parses
+// or fails with an error, and evaluates within the budget without panic.
+func FuzzJSONPath(f *testing.F) {
+	for _, s := range []string{
+		"$", ".", "a", ".a.b", "$..*", "$..a..b", "$[?@.a>1]", "$[?$..a]", "$[0,1,-1]", "$[::-1]", "$.a-b",
+		"$['a','b'][*]", "$[?length(@)>1]", "$.[0]", `$["x\"y"]`, "$..[?@==null]", "[0]", "$[",
+	} {
+		f.Add(s)
+	}
+	d := newDoc()
+	root, err := d.parseValue(`{"a":{"b":[1,{"a":2,"b":[3,null]}],"c":"s"},"b":[true,false,1.5],"a-b":{"x":[]},"n":null}`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	d.root = root
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parsePath(s)
+		if err != nil {
+			return
+		}
+		nodes, err := p.eval(d)
+		if err != nil && err != errPathCost {
+			t.Fatalf("%q: %v", s, err)
+		}
+		for _, n := range nodes {
+			if got := d.at(n.Path); !jsonEqual(got, n.Node) && n.Node != nil {
+				t.Fatalf("%q: node at %v is %v, path leads to %v", s, n.Path, n.Node, got)
+			}
+		}
+	})
 }
