@@ -1,7 +1,7 @@
 package embeddedplane
 
-// Stream commands miniredis lacks: XGROUP SETID, and Redis 8.2's XDELEX and
-// XACKDEL with their KEEPREF, DELREF and ACKED policies (t_stream.c, and
+// Stream commands miniredis lacks: XSETID, XGROUP SETID, and Redis 8.2's
+// XDELEX and XACKDEL with their KEEPREF, DELREF and ACKED policies (t_stream.c, and
 // Redis's stream-cgroups tests for the answers). Entries are deleted with
 // miniredis's XDEL and acknowledged with its XACK, so that its consumer
 // bookkeeping stays right; what no command reads (each group's last
@@ -10,8 +10,10 @@ package embeddedplane
 //
 // An entry counts as referenced (ACKED) while a group has it pending or has
 // not yet been delivered it (its last delivered ID is below the entry's).
-// XGROUP SETID's ENTRIESREAD is taken and ignored: miniredis keeps no
-// entries-read count.
+// XGROUP SETID's ENTRIESREAD and XSETID's ENTRIESADDED and MAXDELETEDID are
+// checked and otherwise ignored: miniredis keeps no such counts. XSETID sets
+// the ID miniredis generates from (XADD *); miniredis still takes an
+// explicit XADD ID above the last entry but below that ID.
 
 import (
 	"fmt"
@@ -39,6 +41,7 @@ func streamCommands(in *inside) map[string]server.Cmd {
 	s := &streams{in: in}
 	return map[string]server.Cmd{
 		"XGROUP":  s.xgroup,
+		"XSETID":  s.xsetid,
 		"XDELEX":  s.xdelex,
 		"XACKDEL": s.xackdel,
 	}
@@ -289,6 +292,102 @@ func (s *streams) xackdel(c *server.Peer, _ string, args []string) {
 	})
 }
 
+// streamField returns a settable field of miniredis's stream at key.
+func streamField(x *txn, key, name string) reflect.Value {
+	dbs := exposed(reflect.ValueOf(x.in.m).Elem().FieldByName("dbs"))
+	db := dbs.MapIndex(reflect.ValueOf(x.dbi)).Elem()
+	stream := exposed(db.FieldByName("streamKeys")).MapIndex(reflect.ValueOf(key))
+	return exposed(stream.Elem().FieldByName(name))
+}
+
+// streamTop is the ID of the stream's last entry, 0-0 when it has none.
+func streamTop(x *txn, key string) streamID {
+	var id streamID
+	last, err := x.call("XREVRANGE", key, "+", "-", "COUNT", "1")
+	if entries, ok := last.([]any); err == nil && ok && len(entries) == 1 {
+		if e, ok := entries[0].([]any); ok && len(e) > 0 {
+			id, _ = parseStreamID(fmt.Sprint(e[0]))
+		}
+	}
+	return id
+}
+
+// streamLastID is the last ID the stream gave (Redis's last_id): XSETID's,
+// or the last entry's.
+func streamLastID(x *txn, key string) streamID {
+	top := streamTop(x, key)
+	if given, ok := parseStreamID(streamField(x, key, "lastAllocatedID").String()); ok && top.less(given) {
+		return given
+	}
+	return top
+}
+
+// xsetid serves XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id].
+func (s *streams) xsetid(c *server.Peer, _ string, args []string) {
+	if len(args) < 2 {
+		wrongArity(c, "xsetid")
+		return
+	}
+	s.in.run(c, func(x *txn) {
+		key := args[0]
+		id, ok := parseStreamID(args[1])
+		if !ok {
+			x.peer.WriteError(msgInvalidStreamID)
+			return
+		}
+		entriesAdded := int64(-1)
+		for i := 2; i < len(args); i += 2 {
+			opt := strings.ToUpper(args[i])
+			switch {
+			case opt == "ENTRIESADDED" && i+1 < len(args):
+				n, ok := parseLL(args[i+1])
+				if !ok {
+					x.peer.WriteError(msgNotInteger)
+					return
+				}
+				if n < 0 {
+					x.peer.WriteError("ERR entries_added must be positive")
+					return
+				}
+				entriesAdded = n
+			case opt == "MAXDELETEDID" && i+1 < len(args):
+				maxDel, ok := parseStreamID(args[i+1])
+				if !ok {
+					x.peer.WriteError(msgInvalidStreamID)
+					return
+				}
+				if id.less(maxDel) {
+					x.peer.WriteError("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
+					return
+				}
+			default:
+				x.peer.WriteError(msgSyntax)
+				return
+			}
+		}
+		exists, ok := streamKey(x, key)
+		if !ok {
+			return
+		}
+		if !exists {
+			x.peer.WriteError("ERR no such key")
+			return
+		}
+		if n, _ := x.call("XLEN", key); n != 0 {
+			if id.less(streamTop(x, key)) {
+				x.peer.WriteError("ERR The ID specified in XSETID is smaller than the target stream top item")
+				return
+			}
+			if length, _ := n.(int); entriesAdded != -1 && int64(length) > entriesAdded {
+				x.peer.WriteError("ERR The entries_added specified in XSETID is smaller than the target stream length")
+				return
+			}
+		}
+		streamField(x, key, "lastAllocatedID").SetString(id.String())
+		x.peer.WriteOK()
+	})
+}
+
 // xgroup serves XGROUP SETID key group id|$ [ENTRIESREAD n]; the other
 // subcommands are miniredis's.
 func (s *streams) xgroup(c *server.Peer, _ string, args []string) {
@@ -327,12 +426,7 @@ func (s *streams) xgroup(c *server.Peer, _ string, args []string) {
 		}
 		var id streamID
 		if idArg == "$" {
-			last, err := x.call("XREVRANGE", key, "+", "-", "COUNT", "1")
-			if entries, ok := last.([]any); err == nil && ok && len(entries) == 1 {
-				if e, ok := entries[0].([]any); ok && len(e) > 0 {
-					id, _ = parseStreamID(fmt.Sprint(e[0]))
-				}
-			}
+			id = streamLastID(x, key)
 		} else {
 			var ok bool
 			if id, ok = parseStreamID(idArg); !ok {
