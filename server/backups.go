@@ -104,15 +104,16 @@ func (s *Server) CreateBackup(ctx context.Context, req genserver.CreateBackupReq
 			_, err = s.takeBackup(ctx, d, req.Body.Name, false)
 		}
 	}
-	return okOutcome[genserver.CreateBackupResponseObject]{
-		ok: func() genserver.CreateBackupResponseObject { return genserver.CreateBackup200JSONResponse(gen.OKOK) },
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.CreateBackupResponseObject {
-			return genserver.CreateBackup400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.CreateBackupResponseObject {
-			return genserver.CreateBackup404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.CreateBackup200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.CreateBackup400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.CreateBackup404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // DeleteBackup handles DELETE /v2/redis/delete-backup/{id}/{backup_id}.
@@ -123,16 +124,16 @@ func (s *Server) DeleteBackup(ctx context.Context, req genserver.DeleteBackupReq
 		msg = backupNotFound
 		err = s.store.DeleteBackup(ctx, req.Id, req.BackupId)
 	}
-	return okOutcome[genserver.DeleteBackupResponseObject]{
-		notFound404: msg,
-		ok:          func() genserver.DeleteBackupResponseObject { return genserver.DeleteBackup200JSONResponse(gen.OKOK) },
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DeleteBackupResponseObject {
-			return genserver.DeleteBackup400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.DeleteBackupResponseObject {
-			return genserver.DeleteBackup404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcomeOf(err, msg); status {
+	case http.StatusOK:
+		return genserver.DeleteBackup200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.DeleteBackup400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.DeleteBackup404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // RestoreBackup handles POST /v2/redis/restore-backup/{id}: the database's
@@ -158,16 +159,16 @@ func (s *Server) RestoreBackup(ctx context.Context, req genserver.RestoreBackupR
 			return s.plane.Restore(ctx, req.Id, backupKeys(r))
 		})
 	}()
-	return okOutcome[genserver.RestoreBackupResponseObject]{
-		notFound404: msg,
-		ok:          func() genserver.RestoreBackupResponseObject { return genserver.RestoreBackup200JSONResponse(gen.OKOK) },
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.RestoreBackupResponseObject {
-			return genserver.RestoreBackup400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.RestoreBackupResponseObject {
-			return genserver.RestoreBackup404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcomeOf(err, msg); status {
+	case http.StatusOK:
+		return genserver.RestoreBackup200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.RestoreBackup400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.RestoreBackup404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 func dailyBackup(d *devapi.Database) *bool { return &d.DailyBackup }
@@ -175,33 +176,31 @@ func dailyBackup(d *devapi.Database) *bool { return &d.DailyBackup }
 // EnableDailyBackup handles PATCH /v2/redis/enable-dailybackup/{id}.
 func (s *Server) EnableDailyBackup(ctx context.Context, req genserver.EnableDailyBackupRequestObject) (genserver.EnableDailyBackupResponseObject, error) {
 	_, err := s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, req.Id, toggle("daily backup", dailyBackup, true))
-	return okOutcome[genserver.EnableDailyBackupResponseObject]{
-		ok: func() genserver.EnableDailyBackupResponseObject {
-			return genserver.EnableDailyBackup200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.EnableDailyBackupResponseObject {
-			return genserver.EnableDailyBackup400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.EnableDailyBackupResponseObject {
-			return genserver.EnableDailyBackup404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.EnableDailyBackup200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.EnableDailyBackup400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.EnableDailyBackup404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // DisableDailyBackup handles PATCH /v2/redis/disable-dailybackup/{id}.
 func (s *Server) DisableDailyBackup(ctx context.Context, req genserver.DisableDailyBackupRequestObject) (genserver.DisableDailyBackupResponseObject, error) {
 	_, err := s.store.UpdateDatabase(ctx, accountFrom(ctx).Email, req.Id, toggle("daily backup", dailyBackup, false))
-	return okOutcome[genserver.DisableDailyBackupResponseObject]{
-		ok: func() genserver.DisableDailyBackupResponseObject {
-			return genserver.DisableDailyBackup200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DisableDailyBackupResponseObject {
-			return genserver.DisableDailyBackup400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.DisableDailyBackupResponseObject {
-			return genserver.DisableDailyBackup404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.DisableDailyBackup200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.DisableDailyBackup400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.DisableDailyBackup404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // TakeDailyBackups backs up every database with daily backups on whose

@@ -129,94 +129,64 @@ func (s *Server) EnableTls(ctx context.Context, req genserver.EnableTlsRequestOb
 	}
 }
 
-// okOutcome answers an operation whose success is the JSON string "OK".
-type okOutcome[R any] struct {
-	notFound404 string // the 404 message; default "database not found"
-	ok          func() R
-	badRequest  func(genserver.BadRequestJSONResponse) R
-	notFound    func(genserver.NotFoundJSONResponse) R
-}
-
-func (o okOutcome[R]) answer(err error) (R, error) {
-	var zero R
-	msg := o.notFound404
-	if msg == "" {
-		msg = "database not found"
-	}
-	switch status, body, err := outcomeOf(err, msg); status {
-	case http.StatusOK:
-		return o.ok(), nil
-	case http.StatusBadRequest:
-		return o.badRequest(genserver.BadRequestJSONResponse(body)), nil
-	case http.StatusNotFound:
-		return o.notFound(genserver.NotFoundJSONResponse(body)), nil
-	default:
-		return zero, err
-	}
-}
-
 // EnableEviction handles POST /v2/redis/enable-eviction/{id}.
 func (s *Server) EnableEviction(ctx context.Context, req genserver.EnableEvictionRequestObject) (genserver.EnableEvictionResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("eviction", eviction, true))
-	return okOutcome[genserver.EnableEvictionResponseObject]{
-		ok: func() genserver.EnableEvictionResponseObject {
-			return genserver.EnableEviction200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.EnableEvictionResponseObject {
-			return genserver.EnableEviction400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.EnableEvictionResponseObject {
-			return genserver.EnableEviction404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.EnableEviction200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.EnableEviction400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.EnableEviction404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // DisableEviction handles POST /v2/redis/disable-eviction/{id}.
 func (s *Server) DisableEviction(ctx context.Context, req genserver.DisableEvictionRequestObject) (genserver.DisableEvictionResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("eviction", eviction, false))
-	return okOutcome[genserver.DisableEvictionResponseObject]{
-		ok: func() genserver.DisableEvictionResponseObject {
-			return genserver.DisableEviction200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DisableEvictionResponseObject {
-			return genserver.DisableEviction400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.DisableEvictionResponseObject {
-			return genserver.DisableEviction404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.DisableEviction200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.DisableEviction400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.DisableEviction404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // EnableAutoUpgrade handles POST /v2/redis/enable-autoupgrade/{id}.
 func (s *Server) EnableAutoUpgrade(ctx context.Context, req genserver.EnableAutoUpgradeRequestObject) (genserver.EnableAutoUpgradeResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("auto upgrade", autoUpgrade, true))
-	return okOutcome[genserver.EnableAutoUpgradeResponseObject]{
-		ok: func() genserver.EnableAutoUpgradeResponseObject {
-			return genserver.EnableAutoUpgrade200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.EnableAutoUpgradeResponseObject {
-			return genserver.EnableAutoUpgrade400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.EnableAutoUpgradeResponseObject {
-			return genserver.EnableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.EnableAutoUpgrade200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.EnableAutoUpgrade400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.EnableAutoUpgrade404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // DisableAutoUpgrade handles POST /v2/redis/disable-autoupgrade/{id}.
 func (s *Server) DisableAutoUpgrade(ctx context.Context, req genserver.DisableAutoUpgradeRequestObject) (genserver.DisableAutoUpgradeResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("auto upgrade", autoUpgrade, false))
-	return okOutcome[genserver.DisableAutoUpgradeResponseObject]{
-		ok: func() genserver.DisableAutoUpgradeResponseObject {
-			return genserver.DisableAutoUpgrade200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DisableAutoUpgradeResponseObject {
-			return genserver.DisableAutoUpgrade400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.DisableAutoUpgradeResponseObject {
-			return genserver.DisableAutoUpgrade404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.DisableAutoUpgrade200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.DisableAutoUpgrade400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.DisableAutoUpgrade404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // EnableProdPack handles POST /v2/redis/enable-prodpack/{id}, which
@@ -224,48 +194,47 @@ func (s *Server) DisableAutoUpgrade(ctx context.Context, req genserver.DisableAu
 // spec does not list it. The flag is stored and shown; nothing else changes.
 func (s *Server) EnableProdPack(ctx context.Context, req genserver.EnableProdPackRequestObject) (genserver.EnableProdPackResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("prod pack", prodPack, true))
-	return okOutcome[genserver.EnableProdPackResponseObject]{
-		ok: func() genserver.EnableProdPackResponseObject {
-			return genserver.EnableProdPack200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.EnableProdPackResponseObject {
-			return genserver.EnableProdPack400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.EnableProdPackResponseObject {
-			return genserver.EnableProdPack404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.EnableProdPack200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.EnableProdPack400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.EnableProdPack404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // DisableProdPack handles POST /v2/redis/disable-prodpack/{id}.
 func (s *Server) DisableProdPack(ctx context.Context, req genserver.DisableProdPackRequestObject) (genserver.DisableProdPackResponseObject, error) {
 	_, err := s.update(ctx, req.Id, toggle("prod pack", prodPack, false))
-	return okOutcome[genserver.DisableProdPackResponseObject]{
-		ok: func() genserver.DisableProdPackResponseObject {
-			return genserver.DisableProdPack200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DisableProdPackResponseObject {
-			return genserver.DisableProdPack400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.DisableProdPackResponseObject {
-			return genserver.DisableProdPack404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.DisableProdPack200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.DisableProdPack400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.DisableProdPack404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // ChangePlan handles POST /v2/redis/{id}/change-plan. The plan sets the
 // db_* limits; the memory limit reaches the plane as its maxmemory.
 func (s *Server) ChangePlan(ctx context.Context, req genserver.ChangePlanRequestObject) (genserver.ChangePlanResponseObject, error) {
 	err := s.changePlan(ctx, req.Id, string(req.Body.PlanName), req.Body.AutoUpgrade, req.Body.ProdPackEnabled)
-	return okOutcome[genserver.ChangePlanResponseObject]{
-		ok: func() genserver.ChangePlanResponseObject { return genserver.ChangePlan200JSONResponse(gen.OKOK) },
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.ChangePlanResponseObject {
-			return genserver.ChangePlan400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.ChangePlanResponseObject {
-			return genserver.ChangePlan404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.ChangePlan200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.ChangePlan400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.ChangePlan404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // ChangePlanLegacy handles POST /v2/redis/change-plan/{id}, the path
@@ -276,17 +245,16 @@ func (s *Server) ChangePlanLegacy(ctx context.Context, req genserver.ChangePlanL
 	if err == nil {
 		err = s.changePlan(ctx, req.Id, plan, req.Body.AutoUpgrade, req.Body.ProdPackEnabled)
 	}
-	return okOutcome[genserver.ChangePlanLegacyResponseObject]{
-		ok: func() genserver.ChangePlanLegacyResponseObject {
-			return genserver.ChangePlanLegacy200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.ChangePlanLegacyResponseObject {
-			return genserver.ChangePlanLegacy400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.ChangePlanLegacyResponseObject {
-			return genserver.ChangePlanLegacy404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.ChangePlanLegacy200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.ChangePlanLegacy400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.ChangePlanLegacy404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // legacyPlan is the plan the older change-plan body names, in plan_name or
@@ -333,15 +301,16 @@ func (s *Server) UpdateBudget(ctx context.Context, req genserver.UpdateBudgetReq
 		d.Budget = req.Body.Budget
 		return nil
 	})
-	return okOutcome[genserver.UpdateBudgetResponseObject]{
-		ok: func() genserver.UpdateBudgetResponseObject { return genserver.UpdateBudget200JSONResponse(gen.OKOK) },
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.UpdateBudgetResponseObject {
-			return genserver.UpdateBudget400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.UpdateBudgetResponseObject {
-			return genserver.UpdateBudget404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.UpdateBudget200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.UpdateBudget400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.UpdateBudget404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // UpdateRegions handles POST /v2/redis/update-regions/{id}: the list
@@ -355,15 +324,16 @@ func (s *Server) UpdateRegions(ctx context.Context, req genserver.UpdateRegionsR
 		d.ReadRegions = reads
 		return nil
 	})
-	return okOutcome[genserver.UpdateRegionsResponseObject]{
-		ok: func() genserver.UpdateRegionsResponseObject { return genserver.UpdateRegions200JSONResponse(gen.OKOK) },
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.UpdateRegionsResponseObject {
-			return genserver.UpdateRegions400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.UpdateRegionsResponseObject {
-			return genserver.UpdateRegions404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.UpdateRegions200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.UpdateRegions400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.UpdateRegions404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // UpdateAllowlist handles POST /v2/redis/update-allowlist/{id}, which
@@ -377,17 +347,16 @@ func (s *Server) UpdateAllowlist(ctx context.Context, req genserver.UpdateAllowl
 			return nil
 		})
 	}
-	return okOutcome[genserver.UpdateAllowlistResponseObject]{
-		ok: func() genserver.UpdateAllowlistResponseObject {
-			return genserver.UpdateAllowlist200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.UpdateAllowlistResponseObject {
-			return genserver.UpdateAllowlist400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.UpdateAllowlistResponseObject {
-			return genserver.UpdateAllowlist404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcome(err); status {
+	case http.StatusOK:
+		return genserver.UpdateAllowlist200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.UpdateAllowlist400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.UpdateAllowlist404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // checkAllowlist refuses an allowlist entry that is neither a CIDR nor a

@@ -129,16 +129,16 @@ func (s *Server) DeleteTeam(ctx context.Context, req genserver.DeleteTeamRequest
 		}
 		return s.store.DeleteTeam(ctx, req.Id)
 	}()
-	return okOutcome[genserver.DeleteTeamResponseObject]{
-		notFound404: teamNotFound,
-		ok:          func() genserver.DeleteTeamResponseObject { return genserver.DeleteTeam200JSONResponse(gen.OKOK) },
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DeleteTeamResponseObject {
-			return genserver.DeleteTeam400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.DeleteTeamResponseObject {
-			return genserver.DeleteTeam404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcomeOf(err, teamNotFound); status {
+	case http.StatusOK:
+		return genserver.DeleteTeam200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.DeleteTeam400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.DeleteTeam404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // GetTeamMembers handles GET /v2/teams/{team_id}.
@@ -221,18 +221,16 @@ func (s *Server) DeleteTeamMember(ctx context.Context, req genserver.DeleteTeamM
 		}
 		return nil
 	}()
-	return okOutcome[genserver.DeleteTeamMemberResponseObject]{
-		notFound404: teamNotFound,
-		ok: func() genserver.DeleteTeamMemberResponseObject {
-			return genserver.DeleteTeamMember200JSONResponse(gen.OKOK)
-		},
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.DeleteTeamMemberResponseObject {
-			return genserver.DeleteTeamMember400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.DeleteTeamMemberResponseObject {
-			return genserver.DeleteTeamMember404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcomeOf(err, teamNotFound); status {
+	case http.StatusOK:
+		return genserver.DeleteTeamMember200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.DeleteTeamMember400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.DeleteTeamMember404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
 
 // MoveToTeam handles POST /v2/redis/move-to-team: the database becomes the
@@ -259,14 +257,14 @@ func (s *Server) MoveToTeam(ctx context.Context, req genserver.MoveToTeamRequest
 		})
 		return err
 	}()
-	return okOutcome[genserver.MoveToTeamResponseObject]{
-		notFound404: notFound,
-		ok:          func() genserver.MoveToTeamResponseObject { return genserver.MoveToTeam200JSONResponse(gen.OKOK) },
-		badRequest: func(b genserver.BadRequestJSONResponse) genserver.MoveToTeamResponseObject {
-			return genserver.MoveToTeam400JSONResponse{BadRequestJSONResponse: b}
-		},
-		notFound: func(b genserver.NotFoundJSONResponse) genserver.MoveToTeamResponseObject {
-			return genserver.MoveToTeam404JSONResponse{NotFoundJSONResponse: b}
-		},
-	}.answer(err)
+	switch status, body, err := outcomeOf(err, notFound); status {
+	case http.StatusOK:
+		return genserver.MoveToTeam200JSONResponse(gen.OKOK), nil
+	case http.StatusBadRequest:
+		return genserver.MoveToTeam400JSONResponse{BadRequestJSONResponse: genserver.BadRequestJSONResponse(body)}, nil
+	case http.StatusNotFound:
+		return genserver.MoveToTeam404JSONResponse{NotFoundJSONResponse: genserver.NotFoundJSONResponse(body)}, nil
+	default:
+		return nil, err
+	}
 }
