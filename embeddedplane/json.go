@@ -120,7 +120,7 @@ func jsonCommands(m *miniredis.Miniredis) map[string]server.Cmd {
 }
 
 // writeJSONReply writes a reply: nil, string (bulk), simple, int or int64,
-// []any (array), error.
+// float64 (RESP3's double), []any (array), error.
 func writeJSONReply(c *server.Peer, r any) {
 	switch t := r.(type) {
 	case nil:
@@ -133,6 +133,8 @@ func writeJSONReply(c *server.Peer, r any) {
 		c.WriteInt(t)
 	case int64:
 		c.WriteInt(int(t))
+	case float64: // RESP3 only: a double
+		c.WriteFloat(t)
 	case error:
 		c.WriteError(t.Error())
 	case []any:
@@ -748,7 +750,16 @@ func (j *jsonFamily) read(x *txn, args []string) (*jsonKey, *jsonPath, error) {
 }
 
 // typ serves JSON.TYPE key [path].
+// On RESP3, RedisJSON wraps the answer in an array of one.
 func (j *jsonFamily) typ(x *txn, args []string) (any, error) {
+	r, err := j.typeOf(x, args)
+	if err != nil || !x.peer.Resp3 {
+		return r, err
+	}
+	return []any{r}, nil
+}
+
+func (j *jsonFamily) typeOf(x *txn, args []string) (any, error) {
 	k, p, err := j.read(x, args)
 	if err != nil || k.doc == nil {
 		return nil, err
@@ -842,12 +853,18 @@ func isString(v any) bool { _, ok := v.(string); return ok }
 func isArray(v any) bool  { _, ok := v.([]any); return ok }
 func isObject(v any) bool { _, ok := v.(map[string]any); return ok }
 
-// numOp serves JSON.NUMINCRBY (mult false) and JSON.NUMMULTBY.
+// numOp serves JSON.NUMINCRBY (mult false) and JSON.NUMMULTBY. On RESP3,
+// RedisJSON answers every path, a legacy one too, with an array of numbers.
 func (j *jsonFamily) numOp(mult bool) func(x *txn, args []string) (any, error) {
 	return func(x *txn, args []string) (any, error) {
 		p, err := parsePath(args[1])
 		if err != nil {
 			return nil, err
+		}
+		if x.peer.Resp3 && p.legacy {
+			q := *p
+			q.legacy = false
+			p = &q
 		}
 		var by any
 		parsed := false
@@ -871,6 +888,9 @@ func (j *jsonFamily) numOp(mult bool) func(x *txn, args []string) (any, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if x.peer.Resp3 {
+			return r, nil
 		}
 		// RESP2 answers JSON text: the last number for a legacy path, an
 		// array with null where a node is not a number for a JSONPath.
@@ -1421,17 +1441,18 @@ func (j *jsonFamily) resp(x *txn, args []string) (any, error) {
 		if len(vs) == 0 {
 			return nil, errNoPath
 		}
-		return respOf(k.doc, vs[0]), nil
+		return respOf(k.doc, vs[0], x.peer.Resp3), nil
 	}
 	out := make([]any, len(vs))
 	for i, v := range vs {
-		out[i] = respOf(k.doc, v)
+		out[i] = respOf(k.doc, v, x.peer.Resp3)
 	}
 	return out, nil
 }
 
-// respOf is JSON.RESP's form of a value.
-func respOf(d *jsonDoc, v any) any {
+// respOf is JSON.RESP's form of a value; a float is a bulk string on
+// RESP2, a double on RESP3.
+func respOf(d *jsonDoc, v any, resp3 bool) any {
 	switch t := v.(type) {
 	case nil:
 		return nil
@@ -1440,19 +1461,22 @@ func respOf(d *jsonDoc, v any) any {
 	case int64:
 		return t
 	case float64:
+		if resp3 {
+			return t
+		}
 		return strconv.FormatFloat(t, 'g', -1, 64)
 	case string:
 		return t
 	case []any:
 		out := []any{simple("[")}
 		for _, e := range t {
-			out = append(out, respOf(d, e))
+			out = append(out, respOf(d, e, resp3))
 		}
 		return out
 	case map[string]any:
 		out := []any{simple("{")}
 		for _, key := range d.keys(t) {
-			out = append(out, key, respOf(d, t[key]))
+			out = append(out, key, respOf(d, t[key], resp3))
 		}
 		return out
 	}

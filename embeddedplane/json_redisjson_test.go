@@ -8,7 +8,7 @@ import (
 
 // Cases taken from RedisJSON's own tests (tests/pytest/test_multi.py),
 // with their expected answers, as answer writes them. The embedded plane
-// must answer them as RedisJSON does.
+// must answer them as RedisJSON does, on RESP2 as those tests speak.
 var redisJSONCases = []struct {
 	name  string
 	steps [][]string // command words, then the expected answer last
@@ -213,7 +213,7 @@ var redisJSONCases = []struct {
 
 func TestJSONAsRedisJSONTests(t *testing.T) {
 	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
-	c := connect()
+	c := resp2(t, connect) // RedisJSON's tests speak RESP2
 	for _, tc := range redisJSONCases {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := c.FlushAll(t.Context()).Err(); err != nil {

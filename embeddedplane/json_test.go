@@ -214,8 +214,59 @@ var jsonCases = []cmdCase{
 	}},
 }
 
+// TestJSONCommands runs jsonCases on a RESP2 connection, as RedisJSON's
+// own tests and the REST API talk.
 func TestJSONCommands(t *testing.T) {
-	runCases(t, jsonCases)
+	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
+	c := resp2(t, connect)
+	for _, tc := range jsonCases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := c.FlushAll(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.steps {
+				if got := answer(t, c, splitCmd(s.cmd)...); got != s.want {
+					t.Errorf("%s\n got %s\nwant %s", s.cmd, got, s.want)
+				}
+			}
+		})
+	}
+}
+
+// resp2 returns a client like connect's that speaks RESP2.
+func resp2(tb testing.TB, connect func() *redis.Client) *redis.Client {
+	tb.Helper()
+	opt := *connect().Options()
+	opt.Protocol = 2
+	c := redis.NewClient(&opt)
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestJSONOnRESP3: where RedisJSON answers RESP3 clients otherwise: JSON.TYPE
+// wraps its answer in an array, NUMINCRBY and NUMMULTBY answer numbers for
+// every path, JSON.RESP's floats are doubles; the rest answers as on RESP2.
+func TestJSONOnRESP3(t *testing.T) {
+	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
+	c := connect() // go-redis speaks RESP3 unless told otherwise
+	for _, s := range []step{
+		{`JSON.SET k $ {"a":1,"b":{"a":2.5},"c":"x"}`, "OK"},
+		{`JSON.TYPE k`, "[object]"},
+		{`JSON.TYPE k $..a`, "[[integer number]]"},
+		{`JSON.TYPE k .nope`, "[<nil>]"},
+		{`JSON.TYPE nokey`, "[<nil>]"},
+		{`JSON.NUMINCRBY k $..a 1`, "[2 3.5]"},
+		{`JSON.NUMINCRBY k .a 1`, "[3]"},
+		{`JSON.NUMMULTBY k $.c 2`, "[<nil>]"},
+		{`JSON.RESP k $.b`, "[[{ a 3.5]]"},
+		{`JSON.GET k $.a`, "[3]"},
+		{`JSON.GET nokey`, "nil"},
+		{`JSON.ARRPOP k $.c`, "[<nil>]"},
+	} {
+		if got := answer(t, c, splitCmd(s.cmd)...); got != s.want {
+			t.Errorf("%s\n got %s\nwant %s", s.cmd, got, s.want)
+		}
+	}
 }
 
 // TestJSONInMulti: JSON commands queue inside MULTI and answer in EXEC's
@@ -446,7 +497,7 @@ func TestJSONHostileInput(t *testing.T) {
 		}
 	}
 	// The documents are as they were.
-	if got := answer(t, c, "JSON.TYPE", "chain", "$"+strings.Repeat(".a", 120)); got != "[integer]" {
+	if got := answer(t, c, "JSON.GET", "chain", "$"+strings.Repeat(".a", 120)); got != "[1]" {
 		t.Errorf("chain after the refusals: %s", got)
 	}
 }
