@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -426,24 +427,9 @@ func (a *App) openServers(ctx context.Context) error {
 
 	api := srv.Handler()
 	a.api = api
-	a.apiServer = &http.Server{
-		Handler:           http.HandlerFunc(a.serveAPI),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          errorLog,
-	}
-	a.restServer = &http.Server{
-		Handler:           rest.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          errorLog,
-	}
+	a.apiServer = httpServer(http.HandlerFunc(a.serveAPI), 30*time.Second, errorLog)
+	// REST bodies may be up to 10 MB each way.
+	a.restServer = httpServer(rest.Handler(), 60*time.Second, errorLog)
 	// Event streams never go idle: Shutdown would wait its whole timeout
 	// for them. They end when shutdown begins (rest.Close waits for them).
 	a.restServer.RegisterOnShutdown(rest.EndStreams)
@@ -519,6 +505,21 @@ func Accounts(name string, keys map[string]string) func(context.Context, devapi.
 			}
 		}
 		return nil
+	}
+}
+
+// httpServer is an http.Server of h with devapi's bounds: 5 seconds for
+// a request's header (at most 64 KiB), bodyTimeout to read its body and to
+// write the answer, 2 minutes for an idle connection.
+func httpServer(h http.Handler, bodyTimeout time.Duration, errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       bodyTimeout,
+		WriteTimeout:      bodyTimeout,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errorLog,
 	}
 }
 
