@@ -35,6 +35,7 @@ var families = []family{
 	{name: "streams", build: streamCommands},
 	{name: "LCS", build: lcsCommands},
 	{name: "SORT", build: sortCommands},
+	{name: "BLMPOP", build: listCommands},
 	{name: "RedisJSON", commands: jsonCommands},
 }
 

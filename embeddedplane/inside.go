@@ -186,6 +186,14 @@ func (x *txn) call(args ...string) (any, error) {
 // pass runs miniredis's own handler of args[0] and writes its answer, as
 // it wrote it, to the client; it returns that answer (RESP).
 func (x *txn) pass(args ...string) string {
+	answer := x.raw(args...)
+	x.peer.WriteRaw(answer)
+	return answer
+}
+
+// raw runs miniredis's own handler of args[0] and returns its answer as
+// it would write it to the client (RESP2 or RESP3).
+func (x *txn) raw(args ...string) string {
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	np := server.NewPeer(w)
@@ -193,13 +201,11 @@ func (x *txn) pass(args ...string) string {
 	np.Resp3 = x.peer.Resp3
 	h, ok := x.in.handler(args[0])
 	if !ok {
-		x.peer.WriteError("ERR unknown command '" + args[0] + "'")
-		return ""
+		return "-ERR unknown command '" + args[0] + "'\r\n"
 	}
 	h(np, args[0], args[1:])
 	x.ticked = true
 	_ = w.Flush()
-	x.peer.WriteRaw(buf.String())
 	return buf.String()
 }
 

@@ -188,16 +188,17 @@ func (e *scriptEnv) call(L *lua.LState, raise bool) int {
 	if msg := e.refusal(args); msg != "" {
 		return fail(msg)
 	}
-	if strings.EqualFold(args[0], "BZMPOP") {
+	if strings.EqualFold(args[0], "BZMPOP") || strings.EqualFold(args[0], "BLMPOP") {
 		// Redis runs blocking commands in scripts without blocking; the
 		// rest are noscript. BZMPOP timeout numkeys ... is ZMPOP numkeys ...
+		// (BLMPOP, lists.go, is LMPOP likewise).
 		if len(args) < 2 {
 			return fail(msgCallArity)
 		}
 		if _, err := strconv.ParseFloat(args[1], 64); err != nil {
 			return fail("ERR timeout is not a float or out of range")
 		}
-		args = append([]string{"ZMPOP"}, args[2:]...)
+		args = append([]string{strings.ToUpper(args[0][1:])}, args[2:]...)
 	}
 	res, err := e.s.dispatch(e.caller, e.ctx, args)
 	if err != nil {
