@@ -114,7 +114,17 @@ var jsonCases = []cmdCase{
 		{`KEYS *`, "[r]"},
 		{`COPY r c`, "1"},
 		{`TYPE c`, "ReJSON-RL"},
-		{`DEL r c`, "2"},
+		{`SCAN 0 TYPE ReJSON-RL`, "[0 []]"}, // a gap: JSON keys are lists inside
+		{`SCAN 0 MATCH r`, "[0 [r]]"},
+		{`PERSIST r`, "1"},
+		{`TTL r`, "-1"},
+		{`MOVE c 1`, "1"},
+		{`SELECT 1`, "OK"},
+		{`JSON.GET c $.a`, "[[5,2]]"},
+		{`FLUSHDB`, "OK"},
+		{`EXISTS c`, "0"},
+		{`SELECT 0`, "OK"},
+		{`DEL r`, "1"},
 		{`EXISTS r`, "0"},
 	}},
 	{name: "del forget clear", steps: []step{
