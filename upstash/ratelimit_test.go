@@ -4,16 +4,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/devapi-dev/devapi"
-	"github.com/devapi-dev/devapi/embeddedplane"
+	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/redistest"
 	"github.com/devapi-dev/devapi/server"
-	"github.com/devapi-dev/devapi/sqlitestore"
 	"github.com/devapi-dev/devapi/upstash"
 )
 
@@ -52,23 +49,21 @@ func (l *statusLog) get() []int {
 func TestRetryHonoursDevapisRetryAfter(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "devapi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
 	const email, key = "retry@example.com", "retry-key-0123456789abcdef0123456789abcdef"
-	if _, err := devapi.EnsureAPIKey(ctx, store, email, key, "test", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	plane := embeddedplane.New(devapi.PlaneConfig{})
-	t.Cleanup(func() { _ = plane.Close() })
-	srv, err := server.New(server.Config{Store: store, Plane: plane, AccountRequests: server.RateLimit{PerSecond: 1, Burst: 1}})
+	lo, hi := redistest.Ports(t, 50)
+	a, err := app.Open(ctx, app.Config{
+		Dir:        t.TempDir(),
+		Setup:      app.Accounts("test", map[string]string{email: key}),
+		Server:     server.Config{Ports: server.PortRange{Min: lo, Max: hi}, AccountRequests: server.RateLimit{PerSecond: 1, Burst: 1}},
+		ManualJobs: true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = a.Close() })
+	// The answers are logged in front of the app's handler.
 	log := &statusLog{}
-	hs := httptest.NewServer(log.wrap(srv.Handler()))
+	hs := httptest.NewServer(log.wrap(a.Handler()))
 	t.Cleanup(hs.Close)
 	c, err := upstash.New(email, key, upstash.WithBaseURL(hs.URL), upstash.WithRetries(1))
 	if err != nil {
