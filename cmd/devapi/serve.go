@@ -224,6 +224,11 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	}
 	var storeName, acctEmail, acctKey string
 	caFile := filepath.Join(o.data, "ca.pem")
+	// A data folder this start creates is removed again if the start fails
+	// (a plane that cannot start, a store that does not open): a failed
+	// first start leaves nothing behind.
+	_, statErr := os.Stat(o.data)
+	newDataDir := errors.Is(statErr, fs.ErrNotExist)
 	a, err := app.Open(ctx, app.Config{
 		APIAddr:   o.addr,
 		RESTAddr:  o.restAddr,
@@ -258,6 +263,9 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 		Logger:         logger,
 	})
 	if err != nil {
+		if newDataDir {
+			_ = os.RemoveAll(o.data)
+		}
 		return listenFlagError(err)
 	}
 	consoleURL, signIn := "", ""
