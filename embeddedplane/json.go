@@ -34,6 +34,12 @@ import (
 )
 
 const (
+	// jsonMaxDoc bounds a JSON document, and each JSON argument, in bytes
+	// of JSON text. Parsed, a document takes several times its text in
+	// memory, so the bound is below a string's 512 MiB (and below the
+	// 100 MB Upstash gives a record); a command that would make a larger
+	// document is refused, the document left as it was.
+	jsonMaxDoc = 64 << 20
 	// jsonHeader starts the one element of a JSON key's list.
 	jsonHeader = "\x00devapi:ReJSON-RL:1\x00"
 	// jsonTypeName is what TYPE answers for a JSON key.
@@ -51,7 +57,7 @@ var (
 	errJSONWrong  = errors.New(msgWrongType)
 	errNotNumber  = errors.New("ERR result is not a number")
 	errOverflow   = errors.New("ERR numeric overflow")
-	errTooBig     = errors.New("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+	errTooBig     = errors.New("ERR JSON document larger than 64 MiB on the embedded plane")
 	errArity      = errors.New("arity") // answered as the command's wrong number of arguments
 )
 
@@ -234,7 +240,7 @@ func (j *jsonFamily) save(x *txn, k *jsonKey) error {
 		return errRecursion
 	}
 	s := jsonHeader + k.doc.marshal(k.doc.root, jsonFormat{})
-	if len(s) > maxBulk {
+	if len(s)-len(jsonHeader) > jsonMaxDoc {
 		return errTooBig
 	}
 	var err error
@@ -833,9 +839,9 @@ func (j *jsonFamily) update(x *txn, key string, p *jsonPath, what string, grow i
 }
 
 // tooBig reports whether copying each bytes into n nodes goes past what a
-// document may hold.
+// document may hold (jsonMaxDoc).
 func tooBig(n, each int) bool {
-	return each > 0 && n > maxBulk/each
+	return each > 0 && n > jsonMaxDoc/each
 }
 
 // totalLen is the bytes of args.
@@ -970,7 +976,7 @@ func (j *jsonFamily) strAppend(x *txn, args []string) (any, error) {
 			return nil, errExpected("string")
 		}
 		nv := v.(string) + add
-		if len(nv) > maxBulk {
+		if len(nv) > jsonMaxDoc {
 			return nil, errTooBig
 		}
 		d.replace(at, nv)

@@ -513,9 +513,9 @@ func TestJSONHostileInput(t *testing.T) {
 }
 
 // TestJSONGrowthIsBoundedBeforeCopying: a command that would copy its
-// arguments into more nodes than a document may hold (proto-max-bulk-len,
-// 512 MiB) is refused before it copies: 1000 arrays times a 600 KB value
-// allocate next to nothing, where copying would allocate 600 MB.
+// arguments into more nodes than a document may hold (64 MiB of JSON text)
+// is refused before it copies: 1000 arrays times a 600 KB value allocate
+// next to nothing, where copying would allocate 600 MB.
 func TestJSONGrowthIsBoundedBeforeCopying(t *testing.T) {
 	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
 	c := connect()
@@ -533,7 +533,7 @@ func TestJSONGrowthIsBoundedBeforeCopying(t *testing.T) {
 		{"JSON.SET", "k", "$[*]", value},
 		{"JSON.MERGE", "k", "$[*]", value},
 	} {
-		if got := answer(t, c, cmd...); got != "ERR: ERR string exceeds maximum allowed size (proto-max-bulk-len)" {
+		if got := answer(t, c, cmd...); got != "ERR: ERR JSON document larger than 64 MiB on the embedded plane" {
 			t.Errorf("%s: %.100s", cmd[0], got)
 		}
 	}

@@ -95,6 +95,9 @@ func (d *jsonDoc) newObject() map[string]any {
 // serde_json does, with its recursion limit; errors are serde_json's words
 // and positions.
 func (d *jsonDoc) parseValue(s string) (any, error) {
+	if len(s) > jsonMaxDoc {
+		return nil, errTooBig
+	}
 	p := &jsonParser{s: s, d: d}
 	p.space()
 	v, err := p.value(0)

@@ -124,3 +124,14 @@ func FuzzJSONPath(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONMaxDoc: JSON text over 64 MiB is refused before it is parsed.
+func TestJSONMaxDoc(t *testing.T) {
+	big := `"` + strings.Repeat("x", jsonMaxDoc) + `"`
+	if _, err := newDoc().parseValue(big); err != errTooBig {
+		t.Errorf("%d bytes of JSON: %v", len(big), err)
+	}
+	if _, err := newDoc().parseValue(big[:jsonMaxDoc-1] + `"`); err != nil {
+		t.Errorf("%d bytes of JSON: %v", jsonMaxDoc, err)
+	}
+}
