@@ -184,6 +184,19 @@ var redisJSONCases = []struct {
 		{"JSON.SET", "doc1", "$", "[[1],[2]]", "OK"},
 		{"JSON.RESP", "doc1", "[[ [[ 1] [[ 2]]"},
 	}},
+	{"filter without duplicates, mutations over $..* deepest first", [][]string{
+		{"JSON.SET", "test", "$", `[{"name":{"first":"Markss","middle":"S","last":"Pronto"},"rank":1},{"name":{"first":"A","middle":"A","last":"Pronto"},"rank":8},{"name":{"first":"A","middle":"A","last":"Pronto"},"rank":90}]`, "OK"},
+		{"JSON.GET", "test", `$.[?(@.name.first=="A")]`, `[{"name":{"first":"A","middle":"A","last":"Pronto"},"rank":8},{"name":{"first":"A","middle":"A","last":"Pronto"},"rank":90}]`},
+		{"JSON.SET", "k", "$", `{"a":[[1,2,3],[4,5,6]]}`, "OK"},
+		{"JSON.ARRPOP", "k", "$..*", "-1", "[[4,5] 3 6 <nil> <nil> <nil> <nil> <nil> <nil>]"}, // children first
+		{"JSON.GET", "k", "$.a", "[[[1,2]]]"},
+		{"JSON.SET", "k", "$", `{"a":[[1,2,3],[4,5,6]]}`, "OK"},
+		{"JSON.ARRTRIM", "k", "$..*", "0", "0", "[1 1 1 <nil> <nil> <nil> <nil> <nil> <nil>]"},
+		{"JSON.GET", "k", "$.a", "[[[1]]]"},
+		{"JSON.SET", "k", "$", `{"a":[[1,2],[3,4]]}`, "OK"},
+		{"JSON.ARRINSERT", "k", "$..*", "0", "99", "[3 3 3 <nil> <nil> <nil> <nil>]"},
+		{"JSON.GET", "k", "$.a", "[[99,[99,1,2],[99,3,4]]]"},
+	}},
 	{"arrindex", [][]string{
 		{"JSON.SET", "store", "$", `{"store":{"book":[{"price":8.95,"size":[10,20,30,40]},{"price":12.99,"size":[50,60,70,80]},{"price":8.99,"size":[5,10,20,30]},{"price":22.99,"size":[5,6,7,8]}]}}`, "OK"},
 		{"JSON.GET", "store", "$.store.book[?(@.price<10)].size", "[[10,20,30,40],[5,10,20,30]]"},
