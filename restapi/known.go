@@ -44,11 +44,11 @@ var redis70 = []string{
 	"zscore", "zunion", "zunionstore",
 }
 
-// redisNewer are commands of Redis 7.2 to 8.0: WAITAOF and the hash
-// field expiry commands.
+// redisNewer are commands of Redis 7.2 to 8.2: WAITAOF, the hash field
+// expiry commands and the streams' XDELEX and XACKDEL.
 var redisNewer = []string{
 	"waitaof", "hexpire", "hpexpire", "hexpireat", "hpexpireat", "httl", "hpttl", "hexpiretime", "hpexpiretime",
-	"hpersist", "hgetdel", "hgetex", "hsetex",
+	"hpersist", "hgetdel", "hgetex", "hsetex", "xdelex", "xackdel",
 }
 
 // redisJSON are the commands of the RedisJSON module.
