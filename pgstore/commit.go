@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,6 +44,9 @@ const maxInFlight = 4
 
 // maxBatch bounds the resets of one batch.
 const maxBatch = 128
+
+// batchTimeout bounds one batch, from taking a connection to its commit.
+const batchTimeout = 30 * time.Second
 
 // setCredentialsQuery is the one statement of a reset: the owner is in the
 // WHERE, and RETURNING hands back the row as stored.
@@ -125,8 +129,11 @@ func (b *credBatcher) runTurn(ctx context.Context) {
 	if n == 0 {
 		return // another turn took ours
 	}
-	// Once sent, a batch is finished whatever the caller who sends it does.
-	err := b.send(context.WithoutCancel(ctx), batch)
+	// Once sent, a batch is finished whatever the caller who sends it does,
+	// within batchTimeout: every caller in it waits for it.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	err := b.send(sctx, batch)
+	cancel()
 	b.batches.Add(1)
 	b.resets.Add(int64(n))
 	for _, op := range batch {
