@@ -75,7 +75,10 @@ type Store interface {
 	// DeleteAPIKey removes one key of an account. ENOTFOUND if no such key.
 	DeleteAPIKey(ctx context.Context, email, id string) error
 	// Authenticate returns the account that owns a key with the given hash
-	// and email. EUNAUTHORIZED if there is none.
+	// and email. EUNAUTHORIZED if there is none. It may answer from a cache,
+	// but a key that DeleteAPIKey or DeleteTeam removed, through this or any
+	// other handle on the same store (another process, another replica), is
+	// refused by every call made after the removal returned.
 	Authenticate(ctx context.Context, email, keyHash string) (*Account, error)
 
 	// CreateDatabase stores a new database. ECONFLICT if the id exists,
