@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/devapi-dev/devapi"
@@ -141,6 +142,26 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		info(r.Context()).account = acct
+		next.ServeHTTP(w, r)
+	})
+}
+
+// longOperationTime is how long create-backup and restore-backup may take to
+// answer: they stream a whole database, which takes longer than the API
+// server's write timeout (30 s) allows for one request once a database
+// holds hundreds of megabytes.
+const longOperationTime = 10 * time.Minute
+
+// longOperations gives the backup operations, once their caller is
+// authenticated, a write deadline of their own instead of the server's.
+func (s *Server) longOperations(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimPrefix(r.URL.Path, apiBase)
+		if strings.HasPrefix(p, "/redis/create-backup/") || strings.HasPrefix(p, "/redis/restore-backup/") {
+			// A writer that has no deadline to move (a test's recorder)
+			// has no timeout to outlive either.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(longOperationTime))
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -229,7 +229,7 @@ func (s *Server) Handler() http.Handler {
 	genserver.HandlerWithOptions(strict, genserver.ChiServerOptions{
 		BaseURL:     apiBase,
 		BaseRouter:  r,
-		Middlewares: []genserver.MiddlewareFunc{s.throttleAuth, s.authenticate, s.limitAccount, s.validate},
+		Middlewares: []genserver.MiddlewareFunc{s.throttleAuth, s.authenticate, s.limitAccount, s.longOperations, s.validate},
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "%s", err.Error()))
 		},
