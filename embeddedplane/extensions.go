@@ -23,6 +23,9 @@ type family struct {
 	// view of miniredis's internals (inside.go), made before any family
 	// replaced a command, so that its originals are miniredis's own.
 	build func(in *inside) map[string]server.Cmd
+	// wraps: every command of the family takes the place of the handler
+	// the database has for it, miniredis's or an earlier family's.
+	wraps bool
 }
 
 // families lists every family the embedded plane adds.
@@ -37,6 +40,8 @@ var families = []family{
 	{name: "SORT", build: sortCommands},
 	{name: "BLMPOP", build: listCommands},
 	{name: "RedisJSON", commands: jsonCommands},
+	// Last: it wraps the handlers the families above left in place.
+	{name: "JSON keys are not lists", build: jsonGuardCommands, wraps: true},
 }
 
 // replaced lists the commands miniredis has that a family replaces, because
@@ -58,11 +63,18 @@ var families = []family{
 //   - HSET, HMSET, HSETNX, HDEL: a field set or deleted loses its TTL in
 //     Redis; miniredis keeps it.
 //   - TYPE: a JSON key (json.go) is a list inside; TYPE says ReJSON-RL.
+//   - the list commands and SCAN: on a JSON key they answer WRONGTYPE
+//     (jsonguard.go, which wraps SORT, SORT_RO and BLMPOP too), and SCAN's
+//     TYPE tells JSON keys from lists. A family's own calls of them
+//     (txn.call) reach miniredis's, unguarded: JSON's own LSET.
 var replaced = map[string]bool{
 	"TTL": true, "BITOP": true, "GEOADD": true, "GEODIST": true, "GEOPOS": true, "GEOSEARCH": true, "TYPE": true,
 	"HEXPIRE": true, "HTTL": true, "HPTTL": true, "HPERSIST": true, "HSETEX": true,
 	"HSET": true, "HMSET": true, "HSETNX": true, "HDEL": true,
-	"XGROUP": true,
+	"XGROUP": true, "LPUSH": true, "RPUSH": true, "LPUSHX": true, "RPUSHX": true, "LPOP": true, "RPOP": true, "LRANGE": true,
+	"LINDEX": true, "LLEN": true, "LSET": true, "LTRIM": true, "LREM": true, "LINSERT": true, "LPOS": true,
+	"RPOPLPUSH": true, "LMOVE": true, "LMPOP": true, "BLPOP": true, "BRPOP": true, "BRPOPLPUSH": true,
+	"BLMOVE": true, "SCAN": true,
 }
 
 // addCommands registers every family's commands on m.
@@ -76,7 +88,7 @@ func addCommands(m *miniredis.Miniredis) error {
 			cmds = fam.commands(m)
 		}
 		for name, cmd := range cmds {
-			if replaced[name] {
+			if replaced[name] || fam.wraps {
 				if err := replaceCommand(m.Server(), name, cmd); err != nil {
 					return fmt.Errorf("embeddedplane: %s: %w", fam.name, err)
 				}

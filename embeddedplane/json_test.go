@@ -114,7 +114,7 @@ var jsonCases = []cmdCase{
 		{`KEYS *`, "[r]"},
 		{`COPY r c`, "1"},
 		{`TYPE c`, "ReJSON-RL"},
-		{`SCAN 0 TYPE ReJSON-RL`, "[0 []]"}, // a gap: JSON keys are lists inside
+		{`SCAN 0 TYPE ReJSON-RL`, "[0 [c r]]"},
 		{`SCAN 0 MATCH r`, "[0 [r]]"},
 		{`PERSIST r`, "1"},
 		{`TTL r`, "-1"},
