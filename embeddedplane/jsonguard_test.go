@@ -66,6 +66,63 @@ func guardUnchanged(t *testing.T, c *redis.Client, after string) {
 	}
 }
 
+// blockingCases: the blocking pops, which wait in the guard (jsonguard.go),
+// answer as redis-server 7.0's.
+var blockingCases = []cmdCase{
+	{name: "blocking pops", onRedis70: true, steps: []step{
+		{"RPUSH l a b c", "3"},
+		{"BLPOP nokey l 0", "[l a]"},
+		{"BRPOP nokey l 1", "[l c]"},
+		{"BLMOVE l d RIGHT LEFT 0", "b"},
+		{"BRPOPLPUSH d l 0", "b"},
+		{"BLPOP nokey 0.05", "nil"},
+		{"BLMOVE nokey d LEFT LEFT 0.05", "nil"},
+		{"BRPOPLPUSH nokey d 0.05", "nil"},
+		{"SET s v", "OK"},
+		{"BLPOP s 0", wrongType},
+		{"BLPOP nokey s l 0", wrongType},
+		{"BLPOP l s 0", "[l b]"},
+		{"RPUSH l b", "1"},
+		{"BLMOVE l s LEFT LEFT 0", wrongType},
+		{"BLMOVE nokey s LEFT LEFT 0.05", "nil"},
+		{"BRPOPLPUSH s l 0", wrongType},
+		{"BLMOVE l d UP LEFT 0", "ERR: ERR syntax error"},
+		{"LLEN l", "1"},
+		{"BLPOP l", "ERR: ERR wrong number of arguments for 'blpop' command"},
+	}},
+}
+
+func TestBlockingPops(t *testing.T) {
+	runCases(t, blockingCases)
+}
+
+// TestBlockingPopsInMulti: inside MULTI a blocking pop tries once at EXEC
+// and does not wait, as in Redis.
+func TestBlockingPopsInMulti(t *testing.T) {
+	_, _, connect := scriptDB(t, devapi.PlaneConfig{})
+	c := connect()
+	ctx := t.Context()
+	cmds, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "BLPOP", "l", "0")
+		p.RPush(ctx, "l", "a", "b")
+		p.Do(ctx, "BLMOVE", "l", "d", "LEFT", "LEFT", "0")
+		p.Do(ctx, "BRPOP", "l", "0")
+		p.Do(ctx, "BRPOPLPUSH", "l", "d", "0")
+		return nil
+	})
+	if !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, cmd := range cmds {
+		got = append(got, fmt.Sprint(cmd))
+	}
+	want := "[BLPOP l 0: redis: nil rpush l a b: 2 BLMOVE l d LEFT LEFT 0: a BRPOP l 0: [l b] BRPOPLPUSH l d 0: redis: nil]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("EXEC answered\n%v\nwant\n%s", got, want)
+	}
+}
+
 // TestJSONKeyIsNotAList: every list command that would act on a JSON key
 // answers WRONGTYPE and changes nothing, from TCP, inside MULTI (in EXEC's
 // array) and from a script's redis.pcall.
@@ -254,32 +311,4 @@ func TestBlockingPopOnJSONKeyAnswersAtOnce(t *testing.T) {
 	case <-time.After(scriptWait):
 		t.Fatal("BLPOP on a JSON key waited")
 	}
-}
-
-// BenchmarkListCommandsGuarded measures LPUSH and LRANGE of a 100-element
-// list over TCP with the JSON guard in place (jsonguard.go): the guard's
-// cost is the difference with the same run without it.
-func BenchmarkListCommandsGuarded(b *testing.B) {
-	_, _, connect := scriptDB(b, devapi.PlaneConfig{})
-	c := connect()
-	ctx := b.Context()
-	for i := range 100 {
-		c.RPush(ctx, "l", i)
-	}
-	b.Run("LPUSH", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := c.LPush(ctx, "p", "x").Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("LRANGE", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := c.LRange(ctx, "l", 0, -1).Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }
