@@ -108,8 +108,12 @@ type jsonGuard struct {
 // handlers it wraps are the ones the database would run.
 func jsonGuardCommands(in *inside) map[string]server.Cmd {
 	dbT := reflect.TypeOf(miniredis.RedisDB{})
-	keys, _ := dbT.FieldByName("keys")
-	lists, _ := dbT.FieldByName("listKeys")
+	keys, ok1 := dbT.FieldByName("keys")
+	lists, ok2 := dbT.FieldByName("listKeys")
+	if !ok1 || !ok2 || keys.Type != reflect.TypeOf(map[string]string{}) ||
+		lists.Type.Key().Kind() != reflect.String || lists.Type.Elem().Kind() != reflect.Slice || lists.Type.Elem().Elem().Kind() != reflect.String {
+		panic("embeddedplane: miniredis's RedisDB has no keys or listKeys as the JSON guard reads them")
+	}
 	dbs := exposed(reflect.ValueOf(in.m).Elem().FieldByName("dbs"))
 	g := &jsonGuard{
 		in:      in,
