@@ -36,10 +36,12 @@ package restapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -61,6 +63,9 @@ const maxStreamBody = 1 << 10
 
 // errSlowClient ends a stream whose client fell behind.
 var errSlowClient = errors.New("stream client fell behind")
+
+// errStreamStopped ends a stream's work once streamStop.stop was called.
+var errStreamStopped = errors.New("stream stopped")
 
 // redisError is an error reply of the database, which is the client's to
 // see.
@@ -84,55 +89,170 @@ func streamKind(r *http.Request) string {
 	return ""
 }
 
+// streamEndTimeout bounds how long EndStreams waits for the streams it
+// ended. Ending one takes no I/O (stop closes sockets and moves a deadline),
+// so a stream still open after it is one whose producer sits in a call that
+// ignores its context (a store or plane call): shutdown goes on without it,
+// and says so in the log.
+const streamEndTimeout = 5 * time.Second
+
 // streamSet is the open streams, so that EndStreams can end them and wait.
 type streamSet struct {
-	mu     sync.Mutex
-	ended  bool
-	next   uint64
-	cancel map[uint64]context.CancelFunc
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	ended    bool
+	next     uint64
+	open     map[uint64]*streamStop
+	idle     chan struct{} // made by end; closed once no stream is open
+	deadline time.Time     // when end stops waiting
+	reported bool          // streams left behind were logged
 }
 
-// add registers a stream's cancel; remove unregisters it. ok is false once
-// the set has ended.
-func (ss *streamSet) add(cancel context.CancelFunc) (remove func(), ok bool) {
+// add registers a stream; remove unregisters it. ok is false once the set
+// has ended.
+func (ss *streamSet) add(st *streamStop) (remove func(), ok bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.ended {
 		return nil, false
 	}
-	if ss.cancel == nil {
-		ss.cancel = map[uint64]context.CancelFunc{}
+	if ss.open == nil {
+		ss.open = map[uint64]*streamStop{}
 	}
 	ss.next++
 	id := ss.next
-	ss.cancel[id] = cancel
-	ss.wg.Add(1)
+	ss.open[id] = st
 	return func() {
 		ss.mu.Lock()
-		delete(ss.cancel, id)
-		ss.mu.Unlock()
-		ss.wg.Done()
+		defer ss.mu.Unlock()
+		if _, ok := ss.open[id]; !ok {
+			return
+		}
+		delete(ss.open, id)
+		if ss.ended && len(ss.open) == 0 {
+			close(ss.idle)
+		}
 	}, true
 }
 
-// end refuses new streams, ends the open ones and waits until their
-// handlers have returned.
-func (ss *streamSet) end() {
+// end refuses new streams, stops the open ones and waits until their
+// handlers have returned, at most streamEndTimeout from its first call. It
+// returns how many are still open, and whether that is news (the first
+// call that gives up).
+func (ss *streamSet) end() (left int, first bool) {
 	ss.mu.Lock()
-	ss.ended = true
-	for _, cancel := range ss.cancel {
-		cancel()
+	if !ss.ended {
+		ss.ended = true
+		ss.idle = make(chan struct{})
+		ss.deadline = time.Now().Add(streamEndTimeout)
+		if len(ss.open) == 0 {
+			close(ss.idle)
+		}
 	}
+	stops := make([]*streamStop, 0, len(ss.open))
+	for _, st := range ss.open {
+		stops = append(stops, st)
+	}
+	idle, deadline := ss.idle, ss.deadline
 	ss.mu.Unlock()
-	ss.wg.Wait()
+	for _, st := range stops {
+		st.stop()
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-idle:
+		return 0, false
+	case <-timer.C:
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	first = !ss.reported
+	ss.reported = true
+	return len(ss.open), first
+}
+
+// streamStop ends one stream from outside its goroutines, with no I/O of
+// its own: it cancels the stream's context, closes the stream's connection
+// to the database, and cuts short a write to its client under way.
+//
+// A context alone does not do it: its end reaches a subscription's reader
+// through a callback that closes the connection, and closing a TLS
+// connection first sends close_notify (taking the connection's write lock,
+// waiting up to 5 s for the write); a write to a client that does not read
+// waits for its deadline (StreamWriteTimeout, 30 s). The handler calls stop
+// itself when it leaves, so that every way out goes through here.
+type streamStop struct {
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	stopped  bool
+	upstream net.Conn                 // the subscription's TCP connection, once dialed
+	client   *http.ResponseController // while the handler writes events
+}
+
+// stop ends the stream; later calls do nothing more.
+func (st *streamStop) stop() {
+	st.cancel()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.stopped {
+		return
+	}
+	st.stopped = true
+	if st.upstream != nil {
+		// The TCP connection under TLS: nothing is sent, and its reader
+		// returns at once.
+		_ = st.upstream.Close()
+	}
+	if st.client != nil {
+		// Held under mu: the handler cannot have given the connection
+		// back to net/http (for a next request) meanwhile.
+		_ = st.client.SetWriteDeadline(aLongTimeAgo)
+	}
+}
+
+// attach hands over the subscription's TCP connection, for stop to close.
+// It is false when the stream was stopped already: the caller closes it.
+func (st *streamStop) attach(upstream net.Conn) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.stopped {
+		return false
+	}
+	st.upstream = upstream
+	return true
+}
+
+// writing sets (or, nil, takes back) the client connection a write of the
+// handler's may be under way on.
+func (st *streamStop) writing(rc *http.ResponseController) {
+	st.mu.Lock()
+	st.client = rc
+	st.mu.Unlock()
+}
+
+// writeDeadline moves the deadline of the next write to the client, and is
+// false once the stream is stopped: the handler writes nothing more.
+func (st *streamStop) writeDeadline(d time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.stopped {
+		return false
+	}
+	_ = st.client.SetWriteDeadline(d)
+	return true
 }
 
 // EndStreams ends every open event stream and refuses new ones (503), and
-// returns once their handlers have returned. http.Server.Shutdown waits for
-// handlers, which a stream's never does on its own: register EndStreams with
+// returns once their handlers have returned, or after streamEndTimeout (5 s)
+// with those left logged. http.Server.Shutdown waits for handlers, which a
+// stream's never does on its own: register EndStreams with
 // RegisterOnShutdown. Close calls it too.
-func (s *Server) EndStreams() { s.streams.end() }
+func (s *Server) EndStreams() {
+	if left, first := s.streams.end(); left > 0 && first {
+		s.logger.Error("rest: event streams did not end in time; shutting down without them", "streams", left, "waited", streamEndTimeout)
+	}
+}
 
 // eventQueue holds the events of one stream that its client has not taken
 // yet, in flight (ticket.reserve), at most limit bytes.
@@ -218,7 +338,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Databa
 	}
 	defer t.done() // last: after the producer has returned
 	ctx, cancel := context.WithCancel(r.Context())
-	remove, ok := s.streams.add(cancel)
+	st := &streamStop{cancel: cancel}
+	remove, ok := s.streams.add(st)
 	if !ok {
 		cancel()
 		return outcome{status: writeError(w, http.StatusServiceUnavailable, "ERR the server is shutting down")}
@@ -230,7 +351,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Databa
 	if kind == "monitor" {
 		run = func(ctx context.Context) error { return s.monitor(ctx, d.ID, q) }
 	} else {
-		run = func(ctx context.Context) error { return s.subscribe(ctx, d, kind, args, q) }
+		run = func(ctx context.Context) error { return s.subscribe(ctx, d, kind, args, q, st) }
 	}
 	var (
 		wg     sync.WaitGroup
@@ -242,7 +363,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Databa
 		runErr = run(ctx)
 	})
 	defer wg.Wait()
-	defer cancel()
+	defer st.stop() // every way out: the producer returns at once
 
 	// Answer 200 once the subscription (or monitor) is in place, so that
 	// what is published after the client sees the first line reaches it.
@@ -264,6 +385,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Databa
 	// background read, which ends the context when the client goes, never
 	// times out); the write deadline moves with every write.
 	rc := http.NewResponseController(w)
+	st.writing(rc)
+	defer st.writing(nil) // before st.stop: a stream that ends by itself ends its answer cleanly
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -271,7 +394,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Databa
 	w.WriteHeader(http.StatusOK)
 	out := outcome{status: http.StatusOK}
 	write := func(p []byte) error {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout))
+		if !st.writeDeadline(time.Now().Add(s.cfg.StreamWriteTimeout)) {
+			return errStreamStopped
+		}
 		if _, err := w.Write(p); err != nil {
 			return err
 		}
@@ -347,16 +472,24 @@ func streamArgs(r *http.Request) ([]string, error) {
 }
 
 // subscribe runs kind (SUBSCRIBE or PSUBSCRIBE) on a connection of its own
-// and queues what the database pushes, until ctx ends or the connection
-// does.
-func (s *Server) subscribe(ctx context.Context, d *devapi.Database, kind string, channels []string, q *eventQueue) error {
+// and queues what the database pushes, until st stops it or the connection
+// ends.
+func (s *Server) subscribe(ctx context.Context, d *devapi.Database, kind string, channels []string, q *eventQueue, st *streamStop) error {
 	c, err := s.pool(d).dial(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = c.nc.Close() }()
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.Close() })
-	defer stop()
+	// The TCP connection is closed, under TLS too: a subscription is
+	// dropped, not ended politely, so nothing is written (close_notify could
+	// wait on the database).
+	raw := c.nc
+	if tc, ok := raw.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	defer func() { _ = raw.Close() }()
+	if !st.attach(raw) {
+		return errStreamStopped
+	}
 	c.writeArgs(append([]string{strings.ToUpper(kind)}, channels...)...)
 	if err := c.flush(); err != nil {
 		return err

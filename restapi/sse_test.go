@@ -4,18 +4,23 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/restapi"
 )
 
@@ -532,4 +537,114 @@ func TestStreamsOfTLSDatabase(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stalledStream opens /subscribe/<channel> with a client that reads the
+// stream's first event and then nothing more, through a receive buffer of
+// 4 KiB: what the server writes to it stays in the server's socket, and a
+// large write waits for good. It returns the client's connection.
+func stalledStream(tb testing.TB, base, token, channel string) net.Conn {
+	tb.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = nc.Close() })
+	if err := nc.(*net.TCPConn).SetReadBuffer(4 << 10); err != nil {
+		tb.Fatal(err)
+	}
+	fmt.Fprintf(nc, "POST /subscribe/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\nContent-Length: 2\r\n\r\n[]", channel, u.Host, token)
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []byte
+	want := "data: subscribe," + channel + ",1"
+	for !strings.Contains(string(got), want) {
+		b := make([]byte, 1)
+		if _, err := nc.Read(b); err != nil {
+			tb.Fatalf("the stream's first event: %v (read %q)", err, got)
+		}
+		got = append(got, b...)
+	}
+	return nc
+}
+
+// endStreams runs EndStreams and fails when it has not returned within
+// 30 s: shutdown hangs.
+func endStreams(tb testing.TB, s *restapi.Server) {
+	tb.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.EndStreams()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		buf := make([]byte, 1<<20)
+		tb.Fatalf("EndStreams did not return within 30 s\n%s", buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestEndStreamsCutsAStalledWrite: EndStreams ends a stream whose handler is
+// in the middle of a write its client does not take (StreamWriteTimeout is
+// an hour here), on a TLS database, and the client's connection is closed.
+func TestEndStreamsCutsAStalledWrite(t *testing.T) {
+	e := newEnvWith(t, planes(t)[0], restapi.Config{StreamWriteTimeout: time.Hour})
+	d := e.create(true)
+	nc := stalledStream(t, e.rest, d.RestToken, "c")
+	// 6 MiB: more than the server's send buffer (4 MiB at most) and the
+	// client's 4 KiB take, less than the stream's buffer (8 MiB).
+	const size = 6 << 20
+	e.expect(e.call("POST", "/", d.RestToken, `["PUBLISH","c","`+strings.Repeat("x", size)+`"]`), 200, `{"result":1}`)
+	waitFor(t, "the message is in flight to the client", func() bool {
+		_, db := e.server.InFlight(d.ID)
+		return db.Bytes >= size
+	})
+	endStreams(t, e.server)
+	if total, _ := e.server.InFlight(d.ID); total.Streams != 0 || total.Bytes != 0 {
+		t.Errorf("after EndStreams: %+v", total)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the client's connection is not closed: %v", err)
+	}
+}
+
+// stuckMonitor is a plane whose monitor sits until released, whatever its
+// context says: a producer EndStreams cannot end.
+type stuckMonitor struct {
+	devapi.Plane
+	release chan struct{}
+}
+
+func (m stuckMonitor) Monitor(_ context.Context, _ string, emit func(string) error) error {
+	if err := emit("OK"); err != nil {
+		return err
+	}
+	<-m.release
+	return nil
+}
+
+// TestEndStreamsIsBounded: EndStreams returns, and logs it, when a stream
+// does not end (its producer ignores its context); the stream ends once the
+// producer returns.
+func TestEndStreamsIsBounded(t *testing.T) {
+	m := stuckMonitor{release: make(chan struct{})}
+	k := newKit(t, restapi.Config{Monitor: m})
+	db := k.addDB("a")
+	s := openStream(t, k.url, "POST", "/monitor", db.token, "[]")
+	s.expect(`data: "OK"`)
+	endStreams(t, k.server)
+	if !strings.Contains(k.logs.String(), "event streams did not end in time") || !strings.Contains(k.logs.String(), "streams=1") {
+		t.Errorf("no log line for the stream left behind:\n%s", k.logs)
+	}
+	close(m.release)
+	s.waitEnd()
+	waitFor(t, "the stream is let go", func() bool {
+		total, _ := k.server.InFlight(db.id)
+		return total.Streams == 0
+	})
 }
