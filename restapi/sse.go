@@ -31,7 +31,9 @@ package restapi
 // stream ends and its subscription with it). A stream ends too when its
 // client goes, when its token stops working (a reset password, a deleted
 // database: checked at every keep-alive), when the database connection ends,
-// and when the server shuts down (EndStreams).
+// and when the server shuts down (EndStreams). Every one of these goes
+// through the stream's streamStop, which ends it without waiting on I/O:
+// the subscription's socket is closed, a write to the client is cut short.
 
 import (
 	"bytes"
@@ -336,15 +338,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, d *devapi.Databa
 	if t == nil {
 		return outcome{status: writeBusy(w, fmt.Sprintf("ERR too many open streams: this database holds at most %d at once, retry later", s.cfg.Limits.MaxDatabaseStreams))}
 	}
-	defer t.done() // last: after the producer has returned
 	ctx, cancel := context.WithCancel(r.Context())
 	st := &streamStop{cancel: cancel}
 	remove, ok := s.streams.add(st)
 	if !ok {
 		cancel()
+		t.done()
 		return outcome{status: writeError(w, http.StatusServiceUnavailable, "ERR the server is shutting down")}
 	}
-	defer remove()
+	// Last, after the producer has returned: the stream's room is given
+	// back, then it leaves the set, so that once EndStreams returns no
+	// stream holds any.
+	defer func() {
+		t.done()
+		remove()
+	}()
 	q := &eventQueue{t: t, limit: s.cfg.Limits.MaxStreamBufferBytes, notify: make(chan struct{}, 1)}
 
 	var run func(context.Context) error
