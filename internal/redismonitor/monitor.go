@@ -61,15 +61,17 @@ func Run(ctx context.Context, cfg Config, emit func(line string) error) error {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 5 * time.Second
 	}
-	nc, br, err := start(ctx, cfg)
+	raw, br, err := start(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return devapi.Errorf(devapi.EUNAVAILABLE, "monitor: %v", err)
 	}
-	defer func() { _ = nc.Close() }()
-	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	// The TCP socket is closed, under any TLS: a TLS close would first send
+	// close_notify, which can wait up to 5 s on a server that does not read.
+	defer func() { _ = raw.Close() }()
+	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	defer stop()
 	if err := emit("OK"); err != nil {
 		return err
@@ -102,7 +104,8 @@ func Run(ctx context.Context, cfg Config, emit func(line string) error) error {
 	}
 }
 
-// start dials, authenticates and sends MONITOR.
+// start dials, authenticates and sends MONITOR. It returns the TCP socket,
+// under TLS if any, and a reader of the connection.
 func start(ctx context.Context, cfg Config) (net.Conn, *bufio.Reader, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
@@ -111,6 +114,7 @@ func start(ctx context.Context, cfg Config) (net.Conn, *bufio.Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	raw := nc
 	if cfg.TLS != nil {
 		tc := tls.Client(nc, cfg.TLS)
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -147,7 +151,7 @@ func start(ctx context.Context, cfg Config) (net.Conn, *bufio.Reader, error) {
 		_ = nc.Close()
 		return nil, nil, err
 	}
-	return nc, br, nil
+	return raw, br, nil
 }
 
 // readLine reads one line without its CRLF; a line over maxLine is cut and
