@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"slices"
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
@@ -18,75 +17,134 @@ const (
 	maxLoadsPerSec    = 1000000
 )
 
-// toDatabase translates a domain database into its API form, with or
-// without the password and REST tokens.
-func (s *Server) toDatabase(d *devapi.Database, withCredentials bool) gen.Database {
-	typ, label := devapi.PlanType(d.Plan)
-	limits, _ := devapi.PlanLimits(d.Plan)
-	members := append([]string{d.PrimaryRegion}, d.ReadRegions...)
-	reads := append([]string{}, d.ReadRegions...)
-	out := gen.Database{
-		DatabaseId:             d.ID,
-		DatabaseName:           d.Name,
-		DatabaseType:           ptr(label),
-		Type:                   ptr(typ),
-		Region:                 "global",
-		PrimaryRegion:          ptr(d.PrimaryRegion),
-		ReadRegions:            &reads,
-		PrimaryMembers:         &[]string{d.PrimaryRegion},
-		AllMembers:             &members,
-		Port:                   int64(d.Port),
-		CreationTime:           d.CreatedAt.Unix(),
-		State:                  s.health.state(d.ID, d.State),
-		ModifyingState:         ptr(""),
-		UserEmail:              ptr(d.Owner),
-		CustomerId:             ptr(d.Owner),
-		Endpoint:               d.Endpoint,
-		Tls:                    d.TLS,
-		Consistent:             ptr(false),
-		Multizone:              ptr(false),
-		Eviction:               ptr(d.Eviction),
-		DbEviction:             ptr(d.Eviction),
-		AutoUpgrade:            ptr(d.AutoUpgrade),
-		ProdPackEnabled:        ptr(d.ProdPack),
-		Budget:                 ptr(d.Budget),
-		DailyBackupEnabled:     ptr(d.DailyBackup),
-		ReservedPerRegionPrice: ptr(0.0),
-		LastPlanUpgradeTime:    ptr(int64(0)),
-		Replicas:               ptr(int64(len(members))),
-		ClusterId:              ptr(shortID("cluster", d.ID)),
-		PoolId:                 ptr(shortID("pool", d.ID)),
-		AllowedIpRanges:        ptr(slices.Clone(nonNil(d.AllowedIPs))),
-		DbMaxClients:           ptr(limits.MaxClients),
-		DbMaxRequestSize:       ptr(limits.MaxRequestSize),
-		DbDiskThreshold:        ptr(limits.DiskThreshold),
-		DbMaxEntrySize:         ptr(limits.MaxEntrySize),
-		DbMemoryThreshold:      ptr(limits.MemoryThreshold),
-		DbDailyBandwidthLimit:  ptr(limits.DailyBandwidthLimit),
-		DbMaxCommandsPerSecond: ptr(limits.MaxCommandsPerSec),
-		DbRequestLimit:         ptr(limits.RequestLimit),
-		DbResourceSize:         ptr("S"),
-		DbType:                 ptr("pebble"),
-		DbConnIdleTimeout:      ptr(int64(connIdleTimeoutNs)),
-		DbLuaTimeout:           ptr(int64(luaTimeoutNs)),
-		DbLuaCreditsPerMin:     ptr(int64(luaCreditsPerMin)),
-		DbStoreMaxIdle:         ptr(int64(storeMaxIdleNs)),
-		DbMaxLoadsPerSec:       ptr(int64(maxLoadsPerSec)),
-		DbAclEnabled:           ptr("false"),
-		DbAclDefaultUserStatus: ptr("true"),
-		PrometheusEnabled:      ptr("false"),
-	}
-	out.SecurityAddons = &struct {
+// databaseValues holds what the optional (pointer) fields of one answer
+// point at, so that an answer costs one allocation for them rather than one
+// per field. Each answer has its own: no two answers share a value.
+type databaseValues struct {
+	label, typ, primaryRegion, owner, eviction string
+	clusterID, poolID                          string
+	empty, resourceSize, dbType, no, yes       string
+	no1, no2, no3, no4, no5, no6, no7          bool
+	autoUpgrade, prodPack, dailyBackup         bool
+	evictionOn                                 bool
+	zeroPrice, requestLimit                    float64
+	zero, budget, replicas                     int64
+	connIdle, luaTimeout, luaCredits, maxIdle  int64
+	maxLoads                                   int64
+	limits                                     devapi.Limits
+	primary                                    [1]string
+	reads, members, primaryMembers, allowedIPs []string
+	addons                                     struct {
 		EncryptionAtRest *bool `json:"encryptionAtRest,omitempty"`
 		IpWhitelisting   *bool `json:"ipWhitelisting,omitempty"`
 		PrivateLink      *bool `json:"privateLink,omitempty"`
 		TlsMutualAuth    *bool `json:"tlsMutualAuth,omitempty"`
 		VpcPeering       *bool `json:"vpcPeering,omitempty"`
-	}{ptr(false), ptr(false), ptr(false), ptr(false), ptr(false)}
+	}
+	password, restToken, readOnlyRestToken string
+}
+
+// toDatabase translates a domain database into its API form, with or
+// without the password and REST tokens.
+func (s *Server) toDatabase(d *devapi.Database, withCredentials bool) gen.Database {
+	v := &databaseValues{
+		primaryRegion: d.PrimaryRegion,
+		owner:         d.Owner,
+		evictionOn:    d.Eviction,
+		autoUpgrade:   d.AutoUpgrade,
+		prodPack:      d.ProdPack,
+		dailyBackup:   d.DailyBackup,
+		budget:        d.Budget,
+		resourceSize:  "S",
+		dbType:        "pebble",
+		no:            "false",
+		yes:           "true",
+		connIdle:      connIdleTimeoutNs,
+		luaTimeout:    luaTimeoutNs,
+		luaCredits:    luaCreditsPerMin,
+		maxIdle:       storeMaxIdleNs,
+		maxLoads:      maxLoadsPerSec,
+	}
+	v.typ, v.label = devapi.PlanType(d.Plan)
+	v.limits, _ = devapi.PlanLimits(d.Plan)
+	// One backing array for all_members, read_regions and allowed_ip_ranges
+	// (each a full slice of its own part, so none can grow into another).
+	nr, na := len(d.ReadRegions), len(d.AllowedIPs)
+	strs := make([]string, 0, 1+nr+nr+na)
+	strs = append(strs, d.PrimaryRegion)
+	strs = append(strs, d.ReadRegions...)
+	v.members = strs[0 : 1+nr : 1+nr]
+	strs = append(strs, d.ReadRegions...)
+	v.reads = strs[1+nr : 1+nr+nr : 1+nr+nr]
+	strs = append(strs, d.AllowedIPs...)
+	v.allowedIPs = strs[1+nr+nr : 1+nr+nr+na : 1+nr+nr+na]
+	v.primary[0] = d.PrimaryRegion
+	v.primaryMembers = v.primary[:]
+	v.replicas = int64(len(v.members))
+	v.clusterID = shortID("cluster", d.ID)
+	v.poolID = shortID("pool", d.ID)
+	v.addons.EncryptionAtRest = &v.no3
+	v.addons.IpWhitelisting = &v.no4
+	v.addons.PrivateLink = &v.no5
+	v.addons.TlsMutualAuth = &v.no6
+	v.addons.VpcPeering = &v.no7
+	out := gen.Database{
+		DatabaseId:             d.ID,
+		DatabaseName:           d.Name,
+		DatabaseType:           &v.label,
+		Type:                   &v.typ,
+		Region:                 "global",
+		PrimaryRegion:          &v.primaryRegion,
+		ReadRegions:            &v.reads,
+		PrimaryMembers:         &v.primaryMembers,
+		AllMembers:             &v.members,
+		Port:                   int64(d.Port),
+		CreationTime:           d.CreatedAt.Unix(),
+		State:                  s.health.state(d.ID, d.State),
+		ModifyingState:         &v.empty,
+		UserEmail:              &v.owner,
+		CustomerId:             &v.owner,
+		Endpoint:               d.Endpoint,
+		Tls:                    d.TLS,
+		Consistent:             &v.no1,
+		Multizone:              &v.no2,
+		Eviction:               &v.evictionOn,
+		DbEviction:             &v.evictionOn,
+		AutoUpgrade:            &v.autoUpgrade,
+		ProdPackEnabled:        &v.prodPack,
+		Budget:                 &v.budget,
+		DailyBackupEnabled:     &v.dailyBackup,
+		ReservedPerRegionPrice: &v.zeroPrice,
+		LastPlanUpgradeTime:    &v.zero,
+		Replicas:               &v.replicas,
+		ClusterId:              &v.clusterID,
+		PoolId:                 &v.poolID,
+		AllowedIpRanges:        &v.allowedIPs,
+		DbMaxClients:           &v.limits.MaxClients,
+		DbMaxRequestSize:       &v.limits.MaxRequestSize,
+		DbDiskThreshold:        &v.limits.DiskThreshold,
+		DbMaxEntrySize:         &v.limits.MaxEntrySize,
+		DbMemoryThreshold:      &v.limits.MemoryThreshold,
+		DbDailyBandwidthLimit:  &v.limits.DailyBandwidthLimit,
+		DbMaxCommandsPerSecond: &v.limits.MaxCommandsPerSec,
+		DbRequestLimit:         &v.limits.RequestLimit,
+		DbResourceSize:         &v.resourceSize,
+		DbType:                 &v.dbType,
+		DbConnIdleTimeout:      &v.connIdle,
+		DbLuaTimeout:           &v.luaTimeout,
+		DbLuaCreditsPerMin:     &v.luaCredits,
+		DbStoreMaxIdle:         &v.maxIdle,
+		DbMaxLoadsPerSec:       &v.maxLoads,
+		DbAclEnabled:           &v.no,
+		DbAclDefaultUserStatus: &v.yes,
+		PrometheusEnabled:      &v.no,
+		SecurityAddons:         &v.addons,
+	}
 	if withCredentials {
-		out.Password = ptr(d.Password)
-		out.RestToken = ptr(d.RestToken)
-		out.ReadOnlyRestToken = ptr(d.ReadOnlyRestToken)
+		v.password, v.restToken, v.readOnlyRestToken = d.Password, d.RestToken, d.ReadOnlyRestToken
+		out.Password = &v.password
+		out.RestToken = &v.restToken
+		out.ReadOnlyRestToken = &v.readOnlyRestToken
 	}
 	return out
 }
@@ -161,8 +219,11 @@ func (s *Server) toDatabaseWithCredentials(d *devapi.Database) gen.DatabaseWithC
 // shortID derives a stable 8-hex-character id (cluster_id, pool_id) from a
 // database id.
 func shortID(kind, id string) string {
-	sum := sha256.Sum256([]byte(kind + ":" + id))
-	return hex.EncodeToString(sum[:4])
+	var in [128]byte // on the stack for any id devapi makes
+	sum := sha256.Sum256(append(append(append(in[:0], kind...), ':'), id...))
+	var out [8]byte
+	hex.Encode(out[:], sum[:4])
+	return string(out[:])
 }
 
 func ptr[T any](v T) *T { return &v }
