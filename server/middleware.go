@@ -102,14 +102,17 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					writeJSON(rec, http.StatusInternalServerError, messageBody("internal server error"))
 				}
 			}
-			attrs := []slog.Attr{
+			// Room for the account too, so that adding it does not move
+			// the attributes to the heap.
+			var room [7]slog.Attr
+			attrs := append(room[:0],
 				slog.String("request_id", id),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status),
 				slog.Int("bytes", rec.bytes),
 				slog.Duration("duration", time.Since(start)),
-			}
+			)
 			if ri.account != nil {
 				attrs = append(attrs, slog.String("account", ri.account.Email))
 			}

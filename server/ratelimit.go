@@ -231,7 +231,12 @@ func (s *Server) throttleAuth(next http.Handler) http.Handler {
 			writeTooManyRequests(w, wait, "too many failed logins: retry later")
 			return
 		}
-		rec := &statusRecorder{ResponseWriter: w}
+		// The logging middleware's recorder, when w is one that has
+		// recorded nothing yet, tells the status without another.
+		rec, ok := w.(*statusRecorder)
+		if !ok || rec.status != 0 {
+			rec = &statusRecorder{ResponseWriter: w}
+		}
 		next.ServeHTTP(rec, r)
 		if guess && rec.status == http.StatusUnauthorized {
 			now := s.now()
