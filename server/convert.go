@@ -21,13 +21,13 @@ const (
 // point at, so that an answer costs one allocation for them rather than one
 // per field. Each answer has its own: no two answers share a value.
 type databaseValues struct {
-	label, typ, primaryRegion, owner, eviction string
+	label, typ, primaryRegion, owner           string
 	clusterID, poolID                          string
 	empty, resourceSize, dbType, no, yes       string
 	no1, no2, no3, no4, no5, no6, no7          bool
 	autoUpgrade, prodPack, dailyBackup         bool
 	evictionOn                                 bool
-	zeroPrice, requestLimit                    float64
+	zeroPrice                                  float64
 	zero, budget, replicas                     int64
 	connIdle, luaTimeout, luaCredits, maxIdle  int64
 	maxLoads                                   int64
