@@ -100,6 +100,9 @@ func TestFunctionLimits(t *testing.T) {
 		"#!lua name=big\nlocal t = {} for i = 1, 1e6 do t[i] = string.rep('x', 4096) .. i end": "ERR Error registering functions: ERR Script killed by memory limit",
 	} {
 		got := answer(t, c, "FUNCTION", "LOAD", code)
+		if raceDetector && strings.HasPrefix(got, "ERR: ERR Error registering functions: ERR FUNCTION LOAD timeout") {
+			continue // slowed down, the growing library meets the load limit first: stopped all the same
+		}
 		if !strings.HasPrefix(got, "ERR: "+want) {
 			t.Errorf("FUNCTION LOAD %q: %s, want %s", code, got, want)
 		}
