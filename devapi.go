@@ -80,6 +80,12 @@ type Store interface {
 	// other handle on the same store (another process, another replica), is
 	// refused by every call made after the removal returned.
 	Authenticate(ctx context.Context, email, keyHash string) (*Account, error)
+	// CachedAccount returns the account Authenticate last accepted for
+	// keyHash and email, without asking whether the key still exists: it
+	// may have been removed since. It is only for a caller whose one change
+	// proves the key itself (SetCredentialsAsKey), so that the hot path of
+	// a reset asks the store one thing. ok is false when nothing is cached.
+	CachedAccount(email, keyHash string) (a *Account, ok bool)
 
 	// CreateDatabase stores a new database. ECONFLICT if the id exists,
 	// ENOTFOUND if its owner has no account.
@@ -109,6 +115,13 @@ type Store interface {
 	// change, moves its generation one forward, and returns the database as
 	// stored after the change. c.Generation is ignored. ENOTFOUND as Database.
 	SetCredentials(ctx context.Context, owner, id string, c Credentials) (*Database, error)
+	// SetCredentialsAsKey is SetCredentials on behalf of the API key whose
+	// hash is keyHash: the write happens only if that key still belongs to
+	// owner, and the key is looked up in the same statement as the write, so
+	// a key removed before the call (through any handle on the store: another
+	// process, another replica) changes nothing. ENOTFOUND when the database
+	// or the key is missing; Authenticate tells which.
+	SetCredentialsAsKey(ctx context.Context, owner, keyHash, id string, c Credentials) (*Database, error)
 
 	// Setting returns the value stored under name. ENOTFOUND if none is.
 	Setting(ctx context.Context, name string) ([]byte, error)

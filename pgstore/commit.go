@@ -49,16 +49,20 @@ const maxBatch = 128
 const batchTimeout = 30 * time.Second
 
 // setCredentialsQuery is the one statement of a reset: the owner is in the
-// WHERE, and RETURNING hands back the row as stored.
+// WHERE, and so is the caller's API key when one is given ($6, empty for
+// none): a key removed before the statement ran makes it change nothing.
+// RETURNING hands back the row as stored.
 const setCredentialsQuery = `UPDATE databases
 	SET password = $1, rest_token = $2, read_only_rest_token = $3, generation = generation + 1
 	WHERE id = $4 AND owner = $5
+	  AND ($6 = '' OR EXISTS (SELECT 1 FROM api_keys WHERE key_hash = $6 AND email = databases.owner))
 	RETURNING ` + schema.DatabaseColumns
 
 // credOp is one queued SetCredentials; d and err are set before done is
 // closed.
 type credOp struct {
 	owner, id string
+	keyHash   string // the caller's API key, proved in the statement; empty for none
 	c         devapi.Credentials
 	d         *devapi.Database
 	err       error
@@ -152,7 +156,7 @@ func (s *Store) sendCredentials(ctx context.Context, ops []*credOp) (err error) 
 	slices.SortStableFunc(ops, func(a, b *credOp) int { return cmp.Compare(a.id, b.id) })
 	batch := &pgx.Batch{}
 	for _, op := range ops {
-		batch.Queue(setCredentialsQuery, op.c.Password, op.c.RestToken, op.c.ReadOnlyRestToken, op.id, op.owner)
+		batch.Queue(setCredentialsQuery, op.c.Password, op.c.RestToken, op.c.ReadOnlyRestToken, op.id, op.owner, op.keyHash)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {

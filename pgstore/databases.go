@@ -131,7 +131,20 @@ func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) (err error
 // calls apply one after another, each gets the row it wrote, and the one
 // that commits last wins.
 func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
-	op := &credOp{owner: owner, id: id, c: c, done: make(chan struct{})}
+	return s.setCredentials(ctx, owner, "", id, c)
+}
+
+// SetCredentialsAsKey implements devapi.Store: SetCredentials with the
+// key's existence in the statement's WHERE.
+func (s *Store) SetCredentialsAsKey(ctx context.Context, owner, keyHash, id string, c devapi.Credentials) (*devapi.Database, error) {
+	if keyHash == "" {
+		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+	}
+	return s.setCredentials(ctx, owner, keyHash, id, c)
+}
+
+func (s *Store) setCredentials(ctx context.Context, owner, keyHash, id string, c devapi.Credentials) (*devapi.Database, error) {
+	op := &credOp{owner: owner, keyHash: keyHash, id: id, c: c, done: make(chan struct{})}
 	if err := s.creds.do(ctx, op); err != nil {
 		return nil, err
 	}

@@ -148,3 +148,12 @@ func (s *Store) Authenticate(ctx context.Context, email, keyHash string) (*devap
 	s.keys.cache.Put(version, keyHash, a)
 	return &a, nil
 }
+
+// CachedAccount implements devapi.Store: the cache's entry, unchecked.
+func (s *Store) CachedAccount(email, keyHash string) (*devapi.Account, bool) {
+	a, ok := s.keys.cache.Peek(email, keyHash)
+	if !ok {
+		return nil, false
+	}
+	return &a, true
+}

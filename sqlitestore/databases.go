@@ -121,9 +121,14 @@ func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
 	})
 }
 
+// setCredentialsQuery is the one statement of a reset. The owner is in the
+// WHERE, and so is the caller's API key when one is given (the sixth
+// argument; empty for none): a key removed before the statement ran makes
+// it change nothing.
 const setCredentialsQuery = `UPDATE databases
 	SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
 	WHERE id = ? AND owner = ?
+	  AND (?6 = '' OR EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?6 AND email = databases.owner))
 	RETURNING ` + schema.DatabaseColumns
 
 // SetCredentials replaces a database's password and tokens in one atomic
@@ -137,10 +142,23 @@ const setCredentialsQuery = `UPDATE databases
 // the transaction holding the write has committed; a commit error is the
 // call's error.
 func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
+	return s.setCredentials(ctx, owner, "", id, c)
+}
+
+// SetCredentialsAsKey implements devapi.Store: SetCredentials with the
+// key's existence in the statement's WHERE.
+func (s *Store) SetCredentialsAsKey(ctx context.Context, owner, keyHash, id string, c devapi.Credentials) (*devapi.Database, error) {
+	if keyHash == "" {
+		return nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+	}
+	return s.setCredentials(ctx, owner, keyHash, id, c)
+}
+
+func (s *Store) setCredentials(ctx context.Context, owner, keyHash, id string, c devapi.Credentials) (*devapi.Database, error) {
 	var d *devapi.Database
 	err := s.writeOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		row := tx.StmtContext(ctx, s.stmts.setCredentials).QueryRowContext(ctx,
-			c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner)
+			c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner, keyHash)
 		var err error
 		d, err = schema.ScanDatabase(row)
 		switch {

@@ -63,6 +63,30 @@ var sharedTests = []struct {
 		_, err := b.Authenticate(t.Context(), "team-1", k.Hash)
 		wantCode(t, err, devapi.EUNAUTHORIZED)
 	}},
+	// A key that b has cached and a deletes proves nothing to b's reset:
+	// the write checks the key itself, so b changes nothing.
+	{"RevokedKeyReset", func(t *testing.T, a, b devapi.Store) {
+		mustCreateAccount(t, a, "a@example.com", at(1))
+		k := mustAddKey(t, a, "a@example.com", "k1", at(2))
+		d := NewDatabase("db-1", "a@example.com", at(3))
+		mustCreateDatabase(t, a, d)
+		mustAuthenticate(t, b, "a@example.com", k.Hash)
+		if _, err := b.SetCredentialsAsKey(t.Context(), "a@example.com", k.Hash, "db-1", devapi.Credentials{Password: "p2"}); err != nil {
+			t.Fatalf("SetCredentialsAsKey before the revocation: %v", err)
+		}
+		if err := a.DeleteAPIKey(t.Context(), "a@example.com", k.ID); err != nil {
+			t.Fatalf("DeleteAPIKey: %v", err)
+		}
+		_, err := b.SetCredentialsAsKey(t.Context(), "a@example.com", k.Hash, "db-1", devapi.Credentials{Password: "after-revocation"})
+		wantCode(t, err, devapi.ENOTFOUND)
+		got, err := a.Database(t.Context(), "a@example.com", "db-1")
+		if err != nil {
+			t.Fatalf("Database: %v", err)
+		}
+		if got.Password != "p2" {
+			t.Errorf("password after a revoked key's reset = %q, want p2", got.Password)
+		}
+	}},
 	// A key cached for one email is not good for another.
 	{"CachedKeyOtherEmail", func(t *testing.T, a, b devapi.Store) {
 		mustCreateAccount(t, a, "a@example.com", at(1))

@@ -196,6 +196,21 @@ var authenticateTests = []test{
 			wantCode(t, err, devapi.EUNAUTHORIZED)
 		}
 	}},
+	{"CachedAccount", func(t *testing.T, s devapi.Store) {
+		mustCreateAccount(t, s, "a@example.com", at(1))
+		k := mustAddKey(t, s, "a@example.com", "k1", at(2))
+		if a, ok := s.CachedAccount("a@example.com", k.Hash); ok {
+			t.Fatalf("CachedAccount before any Authenticate = %v, want none", a)
+		}
+		mustAuthenticate(t, s, "a@example.com", k.Hash)
+		a, ok := s.CachedAccount("a@example.com", k.Hash)
+		if !ok || a.Email != "a@example.com" {
+			t.Fatalf("CachedAccount after Authenticate = %v, %v; want a@example.com", a, ok)
+		}
+		if a, ok := s.CachedAccount("b@example.com", k.Hash); ok {
+			t.Errorf("CachedAccount for another email = %v, want none", a)
+		}
+	}},
 	{"DeletedKey", func(t *testing.T, s devapi.Store) {
 		mustCreateAccount(t, s, "a@example.com", at(1))
 		k := mustAddKey(t, s, "a@example.com", "k1", at(2))
@@ -548,6 +563,40 @@ var setCredentialsTests = []test{
 		wantCode(t, err, devapi.ENOTFOUND)
 	}},
 	{"Concurrent", testConcurrentSetCredentials},
+	{"AsKey", func(t *testing.T, s devapi.Store) {
+		mustCreateAccount(t, s, "a@example.com", at(0))
+		mustCreateAccount(t, s, "b@example.com", at(0))
+		ka := mustAddKey(t, s, "a@example.com", "ka", at(1))
+		kb := mustAddKey(t, s, "b@example.com", "kb", at(1))
+		d := NewDatabase("db-1", "a@example.com", at(2))
+		mustCreateDatabase(t, s, d)
+		c := devapi.Credentials{Password: "p2", RestToken: "r2", ReadOnlyRestToken: "ro2"}
+		got, err := s.SetCredentialsAsKey(t.Context(), "a@example.com", ka.Hash, "db-1", c)
+		if err != nil {
+			t.Fatalf("SetCredentialsAsKey with the owner's key: %v", err)
+		}
+		want := *d
+		want.Credentials = c
+		want.Generation = d.Generation + 1
+		EqualDatabase(t, got, &want)
+
+		// Another account's key, an unknown key, no key: nothing changes.
+		for _, hash := range []string{kb.Hash, devapi.HashAPIKey("no-such-key"), ""} {
+			_, err := s.SetCredentialsAsKey(t.Context(), "a@example.com", hash, "db-1", devapi.Credentials{Password: "stolen"})
+			wantCode(t, err, devapi.ENOTFOUND)
+		}
+		// A removed key changes nothing either.
+		if err := s.DeleteAPIKey(t.Context(), "a@example.com", ka.ID); err != nil {
+			t.Fatalf("DeleteAPIKey: %v", err)
+		}
+		_, err = s.SetCredentialsAsKey(t.Context(), "a@example.com", ka.Hash, "db-1", devapi.Credentials{Password: "revoked"})
+		wantCode(t, err, devapi.ENOTFOUND)
+		stored, err := s.Database(t.Context(), "a@example.com", "db-1")
+		if err != nil {
+			t.Fatalf("Database: %v", err)
+		}
+		EqualDatabase(t, stored, &want)
+	}},
 }
 
 // testConcurrentSetCredentials races 50 changes of one database. Each must

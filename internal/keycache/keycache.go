@@ -54,6 +54,20 @@ func (c *Cache) Get(version, email, keyHash string) (a devapi.Account, ok bool) 
 	return a, true
 }
 
+// Peek returns the account cached for keyHash and email under whichever
+// version the cache holds, without a version to check: the key may have
+// been revoked since it was cached. Only for a caller that proves the key
+// in its own write (devapi.Store.SetCredentialsAsKey).
+func (c *Cache) Peek(email, keyHash string) (a devapi.Account, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok = c.entries[keyHash]
+	if !ok || subtle.ConstantTimeCompare([]byte(a.Email), []byte(email)) != 1 {
+		return devapi.Account{}, false
+	}
+	return a, true
+}
+
 // Put caches a for keyHash, read from the store under version. It keeps
 // nothing when version is not the cache's: a key read under an older
 // version may be revoked in the current one.
