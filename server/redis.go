@@ -188,9 +188,17 @@ func (s *Server) DeleteDatabase(ctx context.Context, req genserver.DeleteDatabas
 // for a database that exists: the reset is stored, and the repair loop
 // (RunReconcile) applies it once the Redis answers, without another reset.
 func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordRequestObject) (genserver.ResetPasswordResponseObject, error) {
-	owner := accountFrom(ctx).Email
+	ri := info(ctx)
+	owner := ri.account.Email
 	password := devapi.NewPassword()
 	port, known := s.resetPorts.get(req.Id)
+	if !known && ri.keyToProve != "" {
+		// The read below would tell an unproved key whether the database
+		// exists: prove the key first, the slow way.
+		if err := s.proveKey(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if !known {
 		// The first reset of this database in this process reads its port.
 		d, err := s.store.Database(ctx, owner, req.Id)
@@ -205,8 +213,20 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 	var d *devapi.Database
 	for attempt := 1; ; attempt++ {
 		full, readOnly := devapi.NewRestTokens(req.Id, port, password)
+		c := devapi.Credentials{Password: password, RestToken: full, ReadOnlyRestToken: readOnly}
 		var err error
-		d, err = s.store.SetCredentials(ctx, owner, req.Id, devapi.Credentials{Password: password, RestToken: full, ReadOnlyRestToken: readOnly})
+		if ri.keyToProve != "" {
+			d, err = s.store.SetCredentialsAsKey(ctx, owner, ri.keyToProve, req.Id, c)
+			if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+				// The database or the key is gone: which one decides
+				// between 404 and 401.
+				if err := s.proveKey(ctx); err != nil {
+					return nil, err
+				}
+			}
+		} else {
+			d, err = s.store.SetCredentials(ctx, owner, req.Id, c)
+		}
 		if devapi.ErrorCode(err) == devapi.ENOTFOUND {
 			s.resetPorts.forget(req.Id)
 			return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
@@ -246,6 +266,25 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 	answer := resetPasswordAnswer(s.toDatabaseWithCredentials(d))
 	s.crash(CrashResetBeforeAnswer)
 	return &answer, nil
+}
+
+// proveKey authenticates the caller of a request whose account came from
+// the key cache unchecked (requestInfo.keyToProve) against the store, and
+// marks its key proved. An error (EUNAUTHORIZED for a key removed since it
+// was cached) is the request's answer.
+func (s *Server) proveKey(ctx context.Context) error {
+	ri := info(ctx)
+	if ri.keyToProve == "" {
+		return nil
+	}
+	if _, err := s.store.Authenticate(ctx, ri.account.Email, ri.keyToProve); err != nil {
+		if devapi.ErrorCode(err) == devapi.EUNAUTHORIZED {
+			return devapi.Errorf(devapi.EUNAUTHORIZED, "Unauthorized")
+		}
+		return err
+	}
+	ri.keyToProve = ""
+	return nil
 }
 
 // notApplied is reset-password's 503 message.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/gen"
 	"github.com/devapi-dev/devapi/server"
 )
 
@@ -26,6 +29,11 @@ func (s *readCounter) Database(ctx context.Context, owner, id string) (*devapi.D
 func (s *readCounter) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
 	s.writes.Add(1)
 	return s.Store.SetCredentials(ctx, owner, id, c)
+}
+
+func (s *readCounter) SetCredentialsAsKey(ctx context.Context, owner, keyHash, id string, c devapi.Credentials) (*devapi.Database, error) {
+	s.writes.Add(1)
+	return s.Store.SetCredentialsAsKey(ctx, owner, keyHash, id, c)
 }
 
 // tokenPort is the port a REST token carries (bytes 1 and 2 of its
@@ -89,4 +97,54 @@ func TestResetPasswordStalePort(t *testing.T) {
 	if stored.RestToken != got.RestToken || tokenPort(t, stored.ReadOnlyRestToken) != moved {
 		t.Errorf("stored tokens are not the answer's for port %d", moved)
 	}
+}
+
+// TestResetWithRevokedKey: reset-password takes its account from the key
+// cache without asking the store, and proves the key in its one write. A
+// key removed after it was cached therefore answers 401 and changes
+// nothing: for a database it has reset before, for one whose port this
+// process has not read yet, and for one that does not exist (401, not 404:
+// a removed key learns nothing about the databases).
+func TestResetWithRevokedKey(t *testing.T) {
+	s := newStack(t, planeKinds(t)[0], t.TempDir())
+	const second = "planes-second-key-0123456789abcdef"
+	k := &devapi.APIKey{ID: "second", Email: email, Name: "second", Hash: devapi.HashAPIKey(second), CreatedAt: time.Now()}
+	if err := s.store.AddAPIKey(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	client, err := gen.NewClientWithResponses(s.app.APIURL()+"/v2", gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+		req.SetBasicAuth(email, second)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, fresh := s.create("used", false), s.create("fresh", false)
+	resp, err := client.ResetPasswordWithResponse(t.Context(), used.DatabaseId)
+	if err != nil || resp.JSON200 == nil {
+		t.Fatalf("reset with the second key before its removal: %v %d %s", err, resp.StatusCode(), resp.Body)
+	}
+	if _, ok := s.store.CachedAccount(email, k.Hash); !ok {
+		t.Fatal("the second key is not cached after a reset")
+	}
+	before := map[string]string{used.DatabaseId: s.stored(used.DatabaseId).Password, fresh.DatabaseId: s.stored(fresh.DatabaseId).Password}
+	if err := s.store.DeleteAPIKey(t.Context(), email, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{used.DatabaseId, fresh.DatabaseId, "no-such-database"} {
+		resp, err := client.ResetPasswordWithResponse(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != http.StatusUnauthorized || resp.JSON401 == nil || resp.HTTPResponse.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("reset of %s with a removed key: %d %s, want 401 with WWW-Authenticate", id, resp.StatusCode(), resp.Body)
+		}
+		if want, ok := before[id]; ok {
+			if got := s.stored(id).Password; got != want {
+				t.Errorf("%s: password changed by a removed key's reset", id)
+			}
+		}
+	}
+	// The account's own key goes on working.
+	s.reset(used.DatabaseId)
 }
