@@ -227,9 +227,11 @@ func (s *Server) Handler() http.Handler {
 		ResponseErrorHandlerFunc: s.writeError,
 	})
 	genserver.HandlerWithOptions(strict, genserver.ChiServerOptions{
-		BaseURL:     apiBase,
-		BaseRouter:  r,
-		Middlewares: []genserver.MiddlewareFunc{s.throttleAuth, s.authenticate, s.limitAccount, s.longOperations, s.validate},
+		BaseURL: apiBase,
+		// The middlewares wrap each operation's route once, here: given to
+		// the generated wrapper (ChiServerOptions.Middlewares) they would be
+		// chained anew on every request.
+		BaseRouter: r.With(s.throttleAuth, s.authenticate, s.limitAccount, s.longOperations, s.validate),
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, devapi.Errorf(devapi.EINVALID, "%s", err.Error()))
 		},
