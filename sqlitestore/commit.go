@@ -29,12 +29,13 @@ import (
 // per write.
 //
 // The committer takes the writer connection for each batch through
-// s.writer.BeginTx, like any other user of s.writer, and gives it back after
+// s.writer.Conn and BeginTx, like any other user of s.writer, and gives it back after
 // the commit, so code that calls s.writer.BeginTx itself still works: it
 // waits for the connection between two batches.
 
-// A write that is one statement (writeOne; SetCredentials, the hot one)
-// runs without a savepoint: the statement is atomic by itself, and the
+// A write that is one statement (writeOne, and writeReset: SetCredentials,
+// the hot one, which runs through the driver, see reset.go) runs without a
+// savepoint: the statement is atomic by itself, and the
 // savepoint's two extra statements cost as much as it. Its outcomes are
 // kept apart: a domain error (ENOTFOUND for an UPDATE that matched no row)
 // means the statement completed and changed nothing, and the batch goes on;
@@ -60,12 +61,21 @@ const (
 // writeOp is one queued write.
 type writeOp struct {
 	ctx   context.Context
-	fn    func(ctx context.Context, tx *sql.Tx) error
-	one   bool // fn runs one statement: no savepoint (writeOne)
+	fn    func(ctx context.Context, tx *sql.Tx) error // nil for a reset
+	one   bool                                        // fn runs one statement: no savepoint (writeOne)
+	reset resetArgs                                   // a reset's arguments and result, when fn is nil
 	state atomic.Int32
 	err   error // fn's error, or the batch's; set before done is closed
 	panic any   // what fn panicked with, re-raised in the caller
 	done  chan struct{}
+}
+
+// resetArgs are the arguments of a reset (setCredentials), run by the
+// committer through the driver (see reset.go), and its result.
+type resetArgs struct {
+	owner, keyHash, id string
+	c                  devapi.Credentials
+	d                  *devapi.Database // the database as stored by the reset
 }
 
 // committer owns the queue of writes and the goroutine that commits them.
@@ -144,6 +154,16 @@ func (c *committer) writeOne(ctx context.Context, fn func(ctx context.Context, t
 	return c.submit(ctx, &writeOp{ctx: ctx, fn: fn, one: true, done: make(chan struct{})})
 }
 
+// writeReset runs a reset (setCredentials) as a one-statement write (see
+// writeOne) through the driver, and returns the database it stored.
+func (c *committer) writeReset(ctx context.Context, args resetArgs) (*devapi.Database, error) {
+	op := &writeOp{ctx: ctx, one: true, reset: args, done: make(chan struct{})}
+	if err := c.submit(ctx, op); err != nil {
+		return nil, err
+	}
+	return op.reset.d, nil
+}
+
 // submit queues op and waits for its outcome, as write describes.
 func (c *committer) submit(ctx context.Context, op *writeOp) error {
 	if err := ctx.Err(); err != nil {
@@ -201,7 +221,13 @@ func (c *committer) run() {
 // answers them all.
 func (c *committer) batch(first *writeOp) {
 	batch := []*writeOp{first}
-	tx, err := c.db.BeginTx(context.Background(), nil)
+	conn, err := c.db.Conn(context.Background())
+	if err != nil {
+		c.finish(batch, fmt.Errorf("sqlitestore: begin: %w", err))
+		return
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(context.Background(), nil)
 	if err != nil {
 		c.finish(batch, fmt.Errorf("sqlitestore: begin: %w", err))
 		return
@@ -225,7 +251,7 @@ func (c *committer) batch(first *writeOp) {
 			continue // abandoned by its caller
 		}
 		started = append(started, op)
-		if err := c.runOne(tx, op); err != nil {
+		if err := c.runOne(conn, tx, op); err != nil {
 			// The transaction is in an unknown state: give it up, and
 			// with it the writes of this batch. Queued writes wait for
 			// the next.
@@ -291,16 +317,26 @@ func (c *committer) finish(batch []*writeOp, batchErr error) {
 // savepoint could not be set, released or rolled back to, or a
 // one-statement write failed other than with a domain error); op's own
 // outcome is left in op.
-func (c *committer) runOne(tx *sql.Tx, op *writeOp) error {
-	ctx := context.WithoutCancel(op.ctx)
+func (c *committer) runOne(conn *sql.Conn, tx *sql.Tx, op *writeOp) error {
 	if op.one {
-		op.panic, op.err = call(ctx, tx, op.fn)
+		if op.fn == nil {
+			op.err = conn.Raw(func(dc any) error {
+				wc, ok := dc.(*writerConn)
+				if !ok {
+					return fmt.Errorf("sqlitestore: the writer's connection is a %T", dc)
+				}
+				return wc.runReset(op)
+			})
+		} else {
+			op.panic, op.err = call(context.WithoutCancel(op.ctx), tx, op.fn)
+		}
 		var domain *devapi.Error
 		if op.panic != nil || (op.err != nil && !errors.As(op.err, &domain)) {
 			return fmt.Errorf("sqlitestore: a one-statement write failed: %w", op.err)
 		}
 		return nil
 	}
+	ctx := context.WithoutCancel(op.ctx)
 	if _, err := tx.StmtContext(ctx, c.savepoint).ExecContext(ctx); err != nil {
 		return fmt.Errorf("sqlitestore: savepoint: %w", err)
 	}

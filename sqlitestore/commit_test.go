@@ -306,6 +306,7 @@ func BenchmarkSetCredentialsParallel(b *testing.B) {
 	b.ReportAllocs()
 	var next sync.Mutex
 	n := 0
+	cpu0, cpuOK := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		next.Lock()
 		id := fmt.Sprintf("db-%d", n%dbs)
@@ -318,6 +319,9 @@ func BenchmarkSetCredentialsParallel(b *testing.B) {
 			}
 		}
 	})
+	if cpu1, ok := processCPU(); cpuOK && ok && b.N > 0 {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
 	if c := s.committer.commits.Load() - commits0; c > 0 {
 		b.ReportMetric(float64(s.committer.writes.Load()-writes0)/float64(c), "writes/commit")
 	}

@@ -155,22 +155,9 @@ func (s *Store) SetCredentialsAsKey(ctx context.Context, owner, keyHash, id stri
 }
 
 func (s *Store) setCredentials(ctx context.Context, owner, keyHash, id string, c devapi.Credentials) (*devapi.Database, error) {
-	var d *devapi.Database
-	err := s.writeOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		row := tx.StmtContext(ctx, s.stmts.setCredentials).QueryRowContext(ctx,
-			c.Password, c.RestToken, c.ReadOnlyRestToken, id, owner, keyHash)
-		var err error
-		d, err = schema.ScanDatabase(row)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
-		case err != nil:
-			return fmt.Errorf("sqlitestore: set credentials: %w", err)
-		}
-		return nil
-	})
+	d, err := s.committer.writeReset(ctx, resetArgs{owner: owner, keyHash: keyHash, id: id, c: c})
 	if err != nil {
-		return nil, err
+		return nil, noSpace(err)
 	}
 	return d, nil
 }

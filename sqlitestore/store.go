@@ -30,15 +30,14 @@ type Store struct {
 	keys      *keyWatch // Authenticate's cache, and what tells it a key was revoked
 }
 
-// stmts are the statements every request, or every reset-password, runs,
-// prepared once. modernc.org/sqlite compiles a statement each time it is
+// stmts are the statements every request runs, prepared once (the reset's
+// own statement is the committer's: reset.go). modernc.org/sqlite compiles a statement each time it is
 // run otherwise, and compiling these costs more than running them.
 // database/sql prepares a *sql.Stmt on each connection of its pool the first
 // time it is used there, and keeps it.
 type stmts struct {
-	authenticate   *sql.Stmt // reader
-	database       *sql.Stmt // reader
-	setCredentials *sql.Stmt // writer
+	authenticate *sql.Stmt // reader
+	database     *sql.Stmt // reader
 }
 
 // prepare prepares the statements of stmts.
@@ -50,7 +49,6 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{s.reader, &s.stmts.authenticate, authenticateQuery},
 		{s.reader, &s.stmts.database, databaseQuery},
-		{s.writer, &s.stmts.setCredentials, setCredentialsQuery},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -63,7 +61,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 func (st stmts) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.authenticate, st.database, st.setCredentials} {
+	for _, s := range []*sql.Stmt{st.authenticate, st.database} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -99,7 +97,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 
-	writer, err := sql.Open("sqlite", dsn(abs, writerParams))
+	writer, err := openWriter(dsn(abs, writerParams))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}

@@ -94,3 +94,60 @@ func ScanDatabase(row Scanner) (*devapi.Database, error) {
 	d.CreatedAt, d.DailyBackup = FromMicros(created), daily != 0
 	return &d, nil
 }
+
+// ParseList decodes a JSON array column (read_regions, allowed_ips) as
+// ScanDatabase does: the empty list is an empty, non-nil slice. An array of
+// plain ASCII strings, what List writes for region names and CIDRs, is read
+// without the JSON decoder, its elements sharing s's memory; anything else
+// goes through encoding/json, so the result is the same either way.
+func ParseList(s string) ([]string, error) {
+	if l, ok := parsePlainList(s); ok {
+		return l, nil
+	}
+	return readList(s)
+}
+
+// parsePlainList reads s if it is exactly a JSON array of strings of
+// printable ASCII without escapes and without spaces between the elements
+// (the form json.Marshal writes); ok is false for anything else.
+func parsePlainList(s string) (l []string, ok bool) {
+	if s == "[]" {
+		return []string{}, true
+	}
+	if len(s) < 4 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, false
+	}
+	n := 1
+	for i := 1; i < len(s)-1; i++ {
+		if s[i] == ',' {
+			n++ // an upper bound: a comma may sit inside an element
+		}
+	}
+	l = make([]string, 0, n)
+	for i := 1; ; {
+		if s[i] != '"' {
+			return nil, false
+		}
+		j := i + 1
+		for ; j < len(s) && s[j] != '"'; j++ {
+			if c := s[j]; c < 0x20 || c > 0x7e || c == '\\' {
+				return nil, false
+			}
+		}
+		if j+1 >= len(s) {
+			return nil, false
+		}
+		l = append(l, s[i+1:j])
+		switch {
+		case s[j+1] == ']' && j+2 == len(s):
+			return l, true
+		case s[j+1] == ',':
+			i = j + 2
+		default:
+			return nil, false
+		}
+		if i >= len(s) {
+			return nil, false
+		}
+	}
+}

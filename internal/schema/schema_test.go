@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"testing"
 	"testing/fstest"
 )
@@ -33,5 +34,24 @@ func TestCheckVersion(t *testing.T) {
 	}
 	if err := CheckVersion(4, 3); err == nil {
 		t.Error("CheckVersion(4, 3) = nil, want ErrTooNew")
+	}
+}
+
+// TestParseList: ParseList reads what readList (and so ScanDatabase) reads,
+// the same way, whether or not its fast path takes the input.
+func TestParseList(t *testing.T) {
+	for _, s := range []string{
+		`[]`, `["us-east-1"]`, `["us-east-1","eu-west-1"]`, `["10.0.0.0/8","::1/128"]`, `[""]`, `["",""]`,
+		`["a,b","c"]`, `["a\"b"]`, `["\u003cx\u003e"]`, `["é"]`, `[ "a" ]`, `["a", "b"]`, `null`, `[]  `,
+		`["a"`, `["a"]x`, `["a",]`, `[,"a"]`, `["a""b"]`, `[1]`, `["a\tb"]`, `"a"`, ``, `[`, `["]`, `["a",`,
+	} {
+		got, err := ParseList(s)
+		want, wantErr := readList(s)
+		if (err != nil) != (wantErr != nil) || !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("ParseList(%q) = %q, %v; readList: %q, %v", s, got, err, want, wantErr)
+		}
+	}
+	if _, ok := parsePlainList(`["us-east-1","eu-west-1"]`); !ok {
+		t.Error("the fast path refused a list of plain strings")
 	}
 }
