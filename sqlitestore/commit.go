@@ -94,6 +94,11 @@ type committer struct {
 	ops    chan *writeOp
 	exited chan struct{} // closed when run returns
 
+	// Of the batch being run, for the rows the writer's connection keeps
+	// (reset.go): whether a reset has checked them yet, and whether a write
+	// other than a reset has run since the last reset. Only run uses them.
+	rowsChecked, otherWrote bool
+
 	// commits counts the transactions committed, and writes the writes
 	// committed in them: their ratio is the mean batch size. For tests.
 	commits, writes atomic.Int64
@@ -232,6 +237,7 @@ func (c *committer) batch(first *writeOp) {
 		c.finish(batch, fmt.Errorf("sqlitestore: begin: %w", err))
 		return
 	}
+	c.rowsChecked, c.otherWrote = false, false
 	var started []*writeOp // the writes fn ran for, in order
 	for i := 0; ; i++ {
 		if i == len(batch) {
@@ -256,6 +262,7 @@ func (c *committer) batch(first *writeOp) {
 			// with it the writes of this batch. Queued writes wait for
 			// the next.
 			_ = tx.Rollback()
+			c.withWriterConn(conn, (*writerConn).dropRows)
 			c.finish(batch, err)
 			return
 		}
@@ -267,12 +274,32 @@ func (c *committer) batch(first *writeOp) {
 		}
 	}
 	if err := c.commit(tx); err != nil {
+		c.withWriterConn(conn, (*writerConn).dropRows)
 		c.finish(batch, fmt.Errorf("sqlitestore: commit: %w", err))
 		return
 	}
 	c.commits.Add(1)
 	c.writes.Add(int64(n))
 	c.finish(batch, nil)
+	switch {
+	case c.rowsChecked && !c.otherWrote:
+		c.withWriterConn(conn, (*writerConn).commitRows)
+	case c.rowsChecked:
+		c.withWriterConn(conn, (*writerConn).dropRows) // a write after the last reset may have changed them
+	}
+}
+
+// withWriterConn calls f with the writer's connection under conn. The
+// connection is always a writerConn (openWriter); f's work is on kept rows,
+// which need no error: a connection that could not be reached keeps none
+// that a later batch would trust (startRows checks).
+func (c *committer) withWriterConn(conn *sql.Conn, f func(*writerConn)) {
+	_ = conn.Raw(func(dc any) error {
+		if wc, ok := dc.(*writerConn); ok {
+			f(wc)
+		}
+		return nil
+	})
 }
 
 // drain adds to batch the writes waiting in the queue, up to maxBatch.
@@ -325,9 +352,18 @@ func (c *committer) runOne(conn *sql.Conn, tx *sql.Tx, op *writeOp) error {
 				if !ok {
 					return fmt.Errorf("sqlitestore: the writer's connection is a %T", dc)
 				}
+				if !c.rowsChecked {
+					wc.startRows()
+					c.rowsChecked = true
+				}
+				if c.otherWrote {
+					wc.dropRows()
+					c.otherWrote = false
+				}
 				return wc.runReset(op)
 			})
 		} else {
+			c.otherWrote = true
 			op.panic, op.err = call(context.WithoutCancel(op.ctx), tx, op.fn)
 		}
 		var domain *devapi.Error
@@ -336,6 +372,7 @@ func (c *committer) runOne(conn *sql.Conn, tx *sql.Tx, op *writeOp) error {
 		}
 		return nil
 	}
+	c.otherWrote = true
 	ctx := context.WithoutCancel(op.ctx)
 	if _, err := tx.StmtContext(ctx, c.savepoint).ExecContext(ctx); err != nil {
 		return fmt.Errorf("sqlitestore: savepoint: %w", err)

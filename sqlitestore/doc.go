@@ -32,6 +32,12 @@
 // connection waits up to five seconds (busy_timeout) for another's lock
 // before it gives up with an error.
 //
+// SetCredentials, the write of every reset-password, runs through the
+// driver on the writer's connection, which keeps the rows it has written:
+// while SQLite's data version of the file shows that nothing else has
+// written since, a reset runs its UPDATE alone and answers with the kept row
+// (reset.go explains the checks).
+//
 // # Schema
 //
 // The schema lives in numbered files in package schema (schema/migrations),

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"modernc.org/sqlite"
 
@@ -14,29 +15,58 @@ import (
 	"github.com/devapi-dev/devapi/internal/schema"
 )
 
-// The reset's statement through the driver.
+// The reset through the driver.
 //
 // SetCredentials is the store's hot write: reset-password runs it once per
-// request. Through database/sql each run pays for a *sql.Stmt bound to the
+// request. Through database/sql each run paid for a *sql.Stmt bound to the
 // transaction (Tx.StmtContext), the conversion of every argument, a
 // *sql.Rows, and the conversion of each of the 22 returned columns into its
 // destination (convertAssign). The committer runs it instead on the writer's
-// driver connection ((*sql.Conn).Raw): a statement prepared once on that
-// connection, arguments in a slice kept from run to run, and the row's
-// values read straight into a devapi.Database. Nothing else changes: the
-// statement runs inside the batch's transaction like any other write.
+// driver connection ((*sql.Conn).Raw): statements prepared once on that
+// connection, arguments in a slice kept from run to run. Nothing else
+// changes: the statements run inside the batch's transaction like any other
+// write.
 //
-// The statement belongs to the connection it was prepared on and must be
+// Most of what remains is reading the row back: RETURNING makes SQLite
+// collect the row in a temporary table, and the driver copies 22 column
+// names, types and values out of C memory on every run. So the connection
+// keeps the rows it has written (rowCache), and a reset of a database whose
+// row it holds runs the UPDATE alone (setCredentialsUpdate) and answers with
+// the kept row, the new credentials and the next generation: exactly the
+// row the UPDATE leaves, because nothing else has changed it since. That
+// "nothing else" is checked, not assumed: SQLite's data version of the file
+// (SQLITE_FCNTL_DATA_VERSION) changes with every commit, the connection's
+// own and any other connection's, in this process or another. The rows are
+// kept only from one batch to the next when the version at the start of the
+// next batch (which holds the write lock from BEGIN IMMEDIATE, so the
+// version cannot move during it) is the one read just after the last
+// batch's commit; any other write of the committer (UpdateDatabase, ...) or
+// a failed batch drops them. A miss is the UPDATE ... RETURNING, whose row
+// is kept.
+//
+// The statements belong to the connection they were prepared on and must be
 // finalized before that connection closes (SQLite would keep a closed
 // connection with a live statement open, file handles and all). database/sql
 // closes the writer's connection when it finds it unusable (after an
 // interrupted statement, say) and opens another, without telling anyone. So
 // the writer's connections are writerConn: the driver's connection, which
-// holds the statement and finalizes it in its Close.
+// holds the statements and the rows and finalizes the statements in its
+// Close. A new connection starts with no rows.
+
+// setCredentialsUpdate is setCredentialsQuery without RETURNING, for a
+// database whose row the connection keeps.
+const setCredentialsUpdate = `UPDATE databases
+	SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
+	WHERE id = ? AND owner = ?
+	  AND (?6 = '' OR EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?6 AND email = databases.owner))`
+
+// maxKeptRows bounds the rows a connection keeps: past it they are dropped
+// and kept again as resets read them.
+const maxKeptRows = 1 << 16
 
 // driverConn is what a connection of modernc.org/sqlite implements and what
 // database/sql looks for; writerConn forwards all of it (sqlite.NewConnector
-// documents the list).
+// documents the list). FileControl gives the file's data version.
 type driverConn interface {
 	driver.Conn
 	driver.ConnBeginTx
@@ -46,21 +76,51 @@ type driverConn interface {
 	driver.Pinger
 	driver.SessionResetter
 	driver.Validator
+	sqlite.FileControl
 }
 
 // writerConn is a connection of the writer: the driver's, plus the reset's
-// statement prepared on it.
+// statements prepared on it and the rows it keeps. Only the committer's
+// goroutine uses the fields, inside (*sql.Conn).Raw, and then Close.
 type writerConn struct {
 	driverConn
-	reset resetStmt
+	returning driver.Stmt // setCredentialsQuery; nil until first used
+	update    driver.Stmt // setCredentialsUpdate; nil until first used
+	args      [6]driver.NamedValue
+	row       [databaseColumnCount]driver.Value
+	rows      rowCache
+}
+
+// rowCache is the rows of databases as the connection last wrote or read
+// them, by id, and the data version of the file they match.
+type rowCache struct {
+	m       map[string]*devapi.Database
+	max     int    // rows kept at most; past it, put starts again from none
+	version uint32 // the data version after the last commit the rows were kept across
+	valid   bool   // version is set
+}
+
+// put keeps d as the row of id.
+func (r *rowCache) put(id string, d *devapi.Database) {
+	if r.m == nil || len(r.m) >= r.max {
+		r.m = make(map[string]*devapi.Database)
+	}
+	r.m[id] = d
 }
 
 // Unwrap returns the driver's connection (sqlite.Limit looks for it).
 func (c *writerConn) Unwrap() driver.Conn { return c.driverConn }
 
-// Close finalizes the reset's statement, then closes the connection.
+// Close finalizes the reset's statements, then closes the connection.
 func (c *writerConn) Close() error {
-	return errors.Join(c.reset.close(), c.driverConn.Close())
+	var errs []error
+	for _, st := range []driver.Stmt{c.returning, c.update} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	c.returning, c.update = nil, nil
+	return errors.Join(append(errs, c.driverConn.Close())...)
 }
 
 // writerConnector opens writerConn connections.
@@ -77,9 +137,9 @@ func (wc writerConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	dc, ok := conn.(driverConn)
 	if !ok {
 		conn.Close()
-		return nil, fmt.Errorf("sqlitestore: the driver's connection (%T) lacks an interface database/sql uses", conn)
+		return nil, fmt.Errorf("sqlitestore: the driver's connection (%T) lacks an interface the store uses", conn)
 	}
-	return &writerConn{driverConn: dc}, nil
+	return &writerConn{driverConn: dc, rows: rowCache{max: maxKeptRows}}, nil
 }
 
 // openWriter opens the writer's pool on dsn, of writerConn connections.
@@ -91,60 +151,127 @@ func openWriter(dsn string) (*sql.DB, error) {
 	return sql.OpenDB(writerConnector{c}), nil
 }
 
-// resetStmt is setCredentialsQuery prepared on a writer connection, with
-// its arguments and its row kept from run to run. Only the committer's
-// goroutine uses it, inside (*sql.Conn).Raw, and then the connection's
-// Close.
-type resetStmt struct {
-	stmt driver.Stmt // nil until the first reset on the connection
-	args [6]driver.NamedValue
-	row  [databaseColumnCount]driver.Value
+// startRows is called in each batch, inside its transaction, before its
+// first reset: it drops the kept rows unless the file is as the last
+// committed batch left it.
+func (c *writerConn) startRows() {
+	v, err := c.FileControlDataVersion("main")
+	if err != nil || !c.rows.valid || v != c.rows.version {
+		c.dropRows()
+	}
 }
 
-// databaseColumnCount is the number of schema.DatabaseColumns.
-const databaseColumnCount = 22
+// commitRows is called after a batch with resets has committed: the rows
+// kept so far are the file as it is now.
+func (c *writerConn) commitRows() {
+	v, err := c.FileControlDataVersion("main")
+	if err != nil {
+		c.dropRows()
+		return
+	}
+	c.rows.version, c.rows.valid = v, true
+}
 
-// run runs op's reset on c, inside the batch's transaction, and leaves the
-// database it returns in op.reset.d. Its error is ENOTFOUND if no row
-// matched, or the statement's error.
+// dropRows forgets the kept rows: another write may have changed them, or
+// the batch that changed them did not commit.
+func (c *writerConn) dropRows() {
+	clear(c.rows.m)
+	c.rows.valid = false
+}
+
+// runReset runs op's reset on c, inside the batch's transaction, and leaves
+// the database it stored in op.reset.d. Its error is ENOTFOUND if no row
+// matched, or a statement's error.
 func (c *writerConn) runReset(op *writeOp) error {
-	r := &c.reset
-	if r.stmt == nil {
-		st, err := c.PrepareContext(context.Background(), setCredentialsQuery)
+	a := &op.reset
+	for i, v := range [...]string{a.c.Password, a.c.RestToken, a.c.ReadOnlyRestToken, a.id, a.owner, a.keyHash} {
+		c.args[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	defer clear(c.args[:]) // let the strings go
+	kept := c.rows.m[a.id]
+	if kept == nil {
+		d, err := c.resetReturning(a.id)
+		if err != nil {
+			return err
+		}
+		c.rows.put(a.id, d)
+		a.d = detach(d)
+		return nil
+	}
+	if err := c.resetKept(a.id); err != nil {
+		return err
+	}
+	kept.Password, kept.RestToken, kept.ReadOnlyRestToken = a.c.Password, a.c.RestToken, a.c.ReadOnlyRestToken
+	kept.Generation++
+	a.d = detach(kept)
+	return nil
+}
+
+// detach returns a copy of a kept row for a caller, who may change it.
+func detach(kept *devapi.Database) *devapi.Database {
+	d := *kept
+	d.ReadRegions, d.AllowedIPs = slices.Clone(kept.ReadRegions), slices.Clone(kept.AllowedIPs)
+	return &d
+}
+
+// resetKept runs setCredentialsUpdate with c.args: ENOTFOUND if it changed
+// no row.
+func (c *writerConn) resetKept(id string) error {
+	if c.update == nil {
+		st, err := c.PrepareContext(context.Background(), setCredentialsUpdate)
 		if err != nil {
 			return fmt.Errorf("sqlitestore: prepare set credentials: %w", err)
 		}
-		r.stmt = st
+		c.update = st
 	}
-	q, ok := r.stmt.(driver.StmtQueryContext)
-	if !ok {
-		return errors.New("sqlitestore: the driver cannot query with a context")
-	}
-	a := &op.reset
-	for i, v := range [...]string{a.c.Password, a.c.RestToken, a.c.ReadOnlyRestToken, a.id, a.owner, a.keyHash} {
-		r.args[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
-	}
-	rows, err := q.QueryContext(context.Background(), r.args[:])
-	clear(r.args[:]) // let the strings go
+	res, err := c.update.(driver.StmtExecContext).ExecContext(context.Background(), c.args[:])
 	if err != nil {
 		return fmt.Errorf("sqlitestore: set credentials: %w", err)
 	}
-	err = rows.Next(r.row[:])
+	n, err := res.RowsAffected()
+	switch {
+	case err != nil:
+		return fmt.Errorf("sqlitestore: set credentials: %w", err)
+	case n == 0:
+		return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
+	}
+	return nil
+}
+
+// resetReturning runs setCredentialsQuery with c.args and returns the row
+// it stored: ENOTFOUND if it changed none.
+func (c *writerConn) resetReturning(id string) (*devapi.Database, error) {
+	if c.returning == nil {
+		st, err := c.PrepareContext(context.Background(), setCredentialsQuery)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: prepare set credentials: %w", err)
+		}
+		c.returning = st
+	}
+	rows, err := c.returning.(driver.StmtQueryContext).QueryContext(context.Background(), c.args[:])
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: set credentials: %w", err)
+	}
+	var d *devapi.Database
+	err = rows.Next(c.row[:])
 	switch {
 	case errors.Is(err, io.EOF):
-		err = devapi.Errorf(devapi.ENOTFOUND, "database %s not found", a.id)
+		err = devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
 	case err != nil:
 		err = fmt.Errorf("sqlitestore: set credentials: %w", err)
 	default:
-		a.d, err = databaseFromValues(r.row[:])
+		d, err = databaseFromValues(c.row[:])
 	}
-	clear(r.row[:])
+	clear(c.row[:])
 	// Close resets the statement, which ends the UPDATE; its error is the
 	// statement's.
 	if cerr := rows.Close(); cerr != nil && (err == nil || isDomain(err)) {
 		err = fmt.Errorf("sqlitestore: set credentials: %w", cerr)
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // isDomain reports whether err is a domain error (devapi.Errorf).
@@ -153,15 +280,8 @@ func isDomain(err error) bool {
 	return errors.As(err, &e)
 }
 
-// close finalizes the statement, if prepared.
-func (r *resetStmt) close() error {
-	if r.stmt == nil {
-		return nil
-	}
-	err := r.stmt.Close()
-	r.stmt = nil
-	return err
-}
+// databaseColumnCount is the number of schema.DatabaseColumns.
+const databaseColumnCount = 22
 
 // databaseFromValues reads a row of schema.DatabaseColumns as the driver
 // gives it: TEXT columns as string, INTEGER and BIGINT ones as int64. It

@@ -1,10 +1,16 @@
 package sqlitestore
 
 import (
+	"context"
+	"database/sql"
 	"database/sql/driver"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,5 +113,182 @@ func TestDatabaseFromValues(t *testing.T) {
 	}
 	if _, err := databaseFromValues(row()[:21]); err == nil {
 		t.Error("a row of 21 columns: no error")
+	}
+}
+
+// keptRowsStore opens a store with one database, db-1, whose row the
+// writer's connection keeps after one reset.
+func keptRowsStore(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "devapi.db")
+	s := openStore(t, path)
+	mustCreateAccount(t, s, "owner@example.com")
+	if err := s.CreateDatabase(t.Context(), storetest.NewDatabase("db-1", "owner@example.com", t0)); err != nil {
+		t.Fatal(err)
+	}
+	resetAndCheck(t, s, "first")
+	return s, path
+}
+
+// resetAndCheck resets db-1 with password p and checks that the database
+// SetCredentials returns is the one stored.
+func resetAndCheck(t *testing.T, s *Store, p string) *devapi.Database {
+	t.Helper()
+	d, err := s.SetCredentials(t.Context(), "owner@example.com", "db-1", devapi.Credentials{Password: p, RestToken: "r-" + p, ReadOnlyRestToken: "ro-" + p})
+	if err != nil {
+		t.Fatalf("SetCredentials(%s): %v", p, err)
+	}
+	stored, err := s.Database(t.Context(), "owner@example.com", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(d, stored) {
+		t.Errorf("SetCredentials(%s) returned\n%+v\nthe store holds\n%+v", p, d, stored)
+	}
+	return d
+}
+
+// TestKeptRowsSeeOtherConnections: a change committed by another
+// connection (another store on the file, as `devapi accounts` or a second
+// process would) is in the next reset's answer, generation included.
+func TestKeptRowsSeeOtherConnections(t *testing.T) {
+	s, path := keptRowsStore(t)
+	other := openStore(t, path)
+	if _, err := other.UpdateDatabase(t.Context(), "owner@example.com", "db-1", func(d *devapi.Database) error {
+		d.Name, d.ReadRegions = "renamed-elsewhere", []string{"us-east1"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d := resetAndCheck(t, s, "second"); d.Name != "renamed-elsewhere" {
+		t.Errorf("after a rename by another connection, the reset answered name %q", d.Name)
+	}
+	for i := range 3 { // the other moves the generation; so do we
+		if _, err := other.SetCredentials(t.Context(), "owner@example.com", "db-1", devapi.Credentials{Password: "o"}); err != nil {
+			t.Fatal(err)
+		}
+		resetAndCheck(t, s, fmt.Sprint("third-", i))
+	}
+}
+
+// TestKeptRowsSeeTheWritersOtherUses: a change made on the writer's own
+// connection outside the committer (as ApplyPoolGeneration does) is in the
+// next reset's answer.
+func TestKeptRowsSeeTheWritersOtherUses(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	if _, err := s.writer.ExecContext(t.Context(), `UPDATE databases SET name = 'renamed-directly' WHERE id = 'db-1'`); err != nil {
+		t.Fatal(err)
+	}
+	if d := resetAndCheck(t, s, "second"); d.Name != "renamed-directly" {
+		t.Errorf("after a rename on the writer's connection, the reset answered name %q", d.Name)
+	}
+}
+
+// TestKeptRowsSeeAWriteBeforeInTheBatch: another write of the committer that
+// runs before a reset in the same batch (no commit between them to move the
+// data version) is in the reset's answer.
+func TestKeptRowsSeeAWriteBeforeInTheBatch(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	ctx := t.Context()
+	started, proceed := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	var errRename error
+	var d *devapi.Database
+	wg.Go(func() {
+		errRename = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE databases SET name = 'renamed-in-batch' WHERE id = 'db-1'`)
+			close(started)
+			<-proceed // the committer holds this batch open meanwhile
+			return err
+		})
+	})
+	<-started
+	wg.Go(func() { d = resetAndCheck(t, s, "second") })
+	waitQueued(t, s, 1)
+	close(proceed)
+	wg.Wait()
+	if errRename != nil {
+		t.Fatal(errRename)
+	}
+	if d != nil && d.Name != "renamed-in-batch" {
+		t.Errorf("after a rename earlier in its batch, the reset answered name %q", d.Name)
+	}
+}
+
+// TestKeptRowsSeeAWriteAfterInTheBatch: another write of the committer that
+// runs after a reset in the same batch is in the next batch's reset.
+func TestKeptRowsSeeAWriteAfterInTheBatch(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	ctx := t.Context()
+	started, proceed := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	var errFirst, errReset, errRename error
+	wg.Go(func() {
+		errFirst = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			<-proceed // the committer holds this batch open meanwhile
+			return nil
+		})
+	})
+	<-started
+	wg.Go(func() {
+		_, errReset = s.SetCredentials(ctx, "owner@example.com", "db-1", devapi.Credentials{Password: "second"})
+	})
+	waitQueued(t, s, 1)
+	wg.Go(func() {
+		_, errRename = s.UpdateDatabase(ctx, "owner@example.com", "db-1", func(d *devapi.Database) error {
+			d.Name = "renamed-after"
+			return nil
+		})
+	})
+	waitQueued(t, s, 2)
+	close(proceed)
+	wg.Wait()
+	if errFirst != nil || errReset != nil || errRename != nil {
+		t.Fatalf("first write: %v; reset: %v; rename: %v", errFirst, errReset, errRename)
+	}
+	if d := resetAndCheck(t, s, "third"); d.Name != "renamed-after" {
+		t.Errorf("after a rename later in the previous batch, the reset answered name %q", d.Name)
+	}
+}
+
+// TestKeptRowsDroppedWithAFailedCommit: a batch whose commit fails leaves
+// nothing of its resets in the kept rows: the next reset answers the
+// generation after the stored one, not after the lost one.
+func TestKeptRowsDroppedWithAFailedCommit(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	errDisk := errors.New("disk on fire")
+	s.committer.commit = func(tx *sql.Tx) error {
+		_ = tx.Rollback()
+		return errDisk
+	}
+	if _, err := s.SetCredentials(t.Context(), "owner@example.com", "db-1", devapi.Credentials{Password: "lost"}); !errors.Is(err, errDisk) {
+		t.Fatalf("reset in a failing commit: %v, want the commit's error", err)
+	}
+	s.committer.commit = (*sql.Tx).Commit // set while the committer is idle
+	resetAndCheck(t, s, "second")
+}
+
+// TestKeptRowsDetached: changing a database SetCredentials returned
+// changes no later answer.
+func TestKeptRowsDetached(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	d := resetAndCheck(t, s, "second")
+	d.Name, d.ReadRegions[0], d.AllowedIPs[0] = "scribbled", "scribbled", "scribbled"
+	resetAndCheck(t, s, "third")
+}
+
+// TestKeptRowsBounded: the kept rows never grow past their bound.
+func TestKeptRowsBounded(t *testing.T) {
+	r := rowCache{max: 3}
+	for i := range 10 {
+		id := fmt.Sprint("db-", i)
+		r.put(id, &devapi.Database{ID: id})
+		if len(r.m) > r.max {
+			t.Fatalf("%d rows kept, bound %d", len(r.m), r.max)
+		}
+		if r.m[id] == nil {
+			t.Fatalf("the row just put is not kept")
+		}
 	}
 }
