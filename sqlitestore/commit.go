@@ -65,9 +65,14 @@ type writeOp struct {
 	one   bool                                        // fn runs one statement: no savepoint (writeOne)
 	reset resetArgs                                   // a reset's arguments and result, when fn is nil
 	state atomic.Int32
-	err   error // fn's error, or the batch's; set before done is closed
-	panic any   // what fn panicked with, re-raised in the caller
-	done  chan struct{}
+	err   error         // fn's error, or the batch's; set before done is signalled
+	panic any           // what fn panicked with, re-raised in the caller
+	done  chan struct{} // buffered (1): the committer sends once, when the write's outcome is set
+}
+
+// newWriteOp returns a write for submit.
+func newWriteOp(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, one bool) *writeOp {
+	return &writeOp{ctx: ctx, fn: fn, one: one, done: make(chan struct{}, 1)}
 }
 
 // resetArgs are the arguments of a reset (setCredentials), run by the
@@ -89,6 +94,8 @@ type committer struct {
 	// tests of a failing commit.
 	commit func(*sql.Tx) error
 
+	resetOps sync.Pool // *writeOp of resets, for reuse (writeReset)
+
 	mu     sync.RWMutex // held for reading while sending to ops; Close takes it to close ops
 	closed bool
 	ops    chan *writeOp
@@ -98,6 +105,10 @@ type committer struct {
 	// (reset.go): whether a reset has checked them yet, and whether a write
 	// other than a reset has run since the last reset. Only run uses them.
 	rowsChecked, otherWrote bool
+
+	// batchBuf and startedBuf keep the slices of batch from one to the
+	// next. Only run uses them.
+	batchBuf, startedBuf []*writeOp
 
 	// commits counts the transactions committed, and writes the writes
 	// committed in them: their ratio is the mean batch size. For tests.
@@ -148,7 +159,7 @@ func (c *committer) closeStmts() error {
 // If ctx is done before the committer starts fn, write returns ctx's error
 // and fn never runs. Once fn has started, write waits for the outcome.
 func (c *committer) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return c.submit(ctx, &writeOp{ctx: ctx, fn: fn, done: make(chan struct{})})
+	return c.submit(ctx, newWriteOp(ctx, fn, false))
 }
 
 // writeOne is write for an fn that runs exactly one statement and returns
@@ -156,17 +167,32 @@ func (c *committer) write(ctx context.Context, fn func(ctx context.Context, tx *
 // statement that completed without changing anything. It runs without a
 // savepoint; a non-domain error gives up the whole batch (see above).
 func (c *committer) writeOne(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return c.submit(ctx, &writeOp{ctx: ctx, fn: fn, one: true, done: make(chan struct{})})
+	return c.submit(ctx, newWriteOp(ctx, fn, true))
 }
 
 // writeReset runs a reset (setCredentials) as a one-statement write (see
 // writeOne) through the driver, and returns the database it stored.
+//
+// Resets are the store's hot write, so their writeOps are reused (resetOps):
+// a write is put back once the committer is done with it, that is unless
+// its caller abandoned it in the queue.
 func (c *committer) writeReset(ctx context.Context, args resetArgs) (*devapi.Database, error) {
-	op := &writeOp{ctx: ctx, one: true, reset: args, done: make(chan struct{})}
-	if err := c.submit(ctx, op); err != nil {
+	op, _ := c.resetOps.Get().(*writeOp)
+	if op == nil {
+		op = newWriteOp(ctx, nil, true)
+	}
+	op.ctx, op.reset = ctx, args
+	op.state.Store(opQueued)
+	err := c.submit(ctx, op)
+	d := op.reset.d
+	if op.state.Load() != opAbandoned {
+		*op = writeOp{one: true, done: op.done}
+		c.resetOps.Put(op)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return op.reset.d, nil
+	return d, nil
 }
 
 // submit queues op and waits for its outcome, as write describes.
@@ -225,7 +251,13 @@ func (c *committer) run() {
 // batch runs first and whatever else is queued in one transaction, and
 // answers them all.
 func (c *committer) batch(first *writeOp) {
-	batch := []*writeOp{first}
+	batch := append(c.batchBuf[:0], first)
+	var started []*writeOp // the writes fn ran for, in order
+	defer func() {
+		clear(batch) // let the writes go
+		clear(started)
+		c.batchBuf, c.startedBuf = batch[:0], started[:0]
+	}()
 	conn, err := c.db.Conn(context.Background())
 	if err != nil {
 		c.finish(batch, fmt.Errorf("sqlitestore: begin: %w", err))
@@ -238,7 +270,7 @@ func (c *committer) batch(first *writeOp) {
 		return
 	}
 	c.rowsChecked, c.otherWrote = false, false
-	var started []*writeOp // the writes fn ran for, in order
+	started = c.startedBuf[:0]
 	for i := 0; ; i++ {
 		if i == len(batch) {
 			c.drain(&batch) // writes that queued while these ran join in
@@ -335,7 +367,7 @@ func (c *committer) finish(batch []*writeOp, batchErr error) {
 				op.err = batchErr
 			}
 		}
-		close(op.done)
+		op.done <- struct{}{}
 	}
 }
 
