@@ -292,3 +292,51 @@ func TestKeptRowsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestResetAbandonedInTheQueueIsNotReused: a reset whose caller gave up
+// while it waited in the queue stays there until the committer skips it, so
+// its writeOp must not be handed to another reset meanwhile (resetOps):
+// every later reset gets its own answer.
+func TestResetAbandonedInTheQueueIsNotReused(t *testing.T) {
+	ctx := t.Context()
+	for round := range 5 { // holdWriter works once per store
+		s, _ := keptRowsStore(t)
+		reset := func(ctx context.Context, p string) (*devapi.Database, error) {
+			return s.SetCredentials(ctx, "owner@example.com", "db-1", devapi.Credentials{Password: p})
+		}
+		release := holdWriter(t, s)
+		errBlocker := make(chan error, 1)
+		go func() {
+			errBlocker <- s.CreateAccount(ctx, &devapi.Account{Email: fmt.Sprint("blocker-", round, "@example.com"), CreatedAt: t0})
+		}()
+		ctxA, cancelA := context.WithCancel(ctx)
+		errA := make(chan error, 1)
+		go func() { _, err := reset(ctxA, "abandoned"); errA <- err }()
+		waitQueued(t, s, 1) // the blocker taken by the committer, the reset queued
+		cancelA()
+		if err := <-errA; !errors.Is(err, context.Canceled) {
+			t.Fatalf("abandoned reset: %v, want context.Canceled", err)
+		}
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Go(func() {
+				p := fmt.Sprint("queued-", round, "-", i)
+				if d, err := reset(ctx, p); err != nil || d == nil || d.Password != p {
+					t.Errorf("reset %s after an abandoned one: %+v, %v", p, d, err)
+				}
+			})
+		}
+		waitQueued(t, s, 4)
+		release()
+		wg.Wait()
+		if err := <-errBlocker; err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			p := fmt.Sprint("later-", round, "-", i)
+			if d, err := reset(ctx, p); err != nil || d == nil || d.Password != p {
+				t.Errorf("reset %s: %+v, %v", p, d, err)
+			}
+		}
+	}
+}
