@@ -3,7 +3,6 @@ package pgstore
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -32,12 +31,14 @@ import (
 // next turn sends every queued reset in its batch. So a lone reset costs one
 // round trip, as before, and under load batches grow by themselves.
 //
-// The UPDATEs of a batch take their row locks in id order, as every batch
-// does, so concurrent batches (of this replica or another) cannot deadlock
-// on each other. Resets of one database in one batch apply in arrival
-// order, each moving the generation forward. A statement that fails (a full
-// disk, a lost connection) fails the whole batch: every reset in it answers
-// the error and none is stored.
+// A batch is one statement (setCredentialsQuery) for all its resets of
+// different databases, so PostgreSQL parses, plans and runs one statement
+// per batch, not one per reset. Its row locks are taken in id order, as
+// every batch does, so concurrent batches (of this replica or another)
+// cannot deadlock on each other. Resets of one database in one batch apply
+// in arrival order, each moving the generation forward. A statement that
+// fails (a full disk, a lost connection) fails the whole batch: every reset
+// in it answers the error and none is stored.
 
 // maxInFlight bounds the batches sent at once.
 const maxInFlight = 4
@@ -48,11 +49,41 @@ const maxBatch = 128
 // batchTimeout bounds one batch, from taking a connection to its commit.
 const batchTimeout = 30 * time.Second
 
-// setCredentialsQuery is the one statement of a reset: the owner is in the
+// setCredentialsQuery is the one statement of a batch's resets, each of a
+// different database: $1..$6 are arrays of the resets' database ids,
+// owners, API key hashes (empty for none), passwords, REST tokens and
+// read-only REST tokens, element i of each for reset i. PostgreSQL parses,
+// plans and runs it once for the batch, instead of once per reset.
+//
+// locked takes the row locks, in id order (LockRows above the Sort), of the
+// databases that exist with that owner and, when a key is given, whose owner
+// still has that key: a key removed before the statement ran makes its
+// reset change nothing. The UPDATE then changes exactly those rows, which
+// the statement holds already. The lock order is the same for every batch
+// of every replica, so concurrent batches cannot deadlock, whatever join
+// the planner chooses for the UPDATE. RETURNING hands back each row as
+// stored; a reset whose row is not among them found no database, or no
+// key.
+const setCredentialsQuery = `WITH v AS MATERIALIZED (
+	  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+	    AS v(v_id, v_owner, v_key, v_password, v_rest_token, v_read_only_rest_token)
+	), locked AS MATERIALIZED (
+	  SELECT d.id FROM databases d JOIN v ON d.id = v.v_id AND d.owner = v.v_owner
+	  WHERE v.v_key = '' OR EXISTS (SELECT 1 FROM api_keys k WHERE k.key_hash = v.v_key AND k.email = d.owner)
+	  ORDER BY d.id FOR NO KEY UPDATE OF d
+	)
+	UPDATE databases
+	SET password = v_password, rest_token = v_rest_token, read_only_rest_token = v_read_only_rest_token, generation = generation + 1
+	FROM v
+	WHERE databases.id = v.v_id AND databases.id IN (SELECT id FROM locked)
+	RETURNING ` + schema.DatabaseColumns // v's columns are named v_* so that these are the table's
+
+// setOneCredentialsQuery is setCredentialsQuery for one reset, cheaper for
+// PostgreSQL (and devapi) than the array form when a batch holds one reset
+// of a database, as every batch does under light load: the owner is in the
 // WHERE, and so is the caller's API key when one is given ($6, empty for
-// none): a key removed before the statement ran makes it change nothing.
-// RETURNING hands back the row as stored.
-const setCredentialsQuery = `UPDATE databases
+// none).
+const setOneCredentialsQuery = `UPDATE databases
 	SET password = $1, rest_token = $2, read_only_rest_token = $3, generation = generation + 1
 	WHERE id = $4 AND owner = $5
 	  AND ($6 = '' OR EXISTS (SELECT 1 FROM api_keys WHERE key_hash = $6 AND email = databases.owner))
@@ -151,12 +182,42 @@ func (b *credBatcher) runTurn(ctx context.Context) {
 // sendCredentials runs ops as one pipelined implicit transaction and sets
 // each op's outcome. It returns an error of the batch as a whole, which
 // replaces every op's outcome.
+//
+// Resets of different databases share one statement (setCredentialsQuery).
+// UPDATE ... FROM changes a row once per statement, so the second reset of
+// a database in the batch goes into a second statement, the third into a
+// third, and so on: statement k holds the k-th reset of each database, in
+// arrival order, and each moves the generation again. Statement k locks a
+// subset of the rows that statement 1 locked, so the lock order holds.
 func (s *Store) sendCredentials(ctx context.Context, ops []*credOp) (err error) {
 	defer noSpace(&err)
+	// Stable: the resets of one database stay in arrival order.
 	slices.SortStableFunc(ops, func(a, b *credOp) int { return cmp.Compare(a.id, b.id) })
+	var rounds [][]*credOp
+	for i, op := range ops {
+		k := 0
+		for j := i - 1; j >= 0 && ops[j].id == op.id; j-- {
+			k++
+		}
+		if k == len(rounds) {
+			rounds = append(rounds, make([]*credOp, 0, len(ops)))
+		}
+		rounds[k] = append(rounds[k], op)
+	}
 	batch := &pgx.Batch{}
-	for _, op := range ops {
-		batch.Queue(setCredentialsQuery, op.c.Password, op.c.RestToken, op.c.ReadOnlyRestToken, op.id, op.owner, op.keyHash)
+	for _, round := range rounds {
+		if len(round) == 1 {
+			op := round[0]
+			batch.Queue(setOneCredentialsQuery, op.c.Password, op.c.RestToken, op.c.ReadOnlyRestToken, op.id, op.owner, op.keyHash)
+			continue
+		}
+		ids, owners, keys := make([]string, len(round)), make([]string, len(round)), make([]string, len(round))
+		passwords, rest, readOnly := make([]string, len(round)), make([]string, len(round)), make([]string, len(round))
+		for i, op := range round {
+			ids[i], owners[i], keys[i] = op.id, op.owner, op.keyHash
+			passwords[i], rest[i], readOnly[i] = op.c.Password, op.c.RestToken, op.c.ReadOnlyRestToken
+		}
+		batch.Queue(setCredentialsQuery, ids, owners, keys, passwords, rest, readOnly)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -164,19 +225,47 @@ func (s *Store) sendCredentials(ctx context.Context, ops []*credOp) (err error) 
 	}
 	defer conn.Release()
 	results := conn.SendBatch(ctx, batch)
-	for _, op := range ops {
-		op.d, op.err = schema.ScanDatabase(results.QueryRow())
-		switch {
-		case errors.Is(op.err, pgx.ErrNoRows):
-			op.d, op.err = nil, devapi.Errorf(devapi.ENOTFOUND, "database %s not found", op.id)
-		case op.err != nil:
+	for _, round := range rounds {
+		if err := scanRound(results, round); err != nil {
 			_ = results.Close()
-			return fmt.Errorf("pgstore: set credentials: %w", op.err)
+			return fmt.Errorf("pgstore: set credentials: %w", err)
 		}
 	}
 	// Close reads up to the batch's ReadyForQuery: the commit's outcome.
 	if err := results.Close(); err != nil {
 		return fmt.Errorf("pgstore: set credentials: commit: %w", err)
+	}
+	return nil
+}
+
+// scanRound reads the rows of one statement of a batch: each op whose
+// database is among them gets its row, every other op ENOTFOUND (no such
+// database of its owner, or no such key). round is sorted by id and holds
+// each id once; rows come in any order and are matched to ops by id.
+func scanRound(results pgx.BatchResults, round []*credOp) error {
+	rows, err := results.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		d, err := schema.ScanDatabase(rows)
+		if err != nil {
+			return err
+		}
+		i, found := slices.BinarySearchFunc(round, d.ID, func(op *credOp, id string) int { return cmp.Compare(op.id, id) })
+		if !found || round[i].d != nil {
+			return fmt.Errorf("database %s returned but not asked for", d.ID)
+		}
+		round[i].d = d
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, op := range round {
+		if op.d == nil {
+			op.err = devapi.Errorf(devapi.ENOTFOUND, "database %s not found", op.id)
+		}
 	}
 	return nil
 }

@@ -2,7 +2,10 @@ package pgstore
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/devapi-dev/devapi"
@@ -10,7 +13,7 @@ import (
 	"github.com/devapi-dev/devapi/storetest"
 )
 
-func openWithDatabases(t *testing.T, ids ...string) *Store {
+func openWithDatabases(t testing.TB, ids ...string) *Store {
 	t.Helper()
 	s := openURL(t, pgtest.NewDatabase(t))
 	t.Cleanup(func() { _ = s.Close() })
@@ -112,5 +115,245 @@ func TestSetCredentialsCanceledWhileQueued(t *testing.T) {
 	}
 	if d.Password == "never" || len(s.creds.pending) != 0 {
 		t.Errorf("a canceled reset was stored or left queued")
+	}
+}
+
+// newOp returns a reset of id by owner on behalf of keyHash (empty for
+// none), to the password password.
+func newOp(owner, keyHash, id, password string) *credOp {
+	return &credOp{owner: owner, keyHash: keyHash, id: id, done: make(chan struct{}),
+		c: devapi.Credentials{Password: password, RestToken: "rest-" + password, ReadOnlyRestToken: "ro-" + password}}
+}
+
+// TestSetCredentialsDuplicatesInOneBatch: resets of one database in one
+// batch all apply, in arrival order, each moving the generation and
+// answering the row it wrote; the last one is what is stored.
+func TestSetCredentialsDuplicatesInOneBatch(t *testing.T) {
+	s := openWithDatabases(t, "db-1", "db-2", "db-3")
+	before, err := s.Database(t.Context(), "owner@example.com", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := before.Generation
+	// Arrival order; db-1 three times, db-2 twice, db-3 once.
+	ops := []*credOp{
+		newOp("owner@example.com", "", "db-1", "a"),
+		newOp("owner@example.com", "", "db-2", "b"),
+		newOp("owner@example.com", "", "db-1", "c"),
+		newOp("owner@example.com", "", "db-3", "d"),
+		newOp("owner@example.com", "", "db-2", "e"),
+		newOp("owner@example.com", "", "db-1", "f"),
+	}
+	want := []struct {
+		password   string
+		generation int64
+	}{{"a", g + 1}, {"b", g + 1}, {"c", g + 2}, {"d", g + 1}, {"e", g + 2}, {"f", g + 3}}
+	arrived := slices.Clone(ops)
+	if err := s.sendCredentials(t.Context(), ops); err != nil {
+		t.Fatal(err)
+	}
+	for i, op := range arrived {
+		if op.err != nil {
+			t.Fatalf("reset %d: %v", i, op.err)
+		}
+		if op.d.Password != want[i].password || op.d.RestToken != "rest-"+want[i].password ||
+			op.d.ReadOnlyRestToken != "ro-"+want[i].password || op.d.Generation != want[i].generation {
+			t.Errorf("reset %d of %s answered password %q generation %d, want %q %d",
+				i, op.id, op.d.Password, op.d.Generation, want[i].password, want[i].generation)
+		}
+	}
+	for id, w := range map[string]struct {
+		password   string
+		generation int64
+	}{"db-1": {"f", g + 3}, "db-2": {"e", g + 2}, "db-3": {"d", g + 1}} {
+		d, err := s.Database(t.Context(), "owner@example.com", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Password != w.password || d.Generation != w.generation {
+			t.Errorf("%s stored password %q generation %d, want %q %d", id, d.Password, d.Generation, w.password, w.generation)
+		}
+	}
+}
+
+// TestSetCredentialsBatchMixed: one batch mixes resets that find their
+// database, resets of a missing database, of another account's database,
+// and on behalf of a removed key; each answers its own outcome, and only
+// the found ones change anything.
+func TestSetCredentialsBatchMixed(t *testing.T) {
+	const owner, other = "owner@example.com", "other@example.com"
+	s := openWithDatabases(t, "db-1", "db-2", "db-3", "db-4")
+	ctx := t.Context()
+	if err := s.CreateAccount(ctx, &devapi.Account{Email: other, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateDatabase(ctx, storetest.NewDatabase("db-other", other, t0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*devapi.APIKey{
+		{ID: "k-live", Email: owner, Name: "live", Hash: "hash-live", CreatedAt: t0},
+		{ID: "k-gone", Email: owner, Name: "gone", Hash: "hash-gone", CreatedAt: t0},
+		{ID: "k-other", Email: other, Name: "other", Hash: "hash-other", CreatedAt: t0},
+	} {
+		if err := s.AddAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteAPIKey(ctx, owner, "k-gone"); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]*devapi.Database{}
+	for _, id := range []string{"db-1", "db-2", "db-3", "db-4"} {
+		d, err := s.Database(ctx, owner, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[id] = d
+	}
+	cases := []struct {
+		op    *credOp
+		found bool
+	}{
+		{newOp(owner, "hash-live", "db-1", "live"), true},
+		{newOp(owner, "", "db-2", "no-key"), true},
+		{newOp(owner, "hash-gone", "db-3", "revoked"), false},
+		{newOp(owner, "hash-live", "db-missing", "missing"), false},
+		{newOp(owner, "hash-live", "db-other", "not-mine"), false},
+		{newOp(owner, "", "db-other", "not-mine-without-key"), false},
+		{newOp(owner, "hash-other", "db-4", "key-of-another-account"), false},
+		{newOp(owner, "hash-gone", "db-1", "revoked-again"), false}, // a second statement
+		{newOp(owner, "hash-live", "db-2", "second"), true},
+	}
+	ops := make([]*credOp, len(cases))
+	for i, c := range cases {
+		ops[i] = c.op
+	}
+	if err := s.sendCredentials(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		op := c.op
+		switch {
+		case c.found && op.err != nil:
+			t.Errorf("reset %s to %q: %v", op.id, op.c.Password, op.err)
+		case c.found && op.d.Password != op.c.Password:
+			t.Errorf("reset %s to %q answered password %q", op.id, op.c.Password, op.d.Password)
+		case !c.found && devapi.ErrorCode(op.err) != devapi.ENOTFOUND:
+			t.Errorf("reset %s to %q: %v, %v; want ENOTFOUND", op.id, op.c.Password, op.d, op.err)
+		}
+	}
+	want := map[string]struct {
+		password   string
+		generation int64
+	}{
+		"db-1": {"live", before["db-1"].Generation + 1},
+		"db-2": {"second", before["db-2"].Generation + 2},
+		"db-3": {before["db-3"].Password, before["db-3"].Generation},
+		"db-4": {before["db-4"].Password, before["db-4"].Generation},
+	}
+	for id, w := range want {
+		d, err := s.Database(ctx, owner, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Password != w.password || d.Generation != w.generation {
+			t.Errorf("%s stored password %q generation %d, want %q %d", id, d.Password, d.Generation, w.password, w.generation)
+		}
+	}
+	d, err := s.Database(ctx, other, "db-other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Generation != storetest.NewDatabase("db-other", other, t0).Generation {
+		t.Errorf("another account's database was reset")
+	}
+}
+
+// TestSetCredentialsBatchFailsWholeAcrossStatements: when a later
+// statement of a batch fails (the second reset of a database, with a
+// password PostgreSQL cannot store), the first statement's resets are not
+// stored either.
+func TestSetCredentialsBatchFailsWholeAcrossStatements(t *testing.T) {
+	s := openWithDatabases(t, "db-1", "db-2")
+	before, err := s.Database(t.Context(), "owner@example.com", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := []*credOp{
+		newOp("owner@example.com", "", "db-1", "good"),
+		newOp("owner@example.com", "", "db-2", "good"),
+		newOp("owner@example.com", "", "db-1", "bad\x00"),
+	}
+	if err := s.sendCredentials(t.Context(), ops); err == nil {
+		t.Fatal("a batch with a failing statement succeeded")
+	}
+	after, err := s.Database(t.Context(), "owner@example.com", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Password != before.Password || after.Generation != before.Generation {
+		t.Errorf("the first statement of a failed batch was stored: password %q generation %d", after.Password, after.Generation)
+	}
+}
+
+// TestSetCredentialsReplicasDoNotDeadlock: two replicas run the batch
+// statement on overlapping databases, listed in every order, at the same
+// time; every statement succeeds (a deadlock would fail one with 40P01),
+// whatever the order of its arrays and the join PostgreSQL chose, and every
+// reset moved the generation.
+func TestSetCredentialsReplicasDoNotDeadlock(t *testing.T) {
+	ids := []string{"db-a", "db-b", "db-c", "db-d", "db-e", "db-f"}
+	a := openWithDatabases(t, ids...)
+	b := openURL(t, a.pool.Config().ConnString())
+	t.Cleanup(func() { _ = b.Close() })
+	const statements = 150
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	var resets [6]atomic.Int64
+	for w, s := range []*Store{a, b, a, b} {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			for range statements {
+				perm := r.Perm(len(ids))[:2+r.IntN(len(ids)-1)]
+				round := make([]string, len(perm))
+				for i, p := range perm {
+					round[i] = ids[p]
+				}
+				owners := slices.Repeat([]string{"owner@example.com"}, len(round))
+				none := make([]string, len(round)) // no key; empty credentials
+				rows, err := s.pool.Query(t.Context(), setCredentialsQuery, round, owners, none, none, none, none)
+				if err == nil {
+					for rows.Next() {
+					}
+					rows.Close()
+					err = rows.Err()
+				}
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+				for _, p := range perm {
+					resets[p].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	for i, id := range ids {
+		d, err := a.Database(t.Context(), "owner@example.com", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := storetest.NewDatabase(id, "owner@example.com", t0).Generation + resets[i].Load(); d.Generation != want {
+			t.Errorf("%s at generation %d, want %d", id, d.Generation, want)
+		}
 	}
 }
