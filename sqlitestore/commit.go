@@ -29,14 +29,14 @@ import (
 // per write.
 //
 // The committer takes the writer connection for each batch through
-// s.writer.Conn and BeginTx, like any other user of s.writer, and gives it back after
-// the commit, so code that calls s.writer.BeginTx itself still works: it
-// waits for the connection between two batches.
+// s.writer.Conn and BeginTx, like any other user of s.writer, and gives it
+// back after the commit, so code that calls s.writer.BeginTx itself still
+// works: it waits for the connection between two batches.
 
 // A write that is one statement (writeOne, and writeReset: SetCredentials,
 // the hot one, which runs through the driver, see reset.go) runs without a
-// savepoint: the statement is atomic by itself, and the
-// savepoint's two extra statements cost as much as it. Its outcomes are
+// savepoint: the statement is atomic by itself, and the savepoint's two
+// extra statements cost as much as it. Its outcomes are
 // kept apart: a domain error (ENOTFOUND for an UPDATE that matched no row)
 // means the statement completed and changed nothing, and the batch goes on;
 // any other error may have undone the whole transaction (SQLite rolls back

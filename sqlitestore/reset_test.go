@@ -19,7 +19,7 @@ import (
 )
 
 // TestResetStatementFinalizedWithConnection: when database/sql replaces the
-// writer's connection, the reset's statement prepared on the old one is
+// writer's connection, the reset's statements prepared on the old one are
 // finalized with it, so the old connection really closes. Without that,
 // SQLite keeps every such connection open (a "zombie"), with its file
 // handles: the process's descriptors on the database file would grow by one
