@@ -135,12 +135,13 @@ const setCredentialsQuery = `UPDATE databases
 // change, moves its generation one forward, and returns the database as
 // stored after the change. c.Generation is ignored. ENOTFOUND as Database.
 //
-// It is one UPDATE ... RETURNING, a one-statement write of the group
-// committer (no savepoint): the row
-// it returns is the row it wrote, so of overlapping calls each gets a
-// consistent database and the one that commits last wins. It returns once
-// the transaction holding the write has committed; a commit error is the
-// call's error.
+// It is one UPDATE, a one-statement write of the group committer (no
+// savepoint), run through the driver (reset.go): UPDATE ... RETURNING, or
+// the UPDATE alone when the writer's connection keeps the row and knows
+// nothing else has changed it. Either way the row it returns is the row it
+// wrote, so of overlapping calls each gets a consistent database and the
+// one that commits last wins. It returns once the transaction holding the
+// write has committed; a commit error is the call's error.
 func (s *Store) SetCredentials(ctx context.Context, owner, id string, c devapi.Credentials) (*devapi.Database, error) {
 	return s.setCredentials(ctx, owner, "", id, c)
 }
