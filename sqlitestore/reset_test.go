@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -338,5 +339,104 @@ func TestResetAbandonedInTheQueueIsNotReused(t *testing.T) {
 				t.Errorf("reset %s: %+v, %v", p, d, err)
 			}
 		}
+	}
+}
+
+// TestKilledProcessKeepsAcknowledgedResets: resets answered from kept rows
+// are committed before they are answered. A child process resets databases
+// from concurrent writers, reports each answer, and kills itself without
+// closing the store; every database must then hold the last credentials
+// and generation the child was answered with.
+func TestKilledProcessKeepsAcknowledgedResets(t *testing.T) {
+	const dbs, writers, resets = 4, 8, 10
+	if path := os.Getenv("SQLITESTORE_KILL_RESETS_CHILD"); path != "" {
+		s, err := Open(t.Context(), path)
+		if err != nil {
+			fmt.Println("open:", err)
+			os.Exit(1)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for w := range writers {
+			wg.Go(func() {
+				id := fmt.Sprint("db-", w%dbs)
+				for i := range resets {
+					p := fmt.Sprint("p-", w, "-", i)
+					d, err := s.SetCredentials(t.Context(), "owner@example.com", id, devapi.Credentials{Password: p})
+					if err != nil {
+						fmt.Println("reset:", err)
+						os.Exit(1)
+					}
+					mu.Lock()
+					fmt.Printf("acked %s %d %s\n", d.ID, d.Generation, d.Password)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		p, _ := os.FindProcess(os.Getpid())
+		_ = p.Kill()
+		time.Sleep(time.Minute) // until the signal lands
+		os.Exit(3)
+	}
+
+	path := filepath.Join(t.TempDir(), "devapi.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreateAccount(t, s, "owner@example.com")
+	for i := range dbs {
+		if err := s.CreateDatabase(t.Context(), storetest.NewDatabase(fmt.Sprint("db-", i), "owner@example.com", t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKilledProcessKeepsAcknowledgedResets$")
+	cmd.Env = append(os.Environ(), "SQLITESTORE_KILL_RESETS_CHILD="+path)
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Success() {
+		t.Fatalf("child did not die: err=%v, output:\n%s", err, out)
+	}
+	// Answers of one batch are printed in any order: the last answer of a
+	// database is the one with its highest generation, and no generation
+	// is answered twice.
+	last := map[string]*devapi.Database{}
+	answered := map[string]bool{}
+	for line := range strings.Lines(string(out)) {
+		var d devapi.Database
+		if n, _ := fmt.Sscanf(line, "acked %s %d %s", &d.ID, &d.Generation, &d.Password); n != 3 {
+			continue
+		}
+		if key := fmt.Sprint(d.ID, " ", d.Generation); answered[key] {
+			t.Errorf("%s: generation %d answered twice", d.ID, d.Generation)
+		} else {
+			answered[key] = true
+		}
+		if l := last[d.ID]; l == nil || d.Generation > l.Generation {
+			last[d.ID] = &d
+		}
+	}
+	if got := len(last); got != dbs {
+		t.Fatalf("answers for %d databases, want %d; child output:\n%s", got, dbs, out)
+	}
+	s = openStore(t, path)
+	for id, want := range last {
+		d, err := s.Database(t.Context(), "owner@example.com", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Generation != want.Generation || d.Password != want.Password {
+			t.Errorf("%s after kill: generation %d, password %s; last answer: generation %d, password %s", id, d.Generation, d.Password, want.Generation, want.Password)
+		}
+	}
+	if want := int64(7 + writers/dbs*resets); last["db-0"].Generation != want {
+		t.Errorf("db-0 answered generation %d last, want %d (7, then one per reset)", last["db-0"].Generation, want)
+	}
+	if got, want := len(answered), writers*resets; got != want {
+		t.Errorf("%d answers, want %d", got, want)
 	}
 }
