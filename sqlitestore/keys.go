@@ -107,9 +107,16 @@ func (w *keyWatch) close() error {
 }
 
 // read returns the version of the keys as committed now.
+//
+// Its queries run without ctx's deadline (keycache.Reader's readTimeout):
+// a query with a deadline costs two goroutines, database/sql's and the
+// driver's, that watch it, which was a third of a look. The connection's
+// busy_timeout bounds a wait for a lock the same (five seconds), and an
+// interrupt would not end a stalled disk read anyway.
 func (w *keyWatch) read(ctx context.Context) (string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
 	var dv int64
 	if err := w.dataVersion.QueryRowContext(ctx).Scan(&dv); err != nil {
 		return "", fmt.Errorf("sqlitestore: data version: %w", err)
