@@ -121,14 +121,19 @@ func (s *Store) DeleteDatabase(ctx context.Context, owner, id string) error {
 	})
 }
 
-// setCredentialsQuery is the one statement of a reset. The owner is in the
-// WHERE, and so is the caller's API key when one is given (the sixth
+// setCredentialsUpdate is the one statement of a reset. The owner is in
+// the WHERE, and so is the caller's API key when one is given (the sixth
 // argument; empty for none): a key removed before the statement ran makes
 // it change nothing.
-const setCredentialsQuery = `UPDATE databases
+const setCredentialsUpdate = `UPDATE databases
 	SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
 	WHERE id = ? AND owner = ?
-	  AND (?6 = '' OR EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?6 AND email = databases.owner))
+	  AND (?6 = '' OR EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?6 AND email = databases.owner))`
+
+// setCredentialsQuery is setCredentialsUpdate returning the row it wrote,
+// for a database whose row the writer's connection does not keep
+// (reset.go).
+const setCredentialsQuery = setCredentialsUpdate + `
 	RETURNING ` + schema.DatabaseColumns
 
 // SetCredentials replaces a database's password and tokens in one atomic

@@ -53,13 +53,6 @@ import (
 // holds the statements and the rows and finalizes the statements in its
 // Close. A new connection starts with no rows.
 
-// setCredentialsUpdate is setCredentialsQuery without RETURNING, for a
-// database whose row the connection keeps.
-const setCredentialsUpdate = `UPDATE databases
-	SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
-	WHERE id = ? AND owner = ?
-	  AND (?6 = '' OR EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?6 AND email = databases.owner))`
-
 // maxKeptRows bounds the rows a connection keeps: past it they are dropped
 // and kept again as resets read them.
 const maxKeptRows = 1 << 16
