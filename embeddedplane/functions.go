@@ -540,44 +540,21 @@ func (s *scripts) fcall(c *server.Peer, cmd string, args []string) {
 		return
 	}
 	keys, argv := args[2:2+n], args[2+n:]
-
-	ctx, stop := context.WithCancelCause(context.Background())
-	defer stop(nil)
-	run, busy, closed := s.acquire(stop)
-	switch {
-	case closed:
-		c.WriteError(msgScriptsClosed)
-		return
-	case busy:
-		c.WriteError(busyError)
-		return
-	}
-	libs.mu.Lock()
-	libs.running = &runningFunction{name: f.name, command: append([]string{strings.ToLower(cmd)}, args...), started: time.Now()}
-	libs.mu.Unlock()
-	rep := s.executeFunction(ctx, stop, c, f, keys, argv, noWrites)
-	libs.mu.Lock()
-	libs.running = nil
-	libs.mu.Unlock()
-	s.release(run)
-	rep.write(c)
+	s.runGated(c, func(ctx context.Context, stop context.CancelCauseFunc) reply {
+		libs.mu.Lock()
+		libs.running = &runningFunction{name: f.name, command: append([]string{strings.ToLower(cmd)}, args...), started: time.Now()}
+		libs.mu.Unlock()
+		defer func() {
+			libs.mu.Lock()
+			libs.running = nil
+			libs.mu.Unlock()
+		}()
+		return s.executeFunction(ctx, stop, c, f, keys, argv, noWrites)
+	})
 }
 
-// executeFunction runs one function with the gate held, under the time
-// limit and the memory watchdog, and returns its answer.
-func (s *scripts) executeFunction(parent context.Context, stop context.CancelCauseFunc, c *server.Peer, f *luaFunction, keys, argv []string, readOnly bool) reply {
-	ctx, cancel := context.WithTimeoutCause(parent, s.cfg.timeLimit, context.DeadlineExceeded)
-	defer cancel()
-	var wg sync.WaitGroup
-	watching := make(chan struct{})
-	if s.sampleEvery > 0 {
-		wg.Go(func() { s.watch(stop, watching) })
-	}
-	defer func() {
-		close(watching)
-		wg.Wait()
-	}()
-
+// executeFunction runs one function under runGated and returns its answer.
+func (s *scripts) executeFunction(ctx context.Context, stop context.CancelCauseFunc, c *server.Peer, f *luaFunction, keys, argv []string, readOnly bool) reply {
 	// The library registers its functions again in this run's state; the
 	// callback to call is the one registered under f's name.
 	var fn *lua.LFunction

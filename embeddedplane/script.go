@@ -473,8 +473,19 @@ func (s *scripts) eval(c *server.Peer, cmd string, args []string) {
 		}
 	}
 	readOnly := strings.HasSuffix(cmd, "_RO")
+	s.runGated(c, func(ctx context.Context, _ context.CancelCauseFunc) reply {
+		return s.execute(ctx, c, sha, proto, keys, argv, readOnly)
+	})
+}
 
-	ctx, stop := context.WithCancelCause(context.Background())
+// runGated runs one script or function for c, EVAL's and FCALL's common
+// part: it takes the gate (answering c itself when the plane is closing or
+// another script holds the gate past busyAfter), runs body under the time
+// limit and the memory watchdog (stop ends body's ctx with a cause), gives
+// the gate back, returns memory to the system after a big run, and writes
+// body's answer with the gate open.
+func (s *scripts) runGated(c *server.Peer, body func(ctx context.Context, stop context.CancelCauseFunc) reply) {
+	parent, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
 	run, busy, closed := s.acquire(stop)
 	switch {
@@ -486,9 +497,9 @@ func (s *scripts) eval(c *server.Peer, cmd string, args []string) {
 		return
 	}
 	goal := heapGoal()
-	rep, overMemory := s.execute(ctx, stop, c, sha, proto, keys, argv, readOnly)
+	rep := s.limited(parent, stop, body)
 	s.release(run)
-	if overMemory || heapGoal() > goal+bigScriptHeap {
+	if errors.Is(context.Cause(parent), errOverMemory) || heapGoal() > goal+bigScriptHeap {
 		// A collection during the script saw its values live and set the
 		// collector's next goal from them: the process could grow by that
 		// much garbage again, whoever allocates, before collecting. Collect
@@ -500,9 +511,9 @@ func (s *scripts) eval(c *server.Peer, cmd string, args []string) {
 	rep.write(c)
 }
 
-// execute runs one script with the gate held and returns its answer, and
-// whether the memory watchdog stopped it.
-func (s *scripts) execute(parent context.Context, stop context.CancelCauseFunc, c *server.Peer, sha string, proto *lua.FunctionProto, keys, argv []string, readOnly bool) (reply, bool) {
+// limited runs body with the gate held, under the time limit and the
+// memory watchdog, both of which end body's ctx with their cause.
+func (s *scripts) limited(parent context.Context, stop context.CancelCauseFunc, body func(ctx context.Context, stop context.CancelCauseFunc) reply) reply {
 	ctx, cancel := context.WithTimeoutCause(parent, s.cfg.timeLimit, context.DeadlineExceeded)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -514,7 +525,11 @@ func (s *scripts) execute(parent context.Context, stop context.CancelCauseFunc, 
 		close(watching)
 		wg.Wait()
 	}()
+	return body(ctx, stop)
+}
 
+// execute runs one script under runGated and returns its answer.
+func (s *scripts) execute(ctx context.Context, c *server.Peer, sha string, proto *lua.FunctionProto, keys, argv []string, readOnly bool) reply {
 	env := newScriptEnv(s, c, sha, readOnly, s.cfg.memoryLimit)
 	defer env.close()
 	L := env.L
@@ -527,16 +542,16 @@ func (s *scripts) execute(parent context.Context, stop context.CancelCauseFunc, 
 	L.Push(fn)
 	err := L.PCall(0, 1, nil)
 	if cause := context.Cause(ctx); cause != nil {
-		return errorReply(s.stopped(cause), sha, errLine(err)), errors.Is(cause, errOverMemory)
+		return errorReply(s.stopped(cause), sha, errLine(err))
 	}
 	if err != nil {
-		return scriptError(err, sha), false
+		return scriptError(err, sha)
 	}
 	rep, msg := toReply(L.Get(-1), 0)
 	if msg != "" {
-		return errorReply(msg, sha, 0), false
+		return errorReply(msg, sha, 0)
 	}
-	return rep, false
+	return rep
 }
 
 // stopped is the answer for a script stopped for cause.
