@@ -3,8 +3,8 @@ package restapi
 import (
 	"encoding/base64"
 	"errors"
+	"github.com/devapi-dev/devapi/internal/jsonesc"
 	"io"
-	"unicode/utf8"
 )
 
 // Why an answer could not be built. Once one of these happened, every later
@@ -122,7 +122,7 @@ func (e *encoder) stringPart(p []byte, b64, final bool) int {
 		}
 		e.buf = base64.StdEncoding.AppendEncode(e.buf, p[:n])
 	} else {
-		e.buf, n = appendEscaped(e.buf, p, final)
+		e.buf, n = jsonesc.Append(e.buf, p, final)
 	}
 	e.spill()
 	return n
@@ -133,60 +133,4 @@ func (e *encoder) str(p []byte) {
 	e.raw(`"`)
 	e.stringPart(p, e.b64 && string(p) != "OK", true)
 	e.raw(`"`)
-}
-
-// appendEscaped appends s to dst escaped as encoding/json escapes strings
-// (HTML-safe, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped), so that
-// answers read as they did when encoding/json wrote them. Unless final, it
-// stops before a UTF-8 sequence cut off at the end of s, and returns how
-// much of s it consumed.
-func appendEscaped(dst, s []byte, final bool) ([]byte, int) {
-	const hex = "0123456789abcdef"
-	i, start := 0, 0
-	for i < len(s) {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		if !final && !utf8.FullRune(s[i:]) {
-			break
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	return append(dst, s[start:i]...), i
 }

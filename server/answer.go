@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/devapi-dev/devapi/gen"
 	"github.com/devapi-dev/devapi/internal/genserver"
+	"github.com/devapi-dev/devapi/internal/jsonesc"
 )
 
 // resetPasswordAnswer is reset-password's 200 answer, with the bytes and
@@ -251,69 +251,10 @@ func appendStrings(b []byte, v []string) ([]byte, bool) {
 	return append(b, ']'), true
 }
 
-// jsonSafe marks the ASCII bytes encoding/json writes unescaped in a
-// string when it escapes HTML, as json.Marshal and json.Encoder do:
-// everything but control characters, '"', '\\', '<', '>' and '&'.
-var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
-	for c := range safe {
-		safe[c] = c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return safe
-}()
-
-const hexDigits = "0123456789abcdef"
-
 // appendString writes s quoted as encoding/json does with HTML escaping
-// on: short escapes for \b \f \n \r \t, \u00XX for the other control
-// characters and < > &, \ufffd for each byte of invalid UTF-8, and
-// \u2028 and \u2029 for the line and paragraph separators.
+// on (jsonesc).
 func appendString(b []byte, s string) ([]byte, bool) {
 	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
+	b, _ = jsonesc.Append(b, s, true)
 	return append(b, '"'), true
 }
