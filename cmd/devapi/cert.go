@@ -22,16 +22,10 @@ const (
 )
 
 func newCertCommand(getenv func(string) string) *cobra.Command {
-	var (
-		data  string
-		store storeFlags
-		hosts []string
-		out   string
-	)
-	c := &cobra.Command{
-		Use:   "cert --host NAME --out DIR",
-		Short: "Issue a TLS server certificate from devapi's CA",
-		Long: `Issue a TLS server certificate and key for the given host names (or IP
+	return certCommand(getenv, certCommandText{
+		use:   "cert --host NAME --out DIR",
+		short: "Issue a TLS server certificate from devapi's CA",
+		long: `Issue a TLS server certificate and key for the given host names (or IP
 addresses), signed by the CA kept in devapi's store, the one whose
 certificate is ca.pem in the data folder. Writes cert.pem, key.pem (mode
 0600) and ca.pem to DIR.
@@ -44,7 +38,28 @@ It serves the hosts-file route, for tools that cannot use devapi serve
   devapi serve --addr 127.0.0.1:443 --tls-cert DIR/cert.pem --tls-key DIR/key.pem
 
 and make the tools trust DIR/ca.pem (NODE_EXTRA_CA_CERTS).`,
-		Args: noArgs,
+		host: "host name or IP address the certificate is for (repeat for more)",
+		out:  "folder to write cert.pem, key.pem and ca.pem to (created 0700)",
+	}, certFiles{certFile, certKey, certCAFile})
+}
+
+// certCommandText is what `devapi cert` and `devapi pool cert` say.
+type certCommandText struct{ use, short, long, host, out string }
+
+// certCommand is a command that issues a certificate from the CA in
+// devapi's store (writeCert) into the files named by files.
+func certCommand(getenv func(string) string, text certCommandText, files certFiles) *cobra.Command {
+	var (
+		data  string
+		store storeFlags
+		hosts []string
+		out   string
+	)
+	c := &cobra.Command{
+		Use:   text.use,
+		Short: text.short,
+		Long:  text.long,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			storeURL, err := store.resolve(getenv)
 			if err != nil {
@@ -58,14 +73,14 @@ and make the tools trust DIR/ca.pem (NODE_EXTRA_CA_CERTS).`,
 				return fmt.Errorf("open store: %w", err)
 			}
 			defer func() { _ = s.Close() }()
-			return writeCert(cmd.Context(), s, hosts, out, certFiles{certFile, certKey, certCAFile}, cmd.OutOrStdout(), time.Now())
+			return writeCert(cmd.Context(), s, hosts, out, files, cmd.OutOrStdout(), time.Now())
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&data, "data", defaultDataDir(getenv), "devapi's data folder (for the default SQLite store)")
 	store.register(f)
-	f.StringSliceVar(&hosts, "host", nil, "host name or IP address the certificate is for (repeat for more)")
-	f.StringVar(&out, "out", "", "folder to write cert.pem, key.pem and ca.pem to (created 0700)")
+	f.StringSliceVar(&hosts, "host", nil, text.host)
+	f.StringVar(&out, "out", "", text.out)
 	required(c, "host", "out")
 	return c
 }
