@@ -92,9 +92,9 @@ func TestSetCredentialsBatchFailsWhole(t *testing.T) {
 // it waits for a turn is never sent.
 func TestSetCredentialsCanceledWhileQueued(t *testing.T) {
 	s := openWithDatabases(t, "db-1")
-	for range maxInFlight { // every turn taken
-		s.creds.turns <- struct{}{}
-	}
+	s.creds.mu.Lock()
+	s.creds.inFlight = maxInFlight // every turn taken
+	s.creds.mu.Unlock()
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
@@ -106,9 +106,9 @@ func TestSetCredentialsCanceledWhileQueued(t *testing.T) {
 	if err := <-errc; err != context.Canceled {
 		t.Fatalf("SetCredentials = %v, want context.Canceled", err)
 	}
-	for range maxInFlight {
-		<-s.creds.turns
-	}
+	s.creds.mu.Lock()
+	s.creds.inFlight = 0
+	s.creds.mu.Unlock()
 	d, err := s.Database(t.Context(), "owner@example.com", "db-1")
 	if err != nil {
 		t.Fatal(err)

@@ -144,7 +144,7 @@ func (s *Store) SetCredentialsAsKey(ctx context.Context, owner, keyHash, id stri
 }
 
 func (s *Store) setCredentials(ctx context.Context, owner, keyHash, id string, c devapi.Credentials) (*devapi.Database, error) {
-	op := &credOp{owner: owner, keyHash: keyHash, id: id, c: c, done: make(chan struct{})}
+	op := &credOp{owner: owner, keyHash: keyHash, id: id, c: c, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	if err := s.creds.do(ctx, op); err != nil {
 		return nil, err
 	}
