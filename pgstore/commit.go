@@ -130,14 +130,11 @@ func newCredBatcher(send func(context.Context, []*credOp) error) *credBatcher {
 	return &credBatcher{send: send}
 }
 
-// mayStart says whether a batch may be sent now; b.mu is held.
+// mayStart says whether a batch may be sent now: something is queued,
+// fewer than maxInFlight batches are in flight, and the batch would hold at
+// least as many resets as those in flight (any, when none is). b.mu is held.
 func (b *credBatcher) mayStart() bool {
-	switch {
-	case len(b.pending) == 0 || b.inFlight >= maxInFlight:
-		return false
-	default:
-		return len(b.pending) >= b.inFlightResets
-	}
+	return len(b.pending) > 0 && b.inFlight < maxInFlight && len(b.pending) >= b.inFlightResets
 }
 
 // do queues op and returns once a committed batch has answered it, or with
