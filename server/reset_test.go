@@ -144,6 +144,12 @@ func TestResetWithRevokedKey(t *testing.T) {
 				t.Errorf("%s: password changed by a removed key's reset", id)
 			}
 		}
+		// The refusal asked Authenticate, which dropped the stale entry:
+		// the removed key reaches nothing past authentication again (the
+		// account's rate limit included).
+		if _, ok := s.store.CachedAccount(email, k.Hash); ok {
+			t.Errorf("after a refused reset of %s the removed key is still cached", id)
+		}
 	}
 	// The account's own key goes on working.
 	s.reset(used.DatabaseId)
