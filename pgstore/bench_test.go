@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/cputime"
 )
 
 // BenchmarkSetCredentials measures resets through the store alone: 2 or 16
@@ -43,7 +44,7 @@ func benchmarkSetCredentials(b *testing.B, conns int) {
 	}
 	pids := pgPIDs(b, s)
 	b.ReportAllocs()
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := cputime.Process()
 	pg0 := pgCPU(pids)
 	batches0, resets0 := s.creds.batches.Load(), s.creds.resets.Load()
 	var next atomic.Int64
@@ -68,7 +69,7 @@ func benchmarkSetCredentials(b *testing.B, conns int) {
 	wg.Wait()
 	b.StopTimer()
 	n := float64(b.N)
-	if cpu, ok := processCPU(); ok && cpuOK {
+	if cpu, ok := cputime.Process(); ok && cpuOK {
 		b.ReportMetric(float64((cpu-cpu0).Microseconds())/n, "devapi-cpu-µs/op")
 	}
 	if pg := pgCPU(pids); pg >= 0 && pg0 >= 0 {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/devapi-dev/devapi"
+	"github.com/devapi-dev/devapi/internal/cputime"
 	"github.com/devapi-dev/devapi/storetest"
 )
 
@@ -336,7 +337,7 @@ func benchmarkResets(b *testing.B, keyHash string) {
 	b.ReportAllocs()
 	var next sync.Mutex
 	n := 0
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		next.Lock()
 		id := fmt.Sprintf("db-%d", n%dbs)
@@ -349,7 +350,7 @@ func benchmarkResets(b *testing.B, keyHash string) {
 			}
 		}
 	})
-	if cpu1, ok := processCPU(); cpuOK && ok && b.N > 0 {
+	if cpu1, ok := cputime.Process(); cpuOK && ok && b.N > 0 {
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	}
 	if c := s.committer.commits.Load() - commits0; c > 0 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/app"
+	"github.com/devapi-dev/devapi/internal/cputime"
 	"github.com/devapi-dev/devapi/pgstore"
 	"github.com/devapi-dev/devapi/server"
 )
@@ -190,13 +191,11 @@ func (b *baseline) close() error {
 	return err
 }
 
-// cpuTime returns the CPU time, user and system, this process has used.
+// cpuTime returns the CPU time, user and system, this process has used
+// (zero where it cannot be read).
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := cputime.Process()
+	return d
 }
 
 // baselineHandler answers every request with body: the least an HTTP server
