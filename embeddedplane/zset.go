@@ -94,18 +94,7 @@ func (z *zsets) diff(store bool) server.Cmd {
 				return strings.Compare(a.member, b.member)
 			})
 			if store {
-				_, _ = x.call("DEL", args[0])
-				if len(out) > 0 {
-					zadd := []string{"ZADD", args[0]}
-					for _, e := range out {
-						zadd = append(zadd, scoreText(e.score), e.member)
-					}
-					if _, err := x.call(zadd...); err != nil {
-						x.peer.WriteError(err.Error())
-						return
-					}
-				}
-				x.peer.WriteInt(len(out))
+				storeScored(x, args[0], out)
 				return
 			}
 			if withScores && x.peer.Resp3 {
@@ -274,19 +263,25 @@ func (z *zsets) rangestore(c *server.Peer, _ string, args []string) {
 				out = append(out, scored{fmt.Sprint(items[i]), f})
 			}
 		}
-		_, _ = x.call("DEL", args[0])
-		if len(out) > 0 {
-			zadd := []string{"ZADD", args[0]}
-			for _, e := range out {
-				zadd = append(zadd, scoreText(e.score), e.member)
-			}
-			if _, err := x.call(zadd...); err != nil {
-				x.peer.WriteError(err.Error())
-				return
-			}
-		}
-		x.peer.WriteInt(len(out))
+		storeScored(x, args[0], out)
 	})
+}
+
+// storeScored replaces key with the sorted set out (none: key is deleted)
+// and answers how many members it holds, as the *STORE commands do.
+func storeScored(x *txn, key string, out []scored) {
+	_, _ = x.call("DEL", key)
+	if len(out) > 0 {
+		zadd := []string{"ZADD", key}
+		for _, e := range out {
+			zadd = append(zadd, scoreText(e.score), e.member)
+		}
+		if _, err := x.call(zadd...); err != nil {
+			x.peer.WriteError(err.Error())
+			return
+		}
+	}
+	x.peer.WriteInt(len(out))
 }
 
 // scoreText writes a score as ZADD reads it back exactly.

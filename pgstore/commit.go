@@ -233,10 +233,12 @@ func (s *Store) sendCredentials(ctx context.Context, ops []*credOp) (err error) 
 	// Stable: the resets of one database stay in arrival order.
 	slices.SortStableFunc(ops, func(a, b *credOp) int { return cmp.Compare(a.id, b.id) })
 	var rounds [][]*credOp
+	k := 0 // op is the k-th reset of its database, from 0
 	for i, op := range ops {
-		k := 0
-		for j := i - 1; j >= 0 && ops[j].id == op.id; j-- {
+		if i > 0 && ops[i-1].id == op.id {
 			k++
+		} else {
+			k = 0
 		}
 		if k == len(rounds) {
 			rounds = append(rounds, make([]*credOp, 0, len(ops)))

@@ -398,8 +398,7 @@ func (c *committer) runOne(conn *sql.Conn, tx *sql.Tx, op *writeOp) error {
 			c.otherWrote = true
 			op.panic, op.err = call(context.WithoutCancel(op.ctx), tx, op.fn)
 		}
-		var domain *devapi.Error
-		if op.panic != nil || (op.err != nil && !errors.As(op.err, &domain)) {
+		if op.panic != nil || (op.err != nil && !isDomain(op.err)) {
 			return fmt.Errorf("sqlitestore: a one-statement write failed: %w", op.err)
 		}
 		return nil
