@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -374,10 +373,7 @@ func TestKilledProcessKeepsAcknowledgedResets(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		p, _ := os.FindProcess(os.Getpid())
-		_ = p.Kill()
-		time.Sleep(time.Minute) // until the signal lands
-		os.Exit(3)
+		killSelf()
 	}
 
 	path := filepath.Join(t.TempDir(), "devapi.db")
@@ -394,13 +390,7 @@ func TestKilledProcessKeepsAcknowledgedResets(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKilledProcessKeepsAcknowledgedResets$")
-	cmd.Env = append(os.Environ(), "SQLITESTORE_KILL_RESETS_CHILD="+path)
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.Success() {
-		t.Fatalf("child did not die: err=%v, output:\n%s", err, out)
-	}
+	out := runKilledChild(t, "TestKilledProcessKeepsAcknowledgedResets", "SQLITESTORE_KILL_RESETS_CHILD", path)
 	// Answers of one batch are printed in any order: the last answer of a
 	// database is the one with its highest generation, and no generation
 	// is answered twice.

@@ -115,21 +115,12 @@ func TestKilledProcessKeepsAcknowledgedWrites(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		p, _ := os.FindProcess(os.Getpid())
-		_ = p.Kill()
-		time.Sleep(time.Minute) // until the signal lands
-		os.Exit(3)
+		killSelf()
 	}
 
 	path := filepath.Join(t.TempDir(), "devapi.db")
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKilledProcessKeepsAcknowledgedWrites$")
-	cmd.Env = append(os.Environ(), "SQLITESTORE_KILL_CHILD="+path)
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.Success() {
-		t.Fatalf("child did not die: err=%v, output:\n%s", err, out)
-	}
-	t.Logf("child: %v after %d acknowledged writes", err, bytes.Count(out, []byte("acked ")))
+	out := runKilledChild(t, "TestKilledProcessKeepsAcknowledgedWrites", "SQLITESTORE_KILL_CHILD", path)
+	t.Logf("child killed after %d acknowledged writes", bytes.Count(out, []byte("acked ")))
 	if _, err := os.Stat(path + "-wal"); err != nil {
 		t.Logf("no WAL left behind (%v); the test still checks the data", err)
 	}
@@ -141,6 +132,29 @@ func TestKilledProcessKeepsAcknowledgedWrites(t *testing.T) {
 	if len(accounts) != 20 {
 		t.Fatalf("after kill: %d accounts, want the 20 acknowledged; child output:\n%s", len(accounts), out)
 	}
+}
+
+// killSelf ends a crash test's child process as a crash would: SIGKILL,
+// no store closed, nothing flushed.
+func killSelf() {
+	p, _ := os.FindProcess(os.Getpid())
+	_ = p.Kill()
+	time.Sleep(time.Minute) // until the signal lands
+	os.Exit(3)
+}
+
+// runKilledChild runs test in a child process with env set to path, which
+// must end killed (killSelf), and returns what the child printed.
+func runKilledChild(t *testing.T, test, env, path string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env+"="+path)
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Success() {
+		t.Fatalf("child did not die: err=%v, output:\n%s", err, out)
+	}
+	return out
 }
 
 func TestFileMode(t *testing.T) {
