@@ -64,27 +64,43 @@ func TestSetCredentialsBatches(t *testing.T) {
 }
 
 // TestSetCredentialsBatchFailsWhole: a batch one of whose statements fails
-// (here, a password PostgreSQL cannot store) stores none of its resets and
-// answers every one of them the error.
+// (a password PostgreSQL cannot store) stores none of its resets: whether
+// the failing reset shares the one statement with the good ones, or is the
+// second reset of a database and so in a later statement, the good resets
+// (of db-1 in both cases) are not stored either.
 func TestSetCredentialsBatchFailsWhole(t *testing.T) {
-	s := openWithDatabases(t, "db-1", "db-2")
-	before, err := s.Database(t.Context(), "owner@example.com", "db-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := []*credOp{
-		{owner: "owner@example.com", id: "db-1", c: devapi.Credentials{Password: "good"}, done: make(chan struct{})},
-		{owner: "owner@example.com", id: "db-2", c: devapi.Credentials{Password: "bad\x00"}, done: make(chan struct{})},
-	}
-	if err := s.sendCredentials(t.Context(), ops); err == nil {
-		t.Fatal("a batch with a failing statement succeeded")
-	}
-	after, err := s.Database(t.Context(), "owner@example.com", "db-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.Password != before.Password || after.Generation != before.Generation {
-		t.Errorf("the good reset of a failed batch was stored: password %q generation %d", after.Password, after.Generation)
+	for _, c := range []struct {
+		name string
+		ops  func() []*credOp
+	}{
+		{"one statement", func() []*credOp {
+			return []*credOp{newOp("owner@example.com", "", "db-1", "good"), newOp("owner@example.com", "", "db-2", "bad\x00")}
+		}},
+		{"across statements", func() []*credOp {
+			return []*credOp{
+				newOp("owner@example.com", "", "db-1", "good"),
+				newOp("owner@example.com", "", "db-2", "good"),
+				newOp("owner@example.com", "", "db-1", "bad\x00"),
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := openWithDatabases(t, "db-1", "db-2")
+			before, err := s.Database(t.Context(), "owner@example.com", "db-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.sendCredentials(t.Context(), c.ops()); err == nil {
+				t.Fatal("a batch with a failing statement succeeded")
+			}
+			after, err := s.Database(t.Context(), "owner@example.com", "db-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.Password != before.Password || after.Generation != before.Generation {
+				t.Errorf("a good reset of a failed batch was stored: password %q generation %d", after.Password, after.Generation)
+			}
+		})
 	}
 }
 
@@ -266,33 +282,6 @@ func TestSetCredentialsBatchMixed(t *testing.T) {
 	}
 	if d.Generation != storetest.NewDatabase("db-other", other, t0).Generation {
 		t.Errorf("another account's database was reset")
-	}
-}
-
-// TestSetCredentialsBatchFailsWholeAcrossStatements: when a later
-// statement of a batch fails (the second reset of a database, with a
-// password PostgreSQL cannot store), the first statement's resets are not
-// stored either.
-func TestSetCredentialsBatchFailsWholeAcrossStatements(t *testing.T) {
-	s := openWithDatabases(t, "db-1", "db-2")
-	before, err := s.Database(t.Context(), "owner@example.com", "db-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := []*credOp{
-		newOp("owner@example.com", "", "db-1", "good"),
-		newOp("owner@example.com", "", "db-2", "good"),
-		newOp("owner@example.com", "", "db-1", "bad\x00"),
-	}
-	if err := s.sendCredentials(t.Context(), ops); err == nil {
-		t.Fatal("a batch with a failing statement succeeded")
-	}
-	after, err := s.Database(t.Context(), "owner@example.com", "db-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.Password != before.Password || after.Generation != before.Generation {
-		t.Errorf("the first statement of a failed batch was stored: password %q generation %d", after.Password, after.Generation)
 	}
 }
 
