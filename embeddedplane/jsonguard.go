@@ -34,8 +34,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/alicebob/miniredis/v2"
@@ -302,43 +300,9 @@ func (g *jsonGuard) blocking(name string, spec guardSpec, next server.Cmd) serve
 			})
 			return
 		}
-		var (
-			wg       sync.WaitGroup
-			done     = make(chan struct{})
-			timedOut bool // under miniredis's lock
-		)
-		defer wg.Wait()
-		defer close(done)
-		cond := exposed(reflect.ValueOf(g.in.m).Elem().FieldByName("signal")).Interface().(*sync.Cond)
-		g.in.run(c, func(x *txn) {
-			if secs > 0 {
-				wg.Go(func() {
-					t := time.NewTimer(time.Duration(secs * float64(time.Second)))
-					defer t.Stop()
-					select {
-					case <-done:
-					case <-t.C:
-						g.in.m.Lock()
-						timedOut = true
-						cond.Broadcast()
-						g.in.m.Unlock()
-					}
-				})
-			}
-			for first := true; ; first = false {
-				if c.Closed() {
-					return
-				}
-				if g.try(x, name, spec, args, first) {
-					return
-				}
-				if timedOut {
-					x.peer.WriteLen(-1)
-					return
-				}
-				cond.Wait() // releases miniredis's lock while it waits
-			}
-		})
+		g.in.block(c, secs, func(x *txn, first bool) bool {
+			return g.try(x, name, spec, args, first)
+		}, func(x *txn) { x.peer.WriteLen(-1) })
 	}
 }
 

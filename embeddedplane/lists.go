@@ -45,10 +45,27 @@ func blmpop(in *inside, c *server.Peer, args []string) {
 		in.run(c, func(x *txn) { x.pass(lmpop...) }) // queued: EXEC does not wait
 		return
 	}
+	var answer string // LMPOP's last answer
+	in.block(c, secs, func(x *txn, _ bool) bool {
+		answer = x.raw(lmpop...)
+		if nullArray(answer) {
+			return false
+		}
+		x.peer.WriteRaw(answer) // the elements, or LMPOP's error
+		return true
+	}, func(x *txn) { x.peer.WriteRaw(answer) })
+}
+
+// block serves a blocking command outside MULTI, as Redis serves a waiting
+// client: under miniredis's lock it calls attempt (first is true the first
+// time) until attempt answers (true) or the client goes away; between two
+// attempts it waits, without the lock, for miniredis's signal that a key
+// changed. Once secs have passed (0: never), timedOut answers instead.
+func (in *inside) block(c *server.Peer, secs float64, attempt func(x *txn, first bool) bool, timedOut func(x *txn)) {
 	var (
-		wg       sync.WaitGroup
-		done     = make(chan struct{})
-		timedOut bool // under miniredis's lock
+		wg      sync.WaitGroup
+		done    = make(chan struct{})
+		expired bool // under miniredis's lock
 	)
 	defer wg.Wait()
 	defer close(done)
@@ -62,23 +79,21 @@ func blmpop(in *inside, c *server.Peer, args []string) {
 				case <-done:
 				case <-t.C:
 					in.m.Lock()
-					timedOut = true
+					expired = true
 					cond.Broadcast()
 					in.m.Unlock()
 				}
 			})
 		}
-		for {
+		for first := true; ; first = false {
 			if c.Closed() {
 				return
 			}
-			answer := x.raw(lmpop...)
-			if !nullArray(answer) {
-				x.peer.WriteRaw(answer) // the elements, or LMPOP's error
+			if attempt(x, first) {
 				return
 			}
-			if timedOut {
-				x.peer.WriteRaw(answer)
+			if expired {
+				timedOut(x)
 				return
 			}
 			cond.Wait() // releases miniredis's lock while it waits

@@ -44,17 +44,8 @@ func newKey(t *testing.T, u *cliUser, data, name string, create bool) (key, id s
 // statusAs answers GET /v2/redis/databases on p with key's credentials.
 func statusAs(t *testing.T, p *proc, key string) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, p.url+"/v2/redis/databases", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(revokeEmail, key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode
+	status, _ := callAs(t, p, key, http.MethodGet, "/v2/redis/databases", "")
+	return status
 }
 
 // callAs sends method path to p with key's credentials and returns the
