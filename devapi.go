@@ -110,6 +110,9 @@ type Store interface {
 	UpdateDatabase(ctx context.Context, owner, id string, change func(*Database) error) (*Database, error)
 	// DatabaseByRestToken returns the database a REST token belongs to, and
 	// whether it is the read-only token. EUNAUTHORIZED if no database has it.
+	// Tokens are the ones NewRestTokens makes: the store finds the database
+	// by the id the token carries (RestTokenDatabaseID); a token of any
+	// other shape belongs to no database.
 	DatabaseByRestToken(ctx context.Context, token string) (d *Database, readOnly bool, err error)
 	// SetCredentials replaces a database's password and tokens in one atomic
 	// change, moves its generation one forward, and returns the database as

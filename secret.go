@@ -3,6 +3,7 @@ package devapi
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -35,8 +36,37 @@ func HashAPIKey(key string) string {
 // database, shaped like Upstash's: base64 of a kind byte (1 full, 2 read-only),
 // the port, the database id and a secret part. The full token carries the
 // password as Upstash's does; the read-only one a fresh random secret.
+// password is one NewPassword made (32 bytes): RestTokenDatabaseID finds
+// the id at a fixed distance from the end.
 func NewRestTokens(id string, port int, password string) (full, readOnly string) {
 	return restToken(1, id, port, []byte(password)), restToken(2, id, port, randomBytes(32))
+}
+
+// restTokenHead is the length of a REST token's bytes before the database
+// id (kind, port, 0x01 0x24 0x20), restTokenSecret the length of the
+// secret after it: a password (NewPassword) or 32 random bytes.
+const (
+	restTokenHead   = 6
+	restTokenSecret = 32
+)
+
+// RestTokenDatabaseID returns the database id a REST token made by
+// NewRestTokens carries, so that a store can look the token's database up
+// by its id and compare the token itself, in constant time, with the ones
+// it stores. ok is false for a string of any other shape.
+func RestTokenDatabaseID(token string) (id string, ok bool) {
+	b, err := base64.URLEncoding.DecodeString(token)
+	if err != nil || len(b) <= restTokenHead+restTokenSecret || (b[0] != 1 && b[0] != 2) ||
+		b[3] != 0x01 || b[4] != 0x24 || b[5] != 0x20 {
+		return "", false
+	}
+	return string(b[restTokenHead : len(b)-restTokenSecret]), true
+}
+
+// SameRestToken reports whether two REST tokens are equal, taking the
+// same time wherever they differ.
+func SameRestToken(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 func restToken(kind byte, id string, port int, secret []byte) string {

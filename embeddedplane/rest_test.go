@@ -21,7 +21,13 @@ import (
 // sends them: POST / with the command as a JSON array.
 func TestSDKCallsOverREST(t *testing.T) {
 	ctx := t.Context()
-	_, d, _ := scriptDB(t, devapi.PlaneConfig{})
+	p, d, _ := scriptDB(t, devapi.PlaneConfig{})
+	// A password as devapi makes them: the full REST token carries it,
+	// and the store finds the token's database only in tokens so made.
+	d.Password, d.Generation = devapi.NewPassword(), d.Generation+1
+	if err := p.SetPassword(ctx, d.ID, d.Password, d.Generation); err != nil {
+		t.Fatal(err)
+	}
 	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "devapi.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +40,9 @@ func TestSDKCallsOverREST(t *testing.T) {
 	db := &devapi.Database{
 		ID: d.ID, Name: "sdk", Owner: owner, Platform: "aws", PrimaryRegion: "us-east-1", Plan: devapi.PlanFree,
 		State: "active", Endpoint: "127.0.0.1", Port: d.Port, CreatedAt: time.Now(),
-		Credentials: devapi.Credentials{Password: d.Password, RestToken: "rest-token", ReadOnlyRestToken: "ro-token"},
+		Credentials: devapi.Credentials{Password: d.Password},
 	}
+	db.RestToken, db.ReadOnlyRestToken = devapi.NewRestTokens(db.ID, db.Port, db.Password)
 	if err := store.CreateDatabase(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +57,7 @@ func TestSDKCallsOverREST(t *testing.T) {
 		t.Helper()
 		body, _ := json.Marshal(args)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL+"/", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer rest-token")
+		req.Header.Set("Authorization", "Bearer "+db.RestToken)
 		resp, err := hs.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -346,3 +346,37 @@ func TestSetCredentialsReplicasDoNotDeadlock(t *testing.T) {
 		}
 	}
 }
+
+// TestResetWritesNoIndexedColumn: no index of databases covers a column a
+// reset writes, so that PostgreSQL updates the row in place (a HOT update:
+// no index entry per reset, no dead index entries to vacuum). The REST
+// token indexes that 0003 made are gone (0009); a new index on these
+// columns fails here.
+func TestResetWritesNoIndexedColumn(t *testing.T) {
+	s := openWithDatabases(t)
+	rows, err := s.pool.Query(t.Context(), `SELECT i.indexrelid::regclass::text, a.attname
+		FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+		WHERE i.indrelid = 'databases'::regclass`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	indexed := 0
+	for rows.Next() {
+		var index, column string
+		if err := rows.Scan(&index, &column); err != nil {
+			t.Fatal(err)
+		}
+		indexed++
+		switch column {
+		case "password", "rest_token", "read_only_rest_token", "generation":
+			t.Errorf("index %s covers %s, which every reset writes", index, column)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if indexed == 0 {
+		t.Fatal("found no index of databases at all: the query looks at the wrong table")
+	}
+}

@@ -65,13 +65,17 @@ func (s *Store) Databases(ctx context.Context, owner string) ([]*devapi.Database
 }
 
 // DatabaseByRestToken returns the database whose full or read-only REST
-// token is token. EUNAUTHORIZED if none.
+// token is token. EUNAUTHORIZED if none. The token carries its database's
+// id (devapi.RestTokenDatabaseID): the row is read by its id and the token
+// compared with the stored ones in constant time, so no index of tokens is
+// kept up to date by every reset.
 func (s *Store) DatabaseByRestToken(ctx context.Context, token string) (*devapi.Database, bool, error) {
-	if token == "" {
+	id, ok := devapi.RestTokenDatabaseID(token)
+	if !ok {
 		return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
 	}
 	row := s.pool.QueryRow(ctx,
-		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE rest_token = $1 OR read_only_rest_token = $2 LIMIT 1`, token, token)
+		`SELECT `+schema.DatabaseColumns+` FROM databases WHERE id = $1`, id)
 	d, err := schema.ScanDatabase(row)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -79,7 +83,13 @@ func (s *Store) DatabaseByRestToken(ctx context.Context, token string) (*devapi.
 	case err != nil:
 		return nil, false, fmt.Errorf("pgstore: database by token: %w", err)
 	}
-	return d, d.ReadOnlyRestToken == token && d.RestToken != token, nil
+	switch {
+	case devapi.SameRestToken(d.RestToken, token):
+		return d, false, nil
+	case devapi.SameRestToken(d.ReadOnlyRestToken, token):
+		return d, true, nil
+	}
+	return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
 }
 
 // AllDatabases lists every account's databases, oldest first (ties by id).

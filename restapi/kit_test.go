@@ -37,8 +37,8 @@ type kit struct {
 
 // kitDB is one database of a kit.
 type kitDB struct {
-	id, token, readOnlyToken string
-	redis                    *miniredis.Miniredis
+	id, password, token, readOnlyToken string
+	redis                              *miniredis.Miniredis
 }
 
 // newKit starts a REST API configured as cfg says (its Store and Logger are
@@ -84,7 +84,7 @@ func (k *kit) addDB(name string, via ...func(port int) int) *kitDB {
 		k.t.Fatal(err)
 	}
 	k.t.Cleanup(m.Close)
-	password := "pw-" + name
+	password := devapi.NewPassword()
 	m.RequireAuth(password)
 	port, _ := strconv.Atoi(m.Port())
 	for _, v := range via {
@@ -93,12 +93,13 @@ func (k *kit) addDB(name string, via ...func(port int) int) *kitDB {
 	d := &devapi.Database{
 		ID: "db-" + name, Name: name, Owner: email, Platform: "aws", PrimaryRegion: "us-east-1", Plan: devapi.PlanFree,
 		State: "active", Endpoint: "127.0.0.1", Port: port, CreatedAt: time.Now(),
-		Credentials: devapi.Credentials{Password: password, RestToken: "rest-" + name, ReadOnlyRestToken: "ro-" + name},
+		Credentials: devapi.Credentials{Password: password},
 	}
+	d.RestToken, d.ReadOnlyRestToken = devapi.NewRestTokens(d.ID, port, password)
 	if err := k.store.CreateDatabase(context.Background(), d); err != nil {
 		k.t.Fatal(err)
 	}
-	return &kitDB{id: d.ID, token: d.RestToken, readOnlyToken: d.ReadOnlyRestToken, redis: m}
+	return &kitDB{id: d.ID, password: password, token: d.RestToken, readOnlyToken: d.ReadOnlyRestToken, redis: m}
 }
 
 // call sends a request and reads the whole answer.

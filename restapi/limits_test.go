@@ -298,7 +298,7 @@ func TestPlaneFailureMidPipeline(t *testing.T) {
 		!strings.Contains(lines[0], "commands=5000") {
 		t.Errorf("log line: %s", lines[0])
 	}
-	if strings.Contains(k.logs.String(), "pw-cut") {
+	if strings.Contains(k.logs.String(), db.password) {
 		t.Error("the password reached the log")
 	}
 	// A single command on the cut connection: one line too.

@@ -403,9 +403,10 @@ var databaseTests = []test{
 	}},
 	{"ByRestToken", func(t *testing.T, s devapi.Store) {
 		mustCreateAccount(t, s, "a@example.com", at(0))
-		d := NewDatabase("db-1", "a@example.com", at(1))
+		d := withMintedCredentials(NewDatabase("db-1", "a@example.com", at(1)))
 		mustCreateDatabase(t, s, d)
-		mustCreateDatabase(t, s, NewDatabase("db-2", "a@example.com", at(2)))
+		other := withMintedCredentials(NewDatabase("db-2", "a@example.com", at(2)))
+		mustCreateDatabase(t, s, other)
 		got, ro, err := s.DatabaseByRestToken(t.Context(), d.RestToken)
 		if err != nil || got.ID != "db-1" || ro {
 			t.Errorf("full token: %v, read-only %v, %v", got, ro, err)
@@ -414,18 +415,32 @@ var databaseTests = []test{
 		if err != nil || got.ID != "db-1" || !ro {
 			t.Errorf("read-only token: %v, read-only %v, %v", got, ro, err)
 		}
-		for _, bad := range []string{"", "nope", d.Password} {
+		// Tokens that name db-1 but are not its tokens: one of db-2's
+		// secrets under db-1's id, and tokens of a database never stored.
+		forged, _ := devapi.NewRestTokens("db-1", d.Port, other.Password)
+		missing, missingRO := devapi.NewRestTokens("db-3", d.Port, devapi.NewPassword())
+		for _, bad := range []string{"", "nope", d.Password, "rest-token-of-db-1", forged, missing, missingRO} {
 			_, _, err := s.DatabaseByRestToken(t.Context(), bad)
 			wantCode(t, err, devapi.EUNAUTHORIZED)
 		}
-		updated, err := s.SetCredentials(t.Context(), "a@example.com", "db-1", devapi.Credentials{Password: "p2", RestToken: "r2", ReadOnlyRestToken: "ro2"})
+		c := devapi.Credentials{Password: devapi.NewPassword()}
+		c.RestToken, c.ReadOnlyRestToken = devapi.NewRestTokens("db-1", d.Port, c.Password)
+		updated, err := s.SetCredentials(t.Context(), "a@example.com", "db-1", c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = s.DatabaseByRestToken(t.Context(), d.RestToken)
-		wantCode(t, err, devapi.EUNAUTHORIZED)
-		if got, _, err := s.DatabaseByRestToken(t.Context(), updated.RestToken); err != nil || got.ID != "db-1" {
-			t.Errorf("new token: %v, %v", got, err)
+		for _, old := range []string{d.RestToken, d.ReadOnlyRestToken} {
+			_, _, err = s.DatabaseByRestToken(t.Context(), old)
+			wantCode(t, err, devapi.EUNAUTHORIZED)
+		}
+		if got, ro, err := s.DatabaseByRestToken(t.Context(), updated.RestToken); err != nil || got.ID != "db-1" || ro {
+			t.Errorf("new token: %v, %v, %v", got, ro, err)
+		}
+		if got, ro, err := s.DatabaseByRestToken(t.Context(), updated.ReadOnlyRestToken); err != nil || got.ID != "db-1" || !ro {
+			t.Errorf("new read-only token: %v, %v, %v", got, ro, err)
+		}
+		if got, _, err := s.DatabaseByRestToken(t.Context(), other.RestToken); err != nil || got.ID != "db-2" {
+			t.Errorf("db-2's token: %v, %v", got, err)
 		}
 		if err := s.DeleteDatabase(t.Context(), "a@example.com", "db-1"); err != nil {
 			t.Fatal(err)
@@ -698,6 +713,15 @@ func NewDatabase(id, owner string, createdAt time.Time) *devapi.Database {
 			Generation:        7,
 		},
 	}
+}
+
+// withMintedCredentials gives d a password and REST tokens as devapi makes
+// them (NewPassword, NewRestTokens): DatabaseByRestToken finds only such
+// tokens.
+func withMintedCredentials(d *devapi.Database) *devapi.Database {
+	d.Password = devapi.NewPassword()
+	d.RestToken, d.ReadOnlyRestToken = devapi.NewRestTokens(d.ID, d.Port, d.Password)
+	return d
 }
 
 // RequireAllFieldsSet fails the test if any field of the struct v points to,

@@ -1,0 +1,45 @@
+package devapi_test
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"github.com/devapi-dev/devapi"
+)
+
+func TestRestTokenDatabaseID(t *testing.T) {
+	for _, id := range []string{"db-1", "2f6b0c86-9a3e-4a51-8d5e-0c1d2e3f4a5b", "x"} {
+		full, readOnly := devapi.NewRestTokens(id, 6379, devapi.NewPassword())
+		for _, tok := range []string{full, readOnly} {
+			if got, ok := devapi.RestTokenDatabaseID(tok); !ok || got != id {
+				t.Errorf("RestTokenDatabaseID(token of %q) = %q, %v", id, got, ok)
+			}
+		}
+	}
+	full, _ := devapi.NewRestTokens("db-1", 6379, devapi.NewPassword())
+	raw, _ := base64.URLEncoding.DecodeString(full)
+	with := func(i int, v byte) string {
+		b := append([]byte(nil), raw...)
+		b[i] = v
+		return base64.URLEncoding.EncodeToString(b)
+	}
+	for name, tok := range map[string]string{
+		"empty":          "",
+		"not base64":     "not a token!",
+		"free-form":      "rest-token-of-db-1",
+		"standard alpha": base64.StdEncoding.EncodeToString(raw) + "+/",
+		"no id":          base64.URLEncoding.EncodeToString(raw[:6+32]),
+		"kind 3":         with(0, 3),
+		"marker":         with(4, 0x25),
+	} {
+		if id, ok := devapi.RestTokenDatabaseID(tok); ok {
+			t.Errorf("%s: RestTokenDatabaseID(%q) = %q, true", name, tok, id)
+		}
+	}
+}
+
+func TestSameRestToken(t *testing.T) {
+	if !devapi.SameRestToken("abc", "abc") || devapi.SameRestToken("abc", "abd") || devapi.SameRestToken("abc", "ab") {
+		t.Error("SameRestToken compares wrong")
+	}
+}
