@@ -192,6 +192,7 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 	owner := ri.account.Email
 	password := devapi.NewPassword()
 	port, known := s.resetPorts.get(req.Id)
+	cached := port // put again only when it changed
 	if !known && ri.keyToProve != "" {
 		// The read below would tell an unproved key whether the database
 		// exists: prove the key first, the slow way.
@@ -217,21 +218,24 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 		var err error
 		if ri.keyToProve != "" {
 			d, err = s.store.SetCredentialsAsKey(ctx, owner, ri.keyToProve, req.Id, c)
-			if devapi.ErrorCode(err) == devapi.ENOTFOUND {
+		} else {
+			d, err = s.store.SetCredentials(ctx, owner, req.Id, c)
+		}
+		// (devapi.ErrorCode allocates, even for nil: asked only on an
+		// error.)
+		if err != nil {
+			if devapi.ErrorCode(err) != devapi.ENOTFOUND {
+				return nil, err
+			}
+			if ri.keyToProve != "" {
 				// The database or the key is gone: which one decides
 				// between 404 and 401.
 				if err := s.proveKey(ctx); err != nil {
 					return nil, err
 				}
 			}
-		} else {
-			d, err = s.store.SetCredentials(ctx, owner, req.Id, c)
-		}
-		if devapi.ErrorCode(err) == devapi.ENOTFOUND {
 			s.resetPorts.forget(req.Id)
 			return genserver.ResetPassword404JSONResponse{NotFoundJSONResponse: notFound()}, nil
-		} else if err != nil {
-			return nil, err
 		}
 		if d.Port == port {
 			break
@@ -244,7 +248,9 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 		}
 		port = d.Port
 	}
-	s.resetPorts.put(req.Id, port)
+	if !known || port != cached {
+		s.resetPorts.put(req.Id, port)
+	}
 	s.crash(CrashResetAfterStore)
 	// The reset is committed: finish applying it even if the caller gives up.
 	pctx, cancel := s.planeContext(ctx)
