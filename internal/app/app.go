@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -220,7 +219,9 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a := &App{cfg: cfg, logger: cfg.Logger, scheme: "http", failed: make(chan error, 1), mounts: slices.Clone(cfg.Mounts)}
 	if a.logger == nil {
-		a.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		// A handler that is disabled, not one that formats for nobody:
+		// the request log builds no line for it.
+		a.logger = slog.New(slog.DiscardHandler)
 	}
 	defer func() {
 		if err != nil {
