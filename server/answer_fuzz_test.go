@@ -1,14 +1,17 @@
 package server
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"time"
 
-	"github.com/devapi-dev/devapi/gen"
+	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/genserver"
+	"github.com/devapi-dev/devapi/storetest"
 )
 
 // awkwardStrings are strings where encoding/json's escaping has a rule.
@@ -39,16 +42,15 @@ var awkwardFloats = []float64{
 	9223372036854775808, math.MaxFloat64, math.SmallestNonzeroFloat64,
 }
 
-// answerFiller fills a value of any type the generated answer uses, by
+// answerFiller fills a value of any type a devapi.Database holds, by
 // reflection, driven by a stream of choices, so that the fuzzer reaches
-// every field whatever the generated type holds.
+// every field whatever the database holds.
 type answerFiller struct {
 	tb      testing.TB
 	choices []byte
 	n       int
 	text    string
 	i       int64
-	x       float64
 }
 
 func (f *answerFiller) next() int {
@@ -79,9 +81,13 @@ func (f *answerFiller) fill(v reflect.Value) {
 			}
 		}
 	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Unix(f.i>>(f.next()%64), int64(f.next())).UTC()))
+			return
+		}
 		for i := range v.NumField() {
 			if !v.Field(i).CanSet() {
-				f.tb.Fatalf("%s.%s cannot be filled: the answer's encoder and this filler need a case for it", v.Type(), v.Type().Field(i).Name)
+				f.tb.Fatalf("%s.%s cannot be filled: this filler needs a case for it", v.Type(), v.Type().Field(i).Name)
 			}
 			f.fill(v.Field(i))
 		}
@@ -94,36 +100,38 @@ func (f *answerFiller) fill(v reflect.Value) {
 		default:
 			v.SetString(awkwardStrings[c])
 		}
-	case reflect.Int64:
+	case reflect.Int, reflect.Int64:
 		if c := f.next() % (len(awkwardInts) + 1); c < len(awkwardInts) {
 			v.SetInt(awkwardInts[c])
 		} else {
 			v.SetInt(f.i)
 		}
-	case reflect.Float64:
-		if c := f.next() % (len(awkwardFloats) + 1); c < len(awkwardFloats) {
-			v.SetFloat(awkwardFloats[c])
-		} else {
-			v.SetFloat(f.x)
-		}
 	case reflect.Bool:
 		v.SetBool(f.next()%2 == 1)
 	default:
-		f.tb.Fatalf("no filler for %s: the answer's encoder and this filler need a case for it", v.Type())
+		f.tb.Fatalf("no filler for %s: this filler needs a case for it", v.Type())
 	}
 }
 
-// checkAnswerMatchesGenerated fails unless resetPasswordAnswer writes what
-// genserver.ResetPassword200JSONResponse writes for d: the same error (or
-// none), status, headers and body, byte for byte.
-func checkAnswerMatchesGenerated(t *testing.T, d gen.DatabaseWithCredentials) {
+// plans are the plans a fuzzed database is on, besides awkward strings.
+var plans = []string{devapi.PlanFree, devapi.PlanPayg, devapi.PlanFixed250MB, devapi.PlanFixed1GB, devapi.PlanFixed5GB,
+	devapi.PlanFixed10GB, devapi.PlanFixed50GB, devapi.PlanFixed100GB, devapi.PlanFixed500GB, ""}
+
+// checkAnswerMatchesGenerated fails unless resetPasswordAnswer writes for
+// d in state what genserver.ResetPassword200JSONResponse writes for the
+// generated type that toDatabaseWithCredentials makes of it: the same
+// status, headers and body, byte for byte.
+func checkAnswerMatchesGenerated(t *testing.T, d *devapi.Database, state string) {
 	t.Helper()
-	answer := resetPasswordAnswer(d)
+	generated := (&Server{}).toDatabaseWithCredentials(d)
+	generated.State = state
 	got, want := httptest.NewRecorder(), httptest.NewRecorder()
-	gotErr := answer.VisitResetPasswordResponse(got)
-	wantErr := genserver.ResetPassword200JSONResponse(d).VisitResetPasswordResponse(want)
-	if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
-		t.Fatalf("error: got %v, want %v", gotErr, wantErr)
+	answer := &resetPasswordAnswer{d: d, state: state}
+	if err := answer.VisitResetPasswordResponse(got); err != nil {
+		t.Fatal(err)
+	}
+	if err := genserver.ResetPassword200JSONResponse(generated).VisitResetPasswordResponse(want); err != nil {
+		t.Fatal(err)
 	}
 	if got.Code != want.Code || !reflect.DeepEqual(got.Header(), want.Header()) {
 		t.Errorf("status/headers: got %d %v, want %d %v", got.Code, got.Header(), want.Code, want.Header())
@@ -133,60 +141,65 @@ func checkAnswerMatchesGenerated(t *testing.T, d gen.DatabaseWithCredentials) {
 	}
 }
 
-// FuzzResetPasswordAnswer fills every field of the answer (nil, empty and
-// awkward strings, slices and numbers, plus the fuzzer's own text, integer
-// and float) and checks that resetPasswordAnswer writes the generated
-// response's bytes. NaN and the infinities take the encoding/json path
-// and its error. Its seeds, a few hundred random choice streams, run with
-// every go test.
+// FuzzResetPasswordAnswer fills every field of a database (nil, empty and
+// awkward strings, lists and numbers, every plan, plus the fuzzer's own
+// text and integer) and checks that resetPasswordAnswer writes the
+// generated response's bytes for it. Its seeds, a few hundred random
+// choice streams, run with every go test.
 func FuzzResetPasswordAnswer(f *testing.F) {
-	f.Add([]byte{}, "", int64(0), 0.0)
-	f.Add([]byte{1, 2, 3}, "<>&\u2028\xff", int64(math.MaxInt64), 1e21)
-	f.Add([]byte{255}, "世界", int64(math.MinInt64), 1e-7)
-	f.Add([]byte{0, 1}, "nan", int64(-1), math.NaN())
-	f.Add([]byte{7, 7, 7}, "inf", int64(1), math.Inf(1))
-	f.Add([]byte{9}, "-inf", int64(2), math.Inf(-1))
+	f.Add([]byte{}, "", int64(0), "active")
+	f.Add([]byte{1, 2, 3}, "<>&\u2028\xff", int64(math.MaxInt64), "unavailable")
+	f.Add([]byte{255}, "世界", int64(math.MinInt64), "<state>")
 	rng := rand.New(rand.NewPCG(15, 15))
 	for range 300 {
 		choices := make([]byte, rng.IntN(80))
 		for i := range choices {
 			choices[i] = byte(rng.Uint32())
 		}
-		f.Add(choices, awkwardStrings[rng.IntN(len(awkwardStrings))], rng.Int64()>>rng.IntN(64), rng.NormFloat64()*math.Pow(10, float64(rng.IntN(60)-30)))
+		f.Add(choices, awkwardStrings[rng.IntN(len(awkwardStrings))], rng.Int64()>>rng.IntN(64), awkwardStrings[rng.IntN(len(awkwardStrings))])
 	}
-	f.Fuzz(func(t *testing.T, choices []byte, text string, i int64, x float64) {
-		var d gen.DatabaseWithCredentials
-		filler := &answerFiller{tb: t, choices: choices, text: text, i: i, x: x}
+	f.Fuzz(func(t *testing.T, choices []byte, text string, i int64, state string) {
+		var d devapi.Database
+		filler := &answerFiller{tb: t, choices: choices, text: text, i: i}
 		filler.fill(reflect.ValueOf(&d).Elem())
-		checkAnswerMatchesGenerated(t, d)
+		if c := filler.next() % (len(plans) + 1); c < len(plans) {
+			d.Plan = plans[c]
+		}
+		checkAnswerMatchesGenerated(t, &d, state)
 	})
 }
 
-// TestResetPasswordAnswerRefusedNumbers checks the encoding/json path: an
-// answer with a number JSON cannot hold returns encoding/json's error and
-// writes nothing, as the generated response does, wherever the number is.
-func TestResetPasswordAnswerRefusedNumbers(t *testing.T) {
-	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		for _, d := range []gen.DatabaseWithCredentials{
-			{DbRequestLimit: &x},
-			{ReservedPerRegionPrice: &x, DatabaseName: "<after the number>"},
-		} {
-			checkAnswerMatchesGenerated(t, d)
-			rec := httptest.NewRecorder()
-			answer := resetPasswordAnswer(d)
-			if err := answer.VisitResetPasswordResponse(rec); err == nil || rec.Body.Len() != 0 || len(rec.Header()) != 0 {
-				t.Errorf("%v: got error %v, %d bytes, headers %v; want an error and nothing written", x, err, rec.Body.Len(), rec.Header())
-			}
-		}
+// TestResetPasswordAnswerEveryPlan checks the answer of a typical
+// database on every plan, and of the zero database.
+func TestResetPasswordAnswerEveryPlan(t *testing.T) {
+	for _, plan := range append(plans, "no-such-plan") {
+		d := storetest.NewDatabase("db-1", "owner@example.com", time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC))
+		d.Plan = plan
+		checkAnswerMatchesGenerated(t, d, "active")
 	}
-	// The fast path still answers after a refused number, from a pooled
-	// buffer that held part of the refused answer.
-	checkAnswerMatchesGenerated(t, gen.DatabaseWithCredentials{DatabaseName: "next"})
+	checkAnswerMatchesGenerated(t, &devapi.Database{}, "")
 }
 
-// TestResetPasswordAnswerEmptyObjects checks the answers with the fewest
-// fields: the zero value, and a securityAddons object without fields.
-func TestResetPasswordAnswerEmptyObjects(t *testing.T) {
-	checkAnswerMatchesGenerated(t, gen.DatabaseWithCredentials{})
-	checkAnswerMatchesGenerated(t, gen.DatabaseWithCredentials{SecurityAddons: &securityAddons{}})
+// TestPlanRequestLimitsAreNumbers: no plan has a request limit that JSON
+// cannot hold, the one value the answer could refuse.
+func TestPlanRequestLimitsAreNumbers(t *testing.T) {
+	for _, plan := range append(plans, "no-such-plan") {
+		limits, _ := devapi.PlanLimits(plan)
+		if _, ok := appendFloat(nil, limits.RequestLimit); !ok {
+			t.Errorf("plan %q: request limit %v has no JSON number", plan, limits.RequestLimit)
+		}
+	}
+}
+
+// TestAppendFloatMatchesEncodingJSON checks appendFloat against
+// encoding/json on the edges of its 'f'/'e' rule, and its refusal of NaN
+// and the infinities.
+func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
+	for _, x := range append(awkwardFloats, math.NaN(), math.Inf(1), math.Inf(-1)) {
+		want, wantErr := json.Marshal(x)
+		got, ok := appendFloat(nil, x)
+		if ok != (wantErr == nil) || ok && string(got) != string(want) {
+			t.Errorf("appendFloat(%v) = %q, %v; encoding/json: %q, %v", x, got, ok, want, wantErr)
+		}
+	}
 }

@@ -1,9 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/gen"
 )
@@ -149,81 +146,11 @@ func (s *Server) toDatabase(d *devapi.Database, withCredentials bool) gen.Databa
 	return out
 }
 
-// toDatabaseWithCredentials is toDatabase for answers that guarantee the
-// credentials. The generated type repeats Database's fields with the
-// credentials required rather than optional, so the fields are copied one
-// by one: reset-password answers it on every call, and a JSON round trip
-// between the two types cost a tenth of that request's CPU.
-// TestDatabaseWithCredentialsCopiesEveryField checks that the copy leaves no
-// field behind, against that round trip.
-func (s *Server) toDatabaseWithCredentials(d *devapi.Database) gen.DatabaseWithCredentials {
-	db := s.toDatabase(d, false)
-	return gen.DatabaseWithCredentials{
-		AllMembers:             db.AllMembers,
-		AllowedIpRanges:        db.AllowedIpRanges,
-		AutoUpgrade:            db.AutoUpgrade,
-		Budget:                 db.Budget,
-		ClusterId:              db.ClusterId,
-		Consistent:             db.Consistent,
-		CreationTime:           db.CreationTime,
-		CustomerId:             db.CustomerId,
-		DailyBackupEnabled:     db.DailyBackupEnabled,
-		DatabaseId:             db.DatabaseId,
-		DatabaseName:           db.DatabaseName,
-		DatabaseType:           db.DatabaseType,
-		DbAclDefaultUserStatus: db.DbAclDefaultUserStatus,
-		DbAclEnabled:           db.DbAclEnabled,
-		DbConnIdleTimeout:      db.DbConnIdleTimeout,
-		DbDailyBandwidthLimit:  db.DbDailyBandwidthLimit,
-		DbDiskThreshold:        db.DbDiskThreshold,
-		DbEviction:             db.DbEviction,
-		DbLuaCreditsPerMin:     db.DbLuaCreditsPerMin,
-		DbLuaTimeout:           db.DbLuaTimeout,
-		DbMaxClients:           db.DbMaxClients,
-		DbMaxCommandsPerSecond: db.DbMaxCommandsPerSecond,
-		DbMaxEntrySize:         db.DbMaxEntrySize,
-		DbMaxLoadsPerSec:       db.DbMaxLoadsPerSec,
-		DbMaxRequestSize:       db.DbMaxRequestSize,
-		DbMemoryThreshold:      db.DbMemoryThreshold,
-		DbRequestLimit:         db.DbRequestLimit,
-		DbResourceSize:         db.DbResourceSize,
-		DbStoreMaxIdle:         db.DbStoreMaxIdle,
-		DbType:                 db.DbType,
-		Endpoint:               db.Endpoint,
-		Eviction:               db.Eviction,
-		LastPlanUpgradeTime:    db.LastPlanUpgradeTime,
-		ModifyingState:         db.ModifyingState,
-		Multizone:              db.Multizone,
-		NextDailyBackupTime:    db.NextDailyBackupTime,
-		PoolId:                 db.PoolId,
-		Port:                   db.Port,
-		PrimaryMembers:         db.PrimaryMembers,
-		PrimaryRegion:          db.PrimaryRegion,
-		ProdPackEnabled:        db.ProdPackEnabled,
-		PrometheusEnabled:      db.PrometheusEnabled,
-		ReadRegions:            db.ReadRegions,
-		Region:                 db.Region,
-		Replicas:               db.Replicas,
-		ReservedPerRegionPrice: db.ReservedPerRegionPrice,
-		SecurityAddons:         db.SecurityAddons,
-		State:                  db.State,
-		Tls:                    db.Tls,
-		Type:                   db.Type,
-		UserEmail:              db.UserEmail,
-		Password:               d.Password,
-		RestToken:              d.RestToken,
-		ReadOnlyRestToken:      d.ReadOnlyRestToken,
-	}
-}
-
 // shortID derives a stable 8-hex-character id (cluster_id, pool_id) from a
-// database id.
+// database id (appendShortID).
 func shortID(kind, id string) string {
-	var in [128]byte // on the stack for any id devapi makes
-	sum := sha256.Sum256(append(append(append(in[:0], kind...), ':'), id...))
 	var out [8]byte
-	hex.Encode(out[:], sum[:4])
-	return string(out[:])
+	return string(appendShortID(out[:0], kind, id))
 }
 
 func ptr[T any](v T) *T { return &v }

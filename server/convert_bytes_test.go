@@ -49,9 +49,9 @@ func TestToDatabaseAllocations(t *testing.T) {
 	s := &Server{}
 	d := storetest.NewDatabase("db-1", "owner@example.com", time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC))
 	d.ReadRegions, d.AllowedIPs = []string{"us-west-1"}, []string{"10.0.0.0/8"}
-	allocs := testing.AllocsPerRun(100, func() { _ = s.toDatabaseWithCredentials(d) })
+	allocs := testing.AllocsPerRun(100, func() { _ = s.toDatabase(d, true) })
 	t.Logf("%.0f allocations", allocs)
 	if allocs > 4 {
-		t.Errorf("toDatabaseWithCredentials makes %.0f allocations, want at most 4", allocs)
+		t.Errorf("toDatabase makes %.0f allocations, want at most 4", allocs)
 	}
 }

@@ -269,9 +269,9 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 		_ = s.repair(ctx, d) // it took the password: is the rest as stored now?
 	}
 	s.crash(CrashResetAfterPlane)
-	answer := resetPasswordAnswer(s.toDatabaseWithCredentials(d))
+	answer := &resetPasswordAnswer{d: d, state: s.health.state(d.ID, d.State)}
 	s.crash(CrashResetBeforeAnswer)
-	return &answer, nil
+	return answer, nil
 }
 
 // proveKey authenticates the caller of a request whose account came from
