@@ -3,9 +3,11 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -29,9 +31,14 @@ import (
 // per write.
 //
 // The committer takes the writer connection for each batch through
-// s.writer.Conn and BeginTx, like any other user of s.writer, and gives it
-// back after the commit, so code that calls s.writer.BeginTx itself still
-// works: it waits for the connection between two batches.
+// s.writer.Conn, like any other user of s.writer, and gives it back after
+// the commit, so code that calls s.writer.BeginTx itself still works: it
+// waits for the connection between two batches. A batch of resets alone
+// (the hot case) then runs its transaction on the driver's connection
+// ((*sql.Conn).Raw) with BEGIN IMMEDIATE and COMMIT prepared once (see
+// reset.go); any other batch in a database/sql transaction (BeginTx). The
+// durability is the same: the writer's synchronous=FULL, and no answer
+// before the COMMIT has returned.
 
 // A write that is one statement (writeOne, and writeReset: SetCredentials,
 // the hot one, which runs through the driver, see reset.go) runs without a
@@ -90,9 +97,11 @@ type committer struct {
 	// The savepoint statements, prepared once (see stmts).
 	savepoint, release, rollbackTo *sql.Stmt
 
-	// commit commits a batch's transaction: (*sql.Tx).Commit, but for
-	// tests of a failing commit.
-	commit func(*sql.Tx) error
+	// commit commits a batch's transaction: (*sql.Tx).Commit, and
+	// commitResets a batch of resets': (*writerConn).commitBatch; tests
+	// of a failing commit replace them.
+	commit       func(*sql.Tx) error
+	commitResets func(*writerConn) error
 
 	resetOps sync.Pool // *writeOp of resets, for reuse (writeReset)
 
@@ -106,9 +115,13 @@ type committer struct {
 	// other than a reset has run since the last reset. Only run uses them.
 	rowsChecked, otherWrote bool
 
-	// batchBuf and startedBuf keep the slices of batch from one to the
-	// next. Only run uses them.
-	batchBuf, startedBuf []*writeOp
+	// held is a write that a batch of resets took from the queue but left
+	// for the next batch, which starts with it (drain). Only run uses it.
+	held *writeOp
+
+	// batchBuf keeps the slice of batch from one to the next. Only run
+	// uses it.
+	batchBuf []*writeOp
 
 	// commits counts the transactions committed, and writes the writes
 	// committed in them: their ratio is the mean batch size. For tests.
@@ -117,7 +130,10 @@ type committer struct {
 
 // newCommitter prepares the committer's statements on db and starts it.
 func newCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
-	c := &committer{db: db, ops: make(chan *writeOp, maxBatch), exited: make(chan struct{}), commit: (*sql.Tx).Commit}
+	c := &committer{
+		db: db, ops: make(chan *writeOp, maxBatch), exited: make(chan struct{}),
+		commit: (*sql.Tx).Commit, commitResets: (*writerConn).commitBatch,
+	}
 	for _, p := range []struct {
 		dst   **sql.Stmt
 		query string
@@ -243,20 +259,32 @@ func (c *committer) close() {
 // once it holds a transaction, every write that has queued meanwhile.
 func (c *committer) run() {
 	defer close(c.exited)
-	for op := range c.ops {
-		c.batch(op)
+	for {
+		first := c.held
+		c.held = nil
+		if first == nil {
+			var ok bool
+			if first, ok = <-c.ops; !ok {
+				return
+			}
+		}
+		c.batch(first)
 	}
 }
 
 // batch runs first and whatever else is queued in one transaction, and
 // answers them all.
+//
+// A batch of resets alone, the hot case, runs on the writer's driver
+// connection end to end (resetBatch); any other batch in a database/sql
+// transaction (txBatch), its resets included. Which one is decided by the
+// writes queued once the connection is taken; a write other than a reset
+// that queues while a batch of resets runs waits for the next batch.
 func (c *committer) batch(first *writeOp) {
 	batch := append(c.batchBuf[:0], first)
-	var started []*writeOp // the writes fn ran for, in order
 	defer func() {
 		clear(batch) // let the writes go
-		clear(started)
-		c.batchBuf, c.startedBuf = batch[:0], started[:0]
+		c.batchBuf = batch[:0]
 	}()
 	conn, err := c.db.Conn(context.Background())
 	if err != nil {
@@ -264,55 +292,105 @@ func (c *committer) batch(first *writeOp) {
 		return
 	}
 	defer conn.Close()
-	tx, err := conn.BeginTx(context.Background(), nil)
-	if err != nil {
-		c.finish(batch, fmt.Errorf("sqlitestore: begin: %w", err))
+	c.drain(&batch, false)
+	if !slices.ContainsFunc(batch, func(op *writeOp) bool { return op.fn != nil }) {
+		// An error returned to Raw is driver.ErrBadConn, for which
+		// database/sql closes the connection and opens another.
+		_ = conn.Raw(func(dc any) error {
+			wc, ok := dc.(*writerConn)
+			if !ok {
+				c.finish(batch, fmt.Errorf("sqlitestore: the writer's connection is a %T", dc))
+				return nil
+			}
+			return c.resetBatch(wc, &batch)
+		})
 		return
 	}
-	c.rowsChecked, c.otherWrote = false, false
-	started = c.startedBuf[:0]
+	c.txBatch(conn, &batch)
+}
+
+// resetBatch runs batch, whose writes are resets, in a transaction of
+// wc's own (beginBatch, commitBatch): the resets' statements as in runOne,
+// the same outcomes, the same kept rows. It returns driver.ErrBadConn when
+// wc could not begin a transaction, so that database/sql gives it up.
+func (c *committer) resetBatch(wc *writerConn, batch *[]*writeOp) error {
+	if err := wc.beginBatch(); err != nil {
+		wc.dropRows()
+		c.finish(*batch, fmt.Errorf("sqlitestore: begin: %w", err))
+		return driver.ErrBadConn
+	}
+	wc.startRows()
+	var n int64 // resets that succeeded
 	for i := 0; ; i++ {
-		if i == len(batch) {
-			c.drain(&batch) // writes that queued while these ran join in
-			if i == len(batch) {
-				// Before paying for the fsync, let the goroutines that are
-				// about to queue a write run, then take them too.
-				runtime.Gosched()
-				c.drain(&batch)
-			}
-			if i == len(batch) {
-				break
-			}
+		op := c.next(batch, i, true)
+		if op == nil {
+			break
 		}
-		op := batch[i]
 		if !op.state.CompareAndSwap(opQueued, opStarted) {
 			continue // abandoned by its caller
 		}
-		started = append(started, op)
+		op.err = wc.runReset(op)
+		switch {
+		case op.err == nil:
+			n++
+		case !isDomain(op.err):
+			// As in txBatch: the transaction is in an unknown state.
+			wc.rollbackBatch()
+			wc.dropRows()
+			c.finish(*batch, fmt.Errorf("sqlitestore: a one-statement write failed: %w", op.err))
+			return nil
+		}
+	}
+	if err := c.commitResets(wc); err != nil {
+		wc.dropRows()
+		c.finish(*batch, fmt.Errorf("sqlitestore: commit: %w", err))
+		return nil
+	}
+	c.commits.Add(1)
+	c.writes.Add(n)
+	c.finish(*batch, nil)
+	wc.commitRows()
+	return nil
+}
+
+// txBatch runs batch in a database/sql transaction on conn.
+func (c *committer) txBatch(conn *sql.Conn, batch *[]*writeOp) {
+	tx, err := conn.BeginTx(context.Background(), nil)
+	if err != nil {
+		c.finish(*batch, fmt.Errorf("sqlitestore: begin: %w", err))
+		return
+	}
+	c.rowsChecked, c.otherWrote = false, false
+	var n int64 // writes that succeeded
+	for i := 0; ; i++ {
+		op := c.next(batch, i, false)
+		if op == nil {
+			break
+		}
+		if !op.state.CompareAndSwap(opQueued, opStarted) {
+			continue // abandoned by its caller
+		}
 		if err := c.runOne(conn, tx, op); err != nil {
 			// The transaction is in an unknown state: give it up, and
 			// with it the writes of this batch. Queued writes wait for
 			// the next.
 			_ = tx.Rollback()
 			c.withWriterConn(conn, (*writerConn).dropRows)
-			c.finish(batch, err)
+			c.finish(*batch, err)
 			return
 		}
-	}
-	n := 0
-	for _, op := range started {
 		if op.err == nil && op.panic == nil {
 			n++
 		}
 	}
 	if err := c.commit(tx); err != nil {
 		c.withWriterConn(conn, (*writerConn).dropRows)
-		c.finish(batch, fmt.Errorf("sqlitestore: commit: %w", err))
+		c.finish(*batch, fmt.Errorf("sqlitestore: commit: %w", err))
 		return
 	}
 	c.commits.Add(1)
-	c.writes.Add(int64(n))
-	c.finish(batch, nil)
+	c.writes.Add(n)
+	c.finish(*batch, nil)
 	switch {
 	case c.rowsChecked && !c.otherWrote:
 		c.withWriterConn(conn, (*writerConn).commitRows)
@@ -334,12 +412,37 @@ func (c *committer) withWriterConn(conn *sql.Conn, f func(*writerConn)) {
 	})
 }
 
-// drain adds to batch the writes waiting in the queue, up to maxBatch.
-func (c *committer) drain(batch *[]*writeOp) {
-	for len(*batch) < maxBatch {
+// next returns the write at index i of batch, the next to run, or nil if
+// the batch is complete. Once the writes of batch have all run, the writes
+// that queued meanwhile join in (drain; resetsOnly as there).
+func (c *committer) next(batch *[]*writeOp, i int, resetsOnly bool) *writeOp {
+	if i == len(*batch) {
+		c.drain(batch, resetsOnly)
+		if i == len(*batch) && c.held == nil {
+			// Before paying for the fsync, let the goroutines that are
+			// about to queue a write run, then take them too.
+			runtime.Gosched()
+			c.drain(batch, resetsOnly)
+		}
+		if i == len(*batch) {
+			return nil
+		}
+	}
+	return (*batch)[i]
+}
+
+// drain adds to batch the writes waiting in the queue, up to maxBatch. With
+// resetsOnly it stops at a write that is not a reset and keeps it in held,
+// for the next batch.
+func (c *committer) drain(batch *[]*writeOp, resetsOnly bool) {
+	for len(*batch) < maxBatch && c.held == nil {
 		select {
 		case op, ok := <-c.ops:
 			if !ok {
+				return
+			}
+			if resetsOnly && op.fn != nil {
+				c.held = op
 				return
 			}
 			*batch = append(*batch, op)

@@ -26,7 +26,7 @@ func holdWriter(tb testing.TB, s *Store) (release func()) {
 	if err != nil {
 		tb.Fatalf("BeginTx: %v", err)
 	}
-	if _, err := tx.ExecContext(tb.Context(), `INSERT INTO accounts (email, created_at) VALUES ('direct@example.com', 0)`); err != nil {
+	if _, err := tx.ExecContext(tb.Context(), `INSERT OR IGNORE INTO accounts (email, created_at) VALUES ('direct@example.com', 0)`); err != nil {
 		tb.Fatalf("direct insert: %v", err)
 	}
 	return func() {
@@ -384,6 +384,23 @@ func benchmarkResets(b *testing.B, keyHash string, goroutines int) {
 	}
 }
 
+// failCommits makes every commit of s fail with err, on both of the
+// committer's paths: the transaction is rolled back and err returned. Call
+// it, and restore, while the committer is idle.
+func failCommits(s *Store, err error) (restore func()) {
+	c := s.committer
+	commit, commitResets := c.commit, c.commitResets
+	c.commit = func(tx *sql.Tx) error {
+		_ = tx.Rollback()
+		return err
+	}
+	c.commitResets = func(wc *writerConn) error {
+		wc.rollbackBatch()
+		return err
+	}
+	return func() { c.commit, c.commitResets = commit, commitResets }
+}
+
 // TestGroupCommitFailedCommit: when the commit fails, every write of the
 // batch that had succeeded gets the error and none of them is kept; a
 // write that failed on its own keeps its own error.
@@ -391,10 +408,7 @@ func TestGroupCommitFailedCommit(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
 	ctx := t.Context()
 	errDisk := errors.New("disk on fire")
-	s.committer.commit = func(tx *sql.Tx) error {
-		_ = tx.Rollback()
-		return errDisk
-	}
+	restore := failCommits(s, errDisk)
 
 	release := holdWriter(t, s)
 	errs := make([]error, 3)
@@ -414,7 +428,7 @@ func TestGroupCommitFailedCommit(t *testing.T) {
 		t.Errorf("failing write: %v, want its own ENOTFOUND", errs[2])
 	}
 
-	s.committer.commit = (*sql.Tx).Commit // set while the committer is idle
+	restore() // while the committer is idle
 	accounts, err := s.Accounts(ctx)
 	if err != nil {
 		t.Fatal(err)

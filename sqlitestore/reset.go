@@ -79,9 +79,12 @@ type writerConn struct {
 	driverConn
 	returning driver.Stmt // setCredentialsQuery; nil until first used
 	update    driver.Stmt // setCredentialsUpdate; nil until first used
-	args      [6]driver.NamedValue
-	row       [databaseColumnCount]driver.Value
-	rows      rowCache
+	// A reset batch's transaction statements (commit.go); nil until first
+	// used.
+	begin, commit, rollback driver.Stmt
+	args                    [6]driver.NamedValue
+	row                     [databaseColumnCount]driver.Value
+	rows                    rowCache
 }
 
 // rowCache is the rows of databases as the connection last wrote or read
@@ -107,12 +110,12 @@ func (c *writerConn) Unwrap() driver.Conn { return c.driverConn }
 // Close finalizes the reset's statements, then closes the connection.
 func (c *writerConn) Close() error {
 	var errs []error
-	for _, st := range []driver.Stmt{c.returning, c.update} {
+	for _, st := range []driver.Stmt{c.returning, c.update, c.begin, c.commit, c.rollback} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
-	c.returning, c.update = nil, nil
+	c.returning, c.update, c.begin, c.commit, c.rollback = nil, nil, nil, nil, nil
 	return errors.Join(append(errs, c.driverConn.Close())...)
 }
 
@@ -170,6 +173,50 @@ func (c *writerConn) commitRows() {
 func (c *writerConn) dropRows() {
 	clear(c.rows.m)
 	c.rows.valid = false
+}
+
+// The transaction of a batch of resets (commit.go) runs on the connection
+// too, with BEGIN IMMEDIATE, COMMIT and ROLLBACK prepared once: through
+// database/sql each batch paid for a *sql.Tx, and the driver compiled its
+// BEGIN and COMMIT anew each time. IMMEDIATE, as the writer's _txlock
+// asks of database/sql's transactions: the write lock is taken up front.
+
+// beginBatch starts a transaction of a batch of resets.
+func (c *writerConn) beginBatch() error {
+	return c.execTx(&c.begin, "BEGIN IMMEDIATE")
+}
+
+// commitBatch commits the transaction beginBatch started. If the COMMIT
+// fails, it rolls the transaction back, as the driver's own Commit does: a
+// COMMIT that fails may leave the transaction open.
+func (c *writerConn) commitBatch() error {
+	if err := c.execTx(&c.commit, "COMMIT"); err != nil {
+		c.rollbackBatch()
+		return err
+	}
+	return nil
+}
+
+// rollbackBatch rolls back the transaction beginBatch started. Its error
+// is dropped: SQLite may have rolled the transaction back already (it does
+// on SQLITE_FULL, SQLITE_IOERR, ...), and ROLLBACK then fails with nothing
+// to undo; a connection still in a transaction fails its next beginBatch,
+// and the committer gives it up then.
+func (c *writerConn) rollbackBatch() {
+	_ = c.execTx(&c.rollback, "ROLLBACK")
+}
+
+// execTx runs the statement *st, preparing it from query on first use.
+func (c *writerConn) execTx(st *driver.Stmt, query string) error {
+	if *st == nil {
+		p, err := c.PrepareContext(context.Background(), query)
+		if err != nil {
+			return err
+		}
+		*st = p
+	}
+	_, err := (*st).(driver.StmtExecContext).ExecContext(context.Background(), nil)
+	return err
 }
 
 // runReset runs op's reset on c, inside the batch's transaction, and leaves

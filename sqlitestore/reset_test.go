@@ -6,11 +6,14 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,14 +261,11 @@ func TestKeptRowsSeeAWriteAfterInTheBatch(t *testing.T) {
 func TestKeptRowsDroppedWithAFailedCommit(t *testing.T) {
 	s, _ := keptRowsStore(t)
 	errDisk := errors.New("disk on fire")
-	s.committer.commit = func(tx *sql.Tx) error {
-		_ = tx.Rollback()
-		return errDisk
-	}
+	restore := failCommits(s, errDisk)
 	if _, err := s.SetCredentials(t.Context(), "owner@example.com", "db-1", devapi.Credentials{Password: "lost"}); !errors.Is(err, errDisk) {
 		t.Fatalf("reset in a failing commit: %v, want the commit's error", err)
 	}
-	s.committer.commit = (*sql.Tx).Commit // set while the committer is idle
+	restore() // while the committer is idle
 	resetAndCheck(t, s, "second")
 }
 
@@ -299,7 +299,7 @@ func TestKeptRowsBounded(t *testing.T) {
 // every later reset gets its own answer.
 func TestResetAbandonedInTheQueueIsNotReused(t *testing.T) {
 	ctx := t.Context()
-	for round := range 5 { // holdWriter works once per store
+	for round := range 5 {
 		s, _ := keptRowsStore(t)
 		reset := func(ctx context.Context, p string) (*devapi.Database, error) {
 			return s.SetCredentials(ctx, "owner@example.com", "db-1", devapi.Credentials{Password: p})
@@ -429,4 +429,237 @@ func TestKilledProcessKeepsAcknowledgedResets(t *testing.T) {
 	if got, want := len(answered), writers*resets; got != want {
 		t.Errorf("%d answers, want %d", got, want)
 	}
+}
+
+// queueResets resets db-0 .. db-(n-1) of s, one goroutine each, with
+// password p-<i>, behind holdWriter so that they run as one batch of
+// resets. It returns their answers and errors once all are answered.
+func queueResets(t *testing.T, s *Store, n int, password func(i int) string) ([]*devapi.Database, []error) {
+	t.Helper()
+	release := holdWriter(t, s)
+	ds, errs := make([]*devapi.Database, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ds[i], errs[i] = s.SetCredentials(t.Context(), "owner@example.com", fmt.Sprint("db-", i), devapi.Credentials{Password: password(i)})
+		})
+	}
+	waitQueued(t, s, n-1)
+	release()
+	wg.Wait()
+	return ds, errs
+}
+
+// resetBatchStore opens a store with databases db-0 .. db-(n-1), whose
+// rows the writer's connection keeps after one reset each.
+func resetBatchStore(t *testing.T, n int) *Store {
+	t.Helper()
+	s := openStore(t, filepath.Join(t.TempDir(), "devapi.db"))
+	mustCreateAccount(t, s, "owner@example.com")
+	for i := range n {
+		id := fmt.Sprint("db-", i)
+		if err := s.CreateDatabase(t.Context(), storetest.NewDatabase(id, "owner@example.com", t0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SetCredentials(t.Context(), "owner@example.com", id, devapi.Credentials{Password: "first"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// checkStored checks that every database db-0 .. db-(n-1) holds password
+// and generation.
+func checkStored(t *testing.T, s *Store, n int, password string, generation int64) {
+	t.Helper()
+	for i := range n {
+		d, err := s.Database(t.Context(), "owner@example.com", fmt.Sprint("db-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Password != password || d.Generation != generation {
+			t.Errorf("%s holds password %q, generation %d; want %q, %d", d.ID, d.Password, d.Generation, password, generation)
+		}
+	}
+}
+
+// TestResetBatchFailedCommit: when the commit of a batch of resets (run on
+// the writer's connection, resetBatch) fails, every reset of the batch
+// fails with it, none is stored, and the kept rows forget them: the next
+// resets answer the generation after the stored one.
+func TestResetBatchFailedCommit(t *testing.T) {
+	const n = 4
+	s := resetBatchStore(t, n)
+	errDisk := errors.New("disk on fire")
+	restore := failCommits(s, errDisk)
+	var resetCommits atomic.Int32
+	failing := s.committer.commitResets
+	s.committer.commitResets = func(wc *writerConn) error {
+		resetCommits.Add(1)
+		return failing(wc)
+	}
+	_, errs := queueResets(t, s, n, func(int) string { return "lost" })
+	restore() // while the committer is idle
+	if resetCommits.Load() == 0 {
+		t.Fatal("the resets did not run as a batch of resets")
+	}
+	for i, err := range errs {
+		if !errors.Is(err, errDisk) {
+			t.Errorf("reset of db-%d: %v, want the commit's error", i, err)
+		}
+	}
+	checkStored(t, s, n, "first", 8)
+	ds, errs := queueResets(t, s, n, func(int) string { return "second" })
+	for i := range n {
+		if errs[i] != nil || ds[i].Generation != 9 {
+			t.Errorf("reset of db-%d after the failed commit: %+v, %v; want generation 9", i, ds[i], errs[i])
+		}
+	}
+	checkStored(t, s, n, "second", 9)
+}
+
+// TestResetBatchStatementFailure: a reset whose UPDATE fails with an error
+// of SQLite (here SQLITE_FULL: the database may not grow) gives up its
+// whole batch of resets, as the transaction may be gone: every reset of the
+// batch fails and none is stored; once there is room, resets work again.
+func TestResetBatchStatementFailure(t *testing.T) {
+	const n = 4
+	s := resetBatchStore(t, n)
+	ctx := t.Context()
+	var pages int64
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	// The writer has one connection, which keeps the setting.
+	if _, err := s.writer.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 16<<10) // longer than a page: the file must grow
+	_, errs := queueResets(t, s, n, func(i int) string {
+		if i == n-1 {
+			return big
+		}
+		return "lost"
+	})
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("reset of db-%d in a batch given up: no error", i)
+		}
+	}
+	if devapi.ErrorCode(errs[n-1]) != devapi.ENOSPACE {
+		t.Errorf("the reset that needed room: %v, want ENOSPACE", errs[n-1])
+	}
+	checkStored(t, s, n, "first", 8)
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	ds, errs := queueResets(t, s, n, func(int) string { return "second" })
+	for i := range n {
+		if errs[i] != nil || ds[i].Generation != 9 {
+			t.Errorf("reset of db-%d once there is room: %+v, %v; want generation 9", i, ds[i], errs[i])
+		}
+	}
+	checkStored(t, s, n, "second", 9)
+}
+
+// TestResetBatchGivesUpAConnectionThatCannotBegin: a writer's connection on
+// which a batch of resets cannot begin its transaction (here: one is open
+// already, left by a rollback that failed) is given up, and the next batch
+// runs on a new one instead of failing the same way for ever.
+func TestResetBatchGivesUpAConnectionThatCannotBegin(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	ctx := t.Context()
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Raw(func(dc any) error {
+		_, err := dc.(driver.ExecerContext).ExecContext(ctx, "BEGIN", nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(); err != nil { // back to the pool, in its transaction
+		t.Fatal(err)
+	}
+	if _, err := s.SetCredentials(ctx, "owner@example.com", "db-1", devapi.Credentials{Password: "lost"}); err == nil {
+		t.Fatal("a reset on a connection inside a transaction: no error")
+	}
+	resetAndCheck(t, s, "second")
+}
+
+// TestResetBatchLeavesOtherWritesForTheNext: a batch of resets stops taking
+// writes from the queue at the first write that is not a reset, which the
+// next batch starts with; the writes behind it stay queued.
+func TestResetBatchLeavesOtherWritesForTheNext(t *testing.T) {
+	c := &committer{ops: make(chan *writeOp, 4)}
+	reset := func() *writeOp { return newWriteOp(t.Context(), nil, true) }
+	other := newWriteOp(t.Context(), func(context.Context, *sql.Tx) error { return nil }, false)
+	c.ops <- reset()
+	c.ops <- other
+	c.ops <- reset()
+	batch := []*writeOp{reset()}
+	c.drain(&batch, true)
+	if len(batch) != 2 || c.held != other || len(c.ops) != 1 {
+		t.Fatalf("after drain: %d writes in the batch, held %p (want %p), %d queued; want 2, the other write, 1", len(batch), c.held, other, len(c.ops))
+	}
+	c.drain(&batch, true)
+	if len(batch) != 2 || len(c.ops) != 1 {
+		t.Errorf("a drain while a write is held took more writes: %d in the batch, %d queued", len(batch), len(c.ops))
+	}
+}
+
+// TestResetBatchesWithOtherWrites: resets and updates of the same databases
+// from many goroutines at once, so that batches of resets meet the other
+// writes at every point: each database's answers have distinct generations,
+// and ordered by generation, budgets (moved by the updates) that never go
+// back; the last reset answers what the store holds.
+func TestResetBatchesWithOtherWrites(t *testing.T) {
+	const dbs, writers, rounds = 4, 12, 25
+	s := resetBatchStore(t, dbs)
+	ctx := t.Context()
+	var mu sync.Mutex
+	answers := make(map[string]map[int64]int64) // id -> generation -> budget
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			id := fmt.Sprint("db-", w%dbs)
+			for r := range rounds {
+				if w%4 == 0 && r%3 == 0 {
+					if _, err := s.UpdateDatabase(ctx, "owner@example.com", id, func(d *devapi.Database) error {
+						d.Budget++
+						return nil
+					}); err != nil {
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				d, err := s.SetCredentials(ctx, "owner@example.com", id, devapi.Credentials{Password: fmt.Sprint("p-", w, "-", r)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if answers[id] == nil {
+					answers[id] = make(map[int64]int64)
+				}
+				if _, dup := answers[id][d.Generation]; dup {
+					t.Errorf("%s: generation %d answered twice", id, d.Generation)
+				}
+				answers[id][d.Generation] = d.Budget
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for id, byGeneration := range answers {
+		generations := slices.Sorted(maps.Keys(byGeneration))
+		for i := 1; i < len(generations); i++ {
+			if a, b := byGeneration[generations[i-1]], byGeneration[generations[i]]; b < a {
+				t.Errorf("%s: generation %d answered budget %d, generation %d budget %d: an update was lost from the kept row", id, generations[i-1], a, generations[i], b)
+			}
+		}
+	}
+	resetAndCheck(t, s, "last")
 }
