@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/devapi-dev/devapi"
@@ -17,11 +19,73 @@ func planeSpec(d *devapi.Database) devapi.PlaneDatabase {
 		MaxMemory: limits.MemoryThreshold, Eviction: d.Eviction, MaxClients: int(limits.MaxClients), AllowedIPs: d.AllowedIPs}
 }
 
-// planeContext bounds one call into the plane by Config.PlaneTimeout. It
-// keeps ctx's values but not its cancellation: a change the store committed
-// is finished on the plane even if the caller goes away.
+// planeContext bounds one call into the plane by Config.PlaneTimeout (and
+// at most a 64th of it more, see planeDeadlines). It keeps ctx's values but
+// not its cancellation: a change the store committed is finished on the
+// plane even if the caller goes away. The CancelFunc releases nothing (the
+// deadline's timer is shared); callers call it all the same, as for any
+// context.
 func (s *Server) planeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), s.planeTimeout)
+	return &planeCtx{Context: context.WithoutCancel(ctx), deadline: s.planeDeadlines.next(time.Now(), s.planeTimeout)}, noCancel
+}
+
+func noCancel() {}
+
+// planeDeadlines hands out the deadlines of plane calls. A
+// context.WithTimeout per call cost a timer and three allocations on every
+// request; here the calls that start within the same 64th of the timeout
+// share one deadline and its one timer, so each gets between the timeout
+// and a 64th more. The zero value is ready.
+type planeDeadlines struct {
+	cur atomic.Pointer[planeDeadline]
+	mu  sync.Mutex // held to make a new one
+}
+
+// planeDeadline is a deadline shared by plane calls: done is closed at at.
+type planeDeadline struct {
+	at   time.Time
+	done chan struct{}
+}
+
+// next returns a deadline between now+timeout and a 64th of timeout later.
+func (p *planeDeadlines) next(now time.Time, timeout time.Duration) *planeDeadline {
+	want := now.Add(timeout)
+	fits := func(d *planeDeadline) bool {
+		return d != nil && !d.at.Before(want) && d.at.Sub(want) <= timeout/64
+	}
+	if d := p.cur.Load(); fits(d) {
+		return d
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d := p.cur.Load(); fits(d) {
+		return d
+	}
+	d := &planeDeadline{at: want.Add(timeout / 64), done: make(chan struct{})}
+	time.AfterFunc(d.at.Sub(now), func() { close(d.done) })
+	p.cur.Store(d)
+	return d
+}
+
+// planeCtx is a context whose deadline is a shared planeDeadline, with the
+// values of Context (a context.WithoutCancel, which hides its parent's
+// cancellation from context.Cause too).
+type planeCtx struct {
+	context.Context
+	deadline *planeDeadline
+}
+
+func (c *planeCtx) Deadline() (time.Time, bool) { return c.deadline.at, true }
+
+func (c *planeCtx) Done() <-chan struct{} { return c.deadline.done }
+
+func (c *planeCtx) Err() error {
+	select {
+	case <-c.deadline.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }
 
 // Reconcile makes the plane match the store, as start-up must after a crash:

@@ -113,7 +113,8 @@ type Server struct {
 	statsInterval  time.Duration
 	stats          *statsBook
 	planeTimeout   time.Duration
-	resetPorts     portCache // ports of databases, for reset-password's tokens (redis.go)
+	planeDeadlines planeDeadlines // of the plane calls (planeContext)
+	resetPorts     portCache      // ports of databases, for reset-password's tokens (redis.go)
 
 	quota          quota        // reservations of creates under way, per capped key
 	maxDatabases   int          // per account; -1: no cap
