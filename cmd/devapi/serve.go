@@ -27,6 +27,7 @@ import (
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/app"
 	"github.com/devapi-dev/devapi/internal/console"
+	"github.com/devapi-dev/devapi/internal/logbuf"
 	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/poolplane"
 	"github.com/devapi-dev/devapi/restapi"
@@ -142,17 +143,22 @@ them to the file "credentials" in the data folder (mode 0600).`,
 }
 
 func runServe(ctx context.Context, o serveOptions, getenv func(string) string, stderr interface{ Write([]byte) (int, error) }) error {
+	// The log's lines are buffered: a write per request line cost more
+	// than the line. They reach stderr at most 100 ms later, warnings and
+	// errors (with what came before them) at once, and the rest on return.
+	logOut := logbuf.New(stderr, 0)
+	defer func() { _ = logOut.Close() }()
 	var handler slog.Handler
 	switch o.logFormat {
 	case "text":
-		handler = slog.NewTextHandler(stderr, nil)
+		handler = slog.NewTextHandler(logOut, nil)
 	case "json":
-		handler = slog.NewJSONHandler(stderr, nil)
+		handler = slog.NewJSONHandler(logOut, nil)
 	default:
 		return usageError{fmt.Errorf("--log-format must be text or json, not %q", o.logFormat)}
 	}
 	// Requests that came through the proxy are logged with via=proxy.
-	handler = upstashproxy.LogHandler(handler)
+	handler = logOut.Handler(upstashproxy.LogHandler(handler))
 	if o.proxyInterceptOnly && o.proxyAddr == "" {
 		return usageError{errors.New("--proxy-intercept-only goes with --proxy-addr")}
 	}
@@ -214,10 +220,15 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 			return err
 		}
 	}
+	crash := crashHook(getenv, logger)
+	if armed := crash; armed != nil {
+		// The log reaches stderr before a crash point kills the process.
+		crash = func(point string) { _ = logOut.Flush(); armed(point) }
+	}
 	serverConfig, err := o.limits.apply(server.Config{
 		Ports:          ports,
 		MaxBackupBytes: o.maxBackupSize,
-		Crash:          crashHook(getenv, logger),
+		Crash:          crash,
 	})
 	if err != nil {
 		return err
@@ -294,6 +305,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	}
 	logger.Info("devapi serving", "api", record.API+"/v2", "rest", record.REST, "proxy", record.Proxy,
 		"console", consoleURL, "data", o.data, "store", storeName, "plane", o.plane, "ca", caFile)
+	_ = logOut.Flush() // whoever waits for the start sees it at once
 	return a.Run(ctx)
 }
 
