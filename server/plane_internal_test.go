@@ -88,7 +88,8 @@ func TestPlaneDeadlinesShared(t *testing.T) {
 // context.WithTimeout it replaced, in parallel as requests call it.
 func BenchmarkPlaneContext(b *testing.B) {
 	s := &Server{planeTimeout: 10 * time.Second}
-	parent := context.WithValue(b.Context(), struct{}{}, 1)
+	type key struct{}
+	parent := context.WithValue(b.Context(), key{}, 1)
 	b.Run("shared-deadline", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
