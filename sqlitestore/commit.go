@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/devapi-dev/devapi"
 )
@@ -53,6 +54,25 @@ import (
 // maxBatch bounds the writes of one transaction, so that a steady stream of
 // writes still commits (and answers) regularly.
 const maxBatch = 256
+
+// The gathering wait.
+//
+// The commit's cost is mostly per batch (the fsync of the WAL, BEGIN and
+// COMMIT), so the CPU a write costs falls as batches grow. Under load, a
+// batch taken as soon as the previous one is answered holds only the
+// writers that happened to be queued then: with the server's 16
+// connections, about 7 of them, while the others, answered a moment ago,
+// are on their way back. So, in the spirit of PostgreSQL's commit_delay
+// and commit_siblings, a batch that holds fewer writes than the batch
+// before it took waits for more, at most gatherWait, before it begins its
+// transaction (no lock is held meanwhile); it stops waiting as soon as it
+// holds as many. A lone writer never waits: its previous batch held one
+// write. After a burst, one batch waits in vain, and the next expects only
+// what that one took. Measured with devapi-load (16 connections, busy
+// 2-core machine): 7.4 -> 14.5 writes per commit, server CPU per reset
+// ~87-110 -> ~67-82 µs, and more requests per second, p99 unchanged
+// within the noise; 100 µs gave ~12 writes per commit, 400 µs ~15.
+const gatherWait = 200 * time.Microsecond
 
 // errClosed answers a write made after Close.
 var errClosed = errors.New("sqlitestore: store is closed")
@@ -123,6 +143,14 @@ type committer struct {
 	// uses it.
 	batchBuf []*writeOp
 
+	// The gathering wait (gather): at most gatherWait, for a batch to hold
+	// expect writes, the number the batch before took. timer is gather's.
+	// Only run uses expect and timer.
+	gatherWait time.Duration
+	expect     int
+	timer      *time.Timer
+	gathers    atomic.Int64 // the waits gather began; for tests
+
 	// commits counts the transactions committed, and writes the writes
 	// committed in them: their ratio is the mean batch size. For tests.
 	commits, writes atomic.Int64
@@ -133,6 +161,7 @@ func newCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
 	c := &committer{
 		db: db, ops: make(chan *writeOp, maxBatch), exited: make(chan struct{}),
 		commit: (*sql.Tx).Commit, commitResets: (*writerConn).commitBatch,
+		gatherWait: gatherWait,
 	}
 	for _, p := range []struct {
 		dst   **sql.Stmt
@@ -283,6 +312,7 @@ func (c *committer) run() {
 func (c *committer) batch(first *writeOp) {
 	batch := append(c.batchBuf[:0], first)
 	defer func() {
+		c.expect = len(batch)
 		clear(batch) // let the writes go
 		c.batchBuf = batch[:0]
 	}()
@@ -293,6 +323,7 @@ func (c *committer) batch(first *writeOp) {
 	}
 	defer conn.Close()
 	c.drain(&batch, false)
+	c.gather(&batch)
 	if !slices.ContainsFunc(batch, func(op *writeOp) bool { return op.fn != nil }) {
 		// An error returned to Raw is driver.ErrBadConn, for which
 		// database/sql closes the connection and opens another.
@@ -429,6 +460,34 @@ func (c *committer) next(batch *[]*writeOp, i int, resetsOnly bool) *writeOp {
 		}
 	}
 	return (*batch)[i]
+}
+
+// gather waits, at most gatherWait, until batch holds as many writes as the
+// batch before it took (expect): those writers were answered at its end
+// and, under load, are about to write again. A lone writer, whose batches
+// hold one write, never waits.
+func (c *committer) gather(batch *[]*writeOp) {
+	if len(*batch) >= c.expect || c.gatherWait <= 0 {
+		return
+	}
+	if c.timer == nil {
+		c.timer = time.NewTimer(c.gatherWait)
+	} else {
+		c.timer.Reset(c.gatherWait)
+	}
+	defer c.timer.Stop()
+	c.gathers.Add(1)
+	for len(*batch) < c.expect && len(*batch) < maxBatch {
+		select {
+		case op, ok := <-c.ops:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, op)
+		case <-c.timer.C:
+			return
+		}
+	}
 }
 
 // drain adds to batch the writes waiting in the queue, up to maxBatch. With

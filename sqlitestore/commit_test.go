@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/cputime"
@@ -487,5 +488,108 @@ func TestGroupCommitOneStatementFailure(t *testing.T) {
 	}
 	if err := s.CreateAccount(ctx, &devapi.Account{Email: "next@example.com", CreatedAt: t0}); err != nil {
 		t.Errorf("write after the given-up batch: %v", err)
+	}
+}
+
+// batchOfThree commits three concurrent resets of db-1 in one batch, so
+// that the next batch expects three writes (gather).
+func batchOfThree(t *testing.T, s *Store) {
+	t.Helper()
+	commits0 := s.committer.commits.Load()
+	release := holdWriter(t, s)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			if _, err := s.SetCredentials(t.Context(), "owner@example.com", "db-1", devapi.Credentials{Password: fmt.Sprint("three-", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitQueued(t, s, 2)
+	release()
+	wg.Wait()
+	if got := s.committer.commits.Load() - commits0; got != 1 {
+		t.Fatalf("three queued resets in %d commits, want 1", got)
+	}
+}
+
+// TestGatherNeverDelaysALoneWriter: writes from one goroutine, one after
+// another, never wait for others to join their batch.
+func TestGatherNeverDelaysALoneWriter(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	gathers0 := s.committer.gathers.Load()
+	for i := range 20 {
+		resetAndCheck(t, s, fmt.Sprint("lone-", i))
+		if err := s.CreateAccount(t.Context(), &devapi.Account{Email: fmt.Sprint("lone-", i, "@example.com"), CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.committer.gathers.Load() - gathers0; n != 0 {
+		t.Errorf("a lone writer's batches waited %d times for others", n)
+	}
+}
+
+// TestGatherJoinsWritersOnTheirWay: after a batch of three, a batch that
+// starts with one write waits for two more, commits the three at once, and
+// stops waiting as soon as it holds them.
+func TestGatherJoinsWritersOnTheirWay(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	batchOfThree(t, s)
+	// While the committer is idle: the wait can only end with the third
+	// write, well before the writers' deadline.
+	s.committer.gatherWait = time.Minute
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	commits0, writes0, gathers0 := s.committer.commits.Load(), s.committer.writes.Load(), s.committer.gathers.Load()
+	reset := func(p string) error {
+		_, err := s.SetCredentials(ctx, "owner@example.com", "db-1", devapi.Credentials{Password: p})
+		return err
+	}
+	first := make(chan error, 1)
+	go func() { first <- reset("first") }()
+	for s.committer.gathers.Load() == gathers0 {
+		select {
+		case err := <-first:
+			t.Fatalf("the first write was answered (%v) without waiting for the others", err)
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		default:
+			runtime.Gosched()
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			if err := reset(fmt.Sprint("joining-", i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if c, w := s.committer.commits.Load()-commits0, s.committer.writes.Load()-writes0; c != 1 || w != 3 {
+		t.Errorf("%d writes in %d commits, want 3 in 1", w, c)
+	}
+}
+
+// TestGatherWaitIsBounded: a batch that waits for writers who do not come
+// commits once gatherWait has passed, and the batch after it expects no
+// more than it held.
+func TestGatherWaitIsBounded(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	batchOfThree(t, s)
+	s.committer.gatherWait = time.Millisecond // while the committer is idle
+	gathers0 := s.committer.gathers.Load()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for i, wantGathers := range []int64{1, 1} {
+		if _, err := s.SetCredentials(ctx, "owner@example.com", "db-1", devapi.Credentials{Password: fmt.Sprint("alone-", i)}); err != nil {
+			t.Fatalf("reset %d after a batch of three: %v", i, err)
+		}
+		if n := s.committer.gathers.Load() - gathers0; n != wantGathers {
+			t.Errorf("after reset %d: %d gathering waits, want %d", i, n, wantGathers)
+		}
 	}
 }
