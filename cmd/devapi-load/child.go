@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/app"
 	"github.com/devapi-dev/devapi/internal/cputime"
+	"github.com/devapi-dev/devapi/internal/logbuf"
 	"github.com/devapi-dev/devapi/pgstore"
 	"github.com/devapi-dev/devapi/server"
 )
@@ -70,7 +73,17 @@ func runChild(o childOptions) error {
 		defer func() { _ = b.close() }()
 		addr, failed = b.ln.Addr().String(), b.failed
 	case "devapi":
-		a, err := startDevapi(context.Background(), o)
+		// Logged as serve logs (cmd/devapi/serve.go): a text line per
+		// request through logbuf, into a file of the run's folder, so the
+		// figures include the request log.
+		f, err := os.OpenFile(filepath.Join(o.dir, "devapi.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = f.Close() }()
+		logOut := logbuf.New(f, 0)
+		defer func() { _ = logOut.Close() }()
+		a, err := startDevapi(context.Background(), o, logOut)
 		if err != nil {
 			return err
 		}
@@ -210,14 +223,15 @@ func baselineHandler(body []byte, contentType string) http.Handler {
 
 // startDevapi starts devapi through internal/app, as `devapi serve` does
 // with the embedded plane, serving on a free port of loopback.
-func startDevapi(ctx context.Context, o childOptions) (*app.App, error) {
+func startDevapi(ctx context.Context, o childOptions, logOut *logbuf.Writer) (*app.App, error) {
 	ports, err := server.ParsePortRange(o.ports)
 	if err != nil {
 		return nil, fmt.Errorf("-child-ports: %w", err)
 	}
 	cfg := app.Config{
-		Dir:   o.dir,
-		Setup: app.Accounts("devapi-load", map[string]string{o.email: o.key}),
+		Dir:    o.dir,
+		Logger: slog.New(logOut.Handler(slog.NewTextHandler(logOut, nil))),
+		Setup:  app.Accounts("devapi-load", map[string]string{o.email: o.key}),
 		Server: server.Config{Ports: ports,
 			// The harness measures throughput: no per-account rate limit.
 			AccountRequests: server.RateLimit{PerSecond: -1}},
