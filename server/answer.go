@@ -31,6 +31,7 @@ import (
 type resetPasswordAnswer struct {
 	d           *devapi.Database
 	state       string    // the state the answer tells (healthBook.state)
+	ids         shortIDs  // newShortIDs(d.ID), kept from an earlier reset
 	contentType [1]string // the Content-Type header's value
 }
 
@@ -52,7 +53,7 @@ func (a *resetPasswordAnswer) VisitResetPasswordResponse(w http.ResponseWriter) 
 			answerBuffers.Put(p)
 		}
 	}()
-	b, ok := appendResetAnswer((*p)[:0], a.d, a.state)
+	b, ok := appendResetAnswer((*p)[:0], a.d, a.state, &a.ids)
 	*p = b
 	if !ok {
 		return fmt.Errorf("server: reset-password: the request limit of plan %q has no JSON number", a.d.Plan)
@@ -71,9 +72,9 @@ func (a *resetPasswordAnswer) VisitResetPasswordResponse(w http.ResponseWriter) 
 // appendResetAnswer appends, as encoding/json does, the
 // gen.DatabaseWithCredentials holding what toDatabase(d, true) says, with
 // state: its fields in declaration order (the generated type's), the
-// optional ones toDatabase leaves nil (next_daily_backup_time) left out.
-// false if encoding/json would refuse a value.
-func appendResetAnswer(b []byte, d *devapi.Database, state string) ([]byte, bool) {
+// optional ones toDatabase leaves nil (next_daily_backup_time) left out;
+// ids are newShortIDs(d.ID). false if encoding/json would refuse a value.
+func appendResetAnswer(b []byte, d *devapi.Database, state string, ids *shortIDs) ([]byte, bool) {
 	typ, label := devapi.PlanType(d.Plan)
 	limits, _ := devapi.PlanLimits(d.Plan)
 	b = append(b, `{"all_members":[`...)
@@ -88,7 +89,7 @@ func appendResetAnswer(b []byte, d *devapi.Database, state string) ([]byte, bool
 	b = append(b, `,"budget":`...)
 	b = strconv.AppendInt(b, d.Budget, 10)
 	b = append(b, `,"cluster_id":"`...)
-	b = appendShortID(b, "cluster", d.ID)
+	b = append(b, ids.cluster()...)
 	b = append(b, `","consistent":false,"creation_time":`...)
 	b = strconv.AppendInt(b, d.CreatedAt.Unix(), 10)
 	b = append(b, `,"customer_id":`...)
@@ -136,7 +137,7 @@ func appendResetAnswer(b []byte, d *devapi.Database, state string) ([]byte, bool
 	b = append(b, `,"last_plan_upgrade_time":0,"modifying_state":"","multizone":false,"password":`...)
 	b = appendString(b, d.Password)
 	b = append(b, `,"pool_id":"`...)
-	b = appendShortID(b, "pool", d.ID)
+	b = append(b, ids.pool()...)
 	b = append(b, `","port":`...)
 	b = strconv.AppendInt(b, int64(d.Port), 10)
 	b = append(b, `,"primary_members":[`...)
@@ -206,6 +207,21 @@ func appendString(b []byte, s string) []byte {
 	b, _ = jsonesc.Append(b, s, true)
 	return append(b, '"')
 }
+
+// shortIDs are a database's cluster_id and pool_id, 8 hex digits each
+// (appendShortID), which reset-password keeps with the database's port
+// rather than hash them again for every answer.
+type shortIDs [16]byte
+
+func newShortIDs(id string) shortIDs {
+	var ids shortIDs
+	appendShortID(ids[:0], "cluster", id)
+	appendShortID(ids[8:8], "pool", id)
+	return ids
+}
+
+func (ids *shortIDs) cluster() []byte { return ids[:8] }
+func (ids *shortIDs) pool() []byte    { return ids[8:] }
 
 // appendShortID appends a stable 8-hex-character id (cluster_id, pool_id)
 // derived from a database id.

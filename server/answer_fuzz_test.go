@@ -126,7 +126,7 @@ func checkAnswerMatchesGenerated(t *testing.T, d *devapi.Database, state string)
 	generated := (&Server{}).toDatabaseWithCredentials(d)
 	generated.State = state
 	got, want := httptest.NewRecorder(), httptest.NewRecorder()
-	answer := &resetPasswordAnswer{d: d, state: state}
+	answer := &resetPasswordAnswer{d: d, state: state, ids: newShortIDs(d.ID)}
 	if err := answer.VisitResetPasswordResponse(got); err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestResetPasswordAnswerAllocations(t *testing.T) {
 	}
 	s := &Server{}
 	d := storetest.NewDatabase("db-1", "owner@example.com", time.Now())
-	answer := &resetPasswordAnswer{d: d, state: "active"}
+	answer := &resetPasswordAnswer{d: d, state: "active", ids: newShortIDs(d.ID)}
 	w := discardWriter{h: http.Header{}}
 	pooled := testing.AllocsPerRun(100, func() { _ = answer.VisitResetPasswordResponse(w) })
 	generated := testing.AllocsPerRun(100, func() {

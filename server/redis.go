@@ -191,8 +191,8 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 	ri := info(ctx)
 	owner := ri.account.Email
 	password := devapi.NewPassword()
-	port, known := s.resetPorts.get(req.Id)
-	cached := port // put again only when it changed
+	cached, known := s.resetPorts.get(req.Id)
+	port := cached.port
 	if !known && ri.keyToProve != "" {
 		// The read below would tell an unproved key whether the database
 		// exists: prove the key first, the slow way.
@@ -248,8 +248,9 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 		}
 		port = d.Port
 	}
-	if !known || port != cached {
-		s.resetPorts.put(req.Id, port)
+	if !known || port != cached.port {
+		cached = resetEntry{port: port, ids: newShortIDs(d.ID)}
+		s.resetPorts.put(req.Id, cached)
 	}
 	s.crash(CrashResetAfterStore)
 	// The reset is committed: finish applying it even if the caller gives up.
@@ -269,7 +270,7 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 		_ = s.repair(ctx, d) // it took the password: is the rest as stored now?
 	}
 	s.crash(CrashResetAfterPlane)
-	answer := &resetPasswordAnswer{d: d, state: s.health.state(d.ID, d.State)}
+	answer := &resetPasswordAnswer{d: d, state: s.health.state(d.ID, d.State), ids: cached.ids}
 	s.crash(CrashResetBeforeAnswer)
 	return answer, nil
 }
@@ -311,29 +312,36 @@ func deref[T any](p *T) T {
 // maxResetPorts bounds portCache: past it, it starts over.
 const maxResetPorts = 100000
 
-// portCache maps database ids to their ports for reset-password. A database
-// keeps its port for life; an entry that outlives its database (deleted
-// through another replica) is only ever used for that database's id, and
-// SetCredentials's answer corrects it. The zero value is empty and ready.
+// portCache maps database ids to their ports for reset-password, with
+// what the answer derives from the id. A database keeps its port for life;
+// an entry that outlives its database (deleted through another replica) is
+// only ever used for that database's id, and SetCredentials's answer
+// corrects it. The zero value is empty and ready.
 type portCache struct {
 	mu    sync.RWMutex
-	ports map[string]int
+	ports map[string]resetEntry
 }
 
-func (c *portCache) get(id string) (int, bool) {
+// resetEntry is what portCache holds for a database.
+type resetEntry struct {
+	port int
+	ids  shortIDs // its cluster_id and pool_id, derived from its id
+}
+
+func (c *portCache) get(id string) (resetEntry, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	port, ok := c.ports[id]
-	return port, ok
+	e, ok := c.ports[id]
+	return e, ok
 }
 
-func (c *portCache) put(id string, port int) {
+func (c *portCache) put(id string, e resetEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ports == nil || len(c.ports) >= maxResetPorts {
-		c.ports = make(map[string]int)
+		c.ports = make(map[string]resetEntry)
 	}
-	c.ports[id] = port
+	c.ports[id] = e
 }
 
 func (c *portCache) forget(id string) {
