@@ -39,27 +39,25 @@ func Errorf(code, format string, args ...any) *Error {
 // ErrorCode returns the code of err when it is or wraps an *Error, EINTERNAL
 // for any other non-nil error, and "" for nil.
 func ErrorCode(err error) string {
-	var e *Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.As(err, &e):
-		return e.Code
-	default:
-		return EINTERNAL
 	}
+	// errors.AsType needs no pointer to a local, which errors.As makes
+	// escape: ErrorCode is on every request's path.
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return EINTERNAL
 }
 
 // ErrorMessage returns the caller-safe message of err. For errors that are not
 // an *Error it returns a generic text, so internal details never leak.
 func ErrorMessage(err error) string {
-	var e *Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.As(err, &e):
-		return e.Message
-	default:
-		return "internal server error"
 	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Message
+	}
+	return "internal server error"
 }
