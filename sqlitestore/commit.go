@@ -64,14 +64,20 @@ const maxBatch = 256
 // connections, about 7 of them, while the others, answered a moment ago,
 // are on their way back. So, in the spirit of PostgreSQL's commit_delay
 // and commit_siblings, a batch that holds fewer writes than the batch
-// before it took waits for more, at most gatherWait, before it begins its
-// transaction (no lock is held meanwhile); it stops waiting as soon as it
+// before it took waits for more, at most gatherWait, once the writes it
+// holds have run (so the wait overlaps no work, and counts from the end of
+// that work, when its writers are nearer); it stops waiting as soon as it
 // holds as many. A lone writer never waits: its previous batch held one
 // write. After a burst, one batch waits in vain, and the next expects only
-// what that one took. Measured with devapi-load (16 connections, busy
-// 2-core machine): 7.4 -> 14.5 writes per commit, server CPU per reset
-// ~87-110 -> ~67-82 µs, and more requests per second, p99 unchanged
-// within the noise; 100 µs gave ~12 writes per commit, 400 µs ~15.
+// what that one took. The batch holds the file's write lock meanwhile:
+// another process's writer waits up to gatherWait longer (under
+// busy_timeout, like any other wait for the lock).
+//
+// Measured with devapi-load (16 connections, busy 2-core machine):
+// 7.4 -> 14.5 writes per commit, server CPU per reset ~87-110 -> ~67-82 µs,
+// and more requests per second, p99 unchanged within the noise; 100 µs gave
+// ~12 writes per commit, 400 µs ~15. Waiting before BEGIN instead (no lock
+// held) gathered less: ~8.5 writes per commit at 200 µs, ~11.4 at 400 µs.
 const gatherWait = 200 * time.Microsecond
 
 // errClosed answers a write made after Close.
@@ -143,11 +149,13 @@ type committer struct {
 	// uses it.
 	batchBuf []*writeOp
 
-	// The gathering wait (gather): at most gatherWait, for a batch to hold
-	// expect writes, the number the batch before took. timer is gather's.
-	// Only run uses expect and timer.
+	// The gathering wait (gather): at most gatherWait, once per batch
+	// (gathered), for a batch to hold expect writes, the number the batch
+	// before took. timer is gather's. Only run uses expect, gathered and
+	// timer.
 	gatherWait time.Duration
 	expect     int
+	gathered   bool
 	timer      *time.Timer
 	gathers    atomic.Int64 // the waits gather began; for tests
 
@@ -312,7 +320,7 @@ func (c *committer) run() {
 func (c *committer) batch(first *writeOp) {
 	batch := append(c.batchBuf[:0], first)
 	defer func() {
-		c.expect = len(batch)
+		c.expect, c.gathered = len(batch), false
 		clear(batch) // let the writes go
 		c.batchBuf = batch[:0]
 	}()
@@ -323,7 +331,6 @@ func (c *committer) batch(first *writeOp) {
 	}
 	defer conn.Close()
 	c.drain(&batch, false)
-	c.gather(&batch)
 	if !slices.ContainsFunc(batch, func(op *writeOp) bool { return op.fn != nil }) {
 		// An error returned to Raw is driver.ErrBadConn, for which
 		// database/sql closes the connection and opens another.
@@ -455,6 +462,9 @@ func (c *committer) next(batch *[]*writeOp, i int, resetsOnly bool) *writeOp {
 			runtime.Gosched()
 			c.drain(batch, resetsOnly)
 		}
+		if i == len(*batch) && c.held == nil {
+			c.gather(batch, resetsOnly)
+		}
 		if i == len(*batch) {
 			return nil
 		}
@@ -464,12 +474,14 @@ func (c *committer) next(batch *[]*writeOp, i int, resetsOnly bool) *writeOp {
 
 // gather waits, at most gatherWait, until batch holds as many writes as the
 // batch before it took (expect): those writers were answered at its end
-// and, under load, are about to write again. A lone writer, whose batches
-// hold one write, never waits.
-func (c *committer) gather(batch *[]*writeOp) {
-	if len(*batch) >= c.expect || c.gatherWait <= 0 {
+// and, under load, are about to write again. It waits once per batch, when
+// the writes already there have run; a lone writer, whose batches hold one
+// write, never waits. resetsOnly is drain's.
+func (c *committer) gather(batch *[]*writeOp, resetsOnly bool) {
+	if c.gathered || len(*batch) >= c.expect || c.gatherWait <= 0 {
 		return
 	}
+	c.gathered = true
 	if c.timer == nil {
 		c.timer = time.NewTimer(c.gatherWait)
 	} else {
@@ -481,6 +493,10 @@ func (c *committer) gather(batch *[]*writeOp) {
 		select {
 		case op, ok := <-c.ops:
 			if !ok {
+				return
+			}
+			if resetsOnly && op.fn != nil {
+				c.held = op
 				return
 			}
 			*batch = append(*batch, op)

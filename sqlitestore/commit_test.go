@@ -513,6 +513,22 @@ func batchOfThree(t *testing.T, s *Store) {
 	}
 }
 
+// waitGathering waits until the committer has begun a gathering wait since
+// it had begun gathers0, for the write whose outcome first will carry.
+func waitGathering(t *testing.T, s *Store, gathers0 int64, first <-chan error) {
+	t.Helper()
+	for s.committer.gathers.Load() == gathers0 {
+		select {
+		case err := <-first:
+			t.Fatalf("the first write was answered (%v) without waiting for others", err)
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		default:
+			runtime.Gosched()
+		}
+	}
+}
+
 // TestGatherNeverDelaysALoneWriter: writes from one goroutine, one after
 // another, never wait for others to join their batch.
 func TestGatherNeverDelaysALoneWriter(t *testing.T) {
@@ -547,16 +563,7 @@ func TestGatherJoinsWritersOnTheirWay(t *testing.T) {
 	}
 	first := make(chan error, 1)
 	go func() { first <- reset("first") }()
-	for s.committer.gathers.Load() == gathers0 {
-		select {
-		case err := <-first:
-			t.Fatalf("the first write was answered (%v) without waiting for the others", err)
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		default:
-			runtime.Gosched()
-		}
-	}
+	waitGathering(t, s, gathers0, first)
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Go(func() {
@@ -591,5 +598,66 @@ func TestGatherWaitIsBounded(t *testing.T) {
 		if n := s.committer.gathers.Load() - gathers0; n != wantGathers {
 			t.Errorf("after reset %d: %d gathering waits, want %d", i, n, wantGathers)
 		}
+	}
+}
+
+// TestGatherWaitsOncePerBatch: a batch whose wait ends with fewer writes
+// than expected runs them and commits; it does not wait again.
+func TestGatherWaitsOncePerBatch(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	batchOfThree(t, s)
+	// While the committer is idle: long enough for the second write to
+	// join, the third never comes.
+	s.committer.gatherWait = 500 * time.Millisecond
+	commits0, writes0, gathers0 := s.committer.commits.Load(), s.committer.writes.Load(), s.committer.gathers.Load()
+	reset := func(p string) error {
+		_, err := s.SetCredentials(t.Context(), "owner@example.com", "db-1", devapi.Credentials{Password: p})
+		return err
+	}
+	first := make(chan error, 1)
+	go func() { first <- reset("first") }()
+	waitGathering(t, s, gathers0, first)
+	if err := reset("second"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if c, w, g := s.committer.commits.Load()-commits0, s.committer.writes.Load()-writes0, s.committer.gathers.Load()-gathers0; c != 1 || w != 2 || g != 1 {
+		t.Errorf("%d writes in %d commits after %d waits, want 2 in 1 after 1", w, c, g)
+	}
+}
+
+// TestGatherLeavesOtherWritesForTheNext: a write other than a reset that
+// arrives while a batch of resets waits for more ends the wait and runs in
+// the next batch, in a transaction of its own.
+func TestGatherLeavesOtherWritesForTheNext(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	batchOfThree(t, s)
+	s.committer.gatherWait = time.Minute // while the committer is idle: only a write ends the wait
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	commits0, gathers0 := s.committer.commits.Load(), s.committer.gathers.Load()
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.SetCredentials(ctx, "owner@example.com", "db-1", devapi.Credentials{Password: "first"})
+		first <- err
+	}()
+	waitGathering(t, s, gathers0, first)
+	if err := s.CreateAccount(ctx, &devapi.Account{Email: "other@example.com", CreatedAt: t0}); err != nil {
+		t.Fatalf("a write that came during a batch of resets: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	accounts, err := s.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(accounts, func(a *devapi.Account) bool { return a.Email == "other@example.com" }) {
+		t.Error("the write that came during a batch of resets is not stored")
+	}
+	if c := s.committer.commits.Load() - commits0; c != 2 {
+		t.Errorf("%d commits, want 2: the batch of resets, then the other write", c)
 	}
 }
