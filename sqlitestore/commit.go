@@ -292,8 +292,9 @@ func (c *committer) close() {
 	<-c.exited
 }
 
-// run is the committer goroutine: it takes the first waiting write, then,
-// once it holds a transaction, every write that has queued meanwhile.
+// run is the committer goroutine: it takes the first waiting write (or the
+// one the last batch left, held), then, once it holds a transaction, every
+// write that has queued meanwhile.
 func (c *committer) run() {
 	defer close(c.exited)
 	for {

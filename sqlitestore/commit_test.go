@@ -306,15 +306,34 @@ func BenchmarkSetCredentialsAsKeyParallel(b *testing.B) {
 	benchmarkResetsAt(b, devapi.HashAPIKey("bench-key"))
 }
 
-// benchmarkResetsAt runs benchmarkResets from 8 and from 16 goroutines.
+// benchmarkResetsAt runs benchmarkResets from 8 and from 16 goroutines
+// that write back to back, and from 16 that spend time outside the store
+// between their resets, with and without the gathering wait.
+//
 // devapi-load's 16 connections put about half their requests in the store
-// at once (the rest are in HTTP, authentication and the data plane), so the
-// server's batches are about those of 8 goroutines here; 16 is the store
-// with every connection in it.
+// at once (the rest are in HTTP, authentication and the data plane): 8
+// goroutines back to back are that many in the store, 16 every connection
+// in it. The goroutines that spend 500 µs outside (asleep, so it costs no
+// CPU) are the server's regime: the writers of one batch come back while
+// the next runs, and the gathering wait (gather) is what makes them join
+// it.
 func benchmarkResetsAt(b *testing.B, keyHash string) {
-	for _, goroutines := range []int{8, 16} {
-		b.Run(fmt.Sprint("goroutines=", goroutines), func(b *testing.B) {
-			benchmarkResets(b, keyHash, goroutines)
+	for _, bc := range []struct {
+		goroutines int
+		outside    time.Duration
+		gather     bool
+	}{
+		{8, 0, true},
+		{16, 0, true},
+		{16, 500 * time.Microsecond, true},
+		{16, 500 * time.Microsecond, false},
+	} {
+		name := fmt.Sprint("goroutines=", bc.goroutines)
+		if bc.outside > 0 {
+			name += fmt.Sprint("/outside=", bc.outside, "/gather=", bc.gather)
+		}
+		b.Run(name, func(b *testing.B) {
+			benchmarkResets(b, keyHash, bc.goroutines, bc.outside, bc.gather)
 		})
 	}
 }
@@ -322,11 +341,15 @@ func benchmarkResetsAt(b *testing.B, keyHash string) {
 // benchmarkResets resets 16 databases from the given number of goroutines,
 // with SetCredentialsAsKey and the hash of an API key of the owner unless
 // keyHash is empty, and credentials shaped as reset-password makes them
-// (devapi.NewPassword, devapi.NewRestTokens). It reports the process's CPU
-// per reset (cpu-µs/op) and the mean number of resets per commit
-// (writes/commit).
-func benchmarkResets(b *testing.B, keyHash string, goroutines int) {
+// (devapi.NewPassword, devapi.NewRestTokens). Each goroutine sleeps for
+// outside after each of its resets; without gather, batches do not wait to
+// gather writers. It reports the process's CPU per reset (cpu-µs/op) and
+// the mean number of resets per commit (writes/commit).
+func benchmarkResets(b *testing.B, keyHash string, goroutines int, outside time.Duration, gather bool) {
 	s := openStore(b, filepath.Join(b.TempDir(), "devapi.db"))
+	if !gather {
+		s.committer.gatherWait = 0 // before any write: the committer is idle
+	}
 	mustCreateAccount(b, s, "owner@example.com")
 	if keyHash != "" {
 		if err := s.AddAPIKey(b.Context(), &devapi.APIKey{ID: "bench", Email: "owner@example.com", Name: "bench", Hash: keyHash, CreatedAt: t0}); err != nil {
@@ -372,6 +395,9 @@ func benchmarkResets(b *testing.B, keyHash string, goroutines int) {
 				if err := reset(ids[g], creds[g][i%credsEach]); err != nil {
 					b.Error(err)
 					return
+				}
+				if outside > 0 {
+					time.Sleep(outside)
 				}
 			}
 		})
