@@ -73,11 +73,16 @@ const maxBatch = 256
 // another process's writer waits up to gatherWait longer (under
 // busy_timeout, like any other wait for the lock).
 //
-// Measured with devapi-load (16 connections, busy 2-core machine):
-// 7.4 -> 14.5 writes per commit, server CPU per reset ~87-110 -> ~67-82 µs,
-// and more requests per second, p99 unchanged within the noise; 100 µs gave
-// ~12 writes per commit, 400 µs ~15. Waiting before BEGIN instead (no lock
-// held) gathered less: ~8.5 writes per commit at 200 µs, ~11.4 at 400 µs.
+// Measured with devapi-load on a busy 2-core machine (load ~3), two
+// interleaved pairs, before the batches of resets ran on the driver's
+// connection and gathered -> after: at 16 connections 7.3/7.6 -> 11.0/11.2
+// writes per commit, server CPU per reset 92/96 -> 80/79 µs (Go client) and
+// 83/91 -> 70/78 µs (wrk), 10.8k/10.5k -> 11.9k/11.9k requests/s, p99
+// 4.09/4.11 -> 3.64/3.85 ms; at 2 connections 1.1 -> 1.9 writes per commit,
+// 283/285 -> 238/220 µs, p99 2.03/1.94 -> 1.62/1.42 ms. On a quieter
+// machine 16 connections reached 14.5 writes per commit. 100 µs gathered
+// fewer (~12 at 16 connections), 400 µs few more (~15). Waiting before
+// BEGIN instead (no lock held) gathered less: ~8.5 at 200 µs.
 const gatherWait = 200 * time.Microsecond
 
 // errClosed answers a write made after Close.
