@@ -22,9 +22,12 @@
 // wait for writers.
 //
 // Writes are group-committed: one goroutine runs every write that is waiting
-// in a single transaction, each inside a SAVEPOINT of its own so that a write
-// that fails undoes only itself, commits once (one fsync for all of them),
-// and only then answers each caller. Under concurrent writes this turns many
+// in a single transaction, each of several statements inside a SAVEPOINT of
+// its own so that a write that fails undoes only itself (a one-statement
+// write is atomic by itself and needs none), commits once (one fsync for all
+// of them), and only then answers each caller. A batch smaller than the one
+// before it waits, at most 200 µs and once, inside its transaction, for the
+// writers on their way back; a lone writer never waits (commit.go). Under concurrent writes this turns many
 // fsyncs into one without weakening the promise above. A caller whose context
 // ends before its write has started gets the context's error and its write
 // never runs; once started, a write is waited for. Other processes may use the same file at the same time
@@ -33,7 +36,9 @@
 // before it gives up with an error.
 //
 // SetCredentials, the write of every reset-password, runs through the
-// driver on the writer's connection, which keeps the rows it has written:
+// driver on the writer's connection; a batch of resets alone runs there end
+// to end (BEGIN IMMEDIATE and COMMIT prepared once, no database/sql
+// transaction). The connection keeps the rows it has written:
 // while SQLite's data version of the file shows that nothing else has
 // written since, a reset runs its UPDATE alone and answers with the kept row
 // (reset.go explains the checks).
