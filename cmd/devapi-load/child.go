@@ -20,6 +20,7 @@ import (
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/app"
 	"github.com/devapi-dev/devapi/internal/cputime"
+	"github.com/devapi-dev/devapi/internal/gctune"
 	"github.com/devapi-dev/devapi/internal/logbuf"
 	"github.com/devapi-dev/devapi/pgstore"
 	"github.com/devapi-dev/devapi/server"
@@ -83,6 +84,7 @@ func runChild(o childOptions) error {
 		defer func() { _ = f.Close() }()
 		logOut := logbuf.New(f, 0)
 		defer func() { _ = logOut.Close() }()
+		defer gctune.Start(gctune.DefaultHeadroom)() // as serve does
 		a, err := startDevapi(context.Background(), o, logOut)
 		if err != nil {
 			return err

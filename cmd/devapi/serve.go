@@ -27,6 +27,7 @@ import (
 	"github.com/devapi-dev/devapi"
 	"github.com/devapi-dev/devapi/internal/app"
 	"github.com/devapi-dev/devapi/internal/console"
+	"github.com/devapi-dev/devapi/internal/gctune"
 	"github.com/devapi-dev/devapi/internal/logbuf"
 	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/poolplane"
@@ -148,6 +149,10 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	// errors (with what came before them) at once, and the rest on return.
 	logOut := logbuf.New(stderr, 0)
 	defer func() { _ = logOut.Close() }()
+	// The collector waits for 64 MiB of new heap while the heap is small,
+	// instead of running every few MiB (internal/gctune); GOGC in the
+	// environment overrides it.
+	defer gctune.Start(gctune.DefaultHeadroom)()
 	var handler slog.Handler
 	switch o.logFormat {
 	case "text":
