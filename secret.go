@@ -63,10 +63,17 @@ func RestTokenDatabaseID(token string) (id string, ok bool) {
 	return string(b[restTokenHead : len(b)-restTokenSecret]), true
 }
 
-// SameRestToken reports whether two REST tokens are equal, taking the
-// same time wherever they differ.
-func SameRestToken(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+// MatchRestToken reports whether token is one of d's REST tokens, and
+// whether it is the read-only one. The comparison takes the same time
+// wherever the tokens differ.
+func MatchRestToken(d *Database, token string) (readOnly, ok bool) {
+	switch {
+	case subtle.ConstantTimeCompare([]byte(d.RestToken), []byte(token)) == 1:
+		return false, true
+	case subtle.ConstantTimeCompare([]byte(d.ReadOnlyRestToken), []byte(token)) == 1:
+		return true, true
+	}
+	return false, false
 }
 
 func restToken(kind byte, id string, port int, secret []byte) string {

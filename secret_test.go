@@ -38,8 +38,17 @@ func TestRestTokenDatabaseID(t *testing.T) {
 	}
 }
 
-func TestSameRestToken(t *testing.T) {
-	if !devapi.SameRestToken("abc", "abc") || devapi.SameRestToken("abc", "abd") || devapi.SameRestToken("abc", "ab") {
-		t.Error("SameRestToken compares wrong")
+func TestMatchRestToken(t *testing.T) {
+	d := &devapi.Database{Credentials: devapi.Credentials{RestToken: "full-token", ReadOnlyRestToken: "read-only-token"}}
+	for tok, want := range map[string][2]bool{
+		"full-token":      {false, true},
+		"read-only-token": {true, true},
+		"full-tokeN":      {false, false},
+		"full-token ":     {false, false},
+		"":                {false, false},
+	} {
+		if ro, ok := devapi.MatchRestToken(d, tok); ro != want[0] || ok != want[1] {
+			t.Errorf("MatchRestToken(%q) = %v, %v; want %v, %v", tok, ro, ok, want[0], want[1])
+		}
 	}
 }

@@ -83,13 +83,11 @@ func (s *Store) DatabaseByRestToken(ctx context.Context, token string) (*devapi.
 	case err != nil:
 		return nil, false, fmt.Errorf("sqlitestore: database by token: %w", err)
 	}
-	switch {
-	case devapi.SameRestToken(d.RestToken, token):
-		return d, false, nil
-	case devapi.SameRestToken(d.ReadOnlyRestToken, token):
-		return d, true, nil
+	readOnly, ok := devapi.MatchRestToken(d, token)
+	if !ok {
+		return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
 	}
-	return nil, false, devapi.Errorf(devapi.EUNAUTHORIZED, "invalid or missing auth token")
+	return d, readOnly, nil
 }
 
 // AllDatabases lists every account's databases, oldest first (ties by id).
