@@ -53,14 +53,24 @@ const (
 // RestTokenDatabaseID returns the database id a REST token made by
 // NewRestTokens carries, so that a store can look the token's database up
 // by its id and compare the token itself, in constant time, with the ones
-// it stores. ok is false for a string of any other shape.
+// it stores. ok is false for a string of any other shape, and for an id
+// that is not printable ASCII.
 func RestTokenDatabaseID(token string) (id string, ok bool) {
 	b, err := base64.URLEncoding.DecodeString(token)
 	if err != nil || len(b) <= restTokenHead+restTokenSecret || (b[0] != 1 && b[0] != 2) ||
 		b[3] != 0x01 || b[4] != 0x24 || b[5] != 0x20 {
 		return "", false
 	}
-	return string(b[restTokenHead : len(b)-restTokenSecret]), true
+	id = string(b[restTokenHead : len(b)-restTokenSecret])
+	// Ids are printable ASCII (uuids); anything else in a token is forged,
+	// and would reach the store as a parameter PostgreSQL refuses (a NUL,
+	// bytes that are not UTF-8) instead of matching no row.
+	for i := range len(id) {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return "", false
+		}
+	}
+	return id, true
 }
 
 // MatchRestToken reports whether token is one of d's REST tokens, and

@@ -31,6 +31,9 @@ func TestRestTokenDatabaseID(t *testing.T) {
 		"no id":          base64.URLEncoding.EncodeToString(raw[:6+32]),
 		"kind 3":         with(0, 3),
 		"marker":         with(4, 0x25),
+		"NUL in the id":  with(6, 0),
+		"not UTF-8 id":   with(7, 0xff),
+		"space in id":    with(8, ' '),
 	} {
 		if id, ok := devapi.RestTokenDatabaseID(tok); ok {
 			t.Errorf("%s: RestTokenDatabaseID(%q) = %q, true", name, tok, id)

@@ -419,7 +419,11 @@ var databaseTests = []test{
 		// secrets under db-1's id, and tokens of a database never stored.
 		forged, _ := devapi.NewRestTokens("db-1", d.Port, other.Password)
 		missing, missingRO := devapi.NewRestTokens("db-3", d.Port, devapi.NewPassword())
-		for _, bad := range []string{"", "nope", d.Password, "rest-token-of-db-1", forged, missing, missingRO} {
+		// Ids a store cannot take as text (PostgreSQL refuses NUL and
+		// bytes that are not UTF-8): refused, not an internal error.
+		nul, _ := devapi.NewRestTokens("db-\x00", d.Port, devapi.NewPassword())
+		notUTF8, _ := devapi.NewRestTokens("db-\xff", d.Port, devapi.NewPassword())
+		for _, bad := range []string{"", "nope", d.Password, "rest-token-of-db-1", forged, missing, missingRO, nul, notUTF8} {
 			_, _, err := s.DatabaseByRestToken(t.Context(), bad)
 			wantCode(t, err, devapi.EUNAUTHORIZED)
 		}
