@@ -39,14 +39,15 @@ func HashAPIKey(key string) string {
 // password is one NewPassword made (32 bytes): RestTokenDatabaseID finds
 // the id at a fixed distance from the end.
 func NewRestTokens(id string, port int, password string) (full, readOnly string) {
-	return restToken(1, id, port, []byte(password)), restToken(2, id, port, randomBytes(32))
+	return restToken(1, id, port, []byte(password)), restToken(2, id, port, randomBytes(restTokenSecret))
 }
 
-// restTokenHead is the length of a REST token's bytes before the database
-// id (kind, port, 0x01 0x24 0x20), restTokenSecret the length of the
-// secret after it: a password (NewPassword) or 32 random bytes.
+// A REST token's bytes: a kind byte, the port (2 bytes), restTokenMarker,
+// the database id, and a secret of restTokenSecret bytes (a password from
+// NewPassword, or random bytes); restTokenHead is the length before the id.
 const (
-	restTokenHead   = 6
+	restTokenMarker = "\x01\x24\x20"
+	restTokenHead   = 3 + len(restTokenMarker)
 	restTokenSecret = 32
 )
 
@@ -58,7 +59,7 @@ const (
 func RestTokenDatabaseID(token string) (id string, ok bool) {
 	b, err := base64.URLEncoding.DecodeString(token)
 	if err != nil || len(b) <= restTokenHead+restTokenSecret || (b[0] != 1 && b[0] != 2) ||
-		b[3] != 0x01 || b[4] != 0x24 || b[5] != 0x20 {
+		string(b[3:restTokenHead]) != restTokenMarker {
 		return "", false
 	}
 	id = string(b[restTokenHead : len(b)-restTokenSecret])
@@ -87,10 +88,10 @@ func MatchRestToken(d *Database, token string) (readOnly, ok bool) {
 }
 
 func restToken(kind byte, id string, port int, secret []byte) string {
-	b := make([]byte, 0, 3+3+len(id)+len(secret))
+	b := make([]byte, 0, restTokenHead+len(id)+len(secret))
 	b = append(b, kind)
 	b = binary.BigEndian.AppendUint16(b, uint16(port))
-	b = append(b, 0x01, 0x24, 0x20)
+	b = append(b, restTokenMarker...)
 	b = append(b, id...)
 	b = append(b, secret...)
 	return base64.URLEncoding.EncodeToString(b)
