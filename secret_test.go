@@ -16,8 +16,17 @@ func TestRestTokenDatabaseID(t *testing.T) {
 			}
 		}
 	}
+	// The layout written out by hand, as tokens stored by every earlier
+	// version have it: kind 1, port 6379, 01 24 20, the id, 32 secret bytes.
+	golden := base64.URLEncoding.EncodeToString(append([]byte("\x01\x18\xeb\x01\x24\x20db-1"), make([]byte, 32)...))
+	if id, ok := devapi.RestTokenDatabaseID(golden); !ok || id != "db-1" {
+		t.Errorf("RestTokenDatabaseID(hand-made token of db-1) = %q, %v", id, ok)
+	}
 	full, _ := devapi.NewRestTokens("db-1", 6379, devapi.NewPassword())
 	raw, _ := base64.URLEncoding.DecodeString(full)
+	if string(raw[:6]) != "\x01\x18\xeb\x01\x24\x20" || string(raw[6:len(raw)-32]) != "db-1" {
+		t.Errorf("NewRestTokens wrote % x, want the layout above", raw)
+	}
 	with := func(i int, v byte) string {
 		b := append([]byte(nil), raw...)
 		b[i] = v
