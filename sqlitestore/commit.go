@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"iter"
 	"runtime"
 	"slices"
 	"sync"
@@ -365,14 +366,7 @@ func (c *committer) resetBatch(wc *writerConn, batch *[]*writeOp) error {
 	}
 	wc.startRows()
 	var n int64 // resets that succeeded
-	for i := 0; ; i++ {
-		op := c.next(batch, i, true)
-		if op == nil {
-			break
-		}
-		if !op.state.CompareAndSwap(opQueued, opStarted) {
-			continue // abandoned by its caller
-		}
+	for op := range c.started(batch, true) {
 		op.err = wc.runReset(op)
 		switch {
 		case op.err == nil:
@@ -406,14 +400,7 @@ func (c *committer) txBatch(conn *sql.Conn, batch *[]*writeOp) {
 	}
 	c.rowsChecked, c.otherWrote = false, false
 	var n int64 // writes that succeeded
-	for i := 0; ; i++ {
-		op := c.next(batch, i, false)
-		if op == nil {
-			break
-		}
-		if !op.state.CompareAndSwap(opQueued, opStarted) {
-			continue // abandoned by its caller
-		}
+	for op := range c.started(batch, false) {
 		if err := c.runOne(conn, tx, op); err != nil {
 			// The transaction is in an unknown state: give it up, and
 			// with it the writes of this batch. Queued writes wait for
@@ -454,6 +441,26 @@ func (c *committer) withWriterConn(conn *sql.Conn, f func(*writerConn)) {
 		}
 		return nil
 	})
+}
+
+// started yields the writes of batch in order, each once its state moved
+// from queued to started (a write its caller abandoned is skipped), and
+// the writes that join the batch as it runs (next; resetsOnly as there).
+func (c *committer) started(batch *[]*writeOp, resetsOnly bool) iter.Seq[*writeOp] {
+	return func(yield func(*writeOp) bool) {
+		for i := 0; ; i++ {
+			op := c.next(batch, i, resetsOnly)
+			if op == nil {
+				return
+			}
+			if !op.state.CompareAndSwap(opQueued, opStarted) {
+				continue // abandoned by its caller
+			}
+			if !yield(op) {
+				return
+			}
+		}
+	}
 }
 
 // next returns the write at index i of batch, the next to run, or nil if
