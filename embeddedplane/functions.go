@@ -283,7 +283,7 @@ func (s *scripts) loadLibrary(code string, replace bool) (string, string) {
 	ctx, cancel := context.WithTimeoutCause(ctx, functionLoadLimit, errLoadTimeout)
 	defer cancel()
 	np := server.NewPeer(bufio.NewWriter(io.Discard))
-	env, funcs, msg := s.runLibrary(ctx, stop, np, lib, true, nil)
+	env, funcs, msg := s.runLibrary(ctx, stop, nil, np, lib, true, nil)
 	if env != nil {
 		env.close()
 	}
@@ -330,18 +330,15 @@ func functionText(s string) string {
 // function in; the caller closes it), what the code registered, and the
 // error answer of a failed load. At FUNCTION LOAD (load) the errors are
 // "Error registering functions: ..."; at FCALL the library has loaded once
-// already, so a failure is the time or memory limit.
-func (s *scripts) runLibrary(ctx context.Context, stop context.CancelCauseFunc, c *server.Peer, lib *functionLib, load bool, onRegister func(*luaFunction, *lua.LFunction)) (*scriptEnv, []*luaFunction, string) {
-	var wg sync.WaitGroup
-	watching := make(chan struct{})
-	if load && s.sampleEvery > 0 {
-		wg.Go(func() { s.watch(stop, watching) })
+// already, so a failure is the time or memory limit. heap is the run's
+// memory budget; nil (at FUNCTION LOAD, outside the gate) gets one of its
+// own, watched while the library's code runs.
+func (s *scripts) runLibrary(ctx context.Context, stop context.CancelCauseFunc, heap *heapBudget, c *server.Peer, lib *functionLib, load bool, onRegister func(*luaFunction, *lua.LFunction)) (*scriptEnv, []*luaFunction, string) {
+	if heap == nil {
+		heap = newHeapBudget(s.cfg.memoryLimit, stop)
+		defer s.watching(heap)()
 	}
-	defer func() {
-		close(watching)
-		wg.Wait()
-	}()
-	env := newScriptEnv(s, c, lib.name, false, s.cfg.memoryLimit)
+	env := newScriptEnv(s, c, lib.name, false, heap)
 	L := env.L
 	g := L.G.Global
 	runtime := g.RawGetString("redis")
@@ -540,7 +537,7 @@ func (s *scripts) fcall(c *server.Peer, cmd string, args []string) {
 		return
 	}
 	keys, argv := args[2:2+n], args[2+n:]
-	s.runGated(c, func(ctx context.Context, stop context.CancelCauseFunc) reply {
+	s.runGated(c, func(ctx context.Context, stop context.CancelCauseFunc, heap *heapBudget) reply {
 		libs.mu.Lock()
 		libs.running = &runningFunction{name: f.name, command: append([]string{strings.ToLower(cmd)}, args...), started: time.Now()}
 		libs.mu.Unlock()
@@ -549,16 +546,16 @@ func (s *scripts) fcall(c *server.Peer, cmd string, args []string) {
 			libs.running = nil
 			libs.mu.Unlock()
 		}()
-		return s.executeFunction(ctx, stop, c, f, keys, argv, noWrites)
+		return s.executeFunction(ctx, stop, heap, c, f, keys, argv, noWrites)
 	})
 }
 
 // executeFunction runs one function under runGated and returns its answer.
-func (s *scripts) executeFunction(ctx context.Context, stop context.CancelCauseFunc, c *server.Peer, f *luaFunction, keys, argv []string, readOnly bool) reply {
+func (s *scripts) executeFunction(ctx context.Context, stop context.CancelCauseFunc, heap *heapBudget, c *server.Peer, f *luaFunction, keys, argv []string, readOnly bool) reply {
 	// The library registers its functions again in this run's state; the
 	// callback to call is the one registered under f's name.
 	var fn *lua.LFunction
-	env, _, msg := s.runLibrary(ctx, stop, c, f.lib, false, func(r *luaFunction, cb *lua.LFunction) {
+	env, _, msg := s.runLibrary(ctx, stop, heap, c, f.lib, false, func(r *luaFunction, cb *lua.LFunction) {
 		if r.name == f.name {
 			fn = cb
 		}

@@ -70,7 +70,7 @@ type scriptEnv struct {
 	ctx      any // the miniredis state of the peer that runs redis.call
 	sha      string
 	readOnly bool
-	limit    int64
+	heap     *heapBudget
 	// readonly are the tables a script may not change (_G and the
 	// libraries), as in Redis 7.
 	readonly map[*lua.LTable]bool
@@ -81,7 +81,7 @@ type scriptEnv struct {
 
 // newScriptEnv returns a fresh Lua state with Redis's globals but KEYS and
 // ARGV; protect must be called after those are set.
-func newScriptEnv(s *scripts, caller *server.Peer, sha string, readOnly bool, limit int64) *scriptEnv {
+func newScriptEnv(s *scripts, caller *server.Peer, sha string, readOnly bool, heap *heapBudget) *scriptEnv {
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:        true,
 		CallStackSize:       callStackSize,
@@ -97,7 +97,7 @@ func newScriptEnv(s *scripts, caller *server.Peer, sha string, readOnly bool, li
 		ctx:      copyCtx(caller.Ctx),
 		sha:      sha,
 		readOnly: readOnly,
-		limit:    limit,
+		heap:     heap,
 		readonly: map[*lua.LTable]bool{},
 	}
 	for _, lib := range []struct {
@@ -274,8 +274,20 @@ func luaPcall(L *lua.LState) int {
 // tooLarge raises the error for a value of n bytes over the memory limit,
 // before anything is allocated.
 func (e *scriptEnv) tooLarge(L *lua.LState, what string, n float64) {
-	if n > float64(e.limit) {
-		raise(L, "%s: a result of %.0f bytes is over the script memory limit (%s)", what, n, bytesText(e.limit))
+	if n > float64(e.heap.limit) {
+		raise(L, "%s: a result of %.0f bytes is over the script memory limit (%s)", what, n, bytesText(int64(e.heap.limit)))
+	}
+}
+
+// reserve is tooLarge for a value made in one piece, which also must fit
+// in what is left of the run's memory budget: without it, a script that
+// keeps a few such values could take the heap past the limit by a whole
+// value between two samples of the watchdog. Over the budget, the run is
+// stopped (its answer is the memory limit's) and the value never made.
+func (e *scriptEnv) reserve(L *lua.LState, what string, n float64) {
+	e.tooLarge(L, what, n)
+	if n >= bigValue && !e.heap.fits(uint64(n)) {
+		raise(L, "%s: over the script memory limit", what)
 	}
 }
 
@@ -288,7 +300,7 @@ func (e *scriptEnv) luaConcat(L *lua.LState) int {
 	as, aok := concatString(a)
 	bs, bok := concatString(b)
 	if aok && bok {
-		e.tooLarge(L, "concatenation", float64(len(as))+float64(len(bs)))
+		e.reserve(L, "concatenation", float64(len(as))+float64(len(bs)))
 		L.Push(lua.LString(as + bs))
 		return 1
 	}
@@ -669,7 +681,7 @@ func (e *scriptEnv) strRep(L *lua.LState) int {
 		L.Push(lua.LString(""))
 		return 1
 	}
-	e.tooLarge(L, "string.rep", float64(len(s))*float64(n))
+	e.reserve(L, "string.rep", float64(len(s))*float64(n))
 	L.Push(lua.LString(strings.Repeat(s, n)))
 	return 1
 }
@@ -890,6 +902,7 @@ func (e *scriptEnv) tabConcat(L *lua.LState) int {
 		e.tooLarge(L, "table.concat", size)
 		parts = append(parts, s)
 	}
+	e.reserve(L, "table.concat", size)
 	L.Push(lua.LString(strings.Join(parts, sep)))
 	return 1
 }

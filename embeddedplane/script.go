@@ -473,8 +473,8 @@ func (s *scripts) eval(c *server.Peer, cmd string, args []string) {
 		}
 	}
 	readOnly := strings.HasSuffix(cmd, "_RO")
-	s.runGated(c, func(ctx context.Context, _ context.CancelCauseFunc) reply {
-		return s.execute(ctx, c, sha, proto, keys, argv, readOnly)
+	s.runGated(c, func(ctx context.Context, _ context.CancelCauseFunc, heap *heapBudget) reply {
+		return s.execute(ctx, heap, c, sha, proto, keys, argv, readOnly)
 	})
 }
 
@@ -484,7 +484,7 @@ func (s *scripts) eval(c *server.Peer, cmd string, args []string) {
 // limit and the memory watchdog (stop ends body's ctx with a cause), gives
 // the gate back, returns memory to the system after a big run, and writes
 // body's answer with the gate open.
-func (s *scripts) runGated(c *server.Peer, body func(ctx context.Context, stop context.CancelCauseFunc) reply) {
+func (s *scripts) runGated(c *server.Peer, body func(ctx context.Context, stop context.CancelCauseFunc, heap *heapBudget) reply) {
 	parent, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
 	run, busy, closed := s.acquire(stop)
@@ -512,25 +512,34 @@ func (s *scripts) runGated(c *server.Peer, body func(ctx context.Context, stop c
 }
 
 // limited runs body with the gate held, under the time limit and the
-// memory watchdog, both of which end body's ctx with their cause.
-func (s *scripts) limited(parent context.Context, stop context.CancelCauseFunc, body func(ctx context.Context, stop context.CancelCauseFunc) reply) reply {
+// memory budget (sampled by a watchdog), both of which end body's ctx with
+// their cause.
+func (s *scripts) limited(parent context.Context, stop context.CancelCauseFunc, body func(ctx context.Context, stop context.CancelCauseFunc, heap *heapBudget) reply) reply {
 	ctx, cancel := context.WithTimeoutCause(parent, s.cfg.timeLimit, context.DeadlineExceeded)
 	defer cancel()
-	var wg sync.WaitGroup
-	watching := make(chan struct{})
-	if s.sampleEvery > 0 {
-		wg.Go(func() { s.watch(stop, watching) })
+	heap := newHeapBudget(s.cfg.memoryLimit, stop)
+	defer s.watching(heap)()
+	return body(ctx, stop, heap)
+}
+
+// watching starts heap's watchdog (unless sampleEvery is 0) and returns
+// the function that stops it and waits for it.
+func (s *scripts) watching(heap *heapBudget) (stop func()) {
+	if s.sampleEvery <= 0 {
+		return func() {}
 	}
-	defer func() {
-		close(watching)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() { heap.watch(s.sampleEvery, done) })
+	return func() {
+		close(done)
 		wg.Wait()
-	}()
-	return body(ctx, stop)
+	}
 }
 
 // execute runs one script under runGated and returns its answer.
-func (s *scripts) execute(ctx context.Context, c *server.Peer, sha string, proto *lua.FunctionProto, keys, argv []string, readOnly bool) reply {
-	env := newScriptEnv(s, c, sha, readOnly, s.cfg.memoryLimit)
+func (s *scripts) execute(ctx context.Context, heap *heapBudget, c *server.Peer, sha string, proto *lua.FunctionProto, keys, argv []string, readOnly bool) reply {
+	env := newScriptEnv(s, c, sha, readOnly, heap)
 	defer env.close()
 	L := env.L
 	L.SetContext(ctx)
@@ -581,21 +590,66 @@ func bytesText(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// watch is the memory watchdog of one run: every sampleEvery it reads the
-// process's heap; when it grew past the memory limit since the run
-// started, it collects garbage and looks at the live heap, and stops the
-// script if that grew past the limit. The heap is the whole process's, so
-// this is an estimate: other databases' work in the meantime counts too.
-func (s *scripts) watch(stop context.CancelCauseFunc, done <-chan struct{}) {
+// heapBudget is one run's memory limit: the process's live heap when the
+// run started plus the limit. The heap is the whole process's, so this is
+// an estimate: other databases' work in the meantime counts too. A
+// watchdog samples it while the script runs (watch), and builtins that
+// make one big value ask it first (fits), since a value made between two
+// samples could take the heap past the limit by its whole size.
+type heapBudget struct {
+	base, limit uint64
+	stop        context.CancelCauseFunc
+}
+
+// bigValue is the size from which a builtin asks the budget before making
+// a value: reading the heap's size costs about a microsecond, copying a
+// MiB a hundred.
+const bigValue = 1 << 20
+
+// newHeapBudget starts a budget from the live heap of the last collection,
+// or the heap's size now when that is less (values live then were freed
+// since, and counting them would let the run grow by as much more).
+func newHeapBudget(limit int64, stop context.CancelCauseFunc) *heapBudget {
+	sample := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+	}
+	metrics.Read(sample)
+	return &heapBudget{base: min(heapValue(sample[0]), heapValue(sample[1])), limit: uint64(limit), stop: stop}
+}
+
+// fits reports whether a value of n more bytes keeps the heap within the
+// budget. When the heap with n is past it, it collects garbage and looks
+// at the live heap; if that with n is past it too, it stops the run and
+// reports false. Called by the script's goroutine.
+func (b *heapBudget) fits(n uint64) bool {
 	sample := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/gc/heap/live:bytes"},
 	}
-	metrics.Read(sample)
-	base := heapValue(sample[1])
-	limit := uint64(s.cfg.memoryLimit)
-	next := base + limit
-	t := time.NewTicker(s.sampleEvery)
+	metrics.Read(sample[:1])
+	if heapValue(sample[0])+n <= b.base+b.limit {
+		return true
+	}
+	runtime.GC()
+	metrics.Read(sample[1:])
+	if heapValue(sample[1])+n <= b.base+b.limit {
+		return true
+	}
+	b.stop(errOverMemory)
+	return false
+}
+
+// watch is the memory watchdog of one run: every `every` it reads the
+// process's heap; when it grew past the budget, it collects garbage and
+// looks at the live heap, and stops the script if that grew past it too.
+func (b *heapBudget) watch(every time.Duration, done <-chan struct{}) {
+	sample := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+	}
+	next := b.base + b.limit
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -610,11 +664,11 @@ func (s *scripts) watch(stop context.CancelCauseFunc, done <-chan struct{}) {
 		runtime.GC()
 		metrics.Read(sample[1:])
 		live := heapValue(sample[1])
-		if live > base+limit {
-			stop(errOverMemory)
+		if live > b.base+b.limit {
+			b.stop(errOverMemory)
 			return
 		}
-		next = max(base+limit, live+limit/4)
+		next = max(b.base+b.limit, live+b.limit/4)
 	}
 }
 
