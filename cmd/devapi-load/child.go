@@ -22,6 +22,7 @@ import (
 	"github.com/devapi-dev/devapi/internal/cputime"
 	"github.com/devapi-dev/devapi/internal/gctune"
 	"github.com/devapi-dev/devapi/internal/logbuf"
+	"github.com/devapi-dev/devapi/internal/textlog"
 	"github.com/devapi-dev/devapi/pgstore"
 	"github.com/devapi-dev/devapi/server"
 )
@@ -232,7 +233,7 @@ func startDevapi(ctx context.Context, o childOptions, logOut *logbuf.Writer) (*a
 	}
 	cfg := app.Config{
 		Dir:    o.dir,
-		Logger: slog.New(logOut.Handler(slog.NewTextHandler(logOut, nil))),
+		Logger: slog.New(logOut.Handler(textlog.NewHandler(logOut, nil))),
 		Setup:  app.Accounts("devapi-load", map[string]string{o.email: o.key}),
 		Server: server.Config{Ports: ports,
 			// The harness measures throughput: no per-account rate limit.

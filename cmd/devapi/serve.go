@@ -29,6 +29,7 @@ import (
 	"github.com/devapi-dev/devapi/internal/console"
 	"github.com/devapi-dev/devapi/internal/gctune"
 	"github.com/devapi-dev/devapi/internal/logbuf"
+	"github.com/devapi-dev/devapi/internal/textlog"
 	"github.com/devapi-dev/devapi/internal/tlsca"
 	"github.com/devapi-dev/devapi/poolplane"
 	"github.com/devapi-dev/devapi/restapi"
@@ -156,7 +157,8 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) string, s
 	var handler slog.Handler
 	switch o.logFormat {
 	case "text":
-		handler = slog.NewTextHandler(logOut, nil)
+		// slog's text format, formatted for less CPU (internal/textlog).
+		handler = textlog.NewHandler(logOut, nil)
 	case "json":
 		handler = slog.NewJSONHandler(logOut, nil)
 	default:
