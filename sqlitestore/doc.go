@@ -40,8 +40,9 @@
 // to end (BEGIN IMMEDIATE and COMMIT prepared once, no database/sql
 // transaction). The connection keeps the rows it has written:
 // while SQLite's data version of the file shows that nothing else has
-// written since, a reset runs its UPDATE alone and answers with the kept row
-// (reset.go explains the checks).
+// written since, a reset runs its UPDATE alone, by id (the kept row vouches
+// for the owner, and for an API key a reset of the owner proved), and
+// answers with the kept row (reset.go explains the checks).
 //
 // # Schema
 //

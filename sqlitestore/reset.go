@@ -44,6 +44,16 @@ import (
 // a failed batch drops them. A miss is the UPDATE ... RETURNING, whose row
 // is kept.
 //
+// What the rows vouch for, the UPDATE need not check again: a kept row's
+// owner is the stored one, so a reset of another owner's database is
+// ENOTFOUND without a statement; and an API key that a reset of the owner
+// proved (a statement holding its EXISTS changed the row) still exists
+// while the rows are kept, since removing it is a write that drops them.
+// So a reset of a kept row with no key, or with a proven one, runs
+// setCredentialsByID: four arguments instead of six (modernc binds each
+// text argument through a C copy of it) and no subquery. The proven keys
+// are dropped with the rows.
+//
 // The statements belong to the connection they were prepared on and must be
 // finalized before that connection closes (SQLite would keep a closed
 // connection with a live statement open, file handles and all). database/sql
@@ -79,6 +89,7 @@ type writerConn struct {
 	driverConn
 	returning driver.Stmt // setCredentialsQuery; nil until first used
 	update    driver.Stmt // setCredentialsUpdate; nil until first used
+	updateID  driver.Stmt // setCredentialsByID; nil until first used
 	// A reset batch's transaction statements (commit.go); nil until first
 	// used.
 	begin, commit, rollback driver.Stmt
@@ -88,12 +99,14 @@ type writerConn struct {
 }
 
 // rowCache is the rows of databases as the connection last wrote or read
-// them, by id, and the data version of the file they match.
+// them, by id, the API keys its resets proved, and the data version of the
+// file they match.
 type rowCache struct {
 	m       map[string]*devapi.Database
-	max     int    // rows kept at most; past it, put starts again from none
-	version uint32 // the data version after the last commit the rows were kept across
-	valid   bool   // version is set
+	keys    map[string]string // the owner of each proven key, by key hash
+	max     int               // rows, and keys, kept at most; past it, put (prove) starts again from none
+	version uint32            // the data version after the last commit the rows were kept across
+	valid   bool              // version is set
 }
 
 // put keeps d as the row of id.
@@ -104,18 +117,39 @@ func (r *rowCache) put(id string, d *devapi.Database) {
 	r.m[id] = d
 }
 
+// prove keeps keyHash as a key of owner, which a reset's statement found.
+func (r *rowCache) prove(owner, keyHash string) {
+	if keyHash == "" {
+		return
+	}
+	if r.keys == nil || len(r.keys) >= r.max {
+		r.keys = make(map[string]string)
+	}
+	r.keys[keyHash] = owner
+}
+
+// proven reports whether a reset of owner's kept row with keyHash needs no
+// key check: none was asked for, or a reset proved keyHash for owner.
+func (r *rowCache) proven(owner, keyHash string) bool {
+	if keyHash == "" {
+		return true
+	}
+	o, ok := r.keys[keyHash]
+	return ok && o == owner
+}
+
 // Unwrap returns the driver's connection (sqlite.Limit looks for it).
 func (c *writerConn) Unwrap() driver.Conn { return c.driverConn }
 
 // Close finalizes the reset's statements, then closes the connection.
 func (c *writerConn) Close() error {
 	var errs []error
-	for _, st := range []driver.Stmt{c.returning, c.update, c.begin, c.commit, c.rollback} {
+	for _, st := range []driver.Stmt{c.returning, c.update, c.updateID, c.begin, c.commit, c.rollback} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
-	c.returning, c.update, c.begin, c.commit, c.rollback = nil, nil, nil, nil, nil
+	c.returning, c.update, c.updateID, c.begin, c.commit, c.rollback = nil, nil, nil, nil, nil, nil
 	return errors.Join(append(errs, c.driverConn.Close())...)
 }
 
@@ -172,6 +206,7 @@ func (c *writerConn) commitRows() {
 // the batch that changed them did not commit.
 func (c *writerConn) dropRows() {
 	clear(c.rows.m)
+	clear(c.rows.keys)
 	c.rows.valid = false
 }
 
@@ -229,17 +264,27 @@ func (c *writerConn) runReset(op *writeOp) error {
 	}
 	defer clear(c.args[:]) // let the strings go
 	kept := c.rows.m[a.id]
-	if kept == nil {
+	switch {
+	case kept == nil:
 		d, err := c.resetReturning(a.id)
 		if err != nil {
 			return err
 		}
 		c.rows.put(a.id, d)
+		c.rows.prove(a.owner, a.keyHash)
 		a.d = detach(d)
 		return nil
-	}
-	if err := c.resetKept(a.id); err != nil {
-		return err
+	case kept.Owner != a.owner:
+		return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", a.id)
+	case c.rows.proven(a.owner, a.keyHash):
+		if err := c.resetKept(&c.updateID, setCredentialsByID, c.args[:4], a.id); err != nil {
+			return err
+		}
+	default:
+		if err := c.resetKept(&c.update, setCredentialsUpdate, c.args[:], a.id); err != nil {
+			return err
+		}
+		c.rows.prove(a.owner, a.keyHash)
 	}
 	kept.Password, kept.RestToken, kept.ReadOnlyRestToken = a.c.Password, a.c.RestToken, a.c.ReadOnlyRestToken
 	kept.Generation++
@@ -254,17 +299,17 @@ func detach(kept *devapi.Database) *devapi.Database {
 	return &d
 }
 
-// resetKept runs setCredentialsUpdate with c.args: ENOTFOUND if it changed
-// no row.
-func (c *writerConn) resetKept(id string) error {
-	if c.update == nil {
-		st, err := c.PrepareContext(context.Background(), setCredentialsUpdate)
+// resetKept runs the statement *st (query, prepared on first use) with
+// args, the first of c.args: ENOTFOUND if it changed no row.
+func (c *writerConn) resetKept(st *driver.Stmt, query string, args []driver.NamedValue, id string) error {
+	if *st == nil {
+		p, err := c.PrepareContext(context.Background(), query)
 		if err != nil {
 			return fmt.Errorf("sqlitestore: prepare set credentials: %w", err)
 		}
-		c.update = st
+		*st = p
 	}
-	res, err := c.update.(driver.StmtExecContext).ExecContext(context.Background(), c.args[:])
+	res, err := (*st).(driver.StmtExecContext).ExecContext(context.Background(), args)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: set credentials: %w", err)
 	}

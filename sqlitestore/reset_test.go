@@ -255,6 +255,157 @@ func TestKeptRowsSeeAWriteAfterInTheBatch(t *testing.T) {
 	}
 }
 
+// TestKeptRowsVouchForOwnerAndKey: a reset of a kept row runs the UPDATE by
+// id alone (setCredentialsByID) when no key is asked for or a reset proved
+// the key for the owner; a key not proven for the owner (never seen, or
+// proven for another account) runs the full UPDATE, which proves it; a
+// reset of a kept row as another owner runs no statement and changes
+// nothing.
+func TestKeptRowsVouchForOwnerAndKey(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	ctx := t.Context()
+	mustCreateAccount(t, s, "other@example.com")
+	if err := s.CreateDatabase(ctx, storetest.NewDatabase("db-2", "other@example.com", t0)); err != nil {
+		t.Fatal(err)
+	}
+	owners, others := devapi.HashAPIKey("owner's key"), devapi.HashAPIKey("other's key")
+	for _, k := range []*devapi.APIKey{
+		{ID: "owners", Email: "owner@example.com", Name: "k", Hash: owners, CreatedAt: t0},
+		{ID: "others", Email: "other@example.com", Name: "k", Hash: others, CreatedAt: t0},
+	} {
+		if err := s.AddAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The keys' writes dropped the rows: keep them again, and prove the
+	// other's key for the other.
+	want := resetAndCheck(t, s, "kept")
+	if _, err := s.SetCredentialsAsKey(ctx, "other@example.com", others, "db-2", devapi.Credentials{Password: "o"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name, owner, keyHash string
+		ok                   bool
+		ran                  string // the statement the reset ran: "full", "by id" or ""
+	}{
+		{"no key", "owner@example.com", "", true, "by id"},
+		{"another owner", "other@example.com", "", false, ""},
+		{"another owner's key", "owner@example.com", others, false, "full"},
+		{"the owner's key, unproven", "owner@example.com", owners, true, "full"},
+		{"the owner's key, proven", "owner@example.com", owners, true, "by id"},
+		{"no key again", "owner@example.com", "", true, "by id"},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			var d *devapi.Database
+			ran := ranStatement(t, s, func() {
+				var err error
+				c := devapi.Credentials{Password: step.name}
+				if step.keyHash == "" {
+					d, err = s.SetCredentials(ctx, step.owner, "db-1", c)
+				} else {
+					d, err = s.SetCredentialsAsKey(ctx, step.owner, step.keyHash, "db-1", c)
+				}
+				switch {
+				case step.ok && err != nil:
+					t.Fatal(err)
+				case !step.ok && devapi.ErrorCode(err) != devapi.ENOTFOUND:
+					t.Fatalf("got %v, want ENOTFOUND", err)
+				}
+			})
+			if ran != step.ran {
+				t.Errorf("the reset ran the statement %q, want %q", ran, step.ran)
+			}
+			if step.ok {
+				want.Password, want.RestToken, want.ReadOnlyRestToken = step.name, "", ""
+				want.Generation++
+				if !reflect.DeepEqual(d, want) {
+					t.Errorf("answered\n%+v\nwant\n%+v", d, want)
+				}
+			}
+			stored, err := s.Database(ctx, "owner@example.com", "db-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(stored, want) {
+				t.Errorf("stored\n%+v\nwant\n%+v", stored, want)
+			}
+		})
+	}
+}
+
+// TestProvenKeysGoWithTheRows: a proven key removed on the writer's own
+// connection outside the committer (no write of the committer to drop the
+// rows, only the data version) proves nothing any more, even for a row kept
+// again since.
+func TestProvenKeysGoWithTheRows(t *testing.T) {
+	s, _ := keptRowsStore(t)
+	ctx := t.Context()
+	key := devapi.HashAPIKey("owner's key")
+	if err := s.AddAPIKey(ctx, &devapi.APIKey{ID: "k", Email: "owner@example.com", Name: "k", Hash: key, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"proving", "proven"} {
+		if _, err := s.SetCredentialsAsKey(ctx, "owner@example.com", key, "db-1", devapi.Credentials{Password: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.writer.ExecContext(ctx, `DELETE FROM api_keys WHERE id = 'k'`); err != nil {
+		t.Fatal(err)
+	}
+	want := resetAndCheck(t, s, "kept again") // without a key
+	_, err := s.SetCredentialsAsKey(ctx, "owner@example.com", key, "db-1", devapi.Credentials{Password: "removed"})
+	if devapi.ErrorCode(err) != devapi.ENOTFOUND {
+		t.Fatalf("a reset with a removed key: %v, want ENOTFOUND", err)
+	}
+	stored, err := s.Database(ctx, "owner@example.com", "db-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(stored, want) {
+		t.Errorf("after a reset with a removed key, stored\n%+v\nwant\n%+v", stored, want)
+	}
+}
+
+// ranStatement calls reset and reports which of the writer connection's
+// UPDATEs of a kept row it ran: "full" (setCredentialsUpdate), "by id"
+// (setCredentialsByID) or "" for neither. It finalizes both before reset,
+// and sees which one reset prepared again.
+func ranStatement(t *testing.T, s *Store, reset func()) string {
+	t.Helper()
+	withWriter := func(f func(*writerConn)) {
+		t.Helper()
+		conn, err := s.writer.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.Raw(func(dc any) error { f(dc.(*writerConn)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withWriter(func(wc *writerConn) {
+		for _, st := range []*driver.Stmt{&wc.update, &wc.updateID} {
+			if *st != nil {
+				if err := (*st).Close(); err != nil {
+					t.Fatal(err)
+				}
+				*st = nil
+			}
+		}
+	})
+	reset()
+	var ran []string
+	withWriter(func(wc *writerConn) {
+		if wc.update != nil {
+			ran = append(ran, "full")
+		}
+		if wc.updateID != nil {
+			ran = append(ran, "by id")
+		}
+	})
+	return strings.Join(ran, " and ")
+}
+
 // TestKeptRowsDroppedWithAFailedCommit: a batch whose commit fails leaves
 // nothing of its resets in the kept rows: the next reset answers the
 // generation after the stored one, not after the lost one.
