@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -27,6 +28,75 @@ type requestInfo struct {
 	// the handler's one store write must prove (SetCredentialsAsKey)
 	// before anything is changed or told.
 	keyToProve string
+	// auth is the request's Basic credentials once basicAuth parsed them.
+	auth   basicCredentials
+	parsed bool // auth holds the parsed header
+}
+
+// basicCredentials are a request's HTTP Basic email and key; ok tells
+// that both are there, and not empty.
+type basicCredentials struct {
+	email, key string
+	ok         bool
+}
+
+// basicAuth returns r's HTTP Basic credentials, which throttleAuth and
+// authenticate both read: it parses the Authorization header the first
+// time only, so a request decodes it once. r is the request ri belongs to.
+func (ri *requestInfo) basicAuth(r *http.Request) basicCredentials {
+	if !ri.parsed {
+		email, key, ok := parseBasicAuth(r.Header.Get("Authorization"))
+		ri.auth = basicCredentials{email: email, key: key, ok: ok && email != "" && key != ""}
+		ri.parsed = true
+	}
+	return ri.auth
+}
+
+// parseBasicAuth parses an Authorization header's value as
+// net/http.Request.BasicAuth does ("Basic " in any case, then standard
+// base64 of email:key), with one allocation, the string both halves share,
+// where BasicAuth makes two: the decoded bytes stay on the stack.
+func parseBasicAuth(auth string) (email, key string, ok bool) {
+	const prefix = "Basic "
+	if len(auth) < len(prefix) || !equalFoldASCII(auth[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	src := auth[len(prefix):]
+	var buf [256]byte
+	dst := buf[:]
+	if n := base64.StdEncoding.DecodedLen(len(src)); n > len(buf) {
+		dst = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(dst, []byte(src))
+	if err != nil {
+		return "", "", false
+	}
+	email, key, ok = strings.Cut(string(dst[:n]), ":")
+	if !ok {
+		return "", "", false
+	}
+	return email, key, true
+}
+
+// equalFoldASCII reports whether s and t are equal under ASCII case
+// folding, as net/http compares the "Basic " prefix.
+func equalFoldASCII(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := range len(s) {
+		a, b := s[i], t[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 func info(ctx context.Context) *requestInfo {
@@ -209,17 +279,18 @@ func (s *Server) logRequest(r *http.Request, ri *requestInfo, rec *statusRecorde
 // so this is the one place that reads them.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		email, key, ok := r.BasicAuth()
-		if !ok || email == "" || key == "" {
+		ri := info(r.Context())
+		creds := ri.basicAuth(r)
+		if !creds.ok {
 			s.writeError(w, r, devapi.Errorf(devapi.EUNAUTHORIZED, "Unauthorized"))
 			return
 		}
-		hash := devapi.HashAPIKey(key)
+		email := creds.email
+		hash := devapi.HashAPIKey(creds.key)
 		if provesKey(r) {
 			// The handler's write proves the key: no look at the store's
 			// keys now.
 			if acct, ok := s.store.CachedAccount(email, hash); ok {
-				ri := info(r.Context())
 				ri.account, ri.keyToProve = acct, hash
 				next.ServeHTTP(w, r)
 				return
@@ -233,7 +304,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		info(r.Context()).account = acct
+		ri.account = acct
 		next.ServeHTTP(w, r)
 	})
 }

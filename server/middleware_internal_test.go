@@ -1,6 +1,9 @@
 package server
 
 import (
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,5 +57,70 @@ func TestRequestIDs(t *testing.T) {
 	}
 	if same > 8 {
 		t.Errorf("consecutive ids %s and %s share %d of 16 digits", first, second, same)
+	}
+}
+
+// TestParseBasicAuth: parseBasicAuth reads every header as
+// net/http.Request.BasicAuth does, with at most one allocation for a
+// header of any usual length.
+func TestParseBasicAuth(t *testing.T) {
+	basic := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
+	long := strings.Repeat("k", 300) // decoded past parseBasicAuth's stack buffer
+	for _, h := range []string{
+		"",
+		basic("dev@example.com:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+		basic("Dev@Example.COM:key"),
+		basic("dev@example.com:key:with:colons"),
+		basic("dev@example.com:"),
+		basic(":key"),
+		basic("no colon"),
+		basic("dev@example.com:" + long),
+		"basic " + base64.StdEncoding.EncodeToString([]byte("a:b")),
+		"BASIC " + base64.StdEncoding.EncodeToString([]byte("a:b")),
+		"Basic",
+		"Basic ",
+		"Basic !!!",
+		"Basic " + base64.RawStdEncoding.EncodeToString([]byte("a:bc")),
+		"Basic " + base64.URLEncoding.EncodeToString([]byte("a:b?>")),
+		"Bearer " + base64.StdEncoding.EncodeToString([]byte("a:b")),
+		"Basi\u017f " + base64.StdEncoding.EncodeToString([]byte("a:b")), // ſ folds to s outside ASCII
+		" Basic " + base64.StdEncoding.EncodeToString([]byte("a:b")),
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if h != "" {
+			r.Header.Set("Authorization", h)
+		}
+		wantEmail, wantKey, wantOK := r.BasicAuth()
+		email, key, ok := parseBasicAuth(r.Header.Get("Authorization"))
+		if email != wantEmail || key != wantKey || ok != wantOK {
+			t.Errorf("parseBasicAuth(%q) = %q, %q, %v; BasicAuth says %q, %q, %v", h, email, key, ok, wantEmail, wantKey, wantOK)
+		}
+	}
+	h := basic("dev@example.com:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = parseBasicAuth(h) }); n > 1 {
+		t.Errorf("parseBasicAuth allocates %v times, want 1", n)
+	}
+}
+
+// TestBasicAuthParsedOnce: throttleAuth and authenticate share one parse
+// of the Authorization header per request (requestInfo.basicAuth).
+func TestBasicAuthParsedOnce(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.SetBasicAuth("dev@example.com", "key")
+	var ri requestInfo
+	if c := ri.basicAuth(r); c != (basicCredentials{email: "dev@example.com", key: "key", ok: true}) {
+		t.Fatalf("basicAuth = %+v", c)
+	}
+	r.SetBasicAuth("other@example.com", "other")
+	if c := ri.basicAuth(r); c.email != "dev@example.com" || c.key != "key" {
+		t.Fatalf("basicAuth parsed the header again: %+v", c)
+	}
+	for _, tc := range []struct{ email, key string }{{"", "key"}, {"dev@example.com", ""}} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.SetBasicAuth(tc.email, tc.key)
+		var ri requestInfo
+		if c := ri.basicAuth(r); c.ok {
+			t.Errorf("basicAuth(%q, %q) = %+v, want not ok", tc.email, tc.key, c)
+		}
 	}
 }

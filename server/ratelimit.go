@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -71,6 +72,10 @@ type buckets struct {
 
 	mu sync.Mutex
 	m  map[uint64]*rate.Limiter
+	// kept is len(m), stored under mu whenever m changes: wait reads it
+	// without mu, so that a request costs no lock and no hash while no key
+	// spent a token, the usual case of a limiter of failed logins.
+	kept atomic.Int64
 }
 
 func newBuckets(l RateLimit) *buckets {
@@ -80,6 +85,11 @@ func newBuckets(l RateLimit) *buckets {
 // wait returns how long key has to wait at now for a token: 0 when its
 // bucket holds one. It takes nothing.
 func (b *buckets) wait(key string, now time.Time) time.Duration {
+	// No bucket at all: key's is full. A bucket being made meanwhile is
+	// one this wait came before.
+	if b.none() {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	l := b.m[maphash.String(b.seed, key)]
@@ -129,6 +139,7 @@ func (b *buckets) bucket(key string, now time.Time) *rate.Limiter {
 	}
 	l := rate.NewLimiter(b.limit, b.burst)
 	b.m[h] = l
+	b.kept.Store(int64(len(b.m)))
 	return l
 }
 
@@ -171,6 +182,10 @@ func cmpFloat(x, y float64) int {
 	}
 	return 0
 }
+
+// none reports whether b keeps no bucket: every key's is full. It takes
+// no lock.
+func (b *buckets) none() bool { return b.kept.Load() == 0 }
 
 // len returns how many buckets b keeps.
 func (b *buckets) len() int {
@@ -218,12 +233,19 @@ func (s *Server) throttleAuth(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := clientAddr(r)
-		email, key, _ := r.BasicAuth()
-		email = strings.ToLower(email)
-		guess := email != "" && key != ""
+		creds := info(r.Context()).basicAuth(r)
+		// (No allocation for an email already in lower case.)
+		email := strings.ToLower(creds.email)
+		guess := creds.ok
 		now := s.now()
-		wait := s.authLimiter.byAddr.wait(addr, now)
+		// The client's address is worked out only when a bucket may be
+		// its (some address spent a token) or when it spends one.
+		var addr string
+		var wait time.Duration
+		if !s.authLimiter.byAddr.none() {
+			addr = clientAddr(r)
+			wait = s.authLimiter.byAddr.wait(addr, now)
+		}
 		if guess {
 			wait = max(wait, s.authLimiter.byEmail.wait(email, now))
 		}
@@ -239,6 +261,9 @@ func (s *Server) throttleAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(rec, r)
 		if guess && rec.status == http.StatusUnauthorized {
+			if addr == "" {
+				addr = clientAddr(r)
+			}
 			now := s.now()
 			s.authLimiter.byAddr.spend(addr, now)
 			s.authLimiter.byEmail.spend(email, now)

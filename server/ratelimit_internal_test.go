@@ -94,3 +94,71 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestBucketsWaitWithoutLockWhileEmpty: while no key spent a token, wait
+// answers without taking the limiter's lock (every request's path while
+// nobody failed to log in); once one did, wait finds its bucket in debt,
+// and another key's still full; makeRoom keeps the count right.
+func TestBucketsWaitWithoutLockWhileEmpty(t *testing.T) {
+	b := newBuckets(RateLimit{PerSecond: 10, Burst: 20})
+	b.max = 8
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	b.mu.Lock()
+	done := make(chan time.Duration, 1)
+	go func() { done <- b.wait("anyone", now) }()
+	select {
+	case d := <-done:
+		if d != 0 {
+			t.Errorf("wait with no bucket = %v, want 0", d)
+		}
+	case <-time.After(time.Minute): // a deadlock, not a slow machine
+		t.Fatal("wait took the lock while no key has a bucket")
+	}
+	b.mu.Unlock()
+	for range 21 {
+		b.spend("guesser", now)
+	}
+	if b.wait("guesser", now) == 0 {
+		t.Fatal("wait missed a bucket in debt")
+	}
+	if d := b.wait("anyone", now); d != 0 {
+		t.Errorf("wait for a key without a bucket = %v, want 0", d)
+	}
+	for i := range 20 { // past max: makeRoom drops the full ones
+		b.spend(fmt.Sprint("flood-", i), now.Add(time.Duration(i)*time.Second))
+	}
+	if n := b.len(); b.kept.Load() != int64(n) || n == 0 {
+		t.Fatalf("after makeRoom: kept %d, %d buckets", b.kept.Load(), n)
+	}
+}
+
+// TestThrottleAuthAllocatesNothing: for a request that fails no login,
+// while no address or email spent a token, throttleAuth takes the
+// credentials authenticate parsed (requestInfo.basicAuth), looks at no
+// bucket and works out no client address: no allocation. A failed login
+// still costs a token of the address and of the email.
+func TestThrottleAuthAllocatesNothing(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	l := RateLimit{PerSecond: 10, Burst: 20}
+	s := &Server{now: func() time.Time { return now }, authLimiter: &authLimiter{byAddr: newBuckets(l), byEmail: newBuckets(l)}}
+	status := http.StatusOK
+	h := s.throttleAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
+	st := &requestState{}
+	st.ctx = requestContext{Context: t.Context(), ri: &st.ri}
+	r := httptest.NewRequest(http.MethodPost, resetPasswordPath+"db-1", nil).WithContext(&st.ctx)
+	r.RemoteAddr = "192.0.2.7:40000"
+	r.SetBasicAuth("dev@example.com", "key")
+	st.ri.basicAuth(r) // as the request's first reader
+	w := discardWriter{http.Header{}}
+	if n := testing.AllocsPerRun(100, func() {
+		st.rec = statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(&st.rec, r)
+	}); n != 0 {
+		t.Errorf("throttleAuth allocates %v times, want 0", n)
+	}
+	status = http.StatusUnauthorized
+	h.ServeHTTP(&statusRecorder{ResponseWriter: httptest.NewRecorder()}, r)
+	if s.authLimiter.byAddr.wait("192.0.2.7", now) != 0 || s.authLimiter.byAddr.len() != 1 || s.authLimiter.byEmail.len() != 1 {
+		t.Fatalf("a failed login kept %d address and %d email buckets, want 1 each", s.authLimiter.byAddr.len(), s.authLimiter.byEmail.len())
+	}
+}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -153,4 +154,51 @@ func TestAccountRequestsAreLimited(t *testing.T) {
 			t.Fatalf("request %d with the limit off: %d", i, a.status)
 		}
 	}
+}
+
+// TestFailedLoginsCountPerEmailWhateverItsCase: failed logins for one
+// email spelt in mixed cases, each from its own address, spend that
+// email's one budget (throttleAuth lowercases it), and the email in lower
+// case is then refused from yet another address.
+func TestFailedLoginsCountPerEmailWhateverItsCase(t *testing.T) {
+	l := newLimitServer(t, nil)
+	spellings := []string{"Quota@Example.com", "QUOTA@EXAMPLE.COM", "quota@example.COM", "qUoTa@eXaMpLe.CoM"}
+	for i := range 20 { // the default burst
+		client := loopbackClient(fmt.Sprintf("127.0.1.%d", i+1))
+		if a := l.do(t, client, "GET", "/redis/databases", "", spellings[i%len(spellings)], "wrong-key"); a.status != http.StatusUnauthorized {
+			t.Fatalf("failed login %d within the burst: %d %s, want 401", i, a.status, a.body)
+		}
+	}
+	retryAfter(t, l.do(t, loopbackClient("127.0.2.1"), "GET", "/redis/databases", "", limitEmail, limitKey))
+}
+
+// TestFailedResetsAreThrottled: reset-password takes its account from the
+// key cache (authenticate's path for a handler that proves the key), yet a
+// wrong key is answered 401 with no change made and costs a token, and
+// once the burst is spent the right key is refused too.
+func TestFailedResetsAreThrottled(t *testing.T) {
+	l := newLimitServer(t, nil)
+	id := databaseID(t, l.createDatabase(t, limitEmail, limitKey, "reset"))
+	path := "/redis/reset-password/" + id
+	if a := l.do(t, nil, "POST", path, "", limitEmail, limitKey); a.status != http.StatusOK {
+		t.Fatalf("reset with the right key: %d %s", a.status, a.body)
+	}
+	before, err := l.store.Database(t.Context(), limitEmail, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		a := l.do(t, nil, "POST", path, "", limitEmail, "wrong-key-0123456789abcdef0123456789")
+		if a.status != http.StatusUnauthorized || a.text() != "Unauthorized" {
+			t.Fatalf("reset %d with a wrong key: %d %s, want 401 Unauthorized", i, a.status, a.body)
+		}
+	}
+	after, err := l.store.Database(t.Context(), limitEmail, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Password != before.Password || after.Generation != before.Generation {
+		t.Errorf("wrong keys changed the credentials: generation %d -> %d", before.Generation, after.Generation)
+	}
+	retryAfter(t, l.do(t, nil, "POST", path, "", limitEmail, limitKey))
 }
