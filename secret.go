@@ -12,7 +12,28 @@ import (
 // NewPassword returns a new database password: 32 lowercase hex characters
 // from crypto/rand, the format Upstash answers with.
 func NewPassword() string {
-	return hex.EncodeToString(randomBytes(16))
+	var b [passwordBytes]byte
+	_, _ = rand.Read(b[:]) // never fails on Linux; see crypto/rand.Read
+	return hex.EncodeToString(b[:])
+}
+
+// passwordBytes is how many random bytes a password holds: hex makes them
+// restTokenSecret characters, the secret of a full REST token.
+const passwordBytes = restTokenSecret / 2
+
+// NewCredentials returns a new password for database id on port, and its
+// REST tokens, as NewPassword and NewRestTokens make them, from one read
+// of crypto/rand for the three (reset-password's hot path).
+func NewCredentials(id string, port int) Credentials {
+	var random [passwordBytes + restTokenSecret]byte
+	_, _ = rand.Read(random[:])
+	var password [2 * passwordBytes]byte
+	hex.Encode(password[:], random[:passwordBytes])
+	return Credentials{
+		Password:          string(password[:]),
+		RestToken:         restToken(1, id, port, password[:]),
+		ReadOnlyRestToken: restToken(2, id, port, random[passwordBytes:]),
+	}
 }
 
 // NewAPIKey returns a new API key: a long random string.
@@ -88,13 +109,16 @@ func MatchRestToken(d *Database, token string) (readOnly, ok bool) {
 }
 
 func restToken(kind byte, id string, port int, secret []byte) string {
-	b := make([]byte, 0, restTokenHead+len(id)+len(secret))
-	b = append(b, kind)
+	// The bytes and their base64 stay on the stack for any id devapi
+	// makes (uuids): the token's string is the one allocation.
+	var raw [128]byte
+	b := append(raw[:0], kind)
 	b = binary.BigEndian.AppendUint16(b, uint16(port))
 	b = append(b, restTokenMarker...)
 	b = append(b, id...)
 	b = append(b, secret...)
-	return base64.URLEncoding.EncodeToString(b)
+	var out [172]byte // base64 of raw
+	return string(base64.URLEncoding.AppendEncode(out[:0], b))
 }
 
 func randomBytes(n int) []byte {

@@ -1,7 +1,9 @@
 package devapi_test
 
 import (
+	"bytes"
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/devapi-dev/devapi"
@@ -62,5 +64,41 @@ func TestMatchRestToken(t *testing.T) {
 		if ro, ok := devapi.MatchRestToken(d, tok); ro != want[0] || ok != want[1] {
 			t.Errorf("MatchRestToken(%q) = %v, %v; want %v, %v", tok, ro, ok, want[0], want[1])
 		}
+	}
+}
+
+// TestNewCredentials: NewCredentials makes what NewPassword and
+// NewRestTokens make, byte for byte in the layout TestRestTokenDatabaseID
+// pins: a password of 32 lowercase hex digits, a full token holding it, a
+// read-only token with a secret of its own; from one read of crypto/rand,
+// so with three allocations, the three strings.
+func TestNewCredentials(t *testing.T) {
+	const id = "2f6b0c86-9a3e-4a51-8d5e-0c1d2e3f4a5b"
+	c := devapi.NewCredentials(id, 6379)
+	if len(c.Password) != 32 || strings.Trim(c.Password, "0123456789abcdef") != "" {
+		t.Fatalf("password %q, want 32 lowercase hex digits", c.Password)
+	}
+	head := "\x01\x18\xeb\x01\x24\x20" + id
+	full, err := base64.URLEncoding.DecodeString(c.RestToken)
+	if err != nil || string(full) != head+c.Password {
+		t.Errorf("full token %q holds % x, want % x", c.RestToken, full, head+c.Password)
+	}
+	ro, err := base64.URLEncoding.DecodeString(c.ReadOnlyRestToken)
+	if err != nil || len(ro) != len(head)+32 || ro[0] != 2 || string(ro[1:len(head)]) != head[1:] {
+		t.Errorf("read-only token %q holds % x, want 02 18 eb 01 24 20, the id and 32 bytes", c.ReadOnlyRestToken, ro)
+	}
+	if string(ro[len(head):]) == c.Password || bytes.Equal(ro[len(head):], make([]byte, 32)) {
+		t.Errorf("read-only token's secret % x is not random", ro[len(head):])
+	}
+	for _, tok := range []string{c.RestToken, c.ReadOnlyRestToken} {
+		if got, ok := devapi.RestTokenDatabaseID(tok); !ok || got != id {
+			t.Errorf("RestTokenDatabaseID(%q) = %q, %v", tok, got, ok)
+		}
+	}
+	if again := devapi.NewCredentials(id, 6379); again.Password == c.Password || again.ReadOnlyRestToken == c.ReadOnlyRestToken {
+		t.Errorf("two calls made the same secrets: %+v", again)
+	}
+	if n := testing.AllocsPerRun(100, func() { devapi.NewCredentials(id, 6379) }); n > 3 {
+		t.Errorf("NewCredentials allocates %v times, want 3", n)
 	}
 }

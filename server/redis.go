@@ -190,7 +190,6 @@ func (s *Server) DeleteDatabase(ctx context.Context, req genserver.DeleteDatabas
 func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordRequestObject) (genserver.ResetPasswordResponseObject, error) {
 	ri := info(ctx)
 	owner := ri.account.Email
-	password := devapi.NewPassword()
 	cached, known := s.resetPorts.get(req.Id)
 	port := cached.port
 	if !known && ri.keyToProve != "" {
@@ -211,10 +210,9 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 		port = d.Port
 	}
 	s.crash(CrashResetBeforeStore)
+	c := devapi.NewCredentials(req.Id, port)
 	var d *devapi.Database
 	for attempt := 1; ; attempt++ {
-		full, readOnly := devapi.NewRestTokens(req.Id, port, password)
-		c := devapi.Credentials{Password: password, RestToken: full, ReadOnlyRestToken: readOnly}
 		var err error
 		if ri.keyToProve != "" {
 			d, err = s.store.SetCredentialsAsKey(ctx, owner, ri.keyToProve, req.Id, c)
@@ -247,6 +245,7 @@ func (s *Server) ResetPassword(ctx context.Context, req genserver.ResetPasswordR
 			return nil, fmt.Errorf("server: reset-password: database %s changed its port twice during one reset", req.Id)
 		}
 		port = d.Port
+		c.RestToken, c.ReadOnlyRestToken = devapi.NewRestTokens(req.Id, port, c.Password)
 	}
 	if !known || port != cached.port {
 		cached = resetEntry{port: port, ids: newShortIDs(d.ID)}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,6 +97,10 @@ func TestResetPasswordStalePort(t *testing.T) {
 	}
 	if stored.RestToken != got.RestToken || tokenPort(t, stored.ReadOnlyRestToken) != moved {
 		t.Errorf("stored tokens are not the answer's for port %d", moved)
+	}
+	// The tokens made again for the stored port keep the reset's password.
+	if full, _ := base64.URLEncoding.DecodeString(got.RestToken); !strings.HasSuffix(string(full), got.Password) || stored.Password != got.Password {
+		t.Errorf("rest token % x does not carry the password %q", full, got.Password)
 	}
 }
 
