@@ -2,7 +2,9 @@ package devapi_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -100,5 +102,19 @@ func TestNewCredentials(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { devapi.NewCredentials(id, 6379) }); n > 3 {
 		t.Errorf("NewCredentials allocates %v times, want 3", n)
+	}
+}
+
+// TestHashAPIKey: the stored form of a key is the hex of its SHA-256,
+// made with one allocation, the string (authenticate hashes the caller's
+// key on every request).
+func TestHashAPIKey(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	sum := sha256.Sum256([]byte(key))
+	if got, want := devapi.HashAPIKey(key), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("HashAPIKey = %q, want %q", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { devapi.HashAPIKey(key) }); n > 1 {
+		t.Errorf("HashAPIKey allocates %v times, want 1", n)
 	}
 }
