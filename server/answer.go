@@ -102,35 +102,25 @@ func appendResetAnswer(b []byte, d *devapi.Database, state string, ids *shortIDs
 	b = appendString(b, d.Name)
 	b = append(b, `,"database_type":`...)
 	b = appendString(b, label)
-	b = append(b, `,"db_acl_default_user_status":"true","db_acl_enabled":"false","db_conn_idle_timeout":`...)
-	b = strconv.AppendInt(b, connIdleTimeoutNs, 10)
-	b = append(b, `,"db_daily_bandwidth_limit":`...)
+	b = append(b, answerConnIdle...)
 	b = strconv.AppendInt(b, limits.DailyBandwidthLimit, 10)
 	b = append(b, `,"db_disk_threshold":`...)
 	b = strconv.AppendInt(b, limits.DiskThreshold, 10)
 	b = append(b, `,"db_eviction":`...)
 	b = strconv.AppendBool(b, d.Eviction)
-	b = append(b, `,"db_lua_credits_per_min":`...)
-	b = strconv.AppendInt(b, luaCreditsPerMin, 10)
-	b = append(b, `,"db_lua_timeout":`...)
-	b = strconv.AppendInt(b, luaTimeoutNs, 10)
-	b = append(b, `,"db_max_clients":`...)
+	b = append(b, answerLua...)
 	b = strconv.AppendInt(b, limits.MaxClients, 10)
 	b = append(b, `,"db_max_commands_per_second":`...)
 	b = strconv.AppendInt(b, limits.MaxCommandsPerSec, 10)
 	b = append(b, `,"db_max_entry_size":`...)
 	b = strconv.AppendInt(b, limits.MaxEntrySize, 10)
-	b = append(b, `,"db_max_loads_per_sec":`...)
-	b = strconv.AppendInt(b, maxLoadsPerSec, 10)
-	b = append(b, `,"db_max_request_size":`...)
+	b = append(b, answerMaxLoads...)
 	b = strconv.AppendInt(b, limits.MaxRequestSize, 10)
 	b = append(b, `,"db_memory_threshold":`...)
 	b = strconv.AppendInt(b, limits.MemoryThreshold, 10)
 	b = append(b, `,"db_request_limit":`...)
 	b, ok := appendFloat(b, limits.RequestLimit)
-	b = append(b, `,"db_resource_size":"S","db_store_max_idle":`...)
-	b = strconv.AppendInt(b, storeMaxIdleNs, 10)
-	b = append(b, `,"db_type":"pebble","endpoint":`...)
+	b = append(b, answerStoreMaxIdle...)
 	b = appendString(b, d.Endpoint)
 	b = append(b, `,"eviction":`...)
 	b = strconv.AppendBool(b, d.Eviction)
@@ -164,6 +154,18 @@ func appendResetAnswer(b []byte, d *devapi.Database, state string, ids *shortIDs
 	b = appendString(b, d.Owner)
 	return append(b, '}'), ok
 }
+
+// The runs of appendResetAnswer's bytes that hold only constants, numbers
+// included, written out once instead of formatted for every answer.
+var (
+	answerConnIdle = `,"db_acl_default_user_status":"true","db_acl_enabled":"false","db_conn_idle_timeout":` +
+		strconv.FormatInt(connIdleTimeoutNs, 10) + `,"db_daily_bandwidth_limit":`
+	answerLua = `,"db_lua_credits_per_min":` + strconv.FormatInt(luaCreditsPerMin, 10) +
+		`,"db_lua_timeout":` + strconv.FormatInt(luaTimeoutNs, 10) + `,"db_max_clients":`
+	answerMaxLoads     = `,"db_max_loads_per_sec":` + strconv.FormatInt(maxLoadsPerSec, 10) + `,"db_max_request_size":`
+	answerStoreMaxIdle = `,"db_resource_size":"S","db_store_max_idle":` + strconv.FormatInt(storeMaxIdleNs, 10) +
+		`,"db_type":"pebble","endpoint":`
+)
 
 // appendFloat writes f as encoding/json's float64 encoder does: ES6's
 // number formatting ('e' below 1e-6 and from 1e21 on, without a padded
