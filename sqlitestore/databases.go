@@ -138,18 +138,18 @@ const setCredentialsUpdate = `UPDATE databases
 	WHERE id = ? AND owner = ?
 	  AND (?6 = '' OR EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?6 AND email = databases.owner))`
 
-// setCredentialsByID is setCredentialsUpdate for a row the writer's
-// connection keeps, whose owner and key it has checked (reset.go): the
-// first four arguments.
-const setCredentialsByID = `UPDATE databases
+// setCredentialsByRowid is setCredentialsUpdate for a row the writer's
+// connection keeps, whose owner and key it has checked (reset.go), found
+// by its rowid: the first three arguments and the rowid.
+const setCredentialsByRowid = `UPDATE databases
 	SET password = ?, rest_token = ?, read_only_rest_token = ?, generation = generation + 1
-	WHERE id = ?`
+	WHERE rowid = ?`
 
 // setCredentialsQuery is setCredentialsUpdate returning the row it wrote,
-// for a database whose row the writer's connection does not keep
-// (reset.go).
+// and its rowid, for a database whose row the writer's connection does not
+// keep (reset.go).
 const setCredentialsQuery = setCredentialsUpdate + `
-	RETURNING ` + schema.DatabaseColumns
+	RETURNING ` + schema.DatabaseColumns + `, rowid`
 
 // SetCredentials replaces a database's password and tokens in one atomic
 // change, moves its generation one forward, and returns the database as

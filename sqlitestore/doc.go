@@ -40,7 +40,7 @@
 // to end (BEGIN IMMEDIATE and COMMIT prepared once, no database/sql
 // transaction). The connection keeps the rows it has written:
 // while SQLite's data version of the file shows that nothing else has
-// written since, a reset runs its UPDATE alone, by id (the kept row vouches
+// written since, a reset runs its UPDATE alone, by rowid (the kept row vouches
 // for the owner, and for an API key a reset of the owner proved), and
 // answers with the kept row (reset.go explains the checks).
 //

@@ -50,9 +50,12 @@ import (
 // proved (a statement holding its EXISTS changed the row) still exists
 // while the rows are kept, since removing it is a write that drops them.
 // So a reset of a kept row with no key, or with a proven one, runs
-// setCredentialsByID: four arguments instead of six (modernc binds each
-// text argument through a C copy of it) and no subquery. The proven keys
-// are dropped with the rows.
+// setCredentialsByRowid: three text arguments and the row's rowid instead
+// of six text arguments (modernc binds each through a C copy of it), no
+// subquery, and no lookup of the id in its index. The proven keys are
+// dropped with the rows. A row's rowid (the table has no INTEGER PRIMARY
+// KEY) changes only with a write that drops the rows: VACUUM, or a DELETE
+// and INSERT.
 //
 // The statements belong to the connection they were prepared on and must be
 // finalized before that connection closes (SQLite would keep a closed
@@ -89,12 +92,12 @@ type writerConn struct {
 	driverConn
 	returning driver.Stmt // setCredentialsQuery; nil until first used
 	update    driver.Stmt // setCredentialsUpdate; nil until first used
-	updateID  driver.Stmt // setCredentialsByID; nil until first used
+	byRowid   driver.Stmt // setCredentialsByRowid; nil until first used
 	// A reset batch's transaction statements (commit.go); nil until first
 	// used.
 	begin, commit, rollback driver.Stmt
 	args                    [6]driver.NamedValue
-	row                     [databaseColumnCount]driver.Value
+	row                     [databaseColumnCount + 1]driver.Value // and the rowid
 	rows                    rowCache
 }
 
@@ -102,19 +105,25 @@ type writerConn struct {
 // them, by id, the API keys its resets proved, and the data version of the
 // file they match.
 type rowCache struct {
-	m       map[string]*devapi.Database
+	m       map[string]keptRow
 	keys    map[string]string // the owner of each proven key, by key hash
 	max     int               // rows, and keys, kept at most; past it, put (prove) starts again from none
 	version uint32            // the data version after the last commit the rows were kept across
 	valid   bool              // version is set
 }
 
-// put keeps d as the row of id.
-func (r *rowCache) put(id string, d *devapi.Database) {
+// keptRow is a kept row and its rowid.
+type keptRow struct {
+	d     *devapi.Database
+	rowid int64
+}
+
+// put keeps d, of the given rowid, as the row of id.
+func (r *rowCache) put(id string, d *devapi.Database, rowid int64) {
 	if r.m == nil || len(r.m) >= r.max {
-		r.m = make(map[string]*devapi.Database)
+		r.m = make(map[string]keptRow)
 	}
-	r.m[id] = d
+	r.m[id] = keptRow{d, rowid}
 }
 
 // prove keeps keyHash as a key of owner, which a reset's statement found.
@@ -144,12 +153,12 @@ func (c *writerConn) Unwrap() driver.Conn { return c.driverConn }
 // Close finalizes the reset's statements, then closes the connection.
 func (c *writerConn) Close() error {
 	var errs []error
-	for _, st := range []driver.Stmt{c.returning, c.update, c.updateID, c.begin, c.commit, c.rollback} {
+	for _, st := range []driver.Stmt{c.returning, c.update, c.byRowid, c.begin, c.commit, c.rollback} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
-	c.returning, c.update, c.updateID, c.begin, c.commit, c.rollback = nil, nil, nil, nil, nil, nil
+	c.returning, c.update, c.byRowid, c.begin, c.commit, c.rollback = nil, nil, nil, nil, nil, nil
 	return errors.Join(append(errs, c.driverConn.Close())...)
 }
 
@@ -263,21 +272,23 @@ func (c *writerConn) runReset(op *writeOp) error {
 		c.args[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
 	}
 	defer clear(c.args[:]) // let the strings go
-	kept := c.rows.m[a.id]
+	k, ok := c.rows.m[a.id]
+	kept := k.d
 	switch {
-	case kept == nil:
-		d, err := c.resetReturning(a.id)
+	case !ok:
+		d, rowid, err := c.resetReturning(a.id)
 		if err != nil {
 			return err
 		}
-		c.rows.put(a.id, d)
+		c.rows.put(a.id, d, rowid)
 		c.rows.prove(a.owner, a.keyHash)
 		a.d = detach(d)
 		return nil
 	case kept.Owner != a.owner:
 		return devapi.Errorf(devapi.ENOTFOUND, "database %s not found", a.id)
 	case c.rows.proven(a.owner, a.keyHash):
-		if err := c.resetKept(&c.updateID, setCredentialsByID, c.args[:4], a.id); err != nil {
+		c.args[3].Value = k.rowid
+		if err := c.resetKept(&c.byRowid, setCredentialsByRowid, c.args[:4], a.id); err != nil {
 			return err
 		}
 	default:
@@ -324,28 +335,31 @@ func (c *writerConn) resetKept(st *driver.Stmt, query string, args []driver.Name
 }
 
 // resetReturning runs setCredentialsQuery with c.args and returns the row
-// it stored: ENOTFOUND if it changed none.
-func (c *writerConn) resetReturning(id string) (*devapi.Database, error) {
+// it stored and its rowid: ENOTFOUND if it changed none.
+func (c *writerConn) resetReturning(id string) (*devapi.Database, int64, error) {
 	if c.returning == nil {
 		st, err := c.PrepareContext(context.Background(), setCredentialsQuery)
 		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: prepare set credentials: %w", err)
+			return nil, 0, fmt.Errorf("sqlitestore: prepare set credentials: %w", err)
 		}
 		c.returning = st
 	}
 	rows, err := c.returning.(driver.StmtQueryContext).QueryContext(context.Background(), c.args[:])
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: set credentials: %w", err)
+		return nil, 0, fmt.Errorf("sqlitestore: set credentials: %w", err)
 	}
 	var d *devapi.Database
 	err = rows.Next(c.row[:])
+	rowid, isInt := c.row[databaseColumnCount].(int64)
 	switch {
 	case errors.Is(err, io.EOF):
 		err = devapi.Errorf(devapi.ENOTFOUND, "database %s not found", id)
 	case err != nil:
 		err = fmt.Errorf("sqlitestore: set credentials: %w", err)
+	case !isInt:
+		err = fmt.Errorf("sqlitestore: database %s: rowid is %T", id, c.row[databaseColumnCount])
 	default:
-		d, err = databaseFromValues(c.row[:])
+		d, err = databaseFromValues(c.row[:databaseColumnCount])
 	}
 	clear(c.row[:])
 	// Close resets the statement, which ends the UPDATE; its error is the
@@ -354,9 +368,9 @@ func (c *writerConn) resetReturning(id string) (*devapi.Database, error) {
 		err = fmt.Errorf("sqlitestore: set credentials: %w", cerr)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return d, nil
+	return d, rowid, nil
 }
 
 // isDomain reports whether err is a domain error (devapi.Errorf).

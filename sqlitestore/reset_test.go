@@ -256,7 +256,7 @@ func TestKeptRowsSeeAWriteAfterInTheBatch(t *testing.T) {
 }
 
 // TestKeptRowsVouchForOwnerAndKey: a reset of a kept row runs the UPDATE by
-// id alone (setCredentialsByID) when no key is asked for or a reset proved
+// rowid alone (setCredentialsByRowid) when no key is asked for or a reset proved
 // the key for the owner; a key not proven for the owner (never seen, or
 // proven for another account) runs the full UPDATE, which proves it; a
 // reset of a kept row as another owner runs no statement and changes
@@ -286,14 +286,14 @@ func TestKeptRowsVouchForOwnerAndKey(t *testing.T) {
 	for _, step := range []struct {
 		name, owner, keyHash string
 		ok                   bool
-		ran                  string // the statement the reset ran: "full", "by id" or ""
+		ran                  string // the statement the reset ran: "full", "by rowid" or ""
 	}{
-		{"no key", "owner@example.com", "", true, "by id"},
+		{"no key", "owner@example.com", "", true, "by rowid"},
 		{"another owner", "other@example.com", "", false, ""},
 		{"another owner's key", "owner@example.com", others, false, "full"},
 		{"the owner's key, unproven", "owner@example.com", owners, true, "full"},
-		{"the owner's key, proven", "owner@example.com", owners, true, "by id"},
-		{"no key again", "owner@example.com", "", true, "by id"},
+		{"the owner's key, proven", "owner@example.com", owners, true, "by rowid"},
+		{"no key again", "owner@example.com", "", true, "by rowid"},
 	} {
 		t.Run(step.name, func(t *testing.T) {
 			var d *devapi.Database
@@ -366,9 +366,68 @@ func TestProvenKeysGoWithTheRows(t *testing.T) {
 	}
 }
 
+// TestKeptRowsFollowRowids: databases whose rowids change (here swapped, as
+// a VACUUM or a DELETE and INSERT may renumber them), on the writer's
+// connection outside the committer or in a write of the committer, are
+// reset by id still: a reset by the rowid kept from before would change the
+// other database.
+func TestKeptRowsFollowRowids(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		exec func(t *testing.T, s *Store, query string)
+	}{
+		{"outside the committer", func(t *testing.T, s *Store, query string) {
+			if _, err := s.writer.ExecContext(t.Context(), query); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"in the committer", func(t *testing.T, s *Store, query string) {
+			if err := s.write(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, query)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := keptRowsStore(t)
+			if err := s.CreateDatabase(t.Context(), storetest.NewDatabase("db-2", "owner@example.com", t0)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.SetCredentials(t.Context(), "owner@example.com", "db-2", devapi.Credentials{Password: "kept"}); err != nil {
+				t.Fatal(err)
+			}
+			resetAndCheck(t, s, "kept")
+			rowid := func(id string) (r int64) {
+				t.Helper()
+				if err := s.writer.QueryRowContext(t.Context(), `SELECT rowid FROM databases WHERE id = ?`, id).Scan(&r); err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			r1, r2 := rowid("db-1"), rowid("db-2")
+			tc.exec(t, s, `UPDATE databases SET rowid = -1 WHERE id = 'db-1'`)
+			tc.exec(t, s, fmt.Sprintf(`UPDATE databases SET rowid = %d WHERE id = 'db-2'`, r1))
+			tc.exec(t, s, fmt.Sprintf(`UPDATE databases SET rowid = %d WHERE id = 'db-1'`, r2))
+			if rowid("db-1") != r2 || rowid("db-2") != r1 {
+				t.Fatal("the rowids were not swapped")
+			}
+			resetAndCheck(t, s, "after the swap")
+			other, err := s.Database(t.Context(), "owner@example.com", "db-2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if other.Password != "kept" {
+				t.Errorf("a reset of db-1 after the rowids were swapped set db-2's password to %q", other.Password)
+			}
+		})
+	}
+}
+
 // ranStatement calls reset and reports which of the writer connection's
-// UPDATEs of a kept row it ran: "full" (setCredentialsUpdate), "by id"
-// (setCredentialsByID) or "" for neither. It finalizes both before reset,
+// UPDATEs of a kept row it ran: "full" (setCredentialsUpdate), "by rowid"
+// (setCredentialsByRowid) or "" for neither. It finalizes both before reset,
 // and sees which one reset prepared again.
 func ranStatement(t *testing.T, s *Store, reset func()) string {
 	t.Helper()
@@ -384,7 +443,7 @@ func ranStatement(t *testing.T, s *Store, reset func()) string {
 		}
 	}
 	withWriter(func(wc *writerConn) {
-		for _, st := range []*driver.Stmt{&wc.update, &wc.updateID} {
+		for _, st := range []*driver.Stmt{&wc.update, &wc.byRowid} {
 			if *st != nil {
 				if err := (*st).Close(); err != nil {
 					t.Fatal(err)
@@ -399,8 +458,8 @@ func ranStatement(t *testing.T, s *Store, reset func()) string {
 		if wc.update != nil {
 			ran = append(ran, "full")
 		}
-		if wc.updateID != nil {
-			ran = append(ran, "by id")
+		if wc.byRowid != nil {
+			ran = append(ran, "by rowid")
 		}
 	})
 	return strings.Join(ran, " and ")
@@ -434,11 +493,11 @@ func TestKeptRowsBounded(t *testing.T) {
 	r := rowCache{max: 3}
 	for i := range 10 {
 		id := fmt.Sprint("db-", i)
-		r.put(id, &devapi.Database{ID: id})
+		r.put(id, &devapi.Database{ID: id}, int64(i))
 		if len(r.m) > r.max {
 			t.Fatalf("%d rows kept, bound %d", len(r.m), r.max)
 		}
-		if r.m[id] == nil {
+		if r.m[id].d == nil {
 			t.Fatalf("the row just put is not kept")
 		}
 	}
