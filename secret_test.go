@@ -100,7 +100,8 @@ func TestNewCredentials(t *testing.T) {
 	if again := devapi.NewCredentials(id, 6379); again.Password == c.Password || again.ReadOnlyRestToken == c.ReadOnlyRestToken {
 		t.Errorf("two calls made the same secrets: %+v", again)
 	}
-	if n := testing.AllocsPerRun(100, func() { devapi.NewCredentials(id, 6379) }); n > 3 {
+	// (The race detector's instrumentation makes a fourth.)
+	if n := testing.AllocsPerRun(100, func() { devapi.NewCredentials(id, 6379) }); n > 3 && !raceEnabled {
 		t.Errorf("NewCredentials allocates %v times, want 3", n)
 	}
 }

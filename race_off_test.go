@@ -1,0 +1,5 @@
+//go:build !race
+
+package devapi_test
+
+const raceEnabled = false
