@@ -310,3 +310,12 @@ func (p *cutProxy) accept() {
 		}()
 	}
 }
+
+// waitLogLines waits until the kit's log holds at least n lines and
+// returns it: a request's line is written after its answer is sent, so a
+// client can read the answer before the line is there.
+func (k *kit) waitLogLines(n int) string {
+	k.t.Helper()
+	waitFor(k.t, fmt.Sprintf("%d log lines", n), func() bool { return strings.Count(k.logs.String(), "\n") >= n })
+	return k.logs.String()
+}

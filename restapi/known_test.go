@@ -26,9 +26,10 @@ func TestLogShowsKnownCommandsOnly(t *testing.T) {
 		{"GET", "/" + secret + "/k", "", "?"},
 		{"GET", "/" + secret, "", "?"},
 	} {
-		before := len(k.logs.String())
+		logged := k.logs.String()
+		before := len(logged)
 		k.call(tc.method, tc.path, db.token, strings.NewReader(tc.body))
-		line := k.logs.String()[before:]
+		line := k.waitLogLines(strings.Count(logged, "\n") + 1)[before:]
 		if !strings.Contains(line, " command="+tc.logged+" ") {
 			t.Errorf("%s %s logged %q, want command=%s", tc.method, tc.path, line, tc.logged)
 		}

@@ -290,7 +290,7 @@ func TestPlaneFailureMidPipeline(t *testing.T) {
 	if pong != passed || failed != n-passed {
 		t.Errorf("%d PONG, %d failed; want %d and %d", pong, failed, passed, n-passed)
 	}
-	lines := strings.Split(strings.TrimSpace(k.logs.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(k.waitLogLines(1)), "\n")
 	if len(lines) != 1 {
 		t.Fatalf("%d log lines for one request, want 1:\n%s", len(lines), k.logs.String())
 	}
@@ -306,7 +306,7 @@ func TestPlaneFailureMidPipeline(t *testing.T) {
 	if got := k.post("/", db.token, `["LRANGE","nothing",0,-1]`); got.status != 200 {
 		t.Errorf("a command on a fresh connection: %d %s", got.status, got.body)
 	}
-	if after := strings.Count(k.logs.String(), "\n"); after != before+1 {
+	if after := strings.Count(k.waitLogLines(before+1), "\n"); after != before+1 {
 		t.Errorf("%d log lines for one command", after-before)
 	}
 }
