@@ -141,14 +141,21 @@ func resetAndCheck(t *testing.T, s *Store, p string) *devapi.Database {
 	if err != nil {
 		t.Fatalf("SetCredentials(%s): %v", p, err)
 	}
+	wantStored(t, s, d, fmt.Sprintf("SetCredentials(%s): the store holds", p))
+	return d
+}
+
+// wantStored fails t unless the store holds want as owner@example.com's
+// db-1; what says what is compared.
+func wantStored(t *testing.T, s *Store, want *devapi.Database, what string) {
+	t.Helper()
 	stored, err := s.Database(t.Context(), "owner@example.com", "db-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(d, stored) {
-		t.Errorf("SetCredentials(%s) returned\n%+v\nthe store holds\n%+v", p, d, stored)
+	if !reflect.DeepEqual(stored, want) {
+		t.Errorf("%s\n%+v\nwant\n%+v", what, stored, want)
 	}
-	return d
 }
 
 // TestKeptRowsSeeOtherConnections: a change committed by another
@@ -322,13 +329,7 @@ func TestKeptRowsVouchForOwnerAndKey(t *testing.T) {
 					t.Errorf("answered\n%+v\nwant\n%+v", d, want)
 				}
 			}
-			stored, err := s.Database(ctx, "owner@example.com", "db-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(stored, want) {
-				t.Errorf("stored\n%+v\nwant\n%+v", stored, want)
-			}
+			wantStored(t, s, want, "stored")
 		})
 	}
 }
@@ -357,13 +358,7 @@ func TestProvenKeysGoWithTheRows(t *testing.T) {
 	if devapi.ErrorCode(err) != devapi.ENOTFOUND {
 		t.Fatalf("a reset with a removed key: %v, want ENOTFOUND", err)
 	}
-	stored, err := s.Database(ctx, "owner@example.com", "db-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(stored, want) {
-		t.Errorf("after a reset with a removed key, stored\n%+v\nwant\n%+v", stored, want)
-	}
+	wantStored(t, s, want, "after a reset with a removed key, stored")
 }
 
 // TestKeptRowsFollowRowids: databases whose rowids change (here swapped, as
