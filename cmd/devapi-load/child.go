@@ -38,16 +38,16 @@ import (
 //	stopprofile       stop and flush it; answers "ok"
 //	stats             answers "ok NS COMMITS WRITES": the CPU time (user +
 //	                  system) the process has used so far, in nanoseconds,
-//	                  and the SQLite store's group-commit counters (0 0
-//	                  for other stores)
+//	                  and the group-commit counters of the SQLite store or
+//	                  of the durable baseline's log (0 0 for the others)
 //	quit, or EOF      shut down and exit
 //
 // EOF on stdin means the parent is gone, so a child never outlives it.
 
 // childOptions are the hidden flags of the child mode.
 type childOptions struct {
-	kind        string // "baseline" or "devapi"
-	body        string // baseline: file holding the answer to serve
+	kind        string // "baseline", "durable" or "devapi"
+	body        string // baseline, durable: file holding the answer to serve
 	contentType string // baseline: its Content-Type
 	dir         string // devapi: data folder (the SQLite file goes here)
 	store       string // devapi: a postgres:// URL, or "" for SQLite in dir
@@ -61,7 +61,7 @@ const loopback = "127.0.0.1"
 func runChild(o childOptions) error {
 	var addr string
 	var failed <-chan error
-	var store devapi.Store // devapi only
+	var committer any // what the stats command asks for group-commit counters
 	switch o.kind {
 	case "baseline":
 		body, err := os.ReadFile(o.body)
@@ -74,6 +74,22 @@ func runChild(o childOptions) error {
 		}
 		defer func() { _ = b.close() }()
 		addr, failed = b.ln.Addr().String(), b.failed
+	case "durable":
+		body, err := os.ReadFile(o.body)
+		if err != nil {
+			return err
+		}
+		l, err := openDurableLog(filepath.Join(o.dir, "durable.log"))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = l.close() }()
+		b, err := startBaseline(durableHandler(l, body, o.contentType))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = b.close() }() // before the log closes: no request waits on it
+		addr, failed, committer = b.ln.Addr().String(), b.failed, l
 	case "devapi":
 		// Logged as serve logs (cmd/devapi/serve.go): a text line per
 		// request through logbuf, into a file of the run's folder, so the
@@ -91,9 +107,9 @@ func runChild(o childOptions) error {
 			return err
 		}
 		defer func() { _ = a.Close() }()
-		addr, failed, store = strings.TrimPrefix(a.APIURL(), "http://"), a.Failed(), a.Store()
+		addr, failed, committer = strings.TrimPrefix(a.APIURL(), "http://"), a.Failed(), a.Store()
 	default:
-		return fmt.Errorf("-child must be baseline or devapi, not %q", o.kind)
+		return fmt.Errorf("-child must be baseline, durable or devapi, not %q", o.kind)
 	}
 	fmt.Printf("listening %s\n", addr)
 
@@ -153,7 +169,7 @@ loop:
 				fmt.Println("ok")
 			case "stats":
 				var commits, writes int64
-				if gs, ok := store.(interface{ GroupCommitStats() (int64, int64) }); ok {
+				if gs, ok := committer.(interface{ GroupCommitStats() (int64, int64) }); ok {
 					commits, writes = gs.GroupCommitStats()
 				}
 				fmt.Printf("ok %d %d %d\n", cpuTime(), commits, writes)

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -44,5 +48,58 @@ func TestRunLoadStopsAtMaxRequests(t *testing.T) {
 		if res.latency[i] < res.latency[i-1] {
 			t.Fatal("latencies not sorted")
 		}
+	}
+}
+
+// TestDurableBaselineWritesEveryRecord loads the durable baseline: every
+// answered request left its record in the log file, and the records went in
+// batches.
+func TestDurableBaselineWritesEveryRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "durable.log")
+	l, err := openDurableLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(durableHandler(l, []byte(`{"ok":true}`), "application/json"))
+	res := runLoad(t.Context(), loadConfig{
+		baseURL: srv.URL, paths: []string{"/a"}, email: "e", key: "k",
+		conns: 8, duration: time.Minute, maxRequests: 400,
+	})
+	srv.Close()
+	if err := l.close(); err != nil {
+		t.Fatal(err)
+	}
+	if res.requests != 400 || res.errors != 0 {
+		t.Fatalf("requests %d, errors %d (%v); want 400, 0", res.requests, res.errors, res.firstErr)
+	}
+	commits, writes := l.GroupCommitStats()
+	if writes != 400 || commits < 1 || commits > 400 {
+		t.Errorf("GroupCommitStats = %d commits, %d writes; want 1..400, 400", commits, writes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != durableLogSize {
+		t.Errorf("log is %d bytes, want %d (records wrap inside it)", len(data), durableLogSize)
+	}
+	if n := bytes.Count(data, durableRecordBytes); n != 400 {
+		t.Errorf("log holds %d records, want 400", n)
+	}
+}
+
+// TestDurableBaselineFailsWhenTheWriteFails: a request whose record could
+// not be written is not acknowledged.
+func TestDurableBaselineFailsWhenTheWriteFails(t *testing.T) {
+	l, err := openDurableLog(filepath.Join(t.TempDir(), "durable.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l.f.Close() // every write from now on fails
+	rec := httptest.NewRecorder()
+	durableHandler(l, []byte(`{"ok":true}`), "application/json").ServeHTTP(rec, httptest.NewRequest("POST", "/a", nil))
+	_ = l.close()
+	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("answer %d %q, want 500 application/json", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }

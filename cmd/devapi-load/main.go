@@ -9,6 +9,11 @@
 //
 //   - baseline: net/http answering a captured reset-password answer, with
 //     its Content-Type;
+//   - durable: the same answer, sent only once a 256-byte record of the
+//     request is on disk (one pwrite and one fdatasync per batch of waiting
+//     requests, gathered as sqlitestore gathers): the least a server that
+//     acknowledges only what is fsynced does per request on this machine's
+//     disk, so that devapi's figures can be read apart from the disk's;
 //   - devapi-sqlite: devapi wired as `devapi serve` with the embedded plane
 //     and the SQLite store (WAL, synchronous=FULL) in a temporary folder;
 //   - devapi-pg: the same on PostgreSQL, in a database created for the run
@@ -198,7 +203,16 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	defer base.stop()
-	targets := []target{{"baseline", base, paths}, {"devapi-sqlite", dv, paths}}
+	durableDir := filepath.Join(tmp, "durable")
+	if err := os.Mkdir(durableDir, 0o700); err != nil {
+		return err
+	}
+	durable, err := h.startChild(ctx, "-child", "durable", "-child-body", bodyFile, "-child-content-type", contentType, "-child-dir", durableDir)
+	if err != nil {
+		return fmt.Errorf("durable baseline: %w", err)
+	}
+	defer durable.stop()
+	targets := []target{{"baseline", base, paths}, {"durable", durable, paths}, {"devapi-sqlite", dv, paths}}
 
 	pgNote := ""
 	if o.pg == "" {
