@@ -175,6 +175,14 @@ func (b *credBatcher) do(ctx context.Context, op *credOp) error {
 	return op.err
 }
 
+// GroupCommitStats reports how many batches of resets have been sent since
+// Open, and how many resets they held: resets/batches is the mean batch
+// size. Each batch is one PostgreSQL transaction. sqlitestore's counters of
+// the same name count every write; these count resets only.
+func (s *Store) GroupCommitStats() (batches, resets int64) {
+	return s.creds.batches.Load(), s.creds.resets.Load()
+}
+
 // wakeOldest tells the caller of the oldest queued reset to look whether a
 // batch may start; b.mu is held.
 func (b *credBatcher) wakeOldest() {

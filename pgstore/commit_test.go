@@ -56,7 +56,7 @@ func TestSetCredentialsBatches(t *testing.T) {
 		}
 		gens[got[i].ID][got[i].Generation] = true
 	}
-	batches, resets := s.creds.batches.Load(), s.creds.resets.Load()
+	batches, resets := s.GroupCommitStats()
 	t.Logf("%d resets in %d batches", resets, batches)
 	if resets != calls || batches >= calls {
 		t.Errorf("%d resets in %d batches, want %d in fewer batches", resets, batches, calls)

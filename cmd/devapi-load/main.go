@@ -651,7 +651,7 @@ func printTable(w io.Writer, rows []row) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tconns\trequests\terrors\treq/s\tp50\tp99\tvs baseline\tserver CPU/req\tserver cores\t")
+	fmt.Fprintln(tw, "target\tconns\trequests\terrors\treq/s\tp50\tp99\tvs baseline\tserver CPU/req\tserver cores\twrites/commit\t")
 	for _, r := range rows {
 		ratio := "-"
 		if b := base[r.conns]; b > 0 {
