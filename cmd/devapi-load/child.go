@@ -234,10 +234,28 @@ func cpuTime() time.Duration {
 // can do for the same answer.
 func baselineHandler(body []byte, contentType string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+		if !discardBody(w, r) {
+			return
+		}
 		w.Header().Set("Content-Type", contentType)
 		_, _ = w.Write(body)
 	})
+}
+
+// maxRequestBody bounds what the baseline servers read of a request's body
+// (a reset-password request has none); devapi bounds its own.
+const maxRequestBody = 64 << 10
+
+// discardBody reads r's body, at most maxRequestBody, and throws it away.
+// A longer body is answered 413 in JSON, and discardBody returns false.
+func discardBody(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxRequestBody)); err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = io.WriteString(w, `{"error":"the request body is too large"}`)
+		return false
+	}
+	return true
 }
 
 // startDevapi starts devapi through internal/app, as `devapi serve` does

@@ -158,10 +158,13 @@ func (l *durableLog) close() error {
 }
 
 // durableHandler answers body once the request's record is durable, 500
-// when it could not be written.
+// when it could not be written, 413 (and no record) when the request's body
+// is over maxRequestBody.
 func durableHandler(l *durableLog, body []byte, contentType string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+		if !discardBody(w, r) {
+			return
+		}
 		if err := l.commit(); err != nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)

@@ -103,3 +103,32 @@ func TestDurableBaselineFailsWhenTheWriteFails(t *testing.T) {
 		t.Errorf("answer %d %q, want 500 application/json", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }
+
+// TestBaselinesBoundTheBody: both baselines read at most maxRequestBody of a
+// request's body; past it they answer 413, and the durable one writes no
+// record.
+func TestBaselinesBoundTheBody(t *testing.T) {
+	l, err := openDurableLog(filepath.Join(t.TempDir(), "durable.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.close() }()
+	for name, h := range map[string]http.Handler{
+		"baseline": baselineHandler([]byte(`{"ok":true}`), "application/json"),
+		"durable":  durableHandler(l, []byte(`{"ok":true}`), "application/json"),
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/a", bytes.NewReader(make([]byte, maxRequestBody+1))))
+		if rec.Code != http.StatusRequestEntityTooLarge || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%s: answer %d %q to a body over the bound, want 413 application/json", name, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/a", bytes.NewReader(make([]byte, maxRequestBody))))
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: answer %d to a body at the bound, want 200", name, rec.Code)
+		}
+	}
+	if _, writes := l.GroupCommitStats(); writes != 1 {
+		t.Errorf("the durable baseline wrote %d records, want 1 (the body at the bound only)", writes)
+	}
+}
