@@ -26,6 +26,8 @@ type wrkRow struct {
 	non2xx   int64
 	cpu      time.Duration // the server's, during the run
 	elapsed  time.Duration
+
+	commits, writes int64 // the server's group commits during the run, and the writes in them
 }
 
 // wrkScript sends POST to paths round robin with Basic credentials.
@@ -75,6 +77,7 @@ func (h *harness) runWrk(ctx context.Context, t target, n int) (wrkRow, error) {
 	r.target, r.conns, r.elapsed = t.name, n, elapsed
 	if err0 == nil && err1 == nil {
 		r.cpu = st1.cpu - st0.cpu
+		r.commits, r.writes = st1.commits-st0.commits, st1.writes-st0.writes
 	}
 	fmt.Fprintf(h.log, "%-14s %3d conns (wrk): %.0f/s, %d non-2xx\n", t.name, n, r.perSec, r.non2xx)
 	return r, nil
@@ -126,17 +129,20 @@ func printWrk(w io.Writer, rows []wrkRow) {
 	}
 	fmt.Fprintln(w, "wrk (2 threads), the same servers:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tconns\trequests\tnon-2xx\treq/s\tp50\tp99\tvs baseline\tserver CPU/req\t")
+	fmt.Fprintln(tw, "target\tconns\trequests\tnon-2xx\treq/s\tp50\tp99\tvs baseline\tserver CPU/req\twrites/commit\t")
 	for _, r := range rows {
-		ratio, cpuPerReq := "-", "-"
+		ratio, cpuPerReq, batch := "-", "-", "-"
 		if b := base[r.conns]; b > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.perSec/b)
 		}
 		if n := r.perSec * r.elapsed.Seconds(); r.cpu > 0 && n > 0 {
 			cpuPerReq = fmtDuration(time.Duration(float64(r.cpu) / n))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", r.target, r.conns, r.requests, r.non2xx, r.perSec,
-			fmtDuration(r.p50), fmtDuration(r.p99), ratio, cpuPerReq)
+		if r.commits > 0 {
+			batch = fmt.Sprintf("%.1f", float64(r.writes)/float64(r.commits))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.target, r.conns, r.requests, r.non2xx, r.perSec,
+			fmtDuration(r.p50), fmtDuration(r.p99), ratio, cpuPerReq, batch)
 	}
 	_ = tw.Flush()
 }
