@@ -14,9 +14,10 @@ import (
 
 // The durable baseline: the fixed answer again, acknowledged only once a
 // record of the request is on disk. Each request hands a record to one
-// committer goroutine, which writes every record waiting at that moment in
-// one pwrite and makes them durable with one fdatasync (group commit, as
-// devapi's stores do), then wakes their requests. It is the least a server
+// committer goroutine, which gathers the records waiting as sqlitestore's
+// committer gathers writes, writes them in one pwrite and makes them durable
+// with one fdatasync (group commit, as devapi's stores do), then wakes their
+// requests. It is the least a server
 // that acknowledges only what is fsynced can do per request on this disk
 // and this HTTP stack: what is left between it and devapi is devapi's own
 // work.
@@ -70,8 +71,12 @@ func openDurableLog(path string) (*durableLog, error) {
 
 // durableGather is how long a batch waits, at most, for as many records as
 // the batch before it held: sqlitestore's gathering wait (gatherWait), so
-// that both commit batches of the same size under the same load.
+// that both make batches of about the same size under the same load.
 const durableGather = 200 * time.Microsecond
+
+// durableMaxBatch bounds the records of one batch, as sqlitestore's
+// maxBatch bounds its writes; a batch always fits in the log.
+const durableMaxBatch = 256
 
 // run commits batches until close. Like sqlitestore's committer, it takes
 // what is waiting, yields once to the requests about to arrive, then waits
@@ -93,7 +98,7 @@ func (l *durableLog) run() {
 		if len(batch) < expect {
 			timer.Reset(durableGather)
 		gather:
-			for len(batch) < expect {
+			for len(batch) < expect && len(batch) < durableMaxBatch {
 				select {
 				case c, ok := <-l.reqs:
 					if !ok {
@@ -127,9 +132,9 @@ func (l *durableLog) run() {
 	}
 }
 
-// drain adds to batch the requests waiting now.
+// drain adds to batch the requests waiting now, up to durableMaxBatch.
 func (l *durableLog) drain(batch []chan error) []chan error {
-	for {
+	for len(batch) < durableMaxBatch {
 		select {
 		case c, ok := <-l.reqs:
 			if !ok {
@@ -140,6 +145,7 @@ func (l *durableLog) drain(batch []chan error) []chan error {
 			return batch
 		}
 	}
+	return batch
 }
 
 // commit writes one record and returns once it is durable.

@@ -132,3 +132,18 @@ func TestBaselinesBoundTheBody(t *testing.T) {
 		t.Errorf("the durable baseline wrote %d records, want 1 (the body at the bound only)", writes)
 	}
 }
+
+// TestDurableBatchIsBounded: a batch takes at most durableMaxBatch of the
+// requests waiting, however many wait.
+func TestDurableBatchIsBounded(t *testing.T) {
+	l := &durableLog{reqs: make(chan chan error, durableMaxBatch+10)}
+	for range durableMaxBatch + 10 {
+		l.reqs <- make(chan error, 1)
+	}
+	if got := len(l.drain(nil)); got != durableMaxBatch {
+		t.Errorf("drain took %d of %d waiting, want %d", got, durableMaxBatch+10, durableMaxBatch)
+	}
+	if got := len(l.reqs); got != 10 {
+		t.Errorf("%d left waiting, want 10", got)
+	}
+}
