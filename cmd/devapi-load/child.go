@@ -48,8 +48,8 @@ import (
 type childOptions struct {
 	kind        string // "baseline", "durable" or "devapi"
 	body        string // baseline, durable: file holding the answer to serve
-	contentType string // baseline: its Content-Type
-	dir         string // devapi: data folder (the SQLite file goes here)
+	contentType string // baseline, durable: its Content-Type
+	dir         string // devapi, durable: data folder (the SQLite file or the durable log goes here)
 	store       string // devapi: a postgres:// URL, or "" for SQLite in dir
 	email, key  string // devapi: the account the load uses
 	ports       string // devapi: database ports, MIN-MAX

@@ -17,9 +17,10 @@ import (
 // committer goroutine, which gathers the records waiting as sqlitestore's
 // committer gathers writes, writes them in one pwrite and makes them durable
 // with one fdatasync (group commit, as devapi's stores do), then wakes their
-// requests. It is the least a server
-// that acknowledges only what is fsynced can do per request on this disk
-// and this HTTP stack: what is left between it and devapi is devapi's own
+// requests. It is about the least a server that acknowledges only what is
+// fsynced, batching as devapi does, can do per request on this disk and
+// this HTTP stack (holding requests longer for bigger batches pays fewer
+// fsyncs, in latency): what is left between it and devapi is devapi's own
 // work.
 
 // durableRecord is the size of one request's record: about what a reset

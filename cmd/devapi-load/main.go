@@ -11,9 +11,10 @@
 //     its Content-Type;
 //   - durable: the same answer, sent only once a 256-byte record of the
 //     request is on disk (one pwrite and one fdatasync per batch of waiting
-//     requests, gathered as sqlitestore gathers): the least a server that
-//     acknowledges only what is fsynced does per request on this machine's
-//     disk, so that devapi's figures can be read apart from the disk's;
+//     requests, gathered as sqlitestore gathers): about the least a server
+//     that acknowledges only what is fsynced, batching as devapi does,
+//     spends per request on this machine, so that devapi's figures can be
+//     read apart from the disk's;
 //   - devapi-sqlite: devapi wired as `devapi serve` with the embedded plane
 //     and the SQLite store (WAL, synchronous=FULL) in a temporary folder;
 //   - devapi-pg: the same on PostgreSQL, in a database created for the run
